@@ -1,0 +1,128 @@
+package types
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/cairn-db/cairn/crypto"
+)
+
+// Params are chain-wide limits every validator must apply identically,
+// so they live in genesis rather than in a node's config.
+type Params struct {
+	MaxBlockTxs    int `json:"max_block_txs"`
+	MaxBlockBytes  int `json:"max_block_bytes"`
+	MaxTxBytes     int `json:"max_tx_bytes"`
+	MaxRecordBytes int `json:"max_record_bytes"`
+}
+
+// DefaultParams returns the defaults: 10,000 txs or 16 MiB per block, 2 MiB
+// per transaction, 1 MiB per record document.
+func DefaultParams() Params {
+	return Params{MaxBlockTxs: 10000, MaxBlockBytes: 16 << 20, MaxTxBytes: 2 << 20, MaxRecordBytes: 1 << 20}
+}
+
+// Check rejects impossible parameter values.
+func (p Params) Check() error {
+	switch {
+	case p.MaxBlockTxs <= 0:
+		return fmt.Errorf("params: max_block_txs must be positive")
+	case p.MaxTxBytes <= 0 || p.MaxTxBytes > MaxTxBytesHard:
+		return fmt.Errorf("params: max_tx_bytes must be 1..%d", MaxTxBytesHard)
+	case p.MaxBlockBytes < p.MaxTxBytes:
+		return fmt.Errorf("params: max_block_bytes must be at least max_tx_bytes")
+	case p.MaxRecordBytes <= 0 || p.MaxRecordBytes > p.MaxTxBytes:
+		return fmt.Errorf("params: max_record_bytes must be 1..max_tx_bytes")
+	}
+	return nil
+}
+
+// Balance is an initial account balance.
+type Balance struct {
+	Address crypto.Address `json:"address"`
+	Amount  uint64         `json:"amount"`
+}
+
+// Genesis defines a chain: its id, validators, initial balances and limits.
+type Genesis struct {
+	ChainID     string      `json:"chain_id"`
+	GenesisTime int64       `json:"genesis_time"` // Unix milliseconds
+	Validators  []Validator `json:"validators"`
+	Balances    []Balance   `json:"balances"`
+	Params      Params      `json:"params"`
+}
+
+// ValidatorSet builds the genesis validator set.
+func (g *Genesis) ValidatorSet() (*ValidatorSet, error) { return NewValidatorSet(g.Validators) }
+
+// Check validates the genesis document.
+func (g *Genesis) Check() error {
+	if g.ChainID == "" || len(g.ChainID) > MaxChainIDBytes {
+		return fmt.Errorf("genesis: chain_id must be 1..%d bytes", MaxChainIDBytes)
+	}
+	if _, err := g.ValidatorSet(); err != nil {
+		return fmt.Errorf("genesis: %w", err)
+	}
+	seen := map[crypto.Address]bool{}
+	for _, b := range g.Balances {
+		if seen[b.Address] {
+			return fmt.Errorf("genesis: duplicate balance for %s", b.Address)
+		}
+		seen[b.Address] = true
+	}
+	return g.Params.Check()
+}
+
+// LoadGenesis reads and checks a genesis file.
+func LoadGenesis(path string) (*Genesis, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read genesis: %w", err)
+	}
+	var g Genesis
+	if err := json.Unmarshal(b, &g); err != nil {
+		return nil, fmt.Errorf("genesis %s: %w", path, err)
+	}
+	if err := g.Check(); err != nil {
+		return nil, fmt.Errorf("genesis %s: %w", path, err)
+	}
+	return &g, nil
+}
+
+// Save writes the genesis file.
+func (g *Genesis) Save(path string) error {
+	b, err := json.MarshalIndent(g, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode genesis: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write genesis: %w", err)
+	}
+	return nil
+}
+
+// ValidateTx applies the chain-level admission rules that need no state:
+// chain id, size limits, signature. Stateful rules (nonce, balance, versions)
+// belong to execution.
+func (g *Genesis) ValidateTx(tx *Tx) error {
+	return ValidateTxStateless(tx, g.ChainID, g.Params, true)
+}
+
+// ValidateTxStateless checks chain id and size limits, and the signature when
+// checkSig is set (block execution verifies signatures in a batch instead).
+func ValidateTxStateless(tx *Tx, chainID string, p Params, checkSig bool) error {
+	if tx.ChainID != chainID {
+		return Errf(CodeWrongChain, "transaction is for chain %q, this is %q", tx.ChainID, chainID)
+	}
+	if n := tx.Size(); n > p.MaxTxBytes {
+		return Errf(CodeOversized, "transaction is %d bytes, limit %d", n, p.MaxTxBytes)
+	}
+	if r, ok := tx.Payload.(*Record); ok && len(r.Document) > p.MaxRecordBytes {
+		return Errf(CodeOversized, "record document is %d bytes, limit %d", len(r.Document), p.MaxRecordBytes)
+	}
+	if checkSig {
+		return tx.VerifySignature()
+	}
+	return nil
+}

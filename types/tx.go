@@ -1,0 +1,426 @@
+package types
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/cairn-db/cairn/crypto"
+)
+
+// TxType selects what a transaction does.
+type TxType uint8
+
+// Transaction types. The numbers are part of the encoding; never reuse one.
+const (
+	TxTransfer TxType = 1
+	TxKVPut    TxType = 2
+	TxKVDelete TxType = 3
+	TxRecord   TxType = 4
+)
+
+var txTypeNames = map[TxType]string{
+	TxTransfer: "transfer",
+	TxKVPut:    "kv.put",
+	TxKVDelete: "kv.delete",
+	TxRecord:   "record",
+}
+
+func (t TxType) String() string {
+	if s, ok := txTypeNames[t]; ok {
+		return s
+	}
+	return fmt.Sprintf("type(%d)", uint8(t))
+}
+
+// ParseTxType maps a type name ("transfer", "kv.put", ...) to its TxType.
+func ParseTxType(s string) (TxType, error) {
+	for t, n := range txTypeNames {
+		if n == s {
+			return t, nil
+		}
+	}
+	return 0, Errf(CodeUnknownType, "unknown transaction type %q", s)
+}
+
+// Hard limits enforced by the decoder, whatever the chain's parameters. The
+// configurable limits in Params are checked by Validate and are at most these.
+const (
+	txVersion         = 1
+	MaxChainIDBytes   = 64
+	MaxKeyBytes       = 1024
+	MaxTxBytesHard    = 8 << 20
+	MaxValueBytesHard = MaxTxBytesHard
+)
+
+// Payload is the type-specific body of a transaction: one of *Transfer,
+// *KVPut, *KVDelete or *Record.
+type Payload interface {
+	TxType() TxType
+	encode(e *encoder)
+}
+
+// Transfer moves Amount from the sender to To.
+type Transfer struct {
+	To     crypto.Address `json:"to"`
+	Amount uint64         `json:"amount"`
+}
+
+// KVPut writes Value under Key. With ExpectVersion set it is a compare-and-set:
+// it fails unless the key's current live version equals *ExpectVersion (0 means
+// the key must be absent or deleted).
+type KVPut struct {
+	Key           string  `json:"key"`
+	Value         string  `json:"value"`
+	ExpectVersion *uint64 `json:"expect_version,omitempty"`
+}
+
+// KVDelete writes a tombstone version of Key. ExpectVersion as for KVPut.
+type KVDelete struct {
+	Key           string  `json:"key"`
+	ExpectVersion *uint64 `json:"expect_version,omitempty"`
+}
+
+// Record stores a user-defined JSON document. Document holds the canonical
+// form: compact JSON with HTML-sensitive characters escaped (what Go's
+// encoding/json emits), so it survives any JSON re-encoding byte for byte.
+type Record struct {
+	Document json.RawMessage `json:"document"`
+}
+
+func (*Transfer) TxType() TxType { return TxTransfer }
+func (*KVPut) TxType() TxType    { return TxKVPut }
+func (*KVDelete) TxType() TxType { return TxKVDelete }
+func (*Record) TxType() TxType   { return TxRecord }
+
+func (p *Transfer) encode(e *encoder) { e.fixed(p.To[:]); e.u64(p.Amount) }
+func (p *KVPut) encode(e *encoder) {
+	e.bytes16([]byte(p.Key))
+	e.bytes32([]byte(p.Value))
+	encodeExpect(e, p.ExpectVersion)
+}
+func (p *KVDelete) encode(e *encoder) { e.bytes16([]byte(p.Key)); encodeExpect(e, p.ExpectVersion) }
+func (p *Record) encode(e *encoder)   { e.bytes32(p.Document) }
+
+func encodeExpect(e *encoder, v *uint64) {
+	if v == nil {
+		e.bool(false)
+		return
+	}
+	e.bool(true)
+	e.u64(*v)
+}
+
+// Tx is a signed transaction. Build one with the fields, then Sign it; decode
+// one with DecodeTx or from its JSON form. A Tx is immutable once signed: the
+// encoding and hash are cached.
+type Tx struct {
+	ChainID   string
+	Sender    crypto.PublicKey
+	Nonce     uint64
+	Timestamp int64 // Unix milliseconds, set by the client
+	Payload   Payload
+	Signature [crypto.SignatureSize]byte
+
+	raw  []byte // canonical signed encoding, once known
+	hash crypto.Hash
+}
+
+// Type returns the payload's type.
+func (tx *Tx) Type() TxType {
+	if tx.Payload == nil {
+		return 0
+	}
+	return tx.Payload.TxType()
+}
+
+// unsignedBytes returns the canonical encoding without the signature.
+func (tx *Tx) unsignedBytes() []byte {
+	e := encoder{b: make([]byte, 0, 128)}
+	e.u8(txVersion)
+	e.bytes16([]byte(tx.ChainID))
+	e.u8(uint8(tx.Type()))
+	e.fixed(tx.Sender[:])
+	e.u64(tx.Nonce)
+	e.u64(uint64(tx.Timestamp))
+	if tx.Payload != nil {
+		tx.Payload.encode(&e)
+	}
+	return e.b
+}
+
+// SignBytes returns the bytes the sender signs: the domain-separated
+// canonical encoding without the signature.
+func (tx *Tx) SignBytes() []byte { return crypto.SignBytes(crypto.DomainTx, tx.unsignedBytes()) }
+
+// Sign sets Sender to k's public key and signs the transaction.
+func (tx *Tx) Sign(k *crypto.PrivateKey) {
+	tx.Sender = k.Public()
+	tx.raw = nil
+	tx.Signature = k.Sign(crypto.DomainTx, tx.unsignedBytes())
+	tx.Bytes()
+}
+
+// Bytes returns the canonical signed encoding (unsigned bytes followed by the
+// 64-byte signature). The result must not be modified.
+func (tx *Tx) Bytes() []byte {
+	if tx.raw == nil {
+		b := tx.unsignedBytes()
+		tx.raw = append(b, tx.Signature[:]...)
+		tx.hash = crypto.Sum(tx.raw)
+	}
+	return tx.raw
+}
+
+// Hash is SHA-256 of the canonical signed bytes.
+func (tx *Tx) Hash() crypto.Hash {
+	tx.Bytes()
+	return tx.hash
+}
+
+// Size is the length of the canonical signed encoding.
+func (tx *Tx) Size() int { return len(tx.Bytes()) }
+
+// VerifySignature checks the sender's signature.
+func (tx *Tx) VerifySignature() error {
+	b := tx.Bytes()
+	if !crypto.Verify(tx.Sender, crypto.DomainTx, b[:len(b)-crypto.SignatureSize], tx.Signature[:]) {
+		return Errf(CodeBadSignature, "signature does not verify for sender %s", tx.Sender)
+	}
+	return nil
+}
+
+// AddToBatch queues the tx's signature on a batch verifier.
+func (tx *Tx) AddToBatch(bv *crypto.BatchVerifier) {
+	b := tx.Bytes()
+	bv.Add(tx.Sender, crypto.DomainTx, b[:len(b)-crypto.SignatureSize], tx.Signature[:])
+}
+
+// DecodeTx parses the canonical signed encoding. Anything that is not exactly
+// the canonical encoding of some transaction is rejected with a *TxError of
+// code malformed (or unknown_type / oversized) wrapping ErrNonCanonical.
+func DecodeTx(b []byte) (*Tx, error) {
+	if len(b) > MaxTxBytesHard {
+		return nil, Errf(CodeOversized, "transaction is %d bytes, limit %d", len(b), MaxTxBytesHard)
+	}
+	d := decoder{b: b, what: "tx"}
+	if v := d.u8("version"); d.err == nil && v != txVersion {
+		d.fail("unsupported version %d", v)
+	}
+	tx := &Tx{}
+	tx.ChainID = string(d.bytes16("chain_id", MaxChainIDBytes))
+	typ := TxType(d.u8("type"))
+	d.fixed(tx.Sender[:], "sender")
+	tx.Nonce = d.u64("nonce")
+	tx.Timestamp = int64(d.u64("timestamp"))
+	if d.err == nil {
+		switch typ {
+		case TxTransfer:
+			p := &Transfer{}
+			d.fixed(p.To[:], "to")
+			p.Amount = d.u64("amount")
+			tx.Payload = p
+		case TxKVPut:
+			p := &KVPut{}
+			p.Key = string(d.bytes16("key", MaxKeyBytes))
+			p.Value = string(d.bytes32("value", MaxValueBytesHard))
+			p.ExpectVersion = decodeExpect(&d)
+			tx.Payload = p
+		case TxKVDelete:
+			p := &KVDelete{}
+			p.Key = string(d.bytes16("key", MaxKeyBytes))
+			p.ExpectVersion = decodeExpect(&d)
+			tx.Payload = p
+		case TxRecord:
+			tx.Payload = &Record{Document: d.bytes32("document", MaxTxBytesHard)}
+		default:
+			return nil, &TxError{Code: CodeUnknownType, Msg: fmt.Sprintf("unknown transaction type %d", typ)}
+		}
+	}
+	d.fixed(tx.Signature[:], "signature")
+	if err := d.finish(); err != nil {
+		return nil, &TxError{Code: CodeMalformed, Msg: err.Error()}
+	}
+	if err := tx.checkWellFormed(); err != nil {
+		return nil, err
+	}
+	tx.raw = append([]byte(nil), b...)
+	tx.hash = crypto.Sum(tx.raw)
+	return tx, nil
+}
+
+func decodeExpect(d *decoder) *uint64 {
+	if !d.bool("has_expect_version") {
+		return nil
+	}
+	v := d.u64("expect_version")
+	return &v
+}
+
+// checkWellFormed checks the rules every transaction obeys whatever the chain:
+// text fields are UTF-8, keys non-empty, record documents canonical JSON,
+// amounts positive.
+func (tx *Tx) checkWellFormed() error {
+	if tx.ChainID == "" || len(tx.ChainID) > MaxChainIDBytes || !utf8.ValidString(tx.ChainID) {
+		return Errf(CodeMalformed, "chain_id must be 1..%d bytes of UTF-8", MaxChainIDBytes)
+	}
+	if tx.Nonce == 0 {
+		return Errf(CodeMalformed, "nonce must be at least 1")
+	}
+	if tx.Timestamp < 0 {
+		return Errf(CodeMalformed, "timestamp must not be negative")
+	}
+	switch p := tx.Payload.(type) {
+	case *Transfer:
+		if p.Amount == 0 {
+			return Errf(CodeMalformed, "transfer amount must be positive")
+		}
+	case *KVPut:
+		if err := checkKey(p.Key); err != nil {
+			return err
+		}
+		if !utf8.ValidString(p.Value) {
+			return Errf(CodeMalformed, "value must be UTF-8 text")
+		}
+	case *KVDelete:
+		if err := checkKey(p.Key); err != nil {
+			return err
+		}
+	case *Record:
+		c, err := CanonicalJSON(p.Document)
+		if err != nil {
+			return Errf(CodeMalformed, "record document: %v", err)
+		}
+		if !bytes.Equal(c, p.Document) {
+			return Errf(CodeMalformed, "record document is not in canonical form (compact JSON, HTML characters escaped)")
+		}
+	case nil:
+		return Errf(CodeMalformed, "missing payload")
+	default:
+		return Errf(CodeUnknownType, "unknown payload %T", p)
+	}
+	return nil
+}
+
+func checkKey(k string) error {
+	if k == "" || len(k) > MaxKeyBytes || !utf8.ValidString(k) {
+		return Errf(CodeMalformed, "key must be 1..%d bytes of UTF-8", MaxKeyBytes)
+	}
+	return nil
+}
+
+// CanonicalJSON returns the canonical form of a JSON document: compact, with
+// <, >, &, U+2028 and U+2029 escaped inside strings — byte for byte what
+// encoding/json produces when it re-encodes a json.RawMessage.
+func CanonicalJSON(doc []byte) ([]byte, error) {
+	if !json.Valid(doc) {
+		return nil, errors.New("not valid JSON")
+	}
+	var c bytes.Buffer
+	if err := json.Compact(&c, doc); err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	json.HTMLEscape(&out, c.Bytes())
+	return out.Bytes(), nil
+}
+
+// txJSON is the API form of a transaction. Binary fields are lower-case hex.
+type txJSON struct {
+	ChainID   string          `json:"chain_id"`
+	Type      string          `json:"type"`
+	Sender    string          `json:"sender"`
+	Nonce     uint64          `json:"nonce"`
+	Timestamp int64           `json:"timestamp"`
+	Payload   json.RawMessage `json:"payload"`
+	Signature string          `json:"signature"`
+}
+
+// MarshalJSON returns the API form.
+func (tx *Tx) MarshalJSON() ([]byte, error) {
+	p, err := json.Marshal(tx.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("encode payload: %w", err)
+	}
+	return json.Marshal(txJSON{
+		ChainID: tx.ChainID, Type: tx.Type().String(), Sender: tx.Sender.String(),
+		Nonce: tx.Nonce, Timestamp: tx.Timestamp, Payload: p,
+		Signature: hex.EncodeToString(tx.Signature[:]),
+	})
+}
+
+// UnmarshalJSON parses the API form strictly: unknown fields and missing
+// required fields are errors (*TxError, code malformed or unknown_type). It
+// does not verify the signature.
+func (tx *Tx) UnmarshalJSON(b []byte) error {
+	var j txJSON
+	if err := strictJSON(b, &j); err != nil {
+		return Errf(CodeMalformed, "transaction JSON: %v", err)
+	}
+	t, err := ParseTxType(j.Type)
+	if err != nil {
+		return err
+	}
+	out := Tx{ChainID: j.ChainID, Nonce: j.Nonce, Timestamp: j.Timestamp}
+	if out.Sender, err = crypto.ParsePublicKey(j.Sender); err != nil {
+		return Errf(CodeMalformed, "sender: %v", err)
+	}
+	sig, err := hex.DecodeString(j.Signature)
+	if err != nil || len(sig) != crypto.SignatureSize {
+		return Errf(CodeMalformed, "signature must be %d hex characters", 2*crypto.SignatureSize)
+	}
+	copy(out.Signature[:], sig)
+	if len(j.Payload) == 0 || string(j.Payload) == "null" {
+		return Errf(CodeMalformed, "missing payload")
+	}
+	switch t {
+	case TxTransfer:
+		p := &Transfer{}
+		err = strictJSON(j.Payload, p)
+		out.Payload = p
+	case TxKVPut:
+		p := &KVPut{}
+		err = strictJSON(j.Payload, p)
+		out.Payload = p
+	case TxKVDelete:
+		p := &KVDelete{}
+		err = strictJSON(j.Payload, p)
+		out.Payload = p
+	case TxRecord:
+		p := &Record{}
+		if err = strictJSON(j.Payload, p); err == nil {
+			if len(p.Document) == 0 {
+				err = errors.New("missing document")
+			} else {
+				p.Document, err = CanonicalJSON(p.Document)
+			}
+		}
+		out.Payload = p
+	}
+	if err != nil {
+		return Errf(CodeMalformed, "%s payload: %v", t, err)
+	}
+	if err := out.checkWellFormed(); err != nil {
+		return err
+	}
+	if len(out.Bytes()) > MaxTxBytesHard {
+		return Errf(CodeOversized, "transaction is %d bytes, limit %d", len(out.Bytes()), MaxTxBytesHard)
+	}
+	*tx = out
+	return nil
+}
+
+func strictJSON(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after JSON value")
+	}
+	return nil
+}

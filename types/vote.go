@@ -1,0 +1,214 @@
+package types
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/cairn-db/cairn/crypto"
+)
+
+// VoteType is prevote or precommit.
+type VoteType uint8
+
+// Vote types; the numbers are part of the signed bytes.
+const (
+	Prevote   VoteType = 1
+	Precommit VoteType = 2
+)
+
+func (t VoteType) String() string {
+	switch t {
+	case Prevote:
+		return "prevote"
+	case Precommit:
+		return "precommit"
+	}
+	return fmt.Sprintf("votetype(%d)", uint8(t))
+}
+
+// VoteSignBytes returns the domain-separated bytes a validator signs for a
+// vote: chain id, type, height, round and block hash (zero hash = nil vote).
+func VoteSignBytes(chainID string, t VoteType, height uint64, round uint32, block crypto.Hash) []byte {
+	e := encoder{b: make([]byte, 0, 16+len(chainID)+45)}
+	e.bytes16([]byte(chainID))
+	e.u8(uint8(t))
+	e.u64(height)
+	e.u32(round)
+	e.fixed(block[:])
+	return crypto.SignBytes(crypto.DomainVote, e.b)
+}
+
+// Vote is one validator's signed prevote or precommit.
+type Vote struct {
+	Type      VoteType                   `json:"type"`
+	Height    uint64                     `json:"height"`
+	Round     uint32                     `json:"round"`
+	BlockHash crypto.Hash                `json:"block_hash"` // zero: nil
+	Validator uint16                     `json:"validator"`  // index in the set
+	Signature [crypto.SignatureSize]byte `json:"signature"`
+}
+
+// SignVote fills in and signs a vote.
+func SignVote(k *crypto.PrivateKey, chainID string, t VoteType, height uint64, round uint32, block crypto.Hash, index uint16) Vote {
+	v := Vote{Type: t, Height: height, Round: round, BlockHash: block, Validator: index}
+	v.Signature = k.SignRaw(VoteSignBytes(chainID, t, height, round, block))
+	return v
+}
+
+// Verify checks the vote's signature against vs.
+func (v *Vote) Verify(chainID string, vs *ValidatorSet) error {
+	if v.Type != Prevote && v.Type != Precommit {
+		return fmt.Errorf("vote: unknown type %d", v.Type)
+	}
+	if int(v.Validator) >= vs.Len() {
+		return fmt.Errorf("vote: validator index %d out of range", v.Validator)
+	}
+	pub := vs.Validators[v.Validator].PublicKey
+	if !crypto.VerifyRaw(pub, VoteSignBytes(chainID, v.Type, v.Height, v.Round, v.BlockHash), v.Signature[:]) {
+		return fmt.Errorf("vote: bad signature from validator %d", v.Validator)
+	}
+	return nil
+}
+
+// Encode returns the canonical encoding of v.
+func (v *Vote) Encode() []byte {
+	e := encoder{b: make([]byte, 0, 112)}
+	e.u8(uint8(v.Type))
+	e.u64(v.Height)
+	e.u32(v.Round)
+	e.fixed(v.BlockHash[:])
+	e.u16(v.Validator)
+	e.fixed(v.Signature[:])
+	return e.b
+}
+
+// DecodeVote parses the canonical encoding of a vote.
+func DecodeVote(b []byte) (Vote, error) {
+	d := decoder{b: b, what: "vote"}
+	var v Vote
+	v.Type = VoteType(d.u8("type"))
+	v.Height = d.u64("height")
+	v.Round = d.u32("round")
+	d.fixed(v.BlockHash[:], "block_hash")
+	v.Validator = d.u16("validator")
+	d.fixed(v.Signature[:], "signature")
+	if err := d.finish(); err != nil {
+		return Vote{}, err
+	}
+	if v.Type != Prevote && v.Type != Precommit {
+		return Vote{}, fmt.Errorf("vote: %w: unknown type %d", ErrNonCanonical, v.Type)
+	}
+	return v, nil
+}
+
+// CommitSig is one validator's precommit signature in a certificate.
+type CommitSig struct {
+	Validator uint16                     `json:"validator"`
+	Signature [crypto.SignatureSize]byte `json:"signature"`
+}
+
+// Certificate proves that validators holding a quorum of voting power
+// precommitted BlockHash at Height in Round. Sigs are sorted by validator
+// index with no duplicates; a verifier needs only the validator set.
+type Certificate struct {
+	Height    uint64      `json:"height"`
+	Round     uint32      `json:"round"`
+	BlockHash crypto.Hash `json:"block_hash"`
+	Sigs      []CommitSig `json:"signatures"`
+}
+
+// NewCertificate assembles a certificate from precommits for one block. It
+// sorts and de-duplicates by validator; it does not verify.
+func NewCertificate(height uint64, round uint32, block crypto.Hash, precommits []Vote) *Certificate {
+	c := &Certificate{Height: height, Round: round, BlockHash: block}
+	seen := map[uint16]bool{}
+	for _, v := range precommits {
+		if v.Type != Precommit || v.Height != height || v.Round != round || v.BlockHash != block || seen[v.Validator] {
+			continue
+		}
+		seen[v.Validator] = true
+		c.Sigs = append(c.Sigs, CommitSig{Validator: v.Validator, Signature: v.Signature})
+	}
+	sort.Slice(c.Sigs, func(i, j int) bool { return c.Sigs[i].Validator < c.Sigs[j].Validator })
+	return c
+}
+
+// SignBytes returns the bytes every signer of c signed.
+func (c *Certificate) SignBytes(chainID string) []byte {
+	return VoteSignBytes(chainID, Precommit, c.Height, c.Round, c.BlockHash)
+}
+
+// Verify checks that c certifies a block of vs's chain: indexes in range,
+// strictly ascending (so distinct), every signature valid, and the signers'
+// power at least the quorum.
+func (c *Certificate) Verify(chainID string, vs *ValidatorSet) error {
+	if c.BlockHash.IsZero() {
+		return fmt.Errorf("certificate for height %d: nil block hash", c.Height)
+	}
+	msg := c.SignBytes(chainID)
+	var power uint64
+	bv := crypto.NewBatchVerifier(len(c.Sigs))
+	for i, s := range c.Sigs {
+		if int(s.Validator) >= vs.Len() {
+			return fmt.Errorf("certificate for height %d: validator index %d out of range", c.Height, s.Validator)
+		}
+		if i > 0 && s.Validator <= c.Sigs[i-1].Validator {
+			return fmt.Errorf("certificate for height %d: signatures not strictly ordered by validator", c.Height)
+		}
+		power += vs.Validators[s.Validator].Power
+		bv.AddRaw(vs.Validators[s.Validator].PublicKey, msg, s.Signature[:])
+	}
+	if power < vs.Quorum() {
+		return fmt.Errorf("certificate for height %d: signers hold power %d, quorum is %d", c.Height, power, vs.Quorum())
+	}
+	if ok, valid := bv.Verify(); !ok {
+		for i, good := range valid {
+			if !good {
+				return fmt.Errorf("certificate for height %d: bad signature from validator %d", c.Height, c.Sigs[i].Validator)
+			}
+		}
+		return fmt.Errorf("certificate for height %d: bad signature", c.Height)
+	}
+	return nil
+}
+
+// Encode returns the canonical encoding.
+func (c *Certificate) Encode() []byte {
+	e := encoder{b: make([]byte, 0, 46+len(c.Sigs)*66)}
+	e.u64(c.Height)
+	e.u32(c.Round)
+	e.fixed(c.BlockHash[:])
+	e.u16(uint16(len(c.Sigs)))
+	for _, s := range c.Sigs {
+		e.u16(s.Validator)
+		e.fixed(s.Signature[:])
+	}
+	return e.b
+}
+
+// DecodeCertificate parses the canonical encoding. Signatures must be in
+// strictly ascending validator order.
+func DecodeCertificate(b []byte) (*Certificate, error) {
+	d := decoder{b: b, what: "certificate"}
+	c := &Certificate{}
+	c.Height = d.u64("height")
+	c.Round = d.u32("round")
+	d.fixed(c.BlockHash[:], "block_hash")
+	n := int(d.u16("count"))
+	if d.err == nil && n*66 > len(b)-d.off {
+		d.fail("count %d exceeds remaining bytes", n)
+	}
+	for i := 0; i < n && d.err == nil; i++ {
+		var s CommitSig
+		s.Validator = d.u16("validator")
+		d.fixed(s.Signature[:], "signature")
+		if i > 0 && s.Validator <= c.Sigs[i-1].Validator {
+			d.fail("signatures not strictly ordered by validator")
+		}
+		c.Sigs = append(c.Sigs, s)
+	}
+	if err := d.finish(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

@@ -14,8 +14,10 @@ const (
 	CodeUnknownType         Code = "unknown_type"
 	CodeOversized           Code = "oversized"
 	CodeBadNonce            Code = "bad_nonce"
+	CodeReplay              Code = "replay"
 	CodeInsufficientBalance Code = "insufficient_balance"
 	CodeVersionConflict     Code = "version_conflict"
+	CodeNotFound            Code = "not_found"
 	CodeInvalid             Code = "invalid"
 )
 
@@ -47,8 +49,10 @@ var (
 	ErrUnknownType         = &TxError{Code: CodeUnknownType}
 	ErrOversized           = &TxError{Code: CodeOversized}
 	ErrBadNonce            = &TxError{Code: CodeBadNonce}
+	ErrReplay              = &TxError{Code: CodeReplay}
 	ErrInsufficientBalance = &TxError{Code: CodeInsufficientBalance}
 	ErrVersionConflict     = &TxError{Code: CodeVersionConflict}
+	ErrNotFound            = &TxError{Code: CodeNotFound}
 	ErrInvalid             = &TxError{Code: CodeInvalid}
 )
 

@@ -1,0 +1,283 @@
+// Package execute turns a block's transactions into receipts and state
+// writes. It is a pure function of (committed state, block): no clock, no
+// randomness, no map iteration order in its output, so every validator derives
+// the same receipts and the same state root.
+//
+// Rules every transaction passes through, in order; the first that fails
+// makes a failed receipt and the transaction changes nothing at all (not even
+// its sender's nonce):
+//
+//  1. chain id, size limits (types.ValidateTxStateless)
+//  2. signature (batch-verified up front)
+//  3. not a replay: its hash is not already committed, nor earlier in this block
+//  4. nonce = sender's nonce + 1
+//  5. type rules: transfer amount <= balance; kv.put/kv.delete expect_version
+//     matches; kv.delete of a live key
+//
+// A successful transaction bumps the sender's nonce and applies its effect.
+// Keeping failed transactions from touching the nonce means an overdraft or a
+// stale compare-and-set never changes state (DESIGN.md invariant 4); rule 3
+// then keeps a failed transaction from being replayed later when it would
+// succeed.
+package execute
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/types"
+)
+
+// Reader is the committed state a block executes on.
+type Reader interface {
+	// Get returns the latest committed value of a state key.
+	Get(key []byte) (value []byte, found bool, err error)
+	// TxCommitted reports whether a transaction hash is already in the chain.
+	TxCommitted(h crypto.Hash) (bool, error)
+}
+
+// Write is one state write, in execution order.
+type Write struct {
+	Key, Value []byte
+}
+
+// Result is the outcome of a block.
+type Result struct {
+	Receipts []*types.Receipt
+	// Writes in execution order; a key may appear several times (every
+	// version is history), the last write is its new value.
+	Writes []Write
+	// Accounts lists, per transaction, the addresses it involves (sender and,
+	// for transfers, recipient) for the account transaction index.
+	Accounts [][]crypto.Address
+}
+
+// Options tune execution without changing its result.
+type Options struct {
+	// Verified reports signatures already checked (e.g. at mempool
+	// admission). A hash fixes the signed bytes, so a cached "valid" answer is
+	// exact. Nil means verify every signature.
+	Verified func(crypto.Hash) bool
+	// SkipSignatures trusts every signature (benchmarks only).
+	SkipSignatures bool
+}
+
+// Block executes txs at height on r. An error means the state could not be
+// read; a bad transaction is never an error, only a failed receipt.
+func Block(r Reader, chainID string, p types.Params, height uint64, txs []*types.Tx, opt Options) (*Result, error) {
+	sigOK := verifySignatures(txs, opt)
+	x := &executor{r: r, height: height, cache: make(map[string]*entry, 2*len(txs)), seen: make(map[crypto.Hash]bool, len(txs))}
+	res := &Result{Receipts: make([]*types.Receipt, len(txs)), Accounts: make([][]crypto.Address, len(txs)), Writes: make([]Write, 0, 2*len(txs))}
+	for i, tx := range txs {
+		h := tx.Hash()
+		rc := &types.Receipt{TxHash: h}
+		res.Receipts[i] = rc
+		res.Accounts[i] = involved(tx)
+		err := types.ValidateTxStateless(tx, chainID, p, false)
+		if err == nil && !sigOK[i] {
+			err = types.Errf(types.CodeBadSignature, "signature does not verify for sender %s", tx.Sender)
+		}
+		if err == nil {
+			err = x.checkReplay(h)
+		}
+		var writes []Write
+		if err == nil {
+			writes, rc.Version, err = x.apply(tx, h)
+		}
+		if err != nil {
+			var te *types.TxError
+			if !errors.As(err, &te) {
+				return nil, fmt.Errorf("execute height %d tx %d: %w", height, i, err)
+			}
+			rc.Code, rc.Reason = te.Code, te.Error()
+			continue
+		}
+		rc.OK = true
+		x.seen[h] = true
+		res.Writes = append(res.Writes, writes...)
+	}
+	return res, nil
+}
+
+func involved(tx *types.Tx) []crypto.Address {
+	from := tx.Sender.Address()
+	if t, ok := tx.Payload.(*types.Transfer); ok && t.To != from {
+		return []crypto.Address{from, t.To}
+	}
+	return []crypto.Address{from}
+}
+
+func verifySignatures(txs []*types.Tx, opt Options) []bool {
+	ok := make([]bool, len(txs))
+	if opt.SkipSignatures {
+		for i := range ok {
+			ok[i] = true
+		}
+		return ok
+	}
+	bv := crypto.NewBatchVerifier(len(txs))
+	idx := make([]int, 0, len(txs))
+	for i, tx := range txs {
+		if opt.Verified != nil && opt.Verified(tx.Hash()) {
+			ok[i] = true
+			continue
+		}
+		tx.AddToBatch(bv)
+		idx = append(idx, i)
+	}
+	all, valid := bv.Verify()
+	for j, i := range idx {
+		ok[i] = all || valid[j]
+	}
+	return ok
+}
+
+// entry is a cached state value: decoded, and whether it changed.
+type entry struct {
+	raw   []byte
+	found bool
+}
+
+type executor struct {
+	r      Reader
+	height uint64
+	cache  map[string]*entry // reads and writes of this block, by state key
+	seen   map[crypto.Hash]bool
+}
+
+func (x *executor) get(key []byte) (*entry, error) {
+	if e, ok := x.cache[string(key)]; ok {
+		return e, nil
+	}
+	v, found, err := x.r.Get(key)
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	e := &entry{raw: v, found: found}
+	x.cache[string(key)] = e
+	return e, nil
+}
+
+func (x *executor) account(a crypto.Address) (types.Account, []byte, error) {
+	k := types.AccountKey(a)
+	e, err := x.get(k)
+	if err != nil || !e.found {
+		return types.Account{}, k, err
+	}
+	acc, err := types.DecodeAccount(e.raw)
+	if err != nil {
+		return types.Account{}, k, fmt.Errorf("account %s: %w", a, err)
+	}
+	return acc, k, nil
+}
+
+func (x *executor) checkReplay(h crypto.Hash) error {
+	if x.seen[h] {
+		return types.Errf(types.CodeReplay, "transaction %s already in this block", h)
+	}
+	done, err := x.r.TxCommitted(h)
+	if err != nil {
+		return fmt.Errorf("tx index: %w", err)
+	}
+	if done {
+		return types.Errf(types.CodeReplay, "transaction %s already committed", h)
+	}
+	return nil
+}
+
+// apply checks the stateful rules and returns the tx's writes. Nothing is
+// written to the cache until every check passed.
+func (x *executor) apply(tx *types.Tx, h crypto.Hash) ([]Write, uint64, error) {
+	from := tx.Sender.Address()
+	sender, senderKey, err := x.account(from)
+	if err != nil {
+		return nil, 0, err
+	}
+	if tx.Nonce != sender.Nonce+1 {
+		return nil, 0, types.Errf(types.CodeBadNonce, "nonce %d, expected %d", tx.Nonce, sender.Nonce+1)
+	}
+	sender.Nonce++
+	var writes []Write
+	var version uint64
+	switch p := tx.Payload.(type) {
+	case *types.Transfer:
+		if p.Amount > sender.Balance {
+			return nil, 0, types.Errf(types.CodeInsufficientBalance, "balance %d, transfer %d", sender.Balance, p.Amount)
+		}
+		if p.To == from {
+			break // a transfer to oneself only consumes the nonce
+		}
+		to, toKey, err := x.account(p.To)
+		if err != nil {
+			return nil, 0, err
+		}
+		if to.Balance+p.Amount < to.Balance {
+			return nil, 0, types.Errf(types.CodeInvalid, "recipient balance would overflow")
+		}
+		sender.Balance -= p.Amount
+		to.Balance += p.Amount
+		writes = append(writes, Write{Key: toKey, Value: to.Encode()})
+	case *types.KVPut:
+		w, v, err := x.kvWrite(p.Key, p.ExpectVersion, false, p.Value, h)
+		if err != nil {
+			return nil, 0, err
+		}
+		writes, version = append(writes, w), v
+	case *types.KVDelete:
+		w, v, err := x.kvWrite(p.Key, p.ExpectVersion, true, "", h)
+		if err != nil {
+			return nil, 0, err
+		}
+		writes, version = append(writes, w), v
+	case *types.Record:
+		// A record's effect is its presence in the ledger (and the index).
+	default:
+		return nil, 0, types.Errf(types.CodeUnknownType, "unknown payload %T", p)
+	}
+	writes = append(writes, Write{Key: senderKey, Value: sender.Encode()})
+	for _, w := range writes {
+		x.cache[string(w.Key)] = &entry{raw: w.Value, found: true}
+	}
+	return writes, version, nil
+}
+
+func (x *executor) kvWrite(key string, expect *uint64, del bool, value string, h crypto.Hash) (Write, uint64, error) {
+	k := types.KVKey(key)
+	e, err := x.get(k)
+	if err != nil {
+		return Write{}, 0, err
+	}
+	var cur uint64
+	live := false
+	if e.found {
+		old, err := types.DecodeKVEntry(e.raw)
+		if err != nil {
+			return Write{}, 0, fmt.Errorf("key %q: %w", key, err)
+		}
+		cur, live = old.Version, !old.Deleted
+	}
+	if expect != nil {
+		switch {
+		case *expect == 0 && live:
+			return Write{}, 0, types.Errf(types.CodeVersionConflict, "key %q exists at version %d, expected absent", key, cur)
+		case *expect != 0 && (!live || cur != *expect):
+			return Write{}, 0, types.Errf(types.CodeVersionConflict, "key %q is at version %d (live=%v), expected %d", key, cur, live, *expect)
+		}
+	}
+	if del && !live {
+		return Write{}, 0, types.Errf(types.CodeNotFound, "key %q does not exist", key)
+	}
+	ne := &types.KVEntry{Version: cur + 1, Height: x.height, TxHash: h, Deleted: del, Value: value}
+	return Write{Key: k, Value: ne.Encode()}, ne.Version, nil
+}
+
+// Genesis returns the writes that create the initial balances, in the
+// order genesis lists them.
+func Genesis(g *types.Genesis) []Write {
+	ws := make([]Write, 0, len(g.Balances))
+	for _, b := range g.Balances {
+		ws = append(ws, Write{Key: types.AccountKey(b.Address), Value: types.Account{Balance: b.Amount}.Encode()})
+	}
+	return ws
+}

@@ -1,0 +1,376 @@
+// Package store is Cairn's block store on Pebble: blocks by height and hash,
+// certificates, transactions by hash, receipts and the per-account
+// transaction index. The authenticated state (package state) shares the same
+// Pebble database under its own prefix 's'.
+//
+// Key layout (all integers big-endian, so byte order is numeric order):
+//
+//	'M' "height"                      -> last committed height (8 bytes)
+//	'M' "genesis"                     -> SHA-256 of the genesis document
+//	'H' height                        -> canonical header bytes
+//	'B' block hash                    -> height
+//	'X' height index(4)               -> tx hash
+//	'T' tx hash                       -> height(8) index(4) canonical tx bytes
+//	'R' height index(4)               -> canonical receipt bytes
+//	'C' height                        -> canonical certificate bytes
+//	'A' address height index(4)       -> (empty) account tx index
+//	'E' height seq                    -> evidence bytes
+//
+// Invariant: everything about one height is written by one batch (StageBlock
+// plus the state's writes), committed with sync by the ledger; 'M' "height"
+// is in that batch, so after a crash the store is at a height whose data is
+// complete.
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/types"
+)
+
+// Key prefixes; see the package comment.
+const (
+	pMeta     = 'M'
+	pHeader   = 'H'
+	pByHash   = 'B'
+	pTxList   = 'X'
+	pTx       = 'T'
+	pReceipt  = 'R'
+	pCert     = 'C'
+	pAccount  = 'A'
+	pEvidence = 'E'
+)
+
+var (
+	keyHeight  = []byte{pMeta, 'h', 'e', 'i', 'g', 'h', 't'}
+	keyGenesis = []byte{pMeta, 'g', 'e', 'n', 'e', 's', 'i', 's'}
+)
+
+// ErrNotFound is returned for a block, tx or height the store does not have.
+var ErrNotFound = errors.New("not found")
+
+// Store reads and stages block data. It holds no state of its own beyond
+// the database handle, so reads are safe from any goroutine.
+type Store struct {
+	db *pebble.DB
+}
+
+// New wraps an open database.
+func New(db *pebble.DB) *Store { return &Store{db: db} }
+
+// DB returns the underlying database.
+func (s *Store) DB() *pebble.DB { return s.db }
+
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+func key(prefix byte, parts ...[]byte) []byte {
+	n := 1
+	for _, p := range parts {
+		n += len(p)
+	}
+	k := make([]byte, 0, n)
+	k = append(k, prefix)
+	for _, p := range parts {
+		k = append(k, p...)
+	}
+	return k
+}
+
+func hi(height uint64, index uint32) []byte {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, 12), height)
+	return binary.BigEndian.AppendUint32(b, index)
+}
+
+// get returns a copy of the value at k, or ErrNotFound.
+func (s *Store) get(k []byte) ([]byte, error) {
+	v, c, err := s.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(nil), v...)
+	return out, c.Close()
+}
+
+// Height returns the last committed height (0 before the first block).
+func (s *Store) Height() (uint64, error) {
+	v, err := s.get(keyHeight)
+	if errors.Is(err, ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read height: %w", err)
+	}
+	if len(v) != 8 {
+		return 0, fmt.Errorf("read height: corrupt value of %d bytes", len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// GenesisHash returns the stored genesis hash, or ErrNotFound on a new store.
+func (s *Store) GenesisHash() (crypto.Hash, error) {
+	v, err := s.get(keyGenesis)
+	if err != nil {
+		return crypto.Hash{}, err
+	}
+	var h crypto.Hash
+	if len(v) != len(h) {
+		return h, fmt.Errorf("genesis hash: corrupt value")
+	}
+	copy(h[:], v)
+	return h, nil
+}
+
+// StageGenesis records the genesis hash.
+func StageGenesis(b *pebble.Batch, h crypto.Hash) error {
+	return b.Set(keyGenesis, h[:], nil)
+}
+
+// StageBlock puts a block, its certificate and receipts, the tx index and
+// the account index into b, and sets the committed height. It does not
+// commit b.
+func StageBlock(b *pebble.Batch, blk *types.Block, cert *types.Certificate, receipts []*types.Receipt, accounts [][]crypto.Address) error {
+	h := blk.Header.Height
+	if len(receipts) != len(blk.Txs) || len(accounts) != len(blk.Txs) {
+		return fmt.Errorf("stage block %d: %d txs, %d receipts, %d account lists", h, len(blk.Txs), len(receipts), len(accounts))
+	}
+	hb := u64(h)
+	hash := blk.Hash()
+	sets := [][2][]byte{
+		{key(pHeader, hb), blk.Header.Encode()},
+		{key(pByHash, hash[:]), hb},
+		{key(pCert, hb), cert.Encode()},
+		{keyHeight, hb},
+	}
+	for _, kv := range sets {
+		if err := b.Set(kv[0], kv[1], nil); err != nil {
+			return fmt.Errorf("stage block %d: %w", h, err)
+		}
+	}
+	for i, tx := range blk.Txs {
+		idx := hi(h, uint32(i))
+		th := tx.Hash()
+		if err := b.Set(key(pTxList, idx), th[:], nil); err != nil {
+			return fmt.Errorf("stage block %d: %w", h, err)
+		}
+		// A replayed tx (failed receipt) keeps the index of its first, real
+		// inclusion: the later copy stays reachable through its block.
+		if receipts[i].Code != types.CodeReplay {
+			v := make([]byte, 0, 12+tx.Size())
+			v = append(append(v, idx...), tx.Bytes()...)
+			if err := b.Set(key(pTx, th[:]), v, nil); err != nil {
+				return fmt.Errorf("stage block %d: %w", h, err)
+			}
+		}
+		if err := b.Set(key(pReceipt, idx), receipts[i].Encode(), nil); err != nil {
+			return fmt.Errorf("stage block %d: %w", h, err)
+		}
+		for _, a := range accounts[i] {
+			if err := b.Set(key(pAccount, a[:], idx), nil, nil); err != nil {
+				return fmt.Errorf("stage block %d: %w", h, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Header returns the header at height.
+func (s *Store) Header(height uint64) (*types.Header, error) {
+	v, err := s.get(key(pHeader, u64(height)))
+	if err != nil {
+		return nil, fmt.Errorf("header %d: %w", height, err)
+	}
+	h, err := types.DecodeHeader(v)
+	if err != nil {
+		return nil, fmt.Errorf("header %d: %w", height, err)
+	}
+	return h, nil
+}
+
+// HeaderBytes returns the stored canonical header bytes at height.
+func (s *Store) HeaderBytes(height uint64) ([]byte, error) {
+	v, err := s.get(key(pHeader, u64(height)))
+	if err != nil {
+		return nil, fmt.Errorf("header %d: %w", height, err)
+	}
+	return v, nil
+}
+
+// HeightOf returns the height of the block with the given hash.
+func (s *Store) HeightOf(hash crypto.Hash) (uint64, error) {
+	v, err := s.get(key(pByHash, hash[:]))
+	if err != nil {
+		return 0, fmt.Errorf("block %s: %w", hash, err)
+	}
+	if len(v) != 8 {
+		return 0, fmt.Errorf("block %s: corrupt height", hash)
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// TxHashes returns the transaction hashes of the block at height, in order.
+func (s *Store) TxHashes(height uint64) ([]crypto.Hash, error) {
+	lo := key(pTxList, hi(height, 0))
+	up := key(pTxList, u64(height+1))
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: up})
+	if err != nil {
+		return nil, fmt.Errorf("tx list %d: %w", height, err)
+	}
+	defer it.Close()
+	var out []crypto.Hash
+	for it.First(); it.Valid(); it.Next() {
+		var h crypto.Hash
+		if len(it.Value()) != len(h) {
+			return nil, fmt.Errorf("tx list %d: corrupt entry", height)
+		}
+		copy(h[:], it.Value())
+		out = append(out, h)
+	}
+	return out, it.Error()
+}
+
+// TxLocation is where a transaction was committed.
+type TxLocation struct {
+	Height uint64
+	Index  uint32
+}
+
+// Tx returns a committed transaction and where it is.
+func (s *Store) Tx(h crypto.Hash) (*types.Tx, TxLocation, error) {
+	v, err := s.get(key(pTx, h[:]))
+	if err != nil {
+		return nil, TxLocation{}, fmt.Errorf("tx %s: %w", h, err)
+	}
+	if len(v) < 12 {
+		return nil, TxLocation{}, fmt.Errorf("tx %s: corrupt entry", h)
+	}
+	loc := TxLocation{Height: binary.BigEndian.Uint64(v), Index: binary.BigEndian.Uint32(v[8:])}
+	tx, err := types.DecodeTx(v[12:])
+	if err != nil {
+		return nil, loc, fmt.Errorf("tx %s: %w", h, err)
+	}
+	return tx, loc, nil
+}
+
+// HasTx reports whether a transaction hash is committed.
+func (s *Store) HasTx(h crypto.Hash) (bool, error) {
+	_, c, err := s.db.Get(key(pTx, h[:]))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("tx %s: %w", h, err)
+	}
+	return true, c.Close()
+}
+
+// Block assembles the block at height from its header and transactions.
+func (s *Store) Block(height uint64) (*types.Block, error) {
+	hdr, err := s.Header(height)
+	if err != nil {
+		return nil, err
+	}
+	hs, err := s.TxHashes(height)
+	if err != nil {
+		return nil, err
+	}
+	blk := &types.Block{Header: *hdr, Txs: make([]*types.Tx, len(hs))}
+	for i, th := range hs {
+		tx, _, err := s.Tx(th)
+		if err != nil {
+			return nil, fmt.Errorf("block %d: %w", height, err)
+		}
+		blk.Txs[i] = tx
+	}
+	return blk, nil
+}
+
+// Receipts returns the receipts of the block at height, in order.
+func (s *Store) Receipts(height uint64) ([]*types.Receipt, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: key(pReceipt, hi(height, 0)), UpperBound: key(pReceipt, u64(height+1))})
+	if err != nil {
+		return nil, fmt.Errorf("receipts %d: %w", height, err)
+	}
+	defer it.Close()
+	var out []*types.Receipt
+	for it.First(); it.Valid(); it.Next() {
+		r, err := types.DecodeReceipt(it.Value())
+		if err != nil {
+			return nil, fmt.Errorf("receipts %d: %w", height, err)
+		}
+		out = append(out, r)
+	}
+	return out, it.Error()
+}
+
+// Receipt returns one receipt.
+func (s *Store) Receipt(loc TxLocation) (*types.Receipt, error) {
+	v, err := s.get(key(pReceipt, hi(loc.Height, loc.Index)))
+	if err != nil {
+		return nil, fmt.Errorf("receipt %d/%d: %w", loc.Height, loc.Index, err)
+	}
+	return types.DecodeReceipt(v)
+}
+
+// Certificate returns the certificate of the block at height.
+func (s *Store) Certificate(height uint64) (*types.Certificate, error) {
+	v, err := s.get(key(pCert, u64(height)))
+	if err != nil {
+		return nil, fmt.Errorf("certificate %d: %w", height, err)
+	}
+	c, err := types.DecodeCertificate(v)
+	if err != nil {
+		return nil, fmt.Errorf("certificate %d: %w", height, err)
+	}
+	return c, nil
+}
+
+// AccountTxs returns up to limit locations of transactions involving a,
+// newest first, strictly before the cursor (height, index) when before is set.
+func (s *Store) AccountTxs(a crypto.Address, before *TxLocation, limit int) ([]TxLocation, error) {
+	lo := key(pAccount, a[:])
+	up := key(pAccount, a[:], u64(^uint64(0)), []byte{0xff, 0xff, 0xff, 0xff, 0xff})
+	if before != nil {
+		up = key(pAccount, a[:], hi(before.Height, before.Index))
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: up})
+	if err != nil {
+		return nil, fmt.Errorf("account index %s: %w", a, err)
+	}
+	defer it.Close()
+	var out []TxLocation
+	for it.Last(); it.Valid() && len(out) < limit; it.Prev() {
+		k := it.Key()[1+crypto.AddressSize:]
+		if len(k) != 12 {
+			return nil, fmt.Errorf("account index %s: corrupt key", a)
+		}
+		out = append(out, TxLocation{Height: binary.BigEndian.Uint64(k), Index: binary.BigEndian.Uint32(k[8:])})
+	}
+	return out, it.Error()
+}
+
+// StageEvidence records misbehaviour evidence observed at height.
+func StageEvidence(b *pebble.Batch, height uint64, seq uint32, ev []byte) error {
+	return b.Set(key(pEvidence, hi(height, seq)), ev, nil)
+}
+
+// Evidence returns stored evidence records, oldest first, up to limit.
+func (s *Store) Evidence(limit int) ([][]byte, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pEvidence}, UpperBound: []byte{pEvidence + 1}})
+	if err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	defer it.Close()
+	var out [][]byte
+	for it.First(); it.Valid() && len(out) < limit; it.Next() {
+		out = append(out, append([]byte(nil), it.Value()...))
+	}
+	return out, it.Error()
+}

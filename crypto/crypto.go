@@ -280,16 +280,22 @@ func LoadKey(path string) (*PrivateKey, error) {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("key %s: %w", path, err)
 	}
-	seed, err := hex.DecodeString(f.Seed)
-	if err != nil {
-		return nil, fmt.Errorf("key %s: seed: %w", path, err)
+	var seed [SeedSize]byte
+	if err := decodeHexInto(seed[:], f.Seed, "seed"); err != nil {
+		return nil, fmt.Errorf("key %s: %w", path, err)
 	}
-	k, err := KeyFromSeed(seed)
+	k, err := KeyFromSeed(seed[:])
 	if err != nil {
 		return nil, fmt.Errorf("key %s: %w", path, err)
 	}
+	// The public key and address are redundant with the seed; a mismatch in
+	// either means the file was damaged or edited, so refuse it rather than
+	// sign as an identity the operator did not expect.
 	if k.pub != f.PublicKey {
 		return nil, errors.New("key " + path + ": public key does not match seed")
+	}
+	if k.pub.Address() != f.Address {
+		return nil, errors.New("key " + path + ": address does not match public key")
 	}
 	return k, nil
 }

@@ -38,6 +38,8 @@ const (
 	DomainTx   = "cairn/tx/v1"
 	DomainVote = "cairn/vote/v1"
 	DomainMsg  = "cairn/p2p/v1"
+	// DomainProposal signs consensus block proposals.
+	DomainProposal = "cairn/proposal/v1"
 )
 
 // PublicKey is an Ed25519 public key.

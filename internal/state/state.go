@@ -1,0 +1,594 @@
+package state
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/cairn-db/cairn/crypto"
+)
+
+// Pebble key prefixes. Every key starts with 's' because other packages
+// share the database under other first bytes.
+const (
+	prefixState   = 's'
+	prefixNode    = 'n'
+	prefixRoot    = 'r'
+	prefixLatest  = 'l'
+	prefixHistory = 'h'
+)
+
+// DefaultNodeCacheSize is the number of nodes cached when Options leaves
+// NodeCacheSize at zero: enough for the whole current tree of about 1.6
+// million keys (a tree of n random keys has about 2.44n nodes).
+const DefaultNodeCacheSize = 4 << 20
+
+// Write sets Key to Value. Value must not be nil: the map has no deletions
+// (a deleted user key is a tombstone value written by the executor).
+type Write struct{ Key, Value []byte }
+
+// Version is one write of a key: the block height, the write's position
+// among the block's writes, and the value written.
+type Version struct {
+	Height uint64 `json:"height"`
+	Seq    uint32 `json:"seq"`
+	Value  []byte `json:"value"`
+}
+
+// Options tune a State.
+type Options struct {
+	// NodeCacheSize is the number of tree nodes kept in memory (about 100
+	// bytes each). Zero means DefaultNodeCacheSize; negative disables the
+	// cache.
+	NodeCacheSize int
+}
+
+// State is the authenticated map stored in a Pebble database. Reads may run
+// concurrently with each other and with one writer goroutine that calls
+// Prepare, Stage and Committed.
+type State struct {
+	db    *pebble.DB
+	cache *nodeCache
+
+	mu          sync.RWMutex // guards the fields below
+	initialized bool
+	height      uint64
+	root        crypto.Hash
+}
+
+// Open loads the last committed height and root from db. An empty database
+// gives a State with Initialized() == false and Height() == 0.
+func Open(db *pebble.DB, opts Options) (*State, error) {
+	if db == nil {
+		return nil, errors.New("state: open: nil database")
+	}
+	size := opts.NodeCacheSize
+	if size == 0 {
+		size = DefaultNodeCacheSize
+	}
+	if size < 0 {
+		size = 0
+	}
+	s := &State{db: db, cache: newNodeCache(size)}
+	lower := []byte{prefixState, prefixRoot}
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{prefixState, prefixRoot + 1}})
+	if err != nil {
+		return nil, fmt.Errorf("state: open: %w", err)
+	}
+	defer it.Close()
+	if it.Last() {
+		k, v := it.Key(), it.Value()
+		if len(k) != 2+8 || len(v) != crypto.HashSize {
+			return nil, fmt.Errorf("state: open: malformed root entry (key %x, %d-byte value)", k, len(v))
+		}
+		s.initialized = true
+		s.height = binary.BigEndian.Uint64(k[2:])
+		copy(s.root[:], v)
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("state: open: reading last root: %w", err)
+	}
+	return s, nil
+}
+
+// Initialized reports whether height 0 (genesis) has been committed.
+func (s *State) Initialized() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.initialized
+}
+
+// Height returns the last committed height (0 before genesis too).
+func (s *State) Height() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.height
+}
+
+// Root returns the root at Height(); the zero hash for an empty tree.
+func (s *State) Root() crypto.Hash {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.root
+}
+
+func (s *State) snapshot() (initialized bool, height uint64, root crypto.Hash) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.initialized, s.height, s.root
+}
+
+// checkHeight returns an error unless h has been committed.
+func (s *State) checkHeight(h uint64) error {
+	init, height, _ := s.snapshot()
+	if !init {
+		return fmt.Errorf("state: height %d not committed: no height committed yet", h)
+	}
+	if h > height {
+		return fmt.Errorf("state: height %d not committed: last committed height is %d", h, height)
+	}
+	return nil
+}
+
+// RootAt returns the root after height h.
+func (s *State) RootAt(h uint64) (crypto.Hash, error) {
+	if err := s.checkHeight(h); err != nil {
+		return crypto.Hash{}, err
+	}
+	v, closer, err := s.db.Get(rootKey(h))
+	if err != nil {
+		return crypto.Hash{}, fmt.Errorf("state: root at height %d: %w", h, err)
+	}
+	defer closer.Close()
+	if len(v) != crypto.HashSize {
+		return crypto.Hash{}, fmt.Errorf("state: root at height %d: stored root is %d bytes", h, len(v))
+	}
+	var r crypto.Hash
+	copy(r[:], v)
+	return r, nil
+}
+
+// Get returns the latest committed value of key.
+func (s *State) Get(key []byte) ([]byte, bool, error) {
+	v, closer, err := s.db.Get(latestKey(key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("state: get %x: %w", key, err)
+	}
+	defer closer.Close()
+	return bytes.Clone(v), true, nil
+}
+
+// GetAt returns the value of key as of the end of height h.
+func (s *State) GetAt(key []byte, h uint64) ([]byte, bool, error) {
+	if err := s.checkHeight(h); err != nil {
+		return nil, false, err
+	}
+	return s.valueAt(key, h)
+}
+
+func (s *State) valueAt(key []byte, h uint64) ([]byte, bool, error) {
+	kp := historyKeyPrefix(key)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: kp, UpperBound: prefixEnd(kp)})
+	if err != nil {
+		return nil, false, fmt.Errorf("state: get %x at %d: %w", key, h, err)
+	}
+	defer it.Close()
+	// The last version at or below (h, MaxUint32) is the value at the end of h.
+	seek := binary.BigEndian.AppendUint64(slices.Clip(kp), h)
+	seek = binary.BigEndian.AppendUint32(seek, math.MaxUint32)
+	seek = append(seek, 0)
+	if !it.SeekLT(seek) {
+		if err := it.Error(); err != nil {
+			return nil, false, fmt.Errorf("state: get %x at %d: %w", key, h, err)
+		}
+		return nil, false, nil
+	}
+	if len(it.Key()) != len(kp)+12 {
+		return nil, false, fmt.Errorf("state: get %x at %d: malformed history key %x", key, h, it.Key())
+	}
+	return bytes.Clone(it.Value()), true, nil
+}
+
+// History returns up to limit versions of key written at heights at or
+// above fromHeight and at or below Height(), oldest first.
+func (s *State) History(key []byte, fromHeight uint64, limit int) ([]Version, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("state: history of %x: limit %d must be positive", key, limit)
+	}
+	init, height, _ := s.snapshot()
+	if !init || fromHeight > height {
+		return nil, nil
+	}
+	kp := historyKeyPrefix(key)
+	lower := binary.BigEndian.AppendUint64(slices.Clip(kp), fromHeight)
+	var upper []byte
+	if height == math.MaxUint64 {
+		upper = prefixEnd(kp)
+	} else {
+		upper = binary.BigEndian.AppendUint64(slices.Clip(kp), height+1)
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return nil, fmt.Errorf("state: history of %x: %w", key, err)
+	}
+	defer it.Close()
+	var out []Version
+	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
+		k := it.Key()
+		if len(k) != len(kp)+12 {
+			return nil, fmt.Errorf("state: history of %x: malformed history key %x", key, k)
+		}
+		out = append(out, Version{
+			Height: binary.BigEndian.Uint64(k[len(kp):]),
+			Seq:    binary.BigEndian.Uint32(k[len(kp)+8:]),
+			Value:  bytes.Clone(it.Value()),
+		})
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("state: history of %x: %w", key, err)
+	}
+	return out, nil
+}
+
+// Update is the result of Prepare: the root after one block's writes and
+// everything Stage needs to persist them. It is immutable.
+type Update struct {
+	height   uint64
+	baseInit bool
+	base     crypto.Hash
+	root     crypto.Hash
+	nodes    []newNode     // nodes the new tree has and the old one may not
+	removed  []crypto.Hash // nodes of the old tree that the new one drops
+	writes   []Write       // copies, in execution order
+	last     []int32       // index in writes of the last write of each distinct key
+}
+
+// Root is the state root after the update's height.
+func (u *Update) Root() crypto.Hash { return u.root }
+
+// Height is the height the update is for.
+func (u *Update) Height() uint64 { return u.height }
+
+// NodeCount is the number of tree nodes the update writes.
+func (u *Update) NodeCount() int { return len(u.nodes) }
+
+// leafUp is one key's new leaf: its path and value hash.
+type leafUp struct {
+	path crypto.Hash
+	vh   crypto.Hash
+	// existing marks a leaf already in the tree that is being pushed down
+	// by an insert next to it: its node is already stored.
+	existing bool
+}
+
+// Prepare computes the root after applying writes (in execution order) to
+// the current tree, for height, which must be the next height: Height()+1,
+// or 0 before genesis. It writes nothing, so it is safe for a block that may
+// never commit. The writes are copied.
+func (s *State) Prepare(height uint64, writes []Write) (*Update, error) {
+	init, cur, root := s.snapshot()
+	next := uint64(0)
+	if init {
+		if cur == math.MaxUint64 {
+			return nil, errors.New("state: prepare: height overflow")
+		}
+		next = cur + 1
+	}
+	if height != next {
+		return nil, fmt.Errorf("state: prepare height %d: next height is %d", height, next)
+	}
+	if uint64(len(writes)) > math.MaxUint32 {
+		return nil, fmt.Errorf("state: prepare height %d: %d writes is too many", height, len(writes))
+	}
+	u := &Update{height: height, baseInit: init, base: root}
+
+	// Copy the writes into one arena so the caller may reuse its slices.
+	total := 0
+	for i, w := range writes {
+		if w.Value == nil {
+			return nil, fmt.Errorf("state: prepare height %d: write %d (key %x) has a nil value", height, i, w.Key)
+		}
+		if uint64(len(w.Key)) > math.MaxUint32 {
+			return nil, fmt.Errorf("state: prepare height %d: write %d key is too long", height, i)
+		}
+		total += len(w.Key) + len(w.Value)
+	}
+	arena := make([]byte, 0, total)
+	u.writes = make([]Write, len(writes))
+	for i, w := range writes {
+		arena = append(arena, w.Key...)
+		k := arena[len(arena)-len(w.Key):]
+		arena = append(arena, w.Value...)
+		v := arena[len(arena)-len(w.Value):]
+		u.writes[i] = Write{Key: k[:len(k):len(k)], Value: v[:len(v):len(v)]}
+	}
+
+	// Sort by path; among writes of one key, the last in execution order wins.
+	type pw struct {
+		path crypto.Hash
+		idx  int32
+	}
+	sorted := make([]pw, len(writes))
+	for i, w := range u.writes {
+		sorted[i] = pw{path: sha256.Sum256(w.Key), idx: int32(i)}
+	}
+	sort.Slice(sorted, func(i, j int) bool {
+		if c := bytes.Compare(sorted[i].path[:], sorted[j].path[:]); c != 0 {
+			return c < 0
+		}
+		return sorted[i].idx < sorted[j].idx
+	})
+	ups := make([]leafUp, 0, len(sorted))
+	for i := range sorted {
+		if i+1 < len(sorted) && sorted[i+1].path == sorted[i].path {
+			continue
+		}
+		w := u.writes[sorted[i].idx]
+		ups = append(ups, leafUp{path: sorted[i].path, vh: sha256.Sum256(w.Value)})
+		u.last = append(u.last, sorted[i].idx)
+	}
+
+	p := preparer{s: s, u: u}
+	newRoot, err := p.update(root, 0, ups)
+	if err != nil {
+		return nil, fmt.Errorf("state: prepare height %d: %w", height, err)
+	}
+	u.root = newRoot
+	return u, nil
+}
+
+type preparer struct {
+	s *State
+	u *Update
+}
+
+func (p *preparer) emit(n node) crypto.Hash {
+	h := n.hash()
+	p.u.nodes = append(p.u.nodes, newNode{hash: h, n: n})
+	return h
+}
+
+// update returns the hash of the subtree at depth whose current hash is h
+// after applying ups (sorted by path, distinct, all sharing the subtree's
+// prefix).
+func (p *preparer) update(h crypto.Hash, depth int, ups []leafUp) (crypto.Hash, error) {
+	if len(ups) == 0 {
+		return h, nil
+	}
+	if h.IsZero() {
+		return p.build(depth, ups)
+	}
+	n, err := p.s.loadNode(h, false)
+	if err != nil {
+		return crypto.Hash{}, err
+	}
+	if n.isLeaf() {
+		// Replace the leaf in place if one of the updates is its key;
+		// otherwise it joins the updates and is pushed down with them.
+		i, found := sort.Find(len(ups), func(i int) int { return bytes.Compare(n.a[:], ups[i].path[:]) })
+		if found {
+			if len(ups) == 1 && ups[0].vh == n.b {
+				return h, nil // rewritten with the same value
+			}
+			p.u.removed = append(p.u.removed, h)
+			return p.build(depth, ups)
+		}
+		merged := make([]leafUp, 0, len(ups)+1)
+		merged = append(merged, ups[:i]...)
+		merged = append(merged, leafUp{path: n.a, vh: n.b, existing: true})
+		merged = append(merged, ups[i:]...)
+		return p.build(depth, merged)
+	}
+	if depth >= maxDepth {
+		return crypto.Hash{}, fmt.Errorf("internal node %s below depth %d", h, maxDepth)
+	}
+	split := sort.Search(len(ups), func(i int) bool { return bit(&ups[i].path, depth) == 1 })
+	left, err := p.update(n.a, depth+1, ups[:split])
+	if err != nil {
+		return crypto.Hash{}, err
+	}
+	right, err := p.update(n.b, depth+1, ups[split:])
+	if err != nil {
+		return crypto.Hash{}, err
+	}
+	if left == n.a && right == n.b {
+		return h, nil
+	}
+	p.u.removed = append(p.u.removed, h)
+	// Without deletions a subtree never shrinks, so an internal node (two
+	// or more keys) stays internal and never collapses.
+	return p.emit(node{tag: tagInternal, a: left, b: right}), nil
+}
+
+// build returns the hash of the canonical subtree at depth holding exactly
+// the leaves in ups (sorted by path, distinct), emitting its new nodes.
+func (p *preparer) build(depth int, ups []leafUp) (crypto.Hash, error) {
+	switch len(ups) {
+	case 0:
+		return crypto.Hash{}, nil
+	case 1:
+		n := node{tag: tagLeaf, a: ups[0].path, b: ups[0].vh}
+		if ups[0].existing {
+			return n.hash(), nil
+		}
+		return p.emit(n), nil
+	}
+	if depth >= maxDepth {
+		return crypto.Hash{}, fmt.Errorf("two keys share the path %s", ups[0].path)
+	}
+	split := sort.Search(len(ups), func(i int) bool { return bit(&ups[i].path, depth) == 1 })
+	left, err := p.build(depth+1, ups[:split])
+	if err != nil {
+		return crypto.Hash{}, err
+	}
+	right, err := p.build(depth+1, ups[split:])
+	if err != nil {
+		return crypto.Hash{}, err
+	}
+	return p.emit(node{tag: tagInternal, a: left, b: right}), nil
+}
+
+// loadNode returns the node with hash h from the cache or the database.
+// fill says whether a node read from the database is added to the cache.
+func (s *State) loadNode(h crypto.Hash, fill bool) (node, error) {
+	if n, ok := s.cache.get(h); ok {
+		return n, nil
+	}
+	n, err := s.readNode(h)
+	if err != nil {
+		return node{}, err
+	}
+	if fill {
+		s.cache.put(h, n)
+	}
+	return n, nil
+}
+
+// readNode reads the node with hash h from the database, bypassing the cache.
+func (s *State) readNode(h crypto.Hash) (node, error) {
+	v, closer, err := s.db.Get(nodeKey(h))
+	if err != nil {
+		return node{}, fmt.Errorf("reading node %s: %w", h, err)
+	}
+	defer closer.Close()
+	n, err := decodeNode(v)
+	if err != nil {
+		return node{}, fmt.Errorf("reading node %s: %w", h, err)
+	}
+	return n, nil
+}
+
+// checkFresh returns an error unless u was prepared on the current tree.
+func (s *State) checkFresh(u *Update) error {
+	init, cur, root := s.snapshot()
+	next := uint64(0)
+	if init {
+		next = cur + 1
+	}
+	if u.height != next || u.baseInit != init || u.base != root {
+		return fmt.Errorf("state: stale update for height %d: next height is %d", u.height, next)
+	}
+	return nil
+}
+
+// Stage puts the update's nodes, root, latest values and history into b.
+// The caller commits b (synced, with its block) and then calls Committed.
+// An update that was not prepared on the current tree is rejected.
+func (s *State) Stage(b *pebble.Batch, u *Update) error {
+	if b == nil || u == nil {
+		return errors.New("state: stage: nil batch or update")
+	}
+	if err := s.checkFresh(u); err != nil {
+		return err
+	}
+	key := make([]byte, 0, 64)
+	var val [nodeSize]byte
+	for i := range u.nodes {
+		nn := &u.nodes[i]
+		if _, ok := s.cache.get(nn.hash); ok {
+			continue // cached nodes are committed nodes: already stored
+		}
+		key = append(key[:0], prefixState, prefixNode)
+		key = append(key, nn.hash[:]...)
+		val = nn.n.encode()
+		if err := b.Set(key, val[:], nil); err != nil {
+			return fmt.Errorf("state: stage height %d: node: %w", u.height, err)
+		}
+	}
+	if err := b.Set(rootKey(u.height), u.root[:], nil); err != nil {
+		return fmt.Errorf("state: stage height %d: root: %w", u.height, err)
+	}
+	for _, i := range u.last {
+		w := u.writes[i]
+		key = append(key[:0], prefixState, prefixLatest)
+		key = append(key, w.Key...)
+		if err := b.Set(key, w.Value, nil); err != nil {
+			return fmt.Errorf("state: stage height %d: latest value: %w", u.height, err)
+		}
+	}
+	for i, w := range u.writes {
+		key = appendHistoryKey(key[:0], w.Key, u.height, uint32(i))
+		if err := b.Set(key, w.Value, nil); err != nil {
+			return fmt.Errorf("state: stage height %d: history: %w", u.height, err)
+		}
+	}
+	return nil
+}
+
+// Committed advances the in-memory height, root and node cache once the
+// batch holding u (see Stage) is durable. An update that is not for the
+// next height of the current tree is ignored, so a repeated call is harmless.
+func (s *State) Committed(u *Update) {
+	if u == nil {
+		return
+	}
+	s.mu.Lock()
+	next := uint64(0)
+	if s.initialized {
+		next = s.height + 1
+	}
+	if u.height != next || u.baseInit != s.initialized || u.base != s.root {
+		s.mu.Unlock()
+		return
+	}
+	s.initialized, s.height, s.root = true, u.height, u.root
+	s.mu.Unlock()
+	s.cache.apply(u.removed, u.nodes)
+}
+
+func nodeKey(h crypto.Hash) []byte {
+	k := make([]byte, 0, 2+crypto.HashSize)
+	k = append(k, prefixState, prefixNode)
+	return append(k, h[:]...)
+}
+
+func rootKey(h uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixState, prefixRoot}, h)
+}
+
+func latestKey(key []byte) []byte {
+	k := make([]byte, 0, 2+len(key))
+	k = append(k, prefixState, prefixLatest)
+	return append(k, key...)
+}
+
+// historyKeyPrefix is 's' 'h' len(key) key: the prefix of all of key's
+// versions. The length makes one key's prefix never a prefix of another's.
+func historyKeyPrefix(key []byte) []byte {
+	k := make([]byte, 0, 2+4+len(key)+12)
+	k = append(k, prefixState, prefixHistory)
+	k = binary.BigEndian.AppendUint32(k, uint32(len(key)))
+	return append(k, key...)
+}
+
+func appendHistoryKey(dst, key []byte, height uint64, seq uint32) []byte {
+	dst = append(dst, prefixState, prefixHistory)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(key)))
+	dst = append(dst, key...)
+	dst = binary.BigEndian.AppendUint64(dst, height)
+	return binary.BigEndian.AppendUint32(dst, seq)
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p.
+// p always starts with 's', so it is never all 0xff.
+func prefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] != 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}

@@ -26,7 +26,7 @@ func (s *State) CheckTree(h uint64) error {
 }
 
 type checker struct {
-	s      *State
+	s *State
 }
 
 type subtreeKind int

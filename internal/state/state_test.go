@@ -234,11 +234,19 @@ func TestGetAtAndHistory(t *testing.T) {
 	db := openMemDB(t)
 	s := openState(t, db, Options{})
 	k := []byte("key")
-	other := []byte("ke")                                                                                                                                                                                     // a prefix of k: must not mix histories
-	commitWrites(t, s, db, []Write{{Key: other, Value: []byte("o0")}})                                                                                                                                        // h0
-	commitWrites(t, s, db, []Write{{Key: k, Value: []byte("a")}, {Key: k, Value: []byte("b")}})                                                                                                               // h1
-	commitWrites(t, s, db, []Write{{Key: other, Value: []byte("o2")}})                                                                                                                                        // h2
-	commitWrites(t, s, db, []Write{{Key: []byte("x"), Value: []byte("1")}, {Key: k, Value: []byte("c")}, {Key: []byte("y"), Value: []byte("2")}, {Key: k, Value: []byte("d")}, {Key: k, Value: []byte("e")}}) // h3
+	other := []byte("ke") // a prefix of k: the histories must not mix
+	blocks := [][]Write{
+		{{Key: other, Value: []byte("o0")}},                          // h0
+		{{Key: k, Value: []byte("a")}, {Key: k, Value: []byte("b")}}, // h1
+		{{Key: other, Value: []byte("o2")}},                          // h2
+		{ // h3
+			{Key: []byte("x"), Value: []byte("1")}, {Key: k, Value: []byte("c")}, {Key: []byte("y"), Value: []byte("2")},
+			{Key: k, Value: []byte("d")}, {Key: k, Value: []byte("e")},
+		},
+	}
+	for _, b := range blocks {
+		commitWrites(t, s, db, b)
+	}
 
 	wantAt := map[uint64]string{0: "", 1: "b", 2: "b", 3: "e"}
 	for h, want := range wantAt {

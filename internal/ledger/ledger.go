@@ -1,0 +1,374 @@
+// Package ledger is a validator's chain on disk: the block store and the
+// authenticated state in one Pebble database, with the rules that connect
+// them. It executes proposed blocks, checks received ones, commits certified
+// blocks atomically, serves reads and audits everything on disk.
+//
+// Invariants:
+//   - A block is committed only with a certificate that verifies against the
+//     validator set, on top of the current head, with header roots equal to
+//     what executing it yields.
+//   - Block, certificate, receipts, indexes and state changes of one height
+//     are one synced Pebble batch: after a crash the ledger reopens at the
+//     last height whose batch was synced, with its state root.
+//   - Reads never observe a half-committed height: the head advances only
+//     after the batch is durable and the state's in-memory view is updated.
+package ledger
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/execute"
+	"github.com/cairn-db/cairn/internal/state"
+	"github.com/cairn-db/cairn/internal/store"
+	"github.com/cairn-db/cairn/types"
+)
+
+// Options configure a ledger.
+type Options struct {
+	// Dir is the data directory.
+	Dir string
+	// FS overrides the filesystem (tests use a crashable in-memory FS).
+	FS vfs.FS
+	// CacheBytes is Pebble's block cache size (default 256 MiB).
+	CacheBytes int64
+	// NodeCacheSize bounds the state tree's in-memory node cache.
+	NodeCacheSize int
+	// Logger receives Pebble's errors (its routine info lines are dropped).
+	// Nil discards everything.
+	Logger *slog.Logger
+}
+
+// pebbleLogger adapts slog to Pebble's logger. Fatalf must not return, as
+// Pebble relies on it to stop on unrecoverable corruption.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(string, ...any) {}
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	if p.l != nil {
+		p.l.Error("pebble: " + fmt.Sprintf(format, args...))
+	}
+}
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	msg := "pebble: " + fmt.Sprintf(format, args...)
+	if p.l != nil {
+		p.l.Error(msg)
+	}
+	fmt.Fprintln(os.Stderr, msg)
+	os.Exit(70)
+}
+
+// Head describes the last committed block.
+type Head struct {
+	Height    uint64
+	Hash      crypto.Hash // zero at height 0
+	Time      int64
+	StateRoot crypto.Hash
+}
+
+// Ledger is one validator's chain. Methods are safe for concurrent use;
+// Commit calls must come from one goroutine at a time.
+type Ledger struct {
+	db      *pebble.DB
+	store   *store.Store
+	state   *state.State
+	genesis *types.Genesis
+	vals    *types.ValidatorSet
+	cache   *pebble.Cache
+
+	commitMu sync.Mutex
+	head     atomic.Pointer[Head]
+}
+
+// Open opens (or creates) the ledger in opts.Dir for genesis g. A ledger
+// created for another genesis is refused.
+func Open(opts Options, g *types.Genesis) (*Ledger, error) {
+	if err := g.Check(); err != nil {
+		return nil, err
+	}
+	vals, err := g.ValidatorSet()
+	if err != nil {
+		return nil, err
+	}
+	gh, err := GenesisHash(g)
+	if err != nil {
+		return nil, err
+	}
+	if opts.CacheBytes == 0 {
+		opts.CacheBytes = 256 << 20
+	}
+	cache := pebble.NewCache(opts.CacheBytes)
+	po := &pebble.Options{Cache: cache, FS: opts.FS, Logger: pebbleLogger{opts.Logger}}
+	db, err := pebble.Open(opts.Dir, po)
+	if err != nil {
+		cache.Unref()
+		return nil, fmt.Errorf("open ledger %s: %w", opts.Dir, err)
+	}
+	l := &Ledger{db: db, store: store.New(db), genesis: g, vals: vals, cache: cache}
+	if err := l.init(gh, opts); err != nil {
+		_ = db.Close()
+		cache.Unref()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *Ledger) init(gh crypto.Hash, opts Options) error {
+	st, err := state.Open(l.db, state.Options{NodeCacheSize: opts.NodeCacheSize})
+	if err != nil {
+		return fmt.Errorf("open state: %w", err)
+	}
+	l.state = st
+	stored, err := l.store.GenesisHash()
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if st.Initialized() {
+			return errors.New("open ledger: state exists but genesis record is missing")
+		}
+		if err := l.writeGenesis(gh); err != nil {
+			return err
+		}
+	case err != nil:
+		return fmt.Errorf("open ledger: %w", err)
+	case stored != gh:
+		return fmt.Errorf("open ledger: data directory belongs to genesis %s, not %s", stored, gh)
+	}
+	height, err := l.store.Height()
+	if err != nil {
+		return err
+	}
+	if st.Height() != height {
+		return fmt.Errorf("open ledger: store at height %d but state at %d", height, st.Height())
+	}
+	head := &Head{Height: height, StateRoot: st.Root(), Time: l.genesis.GenesisTime}
+	if height > 0 {
+		hdr, err := l.store.Header(height)
+		if err != nil {
+			return fmt.Errorf("open ledger: %w", err)
+		}
+		head.Hash, head.Time = hdr.Hash(), hdr.Time
+		if hdr.StateRoot != head.StateRoot {
+			return fmt.Errorf("open ledger: header %d state root %s, state has %s", height, hdr.StateRoot, head.StateRoot)
+		}
+	}
+	l.head.Store(head)
+	return nil
+}
+
+func (l *Ledger) writeGenesis(gh crypto.Hash) error {
+	ws := execute.Genesis(l.genesis)
+	up, err := l.state.Prepare(0, toStateWrites(ws))
+	if err != nil {
+		return fmt.Errorf("genesis state: %w", err)
+	}
+	b := l.db.NewBatch()
+	defer b.Close()
+	if err := l.state.Stage(b, up); err != nil {
+		return fmt.Errorf("genesis state: %w", err)
+	}
+	if err := store.StageGenesis(b, gh); err != nil {
+		return fmt.Errorf("genesis: %w", err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("commit genesis: %w", err)
+	}
+	l.state.Committed(up)
+	return nil
+}
+
+func toStateWrites(ws []execute.Write) []state.Write {
+	out := make([]state.Write, len(ws))
+	for i, w := range ws {
+		out[i] = state.Write{Key: w.Key, Value: w.Value}
+	}
+	return out
+}
+
+// Close closes the database.
+func (l *Ledger) Close() error {
+	l.commitMu.Lock()
+	defer l.commitMu.Unlock()
+	err := l.db.Close()
+	l.cache.Unref()
+	if err != nil {
+		return fmt.Errorf("close ledger: %w", err)
+	}
+	return nil
+}
+
+// Genesis returns the chain's genesis.
+func (l *Ledger) Genesis() *types.Genesis { return l.genesis }
+
+// Validators returns the validator set.
+func (l *Ledger) Validators() *types.ValidatorSet { return l.vals }
+
+// Head returns the last committed block's summary.
+func (l *Ledger) Head() Head { return *l.head.Load() }
+
+// Store returns the block store for reads.
+func (l *Ledger) Store() *store.Store { return l.store }
+
+// State returns the authenticated state for reads.
+func (l *Ledger) State() *state.State { return l.state }
+
+// Get implements execute.Reader.
+func (l *Ledger) Get(key []byte) ([]byte, bool, error) { return l.state.Get(key) }
+
+// TxCommitted implements execute.Reader.
+func (l *Ledger) TxCommitted(h crypto.Hash) (bool, error) { return l.store.HasTx(h) }
+
+// Prepared is an executed block not yet committed.
+type Prepared struct {
+	height      uint64
+	parent      crypto.Hash
+	Result      *execute.Result
+	ResultsRoot crypto.Hash
+	StateRoot   crypto.Hash
+	update      *state.Update
+}
+
+func (l *Ledger) execute(height uint64, txs []*types.Tx, opt execute.Options) (*Prepared, error) {
+	head := l.head.Load()
+	if height != head.Height+1 {
+		return nil, fmt.Errorf("execute height %d: head is at %d", height, head.Height)
+	}
+	res, err := execute.Block(l, l.genesis.ChainID, l.genesis.Params, height, txs, opt)
+	if err != nil {
+		return nil, err
+	}
+	up, err := l.state.Prepare(height, toStateWrites(res.Writes))
+	if err != nil {
+		return nil, fmt.Errorf("execute height %d: state: %w", height, err)
+	}
+	return &Prepared{height: height, parent: head.Hash, Result: res, ResultsRoot: types.ResultsRoot(res.Receipts), StateRoot: up.Root(), update: up}, nil
+}
+
+// Propose builds and executes the next block from txs (already in the order
+// the proposer wants).
+func (l *Ledger) Propose(txs []*types.Tx, round uint32, timeMs int64, proposer crypto.PublicKey, opt execute.Options) (*types.Block, *Prepared, error) {
+	head := l.head.Load()
+	if timeMs < head.Time {
+		timeMs = head.Time // block time never goes backwards
+	}
+	p, err := l.execute(head.Height+1, txs, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	blk := &types.Block{Txs: txs, Header: types.Header{
+		ChainID: l.genesis.ChainID, Height: head.Height + 1, Round: round, Time: timeMs,
+		Proposer: proposer, ParentHash: head.Hash, TxCount: uint32(len(txs)),
+		ResultsRoot: p.ResultsRoot, StateRoot: p.StateRoot, ValidatorsHash: l.vals.Hash(),
+	}}
+	blk.Header.TxRoot = blk.ComputeTxRoot()
+	return blk, p, nil
+}
+
+// CheckHeader applies the rules a block header must meet on top of the
+// current head, without executing it.
+func (l *Ledger) CheckHeader(b *types.Block) error {
+	head := l.head.Load()
+	h := &b.Header
+	switch {
+	case h.ChainID != l.genesis.ChainID:
+		return fmt.Errorf("block %d: chain %q, want %q", h.Height, h.ChainID, l.genesis.ChainID)
+	case h.Height != head.Height+1:
+		return fmt.Errorf("block %d: head is at %d", h.Height, head.Height)
+	case h.ParentHash != head.Hash:
+		return fmt.Errorf("block %d: parent %s, head is %s", h.Height, h.ParentHash, head.Hash)
+	case h.ValidatorsHash != l.vals.Hash():
+		return fmt.Errorf("block %d: validators hash %s, want %s", h.Height, h.ValidatorsHash, l.vals.Hash())
+	case h.Time < head.Time:
+		return fmt.Errorf("block %d: time %d before parent's %d", h.Height, h.Time, head.Time)
+	case len(b.Txs) > l.genesis.Params.MaxBlockTxs:
+		return fmt.Errorf("block %d: %d txs, limit %d", h.Height, len(b.Txs), l.genesis.Params.MaxBlockTxs)
+	}
+	if p := l.vals.Proposer(h.Height, h.Round); l.vals.Validators[p].PublicKey != h.Proposer {
+		return fmt.Errorf("block %d round %d: proposer %s is not the scheduled proposer", h.Height, h.Round, h.Proposer)
+	}
+	size := 0
+	for _, tx := range b.Txs {
+		size += tx.Size()
+	}
+	if size > l.genesis.Params.MaxBlockBytes {
+		return fmt.Errorf("block %d: %d bytes of txs, limit %d", h.Height, size, l.genesis.Params.MaxBlockBytes)
+	}
+	return b.CheckTxs()
+}
+
+// Validate checks a received block fully: header rules, then execution,
+// whose results and state roots must equal the header's.
+func (l *Ledger) Validate(b *types.Block, opt execute.Options) (*Prepared, error) {
+	if err := l.CheckHeader(b); err != nil {
+		return nil, err
+	}
+	p, err := l.execute(b.Header.Height, b.Txs, opt)
+	if err != nil {
+		return nil, err
+	}
+	if p.ResultsRoot != b.Header.ResultsRoot {
+		return nil, fmt.Errorf("block %d: results root %s, execution gives %s", b.Header.Height, b.Header.ResultsRoot, p.ResultsRoot)
+	}
+	if p.StateRoot != b.Header.StateRoot {
+		return nil, fmt.Errorf("block %d: state root %s, execution gives %s", b.Header.Height, b.Header.StateRoot, p.StateRoot)
+	}
+	return p, nil
+}
+
+// Commit makes a certified block durable. p may be the result of Propose or
+// Validate for this block (it is re-derived when nil or stale).
+func (l *Ledger) Commit(b *types.Block, cert *types.Certificate, p *Prepared) error {
+	l.commitMu.Lock()
+	defer l.commitMu.Unlock()
+	h := b.Header.Height
+	hash := b.Hash()
+	if cert == nil || cert.BlockHash != hash || cert.Height != h {
+		return fmt.Errorf("commit block %d: certificate does not name this block", h)
+	}
+	if err := cert.Verify(l.genesis.ChainID, l.vals); err != nil {
+		return fmt.Errorf("commit block %d: %w", h, err)
+	}
+	head := l.head.Load()
+	if p == nil || p.height != h || p.parent != head.Hash || p.StateRoot != b.Header.StateRoot || p.ResultsRoot != b.Header.ResultsRoot {
+		var err error
+		if p, err = l.Validate(b, execute.Options{}); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+	} else if err := l.CheckHeader(b); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	batch := l.db.NewBatch()
+	defer batch.Close()
+	if err := store.StageBlock(batch, b, cert, p.Result.Receipts, p.Result.Accounts); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	if err := l.state.Stage(batch, p.update); err != nil {
+		return fmt.Errorf("commit block %d: state: %w", h, err)
+	}
+	if err := batch.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("commit block %d: %w", h, err)
+	}
+	l.state.Committed(p.update)
+	l.head.Store(&Head{Height: h, Hash: hash, Time: b.Header.Time, StateRoot: b.Header.StateRoot})
+	return nil
+}
+
+// RecordEvidence stores misbehaviour evidence seen at height (synced).
+func (l *Ledger) RecordEvidence(height uint64, seq uint32, ev []byte) error {
+	b := l.db.NewBatch()
+	defer b.Close()
+	if err := store.StageEvidence(b, height, seq, ev); err != nil {
+		return fmt.Errorf("record evidence: %w", err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("record evidence: %w", err)
+	}
+	return nil
+}

@@ -78,14 +78,14 @@ func (l *Ledger) KVHistory(key string, fromHeight uint64, limit int) ([]*types.K
 // StateProof is a proof that a state key has a value (or none) at a height,
 // against the state root in that height's certified header.
 type StateProof struct {
-	Height      uint64              `json:"height"`
-	Key         []byte              `json:"state_key"` // namespaced state key
-	Value       []byte              `json:"value"`     // canonical state value; nil when absent
-	Found       bool                `json:"found"`
-	Proof       *state.Proof        `json:"proof"`
-	Header      *types.Header       `json:"header"`
-	Certificate *types.Certificate  `json:"certificate,omitempty"`
-	HeaderBytes []byte              `json:"header_bytes"`
+	Height      uint64             `json:"height"`
+	Key         []byte             `json:"state_key"` // namespaced state key
+	Value       []byte             `json:"value"`     // canonical state value; nil when absent
+	Found       bool               `json:"found"`
+	Proof       *state.Proof       `json:"proof"`
+	Header      *types.Header      `json:"header"`
+	Certificate *types.Certificate `json:"certificate,omitempty"`
+	HeaderBytes []byte             `json:"header_bytes"`
 }
 
 // Prove returns a proof for a state key at height (height 0 = genesis,

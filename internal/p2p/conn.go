@@ -1,0 +1,560 @@
+package p2p
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cairn-db/cairn/crypto"
+)
+
+// conn is one authenticated connection to a peer. Its reader runs in the
+// goroutine that called serve; its writer, started only if the connection is
+// registered, drains the peer's queue.
+type conn struct {
+	p        *peer
+	tc       *tls.Conn
+	raw      net.Conn
+	outbound bool
+	r        *bufio.Reader
+	w        *bufio.Writer
+
+	// retire is closed to stop the writer (the connection was replaced, or is
+	// going down); the writer then sends close_notify and the reader drains
+	// until EOF or lingerUntil.
+	retire      chan struct{}
+	retireOnce  sync.Once
+	lingerUntil atomic.Int64 // unix nanoseconds; 0 while not retiring
+	writerDone  chan struct{}
+}
+
+func (c *conn) startRetire(linger time.Duration) {
+	c.retireOnce.Do(func() {
+		until := time.Now().Add(linger)
+		c.lingerUntil.Store(until.UnixNano())
+		_ = c.raw.SetReadDeadline(until)
+		close(c.retire)
+	})
+}
+
+// acceptLoop accepts TCP connections until the listener is closed; each is
+// handshaken and served in its own goroutine.
+func (t *Transport) acceptLoop(ln net.Listener) {
+	defer t.wg.Done()
+	sem := make(chan struct{}, maxPendingHandshakes)
+	var backoff time.Duration
+	for {
+		raw, err := ln.Accept()
+		if err != nil {
+			if t.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: wait a little, bounded.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			t.log.Warn("p2p: accept failed", "err", err, "retry_in", backoff)
+			if !sleepCtx(t.ctx, backoff) {
+				return
+			}
+			continue
+		}
+		backoff = 0
+		select {
+		case sem <- struct{}{}:
+		default:
+			t.stats.inboundFails.Add(1)
+			t.log.Warn("p2p: too many pending handshakes; dropping connection", "remote", raw.RemoteAddr().String())
+			_ = raw.Close()
+			continue
+		}
+		if !t.addLive(raw) {
+			_ = raw.Close()
+			return
+		}
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			c, err := t.handshake(raw, false, crypto.PublicKey{})
+			<-sem
+			if err != nil {
+				t.stats.inboundFails.Add(1)
+				t.removeLive(raw)
+				_ = raw.Close()
+				if errors.Is(err, errRefused) {
+					t.log.Warn("p2p: refused inbound connection", "remote", raw.RemoteAddr().String(), "err", err)
+				} else if t.ctx.Err() == nil {
+					t.log.Info("p2p: inbound handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
+				}
+				return
+			}
+			t.serve(c)
+		}()
+	}
+}
+
+// dialLoop keeps one connection to a configured peer: whenever we are not
+// connected to it (by either direction), it dials, backing off on failure.
+func (t *Transport) dialLoop(p *peer) {
+	defer t.wg.Done()
+	attempt := 0
+	for {
+		for p.active.Load() != nil {
+			select {
+			case <-p.wake:
+			case <-t.ctx.Done():
+				return
+			}
+		}
+		if !sleepCtx(t.ctx, t.dialDelay(p, attempt)) {
+			return
+		}
+		if p.active.Load() != nil {
+			continue // it dialled us meanwhile
+		}
+		t.stats.dials.Add(1)
+		c, err := t.dial(p)
+		if err != nil {
+			t.stats.dialFailures.Add(1)
+			attempt++
+			continue
+		}
+		start := time.Now()
+		t.serve(c) // returns when the connection is gone
+		if time.Since(start) >= stableAfter {
+			attempt = 0
+		} else {
+			attempt++
+		}
+	}
+}
+
+// dialDelay is the wait before dial attempt number attempt (0 after start or
+// after a stable connection ended): exponential from MinBackoff, capped at
+// MaxBackoff, with jitter in [d/2, d] so validators restarted together do not
+// dial in lockstep. The side with the higher key waits an extra two
+// MinBackoffs so that, when both sides are up, the lower key (whose
+// connection wins a tie) usually dials first and no duplicate is made.
+func (t *Transport) dialDelay(p *peer, attempt int) time.Duration {
+	var d time.Duration
+	if attempt > 0 {
+		d = t.cfg.MinBackoff
+		for i := 1; i < attempt && d < t.cfg.MaxBackoff; i++ {
+			d *= 2
+		}
+		d = min(d, t.cfg.MaxBackoff)
+	}
+	d = jitter(d)
+	if bytes.Compare(t.self[:], p.key[:]) > 0 {
+		d += jitter(2 * t.cfg.MinBackoff)
+	}
+	return d
+}
+
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (t *Transport) dial(p *peer) (*conn, error) {
+	d := net.Dialer{Timeout: t.cfg.DialTimeout}
+	raw, err := d.DialContext(t.ctx, "tcp", p.addr)
+	if err != nil {
+		// The peer is down or unreachable: routine, retried with backoff.
+		t.log.Debug("p2p: dial failed", "peer", short(p.key), "addr", p.addr, "err", err)
+		return nil, err
+	}
+	if !t.addLive(raw) {
+		_ = raw.Close()
+		return nil, net.ErrClosed
+	}
+	c, err := t.handshake(raw, true, p.key)
+	if err != nil {
+		t.removeLive(raw)
+		_ = raw.Close()
+		if t.ctx.Err() == nil {
+			// Something listens there but the handshake failed: a wrong key
+			// on either side, another network, or not a Cairn node.
+			t.log.Warn("p2p: outbound handshake failed", "peer", short(p.key), "addr", p.addr, "err", err)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// handshake runs TLS and the hello exchange on raw. For outbound connections
+// expected is the only key accepted.
+func (t *Transport) handshake(raw net.Conn, outbound bool, expected crypto.PublicKey) (*conn, error) {
+	var tc *tls.Conn
+	if outbound {
+		tc = tls.Client(raw, t.clientTLS(expected))
+	} else {
+		tc = tls.Server(raw, t.srv)
+	}
+	ctx, cancel := context.WithTimeout(t.ctx, t.cfg.HandshakeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, fmt.Errorf("tls handshake: %w", err)
+	}
+	cs := tc.ConnectionState()
+	if cs.NegotiatedProtocol != alpnProtocol {
+		return nil, fmt.Errorf("%w: peer did not negotiate %s", errProtocol, alpnProtocol)
+	}
+	key, err := peerKey(cs) // checked by VerifyConnection; cannot fail here
+	if err != nil {
+		return nil, err
+	}
+	p := t.peers[key]
+	if p == nil {
+		return nil, fmt.Errorf("%w: key %s", errRefused, short(key))
+	}
+	c := &conn{
+		p:          p,
+		tc:         tc,
+		raw:        raw,
+		outbound:   outbound,
+		r:          bufio.NewReaderSize(tc, ioBufferSize),
+		w:          bufio.NewWriterSize(tc, ioBufferSize),
+		retire:     make(chan struct{}),
+		writerDone: make(chan struct{}),
+	}
+	// The dialler's TLS handshake completes before the acceptor has checked
+	// the dialler's certificate (TLS 1.3), so the dialler waits for the
+	// acceptor's hello: receiving it means the acceptor took us.
+	if err := raw.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
+		return nil, fmt.Errorf("hello: %w", err)
+	}
+	if err := writeFrame(c.w, kindHello, 0, helloPayload(t.cfg.NetworkID)); err != nil {
+		return nil, fmt.Errorf("send hello: %w", err)
+	}
+	if err := c.w.Flush(); err != nil {
+		return nil, fmt.Errorf("send hello: %w", err)
+	}
+	kind, _, payload, err := readFrame(c.r, maxHelloBytes)
+	if err != nil {
+		return nil, fmt.Errorf("read hello: %w", err)
+	}
+	if kind != kindHello {
+		return nil, fmt.Errorf("%w: first frame has kind %d, want hello", errProtocol, kind)
+	}
+	if err := checkHello(payload, t.cfg.NetworkID); err != nil {
+		return nil, err
+	}
+	if err := raw.SetDeadline(time.Time{}); err != nil {
+		return nil, fmt.Errorf("hello: %w", err)
+	}
+	return c, nil
+}
+
+// serve registers c (or retires it if a preferred connection exists), runs
+// its reader until the connection ends, and cleans up.
+func (t *Transport) serve(c *conn) {
+	writing := t.register(c)
+	if writing {
+		t.wg.Add(1)
+		go t.writeLoop(c)
+	} else {
+		close(c.writerDone)
+		c.startRetire(t.cfg.Linger)
+		_ = c.raw.SetWriteDeadline(time.Now().Add(t.cfg.WriteTimeout))
+		_ = c.tc.CloseWrite()
+	}
+	err := t.readLoop(c)
+	c.startRetire(0)
+	if !errors.Is(err, io.EOF) {
+		_ = c.raw.Close()
+	}
+	// On a clean close (the peer retired this connection) the writer
+	// flushes what it had taken from the queue before we close the socket;
+	// its write deadline bounds the wait.
+	<-c.writerDone
+	_ = c.raw.Close()
+	t.removeLive(c.raw)
+	t.unregister(c, err)
+}
+
+// preferred reports whether c was dialled by the lower of the two keys: the
+// connection both sides keep when they dialled each other at once.
+func (t *Transport) preferred(c *conn) bool {
+	selfLower := bytes.Compare(t.self[:], c.p.key[:]) < 0
+	return c.outbound == selfLower
+}
+
+// register makes c the peer's active connection and reports whether it did.
+// Against an existing connection in the other direction, the preferred one
+// wins; in the same direction the newer one wins, since the dialler made it
+// because it believes the old one dead.
+func (t *Transport) register(c *conn) bool {
+	p := c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t.ctx.Err() != nil {
+		return false
+	}
+	old := p.active.Load()
+	if old != nil && old.outbound != c.outbound && !t.preferred(c) {
+		t.log.Debug("p2p: keeping existing connection over duplicate", "peer", short(p.key), "outbound", c.outbound)
+		return false
+	}
+	if old != nil {
+		old.startRetire(t.cfg.Linger)
+	}
+	p.active.Store(c)
+	p.since = time.Now()
+	p.connects.Add(1)
+	if old == nil {
+		t.log.Info("p2p: peer connected", "peer", short(p.key), "remote", c.raw.RemoteAddr().String(), "outbound", c.outbound)
+	} else {
+		t.log.Debug("p2p: replaced connection", "peer", short(p.key), "outbound", c.outbound)
+	}
+	return true
+}
+
+// unregister forgets c if it is still the active connection. Messages still
+// queued for the peer stay queued for its next connection: a duplicate
+// connection retired by the peer can end before its replacement registers
+// here, and what was queued must not be lost in that gap. While the peer is
+// disconnected Send refuses new messages, so the queue cannot grow stale
+// beyond its bound; the protocols above discard outdated messages anyway.
+func (t *Transport) unregister(c *conn, cause error) {
+	p := c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.active.Load() != c {
+		return
+	}
+	p.active.Store(nil)
+	p.disconnects.Add(1)
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+	if t.ctx.Err() == nil {
+		t.log.Info("p2p: peer disconnected", "peer", short(p.key), "err", cause)
+	}
+}
+
+// readLoop delivers frames from c until the connection fails, the read
+// deadline passes (silence or end of linger), or the transport closes.
+func (t *Transport) readLoop(c *conn) error {
+	p := c.p
+	var lastSet time.Time
+	for {
+		// Refresh the idle deadline at most every quarter timeout: setting
+		// it per frame costs more than small frames themselves. A retiring
+		// connection keeps its fixed linger deadline.
+		if c.lingerUntil.Load() == 0 {
+			if now := time.Now(); now.Sub(lastSet) > t.cfg.ReadTimeout/4 {
+				if err := c.raw.SetReadDeadline(now.Add(t.cfg.ReadTimeout)); err != nil {
+					return err
+				}
+				lastSet = now
+			}
+		}
+		kind, ch, payload, err := readFrame(c.r, t.cfg.MaxMessageBytes)
+		if err != nil {
+			if errors.Is(err, errProtocol) {
+				t.stats.protocolErrors.Add(1)
+				t.log.Warn("p2p: protocol violation; disconnecting", "peer", short(p.key), "err", err)
+			}
+			return err
+		}
+		switch kind {
+		case kindPing:
+			continue
+		case kindHello:
+			t.stats.protocolErrors.Add(1)
+			err := fmt.Errorf("%w: second hello", errProtocol)
+			t.log.Warn("p2p: protocol violation; disconnecting", "peer", short(p.key), "err", err)
+			return err
+		}
+		p.msgsIn.Add(1)
+		p.bytesIn.Add(uint64(len(payload)))
+		if t.partitioned(p.key) {
+			p.dropByFaults.Add(1)
+			continue
+		}
+		select {
+		case t.recv <- Message{From: p.key, Channel: ch, Payload: payload}:
+		case <-t.ctx.Done():
+			return t.ctx.Err()
+		}
+	}
+}
+
+// writeLoop drains the peer's queue onto c, coalescing whatever is queued
+// into one flush, and sends a ping when idle. On retire it sends
+// close_notify and exits; on a write error it closes the socket so the
+// reader ends too.
+func (t *Transport) writeLoop(c *conn) {
+	defer t.wg.Done()
+	defer close(c.writerDone)
+	hb := time.NewTicker(t.cfg.HeartbeatInterval)
+	defer hb.Stop()
+	w := connWriter{t: t, c: c, hb: hb}
+	var err error
+	for err == nil {
+		select {
+		case <-c.retire:
+			err = errRetired
+		case <-t.ctx.Done():
+			return
+		case m := <-c.p.queue:
+			err = w.write(m)
+			// Coalesce what is already queued into one flush; bounded so a
+			// flood cannot postpone the flush forever.
+			for i := 0; err == nil && i < 4096; i++ {
+				select {
+				case <-c.retire:
+					err = errRetired
+				case m = <-c.p.queue:
+					err = w.write(m)
+					continue
+				default:
+				}
+				break
+			}
+			if err == nil {
+				err = w.flush()
+			}
+		case <-hb.C:
+			err = w.ping()
+		}
+	}
+	if errors.Is(err, errRetired) {
+		// Replaced or going down: say goodbye cleanly; the reader drains
+		// until the peer closes too or the linger ends.
+		if w.flush() == nil {
+			_ = c.raw.SetWriteDeadline(time.Now().Add(t.cfg.WriteTimeout))
+			_ = c.tc.CloseWrite()
+		}
+		return
+	}
+	if t.ctx.Err() == nil {
+		t.log.Info("p2p: write failed; disconnecting", "peer", short(c.p.key), "err", err)
+	}
+	_ = c.raw.Close()
+}
+
+// connWriter writes frames with a write deadline that is refreshed at most
+// every quarter WriteTimeout, for the same reason as the read deadline.
+type connWriter struct {
+	t         *Transport
+	c         *conn
+	hb        *time.Ticker
+	lastSet   time.Time
+	lastWrite time.Time
+}
+
+var errRetired = errors.New("connection retired")
+
+// wait sleeps for d (a Faults.Delay), still sending heartbeats so that a long
+// injected delay does not look like a dead connection to the peer.
+func (w *connWriter) wait(d time.Duration) error {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	for {
+		select {
+		case <-tm.C:
+			return nil
+		case <-w.hb.C:
+			if err := w.ping(); err != nil {
+				return err
+			}
+		case <-w.c.retire:
+			return errRetired
+		case <-w.t.ctx.Done():
+			return w.t.ctx.Err()
+		}
+	}
+}
+
+// ping sends a heartbeat if nothing was written for a heartbeat interval.
+func (w *connWriter) ping() error {
+	if time.Since(w.lastWrite) < w.t.cfg.HeartbeatInterval {
+		return nil
+	}
+	if err := w.frame(kindPing, 0, nil); err != nil {
+		return err
+	}
+	return w.flush()
+}
+
+func (w *connWriter) deadline() error {
+	now := time.Now()
+	w.lastWrite = now
+	if now.Sub(w.lastSet) > w.t.cfg.WriteTimeout/4 {
+		w.lastSet = now
+		return w.c.raw.SetWriteDeadline(now.Add(w.t.cfg.WriteTimeout))
+	}
+	return nil
+}
+
+func (w *connWriter) frame(kind, ch byte, payload []byte) error {
+	if err := w.deadline(); err != nil {
+		return err
+	}
+	return writeFrame(w.c.w, kind, ch, payload)
+}
+
+func (w *connWriter) flush() error {
+	if w.c.w.Buffered() == 0 {
+		return nil
+	}
+	if err := w.deadline(); err != nil {
+		return err
+	}
+	return w.c.w.Flush()
+}
+
+// write sends one queued message, first waiting out its Faults.Delay.
+func (w *connWriter) write(m outMsg) error {
+	p := w.c.p
+	if m.due != 0 {
+		if wait := time.Until(time.Unix(0, m.due)); wait > 0 {
+			// Do not hold earlier messages hostage to this one's delay.
+			if err := w.flush(); err != nil {
+				return err
+			}
+			if err := w.wait(wait); err != nil {
+				if errors.Is(err, errRetired) {
+					p.dropNotConnected.Add(1)
+				}
+				return err
+			}
+		}
+	}
+	if w.t.partitioned(p.key) {
+		p.dropByFaults.Add(1)
+		return nil
+	}
+	if err := w.frame(kindData, m.channel, m.payload); err != nil {
+		return err
+	}
+	p.msgsOut.Add(1)
+	p.bytesOut.Add(uint64(len(m.payload)))
+	return nil
+}

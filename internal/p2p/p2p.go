@@ -434,11 +434,17 @@ func (t *Transport) Broadcast(channel byte, msg []byte) int {
 
 func (t *Transport) enqueue(p *peer, channel byte, payload []byte, f *Faults) bool {
 	m := outMsg{channel: channel, payload: payload}
+	if f != nil && f.Partitioned[p.key] {
+		p.dropByFaults.Add(1)
+		return false
+	}
+	if p.active.Load() == nil {
+		p.dropNotConnected.Add(1)
+		return false
+	}
 	if f != nil {
-		if f.Partitioned[p.key] {
-			p.dropByFaults.Add(1)
-			return false
-		}
+		// Drawn only for messages that would otherwise be queued, so a run
+		// with the same seed and traffic drops the same messages.
 		if t.dropRoll(f.DropOutbound) {
 			// An omission fault: the sender believes the message went out.
 			p.dropByFaults.Add(1)
@@ -447,10 +453,6 @@ func (t *Transport) enqueue(p *peer, channel byte, payload []byte, f *Faults) bo
 		if f.Delay > 0 {
 			m.due = time.Now().Add(f.Delay).UnixNano()
 		}
-	}
-	if p.active.Load() == nil {
-		p.dropNotConnected.Add(1)
-		return false
 	}
 	select {
 	case p.queue <- m:

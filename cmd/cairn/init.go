@@ -1,0 +1,42 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/cairn-db/cairn/internal/devnet"
+)
+
+func init() {
+	register("init", "write a new local network (genesis, validator homes, faucet key)", runInit)
+}
+
+func runInit(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("init", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	n := fs.Int("validators", 4, "number of validators")
+	home := fs.String("home", "./devnet", "directory for the network")
+	chain := fs.String("chain-id", "cairn-devnet", "chain id")
+	api := fs.Int("api-port", 8080, "API port of node0 (node i uses api-port+i)")
+	p2p := fs.Int("p2p-port", 26656, "peer port of node0 (node i uses p2p-port+i)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	nw, err := devnet.InitNetwork(*home, devnet.Options{Validators: *n, ChainID: *chain, APIPort: *api, P2PPort: *p2p})
+	if err != nil {
+		fmt.Fprintln(stderr, "cairn init:", err)
+		return 1
+	}
+	return printJSON(stdout, nw)
+}
+
+func printJSON(w io.Writer, v any) int {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+
+	"github.com/cairn-db/cairn/internal/devnet"
+	"github.com/cairn-db/cairn/internal/ledger"
+	"github.com/cairn-db/cairn/internal/node"
+	"github.com/cairn-db/cairn/types"
+)
+
+func init() {
+	register("verify", "audit a stopped node's data: hashes, links, roots, certificates, state", runVerify)
+}
+
+func runVerify(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	home := fs.String("home", "", "a node home (DIR/node0) or a network directory (every node)")
+	replay := fs.Bool("replay", false, "also re-execute every block from genesis and compare receipts and state")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *home == "" {
+		fmt.Fprintln(stderr, "cairn verify: --home is required")
+		return 2
+	}
+	homes := []string{*home}
+	if devnet.Exists(*home) {
+		nw, err := devnet.LoadNetwork(*home)
+		if err != nil {
+			fmt.Fprintln(stderr, "cairn verify:", err)
+			return 1
+		}
+		homes = homes[:0]
+		for _, n := range nw.Nodes {
+			homes = append(homes, n.Home)
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	type result struct {
+		Home string `json:"home"`
+		*ledger.AuditReport
+		Error string `json:"error,omitempty"`
+	}
+	var results []result
+	code := 0
+	for _, h := range homes {
+		rep, err := auditHome(ctx, h, *replay)
+		r := result{Home: h, AuditReport: rep}
+		if err != nil {
+			r.Error = err.Error()
+			code = 1
+			fmt.Fprintf(stderr, "cairn verify: %s: %v\n", h, err)
+		} else if !rep.OK {
+			code = 1
+			fmt.Fprintf(stderr, "cairn verify: %s: first bad height %d: %s\n", h, rep.BadAt, rep.Problem)
+		}
+		results = append(results, r)
+	}
+	printJSON(stdout, results)
+	return code
+}
+
+func auditHome(ctx context.Context, home string, replay bool) (*ledger.AuditReport, error) {
+	cfg, err := node.LoadConfig(home)
+	if err != nil {
+		return nil, err
+	}
+	g, err := types.LoadGenesis(cfg.Path(cfg.Genesis))
+	if err != nil {
+		return nil, err
+	}
+	dir := node.LedgerDir(cfg)
+	if _, err := os.Stat(filepath.Join(dir, "CURRENT")); err != nil {
+		return nil, fmt.Errorf("no ledger in %s", dir)
+	}
+	l, err := ledger.Open(ledger.Options{Dir: dir}, g)
+	if err != nil {
+		return nil, fmt.Errorf("%w (is the node still running? stop it first)", err)
+	}
+	defer l.Close()
+	return l.Audit(ctx, ledger.AuditOptions{Replay: replay})
+}

@@ -1,0 +1,188 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cairn-db/cairn/crypto"
+)
+
+// Peer is another validator this node dials.
+type Peer struct {
+	Name      string           `json:"name"`
+	PublicKey crypto.PublicKey `json:"public_key"`
+	Addr      string           `json:"addr"`
+}
+
+// Duration is a time.Duration written as a string ("500ms") in JSON.
+type Duration struct{ time.Duration }
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// UnmarshalJSON reads "1.5s" or a number of milliseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("duration %q: %w", s, err)
+		}
+		d.Duration = v
+		return nil
+	}
+	var ms int64
+	if err := json.Unmarshal(b, &ms); err != nil {
+		return fmt.Errorf("duration: want a string like \"500ms\" or milliseconds")
+	}
+	d.Duration = time.Duration(ms) * time.Millisecond
+	return nil
+}
+
+// ConsensusConfig tunes timing; every validator may differ without
+// affecting safety.
+type ConsensusConfig struct {
+	TimeoutPropose     Duration `json:"timeout_propose"`
+	TimeoutVote        Duration `json:"timeout_vote"`
+	TimeoutDelta       Duration `json:"timeout_delta"` // added per round
+	MaxBlockDelay      Duration `json:"max_block_delay"`
+	EmptyBlockInterval Duration `json:"empty_block_interval"` // 0: no empty blocks
+}
+
+// MempoolConfig bounds the mempool.
+type MempoolConfig struct {
+	MaxTxs   int `json:"max_txs"`
+	MaxBytes int `json:"max_bytes"`
+}
+
+// Config is one validator's configuration: DIR/nodeN/config.json, then
+// environment variables (CAIRN_API_ADDR, CAIRN_P2P_ADDR, CAIRN_LOG_LEVEL,
+// CAIRN_DATA_DIR), then command-line flags, each overriding the last.
+// Relative paths are relative to Home.
+type Config struct {
+	Home      string          `json:"-"`
+	Name      string          `json:"name"`
+	Genesis   string          `json:"genesis"`
+	Key       string          `json:"key"`
+	DataDir   string          `json:"data_dir"`
+	APIAddr   string          `json:"api_addr"`
+	P2PAddr   string          `json:"p2p_addr"`
+	Peers     []Peer          `json:"peers"`
+	LogLevel  string          `json:"log_level"`
+	LogFormat string          `json:"log_format"` // "text" or "json"
+	Mempool   MempoolConfig   `json:"mempool"`
+	Consensus ConsensusConfig `json:"consensus"`
+	// AllowFaults enables the fault-injection endpoints and flags. It is for
+	// tests and benchmarks only; a node refuses it unless also started with
+	// the --unsafe-test-faults flag.
+	AllowFaults bool `json:"-"`
+	// Byzantine makes the validator misbehave (tests and benchmarks only;
+	// same guard as AllowFaults): "", "equivocate", "double-vote".
+	Byzantine string `json:"-"`
+}
+
+// DefaultConfig returns the defaults for a node in home.
+func DefaultConfig(home string) Config {
+	return Config{
+		Home: home, Name: filepath.Base(home), Genesis: "../genesis.json", Key: "validator.key", DataDir: "data",
+		APIAddr: "127.0.0.1:8080", P2PAddr: "127.0.0.1:26656", LogLevel: "info", LogFormat: "text",
+		Mempool: MempoolConfig{MaxTxs: 200_000, MaxBytes: 256 << 20},
+		Consensus: ConsensusConfig{
+			TimeoutPropose: Duration{2 * time.Second}, TimeoutVote: Duration{1 * time.Second},
+			TimeoutDelta: Duration{500 * time.Millisecond}, MaxBlockDelay: Duration{50 * time.Millisecond},
+		},
+	}
+}
+
+// LoadConfig reads home/config.json over the defaults and applies the
+// environment.
+func LoadConfig(home string) (Config, error) {
+	c := DefaultConfig(home)
+	b, err := os.ReadFile(filepath.Join(home, "config.json"))
+	if err != nil {
+		return c, fmt.Errorf("read config: %w", err)
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("config %s: %w", filepath.Join(home, "config.json"), err)
+	}
+	c.Home = home
+	for env, dst := range map[string]*string{
+		"CAIRN_API_ADDR": &c.APIAddr, "CAIRN_P2P_ADDR": &c.P2PAddr,
+		"CAIRN_LOG_LEVEL": &c.LogLevel, "CAIRN_DATA_DIR": &c.DataDir,
+	} {
+		if v, ok := os.LookupEnv(env); ok {
+			*dst = v
+		}
+	}
+	if v, ok := os.LookupEnv("CAIRN_MEMPOOL_MAX_TXS"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return c, fmt.Errorf("CAIRN_MEMPOOL_MAX_TXS: %w", err)
+		}
+		c.Mempool.MaxTxs = n
+	}
+	return c, c.Check()
+}
+
+// Save writes the config to home/config.json.
+func (c Config) Save() error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode config: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(c.Home, "config.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	return nil
+}
+
+// Check rejects unusable settings.
+func (c Config) Check() error {
+	var errs []string
+	if c.Name == "" {
+		errs = append(errs, "name is empty")
+	}
+	if c.APIAddr == "" || c.P2PAddr == "" {
+		errs = append(errs, "api_addr and p2p_addr are required")
+	}
+	if c.Mempool.MaxTxs <= 0 || c.Mempool.MaxBytes <= 0 {
+		errs = append(errs, "mempool limits must be positive")
+	}
+	if c.Consensus.TimeoutPropose.Duration <= 0 || c.Consensus.TimeoutVote.Duration <= 0 || c.Consensus.MaxBlockDelay.Duration <= 0 {
+		errs = append(errs, "consensus timeouts must be positive")
+	}
+	switch c.LogFormat {
+	case "", "text", "json":
+	default:
+		errs = append(errs, "log_format must be text or json")
+	}
+	switch c.Byzantine {
+	case "", "equivocate", "double-vote":
+	default:
+		errs = append(errs, "byzantine mode must be equivocate or double-vote")
+	}
+	if len(errs) > 0 {
+		return errors.New("config: " + strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// Path resolves p relative to the node's home.
+func (c Config) Path(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Home, p)
+}
+
+// LedgerDir is where the node keeps its Pebble ledger.
+func LedgerDir(c Config) string { return filepath.Join(c.Path(c.DataDir), "ledger") }
+
+// WALDir is where the node keeps its consensus write-ahead log.
+func WALDir(c Config) string { return filepath.Join(c.Path(c.DataDir), "wal") }

@@ -1,0 +1,181 @@
+// Package devnet writes a whole local network to a directory (genesis,
+// per-validator homes with keys and configs, a funded faucet key and a
+// network.json that clients and the benchmark read) and runs its validators
+// as child processes.
+//
+// Layout of DIR:
+//
+//	genesis.json
+//	network.json           {"chain_id", "nodes": [{"name", "api", "home"}], "faucet_key"}
+//	faucet.key
+//	node0/config.json, node0/validator.key, node0/data/ ...
+package devnet
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/node"
+	"github.com/cairn-db/cairn/types"
+)
+
+// Options of InitNetwork.
+type Options struct {
+	Validators int
+	ChainID    string
+	APIPort    int // node i listens on APIPort+i
+	P2PPort    int // node i listens on P2PPort+i
+	Host       string
+	// FaucetBalance funds the faucet key.
+	FaucetBalance uint64
+	// Params overrides the chain parameters (zero value: defaults).
+	Params *types.Params
+	// Tune, if set, adjusts each node's config before it is written.
+	Tune func(i int, c *node.Config)
+}
+
+// NodeEntry is one node in network.json.
+type NodeEntry struct {
+	Name string `json:"name"`
+	API  string `json:"api"`
+	Home string `json:"home"`
+}
+
+// Network is network.json.
+type Network struct {
+	ChainID   string      `json:"chain_id"`
+	Nodes     []NodeEntry `json:"nodes"`
+	FaucetKey string      `json:"faucet_key"`
+}
+
+// ErrExists is returned when DIR already holds a network.
+var ErrExists = errors.New("network already initialised")
+
+// Exists reports whether dir holds a network.json.
+func Exists(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "network.json"))
+	return err == nil
+}
+
+// LoadNetwork reads dir/network.json (or a path to the file itself).
+func LoadNetwork(path string) (*Network, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, "network.json")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read network: %w", err)
+	}
+	var n Network
+	if err := json.Unmarshal(b, &n); err != nil {
+		return nil, fmt.Errorf("network %s: %w", path, err)
+	}
+	if len(n.Nodes) == 0 {
+		return nil, fmt.Errorf("network %s: no nodes", path)
+	}
+	return &n, nil
+}
+
+// InitNetwork writes a new network into dir.
+func InitNetwork(dir string, o Options) (*Network, error) {
+	if o.Validators <= 0 || o.Validators > 100 {
+		return nil, fmt.Errorf("init: validators must be 1..100, got %d", o.Validators)
+	}
+	if o.ChainID == "" {
+		o.ChainID = "cairn-devnet"
+	}
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	if o.APIPort == 0 {
+		o.APIPort = 8080
+	}
+	if o.P2PPort == 0 {
+		o.P2PPort = 26656
+	}
+	if o.FaucetBalance == 0 {
+		o.FaucetBalance = 1 << 62
+	}
+	if Exists(dir) {
+		return nil, fmt.Errorf("init %s: %w", dir, ErrExists)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	faucet, err := crypto.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	faucetPath := filepath.Join(abs, "faucet.key")
+	if err := crypto.SaveKey(faucetPath, faucet); err != nil {
+		return nil, err
+	}
+	params := types.DefaultParams()
+	if o.Params != nil {
+		params = *o.Params
+	}
+	g := &types.Genesis{
+		ChainID: o.ChainID, GenesisTime: time.Now().UnixMilli(), Params: params,
+		Balances: []types.Balance{{Address: faucet.Public().Address(), Amount: o.FaucetBalance}},
+	}
+	keys := make([]*crypto.PrivateKey, o.Validators)
+	cfgs := make([]node.Config, o.Validators)
+	nw := &Network{ChainID: o.ChainID, FaucetKey: faucetPath}
+	for i := range keys {
+		if keys[i], err = crypto.GenerateKey(); err != nil {
+			return nil, err
+		}
+		name := fmt.Sprintf("node%d", i)
+		home := filepath.Join(abs, name)
+		if err := os.MkdirAll(home, 0o755); err != nil {
+			return nil, fmt.Errorf("init: %w", err)
+		}
+		if err := crypto.SaveKey(filepath.Join(home, "validator.key"), keys[i]); err != nil {
+			return nil, err
+		}
+		g.Validators = append(g.Validators, types.Validator{Name: name, PublicKey: keys[i].Public(), Power: 1})
+		c := node.DefaultConfig(home)
+		c.Name = name
+		c.APIAddr = fmt.Sprintf("%s:%d", o.Host, o.APIPort+i)
+		c.P2PAddr = fmt.Sprintf("%s:%d", o.Host, o.P2PPort+i)
+		cfgs[i] = c
+		nw.Nodes = append(nw.Nodes, NodeEntry{Name: name, API: "http://" + c.APIAddr, Home: home})
+	}
+	if err := g.Check(); err != nil {
+		return nil, err
+	}
+	if err := g.Save(filepath.Join(abs, "genesis.json")); err != nil {
+		return nil, err
+	}
+	for i := range cfgs {
+		for j := range cfgs {
+			if i != j {
+				cfgs[i].Peers = append(cfgs[i].Peers, node.Peer{Name: cfgs[j].Name, PublicKey: keys[j].Public(), Addr: cfgs[j].P2PAddr})
+			}
+		}
+		if o.Tune != nil {
+			o.Tune(i, &cfgs[i])
+		}
+		if err := cfgs[i].Save(); err != nil {
+			return nil, err
+		}
+	}
+	b, err := json.MarshalIndent(nw, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	// network.json last: its presence marks a complete network.
+	if err := os.WriteFile(filepath.Join(abs, "network.json"), append(b, '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	return nw, nil
+}

@@ -243,7 +243,7 @@ func (t *Transport) handshake(raw net.Conn, outbound bool, expected crypto.Publi
 	}
 	// The dialler's TLS handshake completes before the acceptor has checked
 	// the dialler's certificate (TLS 1.3), so the dialler waits for the
-	// acceptor's hello: receiving it means the acceptor took us.
+	// acceptor's hello: receiving it means the acceptor accepted our key.
 	if err := raw.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
 		return nil, fmt.Errorf("hello: %w", err)
 	}

@@ -437,3 +437,49 @@ func TestCloseAndContext(t *testing.T) {
 		t.Fatal("Start after Close accepted")
 	}
 }
+
+// A peer that completes the handshake and then falls silent (no data, no
+// heartbeat) is disconnected by the read deadline.
+func TestSilentPeerDisconnected(t *testing.T) {
+	mk, rk := testKey(0), testKey(1)
+	mln := listen(t)
+	mc := testConfig(mk, mln)
+	mc.Allowed = []crypto.PublicKey{mk.Public(), rk.Public()}
+	m := start(t, mc)
+
+	rc := testConfig(rk, listen(t))
+	rc.Peers = []Peer{{PublicKey: mk.Public(), Addr: mln.Addr().String()}}
+	r, err := New(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	raw, err := net.Dial("tcp", mln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := r.handshake(raw, true, mk.Public()); err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	waitFor(t, "the silent peer registered", func() bool { return connectedTo(m, rk.Public()) })
+	waitFor(t, "the silent peer dropped", func() bool { return !connectedTo(m, rk.Public()) })
+	if s := m.Stats(); s.Disconnects != 1 {
+		t.Fatalf("disconnects = %d, want 1", s.Disconnects)
+	}
+}
+
+// Validators configured for different networks never connect, even with
+// valid keys.
+func TestNetworkIDMismatch(t *testing.T) {
+	trs := mesh(t, 2, func(i int, c *Config) { c.NetworkID = fmt.Sprint("net-", i) })
+	waitFor(t, "both sides to reject the hello", func() bool {
+		return trs[0].Stats().DialFailures+trs[0].Stats().InboundFailed >= 2 &&
+			trs[1].Stats().DialFailures+trs[1].Stats().InboundFailed >= 2
+	})
+	for _, tr := range trs {
+		if s := tr.Stats(); s.Connects != 0 {
+			t.Fatalf("connected across networks: %+v", s)
+		}
+	}
+}

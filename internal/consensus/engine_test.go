@@ -1,0 +1,392 @@
+package consensus
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/types"
+)
+
+func TestCommitsWithVerifiableCertificates(t *testing.T) {
+	for _, n := range []int{1, 4, 7} {
+		h := newHarness(t, n, testCut())
+		for k := 0; k < 5; k++ {
+			h.submit(testTx(t, uint64(k*3+1)), testTx(t, uint64(k*3+2)), testTx(t, uint64(k*3+3)))
+			want := k + 1
+			h.run(h.now+10_000, func() bool { return h.minHeight() >= want })
+		}
+		if h.minHeight() < 5 {
+			t.Fatalf("n=%d: committed %d heights, want 5", n, h.minHeight())
+		}
+		h.checkAgreement()
+		seen := map[crypto.Hash]bool{}
+		for _, c := range h.chains[0] {
+			if c.Cert.Round != 0 {
+				t.Errorf("n=%d: height %d decided in round %d on a perfect network", n, c.Block.Header.Height, c.Cert.Round)
+			}
+			for _, tx := range c.Block.Txs {
+				if seen[tx.Hash()] {
+					t.Fatalf("n=%d: tx committed twice", n)
+				}
+				seen[tx.Hash()] = true
+			}
+		}
+		if len(seen) != 15 {
+			t.Fatalf("n=%d: committed %d distinct txs, want 15", n, len(seen))
+		}
+	}
+}
+
+func TestIdleChainIsSilent(t *testing.T) {
+	h := newHarness(t, 4, testCut())
+	h.run(60_000, nil)
+	if h.q.Len() != 0 {
+		t.Fatalf("idle chain still has %d events queued", h.q.Len())
+	}
+	// Start announces each validator's status once; after that nothing.
+	if h.sent != 4*3 || h.timers != 0 {
+		t.Fatalf("idle chain sent %d messages and set %d timers, want 12 status messages and no timers", h.sent, h.timers)
+	}
+	if h.minHeight() != 0 {
+		t.Fatalf("idle chain committed %d blocks", h.minHeight())
+	}
+	sent := h.sent
+	h.submit(testTx(t, 1))
+	h.run(h.now+10_000, func() bool { return h.minHeight() >= 1 })
+	if h.minHeight() != 1 {
+		t.Fatal("a pending tx was not committed")
+	}
+	h.run(h.now+60_000, nil)
+	if h.q.Len() != 0 || h.minHeight() != 1 {
+		t.Fatalf("after committing the only tx: %d events queued, height %d", h.q.Len(), h.minHeight())
+	}
+	// One height: a proposal, a prevote and a precommit from each to each.
+	if got := h.sent - sent; got != 3+4*3*2 {
+		t.Errorf("one height took %d messages, want %d", got, 3+4*3*2)
+	}
+}
+
+func TestEmptyBlockInterval(t *testing.T) {
+	cut := testCut()
+	cut.EmptyBlockInterval = 200
+	h := newHarness(t, 4, cut)
+	h.run(5_000, func() bool { return h.minHeight() >= 3 })
+	if h.minHeight() < 3 {
+		t.Fatalf("with an empty-block interval, committed %d blocks", h.minHeight())
+	}
+	if n := len(h.chains[0][0].Block.Txs); n != 0 {
+		t.Fatalf("empty block has %d txs", n)
+	}
+	h.checkAgreement()
+}
+
+func TestMaxTxsCutsAtOnce(t *testing.T) {
+	cut := testCut()
+	cut.MaxDelay = 1_000_000 // never by delay
+	h := newHarness(t, 4, cut)
+	var txs []*types.Tx
+	for i := 1; i <= cut.MaxTxs; i++ {
+		txs = append(txs, testTx(t, uint64(i)))
+	}
+	h.submit(txs[:cut.MaxTxs-1]...)
+	h.run(10_000, nil)
+	if h.minHeight() != 0 {
+		t.Fatal("proposer cut a block below max txs before max delay")
+	}
+	h.submit(txs[cut.MaxTxs-1])
+	h.run(h.now+10_000, func() bool { return h.minHeight() >= 1 })
+	if h.minHeight() != 1 || len(h.chains[0][0].Block.Txs) != cut.MaxTxs {
+		t.Fatalf("at max txs: height %d", h.minHeight())
+	}
+}
+
+func TestSilentProposerIsSkipped(t *testing.T) {
+	h := newHarness(t, 4, testCut())
+	silent := h.vs.Proposer(1, 0)
+	h.drop = func(from, to int, m Message) bool { return from == silent }
+	h.submit(testTx(t, 1))
+	h.run(10_000, func() bool { return len(h.chains[(silent+1)%4]) >= 1 })
+	c := h.chains[(silent+1)%4]
+	if len(c) < 1 {
+		t.Fatal("validators did not move past a silent proposer")
+	}
+	if c[0].Cert.Round == 0 || c[0].Block.Header.Proposer == h.keys[silent].Public() {
+		t.Fatalf("height 1 decided in round %d by the silent proposer", c[0].Cert.Round)
+	}
+	h.checkAgreement()
+}
+
+func TestLaggingValidatorCatchesUp(t *testing.T) {
+	h := newHarness(t, 4, testCut())
+	h.drop = func(from, to int, m Message) bool { return from == 3 || to == 3 }
+	for k := 1; k <= 5; k++ {
+		h.submit(testTx(t, uint64(k)))
+		want := k
+		h.run(h.now+10_000, func() bool { return len(h.chains[0]) >= want })
+	}
+	if len(h.chains[3]) != 0 || len(h.chains[0]) != 5 {
+		t.Fatalf("setup: node 3 at %d, node 0 at %d", len(h.chains[3]), len(h.chains[0]))
+	}
+	h.drop = nil
+	h.submit(testTx(t, 100))
+	h.run(h.now+20_000, func() bool { return len(h.chains[3]) >= 6 })
+	if len(h.chains[3]) < 6 {
+		t.Fatalf("node 3 caught up to %d, want 6", len(h.chains[3]))
+	}
+	h.checkAgreement()
+	fetched := 0
+	for _, c := range h.chains[3][:5] {
+		if c.CatchUp {
+			fetched++
+		}
+	}
+	if fetched == 0 {
+		t.Fatal("node 3 committed no block through catch-up")
+	}
+}
+
+func TestCatchUpRejectsBadCertificate(t *testing.T) {
+	h := newHarness(t, 4, testCut())
+	h.submit(testTx(t, 1))
+	h.run(10_000, func() bool { return h.minHeight() >= 1 })
+	good := h.chains[0][0]
+
+	e, err := New(h.config(3), State{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Start(h.now)
+	// A certificate with a quorum of signatures, one of them forged.
+	forged := *good.Cert
+	forged.Sigs = append([]types.CommitSig(nil), good.Cert.Sigs...)
+	forged.Sigs[0].Signature[5] ^= 1
+	// A certificate signed by too few validators.
+	short := *good.Cert
+	short.Sigs = good.Cert.Sigs[:1]
+	for _, c := range []*types.Certificate{&forged, &short} {
+		e.Step(h.now, Receive{From: 0, Msg: &Status{Height: 1}})
+		rd := e.Step(h.now, Receive{From: 0, Msg: &BlockResponse{Block: good.Block, Cert: c}})
+		if len(rd.Commits) != 0 {
+			t.Fatal("committed a block with a bad certificate")
+		}
+	}
+	if e.Stats().BadCatchUp != 2 {
+		t.Fatalf("BadCatchUp = %d, want 2", e.Stats().BadCatchUp)
+	}
+	rd := e.Step(h.now, Receive{From: 1, Msg: &BlockResponse{Block: good.Block, Cert: good.Cert}})
+	if len(rd.Commits) != 1 || !rd.Commits[0].CatchUp || e.Height() != 2 {
+		t.Fatal("did not commit a block with a good certificate")
+	}
+}
+
+// proposalFor builds and signs a valid proposal for (height 1, round) from
+// its proposer.
+func proposalFor(h *harness, round uint32, nonce uint64) *Proposal {
+	p := h.vs.Proposer(1, round)
+	req := &BuildRequest{Height: 1, Round: round, Proposer: h.keys[p].Public(), ValidatorsHash: h.vs.Hash(), Time: 1000, MaxTxs: 10}
+	b := buildBlock(req, []*types.Tx{testTx(h.t, nonce)})
+	return SignProposal(h.keys[p], testChain, 1, round, -1, b)
+}
+
+func votesOf(rd Ready) []types.Vote {
+	var vs []types.Vote
+	for _, m := range rd.Messages {
+		if v, ok := m.Msg.(*VoteMessage); ok {
+			vs = append(vs, v.Vote)
+		}
+	}
+	return vs
+}
+
+func TestRestartNeverSignsAConflictingVote(t *testing.T) {
+	h := newHarness(t, 4, testCut())
+	me := (h.vs.Proposer(1, 0) + 1) % 4
+	e := h.engines[me]
+	a, b := proposalFor(h, 0, 1), proposalFor(h, 0, 2) // an equivocating proposer
+	rd := e.Step(10, Receive{From: h.vs.Proposer(1, 0), Msg: a})
+	vs := votesOf(rd)
+	if len(vs) != 1 || vs[0].BlockHash != a.BlockHash() || vs[0].Type != types.Prevote {
+		t.Fatalf("want one prevote for A, got %+v", vs)
+	}
+	if len(rd.WAL) != 1 || rd.WAL[0].Kind != RecordVote {
+		t.Fatalf("prevote not in the WAL: %+v", rd.WAL)
+	}
+	// Restart from the WAL (through its encoding) and show it B first.
+	var recs []Record
+	for _, r := range rd.WAL {
+		got, err := DecodeRecord(r.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, got)
+	}
+	e2, err := New(h.config(me), State{WAL: recs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := e2.Start(20)
+	if v := votesOf(start); len(v) != 1 || v[0] != vs[0] {
+		t.Fatalf("restart did not re-send the signed prevote: %+v", v)
+	}
+	rd = e2.Step(30, Receive{From: h.vs.Proposer(1, 0), Msg: b})
+	for _, v := range votesOf(rd) {
+		if v.Type == types.Prevote && v.Round == 0 && v.BlockHash != a.BlockHash() {
+			t.Fatal("restarted validator signed a second, different prevote")
+		}
+	}
+	// Its propose timeout must not produce a nil prevote either.
+	rd = e2.Step(10_000, Timeout{Timer: Timer{Kind: TimerPropose, Height: 1, Round: 0, At: 10_000}})
+	for _, v := range votesOf(rd) {
+		if v.Type == types.Prevote && v.Round == 0 && v != vs[0] {
+			t.Fatal("restarted validator prevoted again after a timeout")
+		}
+	}
+}
+
+func TestLockSurvivesRestart(t *testing.T) {
+	h := newHarness(t, 4, testCut())
+	me := (h.vs.Proposer(1, 0) + 2) % 4 // not the proposer of round 0 or 1
+	e := h.engines[me]
+	a := proposalFor(h, 0, 1)
+	var wal []Record
+	rd := e.Step(10, Receive{From: h.vs.Proposer(1, 0), Msg: a})
+	wal = append(wal, rd.WAL...)
+	// Two more prevotes for A: a quorum of 3 with ours; we lock and precommit.
+	for _, i := range []int{(me + 1) % 4, (me + 2) % 4} {
+		v := types.SignVote(h.keys[i], testChain, types.Prevote, 1, 0, a.BlockHash(), uint16(i))
+		rd = e.Step(11, Receive{From: i, Msg: &VoteMessage{Vote: v}})
+		wal = append(wal, rd.WAL...)
+	}
+	var locked, precommitted bool
+	for _, r := range wal {
+		locked = locked || (r.Kind == RecordLock && r.Block.Hash() == a.BlockHash())
+		precommitted = precommitted || (r.Kind == RecordVote && r.Vote.Type == types.Precommit && r.Vote.BlockHash == a.BlockHash())
+	}
+	if !locked || !precommitted {
+		t.Fatalf("want a lock record and a precommit for A, got %+v", wal)
+	}
+	e2, err := New(h.config(me), State{WAL: wal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2.Start(20)
+	// Round 1: a new proposal without proof of lock. A locked validator
+	// prevotes nil.
+	var rd2 Ready
+	for _, i := range []int{(me + 1) % 4, (me + 2) % 4} {
+		v := types.SignVote(h.keys[i], testChain, types.Precommit, 1, 1, crypto.Hash{}, uint16(i))
+		e2.Step(30, Receive{From: i, Msg: &VoteMessage{Vote: v}}) // f+1 in round 1: skip there
+	}
+	if e2.Round() != 1 {
+		t.Fatalf("f+1 messages of round 1 did not move the validator there (round %d)", e2.Round())
+	}
+	b := proposalFor(h, 1, 2)
+	rd2 = e2.Step(31, Receive{From: h.vs.Proposer(1, 1), Msg: b})
+	vs := votesOf(rd2)
+	if len(vs) != 1 || vs[0].Type != types.Prevote || !vs[0].BlockHash.IsZero() {
+		t.Fatalf("locked validator should prevote nil on a new block, got %+v", vs)
+	}
+}
+
+func TestDuplicateVoteIsEvidence(t *testing.T) {
+	h := newHarness(t, 4, testCut())
+	e := h.engines[0]
+	a := types.SignVote(h.keys[2], testChain, types.Prevote, 1, 0, crypto.Sum([]byte("a")), 2)
+	b := types.SignVote(h.keys[2], testChain, types.Prevote, 1, 0, crypto.Sum([]byte("b")), 2)
+	e.Step(1, Receive{From: 2, Msg: &VoteMessage{Vote: a}})
+	rd := e.Step(2, Receive{From: 3, Msg: &VoteMessage{Vote: b}}) // forwarded by someone else
+	if len(rd.Evidence) != 1 {
+		t.Fatalf("want 1 evidence, got %d", len(rd.Evidence))
+	}
+	if err := rd.Evidence[0].Verify(testChain, h.vs); err != nil {
+		t.Fatal(err)
+	}
+	rd = e.Step(3, Receive{From: 2, Msg: &VoteMessage{Vote: b}})
+	if len(rd.Evidence) != 0 {
+		t.Fatal("same equivocation reported twice")
+	}
+	forged := b
+	forged.BlockHash = crypto.Sum([]byte("c"))
+	rd = e.Step(4, Receive{From: 2, Msg: &VoteMessage{Vote: forged}})
+	if len(rd.Evidence) != 0 || e.Stats().BadSignature != 1 {
+		t.Fatalf("forged vote: evidence %d, bad signatures %d", len(rd.Evidence), e.Stats().BadSignature)
+	}
+}
+
+func TestBadMessagesAreDroppedAndCounted(t *testing.T) {
+	h := newHarness(t, 4, testCut())
+	me := (h.vs.Proposer(1, 0) + 1) % 4
+	e := h.engines[me]
+	good := proposalFor(h, 0, 1)
+	notProposer := (h.vs.Proposer(1, 0) + 2) % 4
+
+	// Signed by a validator that is not the round's proposer.
+	wrong := SignProposal(h.keys[notProposer], testChain, 1, 0, -1, good.Block)
+	// For another chain.
+	other := *good.Block
+	other.Header.ChainID = "other-chain"
+	otherChain := SignProposal(h.keys[h.vs.Proposer(1, 0)], "other-chain", 1, 0, -1, &other)
+	// A vote with a broken signature.
+	bad := types.SignVote(h.keys[notProposer], testChain, types.Prevote, 1, 0, good.BlockHash(), uint16(notProposer))
+	bad.Signature[0] ^= 1
+	// A vote signed for another chain.
+	foreign := types.SignVote(h.keys[notProposer], "other-chain", types.Prevote, 1, 0, good.BlockHash(), uint16(notProposer))
+	// A vote naming a validator that does not exist.
+	ghost := types.SignVote(h.keys[notProposer], testChain, types.Prevote, 1, 0, good.BlockHash(), 99)
+
+	for _, m := range []Message{wrong, otherChain, &VoteMessage{Vote: bad}, &VoteMessage{Vote: foreign}, &VoteMessage{Vote: ghost}} {
+		rd := e.Step(1, Receive{From: notProposer, Msg: m})
+		if len(votesOf(rd)) != 0 {
+			t.Fatalf("validator reacted to a bad %s", m.Type())
+		}
+	}
+	s := e.Stats()
+	if s.WrongProposer != 1 || s.WrongChain != 1 || s.BadSignature != 2 || s.Malformed != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestInvalidBlockIsNotPrevoted(t *testing.T) {
+	h := newHarness(t, 4, testCut())
+	me := (h.vs.Proposer(1, 0) + 1) % 4
+	p := proposalFor(h, 0, 1)
+	h.apps[me].reject[p.BlockHash()] = true
+	rd := h.engines[me].Step(1, Receive{From: h.vs.Proposer(1, 0), Msg: p})
+	vs := votesOf(rd)
+	if len(vs) != 1 || !vs[0].BlockHash.IsZero() {
+		t.Fatalf("want a nil prevote for an invalid block, got %+v", vs)
+	}
+	// A block the engine itself can judge: wrong parent.
+	req := &BuildRequest{Height: 1, Round: 1, Proposer: h.keys[h.vs.Proposer(1, 1)].Public(), ValidatorsHash: h.vs.Hash(), ParentHash: crypto.Sum([]byte("x")), MaxTxs: 10}
+	if err := h.engines[me].checkBlock(buildBlock(req, nil)); err == nil {
+		t.Fatal("block with a wrong parent passed checkBlock")
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	h := newHarness(t, 4, testCut())
+	c := h.config(0)
+	c.Key = testKey(99)
+	if _, err := New(c, State{}); err == nil {
+		t.Fatal("accepted a key outside the validator set")
+	}
+	c = h.config(0)
+	c.Cut.MaxTxs = 0
+	if _, err := New(c, State{}); err == nil {
+		t.Fatal("accepted max txs 0")
+	}
+	// A WAL vote of another validator is refused, not silently trusted.
+	v := types.SignVote(h.keys[1], testChain, types.Prevote, 1, 0, crypto.Hash{}, 1)
+	if _, err := New(h.config(0), State{WAL: []Record{{Kind: RecordVote, Height: 1, Vote: v}}}); err == nil {
+		t.Fatal("accepted another validator's vote in the WAL")
+	}
+}
+
+func TestDecodeErrorsWrapErrMalformed(t *testing.T) {
+	for _, b := range [][]byte{nil, {0}, {9}, {byte(MsgStatus), 1}, {byte(MsgVote), 1, 2}} {
+		if _, err := Decode(b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("Decode(%x) = %v, want ErrMalformed", b, err)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/types"
@@ -364,6 +365,14 @@ func TestFullPoolRefusesAndChangesNothing(t *testing.T) {
 				t.Fatal("refused tx was gossiped")
 			default:
 			}
+			// A full pool refuses before spending a signature check.
+			forged := *extra
+			forged.Signature[0] ^= 1
+			forgedTx, err := types.DecodeTx(append(append([]byte(nil), extra.Bytes()[:extra.Size()-crypto.SignatureSize]...), forged.Signature[:]...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantCode(t, m.Add(forgedTx), ErrFull)
 			// Every accepted tx is still there: nothing was evicted.
 			sameOrder(t, "reap", m.Reap(-1, -1), first)
 			// A commit makes room.
@@ -372,6 +381,28 @@ func TestFullPoolRefusesAndChangesNothing(t *testing.T) {
 			checkInvariants(t, m)
 		})
 	}
+}
+
+// A batch that fits tx by tx but not as a whole: the txs that fit are
+// admitted in order, the rest get ErrFull.
+func TestBatchFillsPoolExactly(t *testing.T) {
+	st := newMapState()
+	m := newPool(t, st, func(c *Config) { c.MaxTxs = 3 })
+	batch := []*types.Tx{putTx(key(1), 1, "a"), putTx(key(2), 1, "b"), putTx(key(1), 2, "c"), putTx(key(3), 1, "d"), putTx(key(4), 1, "e")}
+	errs := m.AddBatch(batch)
+	for i, err := range errs {
+		if i < 3 && err != nil {
+			t.Fatalf("tx %d: %v", i, err)
+		}
+		if i >= 3 {
+			wantCode(t, err, ErrFull)
+		}
+	}
+	sameOrder(t, "reap", m.Reap(-1, -1), batch[:3])
+	if b := <-m.Gossip(); len(b) != 3 {
+		t.Fatalf("gossiped %d txs, want the 3 admitted", len(b))
+	}
+	checkInvariants(t, m)
 }
 
 func TestUpdateRemovesCommittedAndDropsInvalidated(t *testing.T) {
@@ -707,7 +738,12 @@ func TestConcurrentAddReapUpdate(t *testing.T) {
 				return
 			}
 			if len(block) == 0 {
-				<-m.TxsAvailable()
+				select {
+				case <-m.TxsAvailable():
+				case <-time.After(10 * time.Second):
+					t.Errorf("no txs became available for 10s with %d committed", len(committed))
+					return
+				}
 			}
 		}
 	}()

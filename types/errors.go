@@ -26,6 +26,9 @@ const (
 type TxError struct {
 	Code Code
 	Msg  string
+	// cause, when set, is what errors.Is and errors.As see through Unwrap:
+	// decoding failures carry ErrNonCanonical here.
+	cause error
 }
 
 func (e *TxError) Error() string {
@@ -34,6 +37,9 @@ func (e *TxError) Error() string {
 	}
 	return string(e.Code) + ": " + e.Msg
 }
+
+// Unwrap returns the underlying cause, if any.
+func (e *TxError) Unwrap() error { return e.cause }
 
 // Is matches any *TxError with the same code.
 func (e *TxError) Is(target error) bool {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"unicode/utf8"
 
 	"github.com/cairn-db/cairn/crypto"
@@ -200,11 +201,12 @@ func (tx *Tx) AddToBatch(bv *crypto.BatchVerifier) {
 }
 
 // DecodeTx parses the canonical signed encoding. Anything that is not exactly
-// the canonical encoding of some transaction is rejected with a *TxError of
-// code malformed (or unknown_type / oversized) wrapping ErrNonCanonical.
+// the canonical encoding of some well-formed transaction is rejected with a
+// *TxError of code malformed (or unknown_type / oversized) that wraps
+// ErrNonCanonical. It does not verify the signature.
 func DecodeTx(b []byte) (*Tx, error) {
 	if len(b) > MaxTxBytesHard {
-		return nil, Errf(CodeOversized, "transaction is %d bytes, limit %d", len(b), MaxTxBytesHard)
+		return nil, &TxError{Code: CodeOversized, Msg: fmt.Sprintf("transaction is %d bytes, limit %d", len(b), MaxTxBytesHard), cause: ErrNonCanonical}
 	}
 	d := decoder{b: b, what: "tx"}
 	if v := d.u8("version"); d.err == nil && v != txVersion {
@@ -237,14 +239,19 @@ func DecodeTx(b []byte) (*Tx, error) {
 		case TxRecord:
 			tx.Payload = &Record{Document: d.bytes32("document", MaxTxBytesHard)}
 		default:
-			return nil, &TxError{Code: CodeUnknownType, Msg: fmt.Sprintf("unknown transaction type %d", typ)}
+			return nil, &TxError{Code: CodeUnknownType, Msg: fmt.Sprintf("unknown transaction type %d", typ), cause: ErrNonCanonical}
 		}
 	}
 	d.fixed(tx.Signature[:], "signature")
 	if err := d.finish(); err != nil {
-		return nil, &TxError{Code: CodeMalformed, Msg: err.Error()}
+		return nil, &TxError{Code: CodeMalformed, Msg: err.Error(), cause: err}
 	}
 	if err := tx.checkWellFormed(); err != nil {
+		// Well-formedness failures are decoding failures too: the bytes are
+		// not the encoding of any valid transaction.
+		if te, ok := err.(*TxError); ok && te.cause == nil {
+			te.cause = ErrNonCanonical
+		}
 		return nil, err
 	}
 	tx.raw = append([]byte(nil), b...)
@@ -315,7 +322,15 @@ func checkKey(k string) error {
 // CanonicalJSON returns the canonical form of a JSON document: compact, with
 // <, >, &, U+2028 and U+2029 escaped inside strings — byte for byte what
 // encoding/json produces when it re-encodes a json.RawMessage.
+//
+// The document must be UTF-8 (RFC 8259 section 8.1). encoding/json's
+// validator lets invalid bytes through inside strings; requiring UTF-8 here
+// keeps Cairn from accepting a document that a verifier in another language
+// could not even parse.
 func CanonicalJSON(doc []byte) ([]byte, error) {
+	if !utf8.Valid(doc) {
+		return nil, errors.New("not UTF-8")
+	}
 	if !json.Valid(doc) {
 		return nil, errors.New("not valid JSON")
 	}
@@ -360,6 +375,9 @@ func (tx *Tx) UnmarshalJSON(b []byte) error {
 	if err := strictJSON(b, &j); err != nil {
 		return Errf(CodeMalformed, "transaction JSON: %v", err)
 	}
+	if err := requireFields(b, "chain_id", "type", "sender", "nonce", "timestamp", "payload", "signature"); err != nil {
+		return Errf(CodeMalformed, "transaction JSON: %v", err)
+	}
 	t, err := ParseTxType(j.Type)
 	if err != nil {
 		return err
@@ -369,8 +387,8 @@ func (tx *Tx) UnmarshalJSON(b []byte) error {
 		return Errf(CodeMalformed, "sender: %v", err)
 	}
 	sig, err := hex.DecodeString(j.Signature)
-	if err != nil || len(sig) != crypto.SignatureSize {
-		return Errf(CodeMalformed, "signature must be %d hex characters", 2*crypto.SignatureSize)
+	if err != nil || len(sig) != crypto.SignatureSize || hex.EncodeToString(sig) != j.Signature {
+		return Errf(CodeMalformed, "signature must be %d lower-case hex characters", 2*crypto.SignatureSize)
 	}
 	copy(out.Signature[:], sig)
 	if len(j.Payload) == 0 || string(j.Payload) == "null" {
@@ -379,15 +397,21 @@ func (tx *Tx) UnmarshalJSON(b []byte) error {
 	switch t {
 	case TxTransfer:
 		p := &Transfer{}
-		err = strictJSON(j.Payload, p)
+		if err = strictJSON(j.Payload, p); err == nil {
+			err = requireFields(j.Payload, "to", "amount")
+		}
 		out.Payload = p
 	case TxKVPut:
 		p := &KVPut{}
-		err = strictJSON(j.Payload, p)
+		if err = strictJSON(j.Payload, p); err == nil {
+			err = requireFields(j.Payload, "key", "value")
+		}
 		out.Payload = p
 	case TxKVDelete:
 		p := &KVDelete{}
-		err = strictJSON(j.Payload, p)
+		if err = strictJSON(j.Payload, p); err == nil {
+			err = requireFields(j.Payload, "key")
+		}
 		out.Payload = p
 	case TxRecord:
 		p := &Record{}
@@ -413,13 +437,32 @@ func (tx *Tx) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// requireFields fails unless the JSON object b has every one of names
+// (spelled exactly). encoding/json leaves an absent field at its zero value,
+// and for some fields (timestamp, to, value) zero is a legal value, so
+// absence has to be detected separately.
+func requireFields(b []byte, names ...string) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	for _, n := range names {
+		if _, ok := m[n]; !ok {
+			return fmt.Errorf("missing field %q", n)
+		}
+	}
+	return nil
+}
+
 func strictJSON(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return err
 	}
-	if dec.More() {
+	// Decoder.More reports false for a stray ']' or '}', so look for the
+	// end of input itself.
+	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("trailing data after JSON value")
 	}
 	return nil

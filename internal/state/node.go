@@ -3,7 +3,6 @@ package state
 import (
 	"crypto/sha256"
 	"fmt"
-	"sync"
 
 	"github.com/cairn-db/cairn/crypto"
 )
@@ -81,107 +80,6 @@ func commonPrefixBits(a, b *crypto.Hash) int {
 		}
 	}
 	return maxDepth
-}
-
-// nodeCache keeps decoded nodes in memory. Nodes are immutable by hash, so a
-// cached node can never be stale; the cache only has to be bounded and safe
-// for concurrent use. It is sharded by the first hash byte (uniform, since
-// hashes are) so readers rarely contend with the writer, and each shard
-// evicts an arbitrary sixteenth of itself when full: cheap, and good enough
-// because the writer also drops nodes that a commit replaced, so what stays
-// cached is mostly the current tree.
-type nodeCache struct {
-	shards   [cacheShards]cacheShard
-	shardCap int
-}
-
-const cacheShards = 64
-
-type cacheShard struct {
-	mu sync.RWMutex
-	m  map[crypto.Hash]node
-}
-
-func newNodeCache(capacity int) *nodeCache {
-	c := &nodeCache{shardCap: capacity / cacheShards}
-	if capacity > 0 && c.shardCap == 0 {
-		c.shardCap = 1
-	}
-	for i := range c.shards {
-		c.shards[i].m = make(map[crypto.Hash]node)
-	}
-	return c
-}
-
-func (c *nodeCache) get(h crypto.Hash) (node, bool) {
-	if c.shardCap == 0 {
-		return node{}, false
-	}
-	s := &c.shards[h[0]%cacheShards]
-	s.mu.RLock()
-	n, ok := s.m[h]
-	s.mu.RUnlock()
-	return n, ok
-}
-
-func (c *nodeCache) put(h crypto.Hash, n node) {
-	if c.shardCap == 0 {
-		return
-	}
-	s := &c.shards[h[0]%cacheShards]
-	s.mu.Lock()
-	s.insertLocked(h, n, c.shardCap)
-	s.mu.Unlock()
-}
-
-func (s *cacheShard) insertLocked(h crypto.Hash, n node, shardCap int) {
-	if _, ok := s.m[h]; ok {
-		return
-	}
-	if len(s.m) >= shardCap {
-		// Evict a sixteenth (at least one): map iteration starts at a
-		// random place, so this drops arbitrary entries.
-		drop := shardCap/16 + 1
-		for k := range s.m {
-			delete(s.m, k)
-			drop--
-			if drop == 0 {
-				break
-			}
-		}
-	}
-	s.m[h] = n
-}
-
-// apply removes the hashes in drop, then inserts the nodes in add, taking
-// each shard's lock once.
-func (c *nodeCache) apply(drop []crypto.Hash, add []newNode) {
-	if c.shardCap == 0 {
-		return
-	}
-	var dropBy, addBy [cacheShards][]int32
-	for i := range drop {
-		sh := drop[i][0] % cacheShards
-		dropBy[sh] = append(dropBy[sh], int32(i))
-	}
-	for i := range add {
-		sh := add[i].hash[0] % cacheShards
-		addBy[sh] = append(addBy[sh], int32(i))
-	}
-	for sh := range c.shards {
-		if len(dropBy[sh]) == 0 && len(addBy[sh]) == 0 {
-			continue
-		}
-		s := &c.shards[sh]
-		s.mu.Lock()
-		for _, i := range dropBy[sh] {
-			delete(s.m, drop[i])
-		}
-		for _, i := range addBy[sh] {
-			s.insertLocked(add[i].hash, add[i].n, c.shardCap)
-		}
-		s.mu.Unlock()
-	}
 }
 
 // newNode is a node created by Prepare, with its hash.

@@ -248,7 +248,7 @@ type Update struct {
 	baseInit bool
 	base     crypto.Hash
 	root     crypto.Hash
-	nodes    []newNode     // nodes the new tree has and the old one may not
+	nodes    []newNode     // nodes the new tree has and the old one does not
 	removed  []crypto.Hash // nodes of the old tree that the new one drops
 	writes   []Write       // copies, in execution order
 	last     []int32       // index in writes of the last write of each distinct key
@@ -378,8 +378,14 @@ func (p *preparer) update(h crypto.Hash, depth int, ups []leafUp) (crypto.Hash, 
 		// otherwise it joins the updates and is pushed down with them.
 		i, found := sort.Find(len(ups), func(i int) int { return bytes.Compare(n.a[:], ups[i].path[:]) })
 		if found {
-			if len(ups) == 1 && ups[0].vh == n.b {
-				return h, nil // rewritten with the same value
+			if ups[i].vh == n.b {
+				// Rewritten with the same value: the leaf is unchanged.
+				if len(ups) == 1 {
+					return h, nil
+				}
+				merged := slices.Clone(ups)
+				merged[i].existing = true
+				return p.build(depth, merged)
 			}
 			p.u.removed = append(p.u.removed, h)
 			return p.build(depth, ups)
@@ -496,9 +502,6 @@ func (s *State) Stage(b *pebble.Batch, u *Update) error {
 	var val [nodeSize]byte
 	for i := range u.nodes {
 		nn := &u.nodes[i]
-		if _, ok := s.cache.get(nn.hash); ok {
-			continue // cached nodes are committed nodes: already stored
-		}
 		key = append(key[:0], prefixState, prefixNode)
 		key = append(key, nn.hash[:]...)
 		val = nn.n.encode()

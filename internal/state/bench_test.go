@@ -1,0 +1,292 @@
+package state
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+)
+
+// The benchmarks share one on-disk tree of benchKeys() account keys, built
+// once per process (set CAIRN_STATE_BENCH_KEYS to change the size).
+var bench struct {
+	once sync.Once
+	err  error
+	dir  string
+	db   *pebble.DB
+	s    *State
+	keys [][]byte
+	rng  *rand.Rand
+	dur  time.Duration
+}
+
+func benchKeys() int {
+	if v, err := strconv.Atoi(os.Getenv("CAIRN_STATE_BENCH_KEYS")); err == nil && v > 0 {
+		return v
+	}
+	return 1_000_000
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bench.db != nil {
+		bench.db.Close()
+	}
+	if bench.dir != "" {
+		os.RemoveAll(bench.dir)
+	}
+	os.Exit(code)
+}
+
+func benchPebbleOptions() *pebble.Options {
+	o := &pebble.Options{
+		MemTableSize: 64 << 20,
+		Cache:        pebble.NewCache(512 << 20),
+	}
+	// Node keys are random hashes, so without filters every Get of a
+	// node not in the node cache searches every level.
+	o.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	return o
+}
+
+func accountKey(r *rand.Rand) []byte {
+	k := make([]byte, 21)
+	k[0] = 'a'
+	for i := 1; i < len(k); i++ {
+		k[i] = byte(r.Uint32())
+	}
+	return k
+}
+
+func value16(r *rand.Rand) []byte {
+	v := make([]byte, 16)
+	for i := range v {
+		v[i] = byte(r.Uint32())
+	}
+	return v
+}
+
+// commitBlock is Prepare + Stage + synced commit + Committed.
+func commitBlock(s *State, db *pebble.DB, writes []Write) (*Update, int, error) {
+	u, err := s.Prepare(nextHeight(s), writes)
+	if err != nil {
+		return nil, 0, err
+	}
+	b := db.NewBatch()
+	defer b.Close()
+	if err := s.Stage(b, u); err != nil {
+		return nil, 0, err
+	}
+	n := b.Len()
+	if err := b.Commit(pebble.Sync); err != nil {
+		return nil, 0, err
+	}
+	s.Committed(u)
+	return u, n, nil
+}
+
+func benchFixture(b *testing.B) {
+	b.Helper()
+	bench.once.Do(func() {
+		start := time.Now()
+		dir, err := os.MkdirTemp("", "cairn-state-bench")
+		if err != nil {
+			bench.err = err
+			return
+		}
+		bench.dir = dir
+		db, err := pebble.Open(dir, benchPebbleOptions())
+		if err != nil {
+			bench.err = err
+			return
+		}
+		bench.db = db
+		s, err := Open(db, Options{})
+		if err != nil {
+			bench.err = err
+			return
+		}
+		bench.s = s
+		bench.rng = rand.New(rand.NewPCG(42, 42))
+		n := benchKeys()
+		const chunk = 100_000
+		for done := 0; done < n; done += chunk {
+			ws := make([]Write, 0, chunk)
+			for i := 0; i < chunk && done+i < n; i++ {
+				k := accountKey(bench.rng)
+				bench.keys = append(bench.keys, k)
+				ws = append(ws, Write{Key: k, Value: value16(bench.rng)})
+			}
+			if _, _, err := commitBlock(s, db, ws); err != nil {
+				bench.err = err
+				return
+			}
+		}
+		// Let the build's compactions finish so they do not run during
+		// the first measurements (bounded wait).
+		for i := 0; i < 600 && db.Metrics().Compact.NumInProgress > 0; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		bench.dur = time.Since(start)
+		fmt.Fprintf(os.Stderr, "state bench: built %d keys in %d blocks in %v\n", n, s.Height()+1, bench.dur.Round(time.Millisecond))
+	})
+	if bench.err != nil {
+		b.Fatalf("building bench tree: %v", bench.err)
+	}
+}
+
+// transferWrites returns 20,000 writes: 10,000 transfers, each writing the
+// sender's and the receiver's account (existing keys), 16-byte values.
+func transferWrites(r *rand.Rand, keys [][]byte) []Write {
+	ws := make([]Write, 0, 20_000)
+	for i := 0; i < 10_000; i++ {
+		ws = append(ws,
+			Write{Key: keys[r.IntN(len(keys))], Value: value16(r)},
+			Write{Key: keys[r.IntN(len(keys))], Value: value16(r)})
+	}
+	return ws
+}
+
+// BenchmarkApply20k measures one block of 10,000 transfers (20,000 writes)
+// on the 1M-key tree: Prepare, Stage and a synced batch commit.
+func BenchmarkApply20k(b *testing.B) {
+	benchFixture(b)
+	s, db := bench.s, bench.db
+	r := bench.rng
+	blocks := make([][]Write, 8)
+	for i := range blocks {
+		blocks[i] = transferWrites(r, bench.keys)
+	}
+	diskBefore := db.Metrics().DiskSpaceUsage()
+	var prepare, stage, commit time.Duration
+	var nodes, batchBytes, writes int
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ws := blocks[i%len(blocks)]
+		t0 := time.Now()
+		u, err := s.Prepare(s.Height()+1, ws)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		batch := db.NewBatch()
+		if err := s.Stage(batch, u); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		batchBytes += batch.Len()
+		if err := batch.Commit(pebble.Sync); err != nil {
+			b.Fatal(err)
+		}
+		s.Committed(u)
+		t3 := time.Now()
+		batch.Close()
+		prepare += t1.Sub(t0)
+		stage += t2.Sub(t1)
+		commit += t3.Sub(t2)
+		nodes += u.NodeCount()
+		writes += len(ws)
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	b.ReportMetric(float64(prepare.Milliseconds())/n, "prepare-ms/op")
+	b.ReportMetric(float64(stage.Milliseconds())/n, "stage-ms/op")
+	b.ReportMetric(float64(commit.Milliseconds())/n, "commit-ms/op")
+	b.ReportMetric(float64(nodes)/n, "nodes/op")
+	b.ReportMetric(float64(batchBytes)/float64(writes), "batch-B/write")
+	if err := db.Flush(); err == nil {
+		if d := int64(db.Metrics().DiskSpaceUsage()) - int64(diskBefore); d > 0 {
+			b.ReportMetric(float64(d)/float64(writes), "disk-B/write")
+		}
+	}
+}
+
+// BenchmarkProve measures proof generation (cached nodes) at the latest
+// height of the 1M-key tree; half the keys are present, half absent.
+func BenchmarkProve(b *testing.B) {
+	benchFixture(b)
+	benchProve(b, bench.s)
+}
+
+// BenchmarkProveUncached measures proof generation reading every node from
+// Pebble (as after a restart, or at an old height).
+func BenchmarkProveUncached(b *testing.B) {
+	benchFixture(b)
+	s, err := Open(bench.db, Options{NodeCacheSize: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchProve(b, s)
+}
+
+func benchProve(b *testing.B, s *State) {
+	r := rand.New(rand.NewPCG(7, 7))
+	h := s.Height()
+	depth := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var k []byte
+		if i%2 == 0 {
+			k = bench.keys[r.IntN(len(bench.keys))]
+		} else {
+			k = accountKey(r)
+		}
+		_, _, p, err := s.Prove(k, h)
+		if err != nil {
+			b.Fatal(err)
+		}
+		depth += len(p.Siblings)
+	}
+	b.ReportMetric(float64(depth)/float64(b.N), "siblings/op")
+}
+
+// BenchmarkVerifyProof measures verification of membership proofs from the
+// 1M-key tree.
+func BenchmarkVerifyProof(b *testing.B) {
+	benchFixture(b)
+	s := bench.s
+	root := s.Root()
+	r := rand.New(rand.NewPCG(8, 8))
+	type item struct {
+		key, value []byte
+		p          *Proof
+	}
+	items := make([]item, 256)
+	size := 0
+	for i := range items {
+		k := bench.keys[r.IntN(len(bench.keys))]
+		v, found, p, err := s.Prove(k, s.Height())
+		if err != nil || !found {
+			b.Fatalf("prove: found=%v err=%v", found, err)
+		}
+		items[i] = item{k, v, p}
+		size += len(p.Encode())
+	}
+	b.ReportMetric(float64(size)/float64(len(items)), "proof-bytes")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		it := items[i%len(items)]
+		if err := VerifyProof(root, it.key, it.value, it.p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPrepareOnly isolates the tree update of a 20k-write block (no
+// storage writes), to separate hashing from Pebble costs.
+func BenchmarkPrepareOnly(b *testing.B) {
+	benchFixture(b)
+	ws := transferWrites(rand.New(rand.NewPCG(9, 9)), bench.keys)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := bench.s.Prepare(bench.s.Height()+1, ws); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,258 @@
+package client
+
+import (
+	"time"
+
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/state"
+	"github.com/cairn-db/cairn/merkle"
+	"github.com/cairn-db/cairn/types"
+)
+
+// This file holds the JSON shapes of the REST API. The server
+// (internal/api) encodes exactly these types, so the SDK and the server
+// cannot drift apart; docs/api.md and the OpenAPI document describe them.
+// Binary values are lower-case hex; times are Unix milliseconds unless the
+// field is a time.Time (RFC 3339).
+
+// Transaction statuses reported by GET /v1/txs/{hash} and ?wait=commit.
+const (
+	StatusPending   = "pending"
+	StatusCommitted = "committed" // in a block, receipt ok
+	StatusFailed    = "failed"    // in a block, receipt not ok (changed nothing)
+	StatusUnknown   = "unknown"
+)
+
+// ErrorBody is the "error" member of every error response.
+type ErrorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// ErrorResponse is the body of every error response.
+type ErrorResponse struct {
+	Error ErrorBody `json:"error"`
+}
+
+// Peer is another validator as this node sees it.
+type Peer struct {
+	Name      string           `json:"name"`
+	PublicKey crypto.PublicKey `json:"public_key"`
+	Connected bool             `json:"connected"`
+	// Since is when the peer connected (or disconnected); zero if never.
+	Since time.Time `json:"since,omitzero"`
+}
+
+// MempoolStatus is the size of the node's pending pool.
+type MempoolStatus struct {
+	Txs   int `json:"txs"`
+	Bytes int `json:"bytes"`
+}
+
+// ConsensusStatus is where the node's consensus engine is.
+type ConsensusStatus struct {
+	Height uint64 `json:"height"`
+	Round  uint32 `json:"round"`
+	Step   string `json:"step,omitempty"`
+}
+
+// Status is GET /v1/status.
+type Status struct {
+	ChainID         string            `json:"chain_id"`
+	Node            string            `json:"node"`
+	Height          uint64            `json:"height"`
+	LatestBlockHash crypto.Hash       `json:"latest_block_hash"`
+	LatestBlockTime int64             `json:"latest_block_time"`
+	StateRoot       crypto.Hash       `json:"state_root"`
+	Validators      []types.Validator `json:"validators"`
+	ValidatorsHash  crypto.Hash       `json:"validators_hash"`
+	TotalPower      uint64            `json:"total_power"`
+	QuorumPower     uint64            `json:"quorum_power"`
+	Peers           []Peer            `json:"peers"`
+	ConnectedPeers  int               `json:"connected_peers"`
+	Mempool         MempoolStatus     `json:"mempool"`
+	Consensus       ConsensusStatus   `json:"consensus"`
+	IndexedHeight   uint64            `json:"indexed_height"`
+}
+
+// ValidatorSet builds the validator set the status reports. A proof checked
+// against it is only as trustworthy as the node that sent the status; pass
+// the set from a genesis file you trust when that matters.
+func (s *Status) ValidatorSet() (*types.ValidatorSet, error) {
+	return types.NewValidatorSet(s.Validators)
+}
+
+// TxResult is the outcome of one submitted transaction: POST /v1/txs
+// answers {"hash"} alone; with ?wait=commit it adds where the tx committed
+// and its receipt (status "pending" if the wait timed out).
+type TxResult struct {
+	Hash    crypto.Hash    `json:"hash"`
+	Status  string         `json:"status,omitempty"`
+	Height  uint64         `json:"height,omitempty"`
+	Index   uint32         `json:"index,omitempty"`
+	Receipt *types.Receipt `json:"receipt,omitempty"`
+}
+
+// BatchResult is the answer to a batch POST /v1/txs (a JSON array).
+// Hashes[i] and Errors[i] describe tx i: Errors[i] is nil when it was
+// accepted; Hashes[i] is the zero hash when tx i could not be parsed.
+// Results is set with ?wait=commit (nil entries for refused txs).
+type BatchResult struct {
+	Accepted int           `json:"accepted"`
+	Hashes   []crypto.Hash `json:"hashes"`
+	Errors   []*ErrorBody  `json:"errors"`
+	Results  []*TxResult   `json:"results,omitempty"`
+}
+
+// TxStatus is GET /v1/txs/{hash}. For a committed or failed tx it carries
+// its block, receipt, canonical bytes and the RFC 6962 inclusion proof of
+// its hash against the block's tx root.
+type TxStatus struct {
+	Hash       crypto.Hash    `json:"hash"`
+	Status     string         `json:"status"`
+	Height     uint64         `json:"height,omitempty"`
+	Index      uint32         `json:"index,omitempty"`
+	BlockHash  *crypto.Hash   `json:"block_hash,omitempty"`
+	Receipt    *types.Receipt `json:"receipt,omitempty"`
+	Tx         *types.Tx      `json:"tx,omitempty"`
+	TxBytesHex string         `json:"tx_bytes_hex,omitempty"`
+	Proof      *merkle.Proof  `json:"proof,omitempty"`
+	TxRoot     *crypto.Hash   `json:"tx_root,omitempty"`
+}
+
+// BlockTx is one transaction of a block: its hash and canonical signed
+// bytes (hash = SHA-256 of the bytes); Tx is the decoded JSON form, present
+// with ?decode=true.
+type BlockTx struct {
+	Hash     crypto.Hash `json:"hash"`
+	BytesHex string      `json:"bytes_hex"`
+	Tx       *types.Tx   `json:"tx,omitempty"`
+}
+
+// Receipt is a receipt with its canonical bytes (receipt hash = SHA-256 of
+// them; the results root is the RFC 6962 root over the receipt hashes).
+type Receipt struct {
+	types.Receipt
+	BytesHex string `json:"bytes_hex"`
+}
+
+// CertSignature is one precommit signature of a certificate. SignBytesHex
+// is exactly what the validator signed with Ed25519 (it includes the
+// domain prefix); it is the same for every signature of one certificate.
+type CertSignature struct {
+	Validator      string           `json:"validator"`
+	ValidatorIndex uint16           `json:"validator_index"`
+	PublicKey      crypto.PublicKey `json:"public_key"`
+	Signature      string           `json:"signature"`
+	SignBytesHex   string           `json:"sign_bytes_hex"`
+}
+
+// Certificate is a commit certificate: validators holding more than two
+// thirds of the voting power precommitted BlockHash at Height in Round.
+type Certificate struct {
+	Height     uint64          `json:"height"`
+	Round      uint32          `json:"round"`
+	BlockHash  crypto.Hash     `json:"block_hash"`
+	Signatures []CertSignature `json:"signatures"`
+}
+
+// Block is GET /v1/blocks/{height}.
+type Block struct {
+	Height      uint64       `json:"height"`
+	Hash        crypto.Hash  `json:"hash"`
+	HeaderHex   string       `json:"header_hex"`
+	Header      types.Header `json:"header"`
+	Txs         []BlockTx    `json:"txs"`
+	Receipts    []Receipt    `json:"receipts"`
+	Certificate Certificate  `json:"certificate"`
+}
+
+// KVValue is GET /v1/kv/{key}: the live version of a key as of ReadHeight
+// (the latest height, or ?height). Height is where this version was written.
+type KVValue struct {
+	Key        string      `json:"key"`
+	Value      string      `json:"value"`
+	Version    uint64      `json:"version"`
+	Height     uint64      `json:"height"`
+	TxHash     crypto.Hash `json:"tx_hash"`
+	ReadHeight uint64      `json:"read_height"`
+}
+
+// KVProof is GET /v1/kv/{key}?prove=true: the key's state entry at Height
+// (or its absence) with a sparse Merkle proof against the state root of the
+// certified header at Height. Verify checks it end to end.
+type KVProof struct {
+	Key    string `json:"key"`
+	Height uint64 `json:"height"`
+	// Found is whether the state holds an entry for the key; a deleted key
+	// has an entry (a tombstone, Entry.Deleted).
+	Found       bool           `json:"found"`
+	Entry       *types.KVEntry `json:"entry,omitempty"`
+	StateKeyHex string         `json:"state_key_hex"`
+	ValueHex    string         `json:"value_hex,omitempty"`
+	Proof       *state.Proof   `json:"proof"`
+	ProofHex    string         `json:"proof_hex"`
+	HeaderHex   string         `json:"header_hex"`
+	Header      *types.Header  `json:"header"`
+	Certificate *Certificate   `json:"certificate"`
+}
+
+// KVHistory is GET /v1/kv/{key}/history: versions oldest first
+// (deletions included). NextCursor, when set, fetches the next page.
+type KVHistory struct {
+	Key        string           `json:"key"`
+	Versions   []*types.KVEntry `json:"versions"`
+	NextCursor string           `json:"next_cursor,omitempty"`
+}
+
+// Account is GET /v1/accounts/{address}, as of Height.
+type Account struct {
+	Address crypto.Address `json:"address"`
+	Balance uint64         `json:"balance"`
+	Nonce   uint64         `json:"nonce"`
+	Height  uint64         `json:"height"`
+}
+
+// TxSummary is a committed transaction in a list: account history and
+// event streams.
+type TxSummary struct {
+	Hash    crypto.Hash      `json:"hash"`
+	Height  uint64           `json:"height"`
+	Index   uint32           `json:"index"`
+	Type    string           `json:"type"`
+	Sender  crypto.PublicKey `json:"sender"`
+	Nonce   uint64           `json:"nonce"`
+	OK      bool             `json:"ok"`
+	Code    types.Code       `json:"code,omitempty"`
+	Reason  string           `json:"reason,omitempty"`
+	Version uint64           `json:"version,omitempty"`
+}
+
+// AccountTxs is GET /v1/accounts/{address}/txs: newest first.
+type AccountTxs struct {
+	Address    crypto.Address `json:"address"`
+	Txs        []TxSummary    `json:"txs"`
+	NextCursor string         `json:"next_cursor,omitempty"`
+}
+
+// BlockEvent is the data of one "block" server-sent event of
+// GET /v1/events (the event id is the height). Txs is omitted with
+// ?txs=false.
+type BlockEvent struct {
+	Height      uint64           `json:"height"`
+	Hash        crypto.Hash      `json:"hash"`
+	Time        int64            `json:"time"`
+	Round       uint32           `json:"round"`
+	Proposer    crypto.PublicKey `json:"proposer"`
+	TxCount     int              `json:"tx_count"`
+	FailedCount int              `json:"failed_count"`
+	TxRoot      crypto.Hash      `json:"tx_root"`
+	StateRoot   crypto.Hash      `json:"state_root"`
+	Txs         []TxSummary      `json:"txs,omitempty"`
+}
+
+// Health is GET /healthz and GET /readyz.
+type Health struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+}

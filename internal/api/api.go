@@ -1,0 +1,432 @@
+// Package api is a validator's REST API: JSON over HTTP under /v1, plus
+// /metrics, /healthz and /readyz. It reads the committed chain from the
+// ledger, hands submitted transactions to the node (mempool admission and
+// gossip), streams committed blocks as server-sent events from the events
+// hub, and serves an OpenAPI 3 document describing all of it. docs/api.md
+// is the reference for clients.
+//
+// The JSON shapes are the Go types of package client, so the SDK and the
+// server share one definition.
+//
+// Invariants:
+//   - A client's mistake gets a 4xx with a JSON body {"error": {"code",
+//     "message"}}, never a 500; a 500 means a bug or a storage failure and is
+//     logged. A panic in a handler is recovered, logged with its stack and
+//     answered 500; it never takes the process down.
+//   - Every request body is bounded (http.MaxBytesReader) and every request
+//     but the event stream has a deadline; ?wait=commit waits at most
+//     MaxWait.
+//   - Reads are snapshots at one committed height: a response never mixes
+//     two heights.
+//   - The API never writes state: it only reads the ledger and passes
+//     transactions to Backend.Submit.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cairn-db/cairn/client"
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/events"
+	"github.com/cairn-db/cairn/internal/ledger"
+	"github.com/cairn-db/cairn/types"
+)
+
+// Backend is what the API needs from the node.
+type Backend interface {
+	// Ledger returns the committed chain.
+	Ledger() *ledger.Ledger
+	// Submit admits txs to the mempool and gossips the admitted ones.
+	// errs[i] is tx i's result: nil, a *types.TxError, mempool.ErrFull,
+	// mempool.ErrDuplicate (or ErrCommitted), an error wrapping
+	// ErrUnavailable (the node cannot take transactions now), or any other
+	// error (the node's fault: answered 500).
+	Submit(txs []*types.Tx) []error
+	// Pending returns a tx waiting in the mempool.
+	Pending(h crypto.Hash) (*types.Tx, bool)
+	// Info describes the node for /v1/status.
+	Info() NodeInfo
+	// Ready returns nil when the node is serving (GET /readyz), else why not.
+	Ready() error
+}
+
+// NodeInfo is the node-specific part of /v1/status.
+type NodeInfo struct {
+	Name      string
+	Peers     []client.Peer
+	Mempool   client.MempoolStatus
+	Consensus client.ConsensusStatus
+	// IndexedHeight is the last height the search index has applied.
+	IndexedHeight uint64
+}
+
+// ErrUnavailable is wrapped by Backend.Submit errors that mean the node
+// cannot take transactions right now (starting, syncing, shutting down):
+// answered 503.
+var ErrUnavailable = errors.New("node unavailable")
+
+// Config configures the API. Zero limits take the defaults shown.
+type Config struct {
+	Backend Backend
+	// Events is the hub of committed blocks (for /v1/events and
+	// ?wait=commit). Nil: /v1/events answers 503 and waits poll the ledger.
+	Events *events.Hub
+	// Gatherer is served at /metrics (nil: an empty registry).
+	Gatherer prometheus.Gatherer
+	// Registerer, when set, receives the API's own metrics (requests by
+	// route and status, latency, open event streams).
+	Registerer prometheus.Registerer
+	// Logger receives request errors (nil: discard).
+	Logger *slog.Logger
+
+	// MaxBodyBytes bounds a single-transaction request body (4 MiB).
+	MaxBodyBytes int64
+	// MaxBatchBodyBytes bounds a batch request body (64 MiB).
+	MaxBatchBodyBytes int64
+	// MaxBatchTxs bounds the transactions in one batch (10,000).
+	MaxBatchTxs int
+	// MaxQueryBodyBytes bounds the body of any other request (64 KiB).
+	MaxQueryBodyBytes int64
+	// RequestTimeout bounds every request except the event stream and the
+	// wait of ?wait=commit (30 s).
+	RequestTimeout time.Duration
+	// DefaultWait and MaxWait: how long ?wait=commit waits without and at
+	// most with ?timeout (10 s, 60 s).
+	DefaultWait, MaxWait time.Duration
+	// DefaultPageSize and MaxPageSize for paged lists (100, 1,000).
+	DefaultPageSize, MaxPageSize int
+	// Heartbeat is the interval of SSE comment lines that keep idle
+	// streams open through proxies (15 s).
+	Heartbeat time.Duration
+	// EventBuffer is how many blocks an event stream may fall behind
+	// before it is dropped from the hub and catches up from the ledger (256).
+	EventBuffer int
+	// WriteTimeout bounds writing one response or one event (30 s).
+	WriteTimeout time.Duration
+}
+
+func (c *Config) setDefaults() {
+	def := func(v *int64, d int64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defInt := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxBodyBytes, 4<<20)
+	def(&c.MaxBatchBodyBytes, 64<<20)
+	def(&c.MaxQueryBodyBytes, 64<<10)
+	defInt(&c.MaxBatchTxs, 10_000)
+	defDur(&c.RequestTimeout, 30*time.Second)
+	defDur(&c.DefaultWait, 10*time.Second)
+	defDur(&c.MaxWait, 60*time.Second)
+	defInt(&c.DefaultPageSize, 100)
+	defInt(&c.MaxPageSize, 1000)
+	defDur(&c.Heartbeat, 15*time.Second)
+	defInt(&c.EventBuffer, 256)
+	defDur(&c.WriteTimeout, 30*time.Second)
+	if c.MaxBatchBodyBytes < c.MaxBodyBytes {
+		c.MaxBatchBodyBytes = c.MaxBodyBytes
+	}
+	if c.DefaultWait > c.MaxWait {
+		c.DefaultWait = c.MaxWait
+	}
+	if c.DefaultPageSize > c.MaxPageSize {
+		c.DefaultPageSize = c.MaxPageSize
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Gatherer == nil {
+		c.Gatherer = prometheus.NewRegistry()
+	}
+}
+
+// Server is the API's http.Handler.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	routes  []route
+	metrics *metrics
+
+	closeOnce sync.Once
+	closing   chan struct{}
+}
+
+// handlerFunc is an endpoint: it writes a success response itself and
+// returns an error for anything else (an *apiError for client mistakes).
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// route is one endpoint of the API.
+type route struct {
+	method  string
+	pattern string // ServeMux path pattern, also the metrics label
+	h       handlerFunc
+	// stream marks the long-lived event stream: no request timeout.
+	stream bool
+	// body is the request body limit (0: MaxQueryBodyBytes).
+	body int64
+	// timeout overrides RequestTimeout (0: RequestTimeout).
+	timeout time.Duration
+}
+
+// New returns the API handler. It panics if cfg.Backend is nil (a wiring
+// bug found at startup, not on a request).
+func New(cfg Config) *Server {
+	if cfg.Backend == nil {
+		panic("api: Config.Backend is nil")
+	}
+	cfg.setDefaults()
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), closing: make(chan struct{})}
+	s.metrics = newMetrics(cfg.Registerer)
+	s.routes = []route{
+		{method: "GET", pattern: "/v1/status", h: s.status},
+		{method: "POST", pattern: "/v1/txs", h: s.submit, body: cfg.MaxBatchBodyBytes, timeout: cfg.RequestTimeout + cfg.MaxWait},
+		{method: "GET", pattern: "/v1/txs/{hash}", h: s.getTx},
+		{method: "GET", pattern: "/v1/blocks/{height}", h: s.getBlock},
+		{method: "GET", pattern: "/v1/kv/{key}", h: s.getKV},
+		{method: "GET", pattern: "/v1/kv/{key}/history", h: s.kvHistory},
+		{method: "GET", pattern: "/v1/accounts/{address}", h: s.getAccount},
+		{method: "GET", pattern: "/v1/accounts/{address}/txs", h: s.accountTxs},
+		{method: "GET", pattern: "/v1/events", h: s.events, stream: true},
+		{method: "GET", pattern: "/v1/openapi.json", h: s.openAPI},
+		{method: "GET", pattern: "/metrics", h: s.promHandler()},
+		{method: "GET", pattern: "/healthz", h: s.healthz},
+		{method: "GET", pattern: "/readyz", h: s.readyz},
+	}
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
+	}
+	// Everything else: JSON 404, or 405 when the path exists for another
+	// method.
+	s.mux.Handle("/", s.wrap(route{pattern: "unmatched", h: s.unmatched}))
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Close ends every open event stream and wait, so an http.Server's Shutdown
+// can finish; register it with http.Server.RegisterOnShutdown. Requests
+// after Close are still served.
+func (s *Server) Close() { s.closeOnce.Do(func() { close(s.closing) }) }
+
+// NewHTTPServer returns an http.Server for h with timeouts fit for the API:
+// headers within 10 s, idle keep-alive connections closed after 2 minutes.
+// Body read and response write deadlines are set per request by the API
+// itself (the event stream needs none), so the server sets no overall
+// read or write timeout. It registers h's Close for Shutdown.
+func NewHTTPServer(addr string, h *Server, log *slog.Logger) *http.Server {
+	srv := &http.Server{
+		Addr: addr, Handler: h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	if log != nil {
+		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	}
+	srv.RegisterOnShutdown(h.Close)
+	return srv
+}
+
+// recorder remembers the status written through it (for logs, metrics and
+// the panic handler) and passes everything else on.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *recorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Flush lets the event stream flush through the recorder.
+func (w *recorder) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController the underlying writer (deadlines).
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// wrap applies, outermost first: metrics and logging, panic recovery,
+// deadlines and body limits, then the handler with its error mapping.
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("api: panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					writeError(rec, &apiError{status: http.StatusInternalServerError, code: "internal", msg: "internal error"})
+				}
+				if rec.status == 0 {
+					rec.status = http.StatusInternalServerError
+				}
+				s.metrics.panics.Inc()
+			}
+			s.metrics.observe(rt.pattern, rec.status, time.Since(start))
+		}()
+
+		rc := http.NewResponseController(rec)
+		if !rt.stream {
+			timeout := rt.timeout
+			if timeout <= 0 {
+				timeout = s.cfg.RequestTimeout
+			}
+			ctx, cancel := context.WithTimeout(r.Context(), timeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+			// Deadlines on the connection stop a client that trickles its
+			// body or never reads the answer from holding a goroutine. They
+			// are best effort: not every ResponseWriter supports them.
+			_ = rc.SetReadDeadline(time.Now().Add(timeout))
+			_ = rc.SetWriteDeadline(time.Now().Add(timeout + s.cfg.WriteTimeout))
+		}
+		limit := rt.body
+		if limit <= 0 {
+			limit = s.cfg.MaxQueryBodyBytes
+		}
+		r.Body = http.MaxBytesReader(rec, r.Body, limit)
+
+		if err := rt.h(rec, r); err != nil {
+			s.fail(rec, r, err)
+		}
+	})
+}
+
+// fail writes err as an error response, unless a response was started.
+func (s *Server) fail(w *recorder, r *http.Request, err error) {
+	ae := asAPIError(r.Context(), err)
+	if ae.status >= 500 && ae.status != http.StatusServiceUnavailable {
+		s.log.Error("api: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else {
+		s.log.Debug("api: request refused", "method", r.Method, "path", r.URL.Path, "status", ae.status, "err", err)
+	}
+	if w.status != 0 {
+		return // too late to change the status; the client sees a cut answer
+	}
+	writeError(w, ae)
+}
+
+// unmatched answers requests no route matches: 405 with Allow when the
+// path exists for other methods, else 404.
+func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) error {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+		if m == r.Method || (m == http.MethodGet && r.Method == http.MethodHead) {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pat := s.mux.Handler(probe); pat != "" && pat != "/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		for i, m := range allow {
+			if i == 0 {
+				w.Header().Set("Allow", m)
+			} else {
+				w.Header().Add("Allow", m)
+			}
+		}
+		return errf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s", r.Method, r.URL.Path)
+	}
+	return errf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path)
+}
+
+func (s *Server) promHandler() handlerFunc {
+	h := promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{Timeout: 10 * time.Second})
+	return func(w http.ResponseWriter, r *http.Request) error {
+		h.ServeHTTP(w, r)
+		return nil
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, client.Health{Status: "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if err := s.cfg.Backend.Ready(); err != nil {
+		return errf(http.StatusServiceUnavailable, "unavailable", "not ready: %v", err)
+	}
+	return writeJSON(w, http.StatusOK, client.Health{Status: "ready"})
+}
+
+// metrics are the API's own Prometheus metrics.
+type metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	streams  prometheus.Gauge
+	panics   prometheus.Counter
+	txs      *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cairn_api_requests_total", Help: "API requests by route and HTTP status."}, []string{"route", "code"}),
+		latency:  prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cairn_api_request_duration_seconds", Help: "API request latency by route (event streams excluded).", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"route"}),
+		streams:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "cairn_api_event_streams", Help: "Open /v1/events streams."}),
+		panics:   prometheus.NewCounter(prometheus.CounterOpts{Name: "cairn_api_panics_total", Help: "Handler panics recovered (each one is a bug)."}),
+		txs:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cairn_api_txs_total", Help: "Transactions submitted through the API, by result (accepted or the error code)."}, []string{"result"}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.requests, m.latency, m.streams, m.panics, m.txs} {
+			// A second Server on the same registry (tests) fails with
+			// AlreadyRegisteredError; its metrics then stay unexported,
+			// which is harmless.
+			_ = reg.Register(c)
+		}
+	}
+	return m
+}
+
+func (m *metrics) observe(route string, status int, d time.Duration) {
+	if status == 0 {
+		status = http.StatusOK
+	}
+	m.requests.WithLabelValues(route, fmt.Sprint(status)).Inc()
+	if route != "/v1/events" {
+		m.latency.WithLabelValues(route).Observe(d.Seconds())
+	}
+}

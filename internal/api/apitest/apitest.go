@@ -1,0 +1,309 @@
+// Package apitest runs a real single-validator Cairn chain behind the REST
+// API for tests: a genesis with one validator (quorum 1) and funded users,
+// a ledger in a temporary directory, a real mempool, an events hub, a tiny
+// committer loop (reap, propose, sign the precommit certificate, commit,
+// update the mempool, publish) and the API served by httptest on
+// 127.0.0.1. It is for tests of the API, the SDK and the CLI; it is not a
+// node (no consensus, no peers).
+package apitest
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cairn-db/cairn/client"
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/api"
+	"github.com/cairn-db/cairn/internal/events"
+	"github.com/cairn-db/cairn/internal/execute"
+	"github.com/cairn-db/cairn/internal/ledger"
+	"github.com/cairn-db/cairn/internal/mempool"
+	"github.com/cairn-db/cairn/types"
+)
+
+// ChainID is the test chain's id.
+const ChainID = "cairn-apitest"
+
+// Balance is each funded user's initial balance.
+const Balance = 1_000_000
+
+// Options tune the chain.
+type Options struct {
+	// Users is the number of funded users (default 4).
+	Users int
+	// API overrides API limits (Backend, Events, Gatherer, Registerer and
+	// Logger are filled in).
+	API api.Config
+	// MempoolMaxTxs bounds the mempool (default 10,000).
+	MempoolMaxTxs int
+	// BlockTxs bounds transactions per block (default 1,000).
+	BlockTxs int
+}
+
+// Chain is a running test chain.
+type Chain struct {
+	Genesis  *types.Genesis
+	ValKey   *crypto.PrivateKey
+	Users    []*crypto.PrivateKey
+	Ledger   *ledger.Ledger
+	Mempool  *mempool.Mempool
+	Hub      *events.Hub
+	API      *api.Server
+	Server   *httptest.Server
+	URL      string
+	Registry *prometheus.Registry
+
+	t        testing.TB
+	blockTxs int
+
+	mu     sync.Mutex
+	paused bool
+	err    error
+
+	stop chan struct{}
+	done chan struct{}
+	kick chan struct{}
+}
+
+// Key returns a deterministic key for tag and i.
+func Key(tag byte, i int) *crypto.PrivateKey {
+	var seed [crypto.SeedSize]byte
+	seed[0] = tag
+	binary.BigEndian.PutUint64(seed[1:], uint64(i))
+	return crypto.MustKeyFromSeed(seed)
+}
+
+// backend adapts the chain to api.Backend.
+type backend struct{ c *Chain }
+
+func (b backend) Ledger() *ledger.Ledger { return b.c.Ledger }
+func (b backend) Submit(txs []*types.Tx) []error {
+	errs := b.c.Mempool.AddBatch(txs)
+	b.c.wake()
+	return errs
+}
+func (b backend) Pending(h crypto.Hash) (*types.Tx, bool) { return b.c.Mempool.Get(h) }
+func (b backend) Ready() error                            { return nil }
+func (b backend) Info() api.NodeInfo {
+	st := b.c.Mempool.Stats()
+	head := b.c.Ledger.Head()
+	return api.NodeInfo{
+		Name:      "test0",
+		Peers:     []client.Peer{},
+		Mempool:   client.MempoolStatus{Txs: st.Txs, Bytes: st.Bytes},
+		Consensus: client.ConsensusStatus{Height: head.Height + 1},
+	}
+}
+
+// New starts a chain; it stops when the test ends.
+func New(t testing.TB, opt Options) *Chain {
+	t.Helper()
+	if opt.Users == 0 {
+		opt.Users = 4
+	}
+	if opt.MempoolMaxTxs == 0 {
+		opt.MempoolMaxTxs = 10_000
+	}
+	if opt.BlockTxs == 0 {
+		opt.BlockTxs = 1000
+	}
+	val := Key('v', 0)
+	g := &types.Genesis{
+		ChainID: ChainID, GenesisTime: 1_700_000_000_000, Params: types.DefaultParams(),
+		Validators: []types.Validator{{Name: "test0", PublicKey: val.Public(), Power: 1}},
+	}
+	c := &Chain{Genesis: g, ValKey: val, t: t, blockTxs: opt.BlockTxs,
+		stop: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1)}
+	for i := 0; i < opt.Users; i++ {
+		k := Key('u', i)
+		c.Users = append(c.Users, k)
+		g.Balances = append(g.Balances, types.Balance{Address: k.Public().Address(), Amount: Balance})
+	}
+	l, err := ledger.Open(ledger.Options{Dir: t.TempDir(), CacheBytes: 8 << 20}, g)
+	if err != nil {
+		t.Fatalf("apitest: open ledger: %v", err)
+	}
+	c.Ledger = l
+	mc := mempool.DefaultConfig(ChainID, g.Params)
+	mc.MaxTxs, mc.MaxBytes, mc.RecentCommitted = opt.MempoolMaxTxs, 64<<20, 10_000
+	if c.Mempool, err = mempool.New(mc, l); err != nil {
+		t.Fatalf("apitest: mempool: %v", err)
+	}
+	c.Hub = events.NewHub()
+	c.Registry = prometheus.NewRegistry()
+	cfg := opt.API
+	cfg.Backend, cfg.Events, cfg.Gatherer, cfg.Registerer = backend{c}, c.Hub, c.Registry, c.Registry
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	c.API = api.New(cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("apitest: listen: %v", err)
+	}
+	c.Server = &httptest.Server{Listener: ln, Config: &http.Server{Handler: c.API, ReadHeaderTimeout: 10 * time.Second}}
+	c.Server.Config.RegisterOnShutdown(c.API.Close)
+	c.Server.Start()
+	c.URL = c.Server.URL
+	// Drain the gossip channel as a transport would, so it never fills.
+	go func() {
+		for {
+			select {
+			case <-c.Mempool.Gossip():
+			case <-c.stop:
+				return
+			}
+		}
+	}()
+	go c.run()
+	t.Cleanup(c.Close)
+	return c
+}
+
+// testWriter sends log lines to t.Log.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+// Close stops the committer and the server and closes the ledger. It is
+// idempotent and runs at test cleanup.
+func (c *Chain) Close() {
+	select {
+	case <-c.stop:
+		return
+	default:
+	}
+	c.API.Close()
+	c.Hub.Close()
+	close(c.stop)
+	<-c.done
+	c.Server.Close()
+	if err := c.Ledger.Close(); err != nil {
+		c.t.Errorf("apitest: close ledger: %v", err)
+	}
+	if err := c.Err(); err != nil {
+		c.t.Errorf("apitest: committer: %v", err)
+	}
+}
+
+// Client returns an SDK client for the chain.
+func (c *Chain) Client() *client.Client {
+	cl, err := client.New(c.URL)
+	if err != nil {
+		c.t.Fatalf("apitest: client: %v", err)
+	}
+	return cl
+}
+
+// Pause stops committing blocks until Resume (txs stay pending).
+func (c *Chain) Pause() {
+	c.mu.Lock()
+	c.paused = true
+	c.mu.Unlock()
+}
+
+// Resume restarts committing.
+func (c *Chain) Resume() {
+	c.mu.Lock()
+	c.paused = false
+	c.mu.Unlock()
+	c.wake()
+}
+
+// Err returns the committer's first error.
+func (c *Chain) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *Chain) wake() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (c *Chain) run() {
+	defer close(c.done)
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.kick:
+		case <-c.Mempool.TxsAvailable():
+		case <-t.C:
+		}
+		c.mu.Lock()
+		paused := c.paused || c.err != nil
+		c.mu.Unlock()
+		if paused {
+			continue
+		}
+		txs := c.Mempool.Reap(c.blockTxs, c.Genesis.Params.MaxBlockBytes)
+		if len(txs) == 0 {
+			continue
+		}
+		if _, err := c.commit(txs); err != nil {
+			c.mu.Lock()
+			c.err = err
+			c.mu.Unlock()
+		}
+	}
+}
+
+// commit runs one block of txs through the ledger and publishes it.
+func (c *Chain) commit(txs []*types.Tx) (*types.Block, error) {
+	l := c.Ledger
+	head := l.Head()
+	blk, p, err := l.Propose(txs, 0, max(time.Now().UnixMilli(), head.Time), c.ValKey.Public(), execute.Options{Verified: c.Mempool.Verified})
+	if err != nil {
+		return nil, fmt.Errorf("propose %d: %w", head.Height+1, err)
+	}
+	vote := types.SignVote(c.ValKey, ChainID, types.Precommit, blk.Header.Height, blk.Header.Round, blk.Hash(), 0)
+	cert := types.NewCertificate(blk.Header.Height, blk.Header.Round, blk.Hash(), []types.Vote{vote})
+	if err := l.Commit(blk, cert, p); err != nil {
+		return nil, fmt.Errorf("commit %d: %w", blk.Header.Height, err)
+	}
+	if err := c.Mempool.Update(blk.Header.Height, txs); err != nil {
+		return nil, fmt.Errorf("mempool update %d: %w", blk.Header.Height, err)
+	}
+	c.Hub.Publish(events.BlockEvent{Block: blk, Certificate: cert, Receipts: p.Result.Receipts})
+	return blk, nil
+}
+
+// WaitHeight waits (at most 10 s) until the chain reaches height h.
+func (c *Chain) WaitHeight(h uint64) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for c.Ledger.Head().Height < h {
+		select {
+		case <-ctx.Done():
+			c.t.Fatalf("apitest: height %d not reached (at %d)", h, c.Ledger.Head().Height)
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// Tx signs a transaction of user k with an explicit nonce.
+func Tx(k *crypto.PrivateKey, nonce uint64, p types.Payload) *types.Tx {
+	tx := &types.Tx{ChainID: ChainID, Nonce: nonce, Timestamp: 1_700_000_000_000, Payload: p}
+	tx.Sign(k)
+	return tx
+}

@@ -1,0 +1,124 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/cairn-db/cairn/client"
+	"github.com/cairn-db/cairn/internal/ledger"
+	"github.com/cairn-db/cairn/internal/mempool"
+	"github.com/cairn-db/cairn/types"
+)
+
+// apiError is an error answer: HTTP status, API code and message. extra
+// fields, when set, are added to the body next to "error".
+type apiError struct {
+	status int
+	code   string
+	msg    string
+	extra  map[string]any
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.msg) }
+
+func errf(status int, code, format string, args ...any) *apiError {
+	return &apiError{status: status, code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+func badRequest(format string, args ...any) *apiError {
+	return errf(http.StatusBadRequest, "bad_request", format, args...)
+}
+
+func notFound(format string, args ...any) *apiError {
+	return errf(http.StatusNotFound, "not_found", format, args...)
+}
+
+// txCodeStatus maps transaction error codes to HTTP statuses (docs/api.md
+// has the same table).
+var txCodeStatus = map[types.Code]int{
+	types.CodeMalformed:           http.StatusBadRequest,
+	types.CodeUnknownType:         http.StatusBadRequest,
+	types.CodeBadSignature:        http.StatusUnauthorized,
+	types.CodeOversized:           http.StatusRequestEntityTooLarge,
+	types.CodeBadNonce:            http.StatusConflict,
+	types.CodeReplay:              http.StatusConflict,
+	types.CodeVersionConflict:     http.StatusConflict,
+	types.CodeWrongChain:          http.StatusUnprocessableEntity,
+	types.CodeInsufficientBalance: http.StatusUnprocessableEntity,
+	types.CodeInvalid:             http.StatusUnprocessableEntity,
+	types.CodeNotFound:            http.StatusUnprocessableEntity,
+}
+
+// asAPIError classifies any error from a handler or from transaction
+// admission. Unknown errors are the node's fault: 500.
+func asAPIError(ctx context.Context, err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var te *types.TxError
+	if errors.As(err, &te) {
+		st, ok := txCodeStatus[te.Code]
+		if !ok {
+			st = http.StatusUnprocessableEntity
+		}
+		return &apiError{status: st, code: string(te.Code), msg: te.Error()}
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return errf(http.StatusRequestEntityTooLarge, "too_large", "request body exceeds %d bytes", mbe.Limit)
+	case errors.Is(err, mempool.ErrFull):
+		return errf(http.StatusServiceUnavailable, "mempool_full", "%v: try again later", err)
+	case errors.Is(err, mempool.ErrCommitted):
+		return errf(http.StatusConflict, string(types.CodeReplay), "%v", err)
+	case errors.Is(err, mempool.ErrDuplicate):
+		return errf(http.StatusConflict, "duplicate", "%v", err)
+	case errors.Is(err, ErrUnavailable):
+		return errf(http.StatusServiceUnavailable, "unavailable", "%v", err)
+	case errors.Is(err, ledger.ErrNotFound):
+		return notFound("%v", err)
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
+		return errf(http.StatusServiceUnavailable, "timeout", "the request took too long: %v", err)
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		// The client went away; nobody reads this answer.
+		return errf(499, "canceled", "request canceled")
+	}
+	return errf(http.StatusInternalServerError, "internal", "internal error: %v", err)
+}
+
+// errorBody converts an error to the per-transaction form of batch answers.
+func errorBody(ctx context.Context, err error) *client.ErrorBody {
+	ae := asAPIError(ctx, err)
+	return &client.ErrorBody{Code: ae.code, Message: ae.msg}
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	body := map[string]any{"error": client.ErrorBody{Code: e.code, Message: e.msg}}
+	for k, v := range e.extra {
+		body[k] = v
+	}
+	_ = writeJSON(w, e.status, body)
+}
+
+// writeJSON encodes v fully before writing, so an encoding failure (a bug)
+// becomes a 500 instead of a truncated 200.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	b = append(b, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	// A write error means the client left; there is nobody to tell.
+	_, _ = w.Write(b)
+	return nil
+}

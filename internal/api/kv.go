@@ -1,0 +1,281 @@
+package api
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/cairn-db/cairn/client"
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/ledger"
+	"github.com/cairn-db/cairn/internal/store"
+	"github.com/cairn-db/cairn/types"
+)
+
+// keyParam returns the {key} path segment, unescaped, checked like a
+// transaction's key.
+func keyParam(r *http.Request) (string, error) {
+	k := r.PathValue("key")
+	if k == "" || len(k) > types.MaxKeyBytes || !utf8.ValidString(k) {
+		return "", badRequest("key must be 1..%d bytes of UTF-8, path-escaped", types.MaxKeyBytes)
+	}
+	return k, nil
+}
+
+// readHeight resolves ?height= against the head: the height to read at.
+func readHeight(r *http.Request, l *ledger.Ledger) (uint64, bool, error) {
+	head := l.Head().Height
+	h, set, err := uintParam(r, "height")
+	if err != nil {
+		return 0, false, err
+	}
+	if !set {
+		return head, false, nil
+	}
+	if h > head {
+		return 0, true, notFound("height %d is above the latest height %d", h, head)
+	}
+	return h, true, nil
+}
+
+// getKV is GET /v1/kv/{key}: the live value, at a height, or with a proof.
+func (s *Server) getKV(w http.ResponseWriter, r *http.Request) error {
+	key, err := keyParam(r)
+	if err != nil {
+		return err
+	}
+	prove, err := boolParam(r, "prove")
+	if err != nil {
+		return err
+	}
+	l := s.cfg.Backend.Ledger()
+	h, explicit, err := readHeight(r, l)
+	if err != nil {
+		return err
+	}
+	if prove {
+		return s.proveKV(w, l, key, h, explicit)
+	}
+	// Reading at a fixed height (rather than "latest") makes read_height
+	// exact even while blocks commit.
+	e, err := l.KVAt(key, h)
+	if err != nil {
+		if errors.Is(err, ledger.ErrNotFound) {
+			return notFound("key %q has no live value at height %d", key, h)
+		}
+		return err
+	}
+	return writeJSON(w, http.StatusOK, client.KVValue{Key: key, Value: e.Value, Version: e.Version, Height: e.Height, TxHash: e.TxHash, ReadHeight: h})
+}
+
+func (s *Server) proveKV(w http.ResponseWriter, l *ledger.Ledger, key string, h uint64, explicit bool) error {
+	if h == 0 {
+		if explicit {
+			return badRequest("height 0 is the genesis state and has no certificate; proofs need a height of at least 1")
+		}
+		return notFound("no block has been committed yet, so there is no certified state root to prove against")
+	}
+	sp, err := l.Prove(types.KVKey(key), h)
+	if err != nil {
+		return err
+	}
+	if sp.Header == nil || sp.Certificate == nil || sp.Proof == nil {
+		return fmt.Errorf("prove %q at %d: ledger returned an incomplete proof", key, h)
+	}
+	vals := l.Validators()
+	out := client.KVProof{
+		Key: key, Height: h, Found: sp.Found,
+		StateKeyHex: hex.EncodeToString(sp.Key),
+		Proof:       sp.Proof, ProofHex: hex.EncodeToString(sp.Proof.Encode()),
+		HeaderHex: hex.EncodeToString(sp.HeaderBytes), Header: sp.Header,
+		Certificate: certificateJSON(sp.Certificate, l.Genesis().ChainID, vals),
+	}
+	if sp.Found {
+		e, err := types.DecodeKVEntry(sp.Value)
+		if err != nil {
+			return fmt.Errorf("prove %q at %d: %w", key, h, err)
+		}
+		out.Entry, out.ValueHex = e, hex.EncodeToString(sp.Value)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// pageLimit reads ?limit=.
+func (s *Server) pageLimit(r *http.Request) (int, error) {
+	n, set, err := uintParam(r, "limit")
+	if err != nil {
+		return 0, err
+	}
+	if !set {
+		return s.cfg.DefaultPageSize, nil
+	}
+	if n == 0 || n > uint64(s.cfg.MaxPageSize) {
+		return 0, badRequest("limit must be 1..%d", s.cfg.MaxPageSize)
+	}
+	return int(n), nil
+}
+
+// parseCursor reads a "A.B" cursor of two integers.
+func parseCursor(r *http.Request) (a, b uint64, set bool, err error) {
+	c := r.URL.Query().Get("cursor")
+	if c == "" {
+		return 0, 0, false, nil
+	}
+	x, y, ok := strings.Cut(c, ".")
+	if ok {
+		if a, err = strconv.ParseUint(x, 10, 64); err == nil {
+			b, err = strconv.ParseUint(y, 10, 64)
+		}
+	}
+	if !ok || err != nil {
+		return 0, 0, false, badRequest("cursor %q is not one this API returned", c)
+	}
+	return a, b, true, nil
+}
+
+// kvHistory is GET /v1/kv/{key}/history. The cursor is "height.version" of
+// the first version of the next page: versions increase by one per write,
+// and a height may hold several writes of one key.
+func (s *Server) kvHistory(w http.ResponseWriter, r *http.Request) error {
+	key, err := keyParam(r)
+	if err != nil {
+		return err
+	}
+	limit, err := s.pageLimit(r)
+	if err != nil {
+		return err
+	}
+	from, minVersion, cursored, err := parseCursor(r)
+	if err != nil {
+		return err
+	}
+	l := s.cfg.Backend.Ledger()
+	vs, err := l.KVHistory(key, from, limit+1)
+	if err != nil {
+		return err
+	}
+	// Versions below the cursor at its height come first; skip them, and
+	// fetch again with room for them if they took some of the page.
+	skip := 0
+	for skip < len(vs) && vs[skip].Version < minVersion {
+		skip++
+	}
+	if skip > 0 && len(vs) == limit+1 {
+		if vs, err = l.KVHistory(key, from, limit+1+skip); err != nil {
+			return err
+		}
+	}
+	vs = vs[min(skip, len(vs)):]
+	if len(vs) == 0 && !cursored {
+		return notFound("key %q has never been written", key)
+	}
+	out := client.KVHistory{Key: key, Versions: vs}
+	if len(vs) > limit {
+		next := vs[limit]
+		out.Versions = vs[:limit]
+		out.NextCursor = fmt.Sprintf("%d.%d", next.Height, next.Version)
+	}
+	if out.Versions == nil {
+		out.Versions = []*types.KVEntry{}
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func addressParam(r *http.Request) (crypto.Address, error) {
+	a, err := crypto.ParseAddress(strings.ToLower(r.PathValue("address")))
+	if err != nil {
+		return a, badRequest("%v (an address is 40 hex characters)", err)
+	}
+	return a, nil
+}
+
+// getAccount is GET /v1/accounts/{address}.
+func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) error {
+	a, err := addressParam(r)
+	if err != nil {
+		return err
+	}
+	l := s.cfg.Backend.Ledger()
+	h := l.Head().Height
+	acct := types.Account{}
+	v, ok, err := l.State().GetAt(types.AccountKey(a), h)
+	if err != nil {
+		return fmt.Errorf("account %s at %d: %w", a, h, err)
+	}
+	if ok {
+		if acct, err = types.DecodeAccount(v); err != nil {
+			return fmt.Errorf("account %s at %d: %w", a, h, err)
+		}
+	}
+	return writeJSON(w, http.StatusOK, client.Account{Address: a, Balance: acct.Balance, Nonce: acct.Nonce, Height: h})
+}
+
+// accountTxs is GET /v1/accounts/{address}/txs, newest first. The cursor
+// is "height.index" of the last tx of the previous page.
+func (s *Server) accountTxs(w http.ResponseWriter, r *http.Request) error {
+	a, err := addressParam(r)
+	if err != nil {
+		return err
+	}
+	limit, err := s.pageLimit(r)
+	if err != nil {
+		return err
+	}
+	ch, ci, cursored, err := parseCursor(r)
+	if err != nil {
+		return err
+	}
+	if ci > uint64(^uint32(0)) {
+		return badRequest("cursor index out of range")
+	}
+	var before *store.TxLocation
+	if cursored {
+		before = &store.TxLocation{Height: ch, Index: uint32(ci)}
+	}
+	st := s.cfg.Backend.Ledger().Store()
+	locs, err := st.AccountTxs(a, before, limit+1)
+	if err != nil {
+		return err
+	}
+	out := client.AccountTxs{Address: a, Txs: []client.TxSummary{}}
+	if len(locs) > limit {
+		locs = locs[:limit]
+		last := locs[limit-1]
+		out.NextCursor = fmt.Sprintf("%d.%d", last.Height, last.Index)
+	}
+	// Tx hashes by height, loaded once per block this page touches.
+	blocks := map[uint64][]crypto.Hash{}
+	for _, loc := range locs {
+		hs, ok := blocks[loc.Height]
+		if !ok {
+			if hs, err = st.TxHashes(loc.Height); err != nil {
+				return err
+			}
+			blocks[loc.Height] = hs
+		}
+		if int(loc.Index) >= len(hs) {
+			return fmt.Errorf("account %s: index entry %d/%d has no transaction", a, loc.Height, loc.Index)
+		}
+		tx, _, err := st.Tx(hs[loc.Index])
+		if err != nil {
+			return err
+		}
+		rc, err := st.Receipt(loc)
+		if err != nil {
+			return err
+		}
+		out.Txs = append(out.Txs, txSummary(tx, loc.Height, loc.Index, rc))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func txSummary(tx *types.Tx, height uint64, index uint32, rc *types.Receipt) client.TxSummary {
+	return client.TxSummary{
+		Hash: tx.Hash(), Height: height, Index: index, Type: tx.Type().String(), Sender: tx.Sender, Nonce: tx.Nonce,
+		OK: rc.OK, Code: rc.Code, Reason: rc.Reason, Version: rc.Version,
+	}
+}

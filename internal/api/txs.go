@@ -1,0 +1,416 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cairn-db/cairn/client"
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/events"
+	"github.com/cairn-db/cairn/internal/ledger"
+	"github.com/cairn-db/cairn/types"
+)
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
+	l := s.cfg.Backend.Ledger()
+	head := l.Head()
+	vals := l.Validators()
+	info := s.cfg.Backend.Info()
+	st := client.Status{
+		ChainID: l.Genesis().ChainID, Node: info.Name,
+		Height: head.Height, LatestBlockHash: head.Hash, LatestBlockTime: head.Time, StateRoot: head.StateRoot,
+		Validators: vals.Validators, ValidatorsHash: vals.Hash(), TotalPower: vals.TotalPower(), QuorumPower: vals.Quorum(),
+		Peers: info.Peers, Mempool: info.Mempool, Consensus: info.Consensus, IndexedHeight: info.IndexedHeight,
+	}
+	if st.Peers == nil {
+		st.Peers = []client.Peer{}
+	}
+	for _, p := range st.Peers {
+		if p.Connected {
+			st.ConnectedPeers++
+		}
+	}
+	return writeJSON(w, http.StatusOK, st)
+}
+
+// waitParams reads ?wait=commit and ?timeout=.
+func (s *Server) waitParams(r *http.Request) (bool, time.Duration, error) {
+	q := r.URL.Query()
+	wait := false
+	switch q.Get("wait") {
+	case "", "none":
+	case "commit":
+		wait = true
+	default:
+		return false, 0, badRequest("wait must be \"commit\" (or absent), got %q", q.Get("wait"))
+	}
+	d := s.cfg.DefaultWait
+	if t := q.Get("timeout"); t != "" {
+		v, err := parseDuration(t)
+		if err != nil || v <= 0 || v > s.cfg.MaxWait {
+			return false, 0, badRequest("timeout must be a duration in (0, %s], like 5s or 1500ms, got %q", s.cfg.MaxWait, t)
+		}
+		d = v
+	}
+	return wait, d, nil
+}
+
+// parseDuration accepts Go durations ("1.5s") and plain seconds ("2").
+func parseDuration(s string) (time.Duration, error) {
+	if n, err := strconv.ParseFloat(s, 64); err == nil {
+		if n < 0 || n > 1e6 {
+			return 0, errors.New("out of range")
+		}
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	return time.ParseDuration(s)
+}
+
+// submit is POST /v1/txs: one transaction (a JSON object) or a batch (a
+// JSON array of them).
+func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
+	wait, waitFor, err := s.waitParams(r)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return badRequest("reading request body: %v", err)
+	}
+	body = bytes.TrimLeft(body, " \t\r\n")
+	if len(body) == 0 {
+		return errf(http.StatusBadRequest, string(types.CodeMalformed), "empty body: want a transaction object or an array of them")
+	}
+	switch body[0] {
+	case '{':
+		if int64(len(body)) > s.cfg.MaxBodyBytes {
+			return errf(http.StatusRequestEntityTooLarge, "too_large", "a single transaction body is limited to %d bytes (batches to %d)", s.cfg.MaxBodyBytes, s.cfg.MaxBatchBodyBytes)
+		}
+		return s.submitOne(w, r, body, wait, waitFor)
+	case '[':
+		return s.submitBatch(w, r, body, wait, waitFor)
+	}
+	return errf(http.StatusBadRequest, string(types.CodeMalformed), "body must be a JSON object (one transaction) or array (a batch)")
+}
+
+// parseTx decodes one transaction's JSON form strictly (unknown or
+// missing fields, trailing data and invalid JSON are all malformed). It
+// calls UnmarshalJSON directly: going through json.Unmarshal would scan the
+// bytes once more for nothing, as the strict decoder validates them anyway.
+func parseTx(b []byte) (*types.Tx, error) {
+	var tx types.Tx
+	if err := tx.UnmarshalJSON(b); err != nil {
+		var te *types.TxError
+		if errors.As(err, &te) {
+			return nil, te
+		}
+		return nil, types.Errf(types.CodeMalformed, "invalid JSON: %v", err)
+	}
+	return &tx, nil
+}
+
+func (s *Server) submitOne(w http.ResponseWriter, r *http.Request, body []byte, wait bool, waitFor time.Duration) error {
+	tx, err := parseTx(body)
+	if err != nil {
+		s.metrics.txs.WithLabelValues(string(asAPIError(r.Context(), err).code)).Inc()
+		return err
+	}
+	var sub *events.Subscription
+	if wait {
+		// Subscribe before admission, so a commit right after it is seen.
+		sub = s.subscribe()
+		defer closeSub(sub)
+	}
+	if err := s.cfg.Backend.Submit([]*types.Tx{tx})[0]; err != nil {
+		s.metrics.txs.WithLabelValues(asAPIError(r.Context(), err).code).Inc()
+		return err
+	}
+	s.metrics.txs.WithLabelValues("accepted").Inc()
+	h := tx.Hash()
+	if !wait {
+		return writeJSON(w, http.StatusAccepted, client.TxResult{Hash: h})
+	}
+	res := s.waitCommit(r.Context(), sub, []crypto.Hash{h}, waitFor)[h]
+	status := http.StatusOK
+	if res.Status == client.StatusPending || res.Status == client.StatusUnknown {
+		status = http.StatusAccepted
+	}
+	return writeJSON(w, status, res)
+}
+
+// batchError is the body of a batch in which no transaction was accepted:
+// the first error in the standard envelope, and the per-tx details.
+type batchError struct {
+	Error client.ErrorBody `json:"error"`
+	client.BatchResult
+}
+
+func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request, body []byte, wait bool, waitFor time.Duration) error {
+	var raws []json.RawMessage
+	if err := json.Unmarshal(body, &raws); err != nil {
+		return errf(http.StatusBadRequest, string(types.CodeMalformed), "invalid JSON array: %v", err)
+	}
+	if len(raws) == 0 {
+		return errf(http.StatusBadRequest, string(types.CodeMalformed), "empty batch")
+	}
+	if len(raws) > s.cfg.MaxBatchTxs {
+		return errf(http.StatusRequestEntityTooLarge, "too_large", "batch of %d transactions, limit %d", len(raws), s.cfg.MaxBatchTxs)
+	}
+	txs, errs := parseBatch(raws)
+	res := client.BatchResult{Hashes: make([]crypto.Hash, len(raws)), Errors: make([]*client.ErrorBody, len(raws))}
+	parsed := make([]*types.Tx, 0, len(txs))
+	at := make([]int, 0, len(txs))
+	for i, tx := range txs {
+		if errs[i] != nil {
+			continue
+		}
+		res.Hashes[i] = tx.Hash()
+		parsed = append(parsed, tx)
+		at = append(at, i)
+	}
+	var sub *events.Subscription
+	if wait {
+		sub = s.subscribe()
+		defer closeSub(sub)
+	}
+	if len(parsed) > 0 {
+		serrs := s.cfg.Backend.Submit(parsed)
+		for k, err := range serrs {
+			errs[at[k]] = err
+		}
+	}
+	var accepted []crypto.Hash
+	var firstErr error
+	ctx := r.Context()
+	for i, err := range errs {
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			eb := errorBody(ctx, err)
+			res.Errors[i] = eb
+			s.metrics.txs.WithLabelValues(eb.Code).Inc()
+			continue
+		}
+		accepted = append(accepted, res.Hashes[i])
+	}
+	res.Accepted = len(accepted)
+	s.metrics.txs.WithLabelValues("accepted").Add(float64(len(accepted)))
+	if res.Accepted == 0 {
+		ae := asAPIError(ctx, firstErr)
+		if ae.status >= 500 && ae.status != http.StatusServiceUnavailable {
+			return firstErr
+		}
+		return writeJSON(w, ae.status, batchError{Error: client.ErrorBody{Code: ae.code, Message: ae.msg}, BatchResult: res})
+	}
+	status := http.StatusAccepted
+	if wait {
+		done := s.waitCommit(ctx, sub, accepted, waitFor)
+		res.Results = make([]*client.TxResult, len(raws))
+		status = http.StatusOK
+		for i, e := range res.Errors {
+			if e != nil {
+				continue
+			}
+			tr := done[res.Hashes[i]]
+			res.Results[i] = tr
+			if tr.Status == client.StatusPending || tr.Status == client.StatusUnknown {
+				status = http.StatusAccepted
+			}
+		}
+	}
+	return writeJSON(w, status, res)
+}
+
+// parseBatch decodes the transactions of a batch, spreading large batches
+// over the CPUs (strict JSON decoding is most of a batch's admission cost
+// besides signatures).
+func parseBatch(raws []json.RawMessage) ([]*types.Tx, []error) {
+	txs := make([]*types.Tx, len(raws))
+	errs := make([]error, len(raws))
+	parse := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			txs[i], errs[i] = parseTx(raws[i])
+		}
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if len(raws) < 128 || workers == 1 {
+		parse(0, len(raws))
+		return txs, errs
+	}
+	chunk := (len(raws) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for lo := 0; lo < len(raws); lo += chunk {
+		hi := min(lo+chunk, len(raws))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			parse(lo, hi)
+		}()
+	}
+	wg.Wait()
+	return txs, errs
+}
+
+func (s *Server) subscribe() *events.Subscription {
+	if s.cfg.Events == nil {
+		return nil
+	}
+	return s.cfg.Events.Subscribe(s.cfg.EventBuffer)
+}
+
+func closeSub(sub *events.Subscription) {
+	if sub != nil {
+		sub.Close()
+	}
+}
+
+// waitCommit waits until every hash is in a committed block, the wait
+// times out, the request ends or the server closes. It follows the hub and,
+// as a safety net (no hub, or dropped from it for being slow), polls the
+// ledger. Hashes not committed in time are reported pending (or unknown if
+// they also left the mempool).
+func (s *Server) waitCommit(ctx context.Context, sub *events.Subscription, hashes []crypto.Hash, d time.Duration) map[crypto.Hash]*client.TxResult {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	l := s.cfg.Backend.Ledger()
+	out := make(map[crypto.Hash]*client.TxResult, len(hashes))
+	left := make(map[crypto.Hash]bool, len(hashes))
+	for _, h := range hashes {
+		left[h] = true
+	}
+	poll := func() {
+		for h := range left {
+			if info, err := l.Tx(h); err == nil {
+				out[h] = committedResult(h, info.Height, info.Index, info.Receipt)
+				delete(left, h)
+			}
+		}
+	}
+	// Poll often without a hub; with one, only as a rare safety net.
+	interval := time.Second
+	var evs <-chan *events.BlockEvent
+	if sub != nil {
+		evs = sub.C()
+	} else {
+		interval = 50 * time.Millisecond
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	poll()
+	for len(left) > 0 {
+		select {
+		case ev, ok := <-evs:
+			if !ok {
+				evs = nil // dropped or closed: fall back to polling
+				t.Reset(50 * time.Millisecond)
+				poll()
+				continue
+			}
+			for i, rc := range ev.Receipts {
+				if left[rc.TxHash] {
+					out[rc.TxHash] = committedResult(rc.TxHash, ev.Height(), uint32(i), rc)
+					delete(left, rc.TxHash)
+				}
+			}
+		case <-t.C:
+			poll()
+		case <-ctx.Done():
+			poll()
+			s.markPending(out, left)
+			return out
+		case <-s.closing:
+			poll()
+			s.markPending(out, left)
+			return out
+		}
+	}
+	return out
+}
+
+func (s *Server) markPending(out map[crypto.Hash]*client.TxResult, left map[crypto.Hash]bool) {
+	for h := range left {
+		st := client.StatusPending
+		if _, ok := s.cfg.Backend.Pending(h); !ok {
+			st = client.StatusUnknown
+		}
+		out[h] = &client.TxResult{Hash: h, Status: st}
+	}
+}
+
+func committedResult(h crypto.Hash, height uint64, index uint32, rc *types.Receipt) *client.TxResult {
+	st := client.StatusCommitted
+	if !rc.OK {
+		st = client.StatusFailed
+	}
+	return &client.TxResult{Hash: h, Status: st, Height: height, Index: index, Receipt: rc}
+}
+
+func parseHashParam(s string) (crypto.Hash, error) {
+	h, err := crypto.ParseHash(strings.ToLower(s))
+	if err != nil {
+		return h, badRequest("transaction hash: %v", err)
+	}
+	return h, nil
+}
+
+// getTx is GET /v1/txs/{hash}.
+func (s *Server) getTx(w http.ResponseWriter, r *http.Request) error {
+	h, err := parseHashParam(r.PathValue("hash"))
+	if err != nil {
+		return err
+	}
+	l := s.cfg.Backend.Ledger()
+	// Ledger, then mempool, then the ledger again: a tx that commits
+	// between the first two looks is found by the third.
+	for attempt := 0; attempt < 2; attempt++ {
+		info, err := l.Tx(h)
+		if err == nil {
+			return s.writeCommittedTx(w, l, h, info)
+		}
+		if !errors.Is(err, ledger.ErrNotFound) {
+			return err
+		}
+		if attempt == 0 {
+			if tx, ok := s.cfg.Backend.Pending(h); ok {
+				return writeJSON(w, http.StatusOK, client.TxStatus{Hash: h, Status: client.StatusPending, Tx: tx, TxBytesHex: hex.EncodeToString(tx.Bytes())})
+			}
+		}
+	}
+	e := notFound("transaction %s is not committed and not pending on this node", h)
+	e.extra = map[string]any{"hash": h, "status": client.StatusUnknown}
+	return e
+}
+
+func (s *Server) writeCommittedTx(w http.ResponseWriter, l *ledger.Ledger, h crypto.Hash, info *ledger.TxInfo) error {
+	hdr, err := l.Store().Header(info.Height)
+	if err != nil {
+		return fmt.Errorf("tx %s: header %d: %w", h, info.Height, err)
+	}
+	bh := hdr.Hash()
+	st := client.StatusCommitted
+	if !info.Receipt.OK {
+		st = client.StatusFailed
+	}
+	proof := info.Proof
+	return writeJSON(w, http.StatusOK, client.TxStatus{
+		Hash: h, Status: st, Height: info.Height, Index: info.Index, BlockHash: &bh,
+		Receipt: info.Receipt, Tx: info.Tx, TxBytesHex: hex.EncodeToString(info.Tx.Bytes()),
+		Proof: &proof, TxRoot: &hdr.TxRoot,
+	})
+}

@@ -7,12 +7,13 @@
 // Add, AddBatch and AddFromPeer apply, in this order (cheapest first, so a
 // flood of duplicates or a full pool costs no signature checks):
 //
-//  1. dedup by hash: a tx already pending, or committed recently (a bounded
+//  1. chain id and size limits (types.ValidateTxStateless without the
+//     signature): *types.TxError wrong_chain_id / oversized (malformed for a
+//     nil tx);
+//  2. dedup by hash: a tx already pending, or committed recently (a bounded
 //     set of the last Config.RecentCommitted committed hashes), is refused
 //     with ErrDuplicate (ErrCommitted for the committed case; it wraps
-//     ErrDuplicate);
-//  2. chain id and size limits (types.ValidateTxStateless without the
-//     signature): *types.TxError wrong_chain_id / oversized;
+//     ErrDuplicate); a tx repeated within one batch is a duplicate too;
 //  3. room: a pool at Config.MaxTxs or Config.MaxBytes refuses with ErrFull;
 //  4. signature (batch-verified for AddBatch/AddFromPeer, with per-tx results
 //     when the batch fails): *types.TxError bad_signature;
@@ -39,7 +40,9 @@
 // arrives, which makes the held run behind it ready in nonce order. So the
 // list is FIFO across senders and strictly by nonce within a sender, and
 // every prefix of it is a valid block order with no nonce gap. Reap returns
-// such a prefix; it removes nothing (the block may not commit).
+// such a prefix; it removes nothing (the block may not commit). A held tx
+// whose gap never fills stays held (it counts against the pool's bounds)
+// until a committed tx uses its nonce.
 //
 // # Commit
 //
@@ -60,9 +63,11 @@
 // GossipQueue batches (a batch that does not fit is dropped, never the tx:
 // it is still pending here and will be proposed by this validator).
 //
-// The pool is safe for concurrent use: API goroutines add while the
-// consensus goroutine reaps and updates. Signature checks and state reads run
-// outside the pool's lock.
+// The pool is safe for concurrent use: API and peer goroutines add while the
+// consensus goroutine reaps and updates (Reap and Update are meant for that
+// one goroutine; calling them from several is safe but their interleaving is
+// the caller's business). Signature checks and state reads run outside the
+// pool's lock.
 package mempool
 
 import (

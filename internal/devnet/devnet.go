@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/cairn-db/cairn/client"
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/node"
 	"github.com/cairn-db/cairn/types"
@@ -39,20 +40,6 @@ type Options struct {
 	Tune func(i int, c *node.Config)
 }
 
-// NodeEntry is one node in network.json.
-type NodeEntry struct {
-	Name string `json:"name"`
-	API  string `json:"api"`
-	Home string `json:"home"`
-}
-
-// Network is network.json.
-type Network struct {
-	ChainID   string      `json:"chain_id"`
-	Nodes     []NodeEntry `json:"nodes"`
-	FaucetKey string      `json:"faucet_key"`
-}
-
 // ErrExists is returned when DIR already holds a network.
 var ErrExists = errors.New("network already initialised")
 
@@ -63,26 +50,10 @@ func Exists(dir string) bool {
 }
 
 // LoadNetwork reads dir/network.json (or a path to the file itself).
-func LoadNetwork(path string) (*Network, error) {
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		path = filepath.Join(path, "network.json")
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read network: %w", err)
-	}
-	var n Network
-	if err := json.Unmarshal(b, &n); err != nil {
-		return nil, fmt.Errorf("network %s: %w", path, err)
-	}
-	if len(n.Nodes) == 0 {
-		return nil, fmt.Errorf("network %s: no nodes", path)
-	}
-	return &n, nil
-}
+func LoadNetwork(path string) (*client.Network, error) { return client.LoadNetwork(path) }
 
 // InitNetwork writes a new network into dir.
-func InitNetwork(dir string, o Options) (*Network, error) {
+func InitNetwork(dir string, o Options) (*client.Network, error) {
 	if o.Validators <= 0 || o.Validators > 100 {
 		return nil, fmt.Errorf("init: validators must be 1..100, got %d", o.Validators)
 	}
@@ -129,7 +100,7 @@ func InitNetwork(dir string, o Options) (*Network, error) {
 	}
 	keys := make([]*crypto.PrivateKey, o.Validators)
 	cfgs := make([]node.Config, o.Validators)
-	nw := &Network{ChainID: o.ChainID, FaucetKey: faucetPath}
+	nw := &client.Network{ChainID: o.ChainID, FaucetKey: faucetPath, Dir: abs}
 	for i := range keys {
 		if keys[i], err = crypto.GenerateKey(); err != nil {
 			return nil, err
@@ -148,7 +119,6 @@ func InitNetwork(dir string, o Options) (*Network, error) {
 		c.APIAddr = fmt.Sprintf("%s:%d", o.Host, o.APIPort+i)
 		c.P2PAddr = fmt.Sprintf("%s:%d", o.Host, o.P2PPort+i)
 		cfgs[i] = c
-		nw.Nodes = append(nw.Nodes, NodeEntry{Name: name, API: "http://" + c.APIAddr, Home: home})
 	}
 	if err := g.Check(); err != nil {
 		return nil, err
@@ -165,6 +135,8 @@ func InitNetwork(dir string, o Options) (*Network, error) {
 		if o.Tune != nil {
 			o.Tune(i, &cfgs[i])
 		}
+		// After Tune, which may move the API.
+		nw.Nodes = append(nw.Nodes, client.NetworkNode{Name: cfgs[i].Name, API: "http://" + cfgs[i].APIAddr, Home: cfgs[i].Home})
 		if err := cfgs[i].Save(); err != nil {
 			return nil, err
 		}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/cairn-db/cairn/client"
 )
 
 // Cluster runs a network's validators as child processes of one binary
@@ -19,7 +21,7 @@ import (
 // home/node.log. Tests and benchmarks use it to kill -9 and restart nodes.
 type Cluster struct {
 	Bin     string
-	Net     *Network
+	Net     *client.Network
 	Args    []string // extra arguments for every node
 	mu      sync.Mutex
 	procs   []*exec.Cmd
@@ -29,7 +31,7 @@ type Cluster struct {
 }
 
 // NewCluster prepares a cluster for network nw using binary bin.
-func NewCluster(bin string, nw *Network, extraArgs ...string) *Cluster {
+func NewCluster(bin string, nw *client.Network, extraArgs ...string) *Cluster {
 	n := len(nw.Nodes)
 	return &Cluster{Bin: bin, Net: nw, Args: extraArgs, procs: make([]*exec.Cmd, n), exited: make([]chan struct{}, n), logs: make([]*os.File, n)}
 }

@@ -184,5 +184,5 @@ func (c Config) Path(p string) string {
 // LedgerDir is where the node keeps its Pebble ledger.
 func LedgerDir(c Config) string { return filepath.Join(c.Path(c.DataDir), "ledger") }
 
-// WALDir is where the node keeps its consensus write-ahead log.
-func WALDir(c Config) string { return filepath.Join(c.Path(c.DataDir), "wal") }
+// WALPath is the node's consensus write-ahead log file.
+func WALPath(c Config) string { return filepath.Join(c.Path(c.DataDir), "consensus.wal") }

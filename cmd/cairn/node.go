@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/cairn-db/cairn/internal/node"
+)
+
+func init() {
+	register("node", "run one validator (see cairn init)", runNode)
+}
+
+func runNode(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("node", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	home := fs.String("home", "", "validator home: config.json, validator.key, data/")
+	apiAddr := fs.String("api-addr", "", "override api_addr (host:port)")
+	p2pAddr := fs.String("p2p-addr", "", "override p2p_addr (host:port)")
+	level := fs.String("log-level", "", "override log_level: debug, info, warn, error")
+	format := fs.String("log-format", "", "override log_format: text or json")
+	unsafeFaults := fs.Bool("unsafe-test-faults", false, "allow fault injection and Byzantine modes (tests and benchmarks only)")
+	faults := fs.Bool("faults", false, "enable the fault-injection endpoint (needs --unsafe-test-faults)")
+	byz := fs.String("byzantine", "", "misbehave: equivocate | double-vote (needs --unsafe-test-faults)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *home == "" {
+		fmt.Fprintln(stderr, "cairn node: --home is required")
+		return 2
+	}
+	cfg, err := node.LoadConfig(*home)
+	if err != nil {
+		fmt.Fprintln(stderr, "cairn node:", err)
+		return 1
+	}
+	for flagVal, dst := range map[string]*string{*apiAddr: &cfg.APIAddr, *p2pAddr: &cfg.P2PAddr, *level: &cfg.LogLevel, *format: &cfg.LogFormat} {
+		if flagVal != "" {
+			*dst = flagVal
+		}
+	}
+	cfg.AllowFaults, cfg.Byzantine = *faults, *byz
+	if *unsafeFaults {
+		node.AllowUnsafeTestFaults()
+	}
+	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		fmt.Fprintln(stderr, "cairn node:", err)
+		return 2
+	}
+	n, err := node.New(cfg, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := n.Run(ctx); err != nil {
+		log.Error("stopped with error", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}

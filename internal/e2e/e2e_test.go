@@ -1,0 +1,174 @@
+package e2e
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cairn-db/cairn/client"
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/types"
+)
+
+// load submits transfers from senders round-robin over the given nodes
+// until stop closes or each sender has sent max; it returns the hashes the
+// nodes acknowledged (202).
+func (tn *testnet) load(ctx context.Context, senders []*crypto.PrivateKey, nodes []int, max int, stop <-chan struct{}) []crypto.Hash {
+	var mu sync.Mutex
+	var acked []crypto.Hash
+	var wg sync.WaitGroup
+	for si, k := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nonce, tries := uint64(0), 0
+			var tx *types.Tx
+			to := senders[(si+1)%len(senders)].Public().Address()
+			for j := 0; j < max; j++ {
+				select {
+				case <-stop:
+					return
+				case <-ctx.Done():
+					return
+				default:
+				}
+				if tx == nil {
+					tx = client.NewTx(tn.net.ChainID, k, nonce+1, &types.Transfer{To: to, Amount: 1})
+				}
+				nd := nodes[(si+j+tries)%len(nodes)]
+				cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				_, err := tn.clients[nd].Submit(cctx, tx)
+				cancel()
+				// A duplicate means an earlier try was accepted after all.
+				if err != nil && client.ErrorCode(err) != "duplicate" {
+					// A node that is down or refuses: the same tx elsewhere.
+					tries++
+					time.Sleep(50 * time.Millisecond)
+					j--
+					continue
+				}
+				nonce++
+				mu.Lock()
+				acked = append(acked, tx.Hash())
+				mu.Unlock()
+				tx = nil
+			}
+		}()
+	}
+	wg.Wait()
+	return acked
+}
+
+// waitCommitted waits until node i reports every hash committed.
+func (tn *testnet) waitCommitted(i int, hashes []crypto.Hash, d time.Duration) {
+	tn.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	for _, h := range hashes {
+		for {
+			st, err := tn.clients[i].Tx(ctx, h)
+			if err == nil && (st.Status == "committed" || st.Status == "failed") {
+				if st.Status != "committed" {
+					tn.t.Fatalf("tx %s failed: %+v", h, st.Receipt)
+				}
+				break
+			}
+			if ctx.Err() != nil {
+				tn.t.Fatalf("node%d: tx %s not committed within %v (last: %+v, %v)", i, h, d, st, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+func TestThousandTxsAcrossFourValidators(t *testing.T) {
+	tn := startNet(t, 4)
+	senders := newKeys(t, 20)
+	tn.fund(senders, 1_000_000)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	acked := tn.load(ctx, senders, []int{0, 1, 2, 3}, 50, nil)
+	if len(acked) != 1000 {
+		t.Fatalf("%d txs acknowledged, want 1000", len(acked))
+	}
+	for i := 0; i < 4; i++ {
+		tn.waitCommitted(i, acked, 60*time.Second)
+	}
+	h := tn.height(0)
+	eventually(t, 30*time.Second, "all nodes at the same height", func() bool {
+		return tn.height(1) >= h && tn.height(2) >= h && tn.height(3) >= h
+	})
+	tn.sameChain([]int{0, 1, 2, 3}, h)
+	// Every sender's 50 transfers: nonce 50 everywhere.
+	for _, k := range senders[:3] {
+		a, err := tn.clients[3].Account(ctx, k.Public().Address())
+		if err != nil || a.Nonce != 50 {
+			t.Fatalf("account %s: %+v %v", k.Public().Address(), a, err)
+		}
+	}
+}
+
+func TestKillOneValidatorUnderLoad(t *testing.T) {
+	tn := startNet(t, 4)
+	senders := newKeys(t, 8)
+	tn.fund(senders, 1_000_000)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	stop := make(chan struct{})
+	var acked []crypto.Hash
+	done := make(chan struct{})
+	go func() {
+		acked = tn.load(ctx, senders, []int{0, 1, 2}, 10_000, stop)
+		close(done)
+	}()
+	eventually(t, 30*time.Second, "load committing", func() bool { return tn.height(0) >= 3 })
+	tn.cluster.Kill(3)
+	before := tn.height(0)
+	eventually(t, 30*time.Second, "the three survivors keep committing", func() bool {
+		return tn.height(0) >= before+5 && tn.height(1) >= before+5 && tn.height(2) >= before+5
+	})
+	if err := tn.cluster.Start(3); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	close(stop)
+	<-done
+	for _, i := range []int{0, 1, 2} {
+		tn.waitCommitted(i, acked, 60*time.Second)
+	}
+	target := tn.height(0)
+	eventually(t, 60*time.Second, "restarted node caught up", func() bool { return tn.height(3) >= target })
+	tn.sameChain([]int{0, 1, 2, 3}, target)
+	tn.waitCommitted(3, acked, 30*time.Second)
+}
+
+func TestTwoOfFourDownHaltsSafely(t *testing.T) {
+	tn := startNet(t, 4)
+	senders := newKeys(t, 4)
+	tn.fund(senders, 1_000_000)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	tn.cluster.Kill(2)
+	tn.cluster.Kill(3)
+	h := tn.height(0)
+	// Transactions are still accepted into the mempool, but nothing can
+	// commit without a quorum.
+	acked := tn.load(ctx, senders, []int{0, 1}, 5, nil)
+	time.Sleep(3 * time.Second)
+	if got := tn.height(0); got != h {
+		t.Fatalf("height moved from %d to %d with 2 of 4 validators down", h, got)
+	}
+	if got := tn.height(1); got != h {
+		t.Fatalf("node1 height moved from %d to %d", h, got)
+	}
+	if err := tn.cluster.Start(2); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 1, 2} {
+		tn.waitCommitted(i, acked, 90*time.Second)
+	}
+	target := tn.height(0)
+	tn.sameChain([]int{0, 1, 2}, target)
+}

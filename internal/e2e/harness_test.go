@@ -1,0 +1,197 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cairn-db/cairn/client"
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/devnet"
+	"github.com/cairn-db/cairn/internal/node"
+	"github.com/cairn-db/cairn/types"
+)
+
+// bin is the cairn binary built once for all tests.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "cairn-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "cairn")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/cairn-db/cairn/cmd/cairn").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build cairn: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freePorts returns n distinct free loopback ports.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ls []net.Listener
+	var ports []int
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return ports
+}
+
+// testnet is a running network of validator processes.
+type testnet struct {
+	t       *testing.T
+	dir     string
+	net     *client.Network
+	cluster *devnet.Cluster
+	clients []*client.Client
+	faucet  *crypto.PrivateKey
+}
+
+// startNet initialises and starts n validators with test-friendly timing.
+func startNet(t *testing.T, n int) *testnet {
+	t.Helper()
+	dir := t.TempDir()
+	ports := freePorts(t, 2*n)
+	nw, err := devnet.InitNetwork(dir, devnet.Options{Validators: n, ChainID: "e2e", Tune: func(i int, c *node.Config) {
+		c.APIAddr = fmt.Sprintf("127.0.0.1:%d", ports[i])
+		c.P2PAddr = fmt.Sprintf("127.0.0.1:%d", ports[n+i])
+		c.Consensus.TimeoutPropose = node.Duration{Duration: 800 * time.Millisecond}
+		c.Consensus.TimeoutVote = node.Duration{Duration: 400 * time.Millisecond}
+		c.Consensus.TimeoutDelta = node.Duration{Duration: 200 * time.Millisecond}
+		c.Consensus.MaxBlockDelay = node.Duration{Duration: 20 * time.Millisecond}
+		c.LogLevel = "debug"
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := &testnet{t: t, dir: dir, net: nw, cluster: devnet.NewCluster(bin, nw)}
+	if tn.clients, err = nw.Clients(); err != nil {
+		t.Fatal(err)
+	}
+	if tn.faucet, err = crypto.LoadKey(nw.FaucetKey); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		tn.cluster.StopAll(10 * time.Second)
+		if t.Failed() {
+			for _, nd := range nw.Nodes {
+				b, _ := os.ReadFile(filepath.Join(nd.Home, "node.log"))
+				if len(b) > 8000 {
+					b = b[len(b)-8000:]
+				}
+				t.Logf("---- %s log tail ----\n%s", nd.Name, b)
+			}
+		}
+	})
+	if err := tn.cluster.StartAll(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := tn.cluster.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return tn
+}
+
+// eventually polls cond every 100 ms until it holds or d passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (tn *testnet) height(i int) uint64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	st, err := tn.clients[i].Status(ctx)
+	if err != nil {
+		return 0
+	}
+	return st.Height
+}
+
+// fund gives each of keys amount from the faucet and waits for the commit.
+func (tn *testnet) fund(keys []*crypto.PrivateKey, amount uint64) {
+	tn.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s := tn.clients[0].NewSigner(tn.faucet, tn.net.ChainID)
+	var txs []*types.Tx
+	for _, k := range keys {
+		tx, err := s.Transfer(ctx, k.Public().Address(), amount)
+		if err != nil {
+			tn.t.Fatal(err)
+		}
+		txs = append(txs, tx)
+	}
+	res, err := tn.clients[0].SubmitBatchWait(ctx, txs, 30*time.Second)
+	if err != nil {
+		tn.t.Fatalf("fund: %v", err)
+	}
+	for i, r := range res.Results {
+		if r == nil || r.Receipt == nil || !r.Receipt.OK {
+			tn.t.Fatalf("fund tx %d: %+v (%+v)", i, r, res.Errors[i])
+		}
+	}
+}
+
+func newKeys(t *testing.T, n int) []*crypto.PrivateKey {
+	ks := make([]*crypto.PrivateKey, n)
+	for i := range ks {
+		k, err := crypto.GenerateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ks[i] = k
+	}
+	return ks
+}
+
+// sameChain checks that every given node reports the same block hash and
+// state root at every height up to h.
+func (tn *testnet) sameChain(nodes []int, h uint64) {
+	tn.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for height := uint64(1); height <= h; height++ {
+		var ref *client.Block
+		for _, i := range nodes {
+			b, err := tn.clients[i].Block(ctx, height)
+			if err != nil {
+				tn.t.Fatalf("node%d block %d: %v", i, height, err)
+			}
+			if ref == nil {
+				ref = b
+				continue
+			}
+			if b.Hash != ref.Hash || b.Header.StateRoot != ref.Header.StateRoot {
+				tn.t.Fatalf("height %d: node%d has %s/%s, node%d has %s/%s", height, i, b.Hash, b.Header.StateRoot, nodes[0], ref.Hash, ref.Header.StateRoot)
+			}
+		}
+	}
+}

@@ -1,0 +1,101 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/cairn-db/cairn/client"
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/api"
+	"github.com/cairn-db/cairn/types"
+)
+
+// maxTracked bounds the admission times kept for the latency histogram.
+const maxTracked = 200_000
+
+// startAPI listens on the configured address and serves the REST API.
+func (n *Node) startAPI() error {
+	ln, err := net.Listen("tcp", n.cfg.APIAddr)
+	if err != nil {
+		return fmt.Errorf("node: api listen %s: %w", n.cfg.APIAddr, err)
+	}
+	n.apiLn = ln
+	h := api.New(api.Config{Backend: n, Events: n.hub, Gatherer: n.m.reg, Registerer: n.m.reg, Logger: n.log.With("component", "api")})
+	n.http = api.NewHTTPServer(n.cfg.APIAddr, h, n.log)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("api server", "err", err)
+		}
+	}()
+	return nil
+}
+
+// APIAddr is the address the API listens on (useful with port 0).
+func (n *Node) APIAddr() string {
+	if n.apiLn == nil {
+		return ""
+	}
+	return n.apiLn.Addr().String()
+}
+
+// Submit implements api.Backend.
+func (n *Node) Submit(txs []*types.Tx) []error {
+	if !n.ready.Load() {
+		errs := make([]error, len(txs))
+		for i := range errs {
+			errs[i] = fmt.Errorf("node is starting or stopping: %w", api.ErrUnavailable)
+		}
+		return errs
+	}
+	errs := n.pool.AddBatch(txs)
+	now := time.Now()
+	tracked := n.tracked.Load()
+	for i, err := range errs {
+		if err == nil && tracked < maxTracked {
+			n.submitAt.Store(txs[i].Hash(), now)
+			tracked = n.tracked.Add(1)
+		}
+	}
+	return errs
+}
+
+// Pending implements api.Backend.
+func (n *Node) Pending(h crypto.Hash) (*types.Tx, bool) { return n.pool.Get(h) }
+
+// Ready implements api.Backend.
+func (n *Node) Ready() error {
+	if !n.ready.Load() {
+		return errors.New("consensus is not running")
+	}
+	return nil
+}
+
+// Info implements api.Backend.
+func (n *Node) Info() api.NodeInfo {
+	info := api.NodeInfo{Name: n.cfg.Name}
+	byKey := map[crypto.PublicKey]string{}
+	for _, v := range n.vals.Validators {
+		byKey[v.PublicKey] = v.Name
+	}
+	connected := 0
+	if t := n.net; t != nil {
+		for _, p := range t.Peers() {
+			info.Peers = append(info.Peers, client.Peer{Name: byKey[p.PublicKey], PublicKey: p.PublicKey, Connected: p.Connected, Since: p.Since})
+			if p.Connected {
+				connected++
+			}
+		}
+	}
+	n.m.peers.Set(float64(connected))
+	st := n.pool.Stats()
+	info.Mempool = client.MempoolStatus{Txs: st.Txs, Bytes: st.Bytes}
+	if pos := n.position.Load(); pos != nil {
+		info.Consensus = client.ConsensusStatus{Height: pos.Height, Round: pos.Round, Step: pos.Step}
+	}
+	return info
+}

@@ -1,0 +1,269 @@
+package node
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cairn-db/cairn/internal/consensus"
+	"github.com/cairn-db/cairn/internal/events"
+	"github.com/cairn-db/cairn/internal/execute"
+	"github.com/cairn-db/cairn/internal/p2p"
+	"github.com/cairn-db/cairn/types"
+)
+
+func nowMs() int64 { return time.Now().UnixMilli() }
+
+// timerHeap orders the engine's timers by due time.
+type timerHeap []consensus.Timer
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].At < h[j].At }
+func (h timerHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)        { *h = append(*h, x.(consensus.Timer)) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return t
+}
+
+// run is the consensus goroutine: the engine's only driver.
+func (n *Node) run(ctx context.Context) error {
+	if err := n.apply(n.engine.Start(nowMs())); err != nil {
+		return err
+	}
+	n.ready.Store(true)
+	defer n.ready.Store(false)
+	if err := n.reportMempool(); err != nil {
+		return err
+	}
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
+	for {
+		if len(n.timers) > 0 {
+			wake.Reset(time.Until(time.UnixMilli(n.timers[0].At)))
+		} else {
+			wake.Reset(time.Hour)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case m := <-n.net.Receive():
+			if err := n.onMessage(m); err != nil {
+				return err
+			}
+		case <-n.pool.TxsAvailable():
+			if err := n.reportMempool(); err != nil {
+				return err
+			}
+		case <-wake.C:
+			now := nowMs()
+			for len(n.timers) > 0 && n.timers[0].At <= now {
+				t := heap.Pop(&n.timers).(consensus.Timer)
+				if err := n.apply(n.engine.Step(now, consensus.Timeout{Timer: t})); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+func (n *Node) onMessage(m p2p.Message) error {
+	from := n.vals.IndexOf(m.From)
+	if from < 0 {
+		return nil // the transport admits only validators; be safe anyway
+	}
+	switch m.Channel {
+	case chMempool:
+		select {
+		case n.ingest <- m:
+		default:
+			n.m.gossipDropped.Inc() // gossip is best effort; clients retry
+		}
+		return nil
+	case chConsensus, chSync:
+		msg, err := consensus.Decode(m.Payload)
+		if err != nil {
+			n.m.badMessages.Inc()
+			n.log.Debug("undecodable consensus message", "from", n.vals.Validators[from].Name, "err", err)
+			return nil
+		}
+		return n.apply(n.engine.Step(nowMs(), consensus.Receive{From: from, Msg: msg}))
+	}
+	n.m.badMessages.Inc()
+	return nil
+}
+
+// reportMempool tells the engine how much is ready to propose.
+func (n *Node) reportMempool() error {
+	st := n.pool.Stats()
+	now := nowMs()
+	switch {
+	case st.Ready == 0:
+		n.pendingSince = 0
+	case n.pendingSince == 0:
+		n.pendingSince = now
+	}
+	n.m.mempoolTxs.Set(float64(st.Txs))
+	return n.apply(n.engine.Step(now, consensus.TxsAvailable{Count: st.Ready, Bytes: st.Bytes, Since: n.pendingSince}))
+}
+
+// apply carries out a Ready in the order the engine requires. A Build
+// request is answered at once, which yields another Ready.
+func (n *Node) apply(rd consensus.Ready) error {
+	for guard := 0; guard < 64; guard++ {
+		committed := false
+		for _, c := range rd.Commits {
+			if err := n.commit(c); err != nil {
+				return err
+			}
+			committed = true
+		}
+		if err := n.writeWAL(rd.WAL); err != nil {
+			return err
+		}
+		for _, o := range rd.Messages {
+			ch := chConsensus
+			switch o.Msg.(type) {
+			case *consensus.BlockRequest, *consensus.BlockResponse, *consensus.Status:
+				ch = chSync
+			}
+			b := consensus.Encode(o.Msg)
+			if o.To == consensus.Broadcast {
+				n.net.Broadcast(ch, b)
+			} else if o.To >= 0 && o.To < n.vals.Len() {
+				n.net.Send(n.vals.Validators[o.To].PublicKey, ch, b)
+			}
+		}
+		for _, t := range rd.Timers {
+			heap.Push(&n.timers, t)
+		}
+		for _, s := range rd.Serve {
+			n.serveBlock(s)
+		}
+		for _, ev := range rd.Evidence {
+			n.recordEvidence(ev)
+		}
+		pos := n.engine.Position()
+		n.position.Store(&pos)
+		n.m.round.Set(float64(pos.Round))
+		switch {
+		case rd.Build != nil:
+			rd = n.build(rd.Build)
+		case committed:
+			// The engine forgets pending counts at a new height.
+			st := n.pool.Stats()
+			if st.Ready == 0 {
+				n.pendingSince = 0
+			} else if n.pendingSince == 0 {
+				n.pendingSince = nowMs()
+			}
+			n.m.mempoolTxs.Set(float64(st.Txs))
+			rd = n.engine.Step(nowMs(), consensus.TxsAvailable{Count: st.Ready, Bytes: st.Bytes, Since: n.pendingSince})
+		default:
+			return nil
+		}
+	}
+	return fmt.Errorf("node: engine did not settle after 64 steps")
+}
+
+// build answers a BuildRequest from the mempool.
+func (n *Node) build(req *consensus.BuildRequest) consensus.Ready {
+	txs := n.pool.Reap(req.MaxTxs, req.MaxBytes)
+	blk, p, err := n.ledger.Propose(txs, req.Round, req.Time, req.Proposer, execute.Options{Verified: n.pool.Verified})
+	if err != nil {
+		// The ledger could not read its own state: nothing sensible to
+		// propose. Answer with no block; the round times out.
+		n.log.Error("cannot build a block", "height", req.Height, "err", err)
+		return n.engine.Step(nowMs(), consensus.BlockBuilt{Height: req.Height, Round: req.Round})
+	}
+	n.prepared[blk.Hash()] = p
+	return n.engine.Step(nowMs(), consensus.BlockBuilt{Height: req.Height, Round: req.Round, Block: blk})
+}
+
+func (n *Node) commit(c consensus.Commit) error {
+	b := c.Block
+	hash := b.Hash()
+	start := time.Now()
+	p := n.prepared[hash]
+	if err := n.ledger.Commit(b, c.Cert, p); err != nil {
+		// A certified block that does not apply means our state diverged
+		// from a quorum's: stop rather than guess.
+		return fmt.Errorf("node: commit height %d: %w", b.Header.Height, err)
+	}
+	clear(n.prepared)
+	var receipts []*types.Receipt
+	if p != nil {
+		receipts = p.Result.Receipts
+	} else {
+		// Fetched by catch-up: the ledger executed it inside Commit.
+		_, _, rs, err := n.ledger.Block(b.Header.Height)
+		if err != nil {
+			return fmt.Errorf("node: read back height %d: %w", b.Header.Height, err)
+		}
+		receipts = rs
+	}
+	n.hub.Publish(events.BlockEvent{Block: b, Certificate: c.Cert, Receipts: receipts})
+	if err := n.pool.Update(b.Header.Height, b.Txs); err != nil {
+		n.log.Error("mempool update", "height", b.Header.Height, "err", err)
+	}
+	n.m.observeCommit(b, receipts, time.Since(start))
+	now := time.Now()
+	for _, tx := range b.Txs {
+		if t, ok := n.submitAt.LoadAndDelete(tx.Hash()); ok {
+			n.tracked.Add(-1)
+			n.m.txLatency.Observe(now.Sub(t.(time.Time)).Seconds())
+		}
+	}
+	n.log.Debug("committed", "height", b.Header.Height, "txs", len(b.Txs), "round", c.Cert.Round, "catch_up", c.CatchUp)
+	return nil
+}
+
+func (n *Node) writeWAL(recs []consensus.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	for _, r := range recs {
+		if r.Height > n.walHeight {
+			// A new height: the previous one's block is stored, so its
+			// records are no longer needed.
+			if err := n.wal.Reset(); err != nil {
+				return fmt.Errorf("node: wal reset: %w", err)
+			}
+			n.walHeight = r.Height
+		} else if r.Height < n.walHeight {
+			continue
+		}
+		if err := n.wal.Append(r.Encode()); err != nil {
+			return fmt.Errorf("node: wal append: %w", err)
+		}
+	}
+	if err := n.wal.Sync(); err != nil {
+		return fmt.Errorf("node: wal sync: %w", err)
+	}
+	return nil
+}
+
+func (n *Node) serveBlock(s consensus.ServeRequest) {
+	if s.To < 0 || s.To >= n.vals.Len() {
+		return
+	}
+	b, cert, _, err := n.ledger.Block(s.Height)
+	if err != nil {
+		return // we do not have it (yet); the requester asks someone else
+	}
+	msg := consensus.Encode(&consensus.BlockResponse{Block: b, Cert: cert})
+	n.net.Send(n.vals.Validators[s.To].PublicKey, chSync, msg)
+}
+
+func (n *Node) recordEvidence(ev consensus.DuplicateVote) {
+	n.m.evidence.Inc()
+	a := ev.A
+	n.log.Warn("double-sign evidence", "validator", n.vals.Validators[a.Validator].Name, "height", a.Height, "round", a.Round, "type", a.Type.String())
+	b := append(ev.A.Encode(), ev.B.Encode()...)
+	if err := n.ledger.RecordEvidence(a.Height, uint32(a.Round)<<16|uint32(a.Validator), b); err != nil {
+		n.log.Error("store evidence", "err", err)
+	}
+}

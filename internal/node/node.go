@@ -1,0 +1,264 @@
+// Package node runs one Cairn validator: it wires the ledger, the mempool,
+// the consensus engine, the peer transport and the API together and owns
+// every goroutine, timer and file handle among them.
+//
+// Concurrency: one goroutine (run) drives the consensus engine and is the
+// only writer of the ledger; it handles peer messages, mempool signals and
+// timers in turn. API handlers read the ledger and add to the mempool
+// concurrently (both are safe for that). Gossip ingestion runs on its own
+// goroutine so that verifying peers' transactions never delays a vote.
+//
+// Durability: a block is committed (one synced Pebble batch) before the
+// engine's WAL records of the same step are written and before any message
+// leaves; WAL records are fsynced before the messages of their step are sent.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/consensus"
+	"github.com/cairn-db/cairn/internal/events"
+	"github.com/cairn-db/cairn/internal/execute"
+	"github.com/cairn-db/cairn/internal/ledger"
+	"github.com/cairn-db/cairn/internal/mempool"
+	"github.com/cairn-db/cairn/internal/p2p"
+	"github.com/cairn-db/cairn/internal/wal"
+	"github.com/cairn-db/cairn/types"
+)
+
+// Transport channels.
+const (
+	chConsensus byte = 1
+	chMempool   byte = 2
+	chSync      byte = 3
+)
+
+// Node is one running validator.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	key     *crypto.PrivateKey
+	genesis *types.Genesis
+	vals    *types.ValidatorSet
+	self    int
+
+	ledger *ledger.Ledger
+	pool   *mempool.Mempool
+	net    *p2p.Transport
+	wal    *wal.Log
+	engine *consensus.Engine
+	hub    *events.Hub
+	m      *metrics
+	http   *http.Server
+	apiLn  net.Listener
+
+	// Owned by the run goroutine.
+	timers       timerHeap
+	prepared     map[crypto.Hash]*ledger.Prepared
+	pendingSince int64
+	walHeight    uint64
+
+	ingest   chan p2p.Message
+	ready    atomic.Bool
+	position atomic.Pointer[consensus.Position]
+	submitAt sync.Map // tx hash -> time admitted through this node's API
+	tracked  atomic.Int64
+	wg       sync.WaitGroup
+}
+
+// New opens everything a validator needs; Run starts it.
+func New(cfg Config, log *slog.Logger) (*Node, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	if (cfg.AllowFaults || cfg.Byzantine != "") && !unsafeTestFaults.Load() {
+		return nil, errors.New("node: fault injection and Byzantine modes need the --unsafe-test-faults flag (tests and benchmarks only)")
+	}
+	g, err := types.LoadGenesis(cfg.Path(cfg.Genesis))
+	if err != nil {
+		return nil, err
+	}
+	key, err := crypto.LoadKey(cfg.Path(cfg.Key))
+	if err != nil {
+		return nil, err
+	}
+	vals, err := g.ValidatorSet()
+	if err != nil {
+		return nil, err
+	}
+	self := vals.IndexOf(key.Public())
+	if self < 0 {
+		return nil, fmt.Errorf("node: key %s is not a validator of %s", key.Public(), g.ChainID)
+	}
+	n := &Node{cfg: cfg, log: log, key: key, genesis: g, vals: vals, self: self,
+		hub: events.NewHub(), prepared: map[crypto.Hash]*ledger.Prepared{}, ingest: make(chan p2p.Message, 256)}
+	n.m = newMetrics()
+	ok := false
+	defer func() {
+		if !ok {
+			n.closeAll()
+		}
+	}()
+	if n.ledger, err = ledger.Open(ledger.Options{Dir: LedgerDir(cfg), Logger: log}, g); err != nil {
+		return nil, err
+	}
+	mc := mempool.DefaultConfig(g.ChainID, g.Params)
+	mc.MaxTxs, mc.MaxBytes = cfg.Mempool.MaxTxs, cfg.Mempool.MaxBytes
+	if n.pool, err = mempool.New(mc, n.ledger); err != nil {
+		return nil, err
+	}
+	if err := n.openTransport(); err != nil {
+		return nil, err
+	}
+	if err := n.openEngine(); err != nil {
+		return nil, err
+	}
+	ok = true
+	return n, nil
+}
+
+// unsafeTestFaults is set by the --unsafe-test-faults flag of `cairn node`.
+var unsafeTestFaults atomic.Bool
+
+// AllowUnsafeTestFaults lets configs enable fault injection and Byzantine
+// modes. Only `cairn node --unsafe-test-faults` calls it.
+func AllowUnsafeTestFaults() { unsafeTestFaults.Store(true) }
+
+func (n *Node) openTransport() error {
+	var peers []p2p.Peer
+	for _, p := range n.cfg.Peers {
+		if n.vals.IndexOf(p.PublicKey) < 0 {
+			return fmt.Errorf("node: peer %s (%s) is not a validator", p.Name, p.PublicKey)
+		}
+		peers = append(peers, p2p.Peer{PublicKey: p.PublicKey, Addr: p.Addr})
+	}
+	allowed := make([]crypto.PublicKey, 0, n.vals.Len())
+	for _, v := range n.vals.Validators {
+		allowed = append(allowed, v.PublicKey)
+	}
+	t, err := p2p.New(p2p.Config{
+		Key: n.key, ListenAddr: n.cfg.P2PAddr, Peers: peers, Allowed: allowed,
+		NetworkID: n.genesis.ChainID, Logger: n.log.With("component", "p2p"),
+		QueueSize: 4096, MaxMessageBytes: n.genesis.Params.MaxBlockBytes + (1 << 20),
+	})
+	if err != nil {
+		return fmt.Errorf("node: transport: %w", err)
+	}
+	n.net = t
+	return nil
+}
+
+func (n *Node) openEngine() error {
+	if err := os.MkdirAll(n.cfg.Path(n.cfg.DataDir), 0o755); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	log, recs, err := wal.Open(WALPath(n.cfg))
+	if err != nil {
+		return fmt.Errorf("node: wal: %w", err)
+	}
+	n.wal = log
+	head := n.ledger.Head()
+	var records []consensus.Record
+	for _, b := range recs {
+		r, err := consensus.DecodeRecord(b)
+		if err != nil {
+			return fmt.Errorf("node: wal: %w", err)
+		}
+		records = append(records, r)
+		n.walHeight = max(n.walHeight, r.Height)
+	}
+	c := n.cfg.Consensus
+	p := n.genesis.Params
+	to := consensus.Timeouts{
+		Propose: c.TimeoutPropose.Milliseconds(), ProposeDelta: c.TimeoutDelta.Milliseconds(),
+		Prevote: c.TimeoutVote.Milliseconds(), PrevoteDelta: c.TimeoutDelta.Milliseconds(),
+		Precommit: c.TimeoutVote.Milliseconds(), PrecommitDelta: c.TimeoutDelta.Milliseconds(),
+		Tick: c.TimeoutVote.Milliseconds(),
+	}
+	n.engine, err = consensus.New(consensus.Config{
+		ChainID: n.genesis.ChainID, Validators: n.vals, Key: n.key, App: n,
+		Cut: consensus.CutPolicy{MaxTxs: p.MaxBlockTxs, MaxBytes: p.MaxBlockBytes,
+			MaxDelay: c.MaxBlockDelay.Milliseconds(), EmptyBlockInterval: c.EmptyBlockInterval.Milliseconds()},
+		Timeouts: to,
+	}, consensus.State{Height: head.Height, BlockHash: head.Hash, WAL: records})
+	if err != nil {
+		return fmt.Errorf("node: consensus: %w", err)
+	}
+	return nil
+}
+
+// ValidateBlock implements consensus.App: execute the block on the
+// committed state and keep the result for the commit.
+func (n *Node) ValidateBlock(b *types.Block) error {
+	p, err := n.ledger.Validate(b, execute.Options{Verified: n.pool.Verified})
+	if err != nil {
+		return err
+	}
+	n.prepared[b.Hash()] = p
+	return nil
+}
+
+// Ledger returns the node's ledger (for the API).
+func (n *Node) Ledger() *ledger.Ledger { return n.ledger }
+
+// Events returns the hub of committed blocks.
+func (n *Node) Events() *events.Hub { return n.hub }
+
+// Run serves until ctx ends, then shuts down in order: API, consensus,
+// transport, storage.
+func (n *Node) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := n.net.Start(ctx); err != nil {
+		n.closeAll()
+		return fmt.Errorf("node: transport: %w", err)
+	}
+	if err := n.startAPI(); err != nil {
+		n.closeAll()
+		return err
+	}
+	n.log.Info("validator started", "name", n.cfg.Name, "chain", n.genesis.ChainID, "height", n.ledger.Head().Height,
+		"api", n.apiLn.Addr().String(), "p2p", n.net.Addr().String(), "index", n.self)
+	n.wg.Add(2)
+	go n.gossipOut(ctx)
+	go n.gossipIn(ctx)
+	err := n.run(ctx)
+	cancel()
+	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = n.http.Shutdown(shutdownCtx)
+	done()
+	n.hub.Close()
+	n.wg.Wait()
+	height := n.ledger.Head().Height
+	n.closeAll()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	n.log.Info("validator stopped", "height", height)
+	return nil
+}
+
+func (n *Node) closeAll() {
+	if n.net != nil {
+		_ = n.net.Close()
+		n.net = nil
+	}
+	if n.wal != nil {
+		_ = n.wal.Close()
+		n.wal = nil
+	}
+	if n.ledger != nil {
+		_ = n.ledger.Close()
+		n.ledger = nil
+	}
+}

@@ -1,0 +1,463 @@
+// Package bench drives signed transactions at a running network's API and
+// measures what commits: offered and committed tx/s, commit latency
+// percentiles and errors by kind. `cairn bench` is its command line; the
+// experiment scenarios reuse Run.
+//
+// Every run is bounded: by Duration for sending, then by Drain for waiting
+// on what is still in flight. Only loopback or configured URLs are used.
+package bench
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cairn-db/cairn/client"
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/types"
+)
+
+// Options configure a load run.
+type Options struct {
+	Network  *client.Network
+	Duration time.Duration
+	// Rate is the offered load in tx/s; 0 means closed loop: Concurrency
+	// workers each keep one batch in flight.
+	Rate        float64
+	Concurrency int
+	// Batch is how many txs one request carries.
+	Batch int
+	// Type is transfer, put or record.
+	Type string
+	// Accounts is how many funded senders take turns.
+	Accounts int
+	// Nodes lists which nodes receive load (default all).
+	Nodes []int
+	// Drain bounds the wait for in-flight txs after sending stops.
+	Drain time.Duration
+	// Progress receives a line per second (nil: none).
+	Progress io.Writer
+	// Seed makes account keys reproducible.
+	Seed uint64
+	// OnTick, if set, is called once a second with the time since start
+	// and the committed count so far (scenarios inject faults from it).
+	OnTick func(elapsed time.Duration, committed int64)
+}
+
+// Result is what a run measured. Latencies are from the moment a request
+// was sent to the moment the commit was seen on the event stream.
+type Result struct {
+	Duration        float64          `json:"duration_s"`
+	Offered         int64            `json:"offered_txs"`
+	Accepted        int64            `json:"accepted_txs"`
+	Committed       int64            `json:"committed_txs"`
+	FailedReceipts  int64            `json:"failed_receipts"`
+	OfferedRate     float64          `json:"offered_tx_per_s"`
+	CommittedRate   float64          `json:"committed_tx_per_s"`
+	LatencyMs       Percentiles      `json:"commit_latency_ms"`
+	Errors          map[string]int64 `json:"errors"`
+	Blocks          int64            `json:"blocks"`
+	MaxBlockTxs     int              `json:"max_block_txs"`
+	Timeline        []Point          `json:"timeline"`
+	UncommittedLeft int64            `json:"uncommitted_at_end"`
+}
+
+// Percentiles summarise a latency sample.
+type Percentiles struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+	N    int     `json:"n"`
+}
+
+// Point is one second of the run.
+type Point struct {
+	T         float64 `json:"t_s"`
+	Committed int64   `json:"committed_txs"`
+	Rate      float64 `json:"tx_per_s"`
+	Height    uint64  `json:"height"`
+}
+
+type account struct {
+	key   *crypto.PrivateKey
+	nonce uint64
+	dead  atomic.Bool // a tx of it was refused: its later nonces would gap
+}
+
+type runner struct {
+	o        Options
+	clients  []*client.Client
+	accounts []*account
+	next     atomic.Uint64 // round-robin over accounts
+
+	sent      sync.Map // hash -> time.Time
+	offered   atomic.Int64
+	accepted  atomic.Int64
+	committed atomic.Int64
+	failed    atomic.Int64
+	blocks    atomic.Int64
+	maxBlock  atomic.Int64
+	height    atomic.Uint64
+
+	mu   sync.Mutex
+	lats []float64
+	errs map[string]int64
+}
+
+// Run funds the accounts, drives load for o.Duration and reports.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Network == nil {
+		return nil, errors.New("bench: no network")
+	}
+	if o.Duration <= 0 {
+		return nil, errors.New("bench: duration must be positive")
+	}
+	if o.Batch <= 0 {
+		o.Batch = 100
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+	if o.Accounts <= 0 {
+		o.Accounts = 2000
+	}
+	if o.Drain <= 0 {
+		o.Drain = 20 * time.Second
+	}
+	if o.Type == "" {
+		o.Type = "transfer"
+	}
+	switch o.Type {
+	case "transfer", "put", "record":
+	default:
+		return nil, fmt.Errorf("bench: unknown type %q (transfer, put, record)", o.Type)
+	}
+	cs, err := o.Network.Clients(client.WithHTTPClient(httpClient()))
+	if err != nil {
+		return nil, err
+	}
+	if len(o.Nodes) == 0 {
+		for i := range cs {
+			o.Nodes = append(o.Nodes, i)
+		}
+	}
+	r := &runner{o: o, clients: cs, errs: map[string]int64{}}
+	if err := r.fund(ctx); err != nil {
+		return nil, err
+	}
+	return r.run(ctx)
+}
+
+// fund creates the sender accounts and gives each a balance from the faucet.
+func (r *runner) fund(ctx context.Context) error {
+	faucet, err := r.o.Network.LoadFaucetKey()
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(r.o.Seed, uint64(time.Now().UnixNano())))
+	for i := 0; i < r.o.Accounts; i++ {
+		var seed [32]byte
+		binary.BigEndian.PutUint64(seed[:], rng.Uint64())
+		binary.BigEndian.PutUint64(seed[8:], rng.Uint64())
+		binary.BigEndian.PutUint64(seed[16:], uint64(i))
+		k, err := crypto.KeyFromSeed(seed[:])
+		if err != nil {
+			return err
+		}
+		r.accounts = append(r.accounts, &account{key: k})
+	}
+	c := r.clients[r.o.Nodes[0]]
+	s := c.NewSigner(faucet, r.o.Network.ChainID)
+	for start := 0; start < len(r.accounts); start += 1000 {
+		end := min(start+1000, len(r.accounts))
+		var txs []*types.Tx
+		for _, a := range r.accounts[start:end] {
+			tx, err := s.Transfer(ctx, a.key.Public().Address(), 1<<40)
+			if err != nil {
+				return fmt.Errorf("bench: fund: %w", err)
+			}
+			txs = append(txs, tx)
+		}
+		res, err := c.SubmitBatchWait(ctx, txs, 60*time.Second)
+		if err != nil {
+			return fmt.Errorf("bench: fund: %w", err)
+		}
+		for i, rr := range res.Results {
+			if rr == nil || rr.Receipt == nil || !rr.Receipt.OK {
+				return fmt.Errorf("bench: funding tx %d did not commit: %+v %v", start+i, rr, res.Errors[i])
+			}
+		}
+	}
+	return nil
+}
+
+func (r *runner) payload(a *account, seq uint64) types.Payload {
+	switch r.o.Type {
+	case "put":
+		return &types.KVPut{Key: fmt.Sprintf("bench/%s/%d", a.key.Public().Address().String()[:8], seq%64), Value: fmt.Sprintf("value-%d", seq)}
+	case "record":
+		return &types.Record{Document: []byte(fmt.Sprintf(`{"bench":{"seq":%d,"from":"%s"}}`, seq, a.key.Public().Address().String()[:8]))}
+	}
+	to := r.accounts[int(seq)%len(r.accounts)].key.Public().Address()
+	return &types.Transfer{To: to, Amount: 1}
+}
+
+// makeBatch signs the next n txs, each from the next live account.
+func (r *runner) makeBatch(n int) ([]*types.Tx, []*account) {
+	txs := make([]*types.Tx, 0, n)
+	owners := make([]*account, 0, n)
+	now := time.Now().UnixMilli()
+	for tries := 0; len(txs) < n && tries < 2*len(r.accounts); tries++ {
+		a := r.accounts[int(r.next.Add(1))%len(r.accounts)]
+		if a.dead.Load() {
+			continue
+		}
+		a.nonce++
+		tx := &types.Tx{ChainID: r.o.Network.ChainID, Nonce: a.nonce, Timestamp: now, Payload: r.payload(a, a.nonce)}
+		tx.Sign(a.key)
+		txs = append(txs, tx)
+		owners = append(owners, a)
+	}
+	return txs, owners
+}
+
+func (r *runner) errorKind(k string) {
+	r.mu.Lock()
+	r.errs[k]++
+	r.mu.Unlock()
+}
+
+// send submits one batch to node nd and records the outcome.
+func (r *runner) send(ctx context.Context, nd int, txs []*types.Tx, owners []*account) {
+	if len(txs) == 0 {
+		return
+	}
+	start := time.Now()
+	for _, tx := range txs {
+		r.sent.Store(tx.Hash(), start)
+	}
+	r.offered.Add(int64(len(txs)))
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	res, err := r.clients[nd].SubmitBatch(cctx, txs)
+	cancel()
+	if err != nil {
+		code := client.ErrorCode(err)
+		if code == "" {
+			code = "transport"
+		}
+		r.mu.Lock()
+		r.errs[code] += int64(len(txs))
+		r.mu.Unlock()
+		for i, tx := range txs {
+			r.sent.Delete(tx.Hash())
+			owners[i].dead.Store(true)
+		}
+		return
+	}
+	for i, e := range res.Errors {
+		if e == nil {
+			r.accepted.Add(1)
+			continue
+		}
+		r.errorKind(e.Code)
+		r.sent.Delete(txs[i].Hash())
+		owners[i].dead.Store(true)
+	}
+}
+
+// watch follows the event stream of the first load node and matches
+// committed txs to their send time.
+func (r *runner) watch(ctx context.Context) error {
+	c := r.clients[r.o.Nodes[0]]
+	for ctx.Err() == nil {
+		st, err := c.Events(ctx, client.EventOptions{From: r.height.Load() + 1})
+		if err != nil {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(200 * time.Millisecond):
+				continue
+			}
+		}
+		for {
+			ev, err := st.Next()
+			if err != nil {
+				break
+			}
+			now := time.Now()
+			r.height.Store(ev.Height)
+			r.blocks.Add(1)
+			if int64(ev.TxCount) > r.maxBlock.Load() {
+				r.maxBlock.Store(int64(ev.TxCount))
+			}
+			var lats []float64
+			for _, t := range ev.Txs {
+				v, ok := r.sent.LoadAndDelete(t.Hash)
+				if !ok {
+					continue
+				}
+				r.committed.Add(1)
+				if !t.OK {
+					r.failed.Add(1)
+				}
+				lats = append(lats, float64(now.Sub(v.(time.Time)).Microseconds())/1000)
+			}
+			r.mu.Lock()
+			r.lats = append(r.lats, lats...)
+			r.mu.Unlock()
+		}
+		st.Close()
+	}
+	return nil
+}
+
+func (r *runner) run(ctx context.Context) (*Result, error) {
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watchDone := make(chan struct{})
+	go func() { _ = r.watch(watchCtx); close(watchDone) }()
+	defer func() { stopWatch(); <-watchDone }()
+
+	sendCtx, stopSend := context.WithTimeout(ctx, r.o.Duration)
+	defer stopSend()
+	begin := time.Now()
+	var wg sync.WaitGroup
+	var mkMu sync.Mutex // accounts' nonces are advanced under this lock
+	batch := func() ([]*types.Tx, []*account) {
+		mkMu.Lock()
+		defer mkMu.Unlock()
+		return r.makeBatch(r.o.Batch)
+	}
+	var nodeTurn atomic.Uint64
+	pick := func() int { return r.o.Nodes[int(nodeTurn.Add(1))%len(r.o.Nodes)] }
+	if r.o.Rate > 0 {
+		// Open loop: one batch every Batch/Rate seconds, each on its own
+		// goroutine, with at most 4*Concurrency in flight (beyond that the
+		// load is not being absorbed and the run says so in offered vs
+		// committed).
+		interval := time.Duration(float64(time.Second) * float64(r.o.Batch) / r.o.Rate)
+		sem := make(chan struct{}, 4*r.o.Concurrency)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+	loop:
+		for {
+			select {
+			case <-sendCtx.Done():
+				break loop
+			case <-tick.C:
+				select {
+				case sem <- struct{}{}:
+				default:
+					r.errorKind("client_backlog")
+					continue
+				}
+				txs, owners := batch()
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() { <-sem }()
+					r.send(ctx, pick(), txs, owners)
+				}()
+			}
+		}
+	} else {
+		for w := 0; w < r.o.Concurrency; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for sendCtx.Err() == nil {
+					txs, owners := batch()
+					r.send(ctx, pick(), txs, owners)
+				}
+			}()
+		}
+	}
+	// Progress and timeline, once a second, until the drain ends.
+	var timeline []Point
+	var last int64
+	progress := func() {
+		el := time.Since(begin)
+		c := r.committed.Load()
+		timeline = append(timeline, Point{T: el.Seconds(), Committed: c, Rate: float64(c - last), Height: r.height.Load()})
+		last = c
+		if r.o.Progress != nil {
+			fmt.Fprintf(r.o.Progress, "\r%5.1fs  offered %d  accepted %d  committed %d  (%.0f tx/s)  height %d   ",
+				el.Seconds(), r.offered.Load(), r.accepted.Load(), c, timeline[len(timeline)-1].Rate, r.height.Load())
+		}
+		if r.o.OnTick != nil {
+			r.o.OnTick(el, c)
+		}
+	}
+	sec := time.NewTicker(time.Second)
+	defer sec.Stop()
+	sendDone := make(chan struct{})
+	go func() { wg.Wait(); close(sendDone) }()
+	for waiting := true; waiting; {
+		select {
+		case <-sec.C:
+			progress()
+		case <-sendDone:
+			waiting = false
+		}
+	}
+	sendEnd := time.Now()
+	drainEnd := sendEnd.Add(r.o.Drain)
+	for time.Now().Before(drainEnd) && r.committed.Load() < r.accepted.Load() {
+		<-sec.C
+		progress()
+	}
+	if r.o.Progress != nil {
+		fmt.Fprintln(r.o.Progress)
+	}
+	res := &Result{
+		Duration: sendEnd.Sub(begin).Seconds(), Offered: r.offered.Load(), Accepted: r.accepted.Load(),
+		Committed: r.committed.Load(), FailedReceipts: r.failed.Load(), Errors: r.errs,
+		Blocks: r.blocks.Load(), MaxBlockTxs: int(r.maxBlock.Load()), Timeline: timeline,
+	}
+	res.UncommittedLeft = res.Accepted - res.Committed
+	res.OfferedRate = float64(res.Offered) / res.Duration
+	// Committed rate over the sending window plus what drained after, per
+	// second of the whole measured span.
+	span := time.Since(begin).Seconds()
+	if res.UncommittedLeft <= 0 {
+		span = lastCommitSpan(timeline, res.Committed, span)
+	}
+	res.CommittedRate = float64(res.Committed) / span
+	r.mu.Lock()
+	res.LatencyMs = percentiles(r.lats)
+	r.mu.Unlock()
+	return res, nil
+}
+
+// lastCommitSpan returns the time of the first timeline point at which all
+// committed txs had been seen (so the idle tail does not dilute the rate).
+func lastCommitSpan(tl []Point, total int64, dflt float64) float64 {
+	for _, p := range tl {
+		if p.Committed >= total {
+			return p.T
+		}
+	}
+	return dflt
+}
+
+func percentiles(xs []float64) Percentiles {
+	if len(xs) == 0 {
+		return Percentiles{}
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	at := func(q float64) float64 { return s[min(len(s)-1, int(q*float64(len(s))))] }
+	sum := 0.0
+	for _, x := range s {
+		sum += x
+	}
+	return Percentiles{P50: at(0.50), P90: at(0.90), P99: at(0.99), Max: s[len(s)-1], Mean: sum / float64(len(s)), N: len(s)}
+}

@@ -35,6 +35,11 @@ type conn struct {
 	retireOnce  sync.Once
 	lingerUntil atomic.Int64 // unix nanoseconds; 0 while not retiring
 	writerDone  chan struct{}
+
+	// Guarded by p.mu: draining is set while the connection is not active
+	// but its reader runs; readerDone once the reader has returned.
+	draining   bool
+	readerDone bool
 }
 
 func (c *conn) startRetire(linger time.Duration) {
@@ -272,10 +277,10 @@ func (t *Transport) handshake(raw net.Conn, outbound bool, expected crypto.Publi
 // serve registers c (or retires it if a preferred connection exists), runs
 // its reader until the connection ends, and cleans up.
 func (t *Transport) serve(c *conn) {
-	writing := t.register(c)
+	writing, prev := t.register(c)
 	if writing {
 		t.wg.Add(1)
-		go t.writeLoop(c)
+		go t.writeLoop(c, prev)
 	} else {
 		close(c.writerDone)
 		c.startRetire(t.cfg.Linger)
@@ -283,6 +288,13 @@ func (t *Transport) serve(c *conn) {
 		_ = c.tc.CloseWrite()
 	}
 	err := t.readLoop(c)
+	c.p.mu.Lock()
+	c.readerDone = true
+	if c.draining {
+		c.draining = false
+		t.setDraining(c.p, -1)
+	}
+	c.p.mu.Unlock()
 	c.startRetire(0)
 	if !errors.Is(err, io.EOF) {
 		_ = c.raw.Close()
@@ -303,34 +315,65 @@ func (t *Transport) preferred(c *conn) bool {
 	return c.outbound == selfLower
 }
 
-// register makes c the peer's active connection and reports whether it did.
-// Against an existing connection in the other direction, the preferred one
-// wins; in the same direction the newer one wins, since the dialler made it
-// because it believes the old one dead.
-func (t *Transport) register(c *conn) bool {
+// register makes c the peer's active connection and reports whether it did,
+// and which connection it displaced. Against an existing connection in the
+// other direction, the preferred one wins; in the same direction the newer
+// one wins, since the dialler made it because it believes the old one dead.
+func (t *Transport) register(c *conn) (ok bool, prev *conn) {
 	p := c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if t.ctx.Err() != nil {
-		return false
-	}
 	old := p.active.Load()
-	if old != nil && old.outbound != c.outbound && !t.preferred(c) {
-		t.log.Debug("p2p: keeping existing connection over duplicate", "peer", short(p.key), "outbound", c.outbound)
-		return false
+	if t.ctx.Err() != nil || (old != nil && old.outbound != c.outbound && !t.preferred(c)) {
+		if t.ctx.Err() == nil {
+			t.log.Debug("p2p: keeping existing connection over duplicate", "peer", short(p.key), "outbound", c.outbound)
+		}
+		c.draining = true
+		t.setDraining(p, +1)
+		return false, nil
 	}
 	if old != nil {
 		old.startRetire(t.cfg.Linger)
+		if !old.readerDone {
+			old.draining = true
+			t.setDraining(p, +1)
+		}
 	}
 	p.active.Store(c)
 	p.since = time.Now()
 	p.connects.Add(1)
+	p.cond.Broadcast() // a reader waiting as the active one is active no more
 	if old == nil {
 		t.log.Info("p2p: peer connected", "peer", short(p.key), "remote", c.raw.RemoteAddr().String(), "outbound", c.outbound)
 	} else {
 		t.log.Debug("p2p: replaced connection", "peer", short(p.key), "outbound", c.outbound)
 	}
-	return true
+	return true, old
+}
+
+// setDraining adjusts p.draining; p.mu must be held.
+func (t *Transport) setDraining(p *peer, delta int) {
+	p.draining += delta
+	p.drainingN.Store(int32(p.draining))
+	if p.draining == 0 {
+		p.cond.Broadcast()
+	}
+}
+
+// holdForDrain blocks the active connection's reader while older
+// connections to the same peer are still delivering, so per-peer order
+// survives a connection replacement. Draining readers end at EOF or after
+// Linger, which bounds the wait.
+func (t *Transport) holdForDrain(c *conn) {
+	p := c.p
+	if p.drainingN.Load() == 0 {
+		return
+	}
+	p.mu.Lock()
+	for p.draining > 0 && p.active.Load() == c && t.ctx.Err() == nil {
+		p.cond.Wait()
+	}
+	p.mu.Unlock()
 }
 
 // unregister forgets c if it is still the active connection. Messages still
@@ -397,6 +440,7 @@ func (t *Transport) readLoop(c *conn) error {
 			p.dropByFaults.Add(1)
 			continue
 		}
+		t.holdForDrain(c)
 		select {
 		case t.recv <- Message{From: p.key, Channel: ch, Payload: payload}:
 		case <-t.ctx.Done():
@@ -405,17 +449,30 @@ func (t *Transport) readLoop(c *conn) error {
 	}
 }
 
-// writeLoop drains the peer's queue onto c, coalescing whatever is queued
+// writeLoop drains the peer's queue onto c, once prev (the connection c
+// displaced, if any) has stopped writing, coalescing whatever is queued
 // into one flush, and sends a ping when idle. On retire it sends
 // close_notify and exits; on a write error it closes the socket so the
 // reader ends too.
-func (t *Transport) writeLoop(c *conn) {
+func (t *Transport) writeLoop(c *conn, prev *conn) {
 	defer t.wg.Done()
 	defer close(c.writerDone)
 	hb := time.NewTicker(t.cfg.HeartbeatInterval)
 	defer hb.Stop()
 	w := connWriter{t: t, c: c, hb: hb}
 	var err error
+	if prev != nil {
+		// Keep per-peer order: the displaced writer may still be flushing
+		// messages taken from the queue before ours (bounded by its write
+		// deadline).
+		select {
+		case <-prev.writerDone:
+		case <-c.retire:
+			err = errRetired
+		case <-t.ctx.Done():
+			return
+		}
+	}
 	for err == nil {
 		select {
 		case <-c.retire:
@@ -472,7 +529,9 @@ type connWriter struct {
 var errRetired = errors.New("connection retired")
 
 // wait sleeps for d (a Faults.Delay), still sending heartbeats so that a long
-// injected delay does not look like a dead connection to the peer.
+// injected delay does not look like a dead connection to the peer. It does
+// not stop on retire: the message was taken from the queue and must still go
+// out on this connection, which the peer keeps draining.
 func (w *connWriter) wait(d time.Duration) error {
 	tm := time.NewTimer(d)
 	defer tm.Stop()
@@ -484,8 +543,6 @@ func (w *connWriter) wait(d time.Duration) error {
 			if err := w.ping(); err != nil {
 				return err
 			}
-		case <-w.c.retire:
-			return errRetired
 		case <-w.t.ctx.Done():
 			return w.t.ctx.Err()
 		}
@@ -540,9 +597,6 @@ func (w *connWriter) write(m outMsg) error {
 				return err
 			}
 			if err := w.wait(wait); err != nil {
-				if errors.Is(err, errRetired) {
-					p.dropNotConnected.Add(1)
-				}
 				return err
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -66,15 +67,18 @@ func (l *logBuffer) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// testConfig has short timings so failures show up quickly in tests.
+// testConfig has short backoffs so reconnects are quick in tests. The I/O
+// timeouts stay generous: on a loaded 2-core machine under -race the whole
+// process can stall for a couple of seconds, and a read deadline that
+// expires during such a stall drops the connection and what was in flight.
 func testConfig(key *crypto.PrivateKey, ln net.Listener) Config {
 	return Config{
 		Key:               key,
 		Listener:          ln,
 		NetworkID:         "cairn-test",
 		HeartbeatInterval: 100 * time.Millisecond,
-		ReadTimeout:       2 * time.Second,
-		WriteTimeout:      2 * time.Second,
+		ReadTimeout:       5 * time.Second,
+		WriteTimeout:      5 * time.Second,
 		DialTimeout:       time.Second,
 		HandshakeTimeout:  2 * time.Second,
 		MinBackoff:        10 * time.Millisecond,
@@ -115,6 +119,9 @@ func mesh(t testing.TB, n int, tweak func(i int, c *Config)) []*Transport {
 		c := testConfig(testKey(i), lns[i])
 		c.Peers = peers
 		c.Allowed = allowed
+		if os.Getenv("P2P_TEST_LOG") != "" {
+			c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", i)
+		}
 		if tweak != nil {
 			tweak(i, &c)
 		}

@@ -20,10 +20,12 @@
 //     connection before their payload is read; a connection silent for
 //     ReadTimeout (peers send a ping every HeartbeatInterval when idle) is
 //     closed.
-//   - Messages from one peer arrive in the order it sent them while a
-//     connection lasts. Delivery is best effort: the transport never retries a
-//     message; the protocols above it (consensus, gossip, block sync)
-//     tolerate loss.
+//   - Messages from one peer arrive in the order it sent them, also across
+//     the replacement of a duplicate connection (the new writer starts after
+//     the old one stopped; the receiver delivers from the new connection only
+//     once the old one is drained). Delivery is best effort: what was in
+//     flight when a connection fails is lost and never retried; the protocols
+//     above (consensus, gossip, block sync) tolerate loss.
 //
 // Wire format (see frame.go): after the TLS handshake each side sends a hello
 // (protocol version and network id) and waits for the other's; then frames
@@ -194,6 +196,16 @@ type peer struct {
 	since  time.Time     // guarded by mu
 	wake   chan struct{} // signalled (cap 1) when active becomes nil
 
+	// draining counts connections to this peer that are no longer (or never
+	// were) active but whose reader still runs: they carry messages sent
+	// before those on the active connection, so the active reader holds its
+	// deliveries until they are drained (bounded by Linger). drainingN
+	// mirrors it for a lock-free fast path. cond (on mu) signals changes of
+	// draining and active.
+	draining  int // guarded by mu
+	drainingN atomic.Int32
+	cond      *sync.Cond
+
 	msgsIn, msgsOut, bytesIn, bytesOut        atomic.Uint64
 	dropQueue, dropNotConnected, dropByFaults atomic.Uint64
 	connects, disconnects                     atomic.Uint64
@@ -277,7 +289,9 @@ func New(cfg Config) (*Transport, error) {
 		if k == self || t.peers[k] != nil {
 			continue
 		}
-		t.peers[k] = &peer{key: k, queue: make(chan outMsg, cfg.QueueSize), wake: make(chan struct{}, 1)}
+		p := &peer{key: k, queue: make(chan outMsg, cfg.QueueSize), wake: make(chan struct{}, 1)}
+		p.cond = sync.NewCond(&p.mu)
+		t.peers[k] = p
 	}
 	for _, pc := range cfg.Peers {
 		if pc.PublicKey == self {
@@ -386,6 +400,11 @@ func (t *Transport) Close() error {
 	t.mu.Unlock()
 	if stop != nil {
 		stop()
+	}
+	for _, p := range t.order { // wake readers holding deliveries
+		p.mu.Lock()
+		p.cond.Broadcast()
+		p.mu.Unlock()
 	}
 	t.wg.Wait()
 	close(t.recv)

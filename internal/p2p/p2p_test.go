@@ -318,18 +318,46 @@ func TestSlowPeerDoesNotBlockOthers(t *testing.T) {
 	t.Logf("slow peer: dropped %d, disconnects %d, written %d", st.Dropped, st.Disconnects, st.MessagesOut)
 }
 
-// Both sides dialling each other at once end with one shared connection,
-// and messages keep flowing.
+// Both sides dialling each other at once end with one shared connection;
+// messages sent while the duplicates come and go all arrive, in order.
 func TestDuplicateConnectionsResolve(t *testing.T) {
+	const n = 300
 	trs := mesh(t, 2, nil)
 	cols := []*collector{collect(trs[0]), collect(trs[1])}
 	waitMesh(t, trs)
 	a, b := trs[0], trs[1]
 	pa, pb := a.peers[b.PublicKey()], b.peers[a.PublicKey()]
 
-	// Force extra connections in both directions, as a simultaneous dial
-	// would make.
-	for _, d := range []struct{ from, to *Transport }{{a, b}, {b, a}, {a, b}} {
+	sent := make(chan error, 1)
+	go func() {
+		send := func(from, to *Transport, msg []byte) error {
+			deadline := time.Now().Add(waitLimit)
+			for !from.Send(to.PublicKey(), 0, msg) {
+				if time.Now().After(deadline) {
+					return fmt.Errorf("%s refused for %v", msg, waitLimit)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			return nil
+		}
+		for i := range n {
+			if err := send(a, b, fmt.Appendf(nil, "a%03d", i)); err != nil {
+				sent <- err
+				return
+			}
+			if err := send(b, a, fmt.Appendf(nil, "b%03d", i)); err != nil {
+				sent <- err
+				return
+			}
+			if i%10 == 0 {
+				time.Sleep(time.Millisecond) // spread the sends over the dials
+			}
+		}
+		sent <- nil
+	}()
+	// Extra connections in both directions, as simultaneous dials make,
+	// while traffic flows.
+	for _, d := range []struct{ from, to *Transport }{{a, b}, {b, a}, {a, b}, {b, a}} {
 		c, err := d.from.dial(d.from.peers[d.to.PublicKey()])
 		if err != nil {
 			t.Fatal(err)
@@ -337,9 +365,8 @@ func TestDuplicateConnectionsResolve(t *testing.T) {
 		d.from.wg.Add(1)
 		go func() { defer d.from.wg.Done(); d.from.serve(c) }()
 	}
-	for i := range 50 {
-		sendEventually(t, a, b.PublicKey(), 0, fmt.Appendf(nil, "a%d", i))
-		sendEventually(t, b, a.PublicKey(), 0, fmt.Appendf(nil, "b%d", i))
+	if err := <-sent; err != nil {
+		t.Fatal(err)
 	}
 	waitFor(t, "one shared connection", func() bool {
 		ca, cb := pa.active.Load(), pb.active.Load()
@@ -354,17 +381,20 @@ func TestDuplicateConnectionsResolve(t *testing.T) {
 		b.mu.Unlock()
 		return la == 1 && lb == 1
 	})
-	// The kept connection is the one dialled by the lower key, or the newest
-	// from the same side.
-	ca := pa.active.Load()
+	// The kept connection is the one dialled by the lower key.
 	lowerIsA := bytes.Compare(a.self[:], b.self[:]) < 0
-	if ca.outbound != lowerIsA {
+	if pa.active.Load().outbound != lowerIsA {
 		t.Fatalf("kept a connection dialled by the higher key")
 	}
-	waitFor(t, "every message", func() bool { return cols[0].count() == 50 && cols[1].count() == 50 })
-	for _, got := range cols[1].from(a.PublicKey()) {
-		if got[0] != 'a' {
-			t.Fatalf("b got %q", got)
+	waitFor(t, "every message", func() bool { return cols[0].count() == n && cols[1].count() == n })
+	for i, got := range cols[1].from(a.PublicKey()) {
+		if want := fmt.Sprintf("a%03d", i); got != want {
+			t.Fatalf("b's message %d is %q, want %q", i, got, want)
+		}
+	}
+	for i, got := range cols[0].from(b.PublicKey()) {
+		if want := fmt.Sprintf("b%03d", i); got != want {
+			t.Fatalf("a's message %d is %q, want %q", i, got, want)
 		}
 	}
 }
@@ -445,6 +475,7 @@ func TestSilentPeerDisconnected(t *testing.T) {
 	mln := listen(t)
 	mc := testConfig(mk, mln)
 	mc.Allowed = []crypto.PublicKey{mk.Public(), rk.Public()}
+	mc.ReadTimeout = time.Second
 	m := start(t, mc)
 
 	rc := testConfig(rk, listen(t))

@@ -35,6 +35,20 @@
 // Only peers listed in Config.Peers are dialled, with exponential backoff
 // and jitter, capped at MaxBackoff. Any allowed key may dial us.
 //
+// Use:
+//
+//	tr, err := p2p.New(p2p.Config{Key: key, ListenAddr: "127.0.0.1:26656",
+//		Peers: peers, Allowed: genesisKeys, NetworkID: chainID, Logger: log})
+//	err = tr.Start(ctx)
+//	go func() { for m := range tr.Receive() { handle(m) } }()
+//	ok := tr.Send(peerKey, chConsensus, msg) // false: dropped and counted
+//	n := tr.Broadcast(chMempool, tx)         // peers whose queue took it
+//	err = tr.Close()                         // closes Receive
+//
+// The Receive channel must be drained promptly: when it is full every reader
+// waits, which pushes back on the peers through TCP, and a peer whose writes
+// stall past its WriteTimeout drops the connection.
+//
 // SetFaults is a fault-injection switch (drop a share of outgoing messages,
 // delay them, or pretend some peers are unreachable) for tests and
 // benchmarks only; the node refuses to enable it unless started with an

@@ -514,3 +514,31 @@ func TestNetworkIDMismatch(t *testing.T) {
 		}
 	}
 }
+
+// ListenAddr with port 0 binds a free port that Addr reports and peers can
+// dial.
+func TestListenAddrPortZero(t *testing.T) {
+	a, b := testKey(0), testKey(1)
+	ac := testConfig(a, nil)
+	ac.ListenAddr = "127.0.0.1:0"
+	ac.Allowed = []crypto.PublicKey{a.Public(), b.Public()}
+	at, err := New(ac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at.Addr() != nil {
+		t.Fatal("address before Start")
+	}
+	if err := at.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer at.Close()
+	addr, ok := at.Addr().(*net.TCPAddr)
+	if !ok || addr.Port == 0 || !addr.IP.IsLoopback() {
+		t.Fatalf("Addr() = %v", at.Addr())
+	}
+	bc := testConfig(b, listen(t))
+	bc.Peers = []Peer{{PublicKey: a.Public(), Addr: addr.String()}}
+	bt := start(t, bc)
+	waitMesh(t, []*Transport{at, bt})
+}

@@ -186,7 +186,10 @@ func (d *DuplicateVote) Verify(chainID string, vs *types.ValidatorSet) error {
 //  4. Timers, Build, Serve, Evidence, in any order.
 //
 // After applying Commits the driver must report the mempool again with a
-// TxsAvailable event: the engine forgets pending counts at each new height.
+// TxsAvailable event: the engine forgets pending counts at each new height,
+// and a Step that commits stops there, so that App.ValidateBlock is never
+// asked about the next height before the app has applied the commit. The
+// next Step, whatever its event, resumes the new height.
 type Ready struct {
 	WAL      []Record
 	Messages []Outbound
@@ -281,36 +284,84 @@ const (
 	maxRuleIterations = 10000
 )
 
-// voteSet holds the first vote of each validator for one round and type,
-// and the power behind each block hash (the zero hash is nil).
+// voteSet holds the votes of one round and type: each validator's first
+// vote, and the power behind each block hash (the zero hash is nil). An
+// equivocating validator's further votes are kept too (a few, or any for a
+// block we know) and count toward their own hash: a quorum that includes an
+// equivocator is still a quorum (two quorums still share a correct
+// validator), and without this a validator that heard the "wrong" vote
+// first could never accept a proof of lock built on the other one.
 type voteSet struct {
-	votes []types.Vote
+	votes []types.Vote // first vote per validator
 	has   []bool
+	extra map[uint16][]types.Vote // further, conflicting votes per validator
 	power map[crypto.Hash]uint64
 	order []crypto.Hash // hashes in first-seen order, for deterministic scans
-	total uint64
+	total uint64        // power of distinct voters
 }
+
+// maxExtraVotes bounds the conflicting votes kept per validator for blocks
+// we have not seen.
+const maxExtraVotes = 2
 
 func newVoteSet(n int) *voteSet {
 	return &voteSet{votes: make([]types.Vote, n), has: make([]bool, n), power: map[crypto.Hash]uint64{}}
 }
 
+func (s *voteSet) addHash(h crypto.Hash, power uint64) {
+	if _, ok := s.power[h]; !ok {
+		s.order = append(s.order, h)
+	}
+	s.power[h] += power
+}
+
 func (s *voteSet) add(v types.Vote, power uint64) {
 	s.votes[v.Validator] = v
 	s.has[v.Validator] = true
-	if _, ok := s.power[v.BlockHash]; !ok {
-		s.order = append(s.order, v.BlockHash)
-	}
-	s.power[v.BlockHash] += power
+	s.addHash(v.BlockHash, power)
 	s.total += power
+}
+
+// holds reports whether the set has v's validator's vote for v's hash.
+func (s *voteSet) holds(v *types.Vote) bool {
+	if !s.has[v.Validator] {
+		return false
+	}
+	if s.votes[v.Validator].BlockHash == v.BlockHash {
+		return true
+	}
+	for _, x := range s.extra[v.Validator] {
+		if x.BlockHash == v.BlockHash {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *voteSet) addExtra(v types.Vote, power uint64) {
+	if s.extra == nil {
+		s.extra = map[uint16][]types.Vote{}
+	}
+	s.extra[v.Validator] = append(s.extra[v.Validator], v)
+	s.addHash(v.BlockHash, power)
 }
 
 // votesFor returns the votes for h in validator order.
 func (s *voteSet) votesFor(h crypto.Hash) []types.Vote {
 	var out []types.Vote
 	for i, ok := range s.has {
-		if ok && s.votes[i].BlockHash == h {
+		if !ok {
+			continue
+		}
+		if s.votes[i].BlockHash == h {
 			out = append(out, s.votes[i])
+			continue
+		}
+		for _, x := range s.extra[uint16(i)] {
+			if x.BlockHash == h {
+				out = append(out, x)
+				break
+			}
 		}
 	}
 	return out
@@ -397,6 +448,10 @@ type Engine struct {
 
 	tickAt   int64
 	tickMark progressMark
+
+	// deferred is set when a commit ended the last Step: the new height's
+	// work waits for the next Step, after the driver applied the commit.
+	deferred bool
 
 	evidenceSeen map[evidenceKey]bool
 
@@ -551,7 +606,7 @@ func (e *Engine) Start(now int64) Ready {
 		e.step = stepPrecommit
 		e.broadcast(&VoteMessage{Vote: v})
 	}
-	e.broadcast(&Status{Height: e.height - 1})
+	e.broadcast(&Status{Height: e.height - 1, Round: e.round})
 	e.process()
 	return e.takeReady()
 }
@@ -561,6 +616,9 @@ func (e *Engine) Start(now int64) Ready {
 func (e *Engine) Step(now int64, ev Event) Ready {
 	if now > e.now {
 		e.now = now // time never runs backwards inside the engine
+	}
+	if e.deferred {
+		e.resume()
 	}
 	switch ev := ev.(type) {
 	case Receive:
@@ -707,7 +765,7 @@ func (e *Engine) setProposeDeadline(at int64) {
 // process applies the upon-rules of Algorithm 1 until none fires, then
 // arms the timers the new state needs.
 func (e *Engine) process() {
-	for i := 0; i < maxRuleIterations; i++ {
+	for i := 0; i < maxRuleIterations && !e.deferred; i++ {
 		if !(e.applyFetched() || e.decisionRule() || e.skipRule() || e.proposeRule() ||
 			e.prevoteRule() || e.prevoteAnyRule() || e.lockRule() || e.prevoteNilRule() || e.precommitAnyRule()) {
 			break
@@ -1095,7 +1153,7 @@ func (e *Engine) tick() {
 			}
 		}
 	}
-	e.broadcast(&Status{Height: e.height - 1})
+	e.broadcast(&Status{Height: e.height - 1, Round: e.round})
 }
 
 // commit records a decision and moves to the next height.
@@ -1113,6 +1171,16 @@ func (e *Engine) commit(b *types.Block, cert *types.Certificate, catchUp bool) {
 	if !e.behind() {
 		e.catchingUp = false
 	}
+	// The app has not seen this commit yet (the driver applies it after
+	// Step returns), so validating anything of the new height now would
+	// judge it against the wrong state. Stop here; the next Step resumes.
+	e.deferred = true
+}
+
+// resume starts work on a height entered by the previous Step: it replays
+// the messages buffered for it.
+func (e *Engine) resume() {
+	e.deferred = false
 	buf := e.future
 	e.future = nil
 	for i := range e.futureCount {
@@ -1181,7 +1249,7 @@ func (e *Engine) receive(from int, m Message) {
 	case *VoteMessage:
 		e.onVote(from, m)
 	case *Status:
-		e.onStatus(from, m.Height)
+		e.onStatus(from, m)
 	case *BlockRequest:
 		if m.Height >= 1 && m.Height < e.height {
 			e.ready.Serve = append(e.ready.Serve, ServeRequest{To: from, Height: m.Height})
@@ -1256,8 +1324,7 @@ func (e *Engine) onVote(from int, m *VoteMessage) {
 		set = rs.precommits
 	}
 	if set.has[v.Validator] {
-		old := set.votes[v.Validator]
-		if old.BlockHash == v.BlockHash {
+		if set.holds(v) {
 			e.stats.Duplicates++
 			return
 		}
@@ -1269,7 +1336,10 @@ func (e *Engine) onVote(from int, m *VoteMessage) {
 		if !e.evidenceSeen[k] {
 			e.evidenceSeen[k] = true
 			e.stats.Equivocations++
-			e.ready.Evidence = append(e.ready.Evidence, DuplicateVote{A: old, B: *v})
+			e.ready.Evidence = append(e.ready.Evidence, DuplicateVote{A: set.votes[v.Validator], B: *v})
+		}
+		if len(set.extra[v.Validator]) < maxExtraVotes || e.blocks[v.BlockHash] != nil {
+			set.addExtra(*v, e.vs.Validators[v.Validator].Power)
 		}
 		return
 	}
@@ -1335,14 +1405,41 @@ func (e *Engine) onProposal(from int, p *Proposal) {
 	e.addProposal(p)
 }
 
-func (e *Engine) onStatus(from int, committed uint64) {
-	e.notePeer(from, committed)
-	if committed >= e.height {
+// onStatus answers a peer's status. A peer behind us gets our status, so
+// that it fetches blocks from us. A peer in an earlier round of our height
+// gets the precommits we hold for its round (which let us leave it) and our
+// votes of our round (which let it skip ahead): this relaying stands in for
+// the gossip layer Tendermint's liveness argument assumes. Answers are
+// rate-limited per peer.
+func (e *Engine) onStatus(from int, m *Status) {
+	e.notePeer(from, m.Height)
+	if m.Height >= e.height {
 		e.catchingUp = true
+		return
 	}
-	if committed+1 < e.height && e.now >= e.statusSentTo[from]+e.cfg.Timeouts.Tick/2 {
-		e.statusSentTo[from] = e.now
-		e.send(from, &Status{Height: e.height - 1})
+	behind := m.Height+1 < e.height
+	if !behind && m.Round >= e.round {
+		return
+	}
+	if e.now < e.statusSentTo[from]+e.cfg.Timeouts.Tick/2 {
+		return
+	}
+	e.statusSentTo[from] = e.now
+	if behind {
+		e.send(from, &Status{Height: e.height - 1, Round: e.round})
+		return
+	}
+	if rs := e.rounds[m.Round]; rs != nil {
+		for i, ok := range rs.precommits.has {
+			if ok {
+				e.send(from, &VoteMessage{Vote: rs.precommits.votes[i]})
+			}
+		}
+	}
+	for _, t := range []types.VoteType{types.Prevote, types.Precommit} {
+		if v, ok := e.ownVotes[voteKey{e.round, t}]; ok {
+			e.send(from, &VoteMessage{Vote: v})
+		}
 	}
 }
 

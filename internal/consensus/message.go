@@ -73,10 +73,13 @@ type VoteMessage struct {
 	Vote types.Vote
 }
 
-// Status announces the sender's last committed height. A validator that
-// sees a peer ahead of it fetches the missing blocks.
+// Status announces the sender's last committed height and its round at
+// the next height. A validator that sees a peer ahead of it fetches the
+// missing blocks; one that sees a peer in an earlier round of its height
+// sends it what it needs to leave that round.
 type Status struct {
 	Height uint64
+	Round  uint32
 }
 
 // BlockRequest asks a peer for its committed block at Height with its
@@ -159,9 +162,10 @@ func Encode(m Message) []byte {
 		vb := m.Vote.Encode()
 		return append([]byte{uint8(MsgVote)}, vb...)
 	case *Status:
-		e := enc{b: make([]byte, 0, 9)}
+		e := enc{b: make([]byte, 0, 13)}
 		e.u8(uint8(MsgStatus))
 		e.u64(m.Height)
+		e.u32(m.Round)
 		return e.b
 	case *BlockRequest:
 		e := enc{b: make([]byte, 0, 9)}
@@ -220,7 +224,7 @@ func Decode(b []byte) (Message, error) {
 		}
 		return &VoteMessage{Vote: v}, nil
 	case MsgStatus:
-		m = &Status{Height: d.u64("height")}
+		m = &Status{Height: d.u64("height"), Round: d.u32("round")}
 	case MsgBlockRequest:
 		m = &BlockRequest{Height: d.u64("height")}
 	case MsgBlockResponse:

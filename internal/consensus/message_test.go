@@ -21,7 +21,7 @@ func sampleMessages(t testing.TB) []Message {
 		sigs = append(sigs, types.SignVote(h.keys[i], testChain, types.Precommit, 1, 0, p.BlockHash(), uint16(i)))
 	}
 	cert := types.NewCertificate(1, 0, p.BlockHash(), sigs)
-	return []Message{p, pol, &VoteMessage{Vote: v}, &Status{Height: 7}, &BlockRequest{Height: 3},
+	return []Message{p, pol, &VoteMessage{Vote: v}, &Status{Height: 7, Round: 2}, &BlockRequest{Height: 3},
 		&BlockResponse{Block: p.Block, Cert: cert}}
 }
 

@@ -1,0 +1,117 @@
+package sim
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+var long = flag.Bool("long", false, "run thousands of seeds per fault mix")
+
+type mix struct {
+	name  string
+	cfg   Config
+	seeds int
+}
+
+var (
+	net      = Faults{Drop: true, Duplicate: true, Partition: true}
+	allFault = Faults{Drop: true, Duplicate: true, Partition: true, Crash: true}
+)
+
+// mixes are the fault mixes the default test runs: more than 200 seeds in
+// all, every one with at most f faulty validators, so every invariant,
+// liveness included, must hold.
+var mixes = []mix{
+	{"net/n4", Config{Validators: 4, Faults: net}, 25},
+	{"crash-recovery/n4", Config{Validators: 4, Crash: 1, Faults: Faults{Drop: true, Partition: true, Crash: true}}, 25},
+	{"crash-stop/n4", Config{Validators: 4, Crash: 1, Faults: Faults{Drop: true, CrashStop: true}}, 15},
+	{"equivocate/n4", Config{Validators: 4, Byzantine: 1, Behaviour: Equivocate, Faults: net}, 15},
+	{"doublevote/n4", Config{Validators: 4, Byzantine: 1, Behaviour: DoubleVote, Faults: net}, 15},
+	{"invalid/n4", Config{Validators: 4, Byzantine: 1, Behaviour: Invalid, Faults: net}, 15},
+	{"silent/n4", Config{Validators: 4, Byzantine: 1, Behaviour: Silent, Faults: net}, 15},
+	{"garbage/n4", Config{Validators: 4, Byzantine: 1, Behaviour: Garbage, Faults: net}, 15},
+	{"everything/n4", Config{Validators: 4, Byzantine: 1, Crash: 1, Faults: allFault}, 20},
+	{"mixed/n7", Config{Validators: 7, Byzantine: 2, Crash: 1, Faults: allFault}, 20},
+	{"fork-at-f/n7", Config{Validators: 7, Byzantine: 2, Behaviour: Fork, Faults: net}, 15},
+	{"mixed/n10", Config{Validators: 10, Byzantine: 3, Faults: net}, 10},
+	{"crash-recovery/n10", Config{Validators: 10, Crash: 3, Faults: allFault}, 10},
+}
+
+func TestSeedsAcrossFaultMixes(t *testing.T) {
+	w := NewWorkload(1024)
+	total := 0
+	for _, m := range mixes {
+		seeds := m.seeds
+		if *long {
+			seeds *= 40
+		}
+		total += seeds
+		m := m
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			c := m.cfg
+			c.Workload = w
+			s := RunMany(c, 1, seeds, 1)
+			if s.ViolationCount > 0 {
+				var b strings.Builder
+				for _, v := range s.Violations {
+					fmt.Fprintf(&b, "\n  seed %d %s at height %d (v%d, %d ms): %s", v.Seed, v.Kind, v.Height, v.Node, v.Time, v.Detail)
+				}
+				t.Fatalf("%d violations in %d seeds:%s", s.ViolationCount, seeds, b.String())
+			}
+			if s.MinHeight < uint64(c.Defaults().Heights) {
+				t.Fatalf("a run ended at height %d", s.MinHeight)
+			}
+			t.Logf("%d seeds: %.1f msgs/block, %d rounds>0, %d catch-up blocks, %d evidence, %d crashes, %d partitions",
+				seeds, s.MessagesPerBlock, s.Rounds, s.CatchUpBlocks, s.Evidence, s.Crashes, s.Partitions)
+		})
+	}
+	if total < 200 {
+		t.Fatalf("only %d seeds", total)
+	}
+}
+
+// TestForkPastThreshold shows the checker can fail: with f+1 colluding
+// Byzantine validators the fork attack succeeds and agreement breaks.
+func TestForkPastThreshold(t *testing.T) {
+	for _, n := range []int{4, 7} {
+		f := (n - 1) / 3
+		s := RunMany(Config{Validators: n, Byzantine: f + 1, Behaviour: Fork}, 1, 10, 0)
+		forks := 0
+		for _, v := range s.Violations {
+			if v.Kind == "agreement" {
+				forks++
+			}
+		}
+		if forks == 0 {
+			t.Fatalf("n=%d with %d colluding Byzantine validators: no fork found in 10 seeds (%+v)", n, f+1, s.Violations)
+		}
+		t.Logf("n=%d, %d Byzantine: forks in %d of 10 seeds, e.g. %s", n, f+1, len(s.FailedSeeds), s.Violations[0].Detail)
+	}
+}
+
+func TestDoubleVotingYieldsEvidence(t *testing.T) {
+	s := RunMany(Config{Validators: 4, Byzantine: 1, Behaviour: DoubleVote}, 1, 5, 0)
+	if s.ViolationCount != 0 || s.Evidence == 0 {
+		t.Fatalf("violations %d, evidence %d", s.ViolationCount, s.Evidence)
+	}
+}
+
+func TestRunIsDeterministic(t *testing.T) {
+	c := Config{Validators: 4, Byzantine: 1, Crash: 1, Faults: allFault, Seed: 42}
+	a, b := Run(c), Run(c)
+	if fmt.Sprintf("%+v", a) != fmt.Sprintf("%+v", b) {
+		t.Fatalf("same seed, different runs:\n%+v\n%+v", a, b)
+	}
+}
+
+func TestIdleNetworkIsQuiet(t *testing.T) {
+	// With saturation the scale mode commits exactly Heights blocks; with
+	// nothing pending afterwards the validators must fall silent.
+	r := Run(Config{Validators: 4, Saturate: true, Heights: 5, LatencyMean: 0})
+	if len(r.Violations) != 0 || r.Heights < 5 {
+		t.Fatalf("%+v", r)
+	}
+}

@@ -398,6 +398,7 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	streams  prometheus.Gauge
+	resyncs  prometheus.Counter
 	panics   prometheus.Counter
 	txs      *prometheus.CounterVec
 }
@@ -407,11 +408,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cairn_api_requests_total", Help: "API requests by route and HTTP status."}, []string{"route", "code"}),
 		latency:  prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cairn_api_request_duration_seconds", Help: "API request latency by route (event streams excluded).", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"route"}),
 		streams:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "cairn_api_event_streams", Help: "Open /v1/events streams."}),
+		resyncs:  prometheus.NewCounter(prometheus.CounterOpts{Name: "cairn_api_event_stream_resyncs_total", Help: "Times an event stream fell behind the hub and caught up from the ledger."}),
 		panics:   prometheus.NewCounter(prometheus.CounterOpts{Name: "cairn_api_panics_total", Help: "Handler panics recovered (each one is a bug)."}),
 		txs:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cairn_api_txs_total", Help: "Transactions submitted through the API, by result (accepted or the error code)."}, []string{"result"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.latency, m.streams, m.panics, m.txs} {
+		for _, c := range []prometheus.Collector{m.requests, m.latency, m.streams, m.resyncs, m.panics, m.txs} {
 			// A second Server on the same registry (tests) fails with
 			// AlreadyRegisteredError; its metrics then stay unexported,
 			// which is harmless.

@@ -181,6 +181,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 			if !ok {
 				if errors.Is(sub.Err(), events.ErrSlow) {
 					// Fell behind: resubscribe and catch up from the ledger.
+					s.metrics.resyncs.Inc()
 					sub = s.cfg.Events.Subscribe(s.cfg.EventBuffer)
 					continue
 				}

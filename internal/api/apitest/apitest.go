@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -197,6 +198,41 @@ func (c *Chain) Close() {
 	if err := c.Err(); err != nil {
 		c.t.Errorf("apitest: committer: %v", err)
 	}
+	c.checkNoServerErrors()
+}
+
+// checkNoServerErrors fails the test if the API recovered a panic or
+// answered any 5xx other than 503 during it: every request a test sends is
+// a client's request, and a client's mistake must never be a server error.
+func (c *Chain) checkNoServerErrors() {
+	mfs, err := c.Registry.Gather()
+	if err != nil {
+		c.t.Errorf("apitest: gather metrics: %v", err)
+		return
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			switch mf.GetName() {
+			case "cairn_api_panics_total":
+				if v := m.GetCounter().GetValue(); v > 0 {
+					c.t.Errorf("apitest: the API recovered %v panics", v)
+				}
+			case "cairn_api_requests_total":
+				var route, code string
+				for _, lp := range m.GetLabel() {
+					switch lp.GetName() {
+					case "route":
+						route = lp.GetValue()
+					case "code":
+						code = lp.GetValue()
+					}
+				}
+				if strings.HasPrefix(code, "5") && code != "503" {
+					c.t.Errorf("apitest: %v requests to %s answered %s", m.GetCounter().GetValue(), route, code)
+				}
+			}
+		}
+	}
 }
 
 // Client returns an SDK client for the chain.
@@ -259,7 +295,7 @@ func (c *Chain) run() {
 		if len(txs) == 0 {
 			continue
 		}
-		if _, err := c.commit(txs); err != nil {
+		if _, err := c.commit(txs, true); err != nil {
 			c.mu.Lock()
 			c.err = err
 			c.mu.Unlock()
@@ -267,24 +303,51 @@ func (c *Chain) run() {
 	}
 }
 
+// CommitBlock commits one block of txs right away (they need not be in the
+// mempool), for tests that want blocks at a precise moment; Pause first to
+// keep the committer loop out of the way.
+func (c *Chain) CommitBlock(txs ...*types.Tx) *types.Block {
+	c.t.Helper()
+	ev, err := c.commit(txs, true)
+	if err != nil {
+		c.t.Fatalf("apitest: %v", err)
+	}
+	return ev.Block
+}
+
+// CommitUnpublished is CommitBlock without publishing the block to the
+// hub: the caller publishes the returned event when it likes (tests of
+// readers that fall behind).
+func (c *Chain) CommitUnpublished(txs ...*types.Tx) events.BlockEvent {
+	c.t.Helper()
+	ev, err := c.commit(txs, false)
+	if err != nil {
+		c.t.Fatalf("apitest: %v", err)
+	}
+	return ev
+}
+
 // commit runs one block of txs through the ledger and publishes it.
-func (c *Chain) commit(txs []*types.Tx) (*types.Block, error) {
+func (c *Chain) commit(txs []*types.Tx, publish bool) (events.BlockEvent, error) {
 	l := c.Ledger
 	head := l.Head()
 	blk, p, err := l.Propose(txs, 0, max(time.Now().UnixMilli(), head.Time), c.ValKey.Public(), execute.Options{Verified: c.Mempool.Verified})
 	if err != nil {
-		return nil, fmt.Errorf("propose %d: %w", head.Height+1, err)
+		return events.BlockEvent{}, fmt.Errorf("propose %d: %w", head.Height+1, err)
 	}
 	vote := types.SignVote(c.ValKey, ChainID, types.Precommit, blk.Header.Height, blk.Header.Round, blk.Hash(), 0)
 	cert := types.NewCertificate(blk.Header.Height, blk.Header.Round, blk.Hash(), []types.Vote{vote})
 	if err := l.Commit(blk, cert, p); err != nil {
-		return nil, fmt.Errorf("commit %d: %w", blk.Header.Height, err)
+		return events.BlockEvent{}, fmt.Errorf("commit %d: %w", blk.Header.Height, err)
 	}
 	if err := c.Mempool.Update(blk.Header.Height, txs); err != nil {
-		return nil, fmt.Errorf("mempool update %d: %w", blk.Header.Height, err)
+		return events.BlockEvent{}, fmt.Errorf("mempool update %d: %w", blk.Header.Height, err)
 	}
-	c.Hub.Publish(events.BlockEvent{Block: blk, Certificate: cert, Receipts: p.Result.Receipts})
-	return blk, nil
+	ev := events.BlockEvent{Block: blk, Certificate: cert, Receipts: p.Result.Receipts}
+	if publish {
+		c.Hub.Publish(ev)
+	}
+	return ev, nil
 }
 
 // WaitHeight waits (at most 10 s) until the chain reaches height h.

@@ -1,0 +1,143 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/ledger"
+	"github.com/cairn-db/cairn/types"
+)
+
+// TestOpenAPIMatchesRoutes: every route the server registers is in the
+// OpenAPI document with its method and path parameters, and the document
+// lists nothing the server does not serve.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	var doc struct {
+		OpenAPI string `json:"openapi"`
+		Paths   map[string]map[string]struct {
+			OperationID string `json:"operationId"`
+			Parameters  []struct {
+				Name string `json:"name"`
+				In   string `json:"in"`
+			} `json:"parameters"`
+			Responses map[string]json.RawMessage `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(OpenAPI(), &doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi version %q", doc.OpenAPI)
+	}
+	s := New(Config{Backend: nilBackend{}})
+	served := map[string]bool{}
+	wild := regexp.MustCompile(`\{([a-z_]+)\}`)
+	for _, rt := range s.routes {
+		key := strings.ToLower(rt.method) + " " + rt.pattern
+		served[key] = true
+		op, ok := doc.Paths[rt.pattern][strings.ToLower(rt.method)]
+		if !ok {
+			t.Errorf("route %s %s is not in openapi.json", rt.method, rt.pattern)
+			continue
+		}
+		if op.OperationID == "" || len(op.Responses) == 0 {
+			t.Errorf("%s %s: operation lacks an id or responses", rt.method, rt.pattern)
+		}
+		for _, m := range wild.FindAllStringSubmatch(rt.pattern, -1) {
+			found := false
+			for _, p := range op.Parameters {
+				found = found || (p.In == "path" && p.Name == m[1])
+			}
+			if !found {
+				t.Errorf("%s %s: path parameter %q not documented", rt.method, rt.pattern, m[1])
+			}
+		}
+	}
+	var extra []string
+	for p, ops := range doc.Paths {
+		for m := range ops {
+			if !served[m+" "+p] {
+				extra = append(extra, m+" "+p)
+			}
+		}
+	}
+	sort.Strings(extra)
+	if len(extra) > 0 {
+		t.Errorf("openapi.json documents routes the server does not have: %v", extra)
+	}
+}
+
+// nilBackend is enough to construct a Server.
+type nilBackend struct{}
+
+func (nilBackend) Ledger() *ledger.Ledger                { return nil }
+func (nilBackend) Submit(txs []*types.Tx) []error        { return make([]error, len(txs)) }
+func (nilBackend) Pending(crypto.Hash) (*types.Tx, bool) { return nil, false }
+func (nilBackend) Info() NodeInfo                        { return NodeInfo{} }
+func (nilBackend) Ready() error                          { return nil }
+
+// panicBackend panics where a handler calls it: the bug the recovery
+// middleware exists for.
+type panicBackend struct{ nilBackend }
+
+func (panicBackend) Ledger() *ledger.Ledger { panic("boom") }
+
+func TestPanicRecovered(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := New(Config{Backend: panicBackend{}, Registerer: reg})
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, httptest.NewRequest("GET", "/v1/status", nil))
+	if w.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d", w.Code)
+	}
+	var er struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &er); err != nil || er.Error.Code != "internal" {
+		t.Fatalf("body %s", w.Body)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	panics := -1.0
+	for _, mf := range mfs {
+		if mf.GetName() == "cairn_api_panics_total" {
+			panics = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if panics != 1 {
+		t.Fatalf("cairn_api_panics_total = %v, want 1", panics)
+	}
+	// The server keeps serving.
+	w = httptest.NewRecorder()
+	s.ServeHTTP(w, httptest.NewRequest("GET", "/healthz", nil))
+	if w.Code != http.StatusOK {
+		t.Fatalf("healthz after panic: %d", w.Code)
+	}
+}
+
+type notReady struct{ nilBackend }
+
+func (notReady) Ready() error { return ErrUnavailable }
+
+func TestReadyz(t *testing.T) {
+	w := httptest.NewRecorder()
+	New(Config{Backend: notReady{}}).ServeHTTP(w, httptest.NewRequest("GET", "/readyz", nil))
+	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "unavailable") {
+		t.Fatalf("readyz not ready: %d %s", w.Code, w.Body)
+	}
+	w = httptest.NewRecorder()
+	New(Config{Backend: nilBackend{}}).ServeHTTP(w, httptest.NewRequest("GET", "/readyz", nil))
+	if w.Code != http.StatusOK {
+		t.Fatalf("readyz: %d %s", w.Code, w.Body)
+	}
+}

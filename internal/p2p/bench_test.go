@@ -49,3 +49,32 @@ func BenchmarkThroughput(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRoundTrip measures one 200-byte request and its echo between two
+// transports (ns/op is the round-trip time on loopback, TLS included).
+func BenchmarkRoundTrip(b *testing.B) {
+	trs := mesh(b, 2, nil)
+	a, e := trs[0], trs[1]
+	go func() {
+		for m := range e.Receive() {
+			e.Send(m.From, m.Channel, m.Payload)
+		}
+	}()
+	waitMesh(b, trs)
+	msg := make([]byte, 200)
+	to := e.PublicKey()
+	// Warm up past any duplicate-connection settling.
+	sendEventually(b, a, to, 0, msg)
+	<-a.Receive()
+	b.ResetTimer()
+	for range b.N {
+		if !a.Send(to, 0, msg) {
+			b.Fatal("send refused")
+		}
+		select {
+		case <-a.Receive():
+		case <-time.After(waitLimit):
+			b.Fatal("no echo")
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"strings"
+
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/consensus"
 	"github.com/cairn-db/cairn/merkle"
@@ -40,11 +42,16 @@ func newAdversary(s *sim, roles []role) *adversary {
 	return a
 }
 
+// behaviourFor picks validator i's behaviour: the configured one, or one
+// at random from a comma-separated list, or from all but Fork for Mixed.
 func (a *adversary) behaviourFor(i int) string {
-	if b := a.s.cfg.Behaviour; b != Mixed {
-		return b
+	kinds := strings.Split(a.s.cfg.Behaviour, ",")
+	if a.s.cfg.Behaviour == Mixed {
+		kinds = []string{Equivocate, DoubleVote, Invalid, Silent, Garbage}
 	}
-	kinds := []string{Equivocate, DoubleVote, Invalid, Silent, Garbage}
+	if len(kinds) == 1 {
+		return kinds[0]
+	}
 	return kinds[a.s.rng.IntN(len(kinds))]
 }
 

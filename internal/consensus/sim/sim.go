@@ -29,6 +29,7 @@ package sim
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/cairn-db/cairn/crypto"
@@ -43,6 +44,19 @@ type Faults struct {
 	Partition bool // split the network, then heal
 	Crash     bool // crash nodes restart from WAL and store
 	CrashStop bool // crash nodes never come back
+}
+
+// CheckBehaviour validates a Config.Behaviour value.
+func CheckBehaviour(b string) error {
+	if b == "" {
+		return nil
+	}
+	for _, k := range strings.Split(b, ",") {
+		if !slices.Contains(Behaviours, k) {
+			return fmt.Errorf("unknown Byzantine behaviour %q (want %s)", k, strings.Join(Behaviours, ", "))
+		}
+	}
+	return nil
 }
 
 // ParseFaults reads a comma-separated list of drop, dup, partition, crash,
@@ -111,8 +125,9 @@ type Config struct {
 	Seed       uint64
 	Heights    int // every live honest validator must reach this height
 	Faults     Faults
-	// Behaviour of the Byzantine validators; "" means Mixed, or Fork when
-	// there are more Byzantine validators than the set tolerates.
+	// Behaviour of the Byzantine validators: one of Behaviours, or a
+	// comma-separated list to pick from per validator. "" means Mixed, or
+	// Fork when there are more Byzantine validators than the set tolerates.
 	Behaviour string
 
 	LatencyMin  int64 // ms, every message
@@ -184,12 +199,15 @@ func maxFaultyCount(n int) int { return (n - 1) / 3 }
 
 // Violation is a broken invariant.
 type Violation struct {
-	Seed   uint64 `json:"seed"`
-	Kind   string `json:"kind"`
-	Height uint64 `json:"height,omitempty"`
-	Node   int    `json:"node"`
-	Detail string `json:"detail"`
-	Time   int64  `json:"virtual_ms"`
+	Seed uint64 `json:"seed"`
+	// Reproduce is a command line that replays just this run (filled in
+	// by cmd/cairn).
+	Reproduce string `json:"reproduce,omitempty"`
+	Kind      string `json:"kind"`
+	Height    uint64 `json:"height,omitempty"`
+	Node      int    `json:"node"`
+	Detail    string `json:"detail"`
+	Time      int64  `json:"virtual_ms"`
 }
 
 // Result is the outcome of one run.

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cairn-db/cairn/client"
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/types"
+)
+
+func init() {
+	register("tx", "sign and send a transaction (transfer, put, delete, record), or show one (status)", runTx)
+}
+
+const txUsage = `usage:
+  cairn tx transfer TO_ADDRESS AMOUNT  --key FILE [flags]
+  cairn tx put KEY VALUE               --key FILE [--expect-version V] [flags]
+  cairn tx delete KEY                  --key FILE [--expect-version V] [flags]
+  cairn tx record JSON|@FILE|-         --key FILE [flags]
+  cairn tx status HASH                 [--node URL]
+
+Signs with --key, takes the nonce from the node's account endpoint (unless
+--nonce) and the chain id from /v1/status (unless --chain-id), and submits.
+--dry-run prints the signed transaction JSON and sends nothing. --wait waits
+for the commit and exits 1 if the transaction failed (or is still pending at
+--timeout). Prints JSON on stdout; exit 1 when the node refuses it.`
+
+// optUint is a uint64 flag that knows whether it was set (expect-version 0
+// means "must be absent", which differs from no expectation).
+type optUint struct {
+	v   uint64
+	set bool
+}
+
+func (o *optUint) String() string {
+	if !o.set {
+		return ""
+	}
+	return strconv.FormatUint(o.v, 10)
+}
+
+func (o *optUint) Set(s string) error {
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("want a non-negative integer")
+	}
+	o.v, o.set = v, true
+	return nil
+}
+
+func (o *optUint) ptr() *uint64 {
+	if !o.set {
+		return nil
+	}
+	v := o.v
+	return &v
+}
+
+func runTx(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stderr, txUsage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	kind := args[0]
+	if kind == "status" {
+		return runTxStatus(args[1:], stdout, stderr)
+	}
+	fs := flag.NewFlagSet("tx "+kind, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, txUsage+"\n\nflags:")
+		fs.PrintDefaults()
+	}
+	node := nodeFlag(fs)
+	keyFile := fs.String("key", "", "the sender's key file (required)")
+	var nonce, expect optUint
+	fs.Var(&nonce, "nonce", "nonce to sign with (default: the account's committed nonce + 1, from the node)")
+	chainID := fs.String("chain-id", "", "chain id to sign for (default: from the node's /v1/status)")
+	fs.Var(&expect, "expect-version", "put/delete: only apply if the key's live version is V (0: the key must be absent)")
+	wait := fs.Bool("wait", false, "wait for the transaction to commit and print its receipt")
+	timeout := fs.Duration("timeout", 10*time.Second, "with --wait: how long to wait (at most 60s)")
+	dryRun := fs.Bool("dry-run", false, "print the signed transaction JSON and send nothing")
+	pos, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		return 2
+	}
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "cairn tx %s: %s\n", kind, fmt.Sprintf(format, a...))
+		return 2
+	}
+	if *keyFile == "" {
+		return usageErr("--key FILE is required")
+	}
+	if *timeout <= 0 || *timeout > 60*time.Second {
+		return usageErr("--timeout must be in (0, 60s]")
+	}
+	payload, code := buildPayload(kind, pos, expect.ptr(), stderr)
+	if code != 0 {
+		return code
+	}
+	key, err := crypto.LoadKey(*keyFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "cairn tx %s: %v\n", kind, err)
+		return 1
+	}
+	c, ok := newClient(*node, stderr, "tx")
+	if !ok {
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout+*timeout)
+	defer cancel()
+	signer := c.NewSigner(key, *chainID)
+	if nonce.set {
+		if nonce.v == 0 {
+			return usageErr("--nonce must be at least 1")
+		}
+		signer.SetNonce(nonce.v)
+	}
+	tx, err := signer.Sign(ctx, payload)
+	if err != nil {
+		return fail(stderr, "tx "+kind, err)
+	}
+	if *dryRun {
+		return printJSON(stdout, tx)
+	}
+	if !*wait {
+		h, err := c.Submit(ctx, tx)
+		if err != nil {
+			return fail(stderr, "tx "+kind, err)
+		}
+		return printJSON(stdout, client.TxResult{Hash: h, Status: client.StatusPending})
+	}
+	res, err := c.SubmitWait(ctx, tx, *timeout)
+	if err != nil {
+		return fail(stderr, "tx "+kind, err)
+	}
+	if code := printJSON(stdout, res); code != 0 {
+		return code
+	}
+	switch res.Status {
+	case client.StatusCommitted:
+		return 0
+	case client.StatusFailed:
+		fmt.Fprintf(stderr, "cairn tx %s: committed at height %d but FAILED (%s); it changed nothing\n", kind, res.Height, res.Receipt.Reason)
+	default:
+		fmt.Fprintf(stderr, "cairn tx %s: accepted but not committed within %s (status %s); check later with: cairn tx status %s\n", kind, *timeout, res.Status, res.Hash)
+	}
+	return 1
+}
+
+// buildPayload turns the positional arguments of `cairn tx KIND` into a
+// payload, or returns a non-zero exit status after explaining why not.
+func buildPayload(kind string, pos []string, expect *uint64, stderr io.Writer) (types.Payload, int) {
+	bad := func(format string, a ...any) (types.Payload, int) {
+		fmt.Fprintf(stderr, "cairn tx %s: %s\n\n%s\n", kind, fmt.Sprintf(format, a...), txUsage)
+		return nil, 2
+	}
+	if expect != nil && kind != "put" && kind != "delete" {
+		return bad("--expect-version applies to put and delete only")
+	}
+	switch kind {
+	case "transfer":
+		if len(pos) != 2 {
+			return bad("want TO_ADDRESS AMOUNT")
+		}
+		to, err := crypto.ParseAddress(strings.ToLower(pos[0]))
+		if err != nil {
+			return bad("%v", err)
+		}
+		amt, err := strconv.ParseUint(pos[1], 10, 64)
+		if err != nil || amt == 0 {
+			return bad("AMOUNT must be a positive integer, got %q", pos[1])
+		}
+		return &types.Transfer{To: to, Amount: amt}, 0
+	case "put":
+		if len(pos) != 2 {
+			return bad("want KEY VALUE")
+		}
+		return &types.KVPut{Key: pos[0], Value: pos[1], ExpectVersion: expect}, 0
+	case "delete":
+		if len(pos) != 1 {
+			return bad("want KEY")
+		}
+		return &types.KVDelete{Key: pos[0], ExpectVersion: expect}, 0
+	case "record":
+		if len(pos) != 1 {
+			return bad("want one JSON document (inline, @FILE, or - for stdin)")
+		}
+		doc := []byte(pos[0])
+		var err error
+		switch {
+		case pos[0] == "-":
+			doc, err = io.ReadAll(io.LimitReader(os.Stdin, types.MaxTxBytesHard+1))
+		case strings.HasPrefix(pos[0], "@"):
+			doc, err = os.ReadFile(pos[0][1:])
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "cairn tx record: %v\n", err)
+			return nil, 1
+		}
+		c, err := types.CanonicalJSON(doc)
+		if err != nil {
+			return bad("document: %v", err)
+		}
+		return &types.Record{Document: c}, 0
+	}
+	return bad("unknown transaction type %q", kind)
+}
+
+func runTxStatus(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("tx status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	node := nodeFlag(fs)
+	fs.Usage = usageFunc(fs, stderr, "cairn tx status HASH [--node URL]", "Prints the transaction's status, receipt and inclusion proof (verified). Exit 1 unless it committed successfully.")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return 2
+	}
+	h, err := crypto.ParseHash(strings.ToLower(pos[0]))
+	if err != nil {
+		fmt.Fprintln(stderr, "cairn tx status:", err)
+		return 2
+	}
+	c, ok := newClient(*node, stderr, "tx status")
+	if !ok {
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	st, err := c.Tx(ctx, h)
+	if err != nil {
+		return fail(stderr, "tx status", err)
+	}
+	if st.Status == client.StatusCommitted || st.Status == client.StatusFailed {
+		if err := st.VerifyInclusion(); err != nil {
+			fmt.Fprintf(stderr, "cairn tx status: INCLUSION PROOF DOES NOT VERIFY: %v\n", err)
+			return 1
+		}
+	}
+	if code := printJSON(stdout, st); code != 0 {
+		return code
+	}
+	if st.Status != client.StatusCommitted {
+		fmt.Fprintf(stderr, "cairn tx status: %s\n", st.Status)
+		return 1
+	}
+	return 0
+}

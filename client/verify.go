@@ -243,3 +243,21 @@ func (t *TxStatus) VerifyInclusion() error {
 	}
 	return nil
 }
+
+// VerifyIn checks the committed tx against a block that was itself
+// verified (Block.Verify): same height, the block's tx root, the proof's
+// tree size equal to the header's tx_count (the root alone does not fix
+// the size, see docs/encoding.md 4.3), and VerifyInclusion.
+func (t *TxStatus) VerifyIn(b *Block) error {
+	switch {
+	case t.TxRoot == nil || t.Proof == nil:
+		return fmt.Errorf("tx %s: %w", t.Hash, verifyErr("no inclusion proof (status %s)", t.Status))
+	case b.Height != t.Height:
+		return fmt.Errorf("tx %s: %w", t.Hash, verifyErr("tx is at height %d, block is %d", t.Height, b.Height))
+	case b.Header.TxRoot != *t.TxRoot:
+		return fmt.Errorf("tx %s: %w", t.Hash, verifyErr("tx root %s is not the block's %s", t.TxRoot, b.Header.TxRoot))
+	case t.Proof.Size != uint64(b.Header.TxCount):
+		return fmt.Errorf("tx %s: %w", t.Hash, verifyErr("proof is for %d leaves, the block has %d txs", t.Proof.Size, b.Header.TxCount))
+	}
+	return t.VerifyInclusion()
+}

@@ -144,6 +144,12 @@ func TestSubmitWaitAndReadBack(t *testing.T) {
 	if err := blk.Verify(apitest.ChainID, vals); err != nil {
 		t.Fatalf("block audit: %v", err)
 	}
+	if err := ts.VerifyIn(blk); err != nil {
+		t.Fatalf("tx in its verified block: %v", err)
+	}
+	if other, _ := cl.Block(ctx, putHeight+1); ts.VerifyIn(other) == nil {
+		t.Fatal("tx verified in another block")
+	}
 	if blk.Txs[0].Tx == nil || blk.Txs[0].Hash != put.Hash() {
 		t.Fatalf("block txs = %+v", blk.Txs)
 	}

@@ -24,6 +24,7 @@ type Cluster struct {
 	Net     *client.Network
 	Args    []string // extra arguments for every node
 	mu      sync.Mutex
+	nodeArg map[int][]string
 	procs   []*exec.Cmd
 	exited  []chan struct{}
 	logs    []*os.File
@@ -49,6 +50,7 @@ func (c *Cluster) Start(i int) error {
 		return fmt.Errorf("start %s: %w", c.Net.Nodes[i].Name, err)
 	}
 	args := append([]string{"node", "--home", home}, c.Args...)
+	args = append(args, c.nodeArg[i]...)
 	cmd := exec.Command(c.Bin, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	// Own process group: a Ctrl-C in the terminal reaches only the parent,
@@ -71,6 +73,17 @@ func (c *Cluster) Start(i int) error {
 		c.mu.Unlock()
 	}()
 	return nil
+}
+
+// SetArgs sets extra arguments for node i's next starts (e.g. a Byzantine
+// mode for one validator).
+func (c *Cluster) SetArgs(i int, args ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nodeArg == nil {
+		c.nodeArg = map[int][]string{}
+	}
+	c.nodeArg[i] = args
 }
 
 // StartAll starts every node.

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -171,4 +173,44 @@ func TestTwoOfFourDownHaltsSafely(t *testing.T) {
 	}
 	target := tn.height(0)
 	tn.sameChain([]int{0, 1, 2}, target)
+}
+
+func TestByzantineDoubleVoterCannotStopOrForkTheChain(t *testing.T) {
+	tn := startNet(t, 4)
+	tn.cluster.Stop(3, 10*time.Second)
+	tn.cluster.SetArgs(3, "--unsafe-test-faults", "--byzantine", "equivocate")
+	if err := tn.cluster.Start(3); err != nil {
+		t.Fatal(err)
+	}
+	senders := newKeys(t, 8)
+	tn.fund(senders, 1_000_000)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	acked := tn.load(ctx, senders, []int{0, 1, 2}, 40, nil)
+	for _, i := range []int{0, 1, 2} {
+		tn.waitCommitted(i, acked, 90*time.Second)
+	}
+	target := tn.height(0)
+	eventually(t, 30*time.Second, "honest nodes at the same height", func() bool {
+		return tn.height(1) >= target && tn.height(2) >= target
+	})
+	tn.sameChain([]int{0, 1, 2}, target)
+	// The honest validators saw the conflicting votes and kept evidence.
+	eventually(t, 30*time.Second, "double-sign evidence recorded", func() bool {
+		for _, i := range []int{0, 1, 2} {
+			if tn.metric(i, "cairn_evidence_total") > 0 {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func TestUnsafeModesNeedTheFlag(t *testing.T) {
+	tn := startNet(t, 1)
+	tn.cluster.Stop(0, 10*time.Second)
+	out, err := exec.Command(bin, "node", "--home", tn.net.Nodes[0].Home, "--byzantine", "double-vote").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "unsafe-test-faults") {
+		t.Fatalf("byzantine mode without the flag: err=%v output=%s", err, out)
+	}
 }

@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -194,4 +198,25 @@ func (tn *testnet) sameChain(nodes []int, h uint64) {
 			}
 		}
 	}
+}
+
+// metric reads one un-labelled series from node i's /metrics (0 if absent).
+func (tn *testnet) metric(i int, name string) float64 {
+	resp, err := http.Get(tn.net.Nodes[i].API + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, name+" ") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(line[len(name):]), 64)
+			if err == nil {
+				return v
+			}
+		}
+	}
+	return 0
 }

@@ -25,6 +25,12 @@ func (n *Node) startAPI() error {
 	n.apiLn = ln
 	h := api.New(api.Config{Backend: n, Events: n.hub, Gatherer: n.m.reg, Registerer: n.m.reg, Logger: n.log.With("component", "api")})
 	n.http = api.NewHTTPServer(n.cfg.APIAddr, h, n.log)
+	if n.cfg.AllowFaults {
+		mux := http.NewServeMux()
+		mux.Handle("/debug/faults", n.faultsHandler())
+		mux.Handle("/", h)
+		n.http.Handler = mux
+	}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()

@@ -124,7 +124,7 @@ func (n *Node) apply(rd consensus.Ready) error {
 		if err := n.writeWAL(rd.WAL); err != nil {
 			return err
 		}
-		for _, o := range rd.Messages {
+		for _, o := range n.misbehave(rd.Messages) {
 			ch := chConsensus
 			switch o.Msg.(type) {
 			case *consensus.BlockRequest, *consensus.BlockResponse, *consensus.Status:

@@ -229,6 +229,9 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.log.Info("validator started", "name", n.cfg.Name, "chain", n.genesis.ChainID, "height", n.ledger.Head().Height,
 		"api", n.apiLn.Addr().String(), "p2p", n.net.Addr().String(), "index", n.self)
+	if n.cfg.Byzantine != "" || n.cfg.AllowFaults {
+		n.log.Warn("UNSAFE TEST MODE", "byzantine", n.cfg.Byzantine, "fault_injection", n.cfg.AllowFaults)
+	}
 	n.wg.Add(2)
 	go n.gossipOut(ctx)
 	go n.gossipIn(ctx)

@@ -1,0 +1,169 @@
+package node
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/consensus"
+	"github.com/cairn-db/cairn/internal/execute"
+	"github.com/cairn-db/cairn/internal/p2p"
+	"github.com/cairn-db/cairn/types"
+)
+
+// This file holds the deliberate misbehaviour used by tests and the
+// experiments: Byzantine modes and the fault-injection endpoint. Both are
+// refused unless the process was started with --unsafe-test-faults.
+
+// misbehave rewrites the outgoing messages of one Ready according to the
+// configured Byzantine mode. Honest mode returns them unchanged.
+//
+//   - double-vote: every own vote goes to all peers as signed, and a
+//     conflicting vote (nil instead of the block, or the reverse) also goes
+//     to half of them, which therefore hold double-sign evidence.
+//   - equivocate: as proposer, a second, different block is proposed to
+//     half the peers; votes are doubled as above so that peers record
+//     double-sign evidence.
+func (n *Node) misbehave(msgs []consensus.Outbound) []consensus.Outbound {
+	if n.cfg.Byzantine == "" {
+		return msgs
+	}
+	var out []consensus.Outbound
+	half := n.otherHalf()
+	for _, o := range msgs {
+		if o.To != consensus.Broadcast {
+			out = append(out, o)
+			continue
+		}
+		switch m := o.Msg.(type) {
+		case *consensus.VoteMessage:
+			if int(m.Vote.Validator) != n.self {
+				out = append(out, o) // forwarding someone else's vote
+				continue
+			}
+			alt := m.Vote.BlockHash
+			if alt.IsZero() {
+				alt = crypto.Sum([]byte(fmt.Sprintf("byzantine %d/%d", m.Vote.Height, m.Vote.Round)))
+			} else {
+				alt = crypto.Hash{}
+			}
+			v2 := types.SignVote(n.key, n.genesis.ChainID, m.Vote.Type, m.Vote.Height, m.Vote.Round, alt, m.Vote.Validator)
+			out = append(out, o)
+			for i := range half {
+				out = append(out, consensus.Outbound{To: i, Msg: &consensus.VoteMessage{Vote: v2}})
+			}
+		case *consensus.Proposal:
+			if n.cfg.Byzantine != "equivocate" || m.Block == nil {
+				out = append(out, o)
+				continue
+			}
+			// Same transactions, one millisecond later: a valid block with
+			// another hash.
+			blk, p, err := n.ledger.Propose(m.Block.Txs, m.Round, m.Block.Header.Time+1, m.Block.Header.Proposer, execute.Options{Verified: n.pool.Verified})
+			if err != nil {
+				out = append(out, o)
+				continue
+			}
+			n.prepared[blk.Hash()] = p
+			p2 := consensus.SignProposal(n.key, n.genesis.ChainID, m.Height, m.Round, m.POLRound, blk)
+			out = n.split(out, half, o.Msg, p2)
+		default:
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// otherHalf is the set of validator indexes (other than us) that receive
+// the conflicting message: the upper half of the others.
+func (n *Node) otherHalf() map[int]bool {
+	var others []int
+	for i := range n.vals.Validators {
+		if i != n.self {
+			others = append(others, i)
+		}
+	}
+	h := map[int]bool{}
+	for _, i := range others[len(others)/2:] {
+		h[i] = true
+	}
+	return h
+}
+
+// split sends a to the first half of the peers and b to the other half.
+func (n *Node) split(out []consensus.Outbound, half map[int]bool, a, b consensus.Message) []consensus.Outbound {
+	for i := range n.vals.Validators {
+		if i == n.self {
+			continue
+		}
+		if half[i] {
+			out = append(out, consensus.Outbound{To: i, Msg: b})
+		} else {
+			out = append(out, consensus.Outbound{To: i, Msg: a})
+		}
+	}
+	return out
+}
+
+// faultsRequest is the body of POST /debug/faults: drop a share of
+// outgoing messages, delay them, or cut this node off from named peers.
+type faultsRequest struct {
+	DropOutbound float64  `json:"drop_outbound"`
+	DelayMs      int64    `json:"delay_ms"`
+	Partition    []string `json:"partition"`
+}
+
+// faultsHandler serves GET and POST /debug/faults.
+func (n *Node) faultsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.Method {
+		case http.MethodGet:
+		case http.MethodPost:
+			var req faultsRequest
+			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&req); err != nil {
+				writeErr(w, http.StatusBadRequest, "malformed", err.Error())
+				return
+			}
+			f := p2p.Faults{DropOutbound: req.DropOutbound, Delay: time.Duration(req.DelayMs) * time.Millisecond, Partitioned: map[crypto.PublicKey]bool{}}
+			for _, name := range req.Partition {
+				found := false
+				for _, v := range n.vals.Validators {
+					if v.Name == name {
+						f.Partitioned[v.PublicKey] = true
+						found = true
+					}
+				}
+				if !found {
+					writeErr(w, http.StatusUnprocessableEntity, "invalid", "unknown validator "+name)
+					return
+				}
+			}
+			if err := n.net.SetFaults(f); err != nil {
+				writeErr(w, http.StatusUnprocessableEntity, "invalid", err.Error())
+				return
+			}
+			n.log.Warn("fault injection changed", "drop", req.DropOutbound, "delay_ms", req.DelayMs, "partition", req.Partition)
+		default:
+			writeErr(w, http.StatusMethodNotAllowed, "method_not_allowed", "GET or POST")
+			return
+		}
+		f := n.net.Faults()
+		resp := faultsRequest{DropOutbound: f.DropOutbound, DelayMs: f.Delay.Milliseconds(), Partition: []string{}}
+		for _, v := range n.vals.Validators {
+			if f.Partitioned[v.PublicKey] {
+				resp.Partition = append(resp.Partition, v.Name)
+			}
+		}
+		_ = json.NewEncoder(w).Encode(resp)
+	})
+}
+
+func writeErr(w http.ResponseWriter, status int, code, msg string) {
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}

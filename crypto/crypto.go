@@ -18,7 +18,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 
+	"github.com/oasisprotocol/curve25519-voi/curve"
 	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 )
 
@@ -300,4 +302,35 @@ func LoadKey(path string) (*PrivateKey, error) {
 		return nil, errors.New("key " + path + ": address does not match public key")
 	}
 	return k, nil
+}
+
+// weakKeys memoises SmallOrder: accounts sign many transactions, and point
+// decompression costs microseconds. Cleared when it grows large.
+var (
+	weakMu   sync.Mutex
+	weakKeys = map[PublicKey]bool{}
+)
+
+// SmallOrder reports whether p is not a usable signing key: it does not
+// decode to a curve point, or the point has small order. ZIP-215 accepts
+// signatures by such keys that anyone can forge (for the identity point,
+// any message), so accounts with these keys must not be able to send.
+func (p PublicKey) SmallOrder() bool {
+	weakMu.Lock()
+	v, ok := weakKeys[p]
+	weakMu.Unlock()
+	if ok {
+		return v
+	}
+	var c curve.CompressedEdwardsY
+	copy(c[:], p[:])
+	pt, err := curve.NewEdwardsPoint().SetCompressedY(&c)
+	v = err != nil || pt.IsSmallOrder()
+	weakMu.Lock()
+	if len(weakKeys) > 1<<20 {
+		clear(weakKeys)
+	}
+	weakKeys[p] = v
+	weakMu.Unlock()
+	return v
 }

@@ -119,7 +119,7 @@ func mesh(t testing.TB, n int, tweak func(i int, c *Config)) []*Transport {
 		c := testConfig(testKey(i), lns[i])
 		c.Peers = peers
 		c.Allowed = allowed
-		if os.Getenv("P2P_TEST_LOG") != "" {
+		if os.Getenv("P2P_TEST_LOG") != "" { // debugging aid: P2P_TEST_LOG=1 go test ...
 			c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", i)
 		}
 		if tweak != nil {

@@ -235,8 +235,8 @@ func (t *TxStatus) VerifyInclusion() error {
 	if crypto.Sum(raw) != t.Hash {
 		return fmt.Errorf("tx %s: %w", t.Hash, verifyErr("bytes hash to %s", crypto.Sum(raw)))
 	}
-	if t.Proof.Index != uint64(t.Index) {
-		return fmt.Errorf("tx %s: %w", t.Hash, verifyErr("proof is for index %d, tx is at %d", t.Proof.Index, t.Index))
+	if t.Index == nil || t.Proof.Index != uint64(*t.Index) {
+		return fmt.Errorf("tx %s: %w", t.Hash, verifyErr("proof is for index %d, not the tx's index", t.Proof.Index))
 	}
 	if err := merkle.Verify(*t.TxRoot, t.Hash[:], *t.Proof); err != nil {
 		return fmt.Errorf("tx %s: %w", t.Hash, verifyErr("%v", err))

@@ -89,7 +89,7 @@ type TxResult struct {
 	Hash    crypto.Hash    `json:"hash"`
 	Status  string         `json:"status,omitempty"`
 	Height  uint64         `json:"height,omitempty"`
-	Index   uint32         `json:"index,omitempty"`
+	Index   *uint32        `json:"index,omitempty"` // position in the block, when in one
 	Receipt *types.Receipt `json:"receipt,omitempty"`
 }
 
@@ -111,7 +111,7 @@ type TxStatus struct {
 	Hash       crypto.Hash    `json:"hash"`
 	Status     string         `json:"status"`
 	Height     uint64         `json:"height,omitempty"`
-	Index      uint32         `json:"index,omitempty"`
+	Index      *uint32        `json:"index,omitempty"` // position in the block, when in one
 	BlockHash  *crypto.Hash   `json:"block_hash,omitempty"`
 	Receipt    *types.Receipt `json:"receipt,omitempty"`
 	Tx         *types.Tx      `json:"tx,omitempty"`

@@ -427,7 +427,7 @@ func TestInclusionProofsOfOneBlock(t *testing.T) {
 	c.WaitHeight(1)
 	for i, tx := range txs {
 		ts, err := cl.Tx(ctx, tx.Hash())
-		if err != nil || ts.Height != 1 || int(ts.Index) != i {
+		if err != nil || ts.Height != 1 || ts.Index == nil || int(*ts.Index) != i {
 			t.Fatalf("tx %d: %+v %v", i, ts, err)
 		}
 		if err := ts.VerifyInclusion(); err != nil {

@@ -66,7 +66,11 @@ func asAPIError(ctx context.Context, err error) *apiError {
 		if !ok {
 			st = http.StatusUnprocessableEntity
 		}
-		return &apiError{status: st, code: string(te.Code), msg: te.Error()}
+		msg := te.Msg
+		if msg == "" {
+			msg = te.Error()
+		}
+		return &apiError{status: st, code: string(te.Code), msg: msg}
 	}
 	var mbe *http.MaxBytesError
 	switch {

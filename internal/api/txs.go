@@ -358,7 +358,7 @@ func committedResult(h crypto.Hash, height uint64, index uint32, rc *types.Recei
 	if !rc.OK {
 		st = client.StatusFailed
 	}
-	return &client.TxResult{Hash: h, Status: st, Height: height, Index: index, Receipt: rc}
+	return &client.TxResult{Hash: h, Status: st, Height: height, Index: &index, Receipt: rc}
 }
 
 func parseHashParam(s string) (crypto.Hash, error) {
@@ -408,8 +408,12 @@ func (s *Server) writeCommittedTx(w http.ResponseWriter, l *ledger.Ledger, h cry
 		st = client.StatusFailed
 	}
 	proof := info.Proof
+	if proof.Path == nil {
+		proof.Path = []crypto.Hash{} // a one-tx block: an empty path, not null
+	}
+	index := info.Index
 	return writeJSON(w, http.StatusOK, client.TxStatus{
-		Hash: h, Status: st, Height: info.Height, Index: info.Index, BlockHash: &bh,
+		Hash: h, Status: st, Height: info.Height, Index: &index, BlockHash: &bh,
 		Receipt: info.Receipt, Tx: info.Tx, TxBytesHex: hex.EncodeToString(info.Tx.Bytes()),
 		Proof: &proof, TxRoot: &hdr.TxRoot,
 	})

@@ -79,7 +79,7 @@ func auditHome(ctx context.Context, home string, replay bool) (*ledger.AuditRepo
 		return nil, err
 	}
 	dir := node.LedgerDir(cfg)
-	if _, err := os.Stat(filepath.Join(dir, "CURRENT")); err != nil {
+	if m, _ := filepath.Glob(filepath.Join(dir, "MANIFEST-*")); len(m) == 0 {
 		return nil, fmt.Errorf("no ledger in %s", dir)
 	}
 	l, err := ledger.Open(ledger.Options{Dir: dir}, g)

@@ -136,7 +136,11 @@ func (s *Server) submitOne(w http.ResponseWriter, r *http.Request, body []byte, 
 		sub = s.subscribe()
 		defer closeSub(sub)
 	}
-	if err := s.cfg.Backend.Submit([]*types.Tx{tx})[0]; err != nil {
+	serrs := s.cfg.Backend.Submit([]*types.Tx{tx})
+	if len(serrs) != 1 {
+		return fmt.Errorf("backend answered %d results for 1 transaction", len(serrs))
+	}
+	if err := serrs[0]; err != nil {
 		s.metrics.txs.WithLabelValues(asAPIError(r.Context(), err).code).Inc()
 		return err
 	}
@@ -190,6 +194,9 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request, body []byte
 	}
 	if len(parsed) > 0 {
 		serrs := s.cfg.Backend.Submit(parsed)
+		if len(serrs) != len(parsed) {
+			return fmt.Errorf("backend answered %d results for %d transactions", len(serrs), len(parsed))
+		}
 		for k, err := range serrs {
 			errs[at[k]] = err
 		}
@@ -289,15 +296,26 @@ func (s *Server) waitCommit(ctx context.Context, sub *events.Subscription, hashe
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	l := s.cfg.Backend.Ledger()
+	st := l.Store()
 	out := make(map[crypto.Hash]*client.TxResult, len(hashes))
 	left := make(map[crypto.Hash]bool, len(hashes))
 	for _, h := range hashes {
 		left[h] = true
 	}
+	// poll looks each remaining hash up in the store: one point read for a
+	// tx not yet committed, two for one that is. A block is reported only
+	// once the ledger's head includes it (its batch lands in the store a
+	// moment before the head advances), so a client reading right after
+	// sees its effects.
 	poll := func() {
+		head := l.Head().Height
 		for h := range left {
-			if info, err := l.Tx(h); err == nil {
-				out[h] = committedResult(h, info.Height, info.Index, info.Receipt)
+			_, loc, err := st.Tx(h)
+			if err != nil || loc.Height > head {
+				continue // not committed yet (or unreadable: keep waiting)
+			}
+			if rc, err := st.Receipt(loc); err == nil {
+				out[h] = committedResult(h, loc.Height, loc.Index, rc)
 				delete(left, h)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -29,6 +30,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	unsafeFaults := fs.Bool("unsafe-test-faults", false, "allow fault injection and Byzantine modes (tests and benchmarks only)")
 	faults := fs.Bool("faults", false, "enable the fault-injection endpoint (needs --unsafe-test-faults)")
 	byz := fs.String("byzantine", "", "misbehave: equivocate | double-vote (needs --unsafe-test-faults)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -59,6 +61,19 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Error("cpu profile", "err", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Error("cpu profile", "err", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -94,8 +94,11 @@ func DefaultConfig(home string) Config {
 		APIAddr: "127.0.0.1:8080", P2PAddr: "127.0.0.1:26656", LogLevel: "info", LogFormat: "text",
 		Mempool: MempoolConfig{MaxTxs: 200_000, MaxBytes: 256 << 20},
 		Consensus: ConsensusConfig{
-			TimeoutPropose: Duration{2 * time.Second}, TimeoutVote: Duration{1 * time.Second},
-			TimeoutDelta: Duration{500 * time.Millisecond}, MaxBlockDelay: Duration{50 * time.Millisecond},
+			// The propose timeout must cover building and validating a full
+			// block (10,000 txs: about a second each on a busy 2-core
+			// machine); a round that times out costs more than waiting.
+			TimeoutPropose: Duration{3 * time.Second}, TimeoutVote: Duration{1 * time.Second},
+			TimeoutDelta: Duration{1 * time.Second}, MaxBlockDelay: Duration{50 * time.Millisecond},
 		},
 	}
 }

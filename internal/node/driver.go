@@ -62,6 +62,9 @@ func (n *Node) run(ctx context.Context) error {
 			now := nowMs()
 			for len(n.timers) > 0 && n.timers[0].At <= now {
 				t := heap.Pop(&n.timers).(consensus.Timer)
+				if t.Kind != consensus.TimerTick && t.Kind != consensus.TimerCut {
+					n.log.Debug("timeout", "kind", t.Kind.String(), "height", t.Height, "round", t.Round)
+				}
 				if err := n.apply(n.engine.Step(now, consensus.Timeout{Timer: t})); err != nil {
 					return err
 				}
@@ -171,8 +174,10 @@ func (n *Node) apply(rd consensus.Ready) error {
 
 // build answers a BuildRequest from the mempool.
 func (n *Node) build(req *consensus.BuildRequest) consensus.Ready {
+	start := time.Now()
 	txs := n.pool.Reap(req.MaxTxs, req.MaxBytes)
 	blk, p, err := n.ledger.Propose(txs, req.Round, req.Time, req.Proposer, execute.Options{Verified: n.pool.Verified})
+	n.log.Debug("built proposal", "height", req.Height, "round", req.Round, "txs", len(txs), "took", time.Since(start))
 	if err != nil {
 		// The ledger could not read its own state: nothing sensible to
 		// propose. Answer with no block; the round times out.

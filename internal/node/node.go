@@ -200,7 +200,9 @@ func (n *Node) openEngine() error {
 // ValidateBlock implements consensus.App: execute the block on the
 // committed state and keep the result for the commit.
 func (n *Node) ValidateBlock(b *types.Block) error {
+	start := time.Now()
 	p, err := n.ledger.Validate(b, execute.Options{Verified: n.pool.Verified})
+	n.log.Debug("validated proposal", "height", b.Header.Height, "round", b.Header.Round, "txs", len(b.Txs), "took", time.Since(start), "err", err)
 	if err != nil {
 		return err
 	}

@@ -1478,6 +1478,12 @@ func (e *Engine) requestBlocks() {
 		attempts := 0
 		if req != nil {
 			attempts = req.attempts
+			// No answer: forget the peer's claim, so a peer that lies
+			// about its height cannot keep us asking. An honest peer
+			// ahead of us tells us again when it answers our status.
+			if req.peer >= 0 && e.peerHeight[req.peer] >= h {
+				e.peerHeight[req.peer] = h - 1
+			}
 		}
 		var cands []int
 		for i, ph := range e.peerHeight {

@@ -242,10 +242,11 @@ func (nd *node) commit(c consensus.Commit) {
 			s.violate("certificate", nd.id, h, "certificate does not verify: %v", err)
 		}
 		if first, ok := s.decided[h]; !ok {
-			s.decided[h] = b.Hash()
+			s.decided[h], s.decidedBy[h] = b.Hash(), nd.id
 		} else if first != b.Hash() {
-			s.violate("agreement", nd.id, h, "honest v%d committed %s at height %d, another honest validator committed %s (round %d, catch-up %v)",
-				nd.id, b.Hash(), h, first, c.Cert.Round, c.CatchUp)
+			other := s.nodes[s.decidedBy[h]].certs[h-1]
+			s.violate("agreement", nd.id, h, "fork at height %d: honest v%d committed %.16s, honest v%d committed %.16s; validators %v signed both certificates",
+				h, nd.id, b.Hash(), s.decidedBy[h], first, doubleSigners(c.Cert, other))
 		}
 	}
 	seen := map[int]bool{}
@@ -375,4 +376,21 @@ func (a *app) ValidateBlock(b *types.Block) error {
 		}
 	}
 	return nil
+}
+
+// doubleSigners lists the validators whose precommits appear in both of
+// two certificates for different blocks at one height: each of them signed
+// conflicting votes, which is what accountability pins on them.
+func doubleSigners(a, b *types.Certificate) []string {
+	in := map[uint16]bool{}
+	for _, s := range a.Sigs {
+		in[s.Validator] = true
+	}
+	var out []string
+	for _, s := range b.Sigs {
+		if in[s.Validator] {
+			out = append(out, fmt.Sprintf("v%d", s.Validator))
+		}
+	}
+	return out
 }

@@ -339,6 +339,7 @@ type sim struct {
 	submitted int
 
 	decided   map[uint64]crypto.Hash // first honest commit per height
+	decidedBy map[uint64]int
 	signed    map[signKey]crypto.Hash
 	healedMax uint64
 	healed    bool
@@ -364,12 +365,13 @@ func Run(cfg Config) Result {
 
 func newSim(cfg Config) *sim {
 	s := &sim{
-		cfg:     cfg,
-		rng:     rand.New(rand.NewPCG(cfg.Seed, 0x63616972_6e73696d)),
-		sigs:    &sigCache{m: map[[32]byte]bool{}},
-		decided: map[uint64]crypto.Hash{},
-		signed:  map[signKey]crypto.Hash{},
-		f:       maxFaultyCount(cfg.Validators),
+		cfg:       cfg,
+		rng:       rand.New(rand.NewPCG(cfg.Seed, 0x63616972_6e73696d)),
+		sigs:      &sigCache{m: map[[32]byte]bool{}},
+		decided:   map[uint64]crypto.Hash{},
+		decidedBy: map[uint64]int{},
+		signed:    map[signKey]crypto.Hash{},
+		f:         maxFaultyCount(cfg.Validators),
 	}
 	s.res.Seed = cfg.Seed
 	w := cfg.Workload

@@ -107,29 +107,20 @@ func TestRunIsDeterministic(t *testing.T) {
 	}
 }
 
-func TestIdleNetworkIsQuiet(t *testing.T) {
-	// With saturation the scale mode commits exactly Heights blocks; with
-	// nothing pending afterwards the validators must fall silent.
-	r := Run(Config{Validators: 4, Saturate: true, Heights: 5, LatencyMean: 0})
-	if len(r.Violations) != 0 || r.Heights < 5 {
+func TestSaturatedRunCommitsEveryHeight(t *testing.T) {
+	r := Run(Config{Validators: 4, Saturate: true, Heights: 5, LatencyMin: 10})
+	if len(r.Violations) != 0 || r.Heights < 5 || r.Rounds != 0 {
 		t.Fatalf("%+v", r)
+	}
+	// Three message delays per height at a fixed 10 ms.
+	if r.VirtualMs > 5*3*10+10 {
+		t.Fatalf("5 heights took %d virtual ms", r.VirtualMs)
 	}
 }
 
-// BenchmarkScale reports messages per block and commits per virtual
-// second for growing validator sets (10 ms per message, 50 µs of CPU per
-// received message in the second throughput figure).
-func BenchmarkScale(b *testing.B) {
-	for _, n := range []int{4, 7, 10, 16, 31, 64} {
-		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
-			var row ScaleRow
-			for i := 0; i < b.N; i++ {
-				row = Scale([]int{n}, 20, 10, 50)[0]
-			}
-			b.ReportMetric(row.MessagesPerBlock, "msgs/block")
-			b.ReportMetric(row.KBPerBlock, "KB/block")
-			b.ReportMetric(row.CommitsPerSecond, "commits/vs")
-			b.ReportMetric(row.CommitsPerSecondCPU, "commits/vs-cpu")
-		})
+func TestRunManyIsRaceFree(t *testing.T) {
+	s := RunMany(Config{Validators: 4, Byzantine: 1, Crash: 1, Faults: allFault, Heights: 5}, 1, 4, 4)
+	if s.ViolationCount != 0 || s.Runs != 4 {
+		t.Fatalf("%+v", s)
 	}
 }

@@ -67,8 +67,8 @@ type Client struct {
 type Option func(*Client)
 
 // WithHTTPClient sets the HTTP client (default: one with a 60 s timeout,
-// which bounds every call including ?wait=commit; Events streams use no
-// overall timeout).
+// which bounds every call including ?wait=commit, and up to 64 idle
+// connections kept; Events streams use no overall timeout).
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
 
 // WithMaxResponseBytes bounds how much of a response body is read
@@ -84,7 +84,11 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("node URL %q: want http://host:port or https://host:port", baseURL)
 	}
-	c := &Client{base: u, hc: &http.Client{Timeout: 60 * time.Second}, maxBody: 256 << 20}
+	// Keep enough idle connections for a program with many requests in
+	// flight to one node (the default keeps 2 and reconnects the rest).
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	c := &Client{base: u, hc: &http.Client{Timeout: 60 * time.Second, Transport: tr}, maxBody: 256 << 20}
 	for _, o := range opts {
 		o(c)
 	}

@@ -1,0 +1,280 @@
+package search
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/document"
+	index "github.com/blevesearch/bleve_index_api"
+
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/types"
+)
+
+// Field names in the index. The query language uses the same names (see
+// fieldSpecs in query.go and docs/search.md).
+const (
+	fHash     = "hash"     // tx hash, or block hash for block documents
+	fType     = "type"     // transfer, kv.put, kv.delete, record, block
+	fSender   = "sender"   // sender public key (hex)
+	fFrom     = "from"     // sender address (hex)
+	fTo       = "to"       // transfer recipient address (hex)
+	fAmount   = "amount"   // transfer amount (numeric)
+	fKey      = "key"      // kv.put / kv.delete key (exact)
+	fValue    = "value"    // kv.put value (analysed text)
+	fNonce    = "nonce"    // sender nonce (numeric)
+	fHeight   = "height"   // block height (numeric)
+	fIndex    = "index"    // position in the block (numeric)
+	fTime     = "time"     // block time (datetime)
+	fStatus   = "status"   // ok / failed
+	fCode     = "code"     // failure code (exact)
+	fReason   = "reason"   // failure reason (analysed text)
+	fVersion  = "version"  // key version written by a successful kv op
+	fProposer = "proposer" // block proposer public key (hex)
+	fTxCount  = "tx_count" // block transaction count (numeric)
+
+	// fPos is the hidden sort key: height and position, fixed-width hex, so
+	// that string order is chain order and every document has a distinct
+	// value (cursors need a total order). Blocks sort before their txs.
+	fPos = "_pos"
+	// fAll is the composite of every analysed text field: bare words search it.
+	fAll = "_all"
+	// docPrefix starts the analysed field of a record string at a JSON path;
+	// exactPrefix+path is the same value kept whole (keyword).
+	docPrefix   = "doc"
+	exactPrefix = "exact."
+)
+
+// Indexing options per kind of field. Identifiers are single keyword
+// terms; those shown in results or highlighted are stored with term
+// vectors. Only the sort key skips frequencies and norms: a scored query
+// on a field without them gets NaN scores.
+const (
+	optID       = index.IndexField | index.StoreField | index.IncludeTermVectors
+	optIDHidden = index.IndexField
+	optEnum     = index.IndexField | index.StoreField
+	optText     = index.IndexField | index.StoreField | index.IncludeTermVectors
+	optNum      = index.IndexField
+	optNumShown = index.IndexField | index.StoreField
+	optNumSort  = index.IndexField | index.StoreField | index.DocValues
+	optPos      = index.IndexField | index.DocValues | index.SkipFreqNorm
+	optTime     = index.IndexField | index.StoreField
+	optAll      = index.IndexField | index.IncludeTermVectors
+)
+
+// Status values.
+const (
+	statusOK     = "ok"
+	statusFailed = "failed"
+	typeBlock    = "block"
+)
+
+// limits bounds what one document costs to index.
+type limits struct {
+	maxText    int // bytes of one text value indexed (longer ones are truncated)
+	maxDocText int // bytes of record text indexed per document in total
+	maxLeaves  int // record leaves indexed per document
+	maxDepth   int // record nesting indexed
+}
+
+// builder turns committed blocks into index documents.
+type builder struct {
+	std analysis.Analyzer
+	lim limits
+}
+
+func posKey(height uint64, index int64) string {
+	// index -1 is the block itself.
+	return fmt.Sprintf("%016x%08x", height, uint32(index+1))
+}
+
+// txDocID is the document id of a transaction: its hash, except for a
+// replayed copy (a failed receipt with code replay), which must not replace
+// the document of the first, real inclusion.
+func txDocID(h crypto.Hash, height uint64, idx uint32, r *types.Receipt) string {
+	if r.Code == types.CodeReplay {
+		return fmt.Sprintf("%s@%d.%d", h, height, idx)
+	}
+	return h.String()
+}
+
+func blockDocID(height uint64) string { return "block:" + strconv.FormatUint(height, 10) }
+
+func (b *builder) kw(d *document.Document, name, v string, opt index.FieldIndexingOptions) {
+	d.AddField(document.NewTextFieldWithIndexingOptions(name, nil, []byte(v), opt))
+}
+
+func (b *builder) text(d *document.Document, name string, pos []uint64, v string, all *[]string) {
+	d.AddField(document.NewTextFieldCustom(name, pos, []byte(truncate(v, b.lim.maxText)), optText, b.std))
+	*all = append(*all, name)
+}
+
+func (b *builder) num(d *document.Document, name string, v float64, opt index.FieldIndexingOptions) {
+	d.AddField(document.NewNumericFieldWithIndexingOptions(name, nil, v, opt))
+}
+
+func (b *builder) common(d *document.Document, height uint64, idx int64, t time.Time, typ string) error {
+	d.AddField(document.NewTextFieldWithIndexingOptions(fPos, nil, []byte(posKey(height, idx)), optPos))
+	b.kw(d, fType, typ, optEnum)
+	b.num(d, fHeight, float64(height), optNumShown)
+	tf, err := document.NewDateTimeFieldWithIndexingOptions(fTime, nil, t, time.RFC3339Nano, optTime)
+	if err != nil {
+		return fmt.Errorf("block %d time: %w", height, err)
+	}
+	d.AddField(tf)
+	return nil
+}
+
+// blockDoc is the document of a block header.
+func (b *builder) blockDoc(h *types.Header) (*document.Document, error) {
+	d := document.NewDocument(blockDocID(h.Height))
+	if err := b.common(d, h.Height, -1, time.UnixMilli(h.Time).UTC(), typeBlock); err != nil {
+		return nil, err
+	}
+	b.kw(d, fHash, h.Hash().String(), optID)
+	b.kw(d, fProposer, h.Proposer.String(), optID)
+	b.num(d, fTxCount, float64(h.TxCount), optNumShown)
+	return d, nil
+}
+
+// txDoc is the document of one committed transaction and its receipt.
+func (b *builder) txDoc(height uint64, idx uint32, t time.Time, tx *types.Tx, r *types.Receipt) (*document.Document, error) {
+	th := tx.Hash()
+	d := document.NewDocument(txDocID(th, height, idx, r))
+	if err := b.common(d, height, int64(idx), t, tx.Type().String()); err != nil {
+		return nil, err
+	}
+	var all []string
+	b.kw(d, fHash, th.String(), optID)
+	b.num(d, fIndex, float64(idx), optNumShown)
+	b.kw(d, fSender, tx.Sender.String(), optIDHidden)
+	b.kw(d, fFrom, tx.Sender.Address().String(), optID)
+	b.num(d, fNonce, float64(tx.Nonce), optNum)
+	if r.OK {
+		b.kw(d, fStatus, statusOK, optEnum)
+		if r.Version > 0 {
+			b.num(d, fVersion, float64(r.Version), optNum)
+		}
+	} else {
+		b.kw(d, fStatus, statusFailed, optEnum)
+		b.kw(d, fCode, string(r.Code), optID)
+		if r.Reason != "" {
+			b.text(d, fReason, nil, r.Reason, &all)
+		}
+	}
+	switch p := tx.Payload.(type) {
+	case *types.Transfer:
+		b.kw(d, fTo, p.To.String(), optID)
+		b.num(d, fAmount, float64(p.Amount), optNumSort)
+	case *types.KVPut:
+		b.kw(d, fKey, p.Key, optID)
+		if p.Value != "" {
+			b.text(d, fValue, nil, p.Value, &all)
+		}
+	case *types.KVDelete:
+		b.kw(d, fKey, p.Key, optID)
+	case *types.Record:
+		if err := b.record(d, p.Document, &all); err != nil {
+			// The ledger only commits canonical JSON, so this is a bug or
+			// corruption; index the rest of the transaction anyway.
+			b.kw(d, "record_error", err.Error(), optIDHidden)
+		}
+	}
+	if len(all) > 0 {
+		d.AddField(document.NewCompositeFieldWithIndexingOptions(fAll, false, all, nil, optAll))
+	}
+	return d, nil
+}
+
+// record flattens a JSON document: every leaf at path a.b.c becomes field
+// doc.a.b.c (strings analysed, numbers numeric, booleans as text) and, for
+// strings, booleans and numbers, exact.doc.a.b.c holding the whole value.
+// Array elements share their array's path.
+func (b *builder) record(d *document.Document, raw []byte, all *[]string) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return fmt.Errorf("record document: %w", err)
+	}
+	w := recordWalker{b: b, d: d, all: all}
+	w.walk(docPrefix, v, nil, 0)
+	return nil
+}
+
+type recordWalker struct {
+	b      *builder
+	d      *document.Document
+	all    *[]string
+	leaves int
+	text   int
+	seen   map[string]bool
+}
+
+func (w *recordWalker) walk(path string, v any, pos []uint64, depth int) {
+	if depth > w.b.lim.maxDepth || w.leaves >= w.b.lim.maxLeaves {
+		return
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		// Sorted, so that a document always yields the same fields in the
+		// same order (rebuilds are reproducible).
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			w.walk(path+"."+k, v[k], pos, depth+1)
+		}
+	case []any:
+		for i, c := range v {
+			w.walk(path, c, append(pos[:len(pos):len(pos)], uint64(i)), depth+1)
+		}
+	case string:
+		if w.text >= w.b.lim.maxDocText {
+			return
+		}
+		s := truncate(v, min(w.b.lim.maxText, w.b.lim.maxDocText-w.text))
+		w.text += len(s)
+		w.leaves++
+		w.d.AddField(document.NewTextFieldCustom(path, pos, []byte(s), optText, w.b.std))
+		w.d.AddField(document.NewTextFieldWithIndexingOptions(exactPrefix+path, pos, []byte(s), optIDHidden))
+		w.addAll(path)
+	case json.Number:
+		w.leaves++
+		if f, err := v.Float64(); err == nil {
+			w.d.AddField(document.NewNumericFieldWithIndexingOptions(path, pos, f, optNum))
+		}
+		w.d.AddField(document.NewTextFieldWithIndexingOptions(exactPrefix+path, pos, []byte(v.String()), optIDHidden))
+	case bool:
+		w.leaves++
+		s := strconv.FormatBool(v)
+		w.d.AddField(document.NewTextFieldCustom(path, pos, []byte(s), optText, w.b.std))
+		w.d.AddField(document.NewTextFieldWithIndexingOptions(exactPrefix+path, pos, []byte(s), optIDHidden))
+	}
+}
+
+// addAll includes a field in _all once.
+func (w *recordWalker) addAll(path string) {
+	if w.seen == nil {
+		w.seen = map[string]bool{}
+	}
+	if !w.seen[path] {
+		w.seen[path] = true
+		*w.all = append(*w.all, path)
+	}
+}
+
+// truncate cuts s to at most n bytes on a UTF-8 boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

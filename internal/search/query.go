@@ -1,0 +1,915 @@
+package search
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
+	"github.com/blevesearch/bleve/v2/search/query"
+)
+
+// The query language (docs/search.md is the reference):
+//
+//	query   = or
+//	or      = and { "OR" and }
+//	and     = unary { ["AND"] unary }        juxtaposition means AND
+//	unary   = ("NOT" | "-") unary | ["+"] primary
+//	primary = "(" or ")" | term
+//	term    = word | "phrase" | field ":" [op] value | field ":" lo ".." hi | "*"
+//	op      = "=" | ">" | ">=" | "<" | "<="
+//
+// AND, OR and NOT are operators only in upper case. Parsing builds a small
+// tree; compiling it against the field table yields a Bleve query.
+
+// QueryError is a problem with a query string. Pos is the 1-based byte
+// offset of the problem in the query (0 when it is not tied to a place).
+type QueryError struct {
+	Pos int
+	Msg string
+}
+
+func (e *QueryError) Error() string {
+	if e.Pos > 0 {
+		return fmt.Sprintf("%s (at position %d)", e.Msg, e.Pos)
+	}
+	return e.Msg
+}
+
+func qerr(pos int, format string, args ...any) *QueryError {
+	return &QueryError{Pos: pos, Msg: fmt.Sprintf(format, args...)}
+}
+
+type tokKind int
+
+const (
+	tEOF tokKind = iota
+	tLParen
+	tRParen
+	tAnd
+	tOr
+	tNot
+	tPlus
+	tTerm
+)
+
+// token is one lexical item; for tTerm, field/op/value describe the term.
+type token struct {
+	kind     tokKind
+	pos      int // 1-based
+	field    string
+	op       string
+	value    string
+	valuePos int
+	quoted   bool
+}
+
+func (t token) String() string {
+	switch t.kind {
+	case tEOF:
+		return "end of query"
+	case tLParen:
+		return `"("`
+	case tRParen:
+		return `")"`
+	case tAnd:
+		return "AND"
+	case tOr:
+		return "OR"
+	case tNot:
+		return "NOT"
+	case tPlus:
+		return `"+"`
+	}
+	return "term"
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// lex splits a query into tokens.
+func lex(s string) ([]token, error) {
+	var out []token
+	i := 0
+	for {
+		for i < len(s) && isSpace(s[i]) {
+			i++
+		}
+		if i >= len(s) {
+			out = append(out, token{kind: tEOF, pos: len(s) + 1})
+			return out, nil
+		}
+		c := s[i]
+		switch {
+		case c == '(':
+			out = append(out, token{kind: tLParen, pos: i + 1})
+			i++
+			continue
+		case c == ')':
+			out = append(out, token{kind: tRParen, pos: i + 1})
+			i++
+			continue
+		case (c == '-' || c == '+') && i+1 < len(s) && !isSpace(s[i+1]) && s[i+1] != ')':
+			k := tNot
+			if c == '+' {
+				k = tPlus
+			}
+			out = append(out, token{kind: k, pos: i + 1})
+			i++
+			continue
+		case c == '"':
+			v, n, err := phrase(s, i)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, token{kind: tTerm, pos: i + 1, value: v, valuePos: i + 1, quoted: true})
+			i = n
+			continue
+		}
+		start := i
+		for i < len(s) && !isSpace(s[i]) && s[i] != '(' && s[i] != ')' && s[i] != '"' && s[i] != ':' {
+			i++
+		}
+		if i < len(s) && s[i] == ':' {
+			field := s[start:i]
+			if field == "" {
+				return nil, qerr(start+1, "missing field name before ':'")
+			}
+			i++
+			op := ""
+			for _, o := range []string{">=", "<=", "=", ">", "<"} {
+				if strings.HasPrefix(s[i:], o) {
+					op, i = o, i+len(o)
+					break
+				}
+			}
+			t := token{kind: tTerm, pos: start + 1, field: field, op: op, valuePos: i + 1}
+			if i < len(s) && s[i] == '"' {
+				v, n, err := phrase(s, i)
+				if err != nil {
+					return nil, err
+				}
+				t.value, t.quoted, i = v, true, n
+			} else {
+				vs := i
+				for i < len(s) && !isSpace(s[i]) && s[i] != '(' && s[i] != ')' && s[i] != '"' {
+					i++
+				}
+				t.value = s[vs:i]
+				if t.value == "" {
+					return nil, qerr(t.valuePos, "missing value after %q", field+":"+op)
+				}
+			}
+			out = append(out, t)
+			continue
+		}
+		w := s[start:i]
+		if w == "" {
+			// a stray quote right after a word is handled as a phrase next.
+			continue
+		}
+		switch w {
+		case "AND":
+			out = append(out, token{kind: tAnd, pos: start + 1})
+		case "OR":
+			out = append(out, token{kind: tOr, pos: start + 1})
+		case "NOT":
+			out = append(out, token{kind: tNot, pos: start + 1})
+		default:
+			out = append(out, token{kind: tTerm, pos: start + 1, value: w, valuePos: start + 1})
+		}
+	}
+}
+
+// phrase reads a double-quoted string starting at s[i] == '"', with \" and
+// \\ escapes. It returns the contents and the offset after the closing quote.
+func phrase(s string, i int) (string, int, error) {
+	var b strings.Builder
+	for j := i + 1; j < len(s); j++ {
+		switch s[j] {
+		case '\\':
+			if j+1 < len(s) && (s[j+1] == '"' || s[j+1] == '\\') {
+				b.WriteByte(s[j+1])
+				j++
+				continue
+			}
+			b.WriteByte('\\')
+		case '"':
+			return b.String(), j + 1, nil
+		default:
+			b.WriteByte(s[j])
+		}
+	}
+	return "", 0, qerr(i+1, "unterminated phrase: missing closing '\"'")
+}
+
+type nodeKind int
+
+const (
+	nAnd nodeKind = iota
+	nOr
+	nNot
+	nTerm
+)
+
+// node is the parsed query tree.
+type node struct {
+	kind nodeKind
+	kids []*node
+	tok  token // for nTerm, and the position of operators
+}
+
+type parser struct {
+	toks     []token
+	i        int
+	depth    int
+	maxDepth int
+}
+
+func (p *parser) peek() token { return p.toks[p.i] }
+func (p *parser) next() token {
+	t := p.toks[p.i]
+	if t.kind != tEOF {
+		p.i++
+	}
+	return t
+}
+
+// parse builds the tree of a query string.
+func parse(s string, maxDepth int) (*node, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, qerr(0, "empty query: give words, field:value terms, or * for everything")
+	}
+	if !utf8.ValidString(s) {
+		return nil, qerr(0, "query is not valid UTF-8")
+	}
+	toks, err := lex(s)
+	if err != nil {
+		return nil, err
+	}
+	p := &parser{toks: toks, maxDepth: maxDepth}
+	n, err := p.or()
+	if err != nil {
+		return nil, err
+	}
+	if t := p.peek(); t.kind != tEOF {
+		if t.kind == tRParen {
+			return nil, qerr(t.pos, "unmatched ')'")
+		}
+		return nil, qerr(t.pos, "unexpected %s", t)
+	}
+	return n, nil
+}
+
+func (p *parser) or() (*node, error) {
+	first, err := p.and()
+	if err != nil {
+		return nil, err
+	}
+	kids := []*node{first}
+	for p.peek().kind == tOr {
+		op := p.next()
+		if k := p.peek().kind; k == tEOF || k == tRParen || k == tOr || k == tAnd {
+			return nil, qerr(op.pos, "OR needs a term after it")
+		}
+		n, err := p.and()
+		if err != nil {
+			return nil, err
+		}
+		kids = append(kids, n)
+	}
+	if len(kids) == 1 {
+		return first, nil
+	}
+	return &node{kind: nOr, kids: kids}, nil
+}
+
+func (p *parser) and() (*node, error) {
+	first, err := p.unary()
+	if err != nil {
+		return nil, err
+	}
+	kids := []*node{first}
+	for {
+		t := p.peek()
+		switch t.kind {
+		case tEOF, tRParen, tOr:
+			if len(kids) == 1 {
+				return first, nil
+			}
+			return &node{kind: nAnd, kids: kids}, nil
+		case tAnd:
+			p.next()
+			if k := p.peek().kind; k == tEOF || k == tRParen || k == tOr || k == tAnd {
+				return nil, qerr(t.pos, "AND needs a term after it")
+			}
+		}
+		n, err := p.unary()
+		if err != nil {
+			return nil, err
+		}
+		kids = append(kids, n)
+	}
+}
+
+func (p *parser) unary() (*node, error) {
+	t := p.peek()
+	switch t.kind {
+	case tNot:
+		p.next()
+		if k := p.peek().kind; k == tEOF || k == tRParen || k == tOr || k == tAnd {
+			return nil, qerr(t.pos, "NOT needs a term after it")
+		}
+		p.depth++
+		if p.depth > p.maxDepth {
+			return nil, qerr(t.pos, "query nests deeper than %d levels", p.maxDepth)
+		}
+		n, err := p.unary()
+		p.depth--
+		if err != nil {
+			return nil, err
+		}
+		return &node{kind: nNot, kids: []*node{n}, tok: t}, nil
+	case tPlus:
+		p.next()
+		return p.primary()
+	}
+	return p.primary()
+}
+
+func (p *parser) primary() (*node, error) {
+	t := p.next()
+	switch t.kind {
+	case tLParen:
+		p.depth++
+		if p.depth > p.maxDepth {
+			return nil, qerr(t.pos, "query nests deeper than %d levels", p.maxDepth)
+		}
+		if p.peek().kind == tRParen {
+			return nil, qerr(t.pos, "empty parentheses")
+		}
+		n, err := p.or()
+		if err != nil {
+			return nil, err
+		}
+		p.depth--
+		if c := p.next(); c.kind != tRParen {
+			return nil, qerr(t.pos, "missing ')' for this '('")
+		}
+		return n, nil
+	case tTerm:
+		return &node{kind: nTerm, tok: t}, nil
+	case tEOF:
+		return nil, qerr(t.pos, "query ends where a term was expected")
+	case tRParen:
+		return nil, qerr(t.pos, "unexpected ')'")
+	default:
+		return nil, qerr(t.pos, "%s needs a term before it", t)
+	}
+}
+
+// fieldKind says how a field is matched.
+type fieldKind int
+
+const (
+	kHex     fieldKind = iota // exact, lower-cased hex identifier
+	kExact                    // exact, case-sensitive
+	kEnum                     // exact, one of a fixed set, lower-cased
+	kText                     // analysed text
+	kNum                      // numeric
+	kDate                     // datetime
+	kAddress                  // pseudo field: from OR to
+)
+
+type fieldSpec struct {
+	name    string // index field
+	kind    fieldKind
+	hexLen  int      // kHex: full length in hex digits (0: any)
+	allowed []string // kEnum
+}
+
+var typeNames = []string{"transfer", "kv.put", "kv.delete", "record", typeBlock}
+
+// fieldSpecs are the queryable fields and their aliases; doc.* fields are
+// handled separately.
+var fieldSpecs = map[string]fieldSpec{
+	"hash":           {name: fHash, kind: kHex, hexLen: 64},
+	"type":           {name: fType, kind: kEnum, allowed: typeNames},
+	"sender":         {name: fSender, kind: kHex, hexLen: 64},
+	"from":           {name: fFrom, kind: kHex, hexLen: 40},
+	"sender_address": {name: fFrom, kind: kHex, hexLen: 40},
+	"to":             {name: fTo, kind: kHex, hexLen: 40},
+	"recipient":      {name: fTo, kind: kHex, hexLen: 40},
+	"address":        {kind: kAddress, hexLen: 40},
+	"amount":         {name: fAmount, kind: kNum},
+	"key":            {name: fKey, kind: kExact},
+	"value":          {name: fValue, kind: kText},
+	"nonce":          {name: fNonce, kind: kNum},
+	"height":         {name: fHeight, kind: kNum},
+	"index":          {name: fIndex, kind: kNum},
+	"time":           {name: fTime, kind: kDate},
+	"status":         {name: fStatus, kind: kEnum, allowed: []string{statusOK, statusFailed}},
+	"code":           {name: fCode, kind: kExact},
+	"reason":         {name: fReason, kind: kText},
+	"version":        {name: fVersion, kind: kNum},
+	"proposer":       {name: fProposer, kind: kHex, hexLen: 64},
+	"tx_count":       {name: fTxCount, kind: kNum},
+}
+
+// compiler turns a parsed tree into a Bleve query.
+type compiler struct {
+	std        analysis.Analyzer
+	clauses    int
+	maxClauses int
+	minPrefix  int
+	// checkPrefix, when set, refuses a prefix that expands to too many terms.
+	checkPrefix func(field, prefix string, pos int) error
+}
+
+// compiled is a query or the knowledge that it matches nothing (Bleve
+// treats a MatchNone inside a boolean query as absent, which would turn
+// "nothing AND NOT x" into "everything but x").
+type compiled struct {
+	q    query.Query
+	none bool
+}
+
+var (
+	matchNone = compiled{none: true}
+	trueVal   = true
+)
+
+func all() query.Query { return query.NewMatchAllQuery() }
+
+func (c *compiler) compile(n *node) (compiled, error) {
+	switch n.kind {
+	case nTerm:
+		c.clauses++
+		if c.clauses > c.maxClauses {
+			return compiled{}, qerr(n.tok.pos, "too many terms: at most %d", c.maxClauses)
+		}
+		return c.term(n.tok)
+	case nNot:
+		in, err := c.compile(n.kids[0])
+		if err != nil {
+			return compiled{}, err
+		}
+		if in.none {
+			return compiled{q: all()}, nil
+		}
+		return compiled{q: query.NewBooleanQuery([]query.Query{all()}, nil, []query.Query{in.q})}, nil
+	case nAnd:
+		var must, not []query.Query
+		none := false
+		for _, k := range n.kids {
+			if k.kind == nNot {
+				in, err := c.compile(k.kids[0])
+				if err != nil {
+					return compiled{}, err
+				}
+				if !in.none {
+					not = append(not, in.q)
+				}
+				continue
+			}
+			in, err := c.compile(k)
+			if err != nil {
+				return compiled{}, err
+			}
+			if in.none {
+				none = true // keep compiling: errors later in the query still count
+			} else if _, isAll := in.q.(*query.MatchAllQuery); !isAll {
+				must = append(must, in.q)
+			}
+		}
+		if none {
+			return matchNone, nil
+		}
+		if len(must) == 0 {
+			must = []query.Query{all()}
+		}
+		if len(not) == 0 {
+			if len(must) == 1 {
+				return compiled{q: must[0]}, nil
+			}
+			return compiled{q: query.NewConjunctionQuery(must)}, nil
+		}
+		return compiled{q: query.NewBooleanQuery(must, nil, not)}, nil
+	case nOr:
+		var alts []query.Query
+		for _, k := range n.kids {
+			in, err := c.compile(k)
+			if err != nil {
+				return compiled{}, err
+			}
+			if !in.none {
+				alts = append(alts, in.q)
+			}
+		}
+		switch len(alts) {
+		case 0:
+			return matchNone, nil
+		case 1:
+			return compiled{q: alts[0]}, nil
+		}
+		return compiled{q: query.NewDisjunctionQuery(alts)}, nil
+	}
+	return compiled{}, fmt.Errorf("search: unknown node kind %d", n.kind)
+}
+
+func termQ(field, v string) query.Query {
+	q := query.NewTermQuery(v)
+	q.SetField(field)
+	return q
+}
+
+func (c *compiler) prefixQ(field, prefix string, pos int) (query.Query, error) {
+	if utf8.RuneCountInString(prefix) < c.minPrefix {
+		return nil, qerr(pos, "prefix %q is too short: give at least %d characters before '*'", prefix, c.minPrefix)
+	}
+	if c.checkPrefix != nil {
+		if err := c.checkPrefix(field, prefix, pos); err != nil {
+			return nil, err
+		}
+	}
+	q := query.NewPrefixQuery(prefix)
+	q.SetField(field)
+	return q, nil
+}
+
+// analyse returns the terms the standard analyser makes of s.
+func (c *compiler) analyse(s string) []string {
+	var out []string
+	for _, t := range c.std.Analyze([]byte(s)) {
+		out = append(out, string(t.Term))
+	}
+	return out
+}
+
+// text matches analysed text: every word (AND), or the words in order when
+// quoted.
+func (c *compiler) text(field, v string, quoted bool) compiled {
+	if len(c.analyse(v)) == 0 {
+		return matchNone // only stop words or punctuation
+	}
+	if quoted {
+		q := query.NewMatchPhraseQuery(v)
+		q.SetField(field)
+		q.Analyzer = standard.Name
+		return compiled{q: q}
+	}
+	q := query.NewMatchQuery(v)
+	q.SetField(field)
+	q.Analyzer = standard.Name
+	q.SetOperator(query.MatchQueryOperatorAnd)
+	return compiled{q: q}
+}
+
+func isHexDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *compiler) term(t token) (compiled, error) {
+	if t.field == "" {
+		return c.bare(t)
+	}
+	if strings.HasPrefix(t.field, docPrefix+".") && len(t.field) > len(docPrefix)+1 || t.field == docPrefix {
+		return c.doc(t)
+	}
+	spec, ok := fieldSpecs[t.field]
+	if !ok {
+		return compiled{}, qerr(t.pos, "unknown field %q (fields: %s, or doc.<json path>)", t.field, fieldList())
+	}
+	v := t.value
+	prefix := !t.quoted && len(v) > 1 && strings.HasSuffix(v, "*")
+	if v == "*" && !t.quoted {
+		return compiled{}, qerr(t.valuePos, "%s:* is not supported; use a value, a prefix like %s:ab12*, or a range", t.field, t.field)
+	}
+	switch spec.kind {
+	case kHex, kAddress:
+		if t.op != "" && t.op != "=" {
+			return compiled{}, qerr(t.valuePos, "field %s takes an exact value, not a comparison %q", t.field, t.op)
+		}
+		v = strings.ToLower(v)
+		body := strings.TrimSuffix(v, "*")
+		if !prefix {
+			body = v
+		}
+		if !isHexDigits(body) {
+			return compiled{}, qerr(t.valuePos, "%s must be hexadecimal, got %q", t.field, t.value)
+		}
+		if !prefix && spec.hexLen > 0 && len(body) != spec.hexLen {
+			return compiled{}, qerr(t.valuePos, "%s must be %d hex digits, got %d (end it with * to match a prefix)", t.field, spec.hexLen, len(body))
+		}
+		fields := []string{spec.name}
+		if spec.kind == kAddress {
+			fields = []string{fFrom, fTo}
+		}
+		var qs []query.Query
+		for _, f := range fields {
+			if prefix {
+				q, err := c.prefixQ(f, body, t.valuePos)
+				if err != nil {
+					return compiled{}, err
+				}
+				qs = append(qs, q)
+			} else {
+				qs = append(qs, termQ(f, body))
+			}
+		}
+		if len(qs) == 1 {
+			return compiled{q: qs[0]}, nil
+		}
+		return compiled{q: query.NewDisjunctionQuery(qs)}, nil
+	case kExact:
+		if t.op != "" && t.op != "=" {
+			return compiled{}, qerr(t.valuePos, "field %s takes an exact value, not a comparison %q", t.field, t.op)
+		}
+		if prefix {
+			q, err := c.prefixQ(spec.name, strings.TrimSuffix(v, "*"), t.valuePos)
+			return compiled{q: q}, err
+		}
+		return compiled{q: termQ(spec.name, v)}, nil
+	case kEnum:
+		if t.op != "" && t.op != "=" {
+			return compiled{}, qerr(t.valuePos, "field %s takes one of %s, not a comparison %q", t.field, strings.Join(spec.allowed, ", "), t.op)
+		}
+		v = strings.ToLower(v)
+		for _, a := range spec.allowed {
+			if a == v {
+				return compiled{q: termQ(spec.name, v)}, nil
+			}
+		}
+		return compiled{}, qerr(t.valuePos, "%s must be one of %s, got %q", t.field, strings.Join(spec.allowed, ", "), t.value)
+	case kText:
+		if t.op != "" {
+			return compiled{}, qerr(t.valuePos, "field %s is text: give words or a \"phrase\", not %q", t.field, t.op)
+		}
+		return c.text(spec.name, v, t.quoted), nil
+	case kNum:
+		q, err := numRange(spec.name, t)
+		return compiled{q: q}, err
+	case kDate:
+		q, err := dateRange(spec.name, t)
+		return compiled{q: q}, err
+	}
+	return compiled{}, fmt.Errorf("search: field %s has unknown kind", t.field)
+}
+
+func fieldList() string {
+	return "hash, type, sender, from, to, address, amount, key, value, nonce, height, index, time, status, code, reason, version, proposer, tx_count"
+}
+
+// bare compiles a word or phrase without a field: analysed text of every
+// text field (_all), or an identifier given whole (hash, address, public
+// key, key, code).
+func (c *compiler) bare(t token) (compiled, error) {
+	v := t.value
+	if v == "*" && !t.quoted {
+		return compiled{q: all()}, nil
+	}
+	if !t.quoted && strings.HasSuffix(v, "*") {
+		return compiled{}, qerr(t.pos, "a prefix (%s) needs a field: hash:, from:, to:, sender:, key: or code:", v)
+	}
+	var qs []query.Query
+	if tx := c.text(fAll, v, t.quoted); !tx.none {
+		qs = append(qs, tx.q)
+	}
+	lv := strings.ToLower(v)
+	if isHexDigits(lv) {
+		switch len(lv) {
+		case 64:
+			qs = append(qs, termQ(fHash, lv), termQ(fSender, lv), termQ(fProposer, lv))
+		case 40:
+			qs = append(qs, termQ(fFrom, lv), termQ(fTo, lv))
+		}
+	}
+	qs = append(qs, termQ(fKey, v), termQ(fCode, v))
+	if len(qs) == 1 {
+		return compiled{q: qs[0]}, nil
+	}
+	return compiled{q: query.NewDisjunctionQuery(qs)}, nil
+}
+
+// doc compiles a term on a record field: doc.a.b:word (analysed),
+// doc.a.b:"a phrase", doc.a.b:="whole value" (exact), doc.a.b:>5 and
+// doc.a.b:1..9 (numeric). A bare number matches the number or the word.
+func (c *compiler) doc(t token) (compiled, error) {
+	f := t.field
+	v := t.value
+	switch {
+	case t.op == "=":
+		if !t.quoted && len(v) > 1 && strings.HasSuffix(v, "*") {
+			q, err := c.prefixQ(exactPrefix+f, strings.TrimSuffix(v, "*"), t.valuePos)
+			return compiled{q: q}, err
+		}
+		return compiled{q: termQ(exactPrefix+f, v)}, nil
+	case t.op != "" || (!t.quoted && strings.Contains(v, "..")):
+		q, err := numRange(f, t)
+		return compiled{q: q}, err
+	}
+	if !t.quoted {
+		if n, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(n, 0) && !math.IsNaN(n) {
+			num := query.NewNumericRangeInclusiveQuery(&n, &n, &trueVal, &trueVal)
+			num.SetField(f)
+			qs := []query.Query{num}
+			if tx := c.text(f, v, false); !tx.none {
+				qs = append(qs, tx.q)
+			}
+			return compiled{q: query.NewDisjunctionQuery(qs)}, nil
+		}
+	}
+	return c.text(f, v, t.quoted), nil
+}
+
+func parseNum(field, s string, pos int) (*float64, error) {
+	if s == "*" {
+		return nil, nil
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(n, 0) || math.IsNaN(n) {
+		return nil, qerr(pos, "%s: %q is not a number", field, s)
+	}
+	return &n, nil
+}
+
+// numRange compiles field:N, field:>N (>=, <, <=) and field:lo..hi
+// (inclusive; * leaves a side open).
+func numRange(field string, t token) (query.Query, error) {
+	if t.quoted {
+		return nil, qerr(t.valuePos, "%s is numeric: give a number without quotes", t.field)
+	}
+	var lo, hi *float64
+	loIn, hiIn := true, true
+	v := t.value
+	switch t.op {
+	case "", "=":
+		if a, b, ok := strings.Cut(v, ".."); ok && t.op == "" {
+			var err error
+			if lo, err = parseNum(t.field, a, t.valuePos); err != nil {
+				return nil, err
+			}
+			if hi, err = parseNum(t.field, b, t.valuePos+len(a)+2); err != nil {
+				return nil, err
+			}
+			if lo == nil && hi == nil {
+				return nil, qerr(t.valuePos, "%s: a range needs at least one bound", t.field)
+			}
+			if lo != nil && hi != nil && *lo > *hi {
+				return nil, qerr(t.valuePos, "%s: empty range %s (low end above high end)", t.field, v)
+			}
+			break
+		}
+		n, err := parseNum(t.field, v, t.valuePos)
+		if err != nil {
+			return nil, err
+		}
+		if n == nil {
+			return nil, qerr(t.valuePos, "%s:* is not supported; give a number or a range", t.field)
+		}
+		lo, hi = n, n
+	default:
+		n, err := parseNum(t.field, v, t.valuePos)
+		if err != nil {
+			return nil, err
+		}
+		if n == nil {
+			return nil, qerr(t.valuePos, "%s: give a number after %q", t.field, t.op)
+		}
+		switch t.op {
+		case ">":
+			lo, loIn = n, false
+		case ">=":
+			lo = n
+		case "<":
+			hi, hiIn = n, false
+		case "<=":
+			hi = n
+		}
+	}
+	q := query.NewNumericRangeInclusiveQuery(lo, hi, &loIn, &hiIn)
+	q.SetField(field)
+	return q, nil
+}
+
+// Date forms accepted in time terms; a form without a zone is UTC.
+var dateLayouts = []struct {
+	layout string
+	span   time.Duration // how long a bare value of this form lasts
+}{
+	{time.RFC3339Nano, 0},
+	{"2006-01-02T15:04:05Z07:00", time.Second},
+	{"2006-01-02T15:04:05", time.Second},
+	{"2006-01-02T15:04Z07:00", time.Minute},
+	{"2006-01-02T15:04", time.Minute},
+	{"2006-01-02", 24 * time.Hour},
+}
+
+var (
+	minDate = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxDate = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// parseDate reads a date: one of dateLayouts, or an integer of Unix
+// milliseconds. span is the length of the period the value names (a day for
+// 2026-01-02), so that time:2026-01-02 means that whole day.
+func parseDate(field, s string, pos int) (t time.Time, span time.Duration, open bool, err error) {
+	if s == "*" {
+		return time.Time{}, 0, true, nil
+	}
+	if ms, e := strconv.ParseInt(s, 10, 64); e == nil {
+		t, span = time.UnixMilli(ms).UTC(), time.Millisecond
+	} else {
+		for _, l := range dateLayouts {
+			if t, e = time.ParseInLocation(l.layout, s, time.UTC); e == nil {
+				span = l.span
+				if span == 0 {
+					span = time.Nanosecond
+				}
+				break
+			}
+		}
+		if e != nil {
+			return t, 0, false, qerr(pos, "%s: %q is not a date (use 2026-01-02, 2026-01-02T15:04:05Z or Unix milliseconds)", field, s)
+		}
+	}
+	if t.Before(minDate) || !t.Before(maxDate) {
+		return t, 0, false, qerr(pos, "%s: %q is out of range (1970 to 2261)", field, s)
+	}
+	return t, span, false, nil
+}
+
+// dateRange compiles time:D (the whole period D names), time:>D, time:>=D,
+// time:<D, time:<=D and time:A..B (inclusive of both periods).
+func dateRange(field string, t token) (query.Query, error) {
+	if t.quoted {
+		return nil, qerr(t.valuePos, "%s is a date: give it without quotes", t.field)
+	}
+	var start, end time.Time
+	startIn, endIn := true, false
+	v := t.value
+	switch t.op {
+	case "", "=":
+		if a, b, ok := strings.Cut(v, ".."); ok && t.op == "" {
+			s, _, openS, err := parseDate(t.field, a, t.valuePos)
+			if err != nil {
+				return nil, err
+			}
+			e, spanE, openE, err := parseDate(t.field, b, t.valuePos+len(a)+2)
+			if err != nil {
+				return nil, err
+			}
+			if openS && openE {
+				return nil, qerr(t.valuePos, "%s: a range needs at least one bound", t.field)
+			}
+			if !openS {
+				start = s
+			}
+			if !openE {
+				end = e.Add(spanE)
+			}
+			if !openS && !openE && !start.Before(end) {
+				return nil, qerr(t.valuePos, "%s: empty range %s (start after end)", t.field, v)
+			}
+			break
+		}
+		d, span, open, err := parseDate(t.field, v, t.valuePos)
+		if err != nil {
+			return nil, err
+		}
+		if open {
+			return nil, qerr(t.valuePos, "%s:* is not supported; give a date or a range", t.field)
+		}
+		start, end = d, d.Add(span)
+	default:
+		d, span, open, err := parseDate(t.field, v, t.valuePos)
+		if err != nil {
+			return nil, err
+		}
+		if open {
+			return nil, qerr(t.valuePos, "%s: give a date after %q", t.field, t.op)
+		}
+		switch t.op {
+		case ">": // after the whole period
+			start = d.Add(span)
+		case ">=":
+			start = d
+		case "<":
+			end = d
+		case "<=": // up to the end of the period
+			end = d.Add(span)
+		}
+	}
+	q := query.NewDateRangeInclusiveQuery(start, end, &startIn, &endIn)
+	q.SetField(field)
+	return q, nil
+}

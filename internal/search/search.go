@@ -1,0 +1,409 @@
+package search
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"html"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	htmlhl "github.com/blevesearch/bleve/v2/search/highlight/highlighter/html"
+	"github.com/blevesearch/bleve/v2/search"
+)
+
+// Request is one search.
+type Request struct {
+	// Query in the language of docs/search.md.
+	Query string
+	// Sort is one of -height (default: newest first), height, -time, time,
+	// -amount, amount, -_score/_score (relevance, best first).
+	Sort string
+	// Limit is the page size (0: the default; at most MaxLimit).
+	Limit int
+	// Cursor continues from the previous page (its NextCursor); it must
+	// come with the same Query and Sort.
+	Cursor string
+}
+
+// Hit is one matching block or transaction.
+type Hit struct {
+	// ID is the document id: the tx hash, hash@height.index for a replayed
+	// copy, block:HEIGHT for a block.
+	ID     string `json:"id"`
+	Hash   string `json:"hash"`
+	Type   string `json:"type"`
+	Height uint64 `json:"height"`
+	// Index is the transaction's position in its block (absent for blocks).
+	Index *uint32 `json:"index,omitempty"`
+	// Time is the block time, RFC 3339 in UTC.
+	Time   string `json:"time"`
+	Status string `json:"status,omitempty"`
+	Code   string `json:"code,omitempty"`
+	// Score is the relevance, when sorted by _score.
+	Score float64 `json:"score,omitempty"`
+	// Snippet is HTML: text escaped, matching terms in <mark>...</mark>.
+	// It falls back to a short description when no stored text matched.
+	Snippet string `json:"snippet"`
+	// Fragments are the highlighted fragments by field.
+	Fragments map[string][]string `json:"fragments,omitempty"`
+}
+
+// Result is one page of hits.
+type Result struct {
+	// Total counts every match, not only this page.
+	Total uint64 `json:"total"`
+	Hits  []Hit  `json:"hits"`
+	// NextCursor fetches the next page; empty on the last one.
+	NextCursor string `json:"next_cursor,omitempty"`
+	// IndexedHeight is the height the index had reached.
+	IndexedHeight uint64  `json:"indexed_height"`
+	TookMs        float64 `json:"took_ms"`
+}
+
+// sortSpec is a named sort order; every order ends with the unique
+// position key so that cursors see a total order.
+type sortSpec struct {
+	name  string
+	order search.SortOrder
+	score bool
+}
+
+func sortField(f string, desc bool) *search.SortField {
+	// Auto type: the cursor carries the raw sort terms, which Bleve then
+	// compares as they are (see encodeSearchAfter in bleve's collector).
+	return &search.SortField{Field: f, Desc: desc, Missing: search.SortFieldMissingLast}
+}
+
+func parseSort(s string) (sortSpec, error) {
+	if s == "" {
+		s = "-height"
+	}
+	desc := strings.HasPrefix(s, "-")
+	name := strings.TrimPrefix(strings.TrimPrefix(s, "-"), "+")
+	switch name {
+	case "height", "time":
+		// Block time never decreases with height, so time order is chain order.
+		return sortSpec{name: s, order: search.SortOrder{sortField(fPos, desc)}}, nil
+	case "amount":
+		return sortSpec{name: s, order: search.SortOrder{sortField(fAmount, desc), sortField(fPos, desc)}}, nil
+	case "_score", "score":
+		// Best first whatever the sign: worst-first relevance is not useful.
+		return sortSpec{name: "-_score", score: true, order: search.SortOrder{&search.SortScore{Desc: true}, sortField(fPos, true)}}, nil
+	}
+	return sortSpec{}, qerr(0, "unknown sort %q: use -height, height, -time, time, -amount, amount or _score", s)
+}
+
+// cursor is what NextCursor encodes: the sort key of the last hit, bound
+// to the query and sort it came from.
+type cursor struct {
+	V     int      `json:"v"`
+	Query uint64   `json:"q"`
+	Sort  string   `json:"s"`
+	After []string `json:"a"`
+}
+
+func queryHash(q, sort string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(q))
+	h.Write([]byte{0})
+	h.Write([]byte(sort))
+	return h.Sum64()
+}
+
+func encodeCursor(c cursor) string {
+	// After holds raw index terms (binary); JSON would mangle invalid
+	// UTF-8, so each is base64 inside.
+	enc := make([]string, len(c.After))
+	for i, a := range c.After {
+		enc[i] = base64.RawURLEncoding.EncodeToString([]byte(a))
+	}
+	c.After = enc
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string, q string, sp sortSpec) ([]string, error) {
+	bad := func(why string) error { return qerr(0, "bad cursor: %s", why) }
+	if len(s) > 4096 {
+		return nil, bad("too long")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, bad("not a cursor from this API")
+	}
+	var c cursor
+	if err := json.Unmarshal(b, &c); err != nil || c.V != 1 {
+		return nil, bad("not a cursor from this API")
+	}
+	if c.Sort != sp.name || c.Query != queryHash(q, sp.name) {
+		return nil, bad("it belongs to another query or sort; start again without a cursor")
+	}
+	if len(c.After) != len(sp.order) {
+		return nil, bad("wrong length")
+	}
+	out := make([]string, len(c.After))
+	for i, a := range c.After {
+		v, err := base64.RawURLEncoding.DecodeString(a)
+		if err != nil {
+			return nil, bad("not a cursor from this API")
+		}
+		out[i] = string(v)
+	}
+	if sp.score {
+		if f, err := strconv.ParseFloat(out[0], 64); err != nil || math.IsNaN(f) {
+			return nil, bad("bad score")
+		}
+	}
+	return out, nil
+}
+
+// storedFields are loaded for each hit.
+var storedFields = []string{"*"}
+
+// Search runs one query. Errors: *QueryError for a bad request (query,
+// sort or cursor), ErrBusy, ErrTimeout, ErrClosed, or another error (the
+// index's fault).
+func (ix *Index) Search(ctx context.Context, r Request) (*Result, error) {
+	start := time.Now()
+	if len(r.Query) > ix.opts.MaxQueryBytes {
+		return nil, qerr(0, "query is %d bytes, limit %d", len(r.Query), ix.opts.MaxQueryBytes)
+	}
+	limit := r.Limit
+	switch {
+	case limit == 0:
+		limit = ix.opts.DefaultLimit
+	case limit < 0 || limit > ix.opts.MaxLimit:
+		return nil, qerr(0, "limit must be 1..%d, got %d", ix.opts.MaxLimit, r.Limit)
+	}
+	sp, err := parseSort(r.Sort)
+	if err != nil {
+		return nil, err
+	}
+	var after []string
+	if r.Cursor != "" {
+		if after, err = decodeCursor(r.Cursor, r.Query, sp); err != nil {
+			return nil, err
+		}
+	}
+	tree, err := parse(r.Query, ix.opts.MaxDepth)
+	if err != nil {
+		return nil, err
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, ix.opts.QueryTimeout)
+	defer cancel()
+	select {
+	case ix.sem <- struct{}{}:
+		defer func() { <-ix.sem }()
+	case <-ctx.Done():
+		return nil, ErrBusy
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if ix.closed {
+		return nil, ErrClosed
+	}
+	res := &Result{Hits: []Hit{}, IndexedHeight: ix.indexed.Load()}
+	c := &compiler{std: ix.b.std, maxClauses: ix.opts.MaxClauses, minPrefix: ix.opts.MinPrefix, checkPrefix: ix.checkPrefix}
+	q, err := c.compile(tree)
+	if err != nil {
+		return nil, err
+	}
+	if q.none {
+		res.TookMs = msSince(start)
+		return res, nil
+	}
+	req := bleve.NewSearchRequestOptions(q.q, limit+1, 0, false)
+	req.SortByCustom(sp.order)
+	if !sp.score {
+		req.Score = "none"
+	}
+	if after != nil {
+		req.SetSearchAfter(after)
+	}
+	req.Fields = storedFields
+	req.Highlight = bleve.NewHighlightWithStyle(htmlhl.Name)
+	sr, err := ix.idx.SearchInContext(ctx, req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			return nil, fmt.Errorf("%w after %s", ErrTimeout, ix.opts.QueryTimeout)
+		}
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	res.Total = sr.Total
+	hits := sr.Hits
+	if len(hits) > limit {
+		hits = hits[:limit]
+		last := hits[limit-1]
+		ca := cursor{V: 1, Query: queryHash(r.Query, sp.name), Sort: sp.name, After: append([]string(nil), last.Sort...)}
+		if sp.score {
+			ca.After[0] = strconv.FormatFloat(last.Score, 'g', -1, 64)
+		}
+		res.NextCursor = encodeCursor(ca)
+	}
+	for _, h := range hits {
+		res.Hits = append(res.Hits, toHit(h, sp.score))
+	}
+	res.TookMs = msSince(start)
+	return res, nil
+}
+
+func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
+
+// checkPrefix refuses a prefix that expands to more than MaxPrefixTerms
+// terms of field: each term becomes a clause of the query.
+func (ix *Index) checkPrefix(field, prefix string, pos int) error {
+	d, err := ix.idx.FieldDictPrefix(field, []byte(prefix))
+	if err != nil {
+		return fmt.Errorf("search: dictionary of %s: %w", field, err)
+	}
+	defer d.Close()
+	n := 0
+	for {
+		e, err := d.Next()
+		if err != nil {
+			return fmt.Errorf("search: dictionary of %s: %w", field, err)
+		}
+		if e == nil {
+			return nil
+		}
+		if n++; n > ix.opts.MaxPrefixTerms {
+			return qerr(pos, "prefix %s* matches more than %d distinct values; make it longer", prefix, ix.opts.MaxPrefixTerms)
+		}
+	}
+}
+
+func str(f map[string]any, k string) string {
+	switch v := f[k].(type) {
+	case string:
+		return v
+	case []any:
+		if len(v) > 0 {
+			s, _ := v[0].(string)
+			return s
+		}
+	}
+	return ""
+}
+
+func num(f map[string]any, k string) (float64, bool) {
+	v, ok := f[k].(float64)
+	return v, ok
+}
+
+// fieldOrder ranks highlighted fields in a snippet: free text first.
+func fieldOrder(f string) int {
+	switch {
+	case f == fReason:
+		return 0
+	case f == fValue:
+		return 1
+	case strings.HasPrefix(f, docPrefix):
+		return 2
+	case f == fKey:
+		return 3
+	}
+	return 4
+}
+
+func toHit(d *search.DocumentMatch, withScore bool) Hit {
+	f := d.Fields
+	h := Hit{ID: d.ID, Hash: str(f, fHash), Type: str(f, fType), Status: str(f, fStatus), Code: str(f, fCode)}
+	if v, ok := num(f, fHeight); ok {
+		h.Height = uint64(v)
+	}
+	if v, ok := num(f, fIndex); ok {
+		i := uint32(v)
+		h.Index = &i
+	}
+	if t, err := time.Parse(time.RFC3339Nano, str(f, fTime)); err == nil {
+		h.Time = t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	}
+	if withScore && !math.IsNaN(d.Score) && !math.IsInf(d.Score, 0) {
+		h.Score = d.Score // JSON has no NaN
+	}
+	if len(d.Fragments) > 0 {
+		h.Fragments = make(map[string][]string, len(d.Fragments))
+		names := make([]string, 0, len(d.Fragments))
+		for k, v := range d.Fragments {
+			if len(v) == 0 {
+				continue
+			}
+			h.Fragments[k] = v
+			names = append(names, k)
+		}
+		sort.Slice(names, func(i, j int) bool {
+			a, b := fieldOrder(names[i]), fieldOrder(names[j])
+			if a != b {
+				return a < b
+			}
+			return names[i] < names[j]
+		})
+		var parts []string
+		for _, n := range names[:min(3, len(names))] {
+			parts = append(parts, html.EscapeString(n)+": "+h.Fragments[n][0])
+		}
+		h.Snippet = strings.Join(parts, " … ")
+	}
+	if h.Snippet == "" {
+		h.Snippet = html.EscapeString(describe(h, f))
+	}
+	return h
+}
+
+// describe is the fallback snippet: what the block or transaction is.
+func describe(h Hit, f map[string]any) string {
+	var s string
+	switch h.Type {
+	case typeBlock:
+		n, _ := num(f, fTxCount)
+		s = fmt.Sprintf("block %d with %d txs, proposer %s", h.Height, int64(n), short(str(f, fProposer)))
+	case "transfer":
+		a, _ := num(f, fAmount)
+		s = fmt.Sprintf("transfer of %s from %s to %s", strconv.FormatFloat(a, 'f', -1, 64), short(str(f, fFrom)), short(str(f, fTo)))
+	case "kv.put", "kv.delete":
+		s = fmt.Sprintf("%s key %s by %s", h.Type, truncate(str(f, fKey), 80), short(str(f, fFrom)))
+	case "record":
+		var parts []string
+		keys := make([]string, 0, len(f))
+		for k := range f {
+			if strings.HasPrefix(k, docPrefix+".") || k == docPrefix {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys[:min(3, len(keys))] {
+			parts = append(parts, fmt.Sprintf("%s=%q", k, truncate(str(f, k), 40)))
+		}
+		s = "record by " + short(str(f, fFrom))
+		if len(parts) > 0 {
+			s += ": " + strings.Join(parts, ", ")
+		}
+	default:
+		s = h.Type
+	}
+	if h.Status == statusFailed {
+		// A receipt's reason starts with its code.
+		r := str(f, fReason)
+		if r == "" {
+			r = h.Code
+		}
+		s += "; failed: " + truncate(r, 160)
+	}
+	return s
+}
+
+func short(hexs string) string {
+	if len(hexs) > 12 {
+		return hexs[:12] + "…"
+	}
+	return hexs
+}

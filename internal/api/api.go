@@ -317,8 +317,10 @@ func (s *Server) wrap(rt route) http.Handler {
 			r = r.WithContext(ctx)
 			// Deadlines on the connection stop a client that trickles its
 			// body or never reads the answer from holding a goroutine. They
-			// are best effort: not every ResponseWriter supports them.
-			_ = rc.SetReadDeadline(time.Now().Add(timeout))
+			// are best effort: not every ResponseWriter supports them. The
+			// body is read first thing, so RequestTimeout bounds it even on
+			// routes that may then wait longer (?wait=commit).
+			_ = rc.SetReadDeadline(time.Now().Add(s.cfg.RequestTimeout))
 			_ = rc.SetWriteDeadline(time.Now().Add(timeout + s.cfg.WriteTimeout))
 		}
 		limit := rt.body

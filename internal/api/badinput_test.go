@@ -1,10 +1,14 @@
 package api_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"math/rand"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -207,6 +211,8 @@ func TestBadParams(t *testing.T) {
 		{"GET", "/v1/events?from=x", 400, "bad_request"},
 		{"POST", "/v1/txs?wait=forever", 400, "bad_request"},
 		{"POST", "/v1/txs?wait=commit&timeout=1h", 400, "bad_request"},
+		{"POST", "/v1/txs?wait=commit&timeout=NaN", 400, "bad_request"},
+		{"POST", "/v1/txs?wait=commit&timeout=-1", 400, "bad_request"},
 		{"DELETE", "/v1/txs", 405, "method_not_allowed"},
 		{"POST", "/v1/status", 405, "method_not_allowed"},
 		{"PUT", "/v1/kv/a", 405, "method_not_allowed"},
@@ -276,5 +282,27 @@ func TestNoServerErrorsOnGarbage(t *testing.T) {
 				t.Fatalf("GET %s%s: %d", p, j, resp.StatusCode)
 			}
 		}
+	}
+}
+
+// TestSlowBodyTimesOut: a client that stops sending its body mid-way gets
+// 408 once the request deadline passes, instead of holding a handler.
+func TestSlowBodyTimesOut(t *testing.T) {
+	c := apitest.New(t, apitest.Options{API: api.Config{RequestTimeout: 200 * time.Millisecond}})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(c.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"chain_id\":")
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || errBody(t, b).Code != "timeout" {
+		t.Fatalf("status %d: %s", resp.StatusCode, b)
 	}
 }

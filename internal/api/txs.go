@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -69,7 +70,7 @@ func (s *Server) waitParams(r *http.Request) (bool, time.Duration, error) {
 // parseDuration accepts Go durations ("1.5s") and plain seconds ("2").
 func parseDuration(s string) (time.Duration, error) {
 	if n, err := strconv.ParseFloat(s, 64); err == nil {
-		if n < 0 || n > 1e6 {
+		if !(n >= 0 && n <= 1e6) { // also refuses NaN
 			return 0, errors.New("out of range")
 		}
 		return time.Duration(n * float64(time.Second)), nil
@@ -89,6 +90,10 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return err
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return errf(http.StatusRequestTimeout, "timeout", "the request body did not arrive within %s", s.cfg.RequestTimeout)
 		}
 		return badRequest("reading request body: %v", err)
 	}

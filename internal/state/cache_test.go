@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/binary"
 	"testing"
 
@@ -14,60 +15,137 @@ func testHash(i int) crypto.Hash {
 }
 
 func TestNodeCache(t *testing.T) {
-	c := newNodeCache(1 << 14)
-	if c.maxSets != 1<<10 {
+	const capacity = 1 << 14
+	c := newNodeCache(capacity)
+	if c.maxSets != capacity/cacheWays {
 		t.Fatalf("maxSets %d", c.maxSets)
 	}
-	// Fill to half capacity: the table grows from its initial size and
-	// keeps every entry.
-	for i := 0; i < 8192; i++ {
-		c.put(testHash(i), node{tag: tagLeaf, a: testHash(-i)})
+	// Fill to half capacity, one node per call: the table grows from its
+	// initial size and keeps (nearly) every entry, leaves and internal
+	// nodes alike.
+	const n = capacity / 2
+	for i := 0; i < n; i++ {
+		nd := node{tag: byte(i % 2), a: testHash(-i), b: testHash(i)}
+		c.apply(nil, []newNode{{hash: testHash(i), n: nd}})
 	}
 	if got := len(c.tab.Load().sets); got <= cacheMinSets {
 		t.Fatalf("table did not grow: %d sets", got)
 	}
 	missing := 0
-	for i := 0; i < 8192; i++ {
-		n, ok := c.get(testHash(i))
+	for i := 0; i < n; i++ {
+		got, ok := c.get(testHash(i))
 		if !ok {
 			missing++
 			continue
 		}
-		if n.a != testHash(-i) {
-			t.Fatalf("entry %d has the wrong node", i)
+		if got != (node{tag: byte(i % 2), a: testHash(-i), b: testHash(i)}) {
+			t.Fatalf("entry %d: wrong node %+v", i, got)
+		}
+		if owner, _ := c.getOwner(testHash(i)); owner != got {
+			t.Fatalf("entry %d: getOwner and get disagree", i)
 		}
 	}
-	// A 16-way table at half load loses only a few entries to full sets.
-	if missing > 8192/20 {
-		t.Fatalf("%d of 8192 entries missing at half load", missing)
+	// A 16-way table at half load loses few entries to full sets.
+	if missing > n/50 {
+		t.Fatalf("%d of %d entries missing at half load", missing, n)
 	}
-	// Removal and re-insertion via apply.
+	// Removal and re-insertion.
 	h := testHash(5)
-	if _, ok := c.get(h); !ok {
-		c.put(h, node{})
-	}
 	c.apply([]crypto.Hash{h}, nil)
 	if _, ok := c.get(h); ok {
 		t.Fatal("dropped entry still cached")
 	}
 	c.apply(nil, []newNode{{hash: h, n: node{tag: tagInternal}}})
-	if n, ok := c.get(h); !ok || n.tag != tagInternal {
+	if got, ok := c.get(h); !ok || got.tag != tagInternal {
 		t.Fatal("added entry missing")
 	}
-	// Overfilling stays bounded.
+	// Overfilling in one large batch stays bounded.
+	var many []newNode
 	for i := 0; i < 100_000; i++ {
-		c.put(testHash(1_000_000+i), node{})
+		many = append(many, newNode{hash: testHash(1_000_000 + i)})
 	}
-	if got := len(c.tab.Load().sets) * cacheWays; got > 1<<14 {
-		t.Fatalf("cache grew to %d slots, capacity %d", got, 1<<14)
+	c.apply(nil, many)
+	if got := len(c.tab.Load().sets) * cacheWays; got > capacity {
+		t.Fatalf("cache grew to %d slots, capacity %d", got, capacity)
 	}
-	if c.count.Load() > 1<<14 {
-		t.Fatalf("count %d exceeds capacity", c.count.Load())
+	if c.count > capacity {
+		t.Fatalf("count %d exceeds capacity", c.count)
 	}
 
 	off := newNodeCache(0)
-	off.put(h, node{})
+	off.apply(nil, []newNode{{hash: h}})
 	if _, ok := off.get(h); ok {
 		t.Fatal("disabled cache returned an entry")
+	}
+}
+
+// TestNodeCacheConcurrent: readers on other goroutines while the writer
+// inserts, evicts and grows the table; run with -race. A reader must never
+// see a node under the wrong hash.
+func TestNodeCacheConcurrent(t *testing.T) {
+	c := newNodeCache(1 << 15)
+	want := func(i int) node { return node{tag: byte(i % 2), a: testHash(-i)} }
+	done := make(chan struct{})
+	errs := make(chan string, 2)
+	for g := 0; g < 2; g++ {
+		go func() {
+			result := ""
+			defer func() { errs <- result }()
+			for j := 0; j < 200_000; j++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				i := j % 20_000
+				if got, ok := c.get(testHash(i)); ok && got != want(i) {
+					result = "wrong node"
+					return
+				}
+			}
+		}()
+	}
+	for b := 0; b < 40; b++ {
+		var add []newNode
+		var drop []crypto.Hash
+		for i := b * 500; i < (b+1)*500; i++ {
+			add = append(add, newNode{hash: testHash(i), n: want(i)})
+			if i%3 == 0 {
+				drop = append(drop, testHash(i/2))
+			}
+		}
+		c.apply(drop, add)
+	}
+	close(done)
+	for g := 0; g < 2; g++ {
+		if e := <-errs; e != "" {
+			t.Fatal(e)
+		}
+	}
+}
+
+func TestSortNodesByHash(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 1000, 200_000} {
+		nodes := make([]newNode, n)
+		for i := range nodes {
+			nodes[i].hash = testHash(i)
+			if i%7 == 0 {
+				nodes[i].hash[0], nodes[i].hash[1] = 0x12, 0x34 // crowd one bucket
+			}
+		}
+		order := sortNodesByHash(nodes)
+		if len(order) != n {
+			t.Fatalf("n=%d: got %d indexes", n, len(order))
+		}
+		seen := make([]bool, n)
+		for k, i := range order {
+			if seen[i] {
+				t.Fatalf("n=%d: index %d twice", n, i)
+			}
+			seen[i] = true
+			if k > 0 && bytes.Compare(nodes[order[k-1]].hash[:], nodes[i].hash[:]) >= 0 {
+				t.Fatalf("n=%d: out of order at %d", n, k)
+			}
+		}
 	}
 }

@@ -252,6 +252,8 @@ type Update struct {
 	removed  []crypto.Hash // nodes of the old tree that the new one drops
 	writes   []Write       // copies, in execution order
 	last     []int32       // index in writes of the last write of each distinct key
+	loads    int           // nodes Prepare read
+	misses   int           // of which not in the node cache
 }
 
 // Root is the state root after the update's height.
@@ -339,8 +341,12 @@ func (s *State) Prepare(height uint64, writes []Write) (*Update, error) {
 		u.last = append(u.last, sorted[i].idx)
 	}
 
+	// A block of k writes on a tree of n keys creates about k*(log2(n/k)+2)
+	// nodes; reserving up front avoids copying a large slice as it grows.
+	u.nodes = make([]newNode, 0, 8*len(ups)+16)
+	u.removed = make([]crypto.Hash, 0, 8*len(ups)+16)
 	p := preparer{s: s, u: u}
-	newRoot, err := p.update(root, 0, ups)
+	newRoot, err := p.update(root, ups)
 	if err != nil {
 		return nil, fmt.Errorf("state: prepare height %d: %w", height, err)
 	}
@@ -349,8 +355,9 @@ func (s *State) Prepare(height uint64, writes []Write) (*Update, error) {
 }
 
 type preparer struct {
-	s *State
-	u *Update
+	s    *State
+	u    *Update
+	sink uint32 // keeps the cache-touching reads from being optimized away
 }
 
 func (p *preparer) emit(n node) crypto.Hash {
@@ -359,62 +366,146 @@ func (p *preparer) emit(n node) crypto.Hash {
 	return h
 }
 
-// update returns the hash of the subtree at depth whose current hash is h
-// after applying ups (sorted by path, distinct, all sharing the subtree's
-// prefix).
-func (p *preparer) update(h crypto.Hash, depth int, ups []leafUp) (crypto.Hash, error) {
+// levelItem is one touched subtree in Prepare's level-by-level pass.
+type levelItem struct {
+	old      crypto.Hash // the subtree's current hash
+	lo, hi   int32       // its updates: ups[lo:hi]
+	parent   int32       // index of the parent in the level above
+	right    bool        // whether it is its parent's right child
+	internal bool        // old is an internal node, rebuilt bottom-up
+	cached   bool        // n came from the node cache
+	n        node        // the old node; for an internal node, its children become the new ones
+	result   crypto.Hash // the subtree's new hash
+}
+
+// update returns the new root after applying ups (sorted by path, distinct)
+// to the tree with root h. It works level by level rather than depth first:
+// it first looks up every touched node of one level, which are independent
+// lookups the CPU overlaps (each one is a cache miss in a table of hundreds
+// of megabytes), then splits their updates into the next level's items,
+// and finally rebuilds the changed internal nodes bottom-up.
+func (p *preparer) update(h crypto.Hash, ups []leafUp) (crypto.Hash, error) {
 	if len(ups) == 0 {
 		return h, nil
 	}
-	if h.IsZero() {
-		return p.build(depth, ups)
-	}
-	n, err := p.s.loadNode(h, false)
-	if err != nil {
-		return crypto.Hash{}, err
-	}
-	if n.isLeaf() {
-		// Replace the leaf in place if one of the updates is its key;
-		// otherwise it joins the updates and is pushed down with them.
-		i, found := sort.Find(len(ups), func(i int) int { return bytes.Compare(n.a[:], ups[i].path[:]) })
-		if found {
-			if ups[i].vh == n.b {
-				// Rewritten with the same value: the leaf is unchanged.
-				if len(ups) == 1 {
-					return h, nil
-				}
-				merged := slices.Clone(ups)
-				merged[i].existing = true
-				return p.build(depth, merged)
-			}
-			p.u.removed = append(p.u.removed, h)
-			return p.build(depth, ups)
+	levels := [][]levelItem{{{old: h, lo: 0, hi: int32(len(ups)), parent: -1}}}
+	for depth := 0; len(levels[depth]) > 0; depth++ {
+		cur := levels[depth]
+		// Look up every item of the level before using any: the lookups
+		// are independent, so their cache misses overlap. Touching the
+		// sets' tag lines in a first, tighter loop overlaps them further.
+		var sink uint32
+		for i := range cur {
+			sink += p.s.cache.touch(&cur[i].old)
 		}
-		merged := make([]leafUp, 0, len(ups)+1)
-		merged = append(merged, ups[:i]...)
-		merged = append(merged, leafUp{path: n.a, vh: n.b, existing: true})
-		merged = append(merged, ups[i:]...)
-		return p.build(depth, merged)
+		p.sink += sink
+		for i := range cur {
+			if !cur[i].old.IsZero() {
+				cur[i].n, cur[i].cached = p.s.cache.getOwner(cur[i].old)
+			}
+		}
+		var next []levelItem
+		for i := range cur {
+			it := &cur[i]
+			sub := ups[it.lo:it.hi]
+			if it.old.IsZero() {
+				r, err := p.build(depth, sub)
+				if err != nil {
+					return crypto.Hash{}, err
+				}
+				it.result = r
+				continue
+			}
+			p.u.loads++
+			n := it.n
+			if !it.cached {
+				p.u.misses++
+				var err error
+				if n, err = p.s.readNode(it.old); err != nil {
+					return crypto.Hash{}, err
+				}
+			}
+			if n.isLeaf() {
+				r, err := p.updateLeaf(it.old, n, depth, sub)
+				if err != nil {
+					return crypto.Hash{}, err
+				}
+				it.result = r
+				continue
+			}
+			if depth >= maxDepth {
+				return crypto.Hash{}, fmt.Errorf("internal node %s below depth %d", it.old, maxDepth)
+			}
+			it.internal, it.n = true, n
+			split := it.lo + int32(sort.Search(len(sub), func(i int) bool { return bit(&sub[i].path, depth) == 1 }))
+			if split > it.lo {
+				next = append(next, levelItem{old: n.a, lo: it.lo, hi: split, parent: int32(i)})
+			}
+			if it.hi > split {
+				next = append(next, levelItem{old: n.b, lo: split, hi: it.hi, parent: int32(i), right: true})
+			}
+		}
+		levels = append(levels, next)
 	}
-	if depth >= maxDepth {
-		return crypto.Hash{}, fmt.Errorf("internal node %s below depth %d", h, maxDepth)
+	// Bottom-up: an internal node's children are final once the level
+	// below is done. Untouched children keep their hashes.
+	for depth := len(levels) - 1; depth >= 0; depth-- {
+		for i := range levels[depth] {
+			it := &levels[depth][i]
+			if it.internal {
+				it.result = p.rebuild(it.old, it.n)
+			}
+			if depth > 0 {
+				par := &levels[depth-1][it.parent]
+				if it.right {
+					par.n.b = it.result
+				} else {
+					par.n.a = it.result
+				}
+			}
+		}
 	}
-	split := sort.Search(len(ups), func(i int) bool { return bit(&ups[i].path, depth) == 1 })
-	left, err := p.update(n.a, depth+1, ups[:split])
-	if err != nil {
-		return crypto.Hash{}, err
+	return levels[0][0].result, nil
+}
+
+// rebuild returns the hash of internal node n (whose children were
+// replaced by their new hashes), emitting it if it changed from old.
+func (p *preparer) rebuild(old crypto.Hash, n node) crypto.Hash {
+	h := n.hash()
+	if h == old {
+		return old
 	}
-	right, err := p.update(n.b, depth+1, ups[split:])
-	if err != nil {
-		return crypto.Hash{}, err
-	}
-	if left == n.a && right == n.b {
-		return h, nil
-	}
-	p.u.removed = append(p.u.removed, h)
 	// Without deletions a subtree never shrinks, so an internal node (two
 	// or more keys) stays internal and never collapses.
-	return p.emit(node{tag: tagInternal, a: left, b: right}), nil
+	p.u.removed = append(p.u.removed, old)
+	p.u.nodes = append(p.u.nodes, newNode{hash: h, n: n})
+	return h
+}
+
+// updateLeaf returns the hash of the subtree at depth that is now the leaf
+// n (hash h) after applying ups.
+func (p *preparer) updateLeaf(h crypto.Hash, n node, depth int, ups []leafUp) (crypto.Hash, error) {
+	// Replace the leaf in place if one of the updates is its key;
+	// otherwise it joins the updates and is pushed down with them.
+	i, found := sort.Find(len(ups), func(i int) int { return bytes.Compare(n.a[:], ups[i].path[:]) })
+	if found {
+		if ups[i].vh == n.b {
+			// Rewritten with the same value: the leaf is unchanged.
+			if len(ups) == 1 {
+				return h, nil
+			}
+			merged := slices.Clone(ups)
+			merged[i].existing = true
+			return p.build(depth, merged)
+		}
+		p.u.removed = append(p.u.removed, h)
+		return p.build(depth, ups)
+	}
+	merged := make([]leafUp, 0, len(ups)+1)
+	merged = append(merged, ups[:i]...)
+	merged = append(merged, leafUp{path: n.a, vh: n.b, existing: true})
+	merged = append(merged, ups[i:]...)
+	return p.build(depth, merged)
 }
 
 // build returns the hash of the canonical subtree at depth holding exactly
@@ -446,19 +537,19 @@ func (p *preparer) build(depth int, ups []leafUp) (crypto.Hash, error) {
 }
 
 // loadNode returns the node with hash h from the cache or the database.
-// fill says whether a node read from the database is added to the cache.
-func (s *State) loadNode(h crypto.Hash, fill bool) (node, error) {
-	if n, ok := s.cache.get(h); ok {
+// owner says the caller is the writer goroutine (see nodeCache).
+func (s *State) loadNode(h crypto.Hash, owner bool) (node, error) {
+	var n node
+	var ok bool
+	if owner {
+		n, ok = s.cache.getOwner(h)
+	} else {
+		n, ok = s.cache.get(h)
+	}
+	if ok {
 		return n, nil
 	}
-	n, err := s.readNode(h)
-	if err != nil {
-		return node{}, err
-	}
-	if fill {
-		s.cache.put(h, n)
-	}
-	return n, nil
+	return s.readNode(h)
 }
 
 // readNode reads the node with hash h from the database, bypassing the cache.
@@ -498,9 +589,44 @@ func (s *State) Stage(b *pebble.Batch, u *Update) error {
 	if err := s.checkFresh(u); err != nil {
 		return err
 	}
+	// Keys go into the batch in ascending order (history 'h' < latest 'l' <
+	// nodes 'n' < roots 'r', each sorted): Pebble inserts a sorted batch
+	// into its memtable several times faster than a random one, because
+	// each insert starts from the previous one's position.
 	key := make([]byte, 0, 64)
+	hist := make([]int32, len(u.writes))
+	for i := range hist {
+		hist[i] = int32(i)
+	}
+	slices.SortFunc(hist, func(a, b int32) int {
+		ka, kb := u.writes[a].Key, u.writes[b].Key
+		if len(ka) != len(kb) {
+			return len(ka) - len(kb) // the history key starts with the length
+		}
+		if c := bytes.Compare(ka, kb); c != 0 {
+			return c
+		}
+		return int(a - b)
+	})
+	for _, i := range hist {
+		w := u.writes[i]
+		key = appendHistoryKey(key[:0], w.Key, u.height, uint32(i))
+		if err := b.Set(key, w.Value, nil); err != nil {
+			return fmt.Errorf("state: stage height %d: history: %w", u.height, err)
+		}
+	}
+	latest := slices.Clone(u.last)
+	slices.SortFunc(latest, func(a, b int32) int { return bytes.Compare(u.writes[a].Key, u.writes[b].Key) })
+	for _, i := range latest {
+		w := u.writes[i]
+		key = append(key[:0], prefixState, prefixLatest)
+		key = append(key, w.Key...)
+		if err := b.Set(key, w.Value, nil); err != nil {
+			return fmt.Errorf("state: stage height %d: latest value: %w", u.height, err)
+		}
+	}
 	var val [nodeSize]byte
-	for i := range u.nodes {
+	for _, i := range sortNodesByHash(u.nodes) {
 		nn := &u.nodes[i]
 		key = append(key[:0], prefixState, prefixNode)
 		key = append(key, nn.hash[:]...)
@@ -512,21 +638,40 @@ func (s *State) Stage(b *pebble.Batch, u *Update) error {
 	if err := b.Set(rootKey(u.height), u.root[:], nil); err != nil {
 		return fmt.Errorf("state: stage height %d: root: %w", u.height, err)
 	}
-	for _, i := range u.last {
-		w := u.writes[i]
-		key = append(key[:0], prefixState, prefixLatest)
-		key = append(key, w.Key...)
-		if err := b.Set(key, w.Value, nil); err != nil {
-			return fmt.Errorf("state: stage height %d: latest value: %w", u.height, err)
-		}
-	}
-	for i, w := range u.writes {
-		key = appendHistoryKey(key[:0], w.Key, u.height, uint32(i))
-		if err := b.Set(key, w.Value, nil); err != nil {
-			return fmt.Errorf("state: stage height %d: history: %w", u.height, err)
-		}
-	}
 	return nil
+}
+
+// sortNodesByHash returns the indexes of nodes in ascending hash order. Hashes
+// are uniform, so a counting sort on the first two bytes leaves buckets of
+// a few entries, finished by insertion sort.
+func sortNodesByHash(nodes []newNode) []int32 {
+	const buckets = 1 << 16
+	start := make([]int32, buckets+1)
+	for i := range nodes {
+		start[int(nodes[i].hash[0])<<8|int(nodes[i].hash[1])+1]++
+	}
+	for i := 1; i <= buckets; i++ {
+		start[i] += start[i-1]
+	}
+	out := make([]int32, len(nodes))
+	next := start[:buckets]
+	for i := range nodes {
+		bk := int(nodes[i].hash[0])<<8 | int(nodes[i].hash[1])
+		out[next[bk]] = int32(i)
+		next[bk]++
+	}
+	// next[bk] is now the end of bucket bk, the start of bucket bk+1.
+	lo := int32(0)
+	for bk := 0; bk < buckets; bk++ {
+		hi := next[bk]
+		for i := lo + 1; i < hi; i++ {
+			for j := i; j > lo && bytes.Compare(nodes[out[j-1]].hash[:], nodes[out[j]].hash[:]) > 0; j-- {
+				out[j-1], out[j] = out[j], out[j-1]
+			}
+		}
+		lo = hi
+	}
+	return out
 }
 
 // Committed advances the in-memory height, root and node cache once the

@@ -367,52 +367,100 @@ func (tx *Tx) MarshalJSON() ([]byte, error) {
 	})
 }
 
+// txJSONIn is txJSON as parsed: pointers tell an absent field from a zero
+// one (a timestamp, a "to" or a "value" may legally be zero or empty).
+type txJSONIn struct {
+	ChainID   *string         `json:"chain_id"`
+	Type      *string         `json:"type"`
+	Sender    *string         `json:"sender"`
+	Nonce     *uint64         `json:"nonce"`
+	Timestamp *int64          `json:"timestamp"`
+	Payload   json.RawMessage `json:"payload"`
+	Signature *string         `json:"signature"`
+}
+
+type transferIn struct {
+	To     *crypto.Address `json:"to"`
+	Amount *uint64         `json:"amount"`
+}
+
+type kvPutIn struct {
+	Key           *string `json:"key"`
+	Value         *string `json:"value"`
+	ExpectVersion *uint64 `json:"expect_version"`
+}
+
+type kvDeleteIn struct {
+	Key           *string `json:"key"`
+	ExpectVersion *uint64 `json:"expect_version"`
+}
+
+// field is a JSON field's name and whether it was present.
+type field struct {
+	name    string
+	present bool
+}
+
+// missing returns an error naming the first absent field, if any.
+func missing(fs ...field) error {
+	for _, f := range fs {
+		if !f.present {
+			return fmt.Errorf("missing field %q", f.name)
+		}
+	}
+	return nil
+}
+
 // UnmarshalJSON parses the API form strictly: unknown fields and missing
 // required fields are errors (*TxError, code malformed or unknown_type). It
 // does not verify the signature.
 func (tx *Tx) UnmarshalJSON(b []byte) error {
-	var j txJSON
+	var j txJSONIn
 	if err := strictJSON(b, &j); err != nil {
 		return Errf(CodeMalformed, "transaction JSON: %v", err)
 	}
-	if err := requireFields(b, "chain_id", "type", "sender", "nonce", "timestamp", "payload", "signature"); err != nil {
+	if err := missing(field{"chain_id", j.ChainID != nil}, field{"type", j.Type != nil}, field{"sender", j.Sender != nil},
+		field{"nonce", j.Nonce != nil}, field{"timestamp", j.Timestamp != nil}, field{"signature", j.Signature != nil}); err != nil {
 		return Errf(CodeMalformed, "transaction JSON: %v", err)
 	}
-	t, err := ParseTxType(j.Type)
+	if len(j.Payload) == 0 || string(j.Payload) == "null" {
+		return Errf(CodeMalformed, "transaction JSON: missing field %q", "payload")
+	}
+	t, err := ParseTxType(*j.Type)
 	if err != nil {
 		return err
 	}
-	out := Tx{ChainID: j.ChainID, Nonce: j.Nonce, Timestamp: j.Timestamp}
-	if out.Sender, err = crypto.ParsePublicKey(j.Sender); err != nil {
+	out := Tx{ChainID: *j.ChainID, Nonce: *j.Nonce, Timestamp: *j.Timestamp}
+	if out.Sender, err = crypto.ParsePublicKey(*j.Sender); err != nil {
 		return Errf(CodeMalformed, "sender: %v", err)
 	}
-	sig, err := hex.DecodeString(j.Signature)
-	if err != nil || len(sig) != crypto.SignatureSize || hex.EncodeToString(sig) != j.Signature {
+	sig, err := hex.DecodeString(*j.Signature)
+	if err != nil || len(sig) != crypto.SignatureSize || hex.EncodeToString(sig) != *j.Signature {
 		return Errf(CodeMalformed, "signature must be %d lower-case hex characters", 2*crypto.SignatureSize)
 	}
 	copy(out.Signature[:], sig)
-	if len(j.Payload) == 0 || string(j.Payload) == "null" {
-		return Errf(CodeMalformed, "missing payload")
-	}
 	switch t {
 	case TxTransfer:
-		p := &Transfer{}
-		if err = strictJSON(j.Payload, p); err == nil {
-			err = requireFields(j.Payload, "to", "amount")
+		var p transferIn
+		if err = strictJSON(j.Payload, &p); err == nil {
+			if err = missing(field{"to", p.To != nil}, field{"amount", p.Amount != nil}); err == nil {
+				out.Payload = &Transfer{To: *p.To, Amount: *p.Amount}
+			}
 		}
-		out.Payload = p
 	case TxKVPut:
-		p := &KVPut{}
-		if err = strictJSON(j.Payload, p); err == nil {
-			err = requireFields(j.Payload, "key", "value")
+		var p kvPutIn
+		if err = strictJSON(j.Payload, &p); err == nil {
+			if err = missing(field{"key", p.Key != nil}, field{"value", p.Value != nil}); err == nil {
+				out.Payload = &KVPut{Key: *p.Key, Value: *p.Value, ExpectVersion: p.ExpectVersion}
+			}
 		}
-		out.Payload = p
 	case TxKVDelete:
-		p := &KVDelete{}
-		if err = strictJSON(j.Payload, p); err == nil {
-			err = requireFields(j.Payload, "key")
+		var p kvDeleteIn
+		if err = strictJSON(j.Payload, &p); err == nil {
+			if err = missing(field{"key", p.Key != nil}); err == nil {
+				out.Payload = &KVDelete{Key: *p.Key, ExpectVersion: p.ExpectVersion}
+			}
 		}
-		out.Payload = p
 	case TxRecord:
 		p := &Record{}
 		if err = strictJSON(j.Payload, p); err == nil {
@@ -434,23 +482,6 @@ func (tx *Tx) UnmarshalJSON(b []byte) error {
 		return Errf(CodeOversized, "transaction is %d bytes, limit %d", len(out.Bytes()), MaxTxBytesHard)
 	}
 	*tx = out
-	return nil
-}
-
-// requireFields fails unless the JSON object b has every one of names
-// (spelled exactly). encoding/json leaves an absent field at its zero value,
-// and for some fields (timestamp, to, value) zero is a legal value, so
-// absence has to be detected separately.
-func requireFields(b []byte, names ...string) error {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return err
-	}
-	for _, n := range names {
-		if _, ok := m[n]; !ok {
-			return fmt.Errorf("missing field %q", n)
-		}
-	}
 	return nil
 }
 

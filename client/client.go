@@ -351,3 +351,13 @@ func (c *Client) Ready(ctx context.Context) error {
 	_, err := c.do(ctx, http.MethodGet, "/readyz", nil, nil, nil)
 	return err
 }
+
+// Evidence returns the double-sign evidence the node has recorded, oldest
+// first.
+func (c *Client) Evidence(ctx context.Context) (*EvidenceList, error) {
+	var out EvidenceList
+	if _, err := c.do(ctx, http.MethodGet, "/v1/evidence", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -256,3 +256,27 @@ type Health struct {
 	Status string `json:"status"`
 	Reason string `json:"reason,omitempty"`
 }
+
+// Evidence is one double-sign observed by the node: validator Validator
+// signed two different votes of one type for one height and round. Both
+// votes verify against the validator's key (check with SignBytesHex).
+type Evidence struct {
+	Validator string           `json:"validator"`
+	PublicKey crypto.PublicKey `json:"public_key"`
+	Type      string           `json:"type"`
+	Height    uint64           `json:"height"`
+	Round     uint32           `json:"round"`
+	Votes     []EvidenceVote   `json:"votes"`
+}
+
+// EvidenceVote is one of the two conflicting votes.
+type EvidenceVote struct {
+	BlockHash    crypto.Hash `json:"block_hash"` // zero hash: a vote for nil
+	Signature    string      `json:"signature"`
+	SignBytesHex string      `json:"sign_bytes_hex"`
+}
+
+// EvidenceList is GET /v1/evidence.
+type EvidenceList struct {
+	Evidence []Evidence `json:"evidence"`
+}

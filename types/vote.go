@@ -212,3 +212,25 @@ func DecodeCertificate(b []byte) (*Certificate, error) {
 	}
 	return c, nil
 }
+
+// voteSize is the length of an encoded vote.
+const voteSize = 1 + 8 + 4 + crypto.HashSize + 2 + crypto.SignatureSize
+
+// DecodeDuplicateVote parses stored double-sign evidence: two encoded votes
+// back to back, of one validator, type, height and round, for different
+// blocks. It checks the shape, not the signatures (see Vote.Verify).
+func DecodeDuplicateVote(b []byte) (a, c Vote, err error) {
+	if len(b) != 2*voteSize {
+		return a, c, fmt.Errorf("evidence: %w: want %d bytes, got %d", ErrNonCanonical, 2*voteSize, len(b))
+	}
+	if a, err = DecodeVote(b[:voteSize]); err != nil {
+		return a, c, fmt.Errorf("evidence: %w", err)
+	}
+	if c, err = DecodeVote(b[voteSize:]); err != nil {
+		return a, c, fmt.Errorf("evidence: %w", err)
+	}
+	if a.Validator != c.Validator || a.Type != c.Type || a.Height != c.Height || a.Round != c.Round || a.BlockHash == c.BlockHash {
+		return a, c, fmt.Errorf("evidence: the votes do not conflict")
+	}
+	return a, c, nil
+}

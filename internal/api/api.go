@@ -208,6 +208,7 @@ func New(cfg Config) *Server {
 		{method: "GET", pattern: "/v1/accounts/{address}", h: s.getAccount},
 		{method: "GET", pattern: "/v1/accounts/{address}/txs", h: s.accountTxs},
 		{method: "GET", pattern: "/v1/events", h: s.events, stream: true},
+		{method: "GET", pattern: "/v1/evidence", h: s.evidence},
 		{method: "GET", pattern: "/v1/openapi.json", h: s.openAPI},
 		{method: "GET", pattern: "/metrics", h: s.promHandler()},
 		{method: "GET", pattern: "/healthz", h: s.healthz},

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/hex"
 	"os/exec"
 	"strings"
 	"sync"
@@ -195,15 +197,29 @@ func TestByzantineDoubleVoterCannotStopOrForkTheChain(t *testing.T) {
 		return tn.height(1) >= target && tn.height(2) >= target
 	})
 	tn.sameChain([]int{0, 1, 2}, target)
-	// The honest validators saw the conflicting votes and kept evidence.
-	eventually(t, 30*time.Second, "double-sign evidence recorded", func() bool {
+	// The honest validators saw the conflicting votes and serve the evidence:
+	// two signatures by node3 over different votes for one height and round.
+	var ev *client.Evidence
+	eventually(t, 30*time.Second, "double-sign evidence served", func() bool {
 		for _, i := range []int{0, 1, 2} {
-			if tn.metric(i, "cairn_evidence_total") > 0 {
-				return true
+			l, err := tn.clients[i].Evidence(ctx)
+			if err == nil && len(l.Evidence) > 0 {
+				ev = &l.Evidence[0]
+				return tn.metric(i, "cairn_evidence_total") > 0
 			}
 		}
 		return false
 	})
+	if ev.Validator != "node3" || len(ev.Votes) != 2 || ev.Votes[0].BlockHash == ev.Votes[1].BlockHash {
+		t.Fatalf("evidence %+v", ev)
+	}
+	for _, v := range ev.Votes {
+		msg, _ := hex.DecodeString(v.SignBytesHex)
+		sig, _ := hex.DecodeString(v.Signature)
+		if !ed25519.Verify(ev.PublicKey[:], msg, sig) {
+			t.Fatalf("evidence vote does not verify: %+v", v)
+		}
+	}
 }
 
 func TestUnsafeModesNeedTheFlag(t *testing.T) {

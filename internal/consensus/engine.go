@@ -441,6 +441,7 @@ type Engine struct {
 	futureCount []int
 
 	peerHeight   []uint64
+	claimAt      []int64 // when peerHeight was last claimed
 	statusSentTo []int64
 	catchingUp   bool
 	requests     map[uint64]*blockReq
@@ -491,6 +492,7 @@ func New(cfg Config, st State) (*Engine, error) {
 		lastHash:     st.BlockHash,
 		futureCount:  make([]int, n),
 		peerHeight:   make([]uint64, n),
+		claimAt:      make([]int64, n),
 		statusSentTo: make([]int64, n),
 		requests:     map[uint64]*blockReq{},
 		fetched:      map[uint64]*BlockResponse{},
@@ -1262,8 +1264,9 @@ func (e *Engine) receive(from int, m Message) {
 }
 
 func (e *Engine) notePeer(p int, committed uint64) {
-	if committed > e.peerHeight[p] {
+	if committed >= e.peerHeight[p] {
 		e.peerHeight[p] = committed
+		e.claimAt[p] = e.now
 	}
 }
 
@@ -1478,10 +1481,11 @@ func (e *Engine) requestBlocks() {
 		attempts := 0
 		if req != nil {
 			attempts = req.attempts
-			// No answer: forget the peer's claim, so a peer that lies
-			// about its height cannot keep us asking. An honest peer
-			// ahead of us tells us again when it answers our status.
-			if req.peer >= 0 && e.peerHeight[req.peer] >= h {
+			// No answer: forget the peer's claim unless it repeated it
+			// since we asked, so a peer that lies about its height cannot
+			// keep us asking. An honest peer ahead of us tells us again
+			// when it answers our status.
+			if e.peerHeight[req.peer] >= h && e.claimAt[req.peer] <= req.at {
 				e.peerHeight[req.peer] = h - 1
 			}
 		}

@@ -390,3 +390,41 @@ func TestDecodeErrorsWrapErrMalformed(t *testing.T) {
 		}
 	}
 }
+
+func requestsOf(rd Ready) map[int][]uint64 {
+	out := map[int][]uint64{}
+	for _, m := range rd.Messages {
+		if r, ok := m.Msg.(*BlockRequest); ok {
+			out[m.To] = append(out[m.To], r.Height)
+		}
+	}
+	return out
+}
+
+func TestCatchUpForgetsUnansweredClaims(t *testing.T) {
+	h := newHarness(t, 4, testCut())
+	e := h.engines[0]
+	// Peer 1 claims height 5 and never answers.
+	rd := e.Step(1000, Receive{From: 1, Msg: &Status{Height: 5}})
+	if got := requestsOf(rd)[1]; len(got) != 5 || got[0] != 1 {
+		t.Fatalf("want requests for heights 1..5 to peer 1, got %v", requestsOf(rd))
+	}
+	var tick Timer
+	for _, tm := range rd.Timers {
+		if tm.Kind == TimerTick {
+			tick = tm
+		}
+	}
+	if tick.Kind == 0 {
+		t.Fatal("no tick armed while catching up")
+	}
+	rd = e.Step(tick.At, Timeout{Timer: tick})
+	if len(requestsOf(rd)) != 0 {
+		t.Fatalf("kept asking a peer that never answered: %v", requestsOf(rd))
+	}
+	// An honest peer that claims height 1 is asked at once.
+	rd = e.Step(tick.At+1, Receive{From: 2, Msg: &Status{Height: 1}})
+	if got := requestsOf(rd)[2]; len(got) != 1 || got[0] != 1 {
+		t.Fatalf("want a request for height 1 to peer 2, got %v", requestsOf(rd))
+	}
+}

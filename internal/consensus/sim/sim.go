@@ -346,6 +346,8 @@ type sim struct {
 	adv       *adversary
 
 	res Result
+	// trace, when set, sees every event before it is dispatched (tests).
+	trace func(event)
 }
 
 type signKey struct {
@@ -511,6 +513,9 @@ func (s *sim) run() {
 		}
 		ev := s.q.pop()
 		s.now = ev.at
+		if s.trace != nil {
+			s.trace(ev)
+		}
 		s.dispatch(ev)
 		if len(s.res.Violations) > 0 || s.done() {
 			break

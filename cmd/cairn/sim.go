@@ -21,11 +21,11 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	validators := fs.Int("validators", 4, "number of validators (equal power)")
 	byzantine := fs.Int("byzantine", 0, "number of Byzantine validators")
-	crash := fs.Int("crash", 0, "number of honest validators subject to crash faults")
+	crash := fs.Int("crash", 0, "number of honest validators subject to crash (and omission) faults")
 	seeds := fs.Int("seeds", 100, "number of seeded runs")
 	seed := fs.Uint64("seed", 1, "first seed; runs use seed, seed+1, ...")
 	faults := fs.String("faults", "all",
-		"comma-separated faults: drop, dup, partition, crash, crashstop, net (drop,dup,partition), all (net,crash), none; "+
+		"comma-separated faults: drop, dup, partition, crash, crashstop, omission, net (drop,dup,partition), all (net,crash,omission), none; "+
 			"and Byzantine behaviours: "+strings.Join(sim.Behaviours, ", "))
 	heights := fs.Int("heights", 20, "height every live honest validator must reach in a run")
 	workers := fs.Int("workers", 0, "parallel runs (0: GOMAXPROCS)")
@@ -83,8 +83,8 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	case *heights < 1:
 		fmt.Fprintln(stderr, "cairn sim: --heights must be at least 1")
 		return 2
-	case *crash > 0 && !fl.Crash && !fl.CrashStop:
-		fmt.Fprintln(stderr, "cairn sim: --crash needs crash or crashstop in --faults")
+	case *crash > 0 && !fl.Crash && !fl.CrashStop && !fl.Omission:
+		fmt.Fprintln(stderr, "cairn sim: --crash needs crash, crashstop or omission in --faults")
 		return 2
 	}
 	cfg := sim.Config{Validators: *validators, Byzantine: *byzantine, Crash: *crash, Heights: *heights,

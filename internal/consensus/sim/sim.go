@@ -44,6 +44,7 @@ type Faults struct {
 	Partition bool // split the network, then heal
 	Crash     bool // crash nodes restart from WAL and store
 	CrashStop bool // crash nodes never come back
+	Omission  bool // crash nodes also lose 30% of what they send and receive
 }
 
 // CheckBehaviour validates a Config.Behaviour value.
@@ -60,14 +61,15 @@ func CheckBehaviour(b string) error {
 }
 
 // ParseFaults reads a comma-separated list of drop, dup, partition, crash,
-// crashstop, or "all" (everything but crashstop) or "none".
+// crashstop, omission, "net" (drop, dup, partition), "all" (everything but
+// crashstop) or "none".
 func ParseFaults(s string) (Faults, error) {
 	var f Faults
 	for _, w := range strings.Split(s, ",") {
 		switch strings.TrimSpace(w) {
 		case "", "none":
 		case "all":
-			f.Drop, f.Duplicate, f.Partition, f.Crash = true, true, true, true
+			f.Drop, f.Duplicate, f.Partition, f.Crash, f.Omission = true, true, true, true, true
 		case "net":
 			f.Drop, f.Duplicate, f.Partition = true, true, true
 		case "drop":
@@ -80,8 +82,10 @@ func ParseFaults(s string) (Faults, error) {
 			f.Crash = true
 		case "crashstop":
 			f.CrashStop = true
+		case "omission":
+			f.Omission = true
 		default:
-			return f, fmt.Errorf("unknown fault %q (want drop, dup, partition, crash, crashstop, net, all, none)", w)
+			return f, fmt.Errorf("unknown fault %q (want drop, dup, partition, crash, crashstop, omission, net, all, none)", w)
 		}
 	}
 	return f, nil
@@ -92,7 +96,7 @@ func (f Faults) String() string {
 	for _, x := range []struct {
 		on   bool
 		name string
-	}{{f.Drop, "drop"}, {f.Duplicate, "dup"}, {f.Partition, "partition"}, {f.Crash, "crash"}, {f.CrashStop, "crashstop"}} {
+	}{{f.Drop, "drop"}, {f.Duplicate, "dup"}, {f.Partition, "partition"}, {f.Crash, "crash"}, {f.CrashStop, "crashstop"}, {f.Omission, "omission"}} {
 		if x.on {
 			s = append(s, x.name)
 		}
@@ -698,6 +702,18 @@ func (s *sim) submitTx() {
 
 func (s *sim) drop() bool { return s.pDrop > 0 && s.rng.Float64() < s.pDrop }
 
+// omit is the omission fault: during the fault window a crash-role
+// validator loses some of the messages it sends and receives.
+func (s *sim) omit(from, to int) bool {
+	if !s.faultsOn || !s.cfg.Faults.Omission {
+		return false
+	}
+	if s.nodes[from].role != crashy && s.nodes[to].role != crashy {
+		return false
+	}
+	return s.rng.Float64() < 0.3
+}
+
 // transmit encodes m once (counting its size per recipient), decodes it
 // once (so every message crosses the real wire format) and schedules its
 // delivery to each target.
@@ -726,7 +742,7 @@ func (s *sim) transmitRaw(from, to int, raw []byte) {
 }
 
 func (s *sim) deliver(e event) {
-	if s.drop() {
+	if s.drop() || s.omit(e.from, e.node) {
 		return
 	}
 	e.at = s.now + s.latency()

@@ -17,7 +17,7 @@ type mix struct {
 
 var (
 	net      = Faults{Drop: true, Duplicate: true, Partition: true}
-	allFault = Faults{Drop: true, Duplicate: true, Partition: true, Crash: true}
+	allFault = Faults{Drop: true, Duplicate: true, Partition: true, Crash: true, Omission: true}
 )
 
 // mixes are the fault mixes the default test runs: more than 200 seeds in

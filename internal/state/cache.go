@@ -31,7 +31,8 @@ import (
 type nodeCache struct {
 	maxSets int // 0 disables the cache
 	tab     atomic.Pointer[cacheTable]
-	count   int64 // entries; writer-owned
+	count   int64  // entries; writer-owned
+	sink    uint32 // keeps prefetching reads from being optimized away
 	stripes [cacheStripes]struct {
 		sync.RWMutex
 		_ [40]byte // keep stripes on separate cache lines
@@ -155,7 +156,7 @@ func (s *cacheSet) insert(h *crypto.Hash, n *node) bool {
 	tag := cacheTag(h)
 	empty := -1
 	for w := range s.tags {
-		if s.tags[w]&^cacheTagLeaf == tag && s.slots[w].h == *h {
+		if s.tags[w]&^cacheTagLeaf == tag && sameHash(&s.slots[w].h, h) {
 			return false
 		}
 		if s.tags[w] == 0 && empty < 0 {
@@ -177,9 +178,8 @@ func (s *cacheSet) insert(h *crypto.Hash, n *node) bool {
 func (s *cacheSet) remove(h *crypto.Hash) bool {
 	tag := cacheTag(h)
 	for w := range s.tags {
-		if s.tags[w]&^cacheTagLeaf == tag && s.slots[w].h == *h {
-			s.tags[w] = 0
-			s.slots[w] = cacheSlot{}
+		if s.tags[w]&^cacheTagLeaf == tag && sameHash(&s.slots[w].h, h) {
+			s.tags[w] = 0 // the slot's bytes are dead; leaving them saves a write
 			return true
 		}
 	}
@@ -209,6 +209,16 @@ func (c *nodeCache) apply(drop []crypto.Hash, add []newNode) {
 		if len(dropBy[sh]) == 0 && len(addBy[sh]) == 0 {
 			continue
 		}
+		// Touch the sets' tag lines before taking the lock: the loads are
+		// independent, so their cache misses overlap.
+		var sink uint32
+		for _, i := range dropBy[sh] {
+			sink += t.set(&drop[i]).tags[0]
+		}
+		for _, i := range addBy[sh] {
+			sink += t.set(&add[i].hash).tags[0]
+		}
+		c.sink += sink
 		st := &c.stripes[sh]
 		st.Lock()
 		for _, i := range dropBy[sh] {

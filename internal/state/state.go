@@ -394,14 +394,19 @@ func (p *preparer) update(h crypto.Hash, ups []leafUp) (crypto.Hash, error) {
 		// Look up every item of the level before using any: the lookups
 		// are independent, so their cache misses overlap. Touching the
 		// sets' tag lines in a first, tighter loop overlaps them further.
-		var sink uint32
-		for i := range cur {
-			sink += p.s.cache.touch(&cur[i].old)
-		}
-		p.sink += sink
-		for i := range cur {
-			if !cur[i].old.IsZero() {
-				cur[i].n, cur[i].cached = p.s.cache.getOwner(cur[i].old)
+		// Chunks keep the touched lines within the CPU's L2 cache.
+		const chunk = 512
+		for lo := 0; lo < len(cur); lo += chunk {
+			part := cur[lo:min(lo+chunk, len(cur))]
+			var sink uint32
+			for i := range part {
+				sink += p.s.cache.touch(&part[i].old)
+			}
+			p.sink += sink
+			for i := range part {
+				if !part[i].old.IsZero() {
+					part[i].n, part[i].cached = p.s.cache.getOwner(part[i].old)
+				}
 			}
 		}
 		var next []levelItem

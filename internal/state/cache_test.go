@@ -129,23 +129,71 @@ func TestSortNodesByHash(t *testing.T) {
 		nodes := make([]newNode, n)
 		for i := range nodes {
 			nodes[i].hash = testHash(i)
+			nodes[i].n.a = testHash(-i) // payload travels with its hash
 			if i%7 == 0 {
 				nodes[i].hash[0], nodes[i].hash[1] = 0x12, 0x34 // crowd one bucket
 			}
 		}
-		order := sortNodesByHash(nodes)
-		if len(order) != n {
-			t.Fatalf("n=%d: got %d indexes", n, len(order))
+		want := map[crypto.Hash]crypto.Hash{}
+		for _, nn := range nodes {
+			want[nn.hash] = nn.n.a
 		}
-		seen := make([]bool, n)
-		for k, i := range order {
-			if seen[i] {
-				t.Fatalf("n=%d: index %d twice", n, i)
+		sorted := sortNodesByHash(nodes)
+		if len(sorted) != n {
+			t.Fatalf("n=%d: got %d nodes", n, len(sorted))
+		}
+		for k, nn := range sorted {
+			if want[nn.hash] != nn.n.a {
+				t.Fatalf("n=%d: node %d lost its payload", n, k)
 			}
-			seen[i] = true
-			if k > 0 && bytes.Compare(nodes[order[k-1]].hash[:], nodes[i].hash[:]) >= 0 {
+			delete(want, nn.hash)
+			if k > 0 && bytes.Compare(sorted[k-1].hash[:], nn.hash[:]) >= 0 {
 				t.Fatalf("n=%d: out of order at %d", n, k)
 			}
 		}
+		if len(want) != 0 {
+			t.Fatalf("n=%d: %d nodes missing", n, len(want))
+		}
+	}
+}
+
+func TestStageSortsKeys(t *testing.T) {
+	// Stage puts keys into the batch in ascending order (a performance
+	// property Pebble's memtable relies on); check it on awkward keys.
+	db := openMemDB(t)
+	s := openState(t, db, Options{})
+	ws := []Write{
+		{Key: []byte("b"), Value: []byte("1")}, {Key: []byte("a\x00"), Value: []byte("2")},
+		{Key: []byte("a"), Value: []byte("3")}, {Key: []byte("abcdefghij"), Value: []byte("4")},
+		{Key: []byte("abcdefghi"), Value: []byte("5")}, {Key: []byte("b"), Value: []byte("6")},
+		{Key: []byte(""), Value: []byte("7")}, {Key: []byte("zz"), Value: []byte("8")},
+	}
+	u, err := s.Prepare(0, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := db.NewBatch()
+	if err := s.Stage(b, u); err != nil {
+		t.Fatal(err)
+	}
+	r := b.Reader()
+	var prev []byte
+	count := 0
+	for {
+		_, k, _, ok, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		if count > 0 && bytes.Compare(prev, k) >= 0 {
+			t.Fatalf("batch key %x after %x", k, prev)
+		}
+		prev = append(prev[:0], k...)
+		count++
+	}
+	if want := len(ws) + 7 + u.NodeCount() + 1; count != want {
+		t.Fatalf("batch has %d keys, want %d", count, want)
 	}
 }

@@ -599,40 +599,32 @@ func (s *State) Stage(b *pebble.Batch, u *Update) error {
 	// into its memtable several times faster than a random one, because
 	// each insert starts from the previous one's position.
 	key := make([]byte, 0, 64)
-	hist := make([]int32, len(u.writes))
-	for i := range hist {
-		hist[i] = int32(i)
+	// History keys order by key length, then key, then position.
+	hist := make([]sortEntry, len(u.writes))
+	for i, w := range u.writes {
+		hist[i] = sortEntry{pfx: uint64(len(w.Key))<<32 | keyPrefix(w.Key)>>32, key: w.Key, idx: int32(i)}
 	}
-	slices.SortFunc(hist, func(a, b int32) int {
-		ka, kb := u.writes[a].Key, u.writes[b].Key
-		if len(ka) != len(kb) {
-			return len(ka) - len(kb) // the history key starts with the length
-		}
-		if c := bytes.Compare(ka, kb); c != 0 {
-			return c
-		}
-		return int(a - b)
-	})
-	for _, i := range hist {
-		w := u.writes[i]
-		key = appendHistoryKey(key[:0], w.Key, u.height, uint32(i))
-		if err := b.Set(key, w.Value, nil); err != nil {
+	slices.SortFunc(hist, compareSortEntries)
+	for _, e := range hist {
+		key = appendHistoryKey(key[:0], e.key, u.height, uint32(e.idx))
+		if err := b.Set(key, u.writes[e.idx].Value, nil); err != nil {
 			return fmt.Errorf("state: stage height %d: history: %w", u.height, err)
 		}
 	}
-	latest := slices.Clone(u.last)
-	slices.SortFunc(latest, func(a, b int32) int { return bytes.Compare(u.writes[a].Key, u.writes[b].Key) })
-	for _, i := range latest {
-		w := u.writes[i]
+	latest := make([]sortEntry, len(u.last))
+	for j, i := range u.last {
+		latest[j] = sortEntry{pfx: keyPrefix(u.writes[i].Key), key: u.writes[i].Key, idx: i}
+	}
+	slices.SortFunc(latest, compareSortEntries)
+	for _, e := range latest {
 		key = append(key[:0], prefixState, prefixLatest)
-		key = append(key, w.Key...)
-		if err := b.Set(key, w.Value, nil); err != nil {
+		key = append(key, e.key...)
+		if err := b.Set(key, u.writes[e.idx].Value, nil); err != nil {
 			return fmt.Errorf("state: stage height %d: latest value: %w", u.height, err)
 		}
 	}
 	var val [nodeSize]byte
-	for _, i := range sortNodesByHash(u.nodes) {
-		nn := &u.nodes[i]
+	for _, nn := range sortNodesByHash(u.nodes) {
 		key = append(key[:0], prefixState, prefixNode)
 		key = append(key, nn.hash[:]...)
 		val = nn.n.encode()
@@ -646,23 +638,55 @@ func (s *State) Stage(b *pebble.Batch, u *Update) error {
 	return nil
 }
 
-// sortNodesByHash returns the indexes of nodes in ascending hash order. Hashes
-// are uniform, so a counting sort on the first two bytes leaves buckets of
-// a few entries, finished by insertion sort.
-func sortNodesByHash(nodes []newNode) []int32 {
+// sortEntry is a write being sorted by key for Stage. pfx holds the
+// leading bytes of the sort key so most comparisons need no indirection;
+// ties fall back to the key bytes, then to the write's position.
+type sortEntry struct {
+	pfx uint64
+	key []byte
+	idx int32
+}
+
+func compareSortEntries(a, b sortEntry) int {
+	if a.pfx != b.pfx {
+		if a.pfx < b.pfx {
+			return -1
+		}
+		return 1
+	}
+	if c := bytes.Compare(a.key, b.key); c != 0 {
+		return c
+	}
+	return int(a.idx - b.idx)
+}
+
+// keyPrefix returns the first 8 bytes of k as a big-endian number, zero
+// padded: ordering by it agrees with bytes.Compare wherever it differs.
+func keyPrefix(k []byte) uint64 {
+	var b [8]byte
+	copy(b[:], k)
+	return binary.BigEndian.Uint64(b[:])
+}
+
+// sortNodesByHash returns a copy of nodes in ascending hash order. Hashes
+// are uniform, so a counting sort on the first two bytes (scattering the
+// nodes in one sequential pass) leaves buckets of a few entries, finished
+// by insertion sort.
+func sortNodesByHash(nodes []newNode) []newNode {
 	const buckets = 1 << 16
+	bucket := func(h *crypto.Hash) int { return int(h[0])<<8 | int(h[1]) }
 	start := make([]int32, buckets+1)
 	for i := range nodes {
-		start[int(nodes[i].hash[0])<<8|int(nodes[i].hash[1])+1]++
+		start[bucket(&nodes[i].hash)+1]++
 	}
 	for i := 1; i <= buckets; i++ {
 		start[i] += start[i-1]
 	}
-	out := make([]int32, len(nodes))
+	out := make([]newNode, len(nodes))
 	next := start[:buckets]
 	for i := range nodes {
-		bk := int(nodes[i].hash[0])<<8 | int(nodes[i].hash[1])
-		out[next[bk]] = int32(i)
+		bk := bucket(&nodes[i].hash)
+		out[next[bk]] = nodes[i]
 		next[bk]++
 	}
 	// next[bk] is now the end of bucket bk, the start of bucket bk+1.
@@ -670,7 +694,7 @@ func sortNodesByHash(nodes []newNode) []int32 {
 	for bk := 0; bk < buckets; bk++ {
 		hi := next[bk]
 		for i := lo + 1; i < hi; i++ {
-			for j := i; j > lo && bytes.Compare(nodes[out[j-1]].hash[:], nodes[out[j]].hash[:]) > 0; j-- {
+			for j := i; j > lo && bytes.Compare(out[j-1].hash[:], out[j].hash[:]) > 0; j-- {
 				out[j-1], out[j] = out[j], out[j-1]
 			}
 		}

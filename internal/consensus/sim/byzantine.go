@@ -111,6 +111,14 @@ func (a *adversary) outbound(nd *node, targets []int, m consensus.Message) {
 		}
 	case Garbage:
 		s.transmit(nd.id, targets, m)
+		if v, ok := m.(*consensus.VoteMessage); ok && s.rng.IntN(4) == 0 && len(nd.chain) > 0 {
+			// A proposal for a round it does not lead, validly signed by
+			// itself: honest validators must refuse it as the wrong proposer.
+			if s.vs.Proposer(v.Vote.Height, v.Vote.Round) != nd.id {
+				last := nd.chain[len(nd.chain)-1]
+				s.transmit(nd.id, targets, consensus.SignProposal(nd.key, ChainID, v.Vote.Height, v.Vote.Round, -1, last))
+			}
+		}
 		b := consensus.Encode(m)
 		for _, t := range targets {
 			if s.rng.IntN(2) == 0 {

@@ -9,7 +9,8 @@
 // exponential distribution (so messages overtake each other), and during
 // the fault window may drop, duplicate, or partition. Processes may crash
 // and restart from their WAL and block store (crash-recovery), crash for
-// good (crash-stop), or be Byzantine: equivocating proposers, double
+// good (crash-stop), lose a share of their messages (omission), or be
+// Byzantine: equivocating proposers, double
 // voters, proposers of invalid blocks, silent validators, senders of
 // garbage, or — past the threshold — colluders that run a fork attack.
 //

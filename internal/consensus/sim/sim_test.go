@@ -124,3 +124,18 @@ func TestRunManyIsRaceFree(t *testing.T) {
 		t.Fatalf("%+v", s)
 	}
 }
+
+func TestGarbageIsDroppedAndCounted(t *testing.T) {
+	s := RunMany(Config{Validators: 4, Byzantine: 1, Behaviour: Garbage}, 1, 5, 0)
+	d := s.Dropped
+	if s.ViolationCount != 0 || d.Undecodable == 0 || d.BadSignature == 0 || d.WrongProposer == 0 {
+		t.Fatalf("violations %d, dropped %+v", s.ViolationCount, d)
+	}
+}
+
+func TestInvalidBlocksAreRefused(t *testing.T) {
+	s := RunMany(Config{Validators: 4, Byzantine: 1, Behaviour: Invalid}, 1, 5, 0)
+	if s.ViolationCount != 0 || s.Dropped.InvalidBlocks == 0 {
+		t.Fatalf("violations %d, invalid blocks refused %d", s.ViolationCount, s.Dropped.InvalidBlocks)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strconv"
-	"time"
 	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2/analysis"
@@ -23,16 +22,14 @@ import (
 const (
 	fHash     = "hash"     // tx hash, or block hash for block documents
 	fType     = "type"     // transfer, kv.put, kv.delete, record, block
-	fSender   = "sender"   // sender public key (hex)
-	fFrom     = "from"     // sender address (hex)
+	fFrom     = "from"     // sender address (hex); sender:PUBKEY queries use it too
 	fTo       = "to"       // transfer recipient address (hex)
 	fAmount   = "amount"   // transfer amount (numeric)
 	fKey      = "key"      // kv.put / kv.delete key (exact)
 	fValue    = "value"    // kv.put value (analysed text)
-	fNonce    = "nonce"    // sender nonce (numeric)
+	fNonce    = "nonce"    // sender nonce (exact, decimal)
 	fHeight   = "height"   // block height (numeric)
-	fIndex    = "index"    // position in the block (numeric)
-	fTime     = "time"     // block time (datetime)
+	fIndex    = "index"    // position in the block (exact, decimal)
 	fStatus   = "status"   // ok / failed
 	fCode     = "code"     // failure code (exact)
 	fReason   = "reason"   // failure reason (analysed text)
@@ -43,6 +40,8 @@ const (
 	// fPos is the hidden sort key: height and position, fixed-width hex, so
 	// that string order is chain order and every document has a distinct
 	// value (cursors need a total order). Blocks sort before their txs.
+	// Every sort order ends with it, so a hit's height and index are read
+	// back from its sort key instead of being stored.
 	fPos = "_pos"
 	// fAll is the composite of every analysed text field: bare words search it.
 	fAll = "_all"
@@ -52,20 +51,27 @@ const (
 	exactPrefix = "exact."
 )
 
-// Indexing options per kind of field. Identifiers are single keyword
-// terms; those shown in results or highlighted are stored with term
-// vectors. Only the sort key skips frequencies and norms: a scored query
-// on a field without them gets NaN scores.
+// Indexing options per kind of field, chosen for indexing cost: it is
+// paid for every transaction on every node. Identifiers are single
+// keyword terms, stored when results show them; key and code keep term
+// vectors so that matches are highlighted, as do all analysed text
+// fields. Numeric fields cost 16 terms each (Bleve's precision step), so
+// only fields that need ranges are numeric: height, amount, version,
+// tx_count and record numbers; index and nonce are exact decimal terms.
+// Derivable values are not stored: a tx's hash is its document id, its
+// height and index are in its sort key, its status follows from its code,
+// its time is its block's (read from the ledger), and time ranges become
+// height ranges (see heightsBetween). Only the sort key skips frequencies
+// and norms: a scored query on a field without them gets NaN scores.
 const (
-	optID       = index.IndexField | index.StoreField | index.IncludeTermVectors
+	optID       = index.IndexField | index.StoreField
+	optIDMarked = index.IndexField | index.StoreField | index.IncludeTermVectors
 	optIDHidden = index.IndexField
 	optEnum     = index.IndexField | index.StoreField
 	optText     = index.IndexField | index.StoreField | index.IncludeTermVectors
 	optNum      = index.IndexField
-	optNumShown = index.IndexField | index.StoreField
 	optNumSort  = index.IndexField | index.StoreField | index.DocValues
 	optPos      = index.IndexField | index.DocValues | index.SkipFreqNorm
-	optTime     = index.IndexField | index.StoreField
 	optAll      = index.IndexField | index.IncludeTermVectors
 )
 
@@ -120,51 +126,40 @@ func (b *builder) num(d *document.Document, name string, v float64, opt index.Fi
 	d.AddField(document.NewNumericFieldWithIndexingOptions(name, nil, v, opt))
 }
 
-func (b *builder) common(d *document.Document, height uint64, idx int64, t time.Time, typ string) error {
+func (b *builder) common(d *document.Document, height uint64, idx int64, typ string) {
 	d.AddField(document.NewTextFieldWithIndexingOptions(fPos, nil, []byte(posKey(height, idx)), optPos))
 	b.kw(d, fType, typ, optEnum)
-	b.num(d, fHeight, float64(height), optNumShown)
-	tf, err := document.NewDateTimeFieldWithIndexingOptions(fTime, nil, t, time.RFC3339Nano, optTime)
-	if err != nil {
-		return fmt.Errorf("block %d time: %w", height, err)
-	}
-	d.AddField(tf)
-	return nil
+	b.num(d, fHeight, float64(height), optNum)
 }
 
 // blockDoc is the document of a block header.
-func (b *builder) blockDoc(h *types.Header) (*document.Document, error) {
+func (b *builder) blockDoc(h *types.Header) *document.Document {
 	d := document.NewDocument(blockDocID(h.Height))
-	if err := b.common(d, h.Height, -1, time.UnixMilli(h.Time).UTC(), typeBlock); err != nil {
-		return nil, err
-	}
+	b.common(d, h.Height, -1, typeBlock)
 	b.kw(d, fHash, h.Hash().String(), optID)
 	b.kw(d, fProposer, h.Proposer.String(), optID)
-	b.num(d, fTxCount, float64(h.TxCount), optNumShown)
-	return d, nil
+	b.num(d, fTxCount, float64(h.TxCount), optNumSort)
+	return d
 }
 
 // txDoc is the document of one committed transaction and its receipt.
-func (b *builder) txDoc(height uint64, idx uint32, t time.Time, tx *types.Tx, r *types.Receipt) (*document.Document, error) {
+func (b *builder) txDoc(height uint64, idx uint32, tx *types.Tx, r *types.Receipt) *document.Document {
 	th := tx.Hash()
 	d := document.NewDocument(txDocID(th, height, idx, r))
-	if err := b.common(d, height, int64(idx), t, tx.Type().String()); err != nil {
-		return nil, err
-	}
+	b.common(d, height, int64(idx), tx.Type().String())
 	var all []string
-	b.kw(d, fHash, th.String(), optID)
-	b.num(d, fIndex, float64(idx), optNumShown)
-	b.kw(d, fSender, tx.Sender.String(), optIDHidden)
+	b.kw(d, fHash, th.String(), optIDHidden)
+	b.kw(d, fIndex, strconv.FormatUint(uint64(idx), 10), optIDHidden)
 	b.kw(d, fFrom, tx.Sender.Address().String(), optID)
-	b.num(d, fNonce, float64(tx.Nonce), optNum)
+	b.kw(d, fNonce, strconv.FormatUint(tx.Nonce, 10), optIDHidden)
 	if r.OK {
-		b.kw(d, fStatus, statusOK, optEnum)
+		b.kw(d, fStatus, statusOK, optIDHidden)
 		if r.Version > 0 {
 			b.num(d, fVersion, float64(r.Version), optNum)
 		}
 	} else {
-		b.kw(d, fStatus, statusFailed, optEnum)
-		b.kw(d, fCode, string(r.Code), optID)
+		b.kw(d, fStatus, statusFailed, optIDHidden)
+		b.kw(d, fCode, string(r.Code), optIDMarked)
 		if r.Reason != "" {
 			b.text(d, fReason, nil, r.Reason, &all)
 		}
@@ -174,12 +169,12 @@ func (b *builder) txDoc(height uint64, idx uint32, t time.Time, tx *types.Tx, r 
 		b.kw(d, fTo, p.To.String(), optID)
 		b.num(d, fAmount, float64(p.Amount), optNumSort)
 	case *types.KVPut:
-		b.kw(d, fKey, p.Key, optID)
+		b.kw(d, fKey, p.Key, optIDMarked)
 		if p.Value != "" {
 			b.text(d, fValue, nil, p.Value, &all)
 		}
 	case *types.KVDelete:
-		b.kw(d, fKey, p.Key, optID)
+		b.kw(d, fKey, p.Key, optIDMarked)
 	case *types.Record:
 		if err := b.record(d, p.Document, &all); err != nil {
 			// The ledger only commits canonical JSON, so this is a bug or
@@ -190,7 +185,7 @@ func (b *builder) txDoc(height uint64, idx uint32, t time.Time, tx *types.Tx, r 
 	if len(all) > 0 {
 		d.AddField(document.NewCompositeFieldWithIndexingOptions(fAll, false, all, nil, optAll))
 	}
-	return d, nil
+	return d
 }
 
 // record flattens a JSON document: every leaf at path a.b.c becomes field

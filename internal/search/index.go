@@ -44,7 +44,7 @@ import (
 
 // schemaVersion changes whenever documents change shape; an index of
 // another version is rebuilt.
-const schemaVersion = "cairn-search-1"
+const schemaVersion = "cairn-search-2"
 
 // Internal (non-document) keys of the index.
 var (
@@ -74,6 +74,11 @@ type Options struct {
 	// PollInterval is how often Run looks for new blocks without a
 	// Notify, and how long it waits after an error (1 s).
 	PollInterval time.Duration
+	// MinBatchInterval spaces Run's batches when it keeps up: blocks
+	// committed meanwhile are indexed together, which costs less per
+	// transaction than a batch per block (fewer, larger segments to build
+	// and merge). It bounds the added lag (200 ms).
+	MinBatchInterval time.Duration
 
 	// QueryTimeout bounds one query (5 s).
 	QueryTimeout time.Duration
@@ -127,6 +132,9 @@ func (o *Options) setDefaults() {
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Second
 	}
+	if o.MinBatchInterval <= 0 {
+		o.MinBatchInterval = 200 * time.Millisecond
+	}
 	if o.QueryTimeout <= 0 {
 		o.QueryTimeout = 5 * time.Second
 	}
@@ -164,6 +172,10 @@ type Index struct {
 
 	blocks, txs atomic.Uint64 // indexed since Open
 	lastErr     atomic.Pointer[string]
+
+	// blockTime returns the time (Unix ms) of a committed block; time
+	// queries binary-search it (block time never decreases with height).
+	blockTime func(height uint64) (int64, error)
 }
 
 // Open opens the index in dir for ledger l, creating it (empty, at height
@@ -171,20 +183,35 @@ type Index struct {
 // ledger, is deleted and recreated. It does not index anything: call Run
 // (or CatchUp).
 func Open(dir string, l *ledger.Ledger, opts Options) (*Index, error) {
-	opts.setDefaults()
 	gh, err := ledger.GenesisHash(l.Genesis())
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
+	return open(dir, l, gh, l.Head().Height, opts)
+}
+
+// open opens the index of chain gh whose ledger is at head. l may be nil
+// for an index that is only queried (benchmarks).
+func open(dir string, l *ledger.Ledger, gh crypto.Hash, head uint64, opts Options) (*Index, error) {
+	opts.setDefaults()
 	ix := &Index{opts: opts, dir: dir, l: l, log: opts.Logger,
 		advanced: make(chan struct{}), notify: make(chan struct{}, 1), quit: make(chan struct{}),
 		sem: make(chan struct{}, opts.MaxConcurrent)}
-	idx, height, err := openOrCreate(dir, gh, l.Head().Height, opts.Logger)
+	idx, height, err := openOrCreate(dir, gh, head, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
 	ix.idx = idx
 	ix.indexed.Store(height)
+	if l != nil {
+		ix.blockTime = func(h uint64) (int64, error) {
+			hdr, err := l.Store().Header(h)
+			if err != nil {
+				return 0, err
+			}
+			return hdr.Time, nil
+		}
+	}
 	an := idx.Mapping().AnalyzerNamed(standard.Name)
 	if an == nil {
 		_ = idx.Close()
@@ -332,8 +359,11 @@ func (ix *Index) Status() Status {
 func (ix *Index) Run(ctx context.Context) error {
 	tick := time.NewTicker(ix.opts.PollInterval)
 	defer tick.Stop()
+	linger := time.NewTimer(0)
+	defer linger.Stop()
 	for {
-		n, err := ix.step(ctx, ix.l.Head().Height)
+		start := time.Now()
+		n, full, err := ix.step(ctx, ix.l.Head().Height)
 		switch {
 		case errors.Is(err, ErrClosed) || ctx.Err() != nil:
 			return nil
@@ -343,14 +373,18 @@ func (ix *Index) Run(ctx context.Context) error {
 			ix.log.Error("search indexing failed; will retry", "height", ix.indexed.Load()+1, "err", err)
 		case n > 0:
 			ix.lastErr.Store(nil)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-ix.quit:
-				return nil
-			default:
-				continue // still behind, or more blocks came
+			if !full {
+				// Keeping up: let the next blocks gather.
+				linger.Reset(time.Until(start.Add(ix.opts.MinBatchInterval)))
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-ix.quit:
+					return nil
+				case <-linger.C:
+				}
 			}
+			continue
 		}
 		select {
 		case <-ctx.Done():
@@ -381,7 +415,7 @@ func (ix *Index) CatchUp(ctx context.Context, progress func(Progress)) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if _, err := ix.step(ctx, target); err != nil {
+		if _, _, err := ix.step(ctx, target); err != nil {
 			return err
 		}
 		if progress != nil {
@@ -410,54 +444,75 @@ func (ix *Index) WaitIndexed(ctx context.Context, height uint64) error {
 	}
 }
 
-// step indexes one batch of blocks after the indexed height, up to target,
-// and returns how many blocks it indexed.
-func (ix *Index) step(ctx context.Context, target uint64) (int, error) {
+// step indexes one batch of blocks after the indexed height, up to target.
+// It returns how many blocks it indexed and whether the batch was full
+// (more blocks were ready than one batch takes).
+func (ix *Index) step(ctx context.Context, target uint64) (int, bool, error) {
 	ix.writeMu.Lock()
 	defer ix.writeMu.Unlock()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if ix.closed {
-		return 0, ErrClosed
+		return 0, false, ErrClosed
 	}
 	if head := ix.l.Head().Height; target > head {
 		target = head
 	}
 	from := ix.indexed.Load() + 1
 	if from > target {
-		return 0, nil
+		return 0, false, nil
 	}
-	batch := ix.idx.NewBatch()
-	docs, txs := 0, 0
+	var blks []*types.Block
+	var rcpts [][]*types.Receipt
+	docs := 0
 	h := from
 	for ; h <= target && h-from < uint64(ix.opts.BatchBlocks) && docs < ix.opts.BatchDocs; h++ {
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		blk, _, receipts, err := ix.l.Block(h)
 		if err != nil {
-			return 0, fmt.Errorf("search: read block %d: %w", h, err)
+			return 0, false, fmt.Errorf("search: read block %d: %w", h, err)
 		}
-		n, err := ix.addBlock(batch, blk, receipts)
-		if err != nil {
-			return 0, err
+		blks, rcpts = append(blks, blk), append(rcpts, receipts)
+		docs += 1 + len(blk.Txs)
+	}
+	if err := ix.writeBlocks(blks, rcpts); err != nil {
+		return 0, false, err
+	}
+	return len(blks), h <= target, nil
+}
+
+// writeBlocks indexes consecutive blocks following the indexed height in
+// one batch, with the new indexed height. The caller holds writeMu and mu.
+func (ix *Index) writeBlocks(blks []*types.Block, rcpts [][]*types.Receipt) error {
+	if len(blks) == 0 {
+		return nil
+	}
+	from, last := blks[0].Header.Height, blks[len(blks)-1].Header.Height
+	if from != ix.indexed.Load()+1 || last != from+uint64(len(blks))-1 {
+		return fmt.Errorf("search: blocks %d..%d do not follow indexed height %d", from, last, ix.indexed.Load())
+	}
+	batch := ix.idx.NewBatch()
+	txs := 0
+	for i, blk := range blks {
+		if _, err := ix.addBlock(batch, blk, rcpts[i]); err != nil {
+			return err
 		}
-		docs += n
 		txs += len(blk.Txs)
 	}
-	last := h - 1
 	batch.SetInternal(keyHeight, binary.BigEndian.AppendUint64(nil, last))
 	if err := ix.idx.Batch(batch); err != nil {
-		return 0, fmt.Errorf("search: index heights %d..%d: %w", from, last, err)
+		return fmt.Errorf("search: index heights %d..%d: %w", from, last, err)
 	}
 	ix.indexed.Store(last)
-	ix.blocks.Add(last - from + 1)
+	ix.blocks.Add(uint64(len(blks)))
 	ix.txs.Add(uint64(txs))
 	ix.advMu.Lock()
 	close(ix.advanced)
 	ix.advanced = make(chan struct{})
 	ix.advMu.Unlock()
-	return int(last - from + 1), nil
+	return nil
 }
 
 // addBlock adds the documents of one block to batch and returns how many.
@@ -466,20 +521,11 @@ func (ix *Index) addBlock(batch *bleve.Batch, blk *types.Block, receipts []*type
 	if len(receipts) != len(blk.Txs) {
 		return 0, fmt.Errorf("search: block %d has %d txs and %d receipts", h, len(blk.Txs), len(receipts))
 	}
-	d, err := ix.b.blockDoc(&blk.Header)
-	if err != nil {
-		return 0, err
-	}
-	if err := batch.IndexAdvanced(d); err != nil {
+	if err := batch.IndexAdvanced(ix.b.blockDoc(&blk.Header)); err != nil {
 		return 0, fmt.Errorf("search: block %d: %w", h, err)
 	}
-	t := time.UnixMilli(blk.Header.Time).UTC()
 	for i, tx := range blk.Txs {
-		d, err := ix.b.txDoc(h, uint32(i), t, tx, receipts[i])
-		if err != nil {
-			return 0, err
-		}
-		if err := batch.IndexAdvanced(d); err != nil {
+		if err := batch.IndexAdvanced(ix.b.txDoc(h, uint32(i), tx, receipts[i])); err != nil {
 			return 0, fmt.Errorf("search: block %d tx %d: %w", h, i, err)
 		}
 	}

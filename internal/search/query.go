@@ -11,6 +11,8 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
 	"github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/cairn-db/cairn/crypto"
 )
 
 // The query language (docs/search.md is the reference):
@@ -380,8 +382,10 @@ const (
 	kEnum                     // exact, one of a fixed set, lower-cased
 	kText                     // analysed text
 	kNum                      // numeric
-	kDate                     // datetime
+	kDate                     // datetime (block time: compiled to a height range)
+	kInt                      // exact non-negative integer, kept as a decimal term
 	kAddress                  // pseudo field: from OR to
+	kPubKey                   // sender public key: matched through its address (from)
 )
 
 type fieldSpec struct {
@@ -398,7 +402,7 @@ var typeNames = []string{"transfer", "kv.put", "kv.delete", "record", typeBlock}
 var fieldSpecs = map[string]fieldSpec{
 	"hash":           {name: fHash, kind: kHex, hexLen: 64},
 	"type":           {name: fType, kind: kEnum, allowed: typeNames},
-	"sender":         {name: fSender, kind: kHex, hexLen: 64},
+	"sender":         {name: fFrom, kind: kPubKey, hexLen: 64},
 	"from":           {name: fFrom, kind: kHex, hexLen: 40},
 	"sender_address": {name: fFrom, kind: kHex, hexLen: 40},
 	"to":             {name: fTo, kind: kHex, hexLen: 40},
@@ -407,10 +411,10 @@ var fieldSpecs = map[string]fieldSpec{
 	"amount":         {name: fAmount, kind: kNum},
 	"key":            {name: fKey, kind: kExact},
 	"value":          {name: fValue, kind: kText},
-	"nonce":          {name: fNonce, kind: kNum},
+	"nonce":          {name: fNonce, kind: kInt},
 	"height":         {name: fHeight, kind: kNum},
-	"index":          {name: fIndex, kind: kNum},
-	"time":           {name: fTime, kind: kDate},
+	"index":          {name: fIndex, kind: kInt},
+	"time":           {kind: kDate},
 	"status":         {name: fStatus, kind: kEnum, allowed: []string{statusOK, statusFailed}},
 	"code":           {name: fCode, kind: kExact},
 	"reason":         {name: fReason, kind: kText},
@@ -427,6 +431,9 @@ type compiler struct {
 	minPrefix  int
 	// checkPrefix, when set, refuses a prefix that expands to too many terms.
 	checkPrefix func(field, prefix string, pos int) error
+	// heights maps a block-time range [start, end) (zero: open) to the
+	// heights it covers; ok is false when none.
+	heights func(start, end time.Time) (lo, hi uint64, ok bool, err error)
 }
 
 // compiled is a query or the knowledge that it matches nothing (Bleve
@@ -595,6 +602,15 @@ func (c *compiler) term(t token) (compiled, error) {
 		return compiled{}, qerr(t.valuePos, "%s:* is not supported; use a value, a prefix like %s:ab12*, or a range", t.field, t.field)
 	}
 	switch spec.kind {
+	case kPubKey:
+		if t.op != "" && t.op != "=" || prefix {
+			return compiled{}, qerr(t.valuePos, "%s takes a whole public key (for a prefix, use from: with an address)", t.field)
+		}
+		a, ok := pubKeyAddress(v)
+		if !ok {
+			return compiled{}, qerr(t.valuePos, "%s must be a public key of 64 hex digits, got %q", t.field, t.value)
+		}
+		return compiled{q: termQ(fFrom, a)}, nil
 	case kHex, kAddress:
 		if t.op != "" && t.op != "=" {
 			return compiled{}, qerr(t.valuePos, "field %s takes an exact value, not a comparison %q", t.field, t.op)
@@ -659,10 +675,41 @@ func (c *compiler) term(t token) (compiled, error) {
 		q, err := numRange(spec.name, t)
 		return compiled{q: q}, err
 	case kDate:
-		q, err := dateRange(spec.name, t)
-		return compiled{q: q}, err
+		start, end, err := dateRange(t)
+		if err != nil {
+			return compiled{}, err
+		}
+		if c.heights == nil {
+			return matchNone, nil
+		}
+		lo, hi, ok, err := c.heights(start, end)
+		if err != nil || !ok {
+			return matchNone, err
+		}
+		flo, fhi := float64(lo), float64(hi)
+		q := query.NewNumericRangeInclusiveQuery(&flo, &fhi, &trueVal, &trueVal)
+		q.SetField(fHeight)
+		return compiled{q: q}, nil
+	case kInt:
+		if t.op != "" && t.op != "=" || t.quoted || strings.Contains(v, "..") {
+			return compiled{}, qerr(t.valuePos, "field %s takes an exact number, not a range or comparison", t.field)
+		}
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return compiled{}, qerr(t.valuePos, "%s: %q is not a non-negative integer", t.field, v)
+		}
+		return compiled{q: termQ(spec.name, strconv.FormatUint(n, 10))}, nil
 	}
 	return compiled{}, fmt.Errorf("search: field %s has unknown kind", t.field)
+}
+
+// pubKeyAddress returns the address (hex) of a public key given in hex.
+func pubKeyAddress(s string) (string, bool) {
+	pk, err := crypto.ParsePublicKey(strings.ToLower(s))
+	if err != nil {
+		return "", false
+	}
+	return pk.Address().String(), true
 }
 
 func fieldList() string {
@@ -688,7 +735,10 @@ func (c *compiler) bare(t token) (compiled, error) {
 	if isHexDigits(lv) {
 		switch len(lv) {
 		case 64:
-			qs = append(qs, termQ(fHash, lv), termQ(fSender, lv), termQ(fProposer, lv))
+			qs = append(qs, termQ(fHash, lv), termQ(fProposer, lv))
+			if a, ok := pubKeyAddress(lv); ok {
+				qs = append(qs, termQ(fFrom, a))
+			}
 		case 40:
 			qs = append(qs, termQ(fFrom, lv), termQ(fTo, lv))
 		}
@@ -848,28 +898,28 @@ func parseDate(field, s string, pos int) (t time.Time, span time.Duration, open 
 	return t, span, false, nil
 }
 
-// dateRange compiles time:D (the whole period D names), time:>D, time:>=D,
-// time:<D, time:<=D and time:A..B (inclusive of both periods).
-func dateRange(field string, t token) (query.Query, error) {
+// dateRange reads time:D (the whole period D names), time:>D, time:>=D,
+// time:<D, time:<=D and time:A..B (inclusive of both periods) as the
+// half-open range [start, end); a zero time is an open end.
+func dateRange(t token) (start, end time.Time, err error) {
 	if t.quoted {
-		return nil, qerr(t.valuePos, "%s is a date: give it without quotes", t.field)
+		return start, end, qerr(t.valuePos, "%s is a date: give it without quotes", t.field)
 	}
-	var start, end time.Time
-	startIn, endIn := true, false
+	fail := func(err error) (time.Time, time.Time, error) { return time.Time{}, time.Time{}, err }
 	v := t.value
 	switch t.op {
 	case "", "=":
 		if a, b, ok := strings.Cut(v, ".."); ok && t.op == "" {
 			s, _, openS, err := parseDate(t.field, a, t.valuePos)
 			if err != nil {
-				return nil, err
+				return fail(err)
 			}
 			e, spanE, openE, err := parseDate(t.field, b, t.valuePos+len(a)+2)
 			if err != nil {
-				return nil, err
+				return fail(err)
 			}
 			if openS && openE {
-				return nil, qerr(t.valuePos, "%s: a range needs at least one bound", t.field)
+				return fail(qerr(t.valuePos, "%s: a range needs at least one bound", t.field))
 			}
 			if !openS {
 				start = s
@@ -878,25 +928,25 @@ func dateRange(field string, t token) (query.Query, error) {
 				end = e.Add(spanE)
 			}
 			if !openS && !openE && !start.Before(end) {
-				return nil, qerr(t.valuePos, "%s: empty range %s (start after end)", t.field, v)
+				return fail(qerr(t.valuePos, "%s: empty range %s (start after end)", t.field, v))
 			}
 			break
 		}
 		d, span, open, err := parseDate(t.field, v, t.valuePos)
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
 		if open {
-			return nil, qerr(t.valuePos, "%s:* is not supported; give a date or a range", t.field)
+			return fail(qerr(t.valuePos, "%s:* is not supported; give a date or a range", t.field))
 		}
 		start, end = d, d.Add(span)
 	default:
 		d, span, open, err := parseDate(t.field, v, t.valuePos)
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
 		if open {
-			return nil, qerr(t.valuePos, "%s: give a date after %q", t.field, t.op)
+			return fail(qerr(t.valuePos, "%s: give a date after %q", t.field, t.op))
 		}
 		switch t.op {
 		case ">": // after the whole period
@@ -909,7 +959,5 @@ func dateRange(field string, t token) (query.Query, error) {
 			end = d.Add(span)
 		}
 	}
-	q := query.NewDateRangeInclusiveQuery(start, end, &startIn, &endIn)
-	q.SetField(field)
-	return q, nil
+	return start, end, nil
 }

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
-	htmlhl "github.com/blevesearch/bleve/v2/search/highlight/highlighter/html"
 	"github.com/blevesearch/bleve/v2/search"
+	htmlhl "github.com/blevesearch/bleve/v2/search/highlight/highlighter/html"
 )
 
 // Request is one search.
@@ -212,7 +212,8 @@ func (ix *Index) Search(ctx context.Context, r Request) (*Result, error) {
 		return nil, ErrClosed
 	}
 	res := &Result{Hits: []Hit{}, IndexedHeight: ix.indexed.Load()}
-	c := &compiler{std: ix.b.std, maxClauses: ix.opts.MaxClauses, minPrefix: ix.opts.MinPrefix, checkPrefix: ix.checkPrefix}
+	c := &compiler{std: ix.b.std, maxClauses: ix.opts.MaxClauses, minPrefix: ix.opts.MinPrefix,
+		checkPrefix: ix.checkPrefix, heights: ix.heightsBetween}
 	q, err := c.compile(tree)
 	if err != nil {
 		return nil, err
@@ -250,13 +251,60 @@ func (ix *Index) Search(ctx context.Context, r Request) (*Result, error) {
 		res.NextCursor = encodeCursor(ca)
 	}
 	for _, h := range hits {
-		res.Hits = append(res.Hits, toHit(h, sp.score))
+		res.Hits = append(res.Hits, ix.toHit(h, sp.score))
 	}
 	res.TookMs = msSince(start)
 	return res, nil
 }
 
 func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
+
+// heightsBetween returns the indexed heights lo..hi whose block time is in
+// [start, end) (a zero time is an open end); ok is false when there are
+// none. Block time never decreases with height, so this is two binary
+// searches over block headers, and a time range becomes a height range:
+// no per-transaction time terms are needed in the index.
+func (ix *Index) heightsBetween(start, end time.Time) (lo, hi uint64, ok bool, err error) {
+	top := ix.indexed.Load()
+	if top == 0 || ix.blockTime == nil {
+		return 0, 0, false, nil
+	}
+	// first returns the first height in 1..top with time >= t, or top+1.
+	first := func(t time.Time) (uint64, error) {
+		ms := t.UnixMilli()
+		if t.After(time.UnixMilli(ms)) {
+			ms++ // block times are whole milliseconds
+		}
+		a, b := uint64(1), top+1
+		for a < b {
+			mid := a + (b-a)/2
+			bt, err := ix.blockTime(mid)
+			if err != nil {
+				return 0, fmt.Errorf("search: time of block %d: %w", mid, err)
+			}
+			if bt < ms {
+				a = mid + 1
+			} else {
+				b = mid
+			}
+		}
+		return a, nil
+	}
+	lo, hi = 1, top
+	if !start.IsZero() {
+		if lo, err = first(start); err != nil {
+			return 0, 0, false, err
+		}
+	}
+	if !end.IsZero() {
+		f, err := first(end)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		hi = f - 1
+	}
+	return lo, hi, lo <= hi && lo <= top, nil
+}
 
 // checkPrefix refuses a prefix that expands to more than MaxPrefixTerms
 // terms of field: each term becomes a clause of the query.
@@ -314,18 +362,45 @@ func fieldOrder(f string) int {
 	return 4
 }
 
-func toHit(d *search.DocumentMatch, withScore bool) Hit {
+// parsePos reads a sort key (posKey) back: height and index+1 (0 for the
+// block itself).
+func parsePos(p string) (uint64, uint32, bool) {
+	if len(p) != 24 {
+		return 0, 0, false
+	}
+	h, err1 := strconv.ParseUint(p[:16], 16, 64)
+	i, err2 := strconv.ParseUint(p[16:], 16, 32)
+	return h, uint32(i), err1 == nil && err2 == nil
+}
+
+// toHit builds a hit from a match: stored fields, the sort key (always the
+// last sort value) for height and index, the id for a tx's hash, the
+// ledger for the block time.
+func (ix *Index) toHit(d *search.DocumentMatch, withScore bool) Hit {
 	f := d.Fields
-	h := Hit{ID: d.ID, Hash: str(f, fHash), Type: str(f, fType), Status: str(f, fStatus), Code: str(f, fCode)}
-	if v, ok := num(f, fHeight); ok {
-		h.Height = uint64(v)
+	h := Hit{ID: d.ID, Type: str(f, fType), Code: str(f, fCode)}
+	if len(d.Sort) > 0 {
+		if height, i, ok := parsePos(d.Sort[len(d.Sort)-1]); ok {
+			h.Height = height
+			if i > 0 {
+				i--
+				h.Index = &i
+			}
+		}
 	}
-	if v, ok := num(f, fIndex); ok {
-		i := uint32(v)
-		h.Index = &i
+	if h.Type == typeBlock {
+		h.Hash = str(f, fHash)
+	} else {
+		h.Hash, _, _ = strings.Cut(d.ID, "@")
+		h.Status = statusOK
+		if h.Code != "" {
+			h.Status = statusFailed
+		}
 	}
-	if t, err := time.Parse(time.RFC3339Nano, str(f, fTime)); err == nil {
-		h.Time = t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	if ix.blockTime != nil {
+		if ms, err := ix.blockTime(h.Height); err == nil {
+			h.Time = time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z07:00")
+		}
 	}
 	if withScore && !math.IsNaN(d.Score) && !math.IsInf(d.Score, 0) {
 		h.Score = d.Score // JSON has no NaN

@@ -295,6 +295,8 @@ func TestBadQueries(t *testing.T) {
 		{Request{Query: "time:1900-01-01"}, "out of range", 6},
 		{Request{Query: "type:transfr"}, "type must be one of", 6},
 		{Request{Query: "status:>ok"}, "not a comparison", 9},
+		{Request{Query: "index:>1"}, "takes an exact number", 8},
+		{Request{Query: "nonce:x"}, `"x" is not a non-negative integer`, 7},
 		{Request{Query: "hash:xyz"}, "must be hexadecimal", 6},
 		{Request{Query: "hash:abc"}, "must be 64 hex digits", 6},
 		{Request{Query: "from:>abc"}, "not a comparison", 7},

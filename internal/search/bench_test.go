@@ -1,0 +1,370 @@
+package search
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/types"
+)
+
+// Benchmarks. The query benchmarks run over a synthetic corpus written
+// straight into an index (committing millions of signed transactions
+// through the ledger would take far longer than indexing them); its
+// documents are built by the same code as the node's, from transactions
+// and receipts shaped like real ones. Environment:
+//
+//	CAIRN_SEARCH_BENCH_TXS  corpus size in transactions (default 50,000)
+//	CAIRN_SEARCH_BENCH_DIR  keep the corpus index here and reuse it
+//
+// e.g. CAIRN_SEARCH_BENCH_TXS=2000000 CAIRN_SEARCH_BENCH_DIR=/tmp/cairn-bench \
+//	go test ./internal/search -run '^$' -bench Query -benchtime 2000x -timeout 2h
+
+const benchTxsPerBlock = 1000
+
+// synth generates a deterministic stream of blocks of synthetic
+// transactions: 70% transfers, 12% kv.put, 3% kv.delete, 15% records;
+// about 3% fail.
+type synth struct {
+	rng      *rand.Rand
+	zipf     *rand.Zipf
+	accounts []crypto.PublicKey
+	addrs    []crypto.Address
+	nonce    []uint64
+	words    []string
+	names    []string
+	height   uint64
+	t0       time.Time
+}
+
+func newSynth(accounts int) *synth {
+	s := &synth{rng: rand.New(rand.NewPCG(1, 2)), t0: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	for i := 0; i < accounts; i++ {
+		pk := testKey('b', i).Public()
+		s.accounts = append(s.accounts, pk)
+		s.addrs = append(s.addrs, pk.Address())
+	}
+	s.nonce = make([]uint64, accounts)
+	syl := []string{"ka", "lo", "mi", "ne", "su", "ta", "ri", "po", "ve", "da", "gu", "shi", "ban", "tor", "mel", "qui"}
+	seen := map[string]bool{}
+	for len(s.words) < 5000 {
+		n := 2 + s.rng.IntN(3)
+		w := ""
+		for j := 0; j < n; j++ {
+			w += syl[s.rng.IntN(len(syl))]
+		}
+		if !seen[w] {
+			seen[w] = true
+			s.words = append(s.words, w)
+		}
+	}
+	for i := 0; i < 300; i++ {
+		s.names = append(s.names, fmt.Sprintf("%s %s", title(s.words[1000+i]), title(s.words[2000+i])))
+	}
+	s.zipf = rand.NewZipf(s.rng, 1.1, 2, uint64(len(s.words)-1))
+	return s
+}
+
+func (s *synth) blockTime(h uint64) (int64, error) {
+	return s.t0.Add(time.Duration(h) * time.Second).UnixMilli(), nil
+}
+
+func title(w string) string { return string(w[0]-'a'+'A') + w[1:] }
+
+func (s *synth) text(n int) string {
+	out := make([]byte, 0, n*8)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			out = append(out, ' ')
+		}
+		out = append(out, s.words[s.zipf.Uint64()]...)
+	}
+	return string(out)
+}
+
+func (s *synth) block() (*types.Block, []*types.Receipt) {
+	s.height++
+	bt, _ := s.blockTime(s.height)
+	blk := &types.Block{Header: types.Header{ChainID: "bench", Height: s.height, Time: bt,
+		Proposer: s.accounts[0], TxCount: benchTxsPerBlock}}
+	rs := make([]*types.Receipt, 0, benchTxsPerBlock)
+	for i := 0; i < benchTxsPerBlock; i++ {
+		a := s.rng.IntN(len(s.accounts))
+		s.nonce[a]++
+		tx := &types.Tx{ChainID: "bench", Sender: s.accounts[a], Nonce: s.nonce[a], Timestamp: blk.Header.Time - 200}
+		r := &types.Receipt{OK: true}
+		switch p := s.rng.IntN(100); {
+		case p < 70:
+			amt := uint64(1 + s.rng.ExpFloat64()*500)
+			tx.Payload = &types.Transfer{To: s.addrs[s.rng.IntN(len(s.addrs))], Amount: amt}
+			if s.rng.IntN(100) < 3 {
+				r = &types.Receipt{Code: types.CodeInsufficientBalance, Reason: fmt.Sprintf("insufficient_balance: balance %d, transfer %d", amt/3, amt)}
+			}
+		case p < 82:
+			key := fmt.Sprintf("acct/%s/%d", s.addrs[a].String()[:8], s.rng.IntN(64))
+			tx.Payload = &types.KVPut{Key: key, Value: s.text(4 + s.rng.IntN(5))}
+			if s.rng.IntN(100) < 5 {
+				r = &types.Receipt{Code: types.CodeVersionConflict, Reason: fmt.Sprintf("version_conflict: key %q is at version 3 (live=true), expected 2", key)}
+			} else {
+				r.Version = uint64(1 + s.rng.IntN(20))
+			}
+		case p < 85:
+			tx.Payload = &types.KVDelete{Key: fmt.Sprintf("acct/%s/%d", s.addrs[a].String()[:8], s.rng.IntN(64))}
+			r.Version = uint64(2 + s.rng.IntN(20))
+		default:
+			doc, _ := json.Marshal(map[string]any{
+				"invoice": map[string]any{
+					"id":       fmt.Sprintf("INV-%07d", s.rng.IntN(10_000_000)),
+					"customer": s.names[s.rng.IntN(len(s.names))],
+					"amount":   s.rng.IntN(100_000),
+					"currency": []string{"EUR", "USD", "CHF"}[s.rng.IntN(3)],
+					"note":     s.text(6 + s.rng.IntN(7)),
+				},
+				"tags": []string{s.words[s.zipf.Uint64()], s.words[s.zipf.Uint64()]},
+			})
+			tx.Payload = &types.Record{Document: doc}
+		}
+		if r.OK && s.rng.IntN(1000) == 0 {
+			r = &types.Receipt{Code: types.CodeBadNonce, Reason: "bad_nonce: nonce 9, expected 8"}
+		}
+		if !r.OK {
+			s.nonce[a]-- // a failed tx does not use its nonce
+		}
+		r.TxHash = tx.Hash()
+		blk.Txs = append(blk.Txs, tx)
+		rs = append(rs, r)
+	}
+	return blk, rs
+}
+
+// benchEnv reads the corpus size and directory.
+func benchEnv(b *testing.B) (int, string) {
+	n := 50_000
+	if v := os.Getenv("CAIRN_SEARCH_BENCH_TXS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < benchTxsPerBlock {
+			b.Fatalf("CAIRN_SEARCH_BENCH_TXS=%q: want an integer >= %d", v, benchTxsPerBlock)
+		}
+	}
+	return n / benchTxsPerBlock * benchTxsPerBlock, os.Getenv("CAIRN_SEARCH_BENCH_DIR")
+}
+
+var benchGenesis = crypto.Sum([]byte("search bench corpus"))
+
+// fill indexes synthetic blocks until the index holds txs transactions.
+func fill(b *testing.B, ix *Index, s *synth, txs int) time.Duration {
+	var took time.Duration
+	for done := 0; done < txs; {
+		var blks []*types.Block
+		var rcpts [][]*types.Receipt
+		for len(blks)*benchTxsPerBlock < ix.opts.BatchDocs && done < txs {
+			blk, rs := s.block()
+			blks, rcpts = append(blks, blk), append(rcpts, rs)
+			done += len(blk.Txs)
+		}
+		start := time.Now()
+		ix.writeMu.Lock()
+		err := ix.writeBlocks(blks, rcpts)
+		ix.writeMu.Unlock()
+		took += time.Since(start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if ix.IndexedHeight()%500 == 0 {
+			b.Logf("indexed %d txs, %.0f txs/s", done, float64(done)/took.Seconds())
+		}
+	}
+	return took
+}
+
+// BenchmarkIndexing measures indexing throughput: b.N synthetic
+// transactions (rounded to blocks of 1,000) written in batches by one
+// goroutine, as Run does when catching up.
+func BenchmarkIndexing(b *testing.B) {
+	n := max(b.N, benchTxsPerBlock) / benchTxsPerBlock * benchTxsPerBlock
+	dir := filepath.Join(b.TempDir(), "search")
+	ix, err := open(dir, nil, benchGenesis, ^uint64(0), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := newSynth(10_000)
+	b.ResetTimer()
+	took := fill(b, ix, s, n)
+	b.StopTimer()
+	if err := ix.Close(); err != nil {
+		b.Fatal(err)
+	}
+	size, err := DiskSize(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(n)/took.Seconds(), "txs/s")
+	b.ReportMetric(float64(size)/float64(n), "bytes/tx")
+}
+
+// BenchmarkIndexFromLedger measures the node's path: Run/CatchUp reading
+// committed blocks from a real ledger (setup commits signed transactions;
+// only indexing is timed).
+func BenchmarkIndexFromLedger(b *testing.B) {
+	const blocks, per = 20, 1000
+	c := newChain(b, 200, 1_000_000_000)
+	s := newSynth(10)
+	for h := 0; h < blocks; h++ {
+		var txs []*types.Tx
+		for i := 0; i < per; i++ {
+			u := (h*per + i) % len(c.users)
+			switch i % 10 {
+			case 0, 1, 2, 3, 4, 5, 6:
+				txs = append(txs, c.tx(u, &types.Transfer{To: c.addr((u + 7) % len(c.users)), Amount: uint64(1 + i)}))
+			case 7:
+				txs = append(txs, c.tx(u, &types.KVPut{Key: fmt.Sprintf("k/%d/%d", u, i), Value: s.text(6)}))
+			default:
+				txs = append(txs, c.tx(u, &types.Record{Document: []byte(fmt.Sprintf(`{"invoice":{"amount":%d,"note":%q}}`, i, s.text(8)))}))
+			}
+		}
+		mustOK(b, c.commit(txs...), per)
+	}
+	b.ResetTimer()
+	var took time.Duration
+	for i := 0; i < b.N; i++ {
+		dir := filepath.Join(b.TempDir(), fmt.Sprint("search", i))
+		ix, err := Open(dir, c.l, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if err := ix.CatchUp(context.Background(), nil); err != nil {
+			b.Fatal(err)
+		}
+		took += time.Since(start)
+		b.StopTimer()
+		ix.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(blocks*per*b.N)/took.Seconds(), "txs/s")
+}
+
+// benchCorpus is the query benchmarks' index, built once per process.
+var benchCorpus struct {
+	once sync.Once
+	ix   *Index
+	s    *synth
+	err  error
+}
+
+func corpus(b *testing.B) (*Index, *synth) {
+	n, keep := benchEnv(b)
+	benchCorpus.once.Do(func() {
+		dir := keep
+		if dir == "" {
+			d, err := os.MkdirTemp("", "cairn-search-bench-")
+			if err != nil {
+				benchCorpus.err = err
+				return
+			}
+			dir = d
+		}
+		dir = filepath.Join(dir, fmt.Sprintf("corpus-%d", n))
+		ix, err := open(dir, nil, benchGenesis, ^uint64(0), Options{})
+		if err != nil {
+			benchCorpus.err = err
+			return
+		}
+		s := newSynth(10_000)
+		if have := ix.IndexedHeight(); have > 0 {
+			// Reuse a kept corpus: replay the generator to the same state.
+			for s.height < have {
+				s.block()
+			}
+		}
+		if missing := n - int(ix.IndexedHeight())*benchTxsPerBlock; missing > 0 {
+			b.Logf("building a corpus of %d txs in %s", n, dir)
+			took := fill(b, ix, s, missing)
+			size, _ := DiskSize(dir)
+			b.Logf("corpus: %d txs indexed in %s (%.0f txs/s), %d bytes on disk (%.0f bytes/tx, before final merges)",
+				missing, took.Round(time.Millisecond), float64(missing)/took.Seconds(), size, float64(size)/float64(n))
+		}
+		ix.blockTime = s.blockTime
+		benchCorpus.ix, benchCorpus.s = ix, s
+	})
+	if benchCorpus.err != nil {
+		b.Fatal(benchCorpus.err)
+	}
+	return benchCorpus.ix, benchCorpus.s
+}
+
+// measure runs b.N queries through the HTTP handler and reports p50/p99.
+func measure(b *testing.B, ix *Index, next func(i int) string) {
+	srv := httptest.NewServer(Handler(ix))
+	defer srv.Close()
+	hc := srv.Client()
+	lat := make([]time.Duration, 0, b.N)
+	var hits, total uint64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		u := srv.URL + "/v1/search?" + url.Values{"q": {next(i)}, "limit": {"20"}}.Encode()
+		start := time.Now()
+		resp, err := hc.Get(u)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var r Result
+		err = json.NewDecoder(resp.Body).Decode(&r)
+		resp.Body.Close()
+		lat = append(lat, time.Since(start))
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d: %v", resp.StatusCode, err)
+		}
+		hits += uint64(len(r.Hits))
+		total += r.Total
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(q(0.50), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(float64(total)/float64(b.N), "matches/query")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkQuery measures latency through the HTTP API over the corpus:
+// exact (all transfers from one account, newest first, 20 per page) and
+// full text (one mid-frequency word; two words).
+func BenchmarkQuery(b *testing.B) {
+	b.Run("exact", func(b *testing.B) {
+		ix, s := corpus(b)
+		rng := rand.New(rand.NewPCG(7, 8))
+		measure(b, ix, func(int) string {
+			return "type:transfer from:" + s.addrs[rng.IntN(len(s.addrs))].String()
+		})
+	})
+	b.Run("fulltext", func(b *testing.B) {
+		ix, s := corpus(b)
+		rng := rand.New(rand.NewPCG(9, 10))
+		measure(b, ix, func(int) string { return s.words[20+rng.IntN(200)] })
+	})
+	b.Run("fulltext2", func(b *testing.B) {
+		ix, s := corpus(b)
+		rng := rand.New(rand.NewPCG(11, 12))
+		measure(b, ix, func(int) string { return s.words[5+rng.IntN(50)] + " " + s.words[20+rng.IntN(200)] })
+	})
+	b.Run("record-field", func(b *testing.B) {
+		ix, s := corpus(b)
+		rng := rand.New(rand.NewPCG(13, 14))
+		measure(b, ix, func(int) string {
+			return fmt.Sprintf(`doc.invoice.customer:"%s" doc.invoice.amount:>50000`, s.names[rng.IntN(len(s.names))])
+		})
+	})
+}

@@ -69,10 +69,37 @@
 // # Writing a block
 //
 // Prepare computes the next root from a block's writes without touching
-// storage or in-memory state; it sorts the updates by path and rebuilds only
-// the touched subtrees in one recursive pass. Stage puts the resulting nodes,
-// root, latest values and history into the caller's batch, which also holds
-// the block itself, so a block and its state are durable together or not at
-// all. Committed then advances the in-memory height and root. Reads may run
-// concurrently with one writer goroutine calling Prepare, Stage and Committed.
+// storage or in-memory state. It sorts the updates by path and walks only
+// the touched subtrees, one tree level at a time: it looks up all touched
+// nodes of a level together (so the CPU overlaps their cache misses), splits
+// each node's updates between its children for the next level, builds new
+// subtrees where a path reaches an empty slot or a leaf, and finally
+// rehashes the changed internal nodes bottom-up. Stage puts the resulting
+// nodes, root, latest values and history into the caller's batch in
+// ascending key order, and the batch also holds the block itself, so a block
+// and its state are durable together or not at all. Committed then advances
+// the in-memory height and root and updates the node cache.
+//
+// Concurrency: Prepare, Stage and Committed must be called from one writer
+// goroutine (Prepare reads the node cache without locks, because only
+// Committed modifies it). Reads (Get, GetAt, History, Prove, RootAt,
+// CheckTree) may run concurrently with each other and with the writer.
+//
+// # Node cache
+//
+// Decoded nodes are cached in a bounded 16-way set-associative table (see
+// Options.NodeCacheSize). Committed inserts the nodes a block created and
+// drops the ones it replaced, so the cache holds mostly the current tree:
+// a tree of n random keys has about 2.44n nodes, and a cache of at least
+// 4n slots keeps misses (which go to Pebble) to a fraction of a percent.
+// Proofs at old heights read what the cache lacks from Pebble and do not
+// fill the cache.
+//
+// # Pebble configuration
+//
+// Node keys are uniformly random hashes, so a lookup of a node the cache
+// lacks may have to search every level of the LSM. The database should be
+// opened with bloom filters (Levels[i].FilterPolicy = bloom.FilterPolicy(10)).
+// Hashes do not compress; block compression of the node key range costs
+// CPU for nothing.
 package state

@@ -182,7 +182,7 @@ func (s *State) Prove(key []byte, h uint64) ([]byte, bool, *Proof, error) {
 		if cur.IsZero() {
 			return nil, false, p, nil
 		}
-		n, err := s.loadNode(cur, false)
+		n, err := s.loadNode(cur)
 		if err != nil {
 			return nil, false, nil, fmt.Errorf("state: prove %x at %d: %w", key, h, err)
 		}

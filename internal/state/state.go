@@ -277,7 +277,8 @@ type leafUp struct {
 // Prepare computes the root after applying writes (in execution order) to
 // the current tree, for height, which must be the next height: Height()+1,
 // or 0 before genesis. It writes nothing, so it is safe for a block that may
-// never commit. The writes are copied.
+// never commit. The writes are copied. Like Stage and Committed, it must be
+// called from the single writer goroutine.
 func (s *State) Prepare(height uint64, writes []Write) (*Update, error) {
 	init, cur, root := s.snapshot()
 	next := uint64(0)
@@ -541,17 +542,10 @@ func (p *preparer) build(depth int, ups []leafUp) (crypto.Hash, error) {
 	return p.emit(node{tag: tagInternal, a: left, b: right}), nil
 }
 
-// loadNode returns the node with hash h from the cache or the database.
-// owner says the caller is the writer goroutine (see nodeCache).
-func (s *State) loadNode(h crypto.Hash, owner bool) (node, error) {
-	var n node
-	var ok bool
-	if owner {
-		n, ok = s.cache.getOwner(h)
-	} else {
-		n, ok = s.cache.get(h)
-	}
-	if ok {
+// loadNode returns the node with hash h from the cache or the database,
+// from any goroutine.
+func (s *State) loadNode(h crypto.Hash) (node, error) {
+	if n, ok := s.cache.get(h); ok {
 		return n, nil
 	}
 	return s.readNode(h)

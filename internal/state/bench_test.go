@@ -16,7 +16,7 @@ import (
 )
 
 // The benchmarks share one on-disk tree of benchKeys() account keys, built
-// once per process (set CAIRN_STATE_BENCH_KEYS to change the size).
+// once per process in blocks of 100,000 writes.
 var bench struct {
 	once sync.Once
 	err  error
@@ -28,9 +28,14 @@ var bench struct {
 	dur  time.Duration
 }
 
+// benchKeys is the size of the benchmark tree: 1,000,000 keys (about 25 s
+// to build on 2 cores), 100,000 with -short, or CAIRN_STATE_BENCH_KEYS.
 func benchKeys() int {
 	if v, err := strconv.Atoi(os.Getenv("CAIRN_STATE_BENCH_KEYS")); err == nil && v > 0 {
 		return v
+	}
+	if testing.Short() {
+		return 100_000
 	}
 	return 1_000_000
 }

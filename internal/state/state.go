@@ -166,7 +166,7 @@ func (s *State) Get(key []byte) ([]byte, bool, error) {
 		return nil, false, fmt.Errorf("state: get %x: %w", key, err)
 	}
 	defer closer.Close()
-	return bytes.Clone(v), true, nil
+	return cloneValue(v), true, nil
 }
 
 // GetAt returns the value of key as of the end of height h.
@@ -197,7 +197,7 @@ func (s *State) valueAt(key []byte, h uint64) ([]byte, bool, error) {
 	if len(it.Key()) != len(kp)+12 {
 		return nil, false, fmt.Errorf("state: get %x at %d: malformed history key %x", key, h, it.Key())
 	}
-	return bytes.Clone(it.Value()), true, nil
+	return cloneValue(it.Value()), true, nil
 }
 
 // History returns up to limit versions of key written at heights at or
@@ -232,7 +232,7 @@ func (s *State) History(key []byte, fromHeight uint64, limit int) ([]Version, er
 		out = append(out, Version{
 			Height: binary.BigEndian.Uint64(k[len(kp):]),
 			Seq:    binary.BigEndian.Uint32(k[len(kp)+8:]),
-			Value:  bytes.Clone(it.Value()),
+			Value:  cloneValue(it.Value()),
 		})
 	}
 	if err := it.Error(); err != nil {
@@ -749,6 +749,12 @@ func appendHistoryKey(dst, key []byte, height uint64, seq uint32) []byte {
 	dst = append(dst, key...)
 	dst = binary.BigEndian.AppendUint64(dst, height)
 	return binary.BigEndian.AppendUint32(dst, seq)
+}
+
+// cloneValue copies a stored value. A present value is never nil, even
+// when empty: nil means "absent" to VerifyProof.
+func cloneValue(v []byte) []byte {
+	return append(make([]byte, 0, len(v)), v...)
 }
 
 // prefixEnd returns the smallest key greater than every key with prefix p.

@@ -137,8 +137,21 @@ func TestEmptyAndSingleKeyRoots(t *testing.T) {
 	}
 	// An empty value is a value, distinct from absence.
 	commitWrites(t, s, db, []Write{{Key: []byte("e"), Value: []byte{}}})
-	if v, ok, err := s.Get([]byte("e")); err != nil || !ok || len(v) != 0 {
-		t.Fatalf("Get empty value = %q, %v, %v", v, ok, err)
+	if v, ok, err := s.Get([]byte("e")); err != nil || !ok || v == nil || len(v) != 0 {
+		t.Fatalf("Get empty value = %#v, %v, %v", v, ok, err)
+	}
+	v, found, p, err := s.Prove([]byte("e"), s.Height())
+	if err != nil || !found || v == nil {
+		t.Fatalf("Prove empty value = %#v, %v, %v", v, found, err)
+	}
+	if err := VerifyProof(s.Root(), []byte("e"), v, p); err != nil {
+		t.Fatalf("verify empty value: %v", err)
+	}
+	if VerifyProof(s.Root(), []byte("e"), nil, p) == nil {
+		t.Fatal("membership proof of an empty value verifies as absence")
+	}
+	if hist, err := s.History([]byte("e"), 0, 5); err != nil || len(hist) != 1 || hist[0].Value == nil {
+		t.Fatalf("History of empty value = %#v, %v", hist, err)
 	}
 }
 

@@ -45,8 +45,8 @@ func TestNodeCache(t *testing.T) {
 			t.Fatalf("entry %d: getOwner and get disagree", i)
 		}
 	}
-	// A 16-way table at half load loses few entries to full sets.
-	if missing > n/50 {
+	// At half load, buddy sets absorb full sets' overflow.
+	if missing > n/1000 {
 		t.Fatalf("%d of %d entries missing at half load", missing, n)
 	}
 	// Removal and re-insertion.
@@ -121,6 +121,47 @@ func TestNodeCacheConcurrent(t *testing.T) {
 		if e := <-errs; e != "" {
 			t.Fatal(e)
 		}
+	}
+}
+
+// TestNodeCacheBuddy: with two sets, a full set overflows into its buddy,
+// so all 32 slots fill before anything is evicted.
+func TestNodeCacheBuddy(t *testing.T) {
+	c := newNodeCache(2 * cacheWays)
+	var add []newNode
+	for i := 0; i < 2*cacheWays; i++ {
+		add = append(add, newNode{hash: testHash(i), n: node{tag: byte(i % 2), a: testHash(-i)}})
+	}
+	c.apply(nil, add)
+	if c.count != 2*cacheWays {
+		t.Fatalf("count %d, want %d", c.count, 2*cacheWays)
+	}
+	for _, nn := range add {
+		if got, ok := c.get(nn.hash); !ok || got != nn.n {
+			t.Fatalf("entry %s missing or wrong", nn.hash)
+		}
+	}
+	// Removing entries, wherever they live, frees their slots.
+	c.apply([]crypto.Hash{add[0].hash, add[1].hash, add[31].hash}, nil)
+	if c.count != 2*cacheWays-3 {
+		t.Fatalf("count after removal %d", c.count)
+	}
+	for i, nn := range add {
+		_, ok := c.get(nn.hash)
+		if want := i != 0 && i != 1 && i != 31; ok != want {
+			t.Fatalf("entry %d cached=%v after removal", i, ok)
+		}
+	}
+	// A 33rd entry evicts exactly one other.
+	c.apply(nil, []newNode{{hash: testHash(100)}, {hash: testHash(101)}, {hash: testHash(102)}, {hash: testHash(103)}})
+	found := 0
+	for _, nn := range append(add, newNode{hash: testHash(100)}, newNode{hash: testHash(101)}, newNode{hash: testHash(102)}, newNode{hash: testHash(103)}) {
+		if _, ok := c.get(nn.hash); ok {
+			found++
+		}
+	}
+	if found != 2*cacheWays {
+		t.Fatalf("%d entries cached in a full 32-slot cache", found)
 	}
 }
 

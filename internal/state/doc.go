@@ -49,7 +49,10 @@
 //	leaf    64 bytes (keyHash || valueHash) when flags bit 0 is set
 //
 // Any other byte string, including one with trailing bytes, is rejected, so
-// each proof has exactly one encoding.
+// each proof has exactly one encoding. The JSON form lists every sibling as
+// hex, zero hashes included: {"siblings": ["<hex>", ...], "leaf":
+// {"key_hash": "<hex>", "value_hash": "<hex>"}} with "leaf" omitted unless
+// the path ends at another key's leaf.
 //
 // # Storage
 //
@@ -87,13 +90,14 @@
 //
 // # Node cache
 //
-// Decoded nodes are cached in a bounded 16-way set-associative table (see
-// Options.NodeCacheSize). Committed inserts the nodes a block created and
-// drops the ones it replaced, so the cache holds mostly the current tree:
-// a tree of n random keys has about 2.44n nodes, and a cache of at least
-// 4n slots keeps misses (which go to Pebble) to a fraction of a percent.
-// Proofs at old heights read what the cache lacks from Pebble and do not
-// fill the cache.
+// Decoded nodes are cached in a bounded 16-way set-associative table with
+// buddy-set overflow (see Options.NodeCacheSize and nodeCache). Committed
+// inserts the nodes a block created and drops the ones it replaced, so the
+// cache holds mostly the current tree: a tree of n random keys has about
+// 2.44n nodes, and a cache of 4n slots or more keeps lookups that fall
+// through to Pebble well under 0.1% (measured at a million keys: about 65
+// of 160,000 per 20,000-write block). Proofs at old heights read what the
+// cache lacks from Pebble and do not fill the cache.
 //
 // # Pebble configuration
 //

@@ -27,8 +27,9 @@ const (
 )
 
 // DefaultNodeCacheSize is the number of nodes cached when Options leaves
-// NodeCacheSize at zero: enough for the whole current tree of about 1.6
-// million keys (a tree of n random keys has about 2.44n nodes).
+// NodeCacheSize at zero (about 400 MiB at full size; the table grows as it
+// fills): it holds the current tree of a million keys (2.44 nodes per key)
+// with room to spare. Use about 4 slots per key for larger states.
 const DefaultNodeCacheSize = 4 << 20
 
 // Write sets Key to Value. Value must not be nil: the map has no deletions

@@ -1,8 +1,12 @@
 package state
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"slices"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/cairn-db/cairn/crypto"
 )
@@ -13,70 +17,93 @@ import (
 // shape must be canonical (no internal node with an empty child beside a
 // leaf, or with two empty children), and the root must equal RootAt(h).
 // The error names the first node that fails and where it is.
+//
+// It reads the tree one level at a time with the level's hashes sorted, so
+// one Pebble iterator moves forward through the node key range instead of
+// paying a separate point lookup per node.
 func (s *State) CheckTree(h uint64) error {
 	root, err := s.RootAt(h)
 	if err != nil {
 		return fmt.Errorf("state: check tree: %w", err)
 	}
-	c := checker{s: s}
-	if _, err := c.walk(root, 0, crypto.Hash{}); err != nil {
+	if err := s.checkTree(root); err != nil {
 		return fmt.Errorf("state: check tree at height %d (root %s): %w", h, root, err)
 	}
 	return nil
 }
 
-type checker struct {
-	s *State
+// checkItem is a node to check: its hash, where it sits, and whether its
+// sibling is empty (then it must not be a leaf).
+type checkItem struct {
+	h            crypto.Hash
+	prefix       crypto.Hash // path bits above the node; the rest zero
+	siblingEmpty bool
 }
 
-type subtreeKind int
-
-const (
-	kindEmpty subtreeKind = iota
-	kindLeaf
-	kindInternal
-)
-
-// walk checks the subtree with hash h at depth, whose path prefix is the
-// first depth bits of prefix.
-func (c *checker) walk(h crypto.Hash, depth int, prefix crypto.Hash) (subtreeKind, error) {
-	if h.IsZero() {
-		return kindEmpty, nil
+func (s *State) checkTree(root crypto.Hash) error {
+	if root.IsZero() {
+		return nil
 	}
-	n, err := c.s.readNode(h)
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: []byte{prefixState, prefixNode},
+		UpperBound: []byte{prefixState, prefixNode + 1},
+	})
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", where(h, depth, &prefix), err)
+		return err
 	}
-	enc := n.encode()
-	if got := crypto.Hash(sha256.Sum256(enc[:])); got != h {
-		return 0, fmt.Errorf("%s: stored bytes hash to %s", where(h, depth, &prefix), got)
-	}
-	if n.isLeaf() {
-		if commonPrefixBits(&n.a, &prefix) < depth {
-			return 0, fmt.Errorf("%s: leaf of key hash %s is off its path", where(h, depth, &prefix), n.a)
+	defer it.Close()
+	level := []checkItem{{h: root}}
+	key := make([]byte, 0, 2+crypto.HashSize)
+	for depth := 0; len(level) > 0; depth++ {
+		slices.SortFunc(level, func(a, b checkItem) int { return bytes.Compare(a.h[:], b.h[:]) })
+		var next []checkItem
+		for i := range level {
+			c := &level[i]
+			key = append(append(key[:0], prefixState, prefixNode), c.h[:]...)
+			if !it.SeekGE(key) || !bytes.Equal(it.Key(), key) {
+				if err := it.Error(); err != nil {
+					return fmt.Errorf("%s: %w", where(c.h, depth, &c.prefix), err)
+				}
+				return fmt.Errorf("%s: node missing", where(c.h, depth, &c.prefix))
+			}
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return fmt.Errorf("%s: %w", where(c.h, depth, &c.prefix), err)
+			}
+			n, err := decodeNode(v)
+			if err != nil {
+				return fmt.Errorf("%s: %w", where(c.h, depth, &c.prefix), err)
+			}
+			if got := crypto.Hash(sha256.Sum256(v)); got != c.h {
+				return fmt.Errorf("%s: stored bytes hash to %s", where(c.h, depth, &c.prefix), got)
+			}
+			if n.isLeaf() {
+				if commonPrefixBits(&n.a, &c.prefix) < depth {
+					return fmt.Errorf("%s: leaf of key hash %s is off its path", where(c.h, depth, &c.prefix), n.a)
+				}
+				if c.siblingEmpty {
+					return fmt.Errorf("%s: internal node above holds only this leaf (should collapse to it)", where(c.h, depth, &c.prefix))
+				}
+				continue
+			}
+			if depth >= maxDepth {
+				return fmt.Errorf("%s: internal node below depth %d", where(c.h, depth, &c.prefix), maxDepth)
+			}
+			if n.a.IsZero() && n.b.IsZero() {
+				return fmt.Errorf("%s: internal node with two empty children", where(c.h, depth, &c.prefix))
+			}
+			right := c.prefix
+			right[depth/8] |= 0x80 >> uint(depth%8)
+			if !n.a.IsZero() {
+				next = append(next, checkItem{h: n.a, prefix: c.prefix, siblingEmpty: n.b.IsZero()})
+			}
+			if !n.b.IsZero() {
+				next = append(next, checkItem{h: n.b, prefix: right, siblingEmpty: n.a.IsZero()})
+			}
 		}
-		return kindLeaf, nil
+		level = next
 	}
-	if depth >= maxDepth {
-		return 0, fmt.Errorf("%s: internal node below depth %d", where(h, depth, &prefix), maxDepth)
-	}
-	right := prefix
-	right[depth/8] |= 0x80 >> uint(depth%8)
-	lk, err := c.walk(n.a, depth+1, prefix)
-	if err != nil {
-		return 0, err
-	}
-	rk, err := c.walk(n.b, depth+1, right)
-	if err != nil {
-		return 0, err
-	}
-	switch {
-	case lk == kindEmpty && rk == kindEmpty:
-		return 0, fmt.Errorf("%s: internal node with two empty children", where(h, depth, &prefix))
-	case lk == kindEmpty && rk == kindLeaf, lk == kindLeaf && rk == kindEmpty:
-		return 0, fmt.Errorf("%s: internal node holding a single leaf (should collapse to it)", where(h, depth, &prefix))
-	}
-	return kindInternal, nil
+	return nil
 }
 
 // where describes a node's position for an error message.

@@ -176,7 +176,7 @@ func (s *State) Prove(key []byte, h uint64) ([]byte, bool, *Proof, error) {
 		return nil, false, nil, err
 	}
 	path := crypto.Hash(sha256.Sum256(key))
-	p := &Proof{}
+	p := &Proof{Siblings: make([]crypto.Hash, 0, 32)} // never null in JSON
 	cur := root
 	for depth := 0; ; depth++ {
 		if cur.IsZero() {

@@ -260,7 +260,17 @@ func TestProofCanonicalRules(t *testing.T) {
 	if err := VerifyProof(root, []byte("k"), nil, p); err == nil {
 		t.Fatal("absence proof with an off-path leaf verifies")
 	}
-	// Empty tree: absence with an empty proof.
+	// Empty tree: absence with an empty proof, whose JSON lists no siblings.
+	db := openMemDB(t)
+	s := openState(t, db, Options{})
+	commitWrites(t, s, db, nil)
+	_, found, ep, err := s.Prove([]byte("k"), 0)
+	if err != nil || found {
+		t.Fatalf("Prove in the empty tree: found=%v err=%v", found, err)
+	}
+	if js, _ := json.Marshal(ep); string(js) != `{"siblings":[]}` {
+		t.Fatalf("empty-tree proof JSON %s", js)
+	}
 	if err := VerifyProof(crypto.Hash{}, []byte("k"), nil, &Proof{}); err != nil {
 		t.Fatalf("absence in the empty tree: %v", err)
 	}

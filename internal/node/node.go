@@ -200,6 +200,12 @@ func (n *Node) openEngine() error {
 // ValidateBlock implements consensus.App: execute the block on the
 // committed state and keep the result for the commit.
 func (n *Node) ValidateBlock(b *types.Block) error {
+	if _, ok := n.prepared[b.Hash()]; ok {
+		// Built or already executed here on the current head: its roots are
+		// ours by construction (the engine asks once per hash, but our own
+		// proposal would otherwise be executed twice).
+		return nil
+	}
 	start := time.Now()
 	p, err := n.ledger.Validate(b, execute.Options{Verified: n.pool.Verified})
 	n.log.Debug("validated proposal", "height", b.Header.Height, "round", b.Header.Round, "txs", len(b.Txs), "took", time.Since(start), "err", err)

@@ -343,31 +343,36 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		// goroutine, with at most 4*Concurrency in flight (beyond that the
 		// load is not being absorbed and the run says so in offered vs
 		// committed).
+		// The pacer runs on its own goroutine (counted in wg) so that the
+		// progress loop below ticks, and OnTick fires, while sending.
 		interval := time.Duration(float64(time.Second) * float64(r.o.Batch) / r.o.Rate)
 		sem := make(chan struct{}, 4*r.o.Concurrency)
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-	loop:
-		for {
-			select {
-			case <-sendCtx.Done():
-				break loop
-			case <-tick.C:
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(interval)
+			defer tick.Stop()
+			for {
 				select {
-				case sem <- struct{}{}:
-				default:
-					r.errorKind("client_backlog")
-					continue
+				case <-sendCtx.Done():
+					return
+				case <-tick.C:
+					select {
+					case sem <- struct{}{}:
+					default:
+						r.errorKind("client_backlog")
+						continue
+					}
+					txs, owners := batch()
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						defer func() { <-sem }()
+						r.send(ctx, pick(), txs, owners)
+					}()
 				}
-				txs, owners := batch()
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					defer func() { <-sem }()
-					r.send(ctx, pick(), txs, owners)
-				}()
 			}
-		}
+		}()
 	} else {
 		for w := 0; w < r.o.Concurrency; w++ {
 			wg.Add(1)

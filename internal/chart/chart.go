@@ -178,35 +178,76 @@ func Bars(path string, s Spec) error {
 	p := newPlot(s)
 	n := len(s.Series)
 	w := vg.Points(math.Max(8, math.Min(28, 200/float64(max(1, n*len(s.Categories))))))
+	// On a log axis a bar cannot start at zero: every bar stands on an
+	// invisible base at the bottom of the axis (never added to the plot).
+	floor := 0.0
+	if s.LogY {
+		lo, hi := math.Inf(1), 0.0
+		for _, se := range s.Series {
+			for _, y := range se.Y {
+				if y > 0 {
+					lo, hi = math.Min(lo, y), math.Max(hi, y)
+				}
+			}
+		}
+		if hi == 0 {
+			lo, hi = 1, 10
+		}
+		floor = math.Pow10(int(math.Floor(math.Log10(lo / 2))))
+	}
 	for i, se := range s.Series {
 		vals := make(plotter.Values, len(s.Categories))
 		for k := range vals {
 			if k < len(se.Y) && !math.IsNaN(se.Y[k]) {
 				vals[k] = se.Y[k]
 			}
-			if s.LogY && vals[k] <= 0 {
-				vals[k] = math.SmallestNonzeroFloat64
+		}
+		if s.LogY {
+			for k := range vals {
+				vals[k] = math.Max(0, vals[k]-floor)
 			}
 		}
 		b, err := plotter.NewBarChart(vals, w)
 		if err != nil {
 			return fmt.Errorf("chart %s: %w", s.Title, err)
 		}
+		offset := w * vg.Length(float64(i)-float64(n-1)/2)
+		if s.LogY {
+			base := make(plotter.Values, len(vals))
+			for k := range base {
+				base[k] = floor
+			}
+			bb, err := plotter.NewBarChart(base, w)
+			if err != nil {
+				return fmt.Errorf("chart %s: %w", s.Title, err)
+			}
+			bb.Offset = offset
+			b.StackOn(bb)
+		}
 		b.Color = palette[i%len(palette)]
 		b.LineStyle.Width = 0
-		b.Offset = w * vg.Length(float64(i)-float64(n-1)/2)
+		b.Offset = offset
 		p.Add(b)
 		p.Legend.Add(se.Name, b)
 	}
 	p.NominalX(s.Categories...)
-	if !s.LogY {
+	if s.LogY {
+		p.Y.Min, p.Y.Max = floor, p.Y.Max*3
+	} else {
 		p.Y.Min = 0
 		p.Y.Max *= 1.2
 	}
 	return save(p, path, s)
 }
 
-func save(p *plot.Plot, path string, s Spec) error {
+func save(p *plot.Plot, path string, s Spec) (err error) {
+	// gonum/plot panics on some degenerate inputs (e.g. a log axis over
+	// non-positive values); a chart must never take a run down with it.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("chart %s: %v", path, r)
+		}
+	}()
 	w, h := s.Width, s.Height
 	if w <= 0 {
 		w = 7

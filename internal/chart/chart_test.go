@@ -50,3 +50,14 @@ func TestLineAndBarsWriteSVG(t *testing.T) {
 		t.Fatal("bars without categories accepted")
 	}
 }
+
+func TestLogBarsAndDegenerateInput(t *testing.T) {
+	dir := t.TempDir()
+	err := Bars(filepath.Join(dir, "logbars.svg"), Spec{LogY: true, Categories: []string{"a", "b", "c"},
+		Series: []Series{{Name: "p50", Y: []float64{0.05, 2, 0}}, {Name: "p99", Y: []float64{0.2, 40, 100}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// All values non-positive on a log axis: an error or a file, never a panic.
+	_ = Line(filepath.Join(dir, "bad.svg"), Spec{LogY: true, Series: []Series{{Name: "z", X: []float64{1, 2}, Y: []float64{0, 0}}}})
+}

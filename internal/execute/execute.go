@@ -24,6 +24,8 @@ package execute
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/types"
@@ -108,6 +110,10 @@ func involved(tx *types.Tx) []crypto.Address {
 	return []crypto.Address{from}
 }
 
+// parallelVerifyMin is the batch size above which signature checks are
+// split across cores; below it one batch is cheaper than the coordination.
+const parallelVerifyMin = 1024
+
 func verifySignatures(txs []*types.Tx, opt Options) []bool {
 	ok := make([]bool, len(txs))
 	if opt.SkipSignatures {
@@ -116,20 +122,34 @@ func verifySignatures(txs []*types.Tx, opt Options) []bool {
 		}
 		return ok
 	}
-	bv := crypto.NewBatchVerifier(len(txs))
 	idx := make([]int, 0, len(txs))
 	for i, tx := range txs {
 		if opt.Verified != nil && opt.Verified(tx.Hash()) {
 			ok[i] = true
 			continue
 		}
-		tx.AddToBatch(bv)
 		idx = append(idx, i)
 	}
-	all, valid := bv.Verify()
-	for j, i := range idx {
-		ok[i] = all || valid[j]
+	// Each part is verified as its own batch; the result per signature is
+	// the same however the batches are cut, so this stays deterministic.
+	parts := min(runtime.GOMAXPROCS(0), max(1, len(idx)/parallelVerifyMin))
+	var wg sync.WaitGroup
+	for p := 0; p < parts; p++ {
+		part := idx[p*len(idx)/parts : (p+1)*len(idx)/parts]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bv := crypto.NewBatchVerifier(len(part))
+			for _, i := range part {
+				txs[i].AddToBatch(bv)
+			}
+			all, valid := bv.Verify()
+			for j, i := range part {
+				ok[i] = all || valid[j]
+			}
+		}()
 	}
+	wg.Wait()
 	return ok
 }
 

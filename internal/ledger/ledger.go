@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/cairn-db/cairn/crypto"
@@ -106,7 +107,11 @@ func Open(opts Options, g *types.Genesis) (*Ledger, error) {
 		opts.CacheBytes = 256 << 20
 	}
 	cache := pebble.NewCache(opts.CacheBytes)
-	po := &pebble.Options{Cache: cache, FS: opts.FS, Logger: pebbleLogger{opts.Logger}}
+	po := &pebble.Options{Cache: cache, FS: opts.FS, Logger: pebbleLogger{opts.Logger}, MemTableSize: 64 << 20}
+	// Tree nodes and tx hashes are keyed by random hashes, and most lookups
+	// (replay checks, new accounts, cache misses) are for keys that are
+	// not there: without filters each one searches every level.
+	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	db, err := pebble.Open(opts.Dir, po)
 	if err != nil {
 		cache.Unref()

@@ -73,6 +73,8 @@ type Status struct {
 	Mempool         MempoolStatus     `json:"mempool"`
 	Consensus       ConsensusStatus   `json:"consensus"`
 	IndexedHeight   uint64            `json:"indexed_height"`
+	// IndexLag is how many committed heights search has not indexed yet.
+	IndexLag uint64 `json:"index_lag"`
 }
 
 // ValidatorSet builds the validator set the status reports. A proof checked

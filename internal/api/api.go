@@ -81,6 +81,8 @@ type Config struct {
 	// Events is the hub of committed blocks (for /v1/events and
 	// ?wait=commit). Nil: /v1/events answers 503 and waits poll the ledger.
 	Events *events.Hub
+	// Search serves GET /v1/search (nil: 503 "search is not enabled").
+	Search http.Handler
 	// Gatherer is served at /metrics (nil: an empty registry).
 	Gatherer prometheus.Gatherer
 	// Registerer, when set, receives the API's own metrics (requests by
@@ -209,6 +211,7 @@ func New(cfg Config) *Server {
 		{method: "GET", pattern: "/v1/accounts/{address}/txs", h: s.accountTxs},
 		{method: "GET", pattern: "/v1/events", h: s.events, stream: true},
 		{method: "GET", pattern: "/v1/evidence", h: s.evidence},
+		{method: "GET", pattern: "/v1/search", h: s.search},
 		{method: "GET", pattern: "/v1/openapi.json", h: s.openAPI},
 		{method: "GET", pattern: "/metrics", h: s.promHandler()},
 		{method: "GET", pattern: "/healthz", h: s.healthz},
@@ -221,6 +224,16 @@ func New(cfg Config) *Server {
 	// method.
 	s.mux.Handle("/", s.wrap(route{pattern: "unmatched", h: s.unmatched}))
 	return s
+}
+
+// search delegates to the search index's handler, which validates the
+// query and answers with the same error shape.
+func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Search == nil {
+		return &apiError{status: http.StatusServiceUnavailable, code: "unavailable", msg: "search is not enabled on this node"}
+	}
+	s.cfg.Search.ServeHTTP(w, r)
+	return nil
 }
 
 // ServeHTTP implements http.Handler.

@@ -37,6 +37,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 	if st.Peers == nil {
 		st.Peers = []client.Peer{}
 	}
+	if head.Height > st.IndexedHeight {
+		st.IndexLag = head.Height - st.IndexedHeight
+	}
 	for _, p := range st.Peers {
 		if p.Connected {
 			st.ConnectedPeers++

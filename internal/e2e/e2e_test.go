@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/url"
 	"os/exec"
 	"strings"
 	"sync"
@@ -228,5 +231,42 @@ func TestUnsafeModesNeedTheFlag(t *testing.T) {
 	out, err := exec.Command(bin, "node", "--home", tn.net.Nodes[0].Home, "--byzantine", "double-vote").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "unsafe-test-faults") {
 		t.Fatalf("byzantine mode without the flag: err=%v output=%s", err, out)
+	}
+}
+
+func TestSearchFindsCommittedTransactions(t *testing.T) {
+	tn := startNet(t, 4)
+	senders := newKeys(t, 4)
+	tn.fund(senders, 1_000_000)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	acked := tn.load(ctx, senders, []int{0, 1, 2, 3}, 10, nil)
+	tn.waitCommitted(2, acked, 60*time.Second)
+	addr := senders[0].Public().Address().String()
+	var body struct {
+		Total int `json:"total"`
+	}
+	eventually(t, 30*time.Second, "search sees the sender's transfers", func() bool {
+		resp, err := http.Get(tn.net.Nodes[2].API + "/v1/search?q=" + url.QueryEscape("type:transfer AND sender_address:"+addr))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&body) != nil {
+			return false
+		}
+		return body.Total == 10
+	})
+	st, err := tn.clients[2].Status(ctx)
+	if err != nil || st.IndexedHeight == 0 {
+		t.Fatalf("status: %+v %v", st, err)
+	}
+	resp, err := http.Get(tn.net.Nodes[2].API + "/v1/search?q=" + url.QueryEscape("amount:>>5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bad query answered %d", resp.StatusCode)
 	}
 }

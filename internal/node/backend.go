@@ -10,6 +10,7 @@ import (
 	"github.com/cairn-db/cairn/client"
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/api"
+	"github.com/cairn-db/cairn/internal/search"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -23,7 +24,7 @@ func (n *Node) startAPI() error {
 		return fmt.Errorf("node: api listen %s: %w", n.cfg.APIAddr, err)
 	}
 	n.apiLn = ln
-	h := api.New(api.Config{Backend: n, Events: n.hub, Gatherer: n.m.reg, Registerer: n.m.reg, Logger: n.log.With("component", "api")})
+	h := api.New(api.Config{Backend: n, Events: n.hub, Search: search.Handler(n.index), Gatherer: n.m.reg, Registerer: n.m.reg, Logger: n.log.With("component", "api")})
 	n.http = api.NewHTTPServer(n.cfg.APIAddr, h, n.log)
 	if n.cfg.AllowFaults {
 		mux := http.NewServeMux()
@@ -84,6 +85,9 @@ func (n *Node) Ready() error {
 // Info implements api.Backend.
 func (n *Node) Info() api.NodeInfo {
 	info := api.NodeInfo{Name: n.cfg.Name}
+	if ix := n.index; ix != nil {
+		info.IndexedHeight = ix.IndexedHeight()
+	}
 	byKey := map[crypto.PublicKey]string{}
 	for _, v := range n.vals.Validators {
 		byKey[v.PublicKey] = v.Name

@@ -32,6 +32,7 @@ import (
 	"github.com/cairn-db/cairn/internal/ledger"
 	"github.com/cairn-db/cairn/internal/mempool"
 	"github.com/cairn-db/cairn/internal/p2p"
+	"github.com/cairn-db/cairn/internal/search"
 	"github.com/cairn-db/cairn/internal/wal"
 	"github.com/cairn-db/cairn/types"
 )
@@ -55,6 +56,7 @@ type Node struct {
 	ledger *ledger.Ledger
 	pool   *mempool.Mempool
 	net    *p2p.Transport
+	index  *search.Index
 	wal    *wal.Log
 	engine *consensus.Engine
 	hub    *events.Hub
@@ -116,6 +118,9 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	mc.MaxTxs, mc.MaxBytes = cfg.Mempool.MaxTxs, cfg.Mempool.MaxBytes
 	if n.pool, err = mempool.New(mc, n.ledger); err != nil {
 		return nil, err
+	}
+	if n.index, err = search.Open(search.Dir(cfg.Path(cfg.DataDir)), n.ledger, search.Options{Logger: log.With("component", "search")}); err != nil {
+		return nil, fmt.Errorf("node: search index: %w", err)
 	}
 	if err := n.openTransport(); err != nil {
 		return nil, err
@@ -240,9 +245,17 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.cfg.Byzantine != "" || n.cfg.AllowFaults {
 		n.log.Warn("UNSAFE TEST MODE", "byzantine", n.cfg.Byzantine, "fault_injection", n.cfg.AllowFaults)
 	}
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.gossipOut(ctx)
 	go n.gossipIn(ctx)
+	go func() {
+		defer n.wg.Done()
+		// Indexing trails commits on its own goroutine; it never holds up
+		// consensus, and a failure leaves search stale, not the node down.
+		if err := n.index.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			n.log.Error("search indexer stopped", "err", err)
+		}
+	}()
 	err := n.run(ctx)
 	cancel()
 	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
@@ -267,6 +280,10 @@ func (n *Node) closeAll() {
 	if n.wal != nil {
 		_ = n.wal.Close()
 		n.wal = nil
+	}
+	if n.index != nil {
+		_ = n.index.Close()
+		n.index = nil
 	}
 	if n.ledger != nil {
 		_ = n.ledger.Close()

@@ -139,3 +139,22 @@ func TestInvalidBlocksAreRefused(t *testing.T) {
 		t.Fatalf("violations %d, invalid blocks refused %d", s.ViolationCount, s.Dropped.InvalidBlocks)
 	}
 }
+
+// BenchmarkScale reports messages per block and commits per virtual
+// second for growing validator sets (10 ms per message; the cpu figure
+// charges 50 µs per received message). `cairn sim --scale` prints the
+// same table.
+func BenchmarkScale(b *testing.B) {
+	for _, n := range []int{4, 7, 10, 16, 31, 64} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			var row ScaleRow
+			for i := 0; i < b.N; i++ {
+				row = Scale([]int{n}, 20, 10, 50)[0]
+			}
+			b.ReportMetric(row.MessagesPerBlock, "msgs/block")
+			b.ReportMetric(row.KBPerBlock, "KB/block")
+			b.ReportMetric(row.CommitsPerSecond, "commits/vs")
+			b.ReportMetric(row.CommitsPerSecondCPU, "commits/vs-cpu")
+		})
+	}
+}

@@ -1168,6 +1168,7 @@ func (e *Engine) commit(b *types.Block, cert *types.Certificate, catchUp bool) {
 	}
 	e.lastHash = cert.BlockHash
 	e.height++
+	e.ready.Build = nil // a block for the decided height is moot
 	e.resetHeight()
 	e.startRound(0)
 	if !e.behind() {

@@ -79,7 +79,7 @@ func reindexHome(ctx context.Context, home string, stderr io.Writer) (*search.Su
 		return nil, err
 	}
 	dir := node.LedgerDir(cfg)
-	if _, err := os.Stat(filepath.Join(dir, "CURRENT")); err != nil {
+	if m, _ := filepath.Glob(filepath.Join(dir, "MANIFEST-*")); len(m) == 0 {
 		return nil, fmt.Errorf("no ledger in %s", dir)
 	}
 	// Opening the ledger takes its lock, so a running node is refused

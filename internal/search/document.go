@@ -71,8 +71,11 @@ const (
 	optText     = index.IndexField | index.StoreField | index.IncludeTermVectors
 	optNum      = index.IndexField
 	optNumSort  = index.IndexField | index.StoreField | index.DocValues
-	optPos      = index.IndexField | index.DocValues | index.SkipFreqNorm
-	optAll      = index.IndexField | index.IncludeTermVectors
+	// The sort key is read for every match of every query: its doc values
+	// are neither compressed nor chunked, so reading one document's value is
+	// a slice, not the decompression of a chunk of a thousand.
+	optPos = index.IndexField | index.DocValues | index.SkipFreqNorm | index.SkipDVCompression | index.SkipDVChunking
+	optAll = index.IndexField | index.IncludeTermVectors
 )
 
 // Status values.

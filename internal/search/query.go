@@ -1,6 +1,7 @@
 package search
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strconv"
@@ -10,7 +11,10 @@ import (
 
 	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
+	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/cairn-db/cairn/crypto"
 )
@@ -434,6 +438,11 @@ type compiler struct {
 	// heights maps a block-time range [start, end) (zero: open) to the
 	// heights it covers; ok is false when none.
 	heights func(start, end time.Time) (lo, hi uint64, ok bool, err error)
+	// exists, when set, reports whether field has the term in the index.
+	// A bare word is also tried as a key, code, hash or address; clauses
+	// for terms that are nowhere in the index are left out, so that the
+	// common word query is a single term search, not a disjunction.
+	exists func(field, term string) (bool, error)
 }
 
 // compiled is a query or the knowledge that it matches nothing (Bleve
@@ -442,6 +451,9 @@ type compiler struct {
 type compiled struct {
 	q    query.Query
 	none bool
+	// marks are the clauses whose matches are highlighted: the positive
+	// (not negated) clauses on text fields, key and code.
+	marks []query.Query
 }
 
 var (
@@ -450,6 +462,54 @@ var (
 )
 
 func all() query.Query { return query.NewMatchAllQuery() }
+
+// isPlain reports whether q needs neither positions nor scores (see plain).
+func isPlain(q query.Query) bool {
+	switch q.(type) {
+	case plain, *query.MatchAllQuery:
+		return true
+	}
+	return false
+}
+
+// group builds the conjunction (or disjunction) of qs, with the plain ones
+// gathered into one plain conjunction (disjunction) of their own: Bleve
+// then combines their postings as bitmaps, without reading positions or
+// scoring, whatever the rest of the query needs. The result is plain when
+// every part is.
+func group(qs []query.Query, and bool) query.Query {
+	join := func(qs []query.Query) query.Query {
+		if len(qs) == 1 {
+			return qs[0]
+		}
+		if and {
+			return query.NewConjunctionQuery(qs)
+		}
+		return query.NewDisjunctionQuery(qs)
+	}
+	var p, o []query.Query
+	for _, q := range qs {
+		if isPlain(q) {
+			p = append(p, q)
+		} else {
+			o = append(o, q)
+		}
+	}
+	if len(p) > 1 {
+		p = []query.Query{plain{join(p)}}
+	}
+	return join(append(p, o...))
+}
+
+// without builds "must AND NOT (any of not)".
+func without(must query.Query, not []query.Query) query.Query {
+	n := group(not, false)
+	b := query.NewBooleanQuery([]query.Query{must}, nil, []query.Query{n})
+	if isPlain(must) && isPlain(n) {
+		return plain{b}
+	}
+	return b
+}
 
 func (c *compiler) compile(n *node) (compiled, error) {
 	switch n.kind {
@@ -467,9 +527,9 @@ func (c *compiler) compile(n *node) (compiled, error) {
 		if in.none {
 			return compiled{q: all()}, nil
 		}
-		return compiled{q: query.NewBooleanQuery([]query.Query{all()}, nil, []query.Query{in.q})}, nil
+		return compiled{q: without(all(), []query.Query{in.q})}, nil
 	case nAnd:
-		var must, not []query.Query
+		var must, not, marks []query.Query
 		none := false
 		for _, k := range n.kids {
 			if k.kind == nNot {
@@ -490,6 +550,7 @@ func (c *compiler) compile(n *node) (compiled, error) {
 				none = true // keep compiling: errors later in the query still count
 			} else if _, isAll := in.q.(*query.MatchAllQuery); !isAll {
 				must = append(must, in.q)
+				marks = append(marks, in.marks...)
 			}
 		}
 		if none {
@@ -499,14 +560,11 @@ func (c *compiler) compile(n *node) (compiled, error) {
 			must = []query.Query{all()}
 		}
 		if len(not) == 0 {
-			if len(must) == 1 {
-				return compiled{q: must[0]}, nil
-			}
-			return compiled{q: query.NewConjunctionQuery(must)}, nil
+			return compiled{q: group(must, true), marks: marks}, nil
 		}
-		return compiled{q: query.NewBooleanQuery(must, nil, not)}, nil
+		return compiled{q: without(group(must, true), not), marks: marks}, nil
 	case nOr:
-		var alts []query.Query
+		var alts, marks []query.Query
 		for _, k := range n.kids {
 			in, err := c.compile(k)
 			if err != nil {
@@ -514,23 +572,45 @@ func (c *compiler) compile(n *node) (compiled, error) {
 			}
 			if !in.none {
 				alts = append(alts, in.q)
+				marks = append(marks, in.marks...)
 			}
 		}
-		switch len(alts) {
-		case 0:
+		if len(alts) == 0 {
 			return matchNone, nil
-		case 1:
-			return compiled{q: alts[0]}, nil
 		}
-		return compiled{q: query.NewDisjunctionQuery(alts)}, nil
+		return compiled{q: group(alts, false), marks: marks}, nil
 	}
 	return compiled{}, fmt.Errorf("search: unknown node kind %d", n.kind)
 }
 
+// marked is a clause whose matches are highlighted.
+func marked(q query.Query) compiled { return compiled{q: q, marks: []query.Query{q}} }
+
 func termQ(field, v string) query.Query {
 	q := query.NewTermQuery(v)
 	q.SetField(field)
-	return q
+	return plainQ(field, q)
+}
+
+// plain runs a clause on a field that is neither highlighted nor ranked
+// without term vectors and without scoring. It matters for speed: Bleve
+// reads a postings list entry by entry when it needs frequencies or
+// positions, but skips through it when it does not, so "type:transfer
+// from:X" costs the few postings of X, not the million of type:transfer.
+type plain struct{ query.Query }
+
+func (p plain) Searcher(ctx context.Context, i index.IndexReader, m mapping.IndexMapping, o search.SearcherOptions) (search.Searcher, error) {
+	o.IncludeTermVectors, o.Score = false, "none"
+	return p.Query.Searcher(ctx, i, m, o)
+}
+
+// plainQ wraps q in plain unless field is one whose matches are
+// highlighted (text fields, key, code).
+func plainQ(field string, q query.Query) query.Query {
+	if field == fKey || field == fCode {
+		return q
+	}
+	return plain{q}
 }
 
 func (c *compiler) prefixQ(field, prefix string, pos int) (query.Query, error) {
@@ -544,7 +624,7 @@ func (c *compiler) prefixQ(field, prefix string, pos int) (query.Query, error) {
 	}
 	q := query.NewPrefixQuery(prefix)
 	q.SetField(field)
-	return q, nil
+	return plainQ(field, q), nil
 }
 
 // analyse returns the terms the standard analyser makes of s.
@@ -566,13 +646,13 @@ func (c *compiler) text(field, v string, quoted bool) compiled {
 		q := query.NewMatchPhraseQuery(v)
 		q.SetField(field)
 		q.Analyzer = standard.Name
-		return compiled{q: q}
+		return marked(q)
 	}
 	q := query.NewMatchQuery(v)
 	q.SetField(field)
 	q.Analyzer = standard.Name
 	q.SetOperator(query.MatchQueryOperatorAnd)
-	return compiled{q: q}
+	return marked(q)
 }
 
 func isHexDigits(s string) bool {
@@ -642,19 +722,16 @@ func (c *compiler) term(t token) (compiled, error) {
 				qs = append(qs, termQ(f, body))
 			}
 		}
-		if len(qs) == 1 {
-			return compiled{q: qs[0]}, nil
-		}
-		return compiled{q: query.NewDisjunctionQuery(qs)}, nil
+		return compiled{q: group(qs, false)}, nil
 	case kExact:
 		if t.op != "" && t.op != "=" {
 			return compiled{}, qerr(t.valuePos, "field %s takes an exact value, not a comparison %q", t.field, t.op)
 		}
 		if prefix {
 			q, err := c.prefixQ(spec.name, strings.TrimSuffix(v, "*"), t.valuePos)
-			return compiled{q: q}, err
+			return marked(q), err
 		}
-		return compiled{q: termQ(spec.name, v)}, nil
+		return marked(termQ(spec.name, v)), nil
 	case kEnum:
 		if t.op != "" && t.op != "=" {
 			return compiled{}, qerr(t.valuePos, "field %s takes one of %s, not a comparison %q", t.field, strings.Join(spec.allowed, ", "), t.op)
@@ -689,7 +766,7 @@ func (c *compiler) term(t token) (compiled, error) {
 		flo, fhi := float64(lo), float64(hi)
 		q := query.NewNumericRangeInclusiveQuery(&flo, &fhi, &trueVal, &trueVal)
 		q.SetField(fHeight)
-		return compiled{q: q}, nil
+		return compiled{q: plain{q}}, nil
 	case kInt:
 		if t.op != "" && t.op != "=" || t.quoted || strings.Contains(v, "..") {
 			return compiled{}, qerr(t.valuePos, "field %s takes an exact number, not a range or comparison", t.field)
@@ -727,27 +804,44 @@ func (c *compiler) bare(t token) (compiled, error) {
 	if !t.quoted && strings.HasSuffix(v, "*") {
 		return compiled{}, qerr(t.pos, "a prefix (%s) needs a field: hash:, from:, to:, sender:, key: or code:", v)
 	}
-	var qs []query.Query
+	var qs, marks []query.Query
 	if tx := c.text(fAll, v, t.quoted); !tx.none {
-		qs = append(qs, tx.q)
+		qs, marks = append(qs, tx.q), tx.marks
 	}
+	type exact struct{ field, term string }
+	cands := []exact{{fKey, v}, {fCode, v}}
 	lv := strings.ToLower(v)
 	if isHexDigits(lv) {
 		switch len(lv) {
 		case 64:
-			qs = append(qs, termQ(fHash, lv), termQ(fProposer, lv))
+			cands = append(cands, exact{fHash, lv}, exact{fProposer, lv})
 			if a, ok := pubKeyAddress(lv); ok {
-				qs = append(qs, termQ(fFrom, a))
+				cands = append(cands, exact{fFrom, a})
 			}
 		case 40:
-			qs = append(qs, termQ(fFrom, lv), termQ(fTo, lv))
+			cands = append(cands, exact{fFrom, lv}, exact{fTo, lv})
 		}
 	}
-	qs = append(qs, termQ(fKey, v), termQ(fCode, v))
-	if len(qs) == 1 {
-		return compiled{q: qs[0]}, nil
+	for _, e := range cands {
+		if c.exists != nil {
+			ok, err := c.exists(e.field, e.term)
+			if err != nil {
+				return compiled{}, err
+			}
+			if !ok {
+				continue
+			}
+		}
+		q := termQ(e.field, e.term)
+		qs = append(qs, q)
+		if e.field == fKey || e.field == fCode {
+			marks = append(marks, q)
+		}
 	}
-	return compiled{q: query.NewDisjunctionQuery(qs)}, nil
+	if len(qs) == 0 {
+		return matchNone, nil
+	}
+	return compiled{q: group(qs, false), marks: marks}, nil
 }
 
 // doc compiles a term on a record field: doc.a.b:word (analysed),
@@ -771,11 +865,12 @@ func (c *compiler) doc(t token) (compiled, error) {
 		if n, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(n, 0) && !math.IsNaN(n) {
 			num := query.NewNumericRangeInclusiveQuery(&n, &n, &trueVal, &trueVal)
 			num.SetField(f)
-			qs := []query.Query{num}
-			if tx := c.text(f, v, false); !tx.none {
+			qs := []query.Query{plain{num}}
+			tx := c.text(f, v, false)
+			if !tx.none {
 				qs = append(qs, tx.q)
 			}
-			return compiled{q: query.NewDisjunctionQuery(qs)}, nil
+			return compiled{q: group(qs, false), marks: tx.marks}, nil
 		}
 	}
 	return c.text(f, v, t.quoted), nil
@@ -848,7 +943,7 @@ func numRange(field string, t token) (query.Query, error) {
 	}
 	q := query.NewNumericRangeInclusiveQuery(lo, hi, &loIn, &hiIn)
 	q.SetField(field)
-	return q, nil
+	return plain{q}, nil
 }
 
 // Date forms accepted in time terms; a form without a zone is UTC.

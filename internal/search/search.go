@@ -17,6 +17,7 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/search"
 	htmlhl "github.com/blevesearch/bleve/v2/search/highlight/highlighter/html"
+	"github.com/blevesearch/bleve/v2/search/query"
 )
 
 // Request is one search.
@@ -213,7 +214,7 @@ func (ix *Index) Search(ctx context.Context, r Request) (*Result, error) {
 	}
 	res := &Result{Hits: []Hit{}, IndexedHeight: ix.indexed.Load()}
 	c := &compiler{std: ix.b.std, maxClauses: ix.opts.MaxClauses, minPrefix: ix.opts.MinPrefix,
-		checkPrefix: ix.checkPrefix, heights: ix.heightsBetween}
+		checkPrefix: ix.checkPrefix, heights: ix.heightsBetween, exists: ix.termExists}
 	q, err := c.compile(tree)
 	if err != nil {
 		return nil, err
@@ -231,13 +232,9 @@ func (ix *Index) Search(ctx context.Context, r Request) (*Result, error) {
 		req.SetSearchAfter(after)
 	}
 	req.Fields = storedFields
-	req.Highlight = bleve.NewHighlightWithStyle(htmlhl.Name)
 	sr, err := ix.idx.SearchInContext(ctx, req)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
-			return nil, fmt.Errorf("%w after %s", ErrTimeout, ix.opts.QueryTimeout)
-		}
-		return nil, fmt.Errorf("search: %w", err)
+		return nil, ix.searchErr(ctx, err)
 	}
 	res.Total = sr.Total
 	hits := sr.Hits
@@ -250,11 +247,58 @@ func (ix *Index) Search(ctx context.Context, r Request) (*Result, error) {
 		}
 		res.NextCursor = encodeCursor(ca)
 	}
+	frags, err := ix.highlight(ctx, q.marks, hits)
+	if err != nil {
+		return nil, err
+	}
 	for _, h := range hits {
+		h.Fragments = frags[h.ID]
 		res.Hits = append(res.Hits, ix.toHit(h, sp.score))
 	}
 	res.TookMs = msSince(start)
 	return res, nil
+}
+
+func (ix *Index) searchErr(ctx context.Context, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+		return fmt.Errorf("%w after %s", ErrTimeout, ix.opts.QueryTimeout)
+	}
+	return fmt.Errorf("search: %w", err)
+}
+
+// highlight returns the highlighted fragments of the page's hits. It is a
+// second search, for the highlighted clauses of the query (marks) among
+// those documents only, so that term positions are read for a page of
+// documents rather than for every match (the first search reads none),
+// and the exact clauses, already satisfied, are not evaluated again.
+func (ix *Index) highlight(ctx context.Context, marks []query.Query, hits search.DocumentMatchCollection) (map[string]search.FieldFragmentMap, error) {
+	if len(hits) == 0 || len(marks) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		ids[i] = h.ID
+	}
+	var m query.Query = query.NewDisjunctionQuery(marks)
+	if len(marks) == 1 {
+		m = marks[0]
+	}
+	hq := query.NewConjunctionQuery([]query.Query{query.NewDocIDQuery(ids), m})
+	req := bleve.NewSearchRequestOptions(hq, len(ids), 0, false)
+	req.Score = "none"
+	req.SortBy([]string{"_id"})
+	req.Highlight = bleve.NewHighlightWithStyle(htmlhl.Name)
+	sr, err := ix.idx.SearchInContext(ctx, req)
+	if err != nil {
+		return nil, ix.searchErr(ctx, err)
+	}
+	out := make(map[string]search.FieldFragmentMap, len(sr.Hits))
+	for _, h := range sr.Hits {
+		if len(h.Fragments) > 0 {
+			out[h.ID] = h.Fragments
+		}
+	}
+	return out, nil
 }
 
 func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
@@ -304,6 +348,20 @@ func (ix *Index) heightsBetween(start, end time.Time) (lo, hi uint64, ok bool, e
 		hi = f - 1
 	}
 	return lo, hi, lo <= hi && lo <= top, nil
+}
+
+// termExists reports whether field has term in any segment.
+func (ix *Index) termExists(field, term string) (bool, error) {
+	d, err := ix.idx.FieldDictPrefix(field, []byte(term))
+	if err != nil {
+		return false, fmt.Errorf("search: dictionary of %s: %w", field, err)
+	}
+	defer d.Close()
+	e, err := d.Next()
+	if err != nil {
+		return false, fmt.Errorf("search: dictionary of %s: %w", field, err)
+	}
+	return e != nil && e.Term == term, nil
 }
 
 // checkPrefix refuses a prefix that expands to more than MaxPrefixTerms

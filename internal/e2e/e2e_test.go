@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
@@ -269,4 +270,94 @@ func TestSearchFindsCommittedTransactions(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("bad query answered %d", resp.StatusCode)
 	}
+}
+
+// TestBadInputChangesNothing sends each kind of bad request to a real
+// validator process and checks the documented status, then that the chain
+// state did not move.
+func TestBadInputChangesNothing(t *testing.T) {
+	tn := startNet(t, 4)
+	alice := newKeys(t, 1)[0]
+	tn.fund([]*crypto.PrivateKey{alice}, 100)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	node := tn.net.Nodes[1].API
+	st, err := tn.clients[1].Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := st.StateRoot
+	to := newKeys(t, 1)[0].Public().Address()
+	good := client.NewTx(tn.net.ChainID, alice, 1, &types.Transfer{To: to, Amount: 10})
+	goodJSON, _ := json.Marshal(good)
+
+	forged := *good
+	forged.Payload = &types.Transfer{To: to, Amount: 99}
+	forged = *mustDecode(t, &forged) // re-encode with the old signature
+	forgedJSON, _ := json.Marshal(&forged)
+	wrongChain, _ := json.Marshal(client.NewTx("other-chain", alice, 1, &types.Transfer{To: to, Amount: 1}))
+	overdraft, _ := json.Marshal(client.NewTx(tn.net.ChainID, alice, 1, &types.Transfer{To: to, Amount: 1000}))
+	var unknown map[string]any
+	_ = json.Unmarshal(goodJSON, &unknown)
+	unknown["fee"] = 1
+	unknownJSON, _ := json.Marshal(unknown)
+	huge := append([]byte(`{"chain_id":"`), make([]byte, 80<<20)...)
+
+	cases := []struct {
+		name string
+		body []byte
+		want int
+	}{
+		{"malformed JSON", []byte(`{"chain_id": `), http.StatusBadRequest},
+		{"unknown field", unknownJSON, http.StatusBadRequest},
+		{"bad signature", forgedJSON, http.StatusUnauthorized},
+		{"wrong chain id", wrongChain, http.StatusUnprocessableEntity},
+		{"overdraft", overdraft, http.StatusUnprocessableEntity},
+		{"oversized body", huge, http.StatusRequestEntityTooLarge},
+	}
+	for _, c := range cases {
+		resp, err := http.Post(node+"/v1/txs", "application/json", bytes.NewReader(c.body))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if resp.StatusCode != c.want || e.Error.Code == "" {
+			t.Errorf("%s: status %d (%+v), want %d with an error body", c.name, resp.StatusCode, e.Error, c.want)
+		}
+	}
+	// The good transfer commits; sending it again is a replay (409).
+	if _, err := tn.clients[1].SubmitWait(ctx, good, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(node+"/v1/txs", "application/json", bytes.NewReader(goodJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict {
+		t.Errorf("replay: status %d, want 409", resp.StatusCode)
+	}
+	// Only the good transfer changed anything: alice paid 10 once.
+	a, err := tn.clients[2].Account(ctx, alice.Public().Address())
+	if err != nil || a.Balance != 90 || a.Nonce != 1 {
+		t.Fatalf("alice after bad input: %+v %v", a, err)
+	}
+	if st2, _ := tn.clients[1].Status(ctx); st2.StateRoot == before {
+		t.Fatalf("the good transfer did not change the state root")
+	}
+}
+
+// mustDecode re-encodes tx from its fields (dropping any cached bytes).
+func mustDecode(t *testing.T, tx *types.Tx) *types.Tx {
+	t.Helper()
+	fresh := &types.Tx{ChainID: tx.ChainID, Sender: tx.Sender, Nonce: tx.Nonce, Timestamp: tx.Timestamp, Payload: tx.Payload, Signature: tx.Signature}
+	out, err := types.DecodeTx(fresh.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

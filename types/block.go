@@ -3,6 +3,7 @@ package types
 import (
 	"fmt"
 
+	"github.com/cairn-db/cairn/canon"
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/merkle"
 )
@@ -27,20 +28,20 @@ type Header struct {
 
 // Encode returns the canonical header bytes.
 func (h *Header) Encode() []byte {
-	e := encoder{b: make([]byte, 0, 256)}
-	e.u8(headerVersion)
-	e.bytes16([]byte(h.ChainID))
-	e.u64(h.Height)
-	e.u32(h.Round)
-	e.u64(uint64(h.Time))
-	e.fixed(h.Proposer[:])
-	e.fixed(h.ParentHash[:])
-	e.u32(h.TxCount)
-	e.fixed(h.TxRoot[:])
-	e.fixed(h.ResultsRoot[:])
-	e.fixed(h.StateRoot[:])
-	e.fixed(h.ValidatorsHash[:])
-	return e.b
+	e := canon.Encoder{B: make([]byte, 0, 256)}
+	e.U8(headerVersion)
+	e.Bytes16([]byte(h.ChainID))
+	e.U64(h.Height)
+	e.U32(h.Round)
+	e.U64(uint64(h.Time))
+	e.Fixed(h.Proposer[:])
+	e.Fixed(h.ParentHash[:])
+	e.U32(h.TxCount)
+	e.Fixed(h.TxRoot[:])
+	e.Fixed(h.ResultsRoot[:])
+	e.Fixed(h.StateRoot[:])
+	e.Fixed(h.ValidatorsHash[:])
+	return e.B
 }
 
 // Hash is the block hash: SHA-256 of the canonical header bytes.
@@ -48,23 +49,23 @@ func (h *Header) Hash() crypto.Hash { return crypto.Sum(h.Encode()) }
 
 // DecodeHeader parses canonical header bytes.
 func DecodeHeader(b []byte) (*Header, error) {
-	d := decoder{b: b, what: "header"}
-	if v := d.u8("version"); d.err == nil && v != headerVersion {
-		d.fail("unsupported version %d", v)
+	d := canon.NewDecoder(b, "header", ErrNonCanonical)
+	if v := d.U8("version"); d.Err() == nil && v != headerVersion {
+		d.Fail("unsupported version %d", v)
 	}
 	h := &Header{}
-	h.ChainID = string(d.bytes16("chain_id", MaxChainIDBytes))
-	h.Height = d.u64("height")
-	h.Round = d.u32("round")
-	h.Time = int64(d.u64("time"))
-	d.fixed(h.Proposer[:], "proposer")
-	d.fixed(h.ParentHash[:], "parent_hash")
-	h.TxCount = d.u32("tx_count")
-	d.fixed(h.TxRoot[:], "tx_root")
-	d.fixed(h.ResultsRoot[:], "results_root")
-	d.fixed(h.StateRoot[:], "state_root")
-	d.fixed(h.ValidatorsHash[:], "validators_hash")
-	if err := d.finish(); err != nil {
+	h.ChainID = string(d.Bytes16("chain_id", MaxChainIDBytes))
+	h.Height = d.U64("height")
+	h.Round = d.U32("round")
+	h.Time = int64(d.U64("time"))
+	d.Fixed(h.Proposer[:], "proposer")
+	d.Fixed(h.ParentHash[:], "parent_hash")
+	h.TxCount = d.U32("tx_count")
+	d.Fixed(h.TxRoot[:], "tx_root")
+	d.Fixed(h.ResultsRoot[:], "results_root")
+	d.Fixed(h.StateRoot[:], "state_root")
+	d.Fixed(h.ValidatorsHash[:], "validators_hash")
+	if err := d.Finish(); err != nil {
 		return nil, err
 	}
 	if h.Time < 0 {
@@ -113,26 +114,26 @@ func (b *Block) Encode() []byte {
 	for _, tx := range b.Txs {
 		n += 4 + tx.Size()
 	}
-	e := encoder{b: make([]byte, 0, n)}
-	e.bytes32(hb)
-	e.u32(uint32(len(b.Txs)))
+	e := canon.Encoder{B: make([]byte, 0, n)}
+	e.Bytes32(hb)
+	e.U32(uint32(len(b.Txs)))
 	for _, tx := range b.Txs {
-		e.bytes32(tx.Bytes())
+		e.Bytes32(tx.Bytes())
 	}
-	return e.b
+	return e.B
 }
 
 // DecodeBlock parses canonical block bytes and checks that the header's tx
 // count and tx root match the transactions.
 func DecodeBlock(b []byte) (*Block, error) {
-	d := decoder{b: b, what: "block"}
-	hb := d.bytes32("header", 1<<16)
-	n := d.u32("tx count")
-	if d.err == nil && uint64(n)*4 > uint64(len(b)-d.off) {
-		d.fail("tx count %d exceeds remaining bytes", n)
+	d := canon.NewDecoder(b, "block", ErrNonCanonical)
+	hb := d.Bytes32("header", 1<<16)
+	n := d.U32("tx count")
+	if d.Err() == nil && uint64(n)*4 > uint64(d.Remaining()) {
+		d.Fail("tx count %d exceeds remaining bytes", n)
 	}
-	if d.err != nil {
-		return nil, d.err
+	if d.Err() != nil {
+		return nil, d.Err()
 	}
 	h, err := DecodeHeader(hb)
 	if err != nil {
@@ -140,9 +141,9 @@ func DecodeBlock(b []byte) (*Block, error) {
 	}
 	blk := &Block{Header: *h, Txs: make([]*Tx, 0, n)}
 	for i := uint32(0); i < n; i++ {
-		tb := d.bytes32("tx", MaxTxBytesHard)
-		if d.err != nil {
-			return nil, d.err
+		tb := d.Bytes32("tx", MaxTxBytesHard)
+		if d.Err() != nil {
+			return nil, d.Err()
 		}
 		tx, err := DecodeTx(tb)
 		if err != nil {
@@ -150,7 +151,7 @@ func DecodeBlock(b []byte) (*Block, error) {
 		}
 		blk.Txs = append(blk.Txs, tx)
 	}
-	if err := d.finish(); err != nil {
+	if err := d.Finish(); err != nil {
 		return nil, err
 	}
 	if err := blk.CheckTxs(); err != nil {
@@ -172,13 +173,13 @@ type Receipt struct {
 
 // Encode returns the canonical receipt bytes.
 func (r *Receipt) Encode() []byte {
-	e := encoder{b: make([]byte, 0, 48+len(r.Reason))}
-	e.fixed(r.TxHash[:])
-	e.bool(r.OK)
-	e.bytes16([]byte(r.Code))
-	e.bytes16([]byte(r.Reason))
-	e.u64(r.Version)
-	return e.b
+	e := canon.Encoder{B: make([]byte, 0, 48+len(r.Reason))}
+	e.Fixed(r.TxHash[:])
+	e.Bool(r.OK)
+	e.Bytes16([]byte(r.Code))
+	e.Bytes16([]byte(r.Reason))
+	e.U64(r.Version)
+	return e.B
 }
 
 // Hash is SHA-256 of the canonical receipt bytes; the results root is the
@@ -187,14 +188,14 @@ func (r *Receipt) Hash() crypto.Hash { return crypto.Sum(r.Encode()) }
 
 // DecodeReceipt parses canonical receipt bytes.
 func DecodeReceipt(b []byte) (*Receipt, error) {
-	d := decoder{b: b, what: "receipt"}
+	d := canon.NewDecoder(b, "receipt", ErrNonCanonical)
 	r := &Receipt{}
-	d.fixed(r.TxHash[:], "tx_hash")
-	r.OK = d.bool("ok")
-	r.Code = Code(d.bytes16("code", 64))
-	r.Reason = string(d.bytes16("reason", 1<<16-1))
-	r.Version = d.u64("version")
-	if err := d.finish(); err != nil {
+	d.Fixed(r.TxHash[:], "tx_hash")
+	r.OK = d.Bool("ok")
+	r.Code = Code(d.Bytes16("code", 64))
+	r.Reason = string(d.Bytes16("reason", 1<<16-1))
+	r.Version = d.U64("version")
+	if err := d.Finish(); err != nil {
 		return nil, err
 	}
 	return r, nil

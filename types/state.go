@@ -1,6 +1,7 @@
 package types
 
 import (
+	"github.com/cairn-db/cairn/canon"
 	"github.com/cairn-db/cairn/crypto"
 )
 
@@ -30,17 +31,17 @@ type Account struct {
 
 // Encode returns the canonical bytes (16 bytes).
 func (a Account) Encode() []byte {
-	e := encoder{b: make([]byte, 0, 16)}
-	e.u64(a.Balance)
-	e.u64(a.Nonce)
-	return e.b
+	e := canon.Encoder{B: make([]byte, 0, 16)}
+	e.U64(a.Balance)
+	e.U64(a.Nonce)
+	return e.B
 }
 
 // DecodeAccount parses canonical account bytes.
 func DecodeAccount(b []byte) (Account, error) {
-	d := decoder{b: b, what: "account"}
-	a := Account{Balance: d.u64("balance"), Nonce: d.u64("nonce")}
-	return a, d.finish()
+	d := canon.NewDecoder(b, "account", ErrNonCanonical)
+	a := Account{Balance: d.U64("balance"), Nonce: d.U64("nonce")}
+	return a, d.Finish()
 }
 
 // KVEntry is one version of a user key as stored in the state: the value
@@ -55,25 +56,25 @@ type KVEntry struct {
 
 // Encode returns the canonical bytes.
 func (v *KVEntry) Encode() []byte {
-	e := encoder{b: make([]byte, 0, 53+len(v.Value))}
-	e.u64(v.Version)
-	e.u64(v.Height)
-	e.fixed(v.TxHash[:])
-	e.bool(v.Deleted)
-	e.bytes32([]byte(v.Value))
-	return e.b
+	e := canon.Encoder{B: make([]byte, 0, 53+len(v.Value))}
+	e.U64(v.Version)
+	e.U64(v.Height)
+	e.Fixed(v.TxHash[:])
+	e.Bool(v.Deleted)
+	e.Bytes32([]byte(v.Value))
+	return e.B
 }
 
 // DecodeKVEntry parses canonical KVEntry bytes.
 func DecodeKVEntry(b []byte) (*KVEntry, error) {
-	d := decoder{b: b, what: "kv entry"}
+	d := canon.NewDecoder(b, "kv entry", ErrNonCanonical)
 	v := &KVEntry{}
-	v.Version = d.u64("version")
-	v.Height = d.u64("height")
-	d.fixed(v.TxHash[:], "tx_hash")
-	v.Deleted = d.bool("deleted")
-	v.Value = string(d.bytes32("value", MaxValueBytesHard))
-	if err := d.finish(); err != nil {
+	v.Version = d.U64("version")
+	v.Height = d.U64("height")
+	d.Fixed(v.TxHash[:], "tx_hash")
+	v.Deleted = d.Bool("deleted")
+	v.Value = string(d.Bytes32("value", MaxValueBytesHard))
+	if err := d.Finish(); err != nil {
 		return nil, err
 	}
 	return v, nil

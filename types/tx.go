@@ -9,6 +9,7 @@ import (
 	"io"
 	"unicode/utf8"
 
+	"github.com/cairn-db/cairn/canon"
 	"github.com/cairn-db/cairn/crypto"
 )
 
@@ -61,7 +62,7 @@ const (
 // *KVPut, *KVDelete or *Record.
 type Payload interface {
 	TxType() TxType
-	encode(e *encoder)
+	encode(e *canon.Encoder)
 }
 
 // Transfer moves Amount from the sender to To.
@@ -97,22 +98,25 @@ func (*KVPut) TxType() TxType    { return TxKVPut }
 func (*KVDelete) TxType() TxType { return TxKVDelete }
 func (*Record) TxType() TxType   { return TxRecord }
 
-func (p *Transfer) encode(e *encoder) { e.fixed(p.To[:]); e.u64(p.Amount) }
-func (p *KVPut) encode(e *encoder) {
-	e.bytes16([]byte(p.Key))
-	e.bytes32([]byte(p.Value))
+func (p *Transfer) encode(e *canon.Encoder) { e.Fixed(p.To[:]); e.U64(p.Amount) }
+func (p *KVPut) encode(e *canon.Encoder) {
+	e.Bytes16([]byte(p.Key))
+	e.Bytes32([]byte(p.Value))
 	encodeExpect(e, p.ExpectVersion)
 }
-func (p *KVDelete) encode(e *encoder) { e.bytes16([]byte(p.Key)); encodeExpect(e, p.ExpectVersion) }
-func (p *Record) encode(e *encoder)   { e.bytes32(p.Document) }
+func (p *KVDelete) encode(e *canon.Encoder) {
+	e.Bytes16([]byte(p.Key))
+	encodeExpect(e, p.ExpectVersion)
+}
+func (p *Record) encode(e *canon.Encoder) { e.Bytes32(p.Document) }
 
-func encodeExpect(e *encoder, v *uint64) {
+func encodeExpect(e *canon.Encoder, v *uint64) {
 	if v == nil {
-		e.bool(false)
+		e.Bool(false)
 		return
 	}
-	e.bool(true)
-	e.u64(*v)
+	e.Bool(true)
+	e.U64(*v)
 }
 
 // Tx is a signed transaction. Build one with the fields, then Sign it; decode
@@ -140,17 +144,17 @@ func (tx *Tx) Type() TxType {
 
 // unsignedBytes returns the canonical encoding without the signature.
 func (tx *Tx) unsignedBytes() []byte {
-	e := encoder{b: make([]byte, 0, 128)}
-	e.u8(txVersion)
-	e.bytes16([]byte(tx.ChainID))
-	e.u8(uint8(tx.Type()))
-	e.fixed(tx.Sender[:])
-	e.u64(tx.Nonce)
-	e.u64(uint64(tx.Timestamp))
+	e := canon.Encoder{B: make([]byte, 0, 128)}
+	e.U8(txVersion)
+	e.Bytes16([]byte(tx.ChainID))
+	e.U8(uint8(tx.Type()))
+	e.Fixed(tx.Sender[:])
+	e.U64(tx.Nonce)
+	e.U64(uint64(tx.Timestamp))
 	if tx.Payload != nil {
 		tx.Payload.encode(&e)
 	}
-	return e.b
+	return e.B
 }
 
 // SignBytes returns the bytes the sender signs: the domain-separated
@@ -208,42 +212,42 @@ func DecodeTx(b []byte) (*Tx, error) {
 	if len(b) > MaxTxBytesHard {
 		return nil, &TxError{Code: CodeOversized, Msg: fmt.Sprintf("transaction is %d bytes, limit %d", len(b), MaxTxBytesHard), cause: ErrNonCanonical}
 	}
-	d := decoder{b: b, what: "tx"}
-	if v := d.u8("version"); d.err == nil && v != txVersion {
-		d.fail("unsupported version %d", v)
+	d := canon.NewDecoder(b, "tx", ErrNonCanonical)
+	if v := d.U8("version"); d.Err() == nil && v != txVersion {
+		d.Fail("unsupported version %d", v)
 	}
 	tx := &Tx{}
-	tx.ChainID = string(d.bytes16("chain_id", MaxChainIDBytes))
-	typ := TxType(d.u8("type"))
-	d.fixed(tx.Sender[:], "sender")
-	tx.Nonce = d.u64("nonce")
-	tx.Timestamp = int64(d.u64("timestamp"))
-	if d.err == nil {
+	tx.ChainID = string(d.Bytes16("chain_id", MaxChainIDBytes))
+	typ := TxType(d.U8("type"))
+	d.Fixed(tx.Sender[:], "sender")
+	tx.Nonce = d.U64("nonce")
+	tx.Timestamp = int64(d.U64("timestamp"))
+	if d.Err() == nil {
 		switch typ {
 		case TxTransfer:
 			p := &Transfer{}
-			d.fixed(p.To[:], "to")
-			p.Amount = d.u64("amount")
+			d.Fixed(p.To[:], "to")
+			p.Amount = d.U64("amount")
 			tx.Payload = p
 		case TxKVPut:
 			p := &KVPut{}
-			p.Key = string(d.bytes16("key", MaxKeyBytes))
-			p.Value = string(d.bytes32("value", MaxValueBytesHard))
-			p.ExpectVersion = decodeExpect(&d)
+			p.Key = string(d.Bytes16("key", MaxKeyBytes))
+			p.Value = string(d.Bytes32("value", MaxValueBytesHard))
+			p.ExpectVersion = decodeExpect(d)
 			tx.Payload = p
 		case TxKVDelete:
 			p := &KVDelete{}
-			p.Key = string(d.bytes16("key", MaxKeyBytes))
-			p.ExpectVersion = decodeExpect(&d)
+			p.Key = string(d.Bytes16("key", MaxKeyBytes))
+			p.ExpectVersion = decodeExpect(d)
 			tx.Payload = p
 		case TxRecord:
-			tx.Payload = &Record{Document: d.bytes32("document", MaxTxBytesHard)}
+			tx.Payload = &Record{Document: d.Bytes32("document", MaxTxBytesHard)}
 		default:
 			return nil, &TxError{Code: CodeUnknownType, Msg: fmt.Sprintf("unknown transaction type %d", typ), cause: ErrNonCanonical}
 		}
 	}
-	d.fixed(tx.Signature[:], "signature")
-	if err := d.finish(); err != nil {
+	d.Fixed(tx.Signature[:], "signature")
+	if err := d.Finish(); err != nil {
 		return nil, &TxError{Code: CodeMalformed, Msg: err.Error(), cause: err}
 	}
 	if err := tx.checkWellFormed(); err != nil {
@@ -259,11 +263,11 @@ func DecodeTx(b []byte) (*Tx, error) {
 	return tx, nil
 }
 
-func decodeExpect(d *decoder) *uint64 {
-	if !d.bool("has_expect_version") {
+func decodeExpect(d *canon.Decoder) *uint64 {
+	if !d.Bool("has_expect_version") {
 		return nil
 	}
-	v := d.u64("expect_version")
+	v := d.U64("expect_version")
 	return &v
 }
 

@@ -3,6 +3,7 @@ package types
 import (
 	"fmt"
 
+	"github.com/cairn-db/cairn/canon"
 	"github.com/cairn-db/cairn/crypto"
 )
 
@@ -32,8 +33,8 @@ func NewValidatorSet(vals []Validator) (*ValidatorSet, error) {
 		return nil, fmt.Errorf("validator set: need 1..%d validators, got %d", MaxValidators, len(vals))
 	}
 	vs := &ValidatorSet{Validators: append([]Validator(nil), vals...), index: make(map[crypto.PublicKey]int, len(vals))}
-	e := encoder{}
-	e.u16(uint16(len(vals)))
+	e := canon.Encoder{}
+	e.U16(uint16(len(vals)))
 	for i, v := range vals {
 		if v.Power == 0 {
 			return nil, fmt.Errorf("validator set: validator %d (%s) has zero power", i, v.Name)
@@ -46,10 +47,10 @@ func NewValidatorSet(vals []Validator) (*ValidatorSet, error) {
 		}
 		vs.total += v.Power
 		vs.index[v.PublicKey] = i
-		e.fixed(v.PublicKey[:])
-		e.u64(v.Power)
+		e.Fixed(v.PublicKey[:])
+		e.U64(v.Power)
 	}
-	vs.hash = crypto.Sum(e.b)
+	vs.hash = crypto.Sum(e.B)
 	return vs, nil
 }
 

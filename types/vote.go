@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/cairn-db/cairn/canon"
 	"github.com/cairn-db/cairn/crypto"
 )
 
@@ -29,13 +30,13 @@ func (t VoteType) String() string {
 // VoteSignBytes returns the domain-separated bytes a validator signs for a
 // vote: chain id, type, height, round and block hash (zero hash = nil vote).
 func VoteSignBytes(chainID string, t VoteType, height uint64, round uint32, block crypto.Hash) []byte {
-	e := encoder{b: make([]byte, 0, 16+len(chainID)+45)}
-	e.bytes16([]byte(chainID))
-	e.u8(uint8(t))
-	e.u64(height)
-	e.u32(round)
-	e.fixed(block[:])
-	return crypto.SignBytes(crypto.DomainVote, e.b)
+	e := canon.Encoder{B: make([]byte, 0, 16+len(chainID)+45)}
+	e.Bytes16([]byte(chainID))
+	e.U8(uint8(t))
+	e.U64(height)
+	e.U32(round)
+	e.Fixed(block[:])
+	return crypto.SignBytes(crypto.DomainVote, e.B)
 }
 
 // Vote is one validator's signed prevote or precommit.
@@ -72,27 +73,27 @@ func (v *Vote) Verify(chainID string, vs *ValidatorSet) error {
 
 // Encode returns the canonical encoding of v.
 func (v *Vote) Encode() []byte {
-	e := encoder{b: make([]byte, 0, 112)}
-	e.u8(uint8(v.Type))
-	e.u64(v.Height)
-	e.u32(v.Round)
-	e.fixed(v.BlockHash[:])
-	e.u16(v.Validator)
-	e.fixed(v.Signature[:])
-	return e.b
+	e := canon.Encoder{B: make([]byte, 0, 112)}
+	e.U8(uint8(v.Type))
+	e.U64(v.Height)
+	e.U32(v.Round)
+	e.Fixed(v.BlockHash[:])
+	e.U16(v.Validator)
+	e.Fixed(v.Signature[:])
+	return e.B
 }
 
 // DecodeVote parses the canonical encoding of a vote.
 func DecodeVote(b []byte) (Vote, error) {
-	d := decoder{b: b, what: "vote"}
+	d := canon.NewDecoder(b, "vote", ErrNonCanonical)
 	var v Vote
-	v.Type = VoteType(d.u8("type"))
-	v.Height = d.u64("height")
-	v.Round = d.u32("round")
-	d.fixed(v.BlockHash[:], "block_hash")
-	v.Validator = d.u16("validator")
-	d.fixed(v.Signature[:], "signature")
-	if err := d.finish(); err != nil {
+	v.Type = VoteType(d.U8("type"))
+	v.Height = d.U64("height")
+	v.Round = d.U32("round")
+	d.Fixed(v.BlockHash[:], "block_hash")
+	v.Validator = d.U16("validator")
+	d.Fixed(v.Signature[:], "signature")
+	if err := d.Finish(); err != nil {
 		return Vote{}, err
 	}
 	if v.Type != Prevote && v.Type != Precommit {
@@ -174,40 +175,40 @@ func (c *Certificate) Verify(chainID string, vs *ValidatorSet) error {
 
 // Encode returns the canonical encoding.
 func (c *Certificate) Encode() []byte {
-	e := encoder{b: make([]byte, 0, 46+len(c.Sigs)*66)}
-	e.u64(c.Height)
-	e.u32(c.Round)
-	e.fixed(c.BlockHash[:])
-	e.u16(uint16(len(c.Sigs)))
+	e := canon.Encoder{B: make([]byte, 0, 46+len(c.Sigs)*66)}
+	e.U64(c.Height)
+	e.U32(c.Round)
+	e.Fixed(c.BlockHash[:])
+	e.U16(uint16(len(c.Sigs)))
 	for _, s := range c.Sigs {
-		e.u16(s.Validator)
-		e.fixed(s.Signature[:])
+		e.U16(s.Validator)
+		e.Fixed(s.Signature[:])
 	}
-	return e.b
+	return e.B
 }
 
 // DecodeCertificate parses the canonical encoding. Signatures must be in
 // strictly ascending validator order.
 func DecodeCertificate(b []byte) (*Certificate, error) {
-	d := decoder{b: b, what: "certificate"}
+	d := canon.NewDecoder(b, "certificate", ErrNonCanonical)
 	c := &Certificate{}
-	c.Height = d.u64("height")
-	c.Round = d.u32("round")
-	d.fixed(c.BlockHash[:], "block_hash")
-	n := int(d.u16("count"))
-	if d.err == nil && n*66 > len(b)-d.off {
-		d.fail("count %d exceeds remaining bytes", n)
+	c.Height = d.U64("height")
+	c.Round = d.U32("round")
+	d.Fixed(c.BlockHash[:], "block_hash")
+	n := int(d.U16("count"))
+	if d.Err() == nil && n*66 > d.Remaining() {
+		d.Fail("count %d exceeds remaining bytes", n)
 	}
-	for i := 0; i < n && d.err == nil; i++ {
+	for i := 0; i < n && d.Err() == nil; i++ {
 		var s CommitSig
-		s.Validator = d.u16("validator")
-		d.fixed(s.Signature[:], "signature")
+		s.Validator = d.U16("validator")
+		d.Fixed(s.Signature[:], "signature")
 		if i > 0 && s.Validator <= c.Sigs[i-1].Validator {
-			d.fail("signatures not strictly ordered by validator")
+			d.Fail("signatures not strictly ordered by validator")
 		}
 		c.Sigs = append(c.Sigs, s)
 	}
-	if err := d.finish(); err != nil {
+	if err := d.Finish(); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -3,6 +3,7 @@ package consensus
 import (
 	"fmt"
 
+	"github.com/cairn-db/cairn/canon"
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/types"
 )
@@ -107,14 +108,14 @@ func (*BlockResponse) Type() MsgType { return MsgBlockResponse }
 // bound through its hash, which commits to the header and (via the tx root)
 // to every transaction.
 func ProposalSignBytes(chainID string, height uint64, round uint32, polRound int32, block crypto.Hash) []byte {
-	e := enc{b: make([]byte, 0, 2+len(chainID)+48)}
-	e.b = append(e.b, byte(len(chainID)>>8), byte(len(chainID)))
-	e.fixed([]byte(chainID))
-	e.u64(height)
-	e.u32(round)
-	e.u32(uint32(polRound))
-	e.fixed(block[:])
-	return crypto.SignBytes(crypto.DomainProposal, e.b)
+	e := canon.Encoder{B: make([]byte, 0, 2+len(chainID)+48)}
+	e.B = append(e.B, byte(len(chainID)>>8), byte(len(chainID)))
+	e.Fixed([]byte(chainID))
+	e.U64(height)
+	e.U32(round)
+	e.U32(uint32(polRound))
+	e.Fixed(block[:])
+	return crypto.SignBytes(crypto.DomainProposal, e.B)
 }
 
 // SignProposal builds and signs a proposal of block for (height, round).
@@ -150,38 +151,38 @@ func Encode(m Message) []byte {
 			return nil
 		}
 		bb := m.Block.Encode()
-		e := enc{b: make([]byte, 0, 1+8+4+4+crypto.SignatureSize+4+len(bb))}
-		e.u8(uint8(MsgProposal))
-		e.u64(m.Height)
-		e.u32(m.Round)
-		e.u32(uint32(m.POLRound))
-		e.fixed(m.Signature[:])
-		e.bytes32(bb)
-		return e.b
+		e := canon.Encoder{B: make([]byte, 0, 1+8+4+4+crypto.SignatureSize+4+len(bb))}
+		e.U8(uint8(MsgProposal))
+		e.U64(m.Height)
+		e.U32(m.Round)
+		e.U32(uint32(m.POLRound))
+		e.Fixed(m.Signature[:])
+		e.Bytes32(bb)
+		return e.B
 	case *VoteMessage:
 		vb := m.Vote.Encode()
 		return append([]byte{uint8(MsgVote)}, vb...)
 	case *Status:
-		e := enc{b: make([]byte, 0, 13)}
-		e.u8(uint8(MsgStatus))
-		e.u64(m.Height)
-		e.u32(m.Round)
-		return e.b
+		e := canon.Encoder{B: make([]byte, 0, 13)}
+		e.U8(uint8(MsgStatus))
+		e.U64(m.Height)
+		e.U32(m.Round)
+		return e.B
 	case *BlockRequest:
-		e := enc{b: make([]byte, 0, 9)}
-		e.u8(uint8(MsgBlockRequest))
-		e.u64(m.Height)
-		return e.b
+		e := canon.Encoder{B: make([]byte, 0, 9)}
+		e.U8(uint8(MsgBlockRequest))
+		e.U64(m.Height)
+		return e.B
 	case *BlockResponse:
 		if m.Block == nil || m.Cert == nil {
 			return nil
 		}
 		bb, cb := m.Block.Encode(), m.Cert.Encode()
-		e := enc{b: make([]byte, 0, 9+len(bb)+len(cb))}
-		e.u8(uint8(MsgBlockResponse))
-		e.bytes32(bb)
-		e.bytes32(cb)
-		return e.b
+		e := canon.Encoder{B: make([]byte, 0, 9+len(bb)+len(cb))}
+		e.U8(uint8(MsgBlockResponse))
+		e.Bytes32(bb)
+		e.Bytes32(cb)
+		return e.B
 	}
 	return nil
 }
@@ -193,18 +194,18 @@ func Decode(b []byte) (Message, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("consensus message: %w: empty", ErrMalformed)
 	}
-	d := dec{b: b, off: 1}
+	d := canon.NewDecoder(b[1:], "consensus message", ErrMalformed)
 	t := MsgType(b[0])
 	var m Message
 	switch t {
 	case MsgProposal:
 		p := &Proposal{}
-		p.Height = d.u64("height")
-		p.Round = d.u32("round")
-		p.POLRound = int32(d.u32("pol_round"))
-		d.fixed(p.Signature[:], "signature")
-		bb := d.bytes32("block", MaxBlockEncoding)
-		if err := d.finish(); err != nil {
+		p.Height = d.U64("height")
+		p.Round = d.U32("round")
+		p.POLRound = int32(d.U32("pol_round"))
+		d.Fixed(p.Signature[:], "signature")
+		bb := d.Bytes32Ref("block", MaxBlockEncoding)
+		if err := d.Finish(); err != nil {
 			return nil, fmt.Errorf("proposal: %w", err)
 		}
 		if p.POLRound < -1 || (p.POLRound >= 0 && uint32(p.POLRound) >= p.Round) {
@@ -224,13 +225,13 @@ func Decode(b []byte) (Message, error) {
 		}
 		return &VoteMessage{Vote: v}, nil
 	case MsgStatus:
-		m = &Status{Height: d.u64("height"), Round: d.u32("round")}
+		m = &Status{Height: d.U64("height"), Round: d.U32("round")}
 	case MsgBlockRequest:
-		m = &BlockRequest{Height: d.u64("height")}
+		m = &BlockRequest{Height: d.U64("height")}
 	case MsgBlockResponse:
-		bb := d.bytes32("block", MaxBlockEncoding)
-		cb := d.bytes32("certificate", maxCertEncoding)
-		if err := d.finish(); err != nil {
+		bb := d.Bytes32Ref("block", MaxBlockEncoding)
+		cb := d.Bytes32Ref("certificate", maxCertEncoding)
+		if err := d.Finish(); err != nil {
 			return nil, fmt.Errorf("block response: %w", err)
 		}
 		blk, err := types.DecodeBlock(bb)
@@ -245,7 +246,7 @@ func Decode(b []byte) (Message, error) {
 	default:
 		return nil, fmt.Errorf("consensus message: %w: unknown type %d", ErrMalformed, b[0])
 	}
-	if err := d.finish(); err != nil {
+	if err := d.Finish(); err != nil {
 		return nil, fmt.Errorf("%s: %w", t, err)
 	}
 	return m, nil

@@ -3,6 +3,7 @@ package consensus
 import (
 	"fmt"
 
+	"github.com/cairn-db/cairn/canon"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -37,32 +38,32 @@ type Record struct {
 
 // Encode returns the canonical bytes of r: kind, height, then the body.
 func (r *Record) Encode() []byte {
-	e := enc{}
-	e.u8(uint8(r.Kind))
-	e.u64(r.Height)
+	e := canon.Encoder{}
+	e.U8(uint8(r.Kind))
+	e.U64(r.Height)
 	switch r.Kind {
 	case RecordProposal:
-		e.bytes32(Encode(r.Proposal))
+		e.Bytes32(Encode(r.Proposal))
 	case RecordVote:
-		e.fixed(r.Vote.Encode())
+		e.Fixed(r.Vote.Encode())
 	case RecordLock:
-		e.u32(r.Round)
-		e.bytes32(r.Block.Encode())
+		e.U32(r.Round)
+		e.Bytes32(r.Block.Encode())
 	}
-	return e.b
+	return e.B
 }
 
 // DecodeRecord parses bytes written by Record.Encode.
 func DecodeRecord(b []byte) (Record, error) {
-	d := dec{b: b}
-	r := Record{Kind: RecordKind(d.u8("kind")), Height: d.u64("height")}
-	if d.err != nil {
-		return Record{}, fmt.Errorf("wal record: %w", d.err)
+	d := canon.NewDecoder(b, "consensus", ErrMalformed)
+	r := Record{Kind: RecordKind(d.U8("kind")), Height: d.U64("height")}
+	if d.Err() != nil {
+		return Record{}, fmt.Errorf("wal record: %w", d.Err())
 	}
 	switch r.Kind {
 	case RecordProposal:
-		pb := d.bytes32("proposal", MaxBlockEncoding+128)
-		if err := d.finish(); err != nil {
+		pb := d.Bytes32Ref("proposal", MaxBlockEncoding+128)
+		if err := d.Finish(); err != nil {
 			return Record{}, fmt.Errorf("wal record: %w", err)
 		}
 		m, err := Decode(pb)
@@ -75,7 +76,7 @@ func DecodeRecord(b []byte) (Record, error) {
 		}
 		r.Proposal = p
 	case RecordVote:
-		v, err := types.DecodeVote(b[d.off:])
+		v, err := types.DecodeVote(d.Rest())
 		if err != nil {
 			return Record{}, fmt.Errorf("wal record: %w: %w", ErrMalformed, err)
 		}
@@ -84,9 +85,9 @@ func DecodeRecord(b []byte) (Record, error) {
 		}
 		r.Vote = v
 	case RecordLock:
-		r.Round = d.u32("round")
-		bb := d.bytes32("block", MaxBlockEncoding)
-		if err := d.finish(); err != nil {
+		r.Round = d.U32("round")
+		bb := d.Bytes32Ref("block", MaxBlockEncoding)
+		if err := d.Finish(); err != nil {
 			return Record{}, fmt.Errorf("wal record: %w", err)
 		}
 		blk, err := types.DecodeBlock(bb)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/cairn-db/cairn/crypto"
@@ -112,6 +113,9 @@ func Open(opts Options, g *types.Genesis) (*Ledger, error) {
 	// (replay checks, new accounts, cache misses) are for keys that are
 	// not there: without filters each one searches every level.
 	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	// Almost everything stored is hashes, keys and signatures, which do not
+	// compress: compressing them only costs compaction CPU.
+	po.Levels[0].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	db, err := pebble.Open(opts.Dir, po)
 	if err != nil {
 		cache.Unref()

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/execute"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -214,46 +215,140 @@ func BenchmarkIndexing(b *testing.B) {
 	b.ReportMetric(float64(size)/float64(n), "bytes/tx")
 }
 
-// BenchmarkIndexFromLedger measures the node's path: Run/CatchUp reading
-// committed blocks from a real ledger (setup commits signed transactions;
-// only indexing is timed).
-func BenchmarkIndexFromLedger(b *testing.B) {
-	const blocks, per = 20, 1000
-	c := newChain(b, 200, 1_000_000_000)
+// ledgerLoad signs txs transactions shaped like the synthetic corpus (70%
+// transfers, 10% kv.put, 20% records) for c's users, in blocks of per.
+func ledgerLoad(c *chain, txs, per int) [][]*types.Tx {
 	s := newSynth(10)
-	for h := 0; h < blocks; h++ {
-		var txs []*types.Tx
-		for i := 0; i < per; i++ {
-			u := (h*per + i) % len(c.users)
-			switch i % 10 {
+	var blocks [][]*types.Tx
+	for n := 0; n < txs; {
+		var blk []*types.Tx
+		for i := 0; i < per && n < txs; i, n = i+1, n+1 {
+			u := n % len(c.users)
+			switch n % 10 {
 			case 0, 1, 2, 3, 4, 5, 6:
-				txs = append(txs, c.tx(u, &types.Transfer{To: c.addr((u + 7) % len(c.users)), Amount: uint64(1 + i)}))
+				blk = append(blk, c.tx(u, &types.Transfer{To: c.addr((u + 7) % len(c.users)), Amount: uint64(1 + n%1000)}))
 			case 7:
-				txs = append(txs, c.tx(u, &types.KVPut{Key: fmt.Sprintf("k/%d/%d", u, i), Value: s.text(6)}))
+				blk = append(blk, c.tx(u, &types.KVPut{Key: fmt.Sprintf("k/%d/%d", u, n%64), Value: s.text(6)}))
 			default:
-				txs = append(txs, c.tx(u, &types.Record{Document: []byte(fmt.Sprintf(`{"invoice":{"amount":%d,"note":%q}}`, i, s.text(8)))}))
+				blk = append(blk, c.tx(u, &types.Record{Document: []byte(fmt.Sprintf(`{"invoice":{"amount":%d,"note":%q}}`, n, s.text(8)))}))
 			}
 		}
-		mustOK(b, c.commit(txs...), per)
+		blocks = append(blocks, blk)
 	}
+	return blocks
+}
+
+// commitFast commits a block without checking signatures (they were made
+// here) so that the committer is as fast as the ledger allows.
+func (c *chain) commitFast(tb testing.TB, txs []*types.Tx, at int64) {
+	h := c.l.Head().Height + 1
+	blk, p, err := c.l.Propose(txs, 0, at, c.vkey.Public(), execute.Options{SkipSignatures: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	v := types.SignVote(c.vkey, c.g.ChainID, types.Precommit, h, 0, blk.Hash(), 0)
+	if err := c.l.Commit(blk, types.NewCertificate(h, 0, blk.Hash(), []types.Vote{v}), p); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// BenchmarkIndexFromLedger measures the node's indexing path: CatchUp
+// reading b.N committed transactions (blocks of 1,000) from a real ledger.
+// Setup commits them; only indexing is timed.
+func BenchmarkIndexFromLedger(b *testing.B) {
+	c := newChain(b, 1000, 1_000_000_000)
+	for _, blk := range ledgerLoad(c, max(b.N, 1000), 1000) {
+		c.commitFast(b, blk, c.l.Head().Time+1000)
+	}
+	ix, err := Open(filepath.Join(b.TempDir(), "search"), c.l, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ix.Close()
 	b.ResetTimer()
-	var took time.Duration
-	for i := 0; i < b.N; i++ {
-		dir := filepath.Join(b.TempDir(), fmt.Sprint("search", i))
-		ix, err := Open(dir, c.l, Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		start := time.Now()
-		if err := ix.CatchUp(context.Background(), nil); err != nil {
-			b.Fatal(err)
-		}
-		took += time.Since(start)
-		b.StopTimer()
-		ix.Close()
-		b.StartTimer()
+	start := time.Now()
+	if err := ix.CatchUp(context.Background(), nil); err != nil {
+		b.Fatal(err)
 	}
-	b.ReportMetric(float64(blocks*per*b.N)/took.Seconds(), "txs/s")
+	took := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(ix.Status().TxsIndexed)/took.Seconds(), "txs/s")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkLag commits blocks at a steady rate while Run indexes them, and
+// reports how far behind the index is: for each 20 ms sample, the age of
+// the oldest committed block not yet searchable. Environment:
+// CAIRN_SEARCH_BENCH_RATE (txs/s, default 2,000), CAIRN_SEARCH_BENCH_SECONDS
+// (default 10), CAIRN_SEARCH_BENCH_BLOCK_MS (block interval, default 100).
+func BenchmarkLag(b *testing.B) {
+	env := func(k string, d int) int {
+		if v, err := strconv.Atoi(os.Getenv(k)); err == nil && v > 0 {
+			return v
+		}
+		return d
+	}
+	rate, secs, blockMs := env("CAIRN_SEARCH_BENCH_RATE", 2000), env("CAIRN_SEARCH_BENCH_SECONDS", 10), env("CAIRN_SEARCH_BENCH_BLOCK_MS", 100)
+	per := max(1, rate*blockMs/1000)
+	c := newChain(b, 1000, 1_000_000_000)
+	plan := ledgerLoad(c, rate*secs, per)
+	ix, err := Open(filepath.Join(b.TempDir(), "search"), c.l, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ix.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = ix.Run(ctx) }()
+
+	var mu sync.Mutex
+	committedAt := []time.Time{{}} // by height
+	done := make(chan struct{})
+	b.ResetTimer()
+	start := time.Now()
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(time.Duration(blockMs) * time.Millisecond)
+		defer tick.Stop()
+		for _, txs := range plan {
+			<-tick.C
+			c.commitFast(b, txs, time.Now().UnixMilli())
+			mu.Lock()
+			committedAt = append(committedAt, time.Now())
+			mu.Unlock()
+			ix.Notify(c.l.Head().Height)
+		}
+	}()
+	var lags []time.Duration
+	sample := time.NewTicker(20 * time.Millisecond)
+	defer sample.Stop()
+	for finished := false; !finished || ix.IndexedHeight() < c.l.Head().Height; {
+		select {
+		case <-done:
+			finished = true
+			done = nil
+		case <-sample.C:
+		}
+		mu.Lock()
+		lag := time.Duration(0)
+		if h := ix.IndexedHeight() + 1; h < uint64(len(committedAt)) {
+			lag = time.Since(committedAt[h])
+		}
+		mu.Unlock()
+		lags = append(lags, lag)
+		if time.Since(start) > time.Duration(secs)*time.Second+5*time.Minute {
+			b.Fatalf("index never caught up: %d of %d", ix.IndexedHeight(), c.l.Head().Height)
+		}
+	}
+	took := time.Since(start)
+	b.StopTimer()
+	sort.Slice(lags, func(i, j int) bool { return lags[i] < lags[j] })
+	q := func(p float64) float64 { return lags[int(p*float64(len(lags)-1))].Seconds() }
+	b.ReportMetric(float64(rate*secs)/took.Seconds(), "committed-txs/s")
+	b.ReportMetric(q(0.5), "lag-p50-s")
+	b.ReportMetric(q(0.99), "lag-p99-s")
+	b.ReportMetric(lags[len(lags)-1].Seconds(), "lag-max-s")
+	b.ReportMetric(0, "ns/op")
 }
 
 // benchCorpus is the query benchmarks' index, built once per process.

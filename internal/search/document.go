@@ -20,7 +20,8 @@ import (
 // Field names in the index. The query language uses the same names (see
 // fieldSpecs in query.go and docs/search.md).
 const (
-	fHash     = "hash"     // tx hash, or block hash for block documents
+	fHash     = "hash"     // block hash (a tx's hash is its document id, field _id)
+	fID       = "_id"      // Bleve's document id field
 	fType     = "type"     // transfer, kv.put, kv.delete, record, block
 	fFrom     = "from"     // sender address (hex); sender:PUBKEY queries use it too
 	fTo       = "to"       // transfer recipient address (hex)
@@ -151,7 +152,6 @@ func (b *builder) txDoc(height uint64, idx uint32, tx *types.Tx, r *types.Receip
 	d := document.NewDocument(txDocID(th, height, idx, r))
 	b.common(d, height, int64(idx), tx.Type().String())
 	var all []string
-	b.kw(d, fHash, th.String(), optIDHidden)
 	b.kw(d, fIndex, strconv.FormatUint(uint64(idx), 10), optIDHidden)
 	b.kw(d, fFrom, tx.Sender.Address().String(), optID)
 	b.kw(d, fNonce, strconv.FormatUint(tx.Nonce, 10), optIDHidden)

@@ -44,7 +44,7 @@ import (
 
 // schemaVersion changes whenever documents change shape; an index of
 // another version is rebuilt.
-const schemaVersion = "cairn-search-3"
+const schemaVersion = "cairn-search-4"
 
 // Internal (non-document) keys of the index.
 var (

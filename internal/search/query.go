@@ -706,6 +706,10 @@ func (c *compiler) term(t token) (compiled, error) {
 		if !prefix && spec.hexLen > 0 && len(body) != spec.hexLen {
 			return compiled{}, qerr(t.valuePos, "%s must be %d hex digits, got %d (end it with * to match a prefix)", t.field, spec.hexLen, len(body))
 		}
+		if spec.name == fHash {
+			qs, err := c.hash(body, prefix, t.valuePos)
+			return compiled{q: group(qs, false)}, err
+		}
 		fields := []string{spec.name}
 		if spec.kind == kAddress {
 			fields = []string{fFrom, fTo}
@@ -780,6 +784,27 @@ func (c *compiler) term(t token) (compiled, error) {
 	return compiled{}, fmt.Errorf("search: field %s has unknown kind", t.field)
 }
 
+// hash matches a hash (or a prefix of one): a transaction's document id
+// (HASH, or HASH@HEIGHT.INDEX for a replayed copy) or a block's hash field.
+func (c *compiler) hash(h string, prefix bool, pos int) ([]query.Query, error) {
+	if prefix {
+		var qs []query.Query
+		for _, f := range []string{fID, fHash} {
+			q, err := c.prefixQ(f, h, pos)
+			if err != nil {
+				return nil, err
+			}
+			qs = append(qs, q)
+		}
+		return qs, nil
+	}
+	replays, err := c.prefixQ(fID, h+"@", pos)
+	if err != nil {
+		return nil, err
+	}
+	return []query.Query{termQ(fID, h), replays, termQ(fHash, h)}, nil
+}
+
 // pubKeyAddress returns the address (hex) of a public key given in hex.
 func pubKeyAddress(s string) (string, bool) {
 	pk, err := crypto.ParsePublicKey(strings.ToLower(s))
@@ -814,7 +839,12 @@ func (c *compiler) bare(t token) (compiled, error) {
 	if isHexDigits(lv) {
 		switch len(lv) {
 		case 64:
-			cands = append(cands, exact{fHash, lv}, exact{fProposer, lv})
+			hq, err := c.hash(lv, false, t.pos)
+			if err != nil {
+				return compiled{}, err
+			}
+			qs = append(qs, hq...)
+			cands = append(cands, exact{fProposer, lv})
 			if a, ok := pubKeyAddress(lv); ok {
 				cands = append(cands, exact{fFrom, a})
 			}

@@ -151,7 +151,7 @@ type recoveryResult struct {
 }
 
 func runCrashRecovery(ctx context.Context, e *Env, r *Report) error {
-	ks := pick(e, []int{10, 50, 200, 500, 1000}, []int{5})
+	ks := pick(e, []int{10, 25, 50, 100, 200}, []int{5})
 	rate := pick(e, 400.0, 200.0)
 	r.Setup = map[string]any{"validators": 4, "restarted": "node3", "blocks_missed": ks,
 		"load":       fmt.Sprintf("open loop, %.0f tx/s, batch 20, to node0..node2, running while node3 is down and while it catches up", rate),
@@ -188,7 +188,7 @@ func runCrashRecovery(ctx context.Context, e *Env, r *Report) error {
 		c.cl.Kill(3)
 		down := time.Now()
 		stopLoad := background()
-		deadline := time.Now().Add(pick(e, 8*time.Minute, 60*time.Second))
+		deadline := time.Now().Add(pick(e, 6*time.Minute, 60*time.Second))
 		for {
 			h0, err := c.height(ctx, 0)
 			if err == nil && h0 >= h3+uint64(k) {
@@ -492,7 +492,7 @@ func runThreshold(ctx context.Context, e *Env, r *Report) error {
 	restartAt := pick(e, 30*time.Second, 4*time.Second)
 	restart3At := pick(e, 40*time.Second, 6*time.Second)
 	rate := pick(e, 300.0, 200.0)
-	seeds := pick(e, 50, 2)
+	seeds := pick(e, 100, 2)
 	r.Setup = map[string]any{"validators": 4, "kill": "node2 and node3 (kill -9) at kill_at_s; node2 restarted at restart_at_s; node3 at restart3_at_s",
 		"kill_at_s": killAt.Seconds(), "restart_at_s": restartAt.Seconds(), "restart3_at_s": restart3At.Seconds(), "duration_s": dur.Seconds(), "mode": "open loop",
 		"rate_tx_per_s": rate, "batch": 20, "load_to": "node0, node1", "simulator_seeds": seeds}

@@ -118,7 +118,7 @@ func Line(path string, s Spec) error {
 		}
 		p.Add(l)
 		var thumb plot.Thumbnailer = l
-		if se.Points || len(xys) <= 12 {
+		if se.Points || (len(xys) <= 12 && !se.Dashed) {
 			sc, err := plotter.NewScatter(xys)
 			if err != nil {
 				return fmt.Errorf("chart %s: %w", s.Title, err)
@@ -176,6 +176,8 @@ func Bars(path string, s Spec) error {
 		return errors.New("chart: bars need categories")
 	}
 	p := newPlot(s)
+	// The first group of bars is often the tallest: keep the legend right.
+	p.Legend.Left = false
 	n := len(s.Series)
 	w := vg.Points(math.Max(8, math.Min(28, 200/float64(max(1, n*len(s.Categories))))))
 	// On a log axis a bar cannot start at zero: every bar stands on an

@@ -206,7 +206,8 @@ func (r *Ready) Empty() bool {
 		r.Build == nil && len(r.Serve) == 0 && len(r.Evidence) == 0
 }
 
-// Event is an input to Step: Receive, Timeout, TxsAvailable or BlockBuilt.
+// Event is an input to Step: Receive, Timeout, TxsAvailable, BlockBuilt or
+// PeerConnected.
 type Event interface{ isEvent() }
 
 // Receive is a decoded message from validator From (its index in the set;
@@ -235,10 +236,14 @@ type BlockBuilt struct {
 	Block  *types.Block
 }
 
-func (Receive) isEvent()      {}
-func (Timeout) isEvent()      {}
-func (TxsAvailable) isEvent() {}
-func (BlockBuilt) isEvent()   {}
+// PeerConnected reports that the transport (re)connected to validator Peer.
+type PeerConnected struct{ Peer int }
+
+func (PeerConnected) isEvent() {}
+func (Receive) isEvent()       {}
+func (Timeout) isEvent()       {}
+func (TxsAvailable) isEvent()  {}
+func (BlockBuilt) isEvent()    {}
 
 // Stats counts what the engine did with its inputs.
 type Stats struct {
@@ -634,6 +639,14 @@ func (e *Engine) Step(now int64, ev Event) Ready {
 		}
 	case BlockBuilt:
 		e.blockBuilt(ev)
+	case PeerConnected:
+		// A peer that just connected may have missed the status we
+		// broadcast at start (or may be behind): tell it where we are. A
+		// peer ahead of us answers with its own status, and catch-up
+		// starts even on an idle chain, where nothing else would be sent.
+		if ev.Peer >= 0 && ev.Peer < e.vs.Len() && ev.Peer != e.self {
+			e.send(ev.Peer, &Status{Height: e.height - 1, Round: e.round})
+		}
 	}
 	e.process()
 	return e.takeReady()

@@ -428,3 +428,38 @@ func TestCatchUpForgetsUnansweredClaims(t *testing.T) {
 		t.Fatalf("want a request for height 1 to peer 2, got %v", requestsOf(rd))
 	}
 }
+
+// TestIdleLaggardCatchesUpOnPeerConnected: a validator that missed blocks
+// and rejoins an idle chain hears nothing (idle engines are silent); the
+// driver's PeerConnected makes it announce itself, the peers answer, and it
+// catches up without any new transaction.
+func TestIdleLaggardCatchesUpOnPeerConnected(t *testing.T) {
+	h := newHarness(t, 4, testCut())
+	h.drop = func(from, to int, m Message) bool { return from == 3 || to == 3 }
+	for k := 1; k <= 3; k++ {
+		h.submit(testTx(t, uint64(k)))
+		want := k
+		h.run(h.now+10_000, func() bool { return len(h.chains[0]) >= want })
+	}
+	// Restart it with an empty mempool while its links are still down: the
+	// status it broadcasts at start is lost, as when a restarted node
+	// speaks before its connections are up.
+	h.pending[3] = nil
+	h.wals[3] = nil // it was down, not voting, while the others went on
+	h.start(3)
+	h.run(h.now+1_000, func() bool { return false })
+	h.drop = nil
+	h.run(h.now+20_000, func() bool { return false }) // idle: nothing happens
+	target := len(h.chains[0])
+	if len(h.chains[3]) != 0 {
+		t.Fatalf("setup: idle laggard committed %d blocks on its own", len(h.chains[3]))
+	}
+	for p := 0; p < 3; p++ {
+		h.push(h.now+1, 3, PeerConnected{Peer: p})
+	}
+	h.run(h.now+20_000, func() bool { return len(h.chains[3]) >= target })
+	if len(h.chains[3]) != target {
+		t.Fatalf("laggard at %d after PeerConnected, want %d", len(h.chains[3]), target)
+	}
+	h.checkAgreement()
+}

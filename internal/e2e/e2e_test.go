@@ -361,3 +361,24 @@ func mustDecode(t *testing.T, tx *types.Tx) *types.Tx {
 	}
 	return out
 }
+
+// TestRestartOnIdleChainCatchesUp: a validator that missed blocks and comes
+// back while nothing new is being committed still catches up (it learns the
+// others' height when its connections come up).
+func TestRestartOnIdleChainCatchesUp(t *testing.T) {
+	tn := startNet(t, 4)
+	tn.cluster.Stop(3, 10*time.Second)
+	senders := newKeys(t, 3)
+	tn.fund(senders, 1000)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	acked := tn.load(ctx, senders, []int{0, 1, 2}, 3, nil)
+	tn.waitCommitted(0, acked, 30*time.Second)
+	target := tn.height(0)
+	if err := tn.cluster.Start(3); err != nil {
+		t.Fatal(err)
+	}
+	// No load from here on: the chain is idle.
+	eventually(t, 20*time.Second, "node3 caught up on an idle chain", func() bool { return tn.height(3) >= target })
+	tn.sameChain([]int{0, 3}, target)
+}

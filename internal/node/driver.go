@@ -41,6 +41,9 @@ func (n *Node) run(ctx context.Context) error {
 	}
 	wake := time.NewTimer(time.Hour)
 	defer wake.Stop()
+	peerCheck := time.NewTicker(250 * time.Millisecond)
+	defer peerCheck.Stop()
+	connectedSince := map[int]time.Time{}
 	for {
 		if len(n.timers) > 0 {
 			wake.Reset(time.Until(time.UnixMilli(n.timers[0].At)))
@@ -58,6 +61,10 @@ func (n *Node) run(ctx context.Context) error {
 			if err := n.reportMempool(); err != nil {
 				return err
 			}
+		case <-peerCheck.C:
+			if err := n.notePeers(connectedSince); err != nil {
+				return err
+			}
 		case <-wake.C:
 			now := nowMs()
 			for len(n.timers) > 0 && n.timers[0].At <= now {
@@ -71,6 +78,22 @@ func (n *Node) run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// notePeers tells the engine about every connection that came up since the
+// last check (seen[i] is when validator i's current connection started).
+func (n *Node) notePeers(seen map[int]time.Time) error {
+	for _, p := range n.net.Peers() {
+		i := n.vals.IndexOf(p.PublicKey)
+		if i < 0 || !p.Connected || seen[i].Equal(p.Since) {
+			continue
+		}
+		seen[i] = p.Since
+		if err := n.apply(n.engine.Step(nowMs(), consensus.PeerConnected{Peer: i})); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (n *Node) onMessage(m p2p.Message) error {

@@ -351,53 +351,35 @@ func BenchmarkLag(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 }
 
-// benchCorpus is the query benchmarks' index, built once per process.
-var benchCorpus struct {
-	once sync.Once
-	ix   *Index
-	s    *synth
-	err  error
-}
-
+// corpus opens (building or completing it if needed) the query
+// benchmarks' index: in CAIRN_SEARCH_BENCH_DIR when set (kept for the next
+// run), else in a temporary directory removed at the end of b.
 func corpus(b *testing.B) (*Index, *synth) {
 	n, keep := benchEnv(b)
-	benchCorpus.once.Do(func() {
-		dir := keep
-		if dir == "" {
-			d, err := os.MkdirTemp("", "cairn-search-bench-")
-			if err != nil {
-				benchCorpus.err = err
-				return
-			}
-			dir = d
-		}
-		dir = filepath.Join(dir, fmt.Sprintf("corpus-%d", n))
-		ix, err := open(dir, nil, benchGenesis, ^uint64(0), Options{})
-		if err != nil {
-			benchCorpus.err = err
-			return
-		}
-		s := newSynth(10_000)
-		if have := ix.IndexedHeight(); have > 0 {
-			// Reuse a kept corpus: replay the generator to the same state.
-			for s.height < have {
-				s.block()
-			}
-		}
-		if missing := n - int(ix.IndexedHeight())*benchTxsPerBlock; missing > 0 {
-			b.Logf("building a corpus of %d txs in %s", n, dir)
-			took := fill(b, ix, s, missing)
-			size, _ := DiskSize(dir)
-			b.Logf("corpus: %d txs indexed in %s (%.0f txs/s), %d bytes on disk (%.0f bytes/tx, before final merges)",
-				missing, took.Round(time.Millisecond), float64(missing)/took.Seconds(), size, float64(size)/float64(n))
-		}
-		ix.blockTime = s.blockTime
-		benchCorpus.ix, benchCorpus.s = ix, s
-	})
-	if benchCorpus.err != nil {
-		b.Fatal(benchCorpus.err)
+	dir := keep
+	if dir == "" {
+		dir = b.TempDir()
 	}
-	return benchCorpus.ix, benchCorpus.s
+	dir = filepath.Join(dir, fmt.Sprintf("corpus-%d", n))
+	ix, err := open(dir, nil, benchGenesis, ^uint64(0), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = ix.Close() })
+	s := newSynth(10_000)
+	ix.blockTime = s.blockTime
+	// A kept corpus: replay the generator to the same state.
+	for s.height < ix.IndexedHeight() {
+		s.block()
+	}
+	if missing := n - int(ix.IndexedHeight())*benchTxsPerBlock; missing > 0 {
+		b.Logf("building a corpus of %d txs in %s", n, dir)
+		took := fill(b, ix, s, missing)
+		size, _ := DiskSize(dir)
+		b.Logf("corpus: %d txs indexed in %s (%.0f txs/s), %d bytes on disk (%.0f bytes/tx, before final merges)",
+			missing, took.Round(time.Millisecond), float64(missing)/took.Seconds(), size, float64(size)/float64(n))
+	}
+	return ix, s
 }
 
 // measure runs b.N queries through the HTTP handler and reports p50/p99.
@@ -438,25 +420,22 @@ func measure(b *testing.B, ix *Index, next func(i int) string) {
 // exact (all transfers from one account, newest first, 20 per page) and
 // full text (one mid-frequency word; two words).
 func BenchmarkQuery(b *testing.B) {
+	ix, s := corpus(b)
 	b.Run("exact", func(b *testing.B) {
-		ix, s := corpus(b)
 		rng := rand.New(rand.NewPCG(7, 8))
 		measure(b, ix, func(int) string {
 			return "type:transfer from:" + s.addrs[rng.IntN(len(s.addrs))].String()
 		})
 	})
 	b.Run("fulltext", func(b *testing.B) {
-		ix, s := corpus(b)
 		rng := rand.New(rand.NewPCG(9, 10))
 		measure(b, ix, func(int) string { return s.words[20+rng.IntN(200)] })
 	})
 	b.Run("fulltext2", func(b *testing.B) {
-		ix, s := corpus(b)
 		rng := rand.New(rand.NewPCG(11, 12))
 		measure(b, ix, func(int) string { return s.words[5+rng.IntN(50)] + " " + s.words[20+rng.IntN(200)] })
 	})
 	b.Run("record-field", func(b *testing.B) {
-		ix, s := corpus(b)
 		rng := rand.New(rand.NewPCG(13, 14))
 		measure(b, ix, func(int) string {
 			return fmt.Sprintf(`doc.invoice.customer:"%s" doc.invoice.amount:>50000`, s.names[rng.IntN(len(s.names))])

@@ -30,6 +30,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	batch := fs.Int("batch", 200, "transactions per request")
 	typ := fs.String("type", "transfer", "transaction type: transfer, put, record")
 	accounts := fs.Int("accounts", 2000, "funded sender accounts")
+	presign := fs.Int("presign", 0, "sign this many transactions before starting and send only those (keeps signing off the measured window)")
 	drain := fs.Duration("drain", 20*time.Second, "how long to wait for in-flight txs after sending stops")
 	quiet := fs.Bool("quiet", false, "no progress line")
 	scen := fs.String("scenario", "", "run a named experiment end to end instead (starts its own validators): "+
@@ -55,7 +56,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	o := bench.Options{Network: nw, Duration: *dur, Rate: *rate, Concurrency: *conc, Batch: *batch,
-		Type: *typ, Accounts: *accounts, Drain: *drain}
+		Type: *typ, Accounts: *accounts, Drain: *drain, Presign: *presign}
 	if !*quiet {
 		o.Progress = stderr
 	}

@@ -49,6 +49,11 @@ type Options struct {
 	// OnTick, if set, is called once a second with the time since start
 	// and the committed count so far (scenarios inject faults from it).
 	OnTick func(elapsed time.Duration, committed int64)
+	// Presign, when positive, signs this many transactions before the run
+	// starts and sends only those (sending stops early when they run out),
+	// so that the client's signing does not compete with validators that
+	// share its CPU.
+	Presign int
 }
 
 // Result is what a run measured. Latencies are from the moment a request
@@ -328,14 +333,31 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 
 	sendCtx, stopSend := context.WithTimeout(ctx, r.o.Duration)
 	defer stopSend()
-	begin := time.Now()
-	var wg sync.WaitGroup
 	var mkMu sync.Mutex // accounts' nonces are advanced under this lock
+	type signed struct {
+		txs    []*types.Tx
+		owners []*account
+	}
+	var presigned []signed
+	for n := 0; n < r.o.Presign; n += r.o.Batch {
+		txs, owners := r.makeBatch(min(r.o.Batch, r.o.Presign-n))
+		presigned = append(presigned, signed{txs, owners})
+	}
 	batch := func() ([]*types.Tx, []*account) {
 		mkMu.Lock()
 		defer mkMu.Unlock()
+		if r.o.Presign > 0 {
+			if len(presigned) == 0 {
+				return nil, nil // all sent: the caller stops
+			}
+			b := presigned[0]
+			presigned = presigned[1:]
+			return b.txs, b.owners
+		}
 		return r.makeBatch(r.o.Batch)
 	}
+	begin := time.Now()
+	var wg sync.WaitGroup
 	var nodeTurn atomic.Uint64
 	pick := func() int { return r.o.Nodes[int(nodeTurn.Add(1))%len(r.o.Nodes)] }
 	if r.o.Rate > 0 {
@@ -364,6 +386,10 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 						continue
 					}
 					txs, owners := batch()
+					if len(txs) == 0 {
+						<-sem
+						return
+					}
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
@@ -380,6 +406,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 				defer wg.Done()
 				for sendCtx.Err() == nil {
 					txs, owners := batch()
+					if len(txs) == 0 {
+						return
+					}
 					r.send(ctx, pick(), txs, owners)
 				}
 			}()

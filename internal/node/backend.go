@@ -24,7 +24,11 @@ func (n *Node) startAPI() error {
 		return fmt.Errorf("node: api listen %s: %w", n.cfg.APIAddr, err)
 	}
 	n.apiLn = ln
-	h := api.New(api.Config{Backend: n, Events: n.hub, Search: search.Handler(n.index), Gatherer: n.m.reg, Registerer: n.m.reg, Logger: n.log.With("component", "api")})
+	var searchHandler http.Handler
+	if n.index != nil {
+		searchHandler = search.Handler(n.index)
+	}
+	h := api.New(api.Config{Backend: n, Events: n.hub, Search: searchHandler, Gatherer: n.m.reg, Registerer: n.m.reg, Logger: n.log.With("component", "api")})
 	n.http = api.NewHTTPServer(n.cfg.APIAddr, h, n.log)
 	if n.cfg.AllowFaults {
 		mux := http.NewServeMux()

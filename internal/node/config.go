@@ -55,6 +55,11 @@ type ConsensusConfig struct {
 	EmptyBlockInterval Duration `json:"empty_block_interval"` // 0: no empty blocks
 }
 
+// SearchConfig controls the node's search index.
+type SearchConfig struct {
+	Enabled bool `json:"enabled"`
+}
+
 // MempoolConfig bounds the mempool.
 type MempoolConfig struct {
 	MaxTxs   int `json:"max_txs"`
@@ -78,6 +83,10 @@ type Config struct {
 	LogFormat string          `json:"log_format"` // "text" or "json"
 	Mempool   MempoolConfig   `json:"mempool"`
 	Consensus ConsensusConfig `json:"consensus"`
+	// Search indexes committed transactions for GET /v1/search. Indexing
+	// costs about 100 µs of CPU per transaction; a node that shares its
+	// cores with others may turn it off (CAIRN_SEARCH=off).
+	Search SearchConfig `json:"search"`
 	// AllowFaults enables the fault-injection endpoints and flags. It is for
 	// tests and benchmarks only; a node refuses it unless also started with
 	// the --unsafe-test-faults flag.
@@ -93,6 +102,7 @@ func DefaultConfig(home string) Config {
 		Home: home, Name: filepath.Base(home), Genesis: "../genesis.json", Key: "validator.key", DataDir: "data",
 		APIAddr: "127.0.0.1:8080", P2PAddr: "127.0.0.1:26656", LogLevel: "info", LogFormat: "text",
 		Mempool: MempoolConfig{MaxTxs: 200_000, MaxBytes: 256 << 20},
+		Search:  SearchConfig{Enabled: true},
 		Consensus: ConsensusConfig{
 			// The propose timeout must cover building and validating a full
 			// block (10,000 txs: about a second each on a busy 2-core
@@ -121,6 +131,16 @@ func LoadConfig(home string) (Config, error) {
 	} {
 		if v, ok := os.LookupEnv(env); ok {
 			*dst = v
+		}
+	}
+	if v, ok := os.LookupEnv("CAIRN_SEARCH"); ok {
+		switch v {
+		case "on":
+			c.Search.Enabled = true
+		case "off":
+			c.Search.Enabled = false
+		default:
+			return c, fmt.Errorf("CAIRN_SEARCH: want on or off, got %q", v)
 		}
 	}
 	if v, ok := os.LookupEnv("CAIRN_MEMPOOL_MAX_TXS"); ok {

@@ -234,7 +234,9 @@ func (n *Node) commit(c consensus.Commit) error {
 		receipts = rs
 	}
 	n.hub.Publish(events.BlockEvent{Block: b, Certificate: c.Cert, Receipts: receipts})
-	n.index.Notify(b.Header.Height)
+	if n.index != nil {
+		n.index.Notify(b.Header.Height)
+	}
 	if err := n.pool.Update(b.Header.Height, b.Txs); err != nil {
 		n.log.Error("mempool update", "height", b.Header.Height, "err", err)
 	}

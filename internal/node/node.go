@@ -119,8 +119,10 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	if n.pool, err = mempool.New(mc, n.ledger); err != nil {
 		return nil, err
 	}
-	if n.index, err = search.Open(search.Dir(cfg.Path(cfg.DataDir)), n.ledger, search.Options{Logger: log.With("component", "search")}); err != nil {
-		return nil, fmt.Errorf("node: search index: %w", err)
+	if cfg.Search.Enabled {
+		if n.index, err = search.Open(search.Dir(cfg.Path(cfg.DataDir)), n.ledger, search.Options{Logger: log.With("component", "search")}); err != nil {
+			return nil, fmt.Errorf("node: search index: %w", err)
+		}
 	}
 	if err := n.openTransport(); err != nil {
 		return nil, err
@@ -245,17 +247,21 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.cfg.Byzantine != "" || n.cfg.AllowFaults {
 		n.log.Warn("UNSAFE TEST MODE", "byzantine", n.cfg.Byzantine, "fault_injection", n.cfg.AllowFaults)
 	}
-	n.wg.Add(3)
+	n.wg.Add(2)
 	go n.gossipOut(ctx)
 	go n.gossipIn(ctx)
-	go func() {
-		defer n.wg.Done()
-		// Indexing trails commits on its own goroutine; it never holds up
-		// consensus, and a failure leaves search stale, not the node down.
-		if err := n.index.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			n.log.Error("search indexer stopped", "err", err)
-		}
-	}()
+	if n.index != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			// Indexing trails commits on its own goroutine; it never holds
+			// up consensus, and a failure leaves search stale, not the node
+			// down.
+			if err := n.index.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				n.log.Error("search indexer stopped", "err", err)
+			}
+		}()
+	}
 	err := n.run(ctx)
 	cancel()
 	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)

@@ -7,14 +7,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"time"
 
-	"github.com/cairn-db/cairn/internal/devnet"
-	"github.com/cairn-db/cairn/internal/ledger"
-	"github.com/cairn-db/cairn/internal/node"
 	"github.com/cairn-db/cairn/internal/search"
-	"github.com/cairn-db/cairn/types"
 )
 
 func init() {
@@ -34,17 +29,10 @@ func runReindex(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	homes := []string{*home}
-	if devnet.Exists(*home) {
-		nw, err := devnet.LoadNetwork(*home)
-		if err != nil {
-			fmt.Fprintln(stderr, "cairn reindex:", err)
-			return 1
-		}
-		homes = homes[:0]
-		for _, n := range nw.Nodes {
-			homes = append(homes, n.Home)
-		}
+	homes, err := nodeHomes(*home)
+	if err != nil {
+		fmt.Fprintln(stderr, "cairn reindex:", err)
+		return 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -70,23 +58,9 @@ func runReindex(args []string, stdout, stderr io.Writer) int {
 }
 
 func reindexHome(ctx context.Context, home string, stderr io.Writer) (*search.Summary, error) {
-	cfg, err := node.LoadConfig(home)
+	cfg, l, err := openStoppedLedger(home)
 	if err != nil {
 		return nil, err
-	}
-	g, err := types.LoadGenesis(cfg.Path(cfg.Genesis))
-	if err != nil {
-		return nil, err
-	}
-	dir := node.LedgerDir(cfg)
-	if m, _ := filepath.Glob(filepath.Join(dir, "MANIFEST-*")); len(m) == 0 {
-		return nil, fmt.Errorf("no ledger in %s", dir)
-	}
-	// Opening the ledger takes its lock, so a running node is refused
-	// before its index is touched.
-	l, err := ledger.Open(ledger.Options{Dir: dir}, g)
-	if err != nil {
-		return nil, fmt.Errorf("%w (is the node still running? stop it first)", err)
 	}
 	defer l.Close()
 	idxDir := search.Dir(cfg.Path(cfg.DataDir))

@@ -7,12 +7,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 
-	"github.com/cairn-db/cairn/internal/devnet"
 	"github.com/cairn-db/cairn/internal/ledger"
-	"github.com/cairn-db/cairn/internal/node"
-	"github.com/cairn-db/cairn/types"
 )
 
 func init() {
@@ -31,17 +27,10 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cairn verify: --home is required")
 		return 2
 	}
-	homes := []string{*home}
-	if devnet.Exists(*home) {
-		nw, err := devnet.LoadNetwork(*home)
-		if err != nil {
-			fmt.Fprintln(stderr, "cairn verify:", err)
-			return 1
-		}
-		homes = homes[:0]
-		for _, n := range nw.Nodes {
-			homes = append(homes, n.Home)
-		}
+	homes, err := nodeHomes(*home)
+	if err != nil {
+		fmt.Fprintln(stderr, "cairn verify:", err)
+		return 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -70,21 +59,9 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 }
 
 func auditHome(ctx context.Context, home string, replay bool) (*ledger.AuditReport, error) {
-	cfg, err := node.LoadConfig(home)
+	_, l, err := openStoppedLedger(home)
 	if err != nil {
 		return nil, err
-	}
-	g, err := types.LoadGenesis(cfg.Path(cfg.Genesis))
-	if err != nil {
-		return nil, err
-	}
-	dir := node.LedgerDir(cfg)
-	if m, _ := filepath.Glob(filepath.Join(dir, "MANIFEST-*")); len(m) == 0 {
-		return nil, fmt.Errorf("no ledger in %s", dir)
-	}
-	l, err := ledger.Open(ledger.Options{Dir: dir}, g)
-	if err != nil {
-		return nil, fmt.Errorf("%w (is the node still running? stop it first)", err)
 	}
 	defer l.Close()
 	return l.Audit(ctx, ledger.AuditOptions{Replay: replay})

@@ -258,6 +258,7 @@ type validatorsPoint struct {
 	LatencyMs  bench.Percentiles `json:"commit_latency_ms"`
 	Consensus  consensusLog      `json:"consensus_node0"`
 	Agreement  bool              `json:"same_chain"`
+	Detail     string            `json:"agreement_detail,omitempty"`
 }
 
 type simScaleRow struct {
@@ -307,7 +308,8 @@ func runValidators(ctx context.Context, e *Env, r *Report) error {
 		}
 		pt := validatorsPoint{Validators: n, Committed: round3(res.CommittedRate), LatencyMs: res.LatencyMs}
 		pt.Consensus, _ = c.summarizeLog(0, nil, from, from.Add(time.Duration(res.Duration*float64(time.Second))))
-		pt.Agreement = c.checkAgreement(ctx, c.all(), 30*time.Second).SameChain
+		ag := c.checkAgreement(ctx, c.all(), 30*time.Second)
+		pt.Agreement, pt.Detail = ag.SameChain, ag.Detail
 		c.stop()
 		out.Processes = append(out.Processes, pt)
 		_ = r.write()

@@ -208,7 +208,7 @@ func Verify(pub PublicKey, domain string, msg, sig []byte) bool {
 	if len(sig) != SignatureSize {
 		return false
 	}
-	return voi.VerifyWithOptions(pub[:], SignBytes(domain, msg), sig, verifyOpts)
+	return VerifyRaw(pub, SignBytes(domain, msg), sig)
 }
 
 // VerifyRaw verifies a signature over bytes that already carry their domain
@@ -216,6 +216,9 @@ func Verify(pub PublicKey, domain string, msg, sig []byte) bool {
 func VerifyRaw(pub PublicKey, signBytes, sig []byte) bool {
 	if len(sig) != SignatureSize {
 		return false
+	}
+	if ki := lookupKey(pub); ki.expanded != nil {
+		return voi.VerifyExpandedWithOptions(ki.expanded, signBytes, sig, verifyOpts)
 	}
 	return voi.VerifyWithOptions(pub[:], signBytes, sig, verifyOpts)
 }
@@ -239,7 +242,11 @@ func (b *BatchVerifier) Add(pub PublicKey, domain string, msg, sig []byte) {
 
 // AddRaw queues a signature over bytes that already carry their domain prefix.
 func (b *BatchVerifier) AddRaw(pub PublicKey, signBytes, sig []byte) {
-	b.v.AddWithOptions(pub[:], signBytes, sig, verifyOpts)
+	if ki := lookupKey(pub); ki.expanded != nil {
+		b.v.AddExpandedWithOptions(ki.expanded, signBytes, sig, verifyOpts)
+	} else {
+		b.v.AddWithOptions(pub[:], signBytes, sig, verifyOpts)
+	}
 	b.n++
 }
 
@@ -304,33 +311,47 @@ func LoadKey(path string) (*PrivateKey, error) {
 	return k, nil
 }
 
-// weakKeys memoises SmallOrder: accounts sign many transactions, and point
-// decompression costs microseconds. Cleared when it grows large.
+// keyCache memoises per-key work: point decompression and the small-order
+// check. Accounts sign many transactions, and decompressing a key costs
+// several microseconds, a large share of verifying a signature in a batch.
+// Bounded: cleared when it grows past maxCachedKeys.
 var (
-	weakMu   sync.Mutex
-	weakKeys = map[PublicKey]bool{}
+	keyMu    sync.Mutex
+	keyCache = map[PublicKey]keyInfo{}
 )
+
+const maxCachedKeys = 1 << 18
+
+type keyInfo struct {
+	expanded *voi.ExpandedPublicKey // nil: not a curve point
+	weak     bool
+}
+
+func lookupKey(p PublicKey) keyInfo {
+	keyMu.Lock()
+	ki, ok := keyCache[p]
+	keyMu.Unlock()
+	if ok {
+		return ki
+	}
+	var c curve.CompressedEdwardsY
+	copy(c[:], p[:])
+	pt, err := curve.NewEdwardsPoint().SetCompressedY(&c)
+	ki.weak = err != nil || pt.IsSmallOrder()
+	if err == nil {
+		ki.expanded, _ = voi.NewExpandedPublicKey(p[:])
+	}
+	keyMu.Lock()
+	if len(keyCache) >= maxCachedKeys {
+		clear(keyCache)
+	}
+	keyCache[p] = ki
+	keyMu.Unlock()
+	return ki
+}
 
 // SmallOrder reports whether p is not a usable signing key: it does not
 // decode to a curve point, or the point has small order. ZIP-215 accepts
 // signatures by such keys that anyone can forge (for the identity point,
 // any message), so accounts with these keys must not be able to send.
-func (p PublicKey) SmallOrder() bool {
-	weakMu.Lock()
-	v, ok := weakKeys[p]
-	weakMu.Unlock()
-	if ok {
-		return v
-	}
-	var c curve.CompressedEdwardsY
-	copy(c[:], p[:])
-	pt, err := curve.NewEdwardsPoint().SetCompressedY(&c)
-	v = err != nil || pt.IsSmallOrder()
-	weakMu.Lock()
-	if len(weakKeys) > 1<<20 {
-		clear(weakKeys)
-	}
-	weakKeys[p] = v
-	weakMu.Unlock()
-	return v
-}
+func (p PublicKey) SmallOrder() bool { return lookupKey(p).weak }

@@ -80,6 +80,7 @@ type Percentiles struct {
 	P90  float64 `json:"p90"`
 	P99  float64 `json:"p99"`
 	Max  float64 `json:"max"`
+	Min  float64 `json:"min"`
 	Mean float64 `json:"mean"`
 	N    int     `json:"n"`
 }
@@ -466,7 +467,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	}
 	res.CommittedRate = float64(res.Committed) / span
 	r.mu.Lock()
-	res.LatencyMs = percentiles(r.lats)
+	res.LatencyMs = Summarize(r.lats)
 	r.mu.Unlock()
 	return res, nil
 }
@@ -482,7 +483,8 @@ func lastCommitSpan(tl []Point, total int64, dflt float64) float64 {
 	return dflt
 }
 
-func percentiles(xs []float64) Percentiles {
+// Summarize returns the percentiles, mean, extremes and count of xs.
+func Summarize(xs []float64) Percentiles {
 	if len(xs) == 0 {
 		return Percentiles{}
 	}
@@ -493,5 +495,5 @@ func percentiles(xs []float64) Percentiles {
 	for _, x := range s {
 		sum += x
 	}
-	return Percentiles{P50: at(0.50), P90: at(0.90), P99: at(0.99), Max: s[len(s)-1], Mean: sum / float64(len(s)), N: len(s)}
+	return Percentiles{P50: at(0.50), P90: at(0.90), P99: at(0.99), Max: s[len(s)-1], Min: s[0], Mean: sum / float64(len(s)), N: len(s)}
 }

@@ -22,11 +22,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/cairn-db/cairn/internal/bench"
 	"github.com/cairn-db/cairn/internal/chart"
 )
 
@@ -235,18 +235,9 @@ type stats struct {
 }
 
 func summarize(xs []float64) stats {
-	if len(xs) == 0 {
-		return stats{}
-	}
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	at := func(q float64) float64 { return s[min(len(s)-1, int(q*float64(len(s))))] }
-	sum := 0.0
-	for _, x := range s {
-		sum += x
-	}
-	return stats{N: len(s), Mean: round3(sum / float64(len(s))), P50: round3(at(0.5)), P90: round3(at(0.9)),
-		P99: round3(at(0.99)), Max: round3(s[len(s)-1]), Min: round3(s[0])}
+	p := bench.Summarize(xs)
+	return stats{N: p.N, Mean: round3(p.Mean), P50: round3(p.P50), P90: round3(p.P90),
+		P99: round3(p.P99), Max: round3(p.Max), Min: round3(p.Min)}
 }
 
 func round3(x float64) float64 {

@@ -343,13 +343,7 @@ func runOmission(ctx context.Context, e *Env, r *Report) error {
 		if err := c.setFaults(ctx, 1, d, 0, nil); err != nil {
 			return err
 		}
-		var from time.Time
-		res, err := c.load(ctx, bench.Options{Duration: dur, Rate: rate, Batch: 50, Concurrency: 16, Accounts: pick(e, 1000, 100), Drain: 30 * time.Second,
-			OnTick: func(el time.Duration, _ int64) {
-				if from.IsZero() {
-					from = time.Now().Add(-el)
-				}
-			}})
+		res, from, err := c.loadWindow(ctx, bench.Options{Duration: dur, Rate: rate, Batch: 50, Concurrency: 16, Accounts: pick(e, 1000, 100), Drain: 30 * time.Second})
 		if err != nil {
 			return err
 		}
@@ -413,14 +407,8 @@ func runByzantine(ctx context.Context, e *Env, r *Report) error {
 		if err != nil {
 			return err
 		}
-		var from time.Time
-		res, err := c.load(ctx, bench.Options{Duration: dur, Rate: rate, Batch: 50, Concurrency: 16, Accounts: pick(e, 1000, 100),
-			Nodes: []int{0, 1, 2}, Drain: 30 * time.Second,
-			OnTick: func(el time.Duration, _ int64) {
-				if from.IsZero() {
-					from = time.Now().Add(-el)
-				}
-			}})
+		res, from, err := c.loadWindow(ctx, bench.Options{Duration: dur, Rate: rate, Batch: 50, Concurrency: 16, Accounts: pick(e, 1000, 100),
+			Nodes: []int{0, 1, 2}, Drain: 30 * time.Second})
 		if err != nil {
 			c.stop()
 			return err

@@ -206,13 +206,7 @@ func runBlockSize(ctx context.Context, e *Env, r *Report) error {
 			return err
 		}
 		// Measure from after funding: the window starts once load begins.
-		var from time.Time
-		res, err := c.load(ctx, bench.Options{Duration: dur, Concurrency: 8, Batch: 200, Accounts: pick(e, 2000, 200),
-			OnTick: func(el time.Duration, _ int64) {
-				if from.IsZero() {
-					from = time.Now().Add(-el)
-				}
-			}})
+		res, from, err := c.loadWindow(ctx, bench.Options{Duration: dur, Concurrency: 8, Batch: 200, Accounts: pick(e, 2000, 200)})
 		if err != nil {
 			c.stop()
 			return err
@@ -295,13 +289,7 @@ func runValidators(ctx context.Context, e *Env, r *Report) error {
 		if err != nil {
 			return err
 		}
-		var from time.Time
-		res, err := c.load(ctx, bench.Options{Duration: dur, Concurrency: 8, Batch: 200, Accounts: pick(e, 2000, 200),
-			OnTick: func(el time.Duration, _ int64) {
-				if from.IsZero() {
-					from = time.Now().Add(-el)
-				}
-			}})
+		res, from, err := c.loadWindow(ctx, bench.Options{Duration: dur, Concurrency: 8, Batch: 200, Accounts: pick(e, 2000, 200)})
 		if err != nil {
 			c.stop()
 			return err

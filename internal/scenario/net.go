@@ -369,6 +369,23 @@ func (c *cluster) load(ctx context.Context, o bench.Options) (*bench.Result, err
 	return res, nil
 }
 
+// loadWindow is load that also returns when sending began (after the
+// accounts were funded), the start of the window the node logs are read for.
+func (c *cluster) loadWindow(ctx context.Context, o bench.Options) (*bench.Result, time.Time, error) {
+	var from time.Time
+	inner := o.OnTick
+	o.OnTick = func(el time.Duration, committed int64) {
+		if from.IsZero() {
+			from = time.Now().Add(-el)
+		}
+		if inner != nil {
+			inner(el, committed)
+		}
+	}
+	res, err := c.load(ctx, o)
+	return res, from, err
+}
+
 // logLine is one parsed line of a node's slog text log.
 type logLine struct {
 	T      time.Time

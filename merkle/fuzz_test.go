@@ -1,15 +1,13 @@
 package merkle
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/fuzzseed"
 )
 
 // FuzzMerkleProof feeds RootFromProof arbitrary leaves, indexes, sizes and
@@ -127,31 +125,5 @@ func merkleSeeds(t testing.TB) map[string][]byte {
 // rewrites them with -write-seeds). Other files in the corpus directory, such
 // as crashers found by fuzzing, are left alone.
 func TestFuzzSeeds(t *testing.T) {
-	checkSeeds(t, "FuzzMerkleProof", merkleSeeds(t))
-}
-
-func checkSeeds(t *testing.T, target string, seeds map[string][]byte) {
-	dir := filepath.Join("testdata", "fuzz", target)
-	if *writeSeeds {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for name, want := range seeds {
-		path := filepath.Join(dir, name)
-		if *writeSeeds {
-			if err := os.WriteFile(path, want, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(path)
-		if err != nil {
-			t.Errorf("%v (run with -write-seeds to regenerate)", err)
-			continue
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s is stale (run with -write-seeds to regenerate)", path)
-		}
-	}
+	fuzzseed.Check(t, "FuzzMerkleProof", merkleSeeds(t), *writeSeeds)
 }

@@ -6,12 +6,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/fuzzseed"
 )
 
 // Fuzz targets for every decoder. The property is the same for each: nothing
@@ -309,29 +308,7 @@ func generatedSeeds() map[string]map[string][]byte {
 // as inputs that once crashed a target, are left alone.
 func TestFuzzSeeds(t *testing.T) {
 	for target, seeds := range generatedSeeds() {
-		dir := filepath.Join("testdata", "fuzz", target)
-		if *writeSeeds {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for name, want := range seeds {
-			path := filepath.Join(dir, name)
-			if *writeSeeds {
-				if err := os.WriteFile(path, want, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			got, err := os.ReadFile(path)
-			if err != nil {
-				t.Errorf("%v (run with -write-seeds to regenerate)", err)
-				continue
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s is stale (run with -write-seeds to regenerate)", path)
-			}
-		}
+		fuzzseed.Check(t, target, seeds, *writeSeeds)
 	}
 	// The seeds are valid inputs, so fuzzing starts from the accepted side.
 	for _, n := range sampleTxs() {

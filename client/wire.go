@@ -72,7 +72,10 @@ type Status struct {
 	ConnectedPeers  int               `json:"connected_peers"`
 	Mempool         MempoolStatus     `json:"mempool"`
 	Consensus       ConsensusStatus   `json:"consensus"`
-	IndexedHeight   uint64            `json:"indexed_height"`
+	// SearchEnabled says whether this node keeps a search index; when it
+	// does not, IndexedHeight and IndexLag are 0.
+	SearchEnabled bool   `json:"search_enabled"`
+	IndexedHeight uint64 `json:"indexed_height"`
 	// IndexLag is how many committed heights search has not indexed yet.
 	IndexLag uint64 `json:"index_lag"`
 }

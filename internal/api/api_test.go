@@ -114,6 +114,10 @@ func TestSubmitWaitAndReadBack(t *testing.T) {
 		len(st.Validators) != 1 || st.Validators[0].PublicKey != c.ValKey.Public() || st.QuorumPower != 1 {
 		t.Fatalf("status = %+v", st)
 	}
+	// No search index on this server: no lag to report.
+	if st.SearchEnabled || st.IndexedHeight != 0 || st.IndexLag != 0 {
+		t.Fatalf("status without search: enabled %v, indexed %d, lag %d", st.SearchEnabled, st.IndexedHeight, st.IndexLag)
+	}
 
 	// tx status with inclusion proof
 	ts, err := cl.Tx(ctx, put.Hash())

@@ -37,7 +37,8 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 	if st.Peers == nil {
 		st.Peers = []client.Peer{}
 	}
-	if head.Height > st.IndexedHeight {
+	st.SearchEnabled = s.cfg.Search != nil
+	if st.SearchEnabled && head.Height > st.IndexedHeight {
 		st.IndexLag = head.Height - st.IndexedHeight
 	}
 	for _, p := range st.Peers {

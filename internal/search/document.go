@@ -56,9 +56,10 @@ const (
 // paid for every transaction on every node. Identifiers are single
 // keyword terms, stored when results show them; key and code keep term
 // vectors so that matches are highlighted, as do all analysed text
-// fields. Numeric fields cost 16 terms each (Bleve's precision step), so
-// only fields that need ranges are numeric: height, amount, version,
-// tx_count and record numbers; index and nonce are exact decimal terms.
+// fields. Every indexed term is a posting to write, so only fields that
+// need ranges are numeric: height, amount, version and tx_count are
+// uintFields (a few terms each, see uintfield.go), record numbers Bleve
+// numeric fields (16 terms); index and nonce are exact decimal terms.
 // Derivable values are not stored: a tx's hash is its document id, its
 // height and index are in its sort key, its status follows from its code,
 // its time is its block's (read from the ledger), and time ranges become
@@ -126,14 +127,14 @@ func (b *builder) text(d *document.Document, name string, pos []uint64, v string
 	*all = append(*all, name)
 }
 
-func (b *builder) num(d *document.Document, name string, v float64, opt index.FieldIndexingOptions) {
-	d.AddField(document.NewNumericFieldWithIndexingOptions(name, nil, v, opt))
+func (b *builder) uint(d *document.Document, name string, v uint64, opt index.FieldIndexingOptions) {
+	d.AddField(newUintField(name, v, opt))
 }
 
 func (b *builder) common(d *document.Document, height uint64, idx int64, typ string) {
 	d.AddField(document.NewTextFieldWithIndexingOptions(fPos, nil, []byte(posKey(height, idx)), optPos))
 	b.kw(d, fType, typ, optEnum)
-	b.num(d, fHeight, float64(height), optNum)
+	b.uint(d, fHeight, height, optNum)
 }
 
 // blockDoc is the document of a block header.
@@ -142,7 +143,7 @@ func (b *builder) blockDoc(h *types.Header) *document.Document {
 	b.common(d, h.Height, -1, typeBlock)
 	b.kw(d, fHash, h.Hash().String(), optID)
 	b.kw(d, fProposer, h.Proposer.String(), optID)
-	b.num(d, fTxCount, float64(h.TxCount), optNumSort)
+	b.uint(d, fTxCount, uint64(h.TxCount), optNumSort)
 	return d
 }
 
@@ -158,7 +159,7 @@ func (b *builder) txDoc(height uint64, idx uint32, tx *types.Tx, r *types.Receip
 	if r.OK {
 		b.kw(d, fStatus, statusOK, optIDHidden)
 		if r.Version > 0 {
-			b.num(d, fVersion, float64(r.Version), optNum)
+			b.uint(d, fVersion, r.Version, optNum)
 		}
 	} else {
 		b.kw(d, fStatus, statusFailed, optIDHidden)
@@ -170,7 +171,7 @@ func (b *builder) txDoc(height uint64, idx uint32, tx *types.Tx, r *types.Receip
 	switch p := tx.Payload.(type) {
 	case *types.Transfer:
 		b.kw(d, fTo, p.To.String(), optID)
-		b.num(d, fAmount, float64(p.Amount), optNumSort)
+		b.uint(d, fAmount, p.Amount, optNumSort)
 	case *types.KVPut:
 		b.kw(d, fKey, p.Key, optIDMarked)
 		if p.Value != "" {

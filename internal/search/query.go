@@ -385,7 +385,7 @@ const (
 	kExact                    // exact, case-sensitive
 	kEnum                     // exact, one of a fixed set, lower-cased
 	kText                     // analysed text
-	kNum                      // numeric
+	kUint                     // unsigned integer (uintField)
 	kDate                     // datetime (block time: compiled to a height range)
 	kInt                      // exact non-negative integer, kept as a decimal term
 	kAddress                  // pseudo field: from OR to
@@ -412,19 +412,19 @@ var fieldSpecs = map[string]fieldSpec{
 	"to":             {name: fTo, kind: kHex, hexLen: 40},
 	"recipient":      {name: fTo, kind: kHex, hexLen: 40},
 	"address":        {kind: kAddress, hexLen: 40},
-	"amount":         {name: fAmount, kind: kNum},
+	"amount":         {name: fAmount, kind: kUint},
 	"key":            {name: fKey, kind: kExact},
 	"value":          {name: fValue, kind: kText},
 	"nonce":          {name: fNonce, kind: kInt},
-	"height":         {name: fHeight, kind: kNum},
+	"height":         {name: fHeight, kind: kUint},
 	"index":          {name: fIndex, kind: kInt},
 	"time":           {kind: kDate},
 	"status":         {name: fStatus, kind: kEnum, allowed: []string{statusOK, statusFailed}},
 	"code":           {name: fCode, kind: kExact},
 	"reason":         {name: fReason, kind: kText},
-	"version":        {name: fVersion, kind: kNum},
+	"version":        {name: fVersion, kind: kUint},
 	"proposer":       {name: fProposer, kind: kHex, hexLen: 64},
-	"tx_count":       {name: fTxCount, kind: kNum},
+	"tx_count":       {name: fTxCount, kind: kUint},
 }
 
 // compiler turns a parsed tree into a Bleve query.
@@ -752,9 +752,8 @@ func (c *compiler) term(t token) (compiled, error) {
 			return compiled{}, qerr(t.valuePos, "field %s is text: give words or a \"phrase\", not %q", t.field, t.op)
 		}
 		return c.text(spec.name, v, t.quoted), nil
-	case kNum:
-		q, err := numRange(spec.name, t)
-		return compiled{q: q}, err
+	case kUint:
+		return numRange(spec.name, t, true)
 	case kDate:
 		start, end, err := dateRange(t)
 		if err != nil {
@@ -767,10 +766,7 @@ func (c *compiler) term(t token) (compiled, error) {
 		if err != nil || !ok {
 			return matchNone, err
 		}
-		flo, fhi := float64(lo), float64(hi)
-		q := query.NewNumericRangeInclusiveQuery(&flo, &fhi, &trueVal, &trueVal)
-		q.SetField(fHeight)
-		return compiled{q: plain{q}}, nil
+		return compiled{q: plain{uintRangeQuery{field: fHeight, lo: lo, hi: hi}}}, nil
 	case kInt:
 		if t.op != "" && t.op != "=" || t.quoted || strings.Contains(v, "..") {
 			return compiled{}, qerr(t.valuePos, "field %s takes an exact number, not a range or comparison", t.field)
@@ -888,8 +884,7 @@ func (c *compiler) doc(t token) (compiled, error) {
 		}
 		return compiled{q: termQ(exactPrefix+f, v)}, nil
 	case t.op != "" || (!t.quoted && strings.Contains(v, "..")):
-		q, err := numRange(f, t)
-		return compiled{q: q}, err
+		return numRange(f, t, false)
 	}
 	if !t.quoted {
 		if n, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(n, 0) && !math.IsNaN(n) {
@@ -906,7 +901,16 @@ func (c *compiler) doc(t token) (compiled, error) {
 	return c.text(f, v, t.quoted), nil
 }
 
-func parseNum(field, s string, pos int) (*float64, error) {
+// bound is one end of a numeric term: f always, and u as well when it
+// was written as an unsigned integer (exact for integer fields beyond
+// float64's 2^53).
+type bound struct {
+	f     float64
+	u     uint64
+	exact bool
+}
+
+func parseNum(field, s string, pos int) (*bound, error) {
 	if s == "*" {
 		return nil, nil
 	}
@@ -914,16 +918,29 @@ func parseNum(field, s string, pos int) (*float64, error) {
 	if err != nil || math.IsInf(n, 0) || math.IsNaN(n) {
 		return nil, qerr(pos, "%s: %q is not a number", field, s)
 	}
-	return &n, nil
+	b := &bound{f: n}
+	if u, err := strconv.ParseUint(s, 10, 64); err == nil {
+		b.u, b.exact = u, true
+	}
+	return b, nil
+}
+
+// above reports whether a is greater than b.
+func (a *bound) above(b *bound) bool {
+	if a.exact && b.exact {
+		return a.u > b.u
+	}
+	return a.f > b.f
 }
 
 // numRange compiles field:N, field:>N (>=, <, <=) and field:lo..hi
-// (inclusive; * leaves a side open).
-func numRange(field string, t token) (query.Query, error) {
+// (inclusive; * leaves a side open) on a uintField (isUint) or a Bleve
+// numeric field.
+func numRange(field string, t token, isUint bool) (compiled, error) {
 	if t.quoted {
-		return nil, qerr(t.valuePos, "%s is numeric: give a number without quotes", t.field)
+		return compiled{}, qerr(t.valuePos, "%s is numeric: give a number without quotes", t.field)
 	}
-	var lo, hi *float64
+	var lo, hi *bound
 	loIn, hiIn := true, true
 	v := t.value
 	switch t.op {
@@ -931,34 +948,34 @@ func numRange(field string, t token) (query.Query, error) {
 		if a, b, ok := strings.Cut(v, ".."); ok && t.op == "" {
 			var err error
 			if lo, err = parseNum(t.field, a, t.valuePos); err != nil {
-				return nil, err
+				return compiled{}, err
 			}
 			if hi, err = parseNum(t.field, b, t.valuePos+len(a)+2); err != nil {
-				return nil, err
+				return compiled{}, err
 			}
 			if lo == nil && hi == nil {
-				return nil, qerr(t.valuePos, "%s: a range needs at least one bound", t.field)
+				return compiled{}, qerr(t.valuePos, "%s: a range needs at least one bound", t.field)
 			}
-			if lo != nil && hi != nil && *lo > *hi {
-				return nil, qerr(t.valuePos, "%s: empty range %s (low end above high end)", t.field, v)
+			if lo != nil && hi != nil && lo.above(hi) {
+				return compiled{}, qerr(t.valuePos, "%s: empty range %s (low end above high end)", t.field, v)
 			}
 			break
 		}
 		n, err := parseNum(t.field, v, t.valuePos)
 		if err != nil {
-			return nil, err
+			return compiled{}, err
 		}
 		if n == nil {
-			return nil, qerr(t.valuePos, "%s:* is not supported; give a number or a range", t.field)
+			return compiled{}, qerr(t.valuePos, "%s:* is not supported; give a number or a range", t.field)
 		}
 		lo, hi = n, n
 	default:
 		n, err := parseNum(t.field, v, t.valuePos)
 		if err != nil {
-			return nil, err
+			return compiled{}, err
 		}
 		if n == nil {
-			return nil, qerr(t.valuePos, "%s: give a number after %q", t.field, t.op)
+			return compiled{}, qerr(t.valuePos, "%s: give a number after %q", t.field, t.op)
 		}
 		switch t.op {
 		case ">":
@@ -971,9 +988,23 @@ func numRange(field string, t token) (query.Query, error) {
 			hi = n
 		}
 	}
-	q := query.NewNumericRangeInclusiveQuery(lo, hi, &loIn, &hiIn)
+	if isUint {
+		l, h, ok := uintBounds(lo, hi, loIn, hiIn)
+		if !ok {
+			return matchNone, nil
+		}
+		return compiled{q: plain{uintRangeQuery{field: field, lo: l, hi: h}}}, nil
+	}
+	var flo, fhi *float64
+	if lo != nil {
+		flo = &lo.f
+	}
+	if hi != nil {
+		fhi = &hi.f
+	}
+	q := query.NewNumericRangeInclusiveQuery(flo, fhi, &loIn, &hiIn)
 	q.SetField(field)
-	return plain{q}, nil
+	return compiled{q: plain{q}}, nil
 }
 
 // Date forms accepted in time terms; a form without a zone is UTC.

@@ -400,11 +400,6 @@ func str(f map[string]any, k string) string {
 	return ""
 }
 
-func num(f map[string]any, k string) (float64, bool) {
-	v, ok := f[k].(float64)
-	return v, ok
-}
-
 // fieldOrder ranks highlighted fields in a snippet: free text first.
 func fieldOrder(f string) int {
 	switch {
@@ -497,11 +492,9 @@ func describe(h Hit, f map[string]any) string {
 	var s string
 	switch h.Type {
 	case typeBlock:
-		n, _ := num(f, fTxCount)
-		s = fmt.Sprintf("block %d with %d txs, proposer %s", h.Height, int64(n), short(str(f, fProposer)))
+		s = fmt.Sprintf("block %d with %s txs, proposer %s", h.Height, str(f, fTxCount), short(str(f, fProposer)))
 	case "transfer":
-		a, _ := num(f, fAmount)
-		s = fmt.Sprintf("transfer of %s from %s to %s", strconv.FormatFloat(a, 'f', -1, 64), short(str(f, fFrom)), short(str(f, fTo)))
+		s = fmt.Sprintf("transfer of %s from %s to %s", str(f, fAmount), short(str(f, fFrom)), short(str(f, fTo)))
 	case "kv.put", "kv.delete":
 		s = fmt.Sprintf("%s key %s by %s", h.Type, truncate(str(f, fKey), 80), short(str(f, fFrom)))
 	case "record":

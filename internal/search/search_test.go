@@ -574,3 +574,24 @@ func TestQueryDuringCommitLoad(t *testing.T) {
 	<-runDone
 	t.Logf("%d queries answered during %d commits", answered, blocks)
 }
+
+func TestLingerAimsForTargetBatch(t *testing.T) {
+	ix := &Index{opts: Options{}}
+	ix.opts.setDefaults()
+	for _, c := range []struct {
+		docs  int
+		since time.Duration
+		want  time.Duration
+	}{
+		{0, time.Second, 200 * time.Millisecond},             // idle
+		{50, 200 * time.Millisecond, 200 * time.Millisecond}, // trickle
+		{1000, 200 * time.Millisecond, 800 * time.Millisecond},
+		{2000, 200 * time.Millisecond, 400 * time.Millisecond},
+		{20000, 200 * time.Millisecond, 200 * time.Millisecond}, // never below the minimum
+		{500, 200 * time.Millisecond, time.Second},              // never above the maximum
+	} {
+		if got := ix.lingerFor(c.docs, c.since); got != c.want {
+			t.Errorf("%d docs over %s: linger %s, want %s", c.docs, c.since, got, c.want)
+		}
+	}
+}

@@ -33,6 +33,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	presign := fs.Int("presign", 0, "sign this many transactions before starting and send only those (keeps signing off the measured window)")
 	drain := fs.Duration("drain", 20*time.Second, "how long to wait for in-flight txs after sending stops")
 	quiet := fs.Bool("quiet", false, "no progress line")
+	indexPoll := fs.Duration("index-poll", 200*time.Millisecond, "how often to poll every node's status to measure its search index lag (0: do not)")
 	scen := fs.String("scenario", "", "run a named experiment end to end instead (starts its own validators): "+
 		strings.Join(scenario.Names(), ", ")+"; a comma-separated list, \"all\", or \"list\"")
 	outDir := fs.String("out", "docs/experiments", "with --scenario: where NAME.json and the SVG charts go")
@@ -56,7 +57,10 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	o := bench.Options{Network: nw, Duration: *dur, Rate: *rate, Concurrency: *conc, Batch: *batch,
-		Type: *typ, Accounts: *accounts, Drain: *drain, Presign: *presign}
+		Type: *typ, Accounts: *accounts, Drain: *drain, Presign: *presign, IndexPoll: *indexPoll}
+	if *indexPoll <= 0 {
+		o.IndexPoll = -1
+	}
 	if !*quiet {
 		o.Progress = stderr
 	}

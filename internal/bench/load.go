@@ -54,6 +54,11 @@ type Options struct {
 	// so that the client's signing does not compete with validators that
 	// share its CPU.
 	Presign int
+	// IndexPoll is how often every node's /v1/status is polled to measure
+	// how far its search index trails its chain (200 ms; negative: not
+	// measured). After the drain, polling goes on until every index has
+	// caught up, for at most IndexWait (default: Drain).
+	IndexPoll, IndexWait time.Duration
 }
 
 // Result is what a run measured. Latencies are from the moment a request
@@ -72,6 +77,9 @@ type Result struct {
 	MaxBlockTxs     int              `json:"max_block_txs"`
 	Timeline        []Point          `json:"timeline"`
 	UncommittedLeft int64            `json:"uncommitted_at_end"`
+	// IndexLag is, for each node with search on, how far its index
+	// trailed its chain.
+	IndexLag []IndexLag `json:"index_lag,omitempty"`
 }
 
 // Percentiles summarise a latency sample.
@@ -141,6 +149,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if o.Type == "" {
 		o.Type = "transfer"
+	}
+	if o.IndexPoll == 0 {
+		o.IndexPoll = 200 * time.Millisecond
+	}
+	if o.IndexWait <= 0 {
+		o.IndexWait = o.Drain
 	}
 	switch o.Type {
 	case "transfer", "put", "record":
@@ -332,6 +346,22 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	go func() { _ = r.watch(watchCtx); close(watchDone) }()
 	defer func() { stopWatch(); <-watchDone }()
 
+	var lag *lagMonitor
+	lagCtx, stopLag := context.WithCancel(ctx)
+	lagDone := make(chan struct{})
+	if r.o.IndexPoll > 0 {
+		names := make([]string, len(r.o.Network.Nodes))
+		for i, n := range r.o.Network.Nodes {
+			names[i] = n.Name
+		}
+		lag = newLagMonitor(r.clients, names, r.o.IndexPoll)
+		lag.poll(ctx) // the heights before the run are not measured
+		go func() { lag.run(lagCtx); close(lagDone) }()
+	} else {
+		close(lagDone)
+	}
+	defer func() { stopLag(); <-lagDone }()
+
 	sendCtx, stopSend := context.WithTimeout(ctx, r.o.Duration)
 	defer stopSend()
 	var mkMu sync.Mutex // accounts' nonces are advanced under this lock
@@ -449,6 +479,16 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		<-sec.C
 		progress()
 	}
+	if lag != nil {
+		for waitEnd := time.Now().Add(r.o.IndexWait); !lag.caughtUp() && time.Now().Before(waitEnd) && ctx.Err() == nil; {
+			<-sec.C
+			if r.o.Progress != nil {
+				fmt.Fprintf(r.o.Progress, "\r%5.1fs  waiting for search indexes to catch up   ", time.Since(begin).Seconds())
+			}
+		}
+		stopLag()
+		<-lagDone
+	}
 	if r.o.Progress != nil {
 		fmt.Fprintln(r.o.Progress)
 	}
@@ -458,6 +498,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		Blocks: r.blocks.Load(), MaxBlockTxs: int(r.maxBlock.Load()), Timeline: timeline,
 	}
 	res.UncommittedLeft = res.Accepted - res.Committed
+	if lag != nil {
+		res.IndexLag = lag.results(time.Now())
+	}
 	res.OfferedRate = float64(res.Offered) / res.Duration
 	// Committed rate over the sending window plus what drained after, per
 	// second of the whole measured span.

@@ -455,7 +455,9 @@ func TestRebuildGivesIdenticalResults(t *testing.T) {
 	}
 	ix.Close()
 	var reports []Progress
-	sum, err := Rebuild(context.Background(), dir, f.l, Options{}, func(p Progress) { reports = append(reports, p) })
+	// The rebuild writes everything in one batch, split into three
+	// segments built at once.
+	sum, err := Rebuild(context.Background(), dir, f.l, Options{Parallel: 3, MinParallelDocs: 1}, func(p Progress) { reports = append(reports, p) })
 	if err != nil {
 		t.Fatal(err)
 	}

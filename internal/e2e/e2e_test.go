@@ -262,6 +262,9 @@ func TestSearchFindsCommittedTransactions(t *testing.T) {
 	if err != nil || !st.SearchEnabled || st.IndexedHeight == 0 || st.IndexedHeight+st.IndexLag < st.Height {
 		t.Fatalf("status: %+v %v", st, err)
 	}
+	if m := tn.metric(2, "cairn_search_indexed_height"); m < float64(st.IndexedHeight) {
+		t.Fatalf("cairn_search_indexed_height %v, status says %d", m, st.IndexedHeight)
+	}
 	resp, err := http.Get(tn.net.Nodes[2].API + "/v1/search?q=" + url.QueryEscape("amount:>>5"))
 	if err != nil {
 		t.Fatal(err)

@@ -51,6 +51,22 @@ func newMetrics() *metrics {
 	return m
 }
 
+// watchIndex adds the search index's progress: the indexed height and how
+// many committed heights are not searchable yet.
+func (m *metrics) watchIndex(indexed func() uint64, head func() uint64) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cairn_search_indexed_height", Help: "Last height the search index has applied."},
+			func() float64 { return float64(indexed()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cairn_search_index_lag_heights", Help: "Committed heights not yet searchable."},
+			func() float64 {
+				h, i := head(), indexed()
+				if h <= i {
+					return 0
+				}
+				return float64(h - i)
+			}))
+}
+
 // observeCommit records a committed block.
 func (m *metrics) observeCommit(b *types.Block, receipts []*types.Receipt, took time.Duration) {
 	m.height.Set(float64(b.Header.Height))

@@ -123,6 +123,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		if n.index, err = search.Open(search.Dir(cfg.Path(cfg.DataDir)), n.ledger, search.Options{Logger: log.With("component", "search")}); err != nil {
 			return nil, fmt.Errorf("node: search index: %w", err)
 		}
+		n.m.watchIndex(n.index.IndexedHeight, func() uint64 { return n.ledger.Head().Height })
 	}
 	if err := n.openTransport(); err != nil {
 		return nil, err

@@ -48,6 +48,9 @@ type synth struct {
 	names    []string
 	height   uint64
 	t0       time.Time
+	// transfers makes every transaction a transfer (the mix cairn bench
+	// sends).
+	transfers bool
 }
 
 func newSynth(accounts int) *synth {
@@ -106,7 +109,11 @@ func (s *synth) block() (*types.Block, []*types.Receipt) {
 		s.nonce[a]++
 		tx := &types.Tx{ChainID: "bench", Sender: s.accounts[a], Nonce: s.nonce[a], Timestamp: blk.Header.Time - 200}
 		r := &types.Receipt{OK: true}
-		switch p := s.rng.IntN(100); {
+		p := s.rng.IntN(100)
+		if s.transfers {
+			p = 0
+		}
+		switch {
 		case p < 70:
 			amt := uint64(1 + s.rng.ExpFloat64()*500)
 			tx.Payload = &types.Transfer{To: s.addrs[s.rng.IntN(len(s.addrs))], Amount: amt}
@@ -192,27 +199,40 @@ func fill(b *testing.B, ix *Index, s *synth, txs int) time.Duration {
 
 // BenchmarkIndexing measures indexing throughput: b.N synthetic
 // transactions (rounded to blocks of 1,000) written in batches by one
-// goroutine, as Run does when catching up.
+// goroutine, as Run does when catching up, for the synthetic mix and for
+// transfers alone. cpu-us/tx is the process's CPU time over the run
+// (building documents, segments in parallel, background merges) per
+// transaction.
 func BenchmarkIndexing(b *testing.B) {
-	n := max(b.N, benchTxsPerBlock) / benchTxsPerBlock * benchTxsPerBlock
-	dir := filepath.Join(b.TempDir(), "search")
-	ix, err := open(dir, nil, benchGenesis, ^uint64(0), Options{})
-	if err != nil {
-		b.Fatal(err)
+	for _, mix := range []string{"mixed", "transfers"} {
+		b.Run(mix, func(b *testing.B) {
+			n := max(b.N, benchTxsPerBlock) / benchTxsPerBlock * benchTxsPerBlock
+			dir := filepath.Join(b.TempDir(), "search")
+			ix, err := open(dir, nil, benchGenesis, ^uint64(0), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			s := newSynth(10_000)
+			s.transfers = mix == "transfers"
+			b.ResetTimer()
+			cpu0 := processCPU()
+			took := fill(b, ix, s, n)
+			b.StopTimer()
+			if err := ix.Close(); err != nil {
+				b.Fatal(err)
+			}
+			cpu := processCPU() - cpu0
+			size, err := DiskSize(dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(n)/took.Seconds(), "txs/s")
+			b.ReportMetric(float64(size)/float64(n), "bytes/tx")
+			if cpu > 0 {
+				b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-us/tx")
+			}
+		})
 	}
-	s := newSynth(10_000)
-	b.ResetTimer()
-	took := fill(b, ix, s, n)
-	b.StopTimer()
-	if err := ix.Close(); err != nil {
-		b.Fatal(err)
-	}
-	size, err := DiskSize(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(n)/took.Seconds(), "txs/s")
-	b.ReportMetric(float64(size)/float64(n), "bytes/tx")
 }
 
 // ledgerLoad signs txs transactions shaped like the synthetic corpus (70%

@@ -1,10 +1,12 @@
 // Package bench drives signed transactions at a running network's API and
 // measures what commits: offered and committed tx/s, commit latency
-// percentiles and errors by kind. `cairn bench` is its command line; the
-// experiment scenarios reuse Run.
+// percentiles and errors by kind, and how far each node's search index
+// trails its chain. `cairn bench` is its command line; the experiment
+// scenarios reuse Run.
 //
 // Every run is bounded: by Duration for sending, then by Drain for waiting
-// on what is still in flight. Only loopback or configured URLs are used.
+// on what is still in flight, then by IndexWait for the search indexes.
+// Only loopback or configured URLs are used.
 package bench
 
 import (

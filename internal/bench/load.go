@@ -104,16 +104,21 @@ type Point struct {
 }
 
 type account struct {
-	key   *crypto.PrivateKey
-	nonce uint64
-	dead  atomic.Bool // a tx of it was refused: its later nonces would gap
+	key      *crypto.PrivateKey
+	nonce    uint64      // last nonce handed out; guarded by runner.mk
+	inflight bool        // a tx of it awaits the node's answer; guarded by runner.mk
+	dead     atomic.Bool // a tx of it was refused and its later nonces would gap
 }
 
 type runner struct {
 	o        Options
 	clients  []*client.Client
 	accounts []*account
-	next     atomic.Uint64 // round-robin over accounts
+	// byNode splits the accounts over the load nodes (by position in
+	// o.Nodes): an account always sends to the same node, so its nonces
+	// arrive in order there, whatever the gossip between nodes does.
+	byNode [][]*account
+	next   []atomic.Uint64 // round-robin over each node's accounts
 
 	sent      sync.Map // hash -> time.Time
 	offered   atomic.Int64
@@ -127,6 +132,9 @@ type runner struct {
 	mu   sync.Mutex
 	lats []float64
 	errs map[string]int64
+
+	// mk guards the accounts' nonces (making batches, giving back nonces).
+	mk sync.Mutex
 }
 
 // Run funds the accounts, drives load for o.Duration and reports.
@@ -176,6 +184,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := r.fund(ctx); err != nil {
 		return nil, err
 	}
+	r.split()
 	return r.run(ctx)
 }
 
@@ -233,23 +242,54 @@ func (r *runner) payload(a *account, seq uint64) types.Payload {
 	return &types.Transfer{To: to, Amount: 1}
 }
 
-// makeBatch signs the next n txs, each from the next live account.
-func (r *runner) makeBatch(n int) ([]*types.Tx, []*account) {
+// split assigns the accounts to the load nodes, round robin.
+func (r *runner) split() {
+	r.byNode = make([][]*account, len(r.o.Nodes))
+	r.next = make([]atomic.Uint64, len(r.o.Nodes))
+	for i, a := range r.accounts {
+		k := i % len(r.o.Nodes)
+		r.byNode[k] = append(r.byNode[k], a)
+	}
+}
+
+// makeBatch takes the next n live accounts of load node k (its position
+// in o.Nodes), hands each its next nonce and
+// signs their transactions. With track, an account with a transaction in
+// flight is skipped until the node has answered for it (see settle), so
+// that a refused transaction can give its nonce back instead of leaving a
+// gap; pre-signing does not track.
+func (r *runner) makeBatch(n, k int, track bool) ([]*types.Tx, []*account) {
 	txs := make([]*types.Tx, 0, n)
 	owners := make([]*account, 0, n)
 	now := time.Now().UnixMilli()
-	for tries := 0; len(txs) < n && tries < 2*len(r.accounts); tries++ {
-		a := r.accounts[int(r.next.Add(1))%len(r.accounts)]
-		if a.dead.Load() {
+	accts := r.byNode[k]
+	r.mk.Lock()
+	for tries := 0; len(txs) < n && tries < len(accts); tries++ {
+		a := accts[int(r.next[k].Add(1))%len(accts)]
+		if a.dead.Load() || a.inflight {
 			continue
 		}
 		a.nonce++
-		tx := &types.Tx{ChainID: r.o.Network.ChainID, Nonce: a.nonce, Timestamp: now, Payload: r.payload(a, a.nonce)}
-		tx.Sign(a.key)
-		txs = append(txs, tx)
+		a.inflight = track
+		txs = append(txs, &types.Tx{ChainID: r.o.Network.ChainID, Nonce: a.nonce, Timestamp: now})
 		owners = append(owners, a)
 	}
+	r.mk.Unlock()
+	for i, tx := range txs {
+		tx.Payload = r.payload(owners[i], tx.Nonce)
+		tx.Sign(owners[i].key)
+	}
 	return txs, owners
+}
+
+// exhausted reports whether every account has stopped sending.
+func (r *runner) exhausted() bool {
+	for _, a := range r.accounts {
+		if !a.dead.Load() {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *runner) errorKind(k string) {
@@ -258,10 +298,12 @@ func (r *runner) errorKind(k string) {
 	r.mu.Unlock()
 }
 
-// send submits one batch to node nd and records the outcome.
-func (r *runner) send(ctx context.Context, nd int, txs []*types.Tx, owners []*account) {
+// send submits one batch to node nd and records the outcome. It returns
+// how many transactions the node did not take for now (full mempool, not
+// ready, or the request failed), so that a closed-loop worker backs off.
+func (r *runner) send(ctx context.Context, nd int, txs []*types.Tx, owners []*account) (busy int) {
 	if len(txs) == 0 {
-		return
+		return 0
 	}
 	start := time.Now()
 	for _, tx := range txs {
@@ -281,18 +323,47 @@ func (r *runner) send(ctx context.Context, nd int, txs []*types.Tx, owners []*ac
 		r.mu.Unlock()
 		for i, tx := range txs {
 			r.sent.Delete(tx.Hash())
-			owners[i].dead.Store(true)
+			r.settle(owners[i], tx.Nonce, code)
 		}
-		return
+		return len(txs)
 	}
 	for i, e := range res.Errors {
 		if e == nil {
 			r.accepted.Add(1)
+			r.settle(owners[i], txs[i].Nonce, "")
 			continue
 		}
 		r.errorKind(e.Code)
 		r.sent.Delete(txs[i].Hash())
-		owners[i].dead.Store(true)
+		r.settle(owners[i], txs[i].Nonce, e.Code)
+		if notAdmitted(e.Code) {
+			busy++
+		}
+	}
+	return busy
+}
+
+// notAdmitted reports whether a refusal with this code means the node
+// did not take the transaction and would take it later: a full mempool, a
+// node not ready.
+func notAdmitted(code string) bool { return code == "mempool_full" || code == "unavailable" }
+
+// settle records the node's answer for an account's transaction: code
+// is "" when it was admitted. One not admitted only for the moment (full
+// mempool, node not ready) gives its nonce back when no later nonce of its
+// account was handed out, so the account goes on; any other refusal would
+// leave its later transactions waiting forever behind the gap, so the
+// account sends no more. Pre-signed transactions cannot be re-signed.
+func (r *runner) settle(a *account, nonce uint64, code string) {
+	r.mk.Lock()
+	defer r.mk.Unlock()
+	a.inflight = false
+	switch {
+	case code == "":
+	case notAdmitted(code) && r.o.Presign == 0 && a.nonce == nonce:
+		a.nonce--
+	default:
+		a.dead.Store(true)
 	}
 }
 
@@ -366,33 +437,46 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 
 	sendCtx, stopSend := context.WithTimeout(ctx, r.o.Duration)
 	defer stopSend()
-	var mkMu sync.Mutex // accounts' nonces are advanced under this lock
 	type signed struct {
 		txs    []*types.Tx
 		owners []*account
+		node   int // position in o.Nodes
 	}
 	var presigned []signed
-	for n := 0; n < r.o.Presign; n += r.o.Batch {
-		txs, owners := r.makeBatch(min(r.o.Batch, r.o.Presign-n))
-		presigned = append(presigned, signed{txs, owners})
+	for n, k := 0, 0; n < r.o.Presign; n, k = n+r.o.Batch, (k+1)%len(r.o.Nodes) {
+		txs, owners := r.makeBatch(min(r.o.Batch, r.o.Presign-n), k, false)
+		presigned = append(presigned, signed{txs, owners, k})
 	}
-	batch := func() ([]*types.Tx, []*account) {
-		mkMu.Lock()
-		defer mkMu.Unlock()
+	var presignMu sync.Mutex
+	var nodeTurn atomic.Uint64
+	// batch returns the next transactions to send and the node (its
+	// address in r.clients) to send them to; done when there will be none
+	// (pre-signed all sent, or every account stopped). An empty batch that
+	// is not done means every live account of the node has a transaction
+	// in flight: try again shortly.
+	batch := func() (txs []*types.Tx, owners []*account, node int, done bool) {
 		if r.o.Presign > 0 {
+			presignMu.Lock()
+			defer presignMu.Unlock()
 			if len(presigned) == 0 {
-				return nil, nil // all sent: the caller stops
+				return nil, nil, 0, true
 			}
 			b := presigned[0]
 			presigned = presigned[1:]
-			return b.txs, b.owners
+			return b.txs, b.owners, r.o.Nodes[b.node], false
 		}
-		return r.makeBatch(r.o.Batch)
+		k := int(nodeTurn.Add(1)) % len(r.o.Nodes)
+		txs, owners = r.makeBatch(r.o.Batch, k, true)
+		return txs, owners, r.o.Nodes[k], len(txs) == 0 && r.exhausted()
+	}
+	pause := func(d time.Duration) {
+		select {
+		case <-sendCtx.Done():
+		case <-time.After(d):
+		}
 	}
 	begin := time.Now()
 	var wg sync.WaitGroup
-	var nodeTurn atomic.Uint64
-	pick := func() int { return r.o.Nodes[int(nodeTurn.Add(1))%len(r.o.Nodes)] }
 	if r.o.Rate > 0 {
 		// Open loop: one batch every Batch/Rate seconds, each on its own
 		// goroutine, with at most 4*Concurrency in flight (beyond that the
@@ -418,16 +502,21 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 						r.errorKind("client_backlog")
 						continue
 					}
-					txs, owners := batch()
-					if len(txs) == 0 {
+					txs, owners, node, done := batch()
+					if done {
 						<-sem
 						return
+					}
+					if len(txs) == 0 {
+						<-sem
+						r.errorKind("client_backlog")
+						continue
 					}
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
 						defer func() { <-sem }()
-						r.send(ctx, pick(), txs, owners)
+						r.send(ctx, node, txs, owners)
 					}()
 				}
 			}
@@ -438,11 +527,19 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			go func() {
 				defer wg.Done()
 				for sendCtx.Err() == nil {
-					txs, owners := batch()
-					if len(txs) == 0 {
+					txs, owners, node, done := batch()
+					if done {
 						return
 					}
-					r.send(ctx, pick(), txs, owners)
+					if len(txs) == 0 {
+						pause(10 * time.Millisecond)
+						continue
+					}
+					if r.send(ctx, node, txs, owners) > 0 {
+						// The node is full: give it a moment rather than
+						// spin on refusals.
+						pause(50 * time.Millisecond)
+					}
 				}
 			}()
 		}

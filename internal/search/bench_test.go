@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/cputime"
 	"github.com/cairn-db/cairn/internal/execute"
 	"github.com/cairn-db/cairn/types"
 )
@@ -215,13 +216,13 @@ func BenchmarkIndexing(b *testing.B) {
 			s := newSynth(10_000)
 			s.transfers = mix == "transfers"
 			b.ResetTimer()
-			cpu0 := processCPU()
+			cpu0 := cputime.Process()
 			took := fill(b, ix, s, n)
 			b.StopTimer()
 			if err := ix.Close(); err != nil {
 				b.Fatal(err)
 			}
-			cpu := processCPU() - cpu0
+			cpu := cputime.Process() - cpu0
 			size, err := DiskSize(dir)
 			if err != nil {
 				b.Fatal(err)

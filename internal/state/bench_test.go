@@ -7,12 +7,13 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+
+	"github.com/cairn-db/cairn/internal/cputime"
 )
 
 // The benchmarks share one on-disk tree of benchKeys() account keys, built
@@ -164,16 +165,6 @@ func transferWrites(r *rand.Rand, keys [][]byte) []Write {
 	return ws
 }
 
-// cpuTime returns the CPU time (user+system) the whole process has used,
-// background Pebble work and garbage collection included.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkApply20k measures one block of 10,000 transfers (20,000 writes
 // to existing keys) on the 1M-key tree: Prepare, Stage and a synced batch
 // commit. Each iteration applies fresh values. Besides wall time per phase
@@ -196,7 +187,7 @@ func BenchmarkApply20k(b *testing.B) {
 		b.StopTimer()
 		ws := transferWrites(r, bench.keys)
 		b.StartTimer()
-		c0 := cpuTime()
+		c0 := cputime.Process()
 		t0, tc0 := time.Now(), threadCPU()
 		u, err := s.Prepare(s.Height()+1, ws)
 		if err != nil {
@@ -216,7 +207,7 @@ func BenchmarkApply20k(b *testing.B) {
 		s.Committed(u)
 		t3, tc3 := time.Now(), threadCPU()
 		committedCPU += tc3 - tc25
-		cpu += cpuTime() - c0
+		cpu += cputime.Process() - c0
 		prepareCPU += tc1 - tc0
 		stageCPU += tc2 - tc1
 		commitCPU += tc3 - tc2

@@ -264,7 +264,9 @@ func (r *runner) makeBatch(n, k int, track bool) ([]*types.Tx, []*account) {
 	now := time.Now().UnixMilli()
 	accts := r.byNode[k]
 	r.mk.Lock()
-	for tries := 0; len(txs) < n && tries < len(accts); tries++ {
+	// Untracked, a batch larger than the node's accounts takes some twice
+	// (consecutive nonces), as pre-signing needs.
+	for tries := 0; len(txs) < n && tries < 2*len(accts); tries++ {
 		a := accts[int(r.next[k].Add(1))%len(accts)]
 		if a.dead.Load() || a.inflight {
 			continue
@@ -443,9 +445,13 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		node   int // position in o.Nodes
 	}
 	var presigned []signed
-	for n, k := 0, 0; n < r.o.Presign; n, k = n+r.o.Batch, (k+1)%len(r.o.Nodes) {
+	for n, k := 0, 0; n < r.o.Presign; k = (k + 1) % len(r.o.Nodes) {
 		txs, owners := r.makeBatch(min(r.o.Batch, r.o.Presign-n), k, false)
+		if len(txs) == 0 {
+			return nil, errors.New("bench: no account to pre-sign for")
+		}
 		presigned = append(presigned, signed{txs, owners, k})
+		n += len(txs)
 	}
 	var presignMu sync.Mutex
 	var nodeTurn atomic.Uint64

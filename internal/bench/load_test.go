@@ -75,3 +75,27 @@ func TestMakeBatchSkipsAccountsInFlight(t *testing.T) {
 		t.Fatal("exhausted with live accounts")
 	}
 }
+
+func TestPresignBatchLargerThanANodesAccounts(t *testing.T) {
+	r := &runner{o: Options{Network: &client.Network{ChainID: "c"}, Type: "transfer", Nodes: []int{0}}}
+	for i := 0; i < 2; i++ {
+		var seed [32]byte
+		seed[0] = byte(i + 1)
+		r.accounts = append(r.accounts, &account{key: crypto.MustKeyFromSeed(seed)})
+	}
+	r.split()
+	txs, _ := r.makeBatch(4, 0, false)
+	if len(txs) != 4 {
+		t.Fatalf("pre-signed batch of %d from 2 accounts, want 4", len(txs))
+	}
+	// Each account twice, with consecutive nonces.
+	seen := map[crypto.PublicKey][]uint64{}
+	for _, tx := range txs {
+		seen[tx.Sender] = append(seen[tx.Sender], tx.Nonce)
+	}
+	for k, ns := range seen {
+		if len(ns) != 2 || ns[1] != ns[0]+1 {
+			t.Fatalf("account %s nonces %v", k, ns)
+		}
+	}
+}

@@ -554,6 +554,9 @@ func (ix *Index) writeBlocks(blks []*types.Block, rcpts [][]*types.Receipt) erro
 	errs := make([]error, parts)
 	var wg sync.WaitGroup
 	for p, b := range batches {
+		if b.Size() == 0 {
+			continue // fewer documents than parts
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -43,19 +43,6 @@ func uintTerm(v uint64, shift uint) []byte {
 	return numeric.MustNewPrefixCodedInt64(int64(v^(1<<63)), shift)
 }
 
-// uintTermValue decodes a level-0 term back to its value.
-func uintTermValue(term []byte) (uint64, bool) {
-	ok, shift := numeric.ValidPrefixCodedTermBytes(term)
-	if !ok || shift != 0 {
-		return 0, false
-	}
-	i, err := numeric.PrefixCoded(term).Int64()
-	if err != nil {
-		return 0, false
-	}
-	return uint64(i) ^ (1 << 63), true
-}
-
 // uintField is an indexed unsigned integer: one term per trie level, the
 // decimal text as its stored value.
 type uintField struct {

@@ -4,7 +4,23 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/blevesearch/bleve/v2/numeric"
 )
+
+// uintTermValue decodes a level-0 term back to its value, as Bleve's
+// sort reads it.
+func uintTermValue(term []byte) (uint64, bool) {
+	ok, shift := numeric.ValidPrefixCodedTermBytes(term)
+	if !ok || shift != 0 {
+		return 0, false
+	}
+	i, err := numeric.PrefixCoded(term).Int64()
+	if err != nil {
+		return 0, false
+	}
+	return uint64(i) ^ (1 << 63), true
+}
 
 // docTerms are the terms a uintField of v indexes.
 func docTerms(v uint64) map[string]bool {

@@ -53,7 +53,7 @@ func newLagTracker(name string) *lagTracker {
 // observe records one status answer.
 func (t *lagTracker) observe(s statusSample) {
 	if !t.started {
-		t.started, t.start, t.height, t.indexed = true, s.height, s.height, s.height
+		t.started, t.start, t.height, t.indexed = true, s.height, s.height, s.indexed
 	}
 	t.enabled = s.searchEnabled
 	for h := t.height + 1; h <= s.height; h++ {

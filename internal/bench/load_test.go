@@ -42,14 +42,21 @@ func TestSettleGivesBackTheNonceOnlyWhenItCan(t *testing.T) {
 	}
 }
 
-func TestMakeBatchSkipsAccountsInFlight(t *testing.T) {
-	r := &runner{o: Options{Network: &client.Network{ChainID: "c"}, Type: "transfer", Nodes: []int{0, 1}}}
-	for i := 0; i < 6; i++ {
+// testRunner is a runner of transfers with n accounts split over nodes,
+// for the batch-making tests (nothing is sent).
+func testRunner(n int, nodes ...int) *runner {
+	r := &runner{o: Options{Network: &client.Network{ChainID: "c"}, Type: "transfer", Nodes: nodes}}
+	for i := 0; i < n; i++ {
 		var seed [32]byte
 		seed[0] = byte(i + 1)
 		r.accounts = append(r.accounts, &account{key: crypto.MustKeyFromSeed(seed)})
 	}
 	r.split()
+	return r
+}
+
+func TestMakeBatchSkipsAccountsInFlight(t *testing.T) {
+	r := testRunner(6, 0, 1)
 	// Each node has its own three accounts.
 	txs, owners := r.makeBatch(5, 0, true)
 	other, _ := r.makeBatch(5, 1, true)
@@ -77,13 +84,7 @@ func TestMakeBatchSkipsAccountsInFlight(t *testing.T) {
 }
 
 func TestPresignBatchLargerThanANodesAccounts(t *testing.T) {
-	r := &runner{o: Options{Network: &client.Network{ChainID: "c"}, Type: "transfer", Nodes: []int{0}}}
-	for i := 0; i < 2; i++ {
-		var seed [32]byte
-		seed[0] = byte(i + 1)
-		r.accounts = append(r.accounts, &account{key: crypto.MustKeyFromSeed(seed)})
-	}
-	r.split()
+	r := testRunner(2, 0)
 	txs, _ := r.makeBatch(4, 0, false)
 	if len(txs) != 4 {
 		t.Fatalf("pre-signed batch of %d from 2 accounts, want 4", len(txs))

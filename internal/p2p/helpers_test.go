@@ -216,3 +216,28 @@ func (c *collector) from(k crypto.PublicKey) []string {
 	}
 	return out
 }
+
+// handDriven connects to the transport listening at addr (whose key is
+// server) as key, with the transport's own handshake on a connection the
+// test then drives itself: no read loop, no heartbeats. Closed at the end
+// of the test.
+func handDriven(t *testing.T, key *crypto.PrivateKey, server crypto.PublicKey, addr string) *conn {
+	t.Helper()
+	rc := testConfig(key, listen(t))
+	rc.Peers = []Peer{{PublicKey: server, Addr: addr}}
+	r, err := New(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	c, err := r.handshake(raw, true, server)
+	if err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	return c
+}

@@ -216,22 +216,7 @@ func TestOversizeFrameDisconnects(t *testing.T) {
 
 	// A hand-driven client with a valid identity, using the transport's own
 	// handshake but writing a bad frame itself.
-	rc := testConfig(rk, listen(t))
-	rc.Peers = []Peer{{PublicKey: mk.Public(), Addr: mln.Addr().String()}}
-	r, err := New(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	raw, err := net.Dial("tcp", mln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	c, err := r.handshake(raw, true, mk.Public())
-	if err != nil {
-		t.Fatalf("handshake: %v", err)
-	}
+	c := handDriven(t, rk, mk.Public(), mln.Addr().String())
 	waitFor(t, "the client registered", func() bool { return connectedTo(m, rk.Public()) })
 
 	// A valid frame first, then one a byte too long.
@@ -256,7 +241,7 @@ func TestOversizeFrameDisconnects(t *testing.T) {
 		t.Fatal("the valid frame was not delivered")
 	}
 	// The server hangs up: reads end with an error, not a ping forever.
-	_ = raw.SetReadDeadline(time.Now().Add(waitLimit))
+	_ = c.raw.SetReadDeadline(time.Now().Add(waitLimit))
 	for {
 		if _, _, _, err := readFrame(c.r, 1<<20); err != nil {
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
@@ -478,21 +463,7 @@ func TestSilentPeerDisconnected(t *testing.T) {
 	mc.ReadTimeout = time.Second
 	m := start(t, mc)
 
-	rc := testConfig(rk, listen(t))
-	rc.Peers = []Peer{{PublicKey: mk.Public(), Addr: mln.Addr().String()}}
-	r, err := New(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	raw, err := net.Dial("tcp", mln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	if _, err := r.handshake(raw, true, mk.Public()); err != nil {
-		t.Fatalf("handshake: %v", err)
-	}
+	handDriven(t, rk, mk.Public(), mln.Addr().String())
 	waitFor(t, "the silent peer registered", func() bool { return connectedTo(m, rk.Public()) })
 	waitFor(t, "the silent peer dropped", func() bool { return !connectedTo(m, rk.Public()) })
 	if s := m.Stats(); s.Disconnects != 1 {

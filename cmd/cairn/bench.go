@@ -8,12 +8,10 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/cairn-db/cairn/client"
 	"github.com/cairn-db/cairn/internal/bench"
-	"github.com/cairn-db/cairn/internal/scenario"
 )
 
 func init() {
@@ -34,16 +32,13 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	drain := fs.Duration("drain", 20*time.Second, "how long to wait for in-flight txs after sending stops")
 	quiet := fs.Bool("quiet", false, "no progress line")
 	indexPoll := fs.Duration("index-poll", 200*time.Millisecond, "how often to poll every node's status to measure its search index lag (0: do not)")
-	scen := fs.String("scenario", "", "run a named experiment end to end instead (starts its own validators): "+
-		strings.Join(scenario.Names(), ", ")+"; a comma-separated list, \"all\", or \"list\"")
-	outDir := fs.String("out", "docs/experiments", "with --scenario: where NAME.json and the SVG charts go")
-	quick := fs.Bool("quick", false, "with --scenario: a few seconds per scenario (checks the mechanism, measures nothing useful)")
-	keep := fs.Bool("keep", false, "with --scenario: keep the networks' directories (logs, data) and print where")
-	if err := fs.Parse(args); err != nil {
+	if scenarioFlag(args) {
+		fmt.Fprintln(stderr, "cairn bench: the experiments moved to their own command, cairn-lab "+
+			"(it keeps the charting code out of the validator binary):\n  go run ./cmd/cairn-lab --scenario list")
 		return 2
 	}
-	if *scen != "" {
-		return runScenarios(*scen, *outDir, *quick, *keep, *quiet, args, stdout, stderr)
+	if err := fs.Parse(args); err != nil {
+		return 2
 	}
 	if *dur <= 0 || *dur > 24*time.Hour {
 		fmt.Fprintln(stderr, "cairn bench: --duration must be in (0, 24h]")
@@ -73,76 +68,18 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	return printJSON(stdout, res)
 }
 
-// runScenarios runs the named experiments (see internal/scenario) with
-// this very binary as the validators' and the simulator's executable.
-func runScenarios(names, out string, quick, keep, quiet bool, args []string, stdout, stderr io.Writer) int {
-	if names == "list" {
-		for _, s := range scenario.All() {
-			fmt.Fprintf(stdout, "%-16s %s\n", s.Name, s.Title)
+// scenarioFlag reports whether args ask for the experiments that
+// `cairn bench --scenario` used to run, so that the user is sent to
+// cairn-lab instead of being told only that the flag is undefined.
+func scenarioFlag(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
 		}
-		return 0
-	}
-	list := scenario.Names()
-	if names != "all" {
-		list = strings.Split(names, ",")
-		for _, n := range list {
-			if _, ok := scenario.Lookup(n); !ok {
-				fmt.Fprintf(stderr, "cairn bench: unknown scenario %q (cairn bench --scenario list)\n", n)
-				return 2
-			}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && name == "scenario" {
+			return true
 		}
 	}
-	bin, err := os.Executable()
-	if err != nil {
-		fmt.Fprintln(stderr, "cairn bench:", err)
-		return 1
-	}
-	work, err := os.MkdirTemp("", "cairn-scenario-")
-	if err != nil {
-		fmt.Fprintln(stderr, "cairn bench:", err)
-		return 1
-	}
-	if keep {
-		fmt.Fprintln(stderr, "cairn bench: networks kept in", work)
-	} else {
-		defer os.RemoveAll(work)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	env := &scenario.Env{Bin: bin, Out: out, Work: work, Quick: quick, Command: "cairn bench " + strings.Join(args, " ")}
-	if !quiet {
-		env.Progress = stderr
-	}
-	var reports []*scenario.Report
-	failed := 0
-	for _, n := range list {
-		if ctx.Err() != nil {
-			break
-		}
-		r, err := scenario.Run(ctx, env, n)
-		if err != nil {
-			fmt.Fprintln(stderr, "cairn bench:", err)
-			failed++
-		}
-		if r != nil {
-			reports = append(reports, r)
-		}
-	}
-	type brief struct {
-		Scenario string   `json:"scenario"`
-		Elapsed  float64  `json:"elapsed_s"`
-		Error    string   `json:"error,omitempty"`
-		Charts   []string `json:"charts"`
-	}
-	var sum []brief
-	for _, r := range reports {
-		sum = append(sum, brief{r.Scenario, r.Elapsed, r.Error, r.Charts})
-	}
-	if code := printJSON(stdout, map[string]any{"out": out, "scenarios": sum}); code != 0 {
-		return code
-	}
-	if failed > 0 || ctx.Err() != nil {
-		return 1
-	}
-	return 0
+	return false
 }

@@ -5,7 +5,9 @@
 //
 // Invariants: a chart is a pure function of its Spec (no clock, no
 // randomness), so re-running a scenario on the same numbers rewrites the
-// same file; an empty series is drawn as nothing rather than failing.
+// same file; an empty series is drawn as nothing rather than failing; only
+// cmd/cairn-lab links this package (gonum/plot brings fonts, LaTeX and PDF
+// code a validator has no use for), which cmd/cairn's deps test checks.
 package chart
 
 import (

@@ -1,6 +1,8 @@
 // Package scenario holds the named experiments behind
-// `cairn bench --scenario NAME`: each starts its own validator processes
-// on 127.0.0.1 (or runs the simulator), drives load with internal/bench,
+// `cairn-lab --scenario NAME` (cmd/cairn-lab, kept apart from the validator
+// binary cmd/cairn, which the experiments run as Env.Bin): each starts its
+// own validator processes on 127.0.0.1 (or runs the simulator), drives
+// load with internal/bench,
 // injects faults (kill -9, restarts, message loss, Byzantine modes), stops
 // everything, and writes DIR/NAME.json plus one or more SVG charts.
 // docs/experiments.md is written from these files.
@@ -136,7 +138,7 @@ func Run(ctx context.Context, e *Env, name string) (*Report, error) {
 	r := &Report{Scenario: s.Name, Title: s.Title, Command: e.Command, Started: time.Now().UTC(), Quick: e.Quick,
 		Setup: map[string]any{}, env: e}
 	if r.Command == "" {
-		r.Command = "cairn bench --scenario " + name
+		r.Command = "cairn-lab --scenario " + name
 	}
 	r.Machine = Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version(), LoadBefore: loadAvg()}
 	e.logf("[%s] start: %s (load average %.2f %.2f %.2f)", name, s.Title, r.Machine.LoadBefore[0], r.Machine.LoadBefore[1], r.Machine.LoadBefore[2])

@@ -88,7 +88,7 @@ type Config struct {
 type State struct {
 	Height    uint64      // last committed height; 0 before the first block
 	BlockHash crypto.Hash // hash of that block; zero at height 0
-	WAL       []Record
+	WAL       []WALRecord
 }
 
 type step uint8
@@ -253,7 +253,7 @@ func New(cfg Config, st State) (*Engine, error) {
 }
 
 // restore replays our own signed messages and locks for the current height.
-func (e *Engine) restore(recs []Record) error {
+func (e *Engine) restore(recs []WALRecord) error {
 	for _, r := range recs {
 		if r.Height != e.height {
 			continue

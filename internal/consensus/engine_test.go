@@ -213,9 +213,9 @@ func TestRestartNeverSignsAConflictingVote(t *testing.T) {
 		t.Fatalf("prevote not in the WAL: %+v", rd.WAL)
 	}
 	// Restart from the WAL (through its encoding) and show it B first.
-	var recs []Record
+	var recs []WALRecord
 	for _, r := range rd.WAL {
-		got, err := DecodeRecord(r.Encode())
+		got, err := DecodeWALRecord(r.Encode())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,7 +249,7 @@ func TestLockSurvivesRestart(t *testing.T) {
 	me := (h.vs.Proposer(1, 0) + 2) % 4 // not the proposer of round 0 or 1
 	e := h.engines[me]
 	a := proposalFor(h, 0, 1)
-	var wal []Record
+	var wal []WALRecord
 	rd := e.Step(10, Receive{From: h.vs.Proposer(1, 0), Msg: a})
 	wal = append(wal, rd.WAL...)
 	// Two more prevotes for A: a quorum of 3 with ours; we lock and precommit.
@@ -378,7 +378,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 	// A WAL vote of another validator is refused, not silently trusted.
 	v := types.SignVote(h.keys[1], testChain, types.Prevote, 1, 0, crypto.Hash{}, 1)
-	if _, err := New(h.config(0), State{WAL: []Record{{Kind: RecordVote, Height: 1, Vote: v}}}); err == nil {
+	if _, err := New(h.config(0), State{WAL: []WALRecord{{Kind: RecordVote, Height: 1, Vote: v}}}); err == nil {
 		t.Fatal("accepted another validator's vote in the WAL")
 	}
 }

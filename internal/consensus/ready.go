@@ -117,7 +117,7 @@ func (d *DuplicateVote) Verify(chainID string, vs *types.ValidatorSet) error {
 // asked about the next height before the app has applied the commit. The
 // next Step, whatever its event, resumes the new height.
 type Ready struct {
-	WAL      []Record
+	WAL      []WALRecord
 	Messages []Outbound
 	Timers   []Timer
 	Commits  []Commit

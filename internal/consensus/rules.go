@@ -165,7 +165,7 @@ func (e *Engine) cutDeadline() (at int64, ok bool) {
 func (e *Engine) propose(b *types.Block, polRound int32) {
 	p := SignProposal(e.cfg.Key, e.cfg.ChainID, e.height, e.round, polRound, b)
 	e.ownProposals[e.round] = p
-	e.ready.WAL = append(e.ready.WAL, Record{Kind: RecordProposal, Height: e.height, Proposal: p})
+	e.ready.WAL = append(e.ready.WAL, WALRecord{Kind: RecordProposal, Height: e.height, Proposal: p})
 	e.broadcast(p)
 	if polRound >= 0 {
 		// Forward the proof of lock, so that validators that missed those
@@ -262,7 +262,7 @@ func (e *Engine) lockRule() bool {
 		rs.lockFired = true
 		if e.step == stepPrevote {
 			e.lockedRound, e.lockedValue, e.lockedHash = int32(e.round), b, h
-			e.ready.WAL = append(e.ready.WAL, Record{Kind: RecordLock, Height: e.height, Round: e.round, Block: b})
+			e.ready.WAL = append(e.ready.WAL, WALRecord{Kind: RecordLock, Height: e.height, Round: e.round, Block: b})
 			e.precommit(h)
 		}
 		e.validRound, e.validValue = int32(e.round), b
@@ -317,7 +317,7 @@ func (e *Engine) signVote(t types.VoteType, h crypto.Hash) {
 	if !ok {
 		v = types.SignVote(e.cfg.Key, e.cfg.ChainID, t, e.height, e.round, h, uint16(e.self))
 		e.ownVotes[k] = v
-		e.ready.WAL = append(e.ready.WAL, Record{Kind: RecordVote, Height: e.height, Vote: v})
+		e.ready.WAL = append(e.ready.WAL, WALRecord{Kind: RecordVote, Height: e.height, Vote: v})
 		e.addVote(v)
 	}
 	e.broadcast(&VoteMessage{Vote: v})

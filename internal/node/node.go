@@ -176,9 +176,9 @@ func (n *Node) openEngine() error {
 	}
 	n.wal = log
 	head := n.ledger.Head()
-	var records []consensus.Record
+	var records []consensus.WALRecord
 	for _, b := range recs {
-		r, err := consensus.DecodeRecord(b)
+		r, err := consensus.DecodeWALRecord(b)
 		if err != nil {
 			return fmt.Errorf("node: wal: %w", err)
 		}

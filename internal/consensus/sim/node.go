@@ -63,7 +63,7 @@ func (nd *node) start() {
 		st.BlockHash = nd.chain[n-1].Hash()
 	}
 	for _, b := range nd.wal {
-		r, err := consensus.DecodeRecord(b)
+		r, err := consensus.DecodeWALRecord(b)
 		if err != nil {
 			nd.s.violate("wal", nd.id, nd.height(), "WAL record does not decode: %v", err)
 			return

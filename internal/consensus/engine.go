@@ -82,10 +82,10 @@ type Config struct {
 	Verify VerifyFunc
 }
 
-// State is where an engine starts: the last committed block and the WAL
+// StartPoint is where an engine starts: the last committed block and the WAL
 // records read back after a restart. Records for other heights than
 // Height+1 are ignored, so a driver may pass its whole WAL.
-type State struct {
+type StartPoint struct {
 	Height    uint64      // last committed height; 0 before the first block
 	BlockHash crypto.Hash // hash of that block; zero at height 0
 	WAL       []WALRecord
@@ -198,7 +198,7 @@ type Engine struct {
 
 // New builds an engine that decides height st.Height+1, resuming from the
 // WAL records of that height. Call Start before the first Step.
-func New(cfg Config, st State) (*Engine, error) {
+func New(cfg Config, st StartPoint) (*Engine, error) {
 	if cfg.Validators == nil || cfg.Validators.Len() == 0 {
 		return nil, errors.New("consensus: no validator set")
 	}

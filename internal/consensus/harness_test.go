@@ -148,7 +148,7 @@ func (h *harness) config(i int) Config {
 
 // start (re)creates node i's engine from its store and WAL.
 func (h *harness) start(i int) {
-	st := State{Height: uint64(len(h.chains[i])), WAL: h.wals[i]}
+	st := StartPoint{Height: uint64(len(h.chains[i])), WAL: h.wals[i]}
 	if n := len(h.chains[i]); n > 0 {
 		st.BlockHash = h.chains[i][n-1].Block.Hash()
 	}

@@ -198,7 +198,7 @@ func (n *Node) openEngine() error {
 		Cut: consensus.CutPolicy{MaxTxs: p.MaxBlockTxs, MaxBytes: p.MaxBlockBytes,
 			MaxDelay: c.MaxBlockDelay.Milliseconds(), EmptyBlockInterval: c.EmptyBlockInterval.Milliseconds()},
 		Timeouts: to,
-	}, consensus.State{Height: head.Height, BlockHash: head.Hash, WAL: records})
+	}, consensus.StartPoint{Height: head.Height, BlockHash: head.Hash, WAL: records})
 	if err != nil {
 		return fmt.Errorf("node: consensus: %w", err)
 	}

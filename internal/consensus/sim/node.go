@@ -58,7 +58,7 @@ func (nd *node) config() consensus.Config {
 }
 
 func (nd *node) start() {
-	st := consensus.State{Height: nd.height()}
+	st := consensus.StartPoint{Height: nd.height()}
 	if n := len(nd.chain); n > 0 {
 		st.BlockHash = nd.chain[n-1].Hash()
 	}

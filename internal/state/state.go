@@ -44,7 +44,7 @@ type Version struct {
 	Value  []byte `json:"value"`
 }
 
-// Options tune a State.
+// Options tune a Tree.
 type Options struct {
 	// NodeCacheSize is the number of tree nodes kept in memory (about 100
 	// bytes each). Zero means DefaultNodeCacheSize; negative disables the
@@ -52,10 +52,10 @@ type Options struct {
 	NodeCacheSize int
 }
 
-// State is the authenticated map stored in a Pebble database. Reads may run
+// Tree is the authenticated map stored in a Pebble database. Reads may run
 // concurrently with each other and with one writer goroutine that calls
 // Prepare, Stage and Committed.
-type State struct {
+type Tree struct {
 	db    *pebble.DB
 	cache *nodeCache
 
@@ -66,8 +66,8 @@ type State struct {
 }
 
 // Open loads the last committed height and root from db. An empty database
-// gives a State with Initialized() == false and Height() == 0.
-func Open(db *pebble.DB, opts Options) (*State, error) {
+// gives a Tree with Initialized() == false and Height() == 0.
+func Open(db *pebble.DB, opts Options) (*Tree, error) {
 	if db == nil {
 		return nil, errors.New("state: open: nil database")
 	}
@@ -78,7 +78,7 @@ func Open(db *pebble.DB, opts Options) (*State, error) {
 	if size < 0 {
 		size = 0
 	}
-	s := &State{db: db, cache: newNodeCache(size)}
+	s := &Tree{db: db, cache: newNodeCache(size)}
 	lower := []byte{prefixState, prefixRoot}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{prefixState, prefixRoot + 1}})
 	if err != nil {
@@ -101,34 +101,34 @@ func Open(db *pebble.DB, opts Options) (*State, error) {
 }
 
 // Initialized reports whether height 0 (genesis) has been committed.
-func (s *State) Initialized() bool {
+func (s *Tree) Initialized() bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.initialized
 }
 
 // Height returns the last committed height (0 before genesis too).
-func (s *State) Height() uint64 {
+func (s *Tree) Height() uint64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.height
 }
 
 // Root returns the root at Height(); the zero hash for an empty tree.
-func (s *State) Root() crypto.Hash {
+func (s *Tree) Root() crypto.Hash {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.root
 }
 
-func (s *State) snapshot() (initialized bool, height uint64, root crypto.Hash) {
+func (s *Tree) snapshot() (initialized bool, height uint64, root crypto.Hash) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.initialized, s.height, s.root
 }
 
 // checkHeight returns an error unless h has been committed.
-func (s *State) checkHeight(h uint64) error {
+func (s *Tree) checkHeight(h uint64) error {
 	init, height, _ := s.snapshot()
 	if !init {
 		return fmt.Errorf("state: height %d not committed: no height committed yet", h)
@@ -140,7 +140,7 @@ func (s *State) checkHeight(h uint64) error {
 }
 
 // RootAt returns the root after height h.
-func (s *State) RootAt(h uint64) (crypto.Hash, error) {
+func (s *Tree) RootAt(h uint64) (crypto.Hash, error) {
 	if err := s.checkHeight(h); err != nil {
 		return crypto.Hash{}, err
 	}
@@ -158,7 +158,7 @@ func (s *State) RootAt(h uint64) (crypto.Hash, error) {
 }
 
 // Get returns the latest committed value of key.
-func (s *State) Get(key []byte) ([]byte, bool, error) {
+func (s *Tree) Get(key []byte) ([]byte, bool, error) {
 	v, closer, err := s.db.Get(latestKey(key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, false, nil
@@ -171,14 +171,14 @@ func (s *State) Get(key []byte) ([]byte, bool, error) {
 }
 
 // GetAt returns the value of key as of the end of height h.
-func (s *State) GetAt(key []byte, h uint64) ([]byte, bool, error) {
+func (s *Tree) GetAt(key []byte, h uint64) ([]byte, bool, error) {
 	if err := s.checkHeight(h); err != nil {
 		return nil, false, err
 	}
 	return s.valueAt(key, h)
 }
 
-func (s *State) valueAt(key []byte, h uint64) ([]byte, bool, error) {
+func (s *Tree) valueAt(key []byte, h uint64) ([]byte, bool, error) {
 	kp := historyKeyPrefix(key)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: kp, UpperBound: prefixEnd(kp)})
 	if err != nil {
@@ -203,7 +203,7 @@ func (s *State) valueAt(key []byte, h uint64) ([]byte, bool, error) {
 
 // History returns up to limit versions of key written at heights at or
 // above fromHeight and at or below Height(), oldest first.
-func (s *State) History(key []byte, fromHeight uint64, limit int) ([]Version, error) {
+func (s *Tree) History(key []byte, fromHeight uint64, limit int) ([]Version, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("state: history of %x: limit %d must be positive", key, limit)
 	}
@@ -280,7 +280,7 @@ type leafUp struct {
 // or 0 before genesis. It writes nothing, so it is safe for a block that may
 // never commit. The writes are copied. Like Stage and Committed, it must be
 // called from the single writer goroutine.
-func (s *State) Prepare(height uint64, writes []Write) (*Update, error) {
+func (s *Tree) Prepare(height uint64, writes []Write) (*Update, error) {
 	init, cur, root := s.snapshot()
 	next := uint64(0)
 	if init {
@@ -357,7 +357,7 @@ func (s *State) Prepare(height uint64, writes []Write) (*Update, error) {
 }
 
 type preparer struct {
-	s    *State
+	s    *Tree
 	u    *Update
 	sink uint32 // keeps the cache-touching reads from being optimized away
 }
@@ -545,7 +545,7 @@ func (p *preparer) build(depth int, ups []leafUp) (crypto.Hash, error) {
 
 // loadNode returns the node with hash h from the cache or the database,
 // from any goroutine.
-func (s *State) loadNode(h crypto.Hash) (node, error) {
+func (s *Tree) loadNode(h crypto.Hash) (node, error) {
 	if n, ok := s.cache.get(h); ok {
 		return n, nil
 	}
@@ -553,7 +553,7 @@ func (s *State) loadNode(h crypto.Hash) (node, error) {
 }
 
 // readNode reads the node with hash h from the database, bypassing the cache.
-func (s *State) readNode(h crypto.Hash) (node, error) {
+func (s *Tree) readNode(h crypto.Hash) (node, error) {
 	v, closer, err := s.db.Get(nodeKey(h))
 	if err != nil {
 		return node{}, fmt.Errorf("reading node %s: %w", h, err)
@@ -567,7 +567,7 @@ func (s *State) readNode(h crypto.Hash) (node, error) {
 }
 
 // checkFresh returns an error unless u was prepared on the current tree.
-func (s *State) checkFresh(u *Update) error {
+func (s *Tree) checkFresh(u *Update) error {
 	init, cur, root := s.snapshot()
 	next := uint64(0)
 	if init {
@@ -582,7 +582,7 @@ func (s *State) checkFresh(u *Update) error {
 // Stage puts the update's nodes, root, latest values and history into b.
 // The caller commits b (synced, with its block) and then calls Committed.
 // An update that was not prepared on the current tree is rejected.
-func (s *State) Stage(b *pebble.Batch, u *Update) error {
+func (s *Tree) Stage(b *pebble.Batch, u *Update) error {
 	if b == nil || u == nil {
 		return errors.New("state: stage: nil batch or update")
 	}
@@ -701,7 +701,7 @@ func sortNodesByHash(nodes []newNode) []newNode {
 // Committed advances the in-memory height, root and node cache once the
 // batch holding u (see Stage) is durable. An update that is not for the
 // next height of the current tree is ignored, so a repeated call is harmless.
-func (s *State) Committed(u *Update) {
+func (s *Tree) Committed(u *Update) {
 	if u == nil {
 		return
 	}

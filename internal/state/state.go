@@ -362,7 +362,7 @@ type preparer struct {
 	sink uint32 // keeps the cache-touching reads from being optimized away
 }
 
-func (p *preparer) emit(n node) crypto.Hash {
+func (p *preparer) emit(n treeNode) crypto.Hash {
 	h := n.hash()
 	p.u.nodes = append(p.u.nodes, newNode{hash: h, n: n})
 	return h
@@ -376,7 +376,7 @@ type levelItem struct {
 	right    bool        // whether it is its parent's right child
 	internal bool        // old is an internal node, rebuilt bottom-up
 	cached   bool        // n came from the node cache
-	n        node        // the old node; for an internal node, its children become the new ones
+	n        treeNode    // the old node; for an internal node, its children become the new ones
 	result   crypto.Hash // the subtree's new hash
 }
 
@@ -477,7 +477,7 @@ func (p *preparer) update(h crypto.Hash, ups []leafUp) (crypto.Hash, error) {
 
 // rebuild returns the hash of internal node n (whose children were
 // replaced by their new hashes), emitting it if it changed from old.
-func (p *preparer) rebuild(old crypto.Hash, n node) crypto.Hash {
+func (p *preparer) rebuild(old crypto.Hash, n treeNode) crypto.Hash {
 	h := n.hash()
 	if h == old {
 		return old
@@ -491,7 +491,7 @@ func (p *preparer) rebuild(old crypto.Hash, n node) crypto.Hash {
 
 // updateLeaf returns the hash of the subtree at depth that is now the leaf
 // n (hash h) after applying ups.
-func (p *preparer) updateLeaf(h crypto.Hash, n node, depth int, ups []leafUp) (crypto.Hash, error) {
+func (p *preparer) updateLeaf(h crypto.Hash, n treeNode, depth int, ups []leafUp) (crypto.Hash, error) {
 	// Replace the leaf in place if one of the updates is its key;
 	// otherwise it joins the updates and is pushed down with them.
 	i, found := sort.Find(len(ups), func(i int) int { return bytes.Compare(n.a[:], ups[i].path[:]) })
@@ -522,7 +522,7 @@ func (p *preparer) build(depth int, ups []leafUp) (crypto.Hash, error) {
 	case 0:
 		return crypto.Hash{}, nil
 	case 1:
-		n := node{tag: tagLeaf, a: ups[0].path, b: ups[0].vh}
+		n := treeNode{tag: tagLeaf, a: ups[0].path, b: ups[0].vh}
 		if ups[0].existing {
 			return n.hash(), nil
 		}
@@ -540,12 +540,12 @@ func (p *preparer) build(depth int, ups []leafUp) (crypto.Hash, error) {
 	if err != nil {
 		return crypto.Hash{}, err
 	}
-	return p.emit(node{tag: tagInternal, a: left, b: right}), nil
+	return p.emit(treeNode{tag: tagInternal, a: left, b: right}), nil
 }
 
 // loadNode returns the node with hash h from the cache or the database,
 // from any goroutine.
-func (s *Tree) loadNode(h crypto.Hash) (node, error) {
+func (s *Tree) loadNode(h crypto.Hash) (treeNode, error) {
 	if n, ok := s.cache.get(h); ok {
 		return n, nil
 	}
@@ -553,15 +553,15 @@ func (s *Tree) loadNode(h crypto.Hash) (node, error) {
 }
 
 // readNode reads the node with hash h from the database, bypassing the cache.
-func (s *Tree) readNode(h crypto.Hash) (node, error) {
+func (s *Tree) readNode(h crypto.Hash) (treeNode, error) {
 	v, closer, err := s.db.Get(nodeKey(h))
 	if err != nil {
-		return node{}, fmt.Errorf("reading node %s: %w", h, err)
+		return treeNode{}, fmt.Errorf("reading node %s: %w", h, err)
 	}
 	defer closer.Close()
 	n, err := decodeNode(v)
 	if err != nil {
-		return node{}, fmt.Errorf("reading node %s: %w", h, err)
+		return treeNode{}, fmt.Errorf("reading node %s: %w", h, err)
 	}
 	return n, nil
 }

@@ -501,11 +501,11 @@ func TestCheckTreeShape(t *testing.T) {
 	s := openState(t, db, Options{})
 	commitWrites(t, s, db, []Write{{Key: []byte("only"), Value: []byte("v")}})
 	kh := crypto.Hash(sha256.Sum256([]byte("only")))
-	leaf := node{tag: tagLeaf, a: kh, b: sha256.Sum256([]byte("v"))}
+	leaf := treeNode{tag: tagLeaf, a: kh, b: sha256.Sum256([]byte("v"))}
 	lh := leaf.hash()
-	in := node{tag: tagInternal, a: lh}
+	in := treeNode{tag: tagInternal, a: lh}
 	if bit(&kh, 0) == 1 {
-		in = node{tag: tagInternal, b: lh}
+		in = treeNode{tag: tagInternal, b: lh}
 	}
 	ih := in.hash()
 	b := db.NewBatch()

@@ -188,7 +188,7 @@ func without(must query.Query, not []query.Query) query.Query {
 	return b
 }
 
-func (c *compiler) compile(n *node) (compiled, error) {
+func (c *compiler) compile(n *expr) (compiled, error) {
 	switch n.kind {
 	case nTerm:
 		c.clauses++

@@ -8,19 +8,19 @@ import (
 	"unicode/utf8"
 )
 
-type nodeKind int
+type exprKind int
 
 const (
-	nAnd nodeKind = iota
+	nAnd exprKind = iota
 	nOr
 	nNot
 	nTerm
 )
 
-// node is the parsed query tree.
-type node struct {
-	kind nodeKind
-	kids []*node
+// expr is the parsed query tree.
+type expr struct {
+	kind exprKind
+	kids []*expr
 	tok  token // for nTerm, and the position of operators
 }
 
@@ -41,7 +41,7 @@ func (p *parser) next() token {
 }
 
 // parse builds the tree of a query string.
-func parse(s string, maxDepth int) (*node, error) {
+func parse(s string, maxDepth int) (*expr, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, qerr(0, "empty query: give words, field:value terms, or * for everything")
 	}
@@ -66,12 +66,12 @@ func parse(s string, maxDepth int) (*node, error) {
 	return n, nil
 }
 
-func (p *parser) or() (*node, error) {
+func (p *parser) or() (*expr, error) {
 	first, err := p.and()
 	if err != nil {
 		return nil, err
 	}
-	kids := []*node{first}
+	kids := []*expr{first}
 	for p.peek().kind == tOr {
 		op := p.next()
 		if k := p.peek().kind; k == tEOF || k == tRParen || k == tOr || k == tAnd {
@@ -86,15 +86,15 @@ func (p *parser) or() (*node, error) {
 	if len(kids) == 1 {
 		return first, nil
 	}
-	return &node{kind: nOr, kids: kids}, nil
+	return &expr{kind: nOr, kids: kids}, nil
 }
 
-func (p *parser) and() (*node, error) {
+func (p *parser) and() (*expr, error) {
 	first, err := p.unary()
 	if err != nil {
 		return nil, err
 	}
-	kids := []*node{first}
+	kids := []*expr{first}
 	for {
 		t := p.peek()
 		switch t.kind {
@@ -102,7 +102,7 @@ func (p *parser) and() (*node, error) {
 			if len(kids) == 1 {
 				return first, nil
 			}
-			return &node{kind: nAnd, kids: kids}, nil
+			return &expr{kind: nAnd, kids: kids}, nil
 		case tAnd:
 			p.next()
 			if k := p.peek().kind; k == tEOF || k == tRParen || k == tOr || k == tAnd {
@@ -117,7 +117,7 @@ func (p *parser) and() (*node, error) {
 	}
 }
 
-func (p *parser) unary() (*node, error) {
+func (p *parser) unary() (*expr, error) {
 	t := p.peek()
 	switch t.kind {
 	case tNot:
@@ -134,7 +134,7 @@ func (p *parser) unary() (*node, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &node{kind: nNot, kids: []*node{n}, tok: t}, nil
+		return &expr{kind: nNot, kids: []*expr{n}, tok: t}, nil
 	case tPlus:
 		p.next()
 		return p.primary()
@@ -142,7 +142,7 @@ func (p *parser) unary() (*node, error) {
 	return p.primary()
 }
 
-func (p *parser) primary() (*node, error) {
+func (p *parser) primary() (*expr, error) {
 	t := p.next()
 	switch t.kind {
 	case tLParen:
@@ -163,7 +163,7 @@ func (p *parser) primary() (*node, error) {
 		}
 		return n, nil
 	case tTerm:
-		return &node{kind: nTerm, tok: t}, nil
+		return &expr{kind: nTerm, tok: t}, nil
 	case tEOF:
 		return nil, qerr(t.pos, "query ends where a term was expected")
 	case tRParen:

@@ -152,7 +152,7 @@ func TestCatchUpRejectsBadCertificate(t *testing.T) {
 	h.run(10_000, func() bool { return h.minHeight() >= 1 })
 	good := h.chains[0][0]
 
-	e, err := New(h.config(3), State{})
+	e, err := New(h.config(3), StartPoint{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,15 +213,15 @@ func TestRestartNeverSignsAConflictingVote(t *testing.T) {
 		t.Fatalf("prevote not in the WAL: %+v", rd.WAL)
 	}
 	// Restart from the WAL (through its encoding) and show it B first.
-	var recs []Record
+	var recs []WALRecord
 	for _, r := range rd.WAL {
-		got, err := DecodeRecord(r.Encode())
+		got, err := DecodeWALRecord(r.Encode())
 		if err != nil {
 			t.Fatal(err)
 		}
 		recs = append(recs, got)
 	}
-	e2, err := New(h.config(me), State{WAL: recs})
+	e2, err := New(h.config(me), StartPoint{WAL: recs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func TestLockSurvivesRestart(t *testing.T) {
 	me := (h.vs.Proposer(1, 0) + 2) % 4 // not the proposer of round 0 or 1
 	e := h.engines[me]
 	a := proposalFor(h, 0, 1)
-	var wal []Record
+	var wal []WALRecord
 	rd := e.Step(10, Receive{From: h.vs.Proposer(1, 0), Msg: a})
 	wal = append(wal, rd.WAL...)
 	// Two more prevotes for A: a quorum of 3 with ours; we lock and precommit.
@@ -266,7 +266,7 @@ func TestLockSurvivesRestart(t *testing.T) {
 	if !locked || !precommitted {
 		t.Fatalf("want a lock record and a precommit for A, got %+v", wal)
 	}
-	e2, err := New(h.config(me), State{WAL: wal})
+	e2, err := New(h.config(me), StartPoint{WAL: wal})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,17 +368,17 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	h := newHarness(t, 4, testCut())
 	c := h.config(0)
 	c.Key = testKey(99)
-	if _, err := New(c, State{}); err == nil {
+	if _, err := New(c, StartPoint{}); err == nil {
 		t.Fatal("accepted a key outside the validator set")
 	}
 	c = h.config(0)
 	c.Cut.MaxTxs = 0
-	if _, err := New(c, State{}); err == nil {
+	if _, err := New(c, StartPoint{}); err == nil {
 		t.Fatal("accepted max txs 0")
 	}
 	// A WAL vote of another validator is refused, not silently trusted.
 	v := types.SignVote(h.keys[1], testChain, types.Prevote, 1, 0, crypto.Hash{}, 1)
-	if _, err := New(h.config(0), State{WAL: []Record{{Kind: RecordVote, Height: 1, Vote: v}}}); err == nil {
+	if _, err := New(h.config(0), StartPoint{WAL: []WALRecord{{Kind: RecordVote, Height: 1, Vote: v}}}); err == nil {
 		t.Fatal("accepted another validator's vote in the WAL")
 	}
 }

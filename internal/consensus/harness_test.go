@@ -115,7 +115,7 @@ type harness struct {
 	apps    []*testApp
 	down    []bool
 	chains  [][]Commit
-	wals    [][]Record
+	wals    [][]WALRecord
 	pending [][]*types.Tx // per node, txs not yet committed there
 	since   []int64
 	q       eventQueue
@@ -134,7 +134,7 @@ func newHarness(t testing.TB, n int, cut CutPolicy) *harness {
 	vs, keys := testValidators(t, n)
 	h := &harness{t: t, vs: vs, keys: keys, cut: cut, latency: 5,
 		engines: make([]*Engine, n), apps: make([]*testApp, n), down: make([]bool, n),
-		chains: make([][]Commit, n), wals: make([][]Record, n), pending: make([][]*types.Tx, n), since: make([]int64, n)}
+		chains: make([][]Commit, n), wals: make([][]WALRecord, n), pending: make([][]*types.Tx, n), since: make([]int64, n)}
 	for i := range h.engines {
 		h.apps[i] = &testApp{reject: map[crypto.Hash]bool{}}
 		h.start(i)
@@ -148,7 +148,7 @@ func (h *harness) config(i int) Config {
 
 // start (re)creates node i's engine from its store and WAL.
 func (h *harness) start(i int) {
-	st := State{Height: uint64(len(h.chains[i])), WAL: h.wals[i]}
+	st := StartPoint{Height: uint64(len(h.chains[i])), WAL: h.wals[i]}
 	if n := len(h.chains[i]); n > 0 {
 		st.BlockHash = h.chains[i][n-1].Block.Hash()
 	}

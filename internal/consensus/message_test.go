@@ -81,17 +81,17 @@ func TestProposalSignatureBindsEveryField(t *testing.T) {
 	}
 }
 
-func TestRecordRoundTrip(t *testing.T) {
+func TestWALRecordRoundTrip(t *testing.T) {
 	msgs := sampleMessages(t)
 	p := msgs[0].(*Proposal)
 	v := msgs[2].(*VoteMessage).Vote
-	for _, r := range []Record{
+	for _, r := range []WALRecord{
 		{Kind: RecordProposal, Height: 1, Proposal: p},
 		{Kind: RecordVote, Height: 1, Vote: v},
 		{Kind: RecordLock, Height: 1, Round: 3, Block: p.Block},
 	} {
 		b := r.Encode()
-		got, err := DecodeRecord(b)
+		got, err := DecodeWALRecord(b)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,14 +99,14 @@ func TestRecordRoundTrip(t *testing.T) {
 			t.Fatalf("record kind %d: re-encoding differs", r.Kind)
 		}
 		for i := 0; i < len(b); i++ {
-			if _, err := DecodeRecord(b[:i]); err == nil {
+			if _, err := DecodeWALRecord(b[:i]); err == nil {
 				t.Fatalf("record kind %d: prefix of %d bytes accepted", r.Kind, i)
 			}
 		}
 	}
 	// A record claiming another height than its vote is refused.
-	bad := Record{Kind: RecordVote, Height: 2, Vote: v}
-	if _, err := DecodeRecord(bad.Encode()); err == nil {
+	bad := WALRecord{Kind: RecordVote, Height: 2, Vote: v}
+	if _, err := DecodeWALRecord(bad.Encode()); err == nil {
 		t.Fatal("record with mismatched height accepted")
 	}
 }

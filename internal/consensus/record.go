@@ -21,13 +21,13 @@ const (
 	RecordLock RecordKind = 3
 )
 
-// Record is one write-ahead-log entry. The engine emits records in
+// WALRecord is one write-ahead-log entry. The engine emits records in
 // Ready.WAL; the driver must make them durable (fsync) before it sends any
 // message of the same Ready, and hands the records of the height being
 // decided back to New after a restart. That is what keeps a restarted
 // validator from signing a second, different proposal or vote for a
 // (height, round, type) it already signed, and from forgetting a lock.
-type Record struct {
+type WALRecord struct {
 	Kind     RecordKind
 	Height   uint64
 	Proposal *Proposal    // RecordProposal
@@ -37,7 +37,7 @@ type Record struct {
 }
 
 // Encode returns the canonical bytes of r: kind, height, then the body.
-func (r *Record) Encode() []byte {
+func (r *WALRecord) Encode() []byte {
 	e := canon.Encoder{}
 	e.U8(uint8(r.Kind))
 	e.U64(r.Height)
@@ -53,50 +53,50 @@ func (r *Record) Encode() []byte {
 	return e.B
 }
 
-// DecodeRecord parses bytes written by Record.Encode.
-func DecodeRecord(b []byte) (Record, error) {
+// DecodeWALRecord parses bytes written by WALRecord.Encode.
+func DecodeWALRecord(b []byte) (WALRecord, error) {
 	d := canon.NewDecoder(b, "consensus", ErrMalformed)
-	r := Record{Kind: RecordKind(d.U8("kind")), Height: d.U64("height")}
+	r := WALRecord{Kind: RecordKind(d.U8("kind")), Height: d.U64("height")}
 	if d.Err() != nil {
-		return Record{}, fmt.Errorf("wal record: %w", d.Err())
+		return WALRecord{}, fmt.Errorf("wal record: %w", d.Err())
 	}
 	switch r.Kind {
 	case RecordProposal:
 		pb := d.Bytes32Ref("proposal", MaxBlockEncoding+128)
 		if err := d.Finish(); err != nil {
-			return Record{}, fmt.Errorf("wal record: %w", err)
+			return WALRecord{}, fmt.Errorf("wal record: %w", err)
 		}
 		m, err := Decode(pb)
 		if err != nil {
-			return Record{}, fmt.Errorf("wal record: %w", err)
+			return WALRecord{}, fmt.Errorf("wal record: %w", err)
 		}
 		p, ok := m.(*Proposal)
 		if !ok || p.Height != r.Height {
-			return Record{}, fmt.Errorf("wal record: %w: proposal record holds %s for another height", ErrMalformed, m.Type())
+			return WALRecord{}, fmt.Errorf("wal record: %w: proposal record holds %s for another height", ErrMalformed, m.Type())
 		}
 		r.Proposal = p
 	case RecordVote:
 		v, err := types.DecodeVote(d.Rest())
 		if err != nil {
-			return Record{}, fmt.Errorf("wal record: %w: %w", ErrMalformed, err)
+			return WALRecord{}, fmt.Errorf("wal record: %w: %w", ErrMalformed, err)
 		}
 		if v.Height != r.Height {
-			return Record{}, fmt.Errorf("wal record: %w: vote for height %d in record of height %d", ErrMalformed, v.Height, r.Height)
+			return WALRecord{}, fmt.Errorf("wal record: %w: vote for height %d in record of height %d", ErrMalformed, v.Height, r.Height)
 		}
 		r.Vote = v
 	case RecordLock:
 		r.Round = d.U32("round")
 		bb := d.Bytes32Ref("block", MaxBlockEncoding)
 		if err := d.Finish(); err != nil {
-			return Record{}, fmt.Errorf("wal record: %w", err)
+			return WALRecord{}, fmt.Errorf("wal record: %w", err)
 		}
 		blk, err := types.DecodeBlock(bb)
 		if err != nil {
-			return Record{}, fmt.Errorf("wal record: %w: %w", ErrMalformed, err)
+			return WALRecord{}, fmt.Errorf("wal record: %w: %w", ErrMalformed, err)
 		}
 		r.Block = blk
 	default:
-		return Record{}, fmt.Errorf("wal record: %w: unknown kind %d", ErrMalformed, r.Kind)
+		return WALRecord{}, fmt.Errorf("wal record: %w: unknown kind %d", ErrMalformed, r.Kind)
 	}
 	return r, nil
 }

@@ -81,7 +81,7 @@ type Head struct {
 type Ledger struct {
 	db      *pebble.DB
 	store   *store.Store
-	state   *state.State
+	state   *state.Tree
 	genesis *types.Genesis
 	vals    *types.ValidatorSet
 	cache   *pebble.Cache
@@ -226,7 +226,7 @@ func (l *Ledger) Head() Head { return *l.head.Load() }
 func (l *Ledger) Store() *store.Store { return l.store }
 
 // State returns the authenticated state for reads.
-func (l *Ledger) State() *state.State { return l.state }
+func (l *Ledger) State() *state.Tree { return l.state }
 
 // Get implements execute.Reader.
 func (l *Ledger) Get(key []byte) ([]byte, bool, error) { return l.state.Get(key) }

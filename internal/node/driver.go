@@ -252,7 +252,7 @@ func (n *Node) commit(c consensus.Commit) error {
 	return nil
 }
 
-func (n *Node) writeWAL(recs []consensus.Record) error {
+func (n *Node) writeWAL(recs []consensus.WALRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}

@@ -176,9 +176,9 @@ func (n *Node) openEngine() error {
 	}
 	n.wal = log
 	head := n.ledger.Head()
-	var records []consensus.Record
+	var records []consensus.WALRecord
 	for _, b := range recs {
-		r, err := consensus.DecodeRecord(b)
+		r, err := consensus.DecodeWALRecord(b)
 		if err != nil {
 			return fmt.Errorf("node: wal: %w", err)
 		}
@@ -198,7 +198,7 @@ func (n *Node) openEngine() error {
 		Cut: consensus.CutPolicy{MaxTxs: p.MaxBlockTxs, MaxBytes: p.MaxBlockBytes,
 			MaxDelay: c.MaxBlockDelay.Milliseconds(), EmptyBlockInterval: c.EmptyBlockInterval.Milliseconds()},
 		Timeouts: to,
-	}, consensus.State{Height: head.Height, BlockHash: head.Hash, WAL: records})
+	}, consensus.StartPoint{Height: head.Height, BlockHash: head.Hash, WAL: records})
 	if err != nil {
 		return fmt.Errorf("node: consensus: %w", err)
 	}

@@ -23,7 +23,7 @@ var bench struct {
 	err  error
 	dir  string
 	db   *pebble.DB
-	s    *State
+	s    *Tree
 	keys [][]byte
 	rng  *rand.Rand
 	dur  time.Duration
@@ -85,7 +85,7 @@ func value16(r *rand.Rand) []byte {
 }
 
 // commitBlock is Prepare + Stage + synced commit + Committed.
-func commitBlock(s *State, db *pebble.DB, writes []Write) (*Update, int, error) {
+func commitBlock(s *Tree, db *pebble.DB, writes []Write) (*Update, int, error) {
 	u, err := s.Prepare(nextHeight(s), writes)
 	if err != nil {
 		return nil, 0, err
@@ -260,7 +260,7 @@ func BenchmarkProveUncached(b *testing.B) {
 	benchProve(b, s)
 }
 
-func benchProve(b *testing.B, s *State) {
+func benchProve(b *testing.B, s *Tree) {
 	r := rand.New(rand.NewPCG(7, 7))
 	h := s.Height()
 	depth := 0

@@ -149,12 +149,12 @@ func (t *cacheTable) locate(h *crypto.Hash) (*cacheSet, int) {
 	return nil, -1
 }
 
-func (t *cacheTable) find(h *crypto.Hash) (node, bool) {
+func (t *cacheTable) find(h *crypto.Hash) (treeNode, bool) {
 	s, w := t.locate(h)
 	if s == nil {
-		return node{}, false
+		return treeNode{}, false
 	}
-	n := node{tag: tagInternal, a: s.slots[w].a, b: s.slots[w].b}
+	n := treeNode{tag: tagInternal, a: s.slots[w].a, b: s.slots[w].b}
 	if s.tags[w]&cacheTagLeaf != 0 {
 		n.tag = tagLeaf
 	}
@@ -162,9 +162,9 @@ func (t *cacheTable) find(h *crypto.Hash) (node, bool) {
 }
 
 // get looks h up from any goroutine.
-func (c *nodeCache) get(h crypto.Hash) (node, bool) {
+func (c *nodeCache) get(h crypto.Hash) (treeNode, bool) {
 	if c.maxSets == 0 {
-		return node{}, false
+		return treeNode{}, false
 	}
 	// A table replaced after this load is never modified again, so
 	// reading it under its stripe lock stays consistent.
@@ -177,9 +177,9 @@ func (c *nodeCache) get(h crypto.Hash) (node, bool) {
 
 // getOwner looks h up from the writer goroutine, the only one that
 // modifies the cache, so no lock is needed.
-func (c *nodeCache) getOwner(h crypto.Hash) (node, bool) {
+func (c *nodeCache) getOwner(h crypto.Hash) (treeNode, bool) {
 	if c.maxSets == 0 {
-		return node{}, false
+		return treeNode{}, false
 	}
 	return c.tab.Load().find(&h)
 }
@@ -197,7 +197,7 @@ func (c *nodeCache) touch(h *crypto.Hash) uint32 {
 // insert adds h and reports whether the cache gained an entry (false when h
 // was there already or evicted another entry). The caller holds h's stripe
 // lock or is the only user of t.
-func (t *cacheTable) insert(h *crypto.Hash, n *node) bool {
+func (t *cacheTable) insert(h *crypto.Hash, n *treeNode) bool {
 	if s, _ := t.locate(h); s != nil {
 		return false
 	}
@@ -301,7 +301,7 @@ func (c *nodeCache) grow(extra int64) {
 		s := &t.sets[i]
 		for w := range s.tags {
 			if s.tags[w]&cacheTagUsed != 0 {
-				nd := node{tag: tagInternal, a: s.slots[w].a, b: s.slots[w].b}
+				nd := treeNode{tag: tagInternal, a: s.slots[w].a, b: s.slots[w].b}
 				if s.tags[w]&cacheTagLeaf != 0 {
 					nd.tag = tagLeaf
 				}

@@ -25,7 +25,7 @@ func TestNodeCache(t *testing.T) {
 	// nodes alike.
 	const n = capacity / 2
 	for i := 0; i < n; i++ {
-		nd := node{tag: byte(i % 2), a: testHash(-i), b: testHash(i)}
+		nd := treeNode{tag: byte(i % 2), a: testHash(-i), b: testHash(i)}
 		c.apply(nil, []newNode{{hash: testHash(i), n: nd}})
 	}
 	if got := len(c.tab.Load().sets); got <= cacheMinSets {
@@ -38,7 +38,7 @@ func TestNodeCache(t *testing.T) {
 			missing++
 			continue
 		}
-		if got != (node{tag: byte(i % 2), a: testHash(-i), b: testHash(i)}) {
+		if got != (treeNode{tag: byte(i % 2), a: testHash(-i), b: testHash(i)}) {
 			t.Fatalf("entry %d: wrong node %+v", i, got)
 		}
 		if owner, _ := c.getOwner(testHash(i)); owner != got {
@@ -55,7 +55,7 @@ func TestNodeCache(t *testing.T) {
 	if _, ok := c.get(h); ok {
 		t.Fatal("dropped entry still cached")
 	}
-	c.apply(nil, []newNode{{hash: h, n: node{tag: tagInternal}}})
+	c.apply(nil, []newNode{{hash: h, n: treeNode{tag: tagInternal}}})
 	if got, ok := c.get(h); !ok || got.tag != tagInternal {
 		t.Fatal("added entry missing")
 	}
@@ -84,7 +84,7 @@ func TestNodeCache(t *testing.T) {
 // see a node under the wrong hash.
 func TestNodeCacheConcurrent(t *testing.T) {
 	c := newNodeCache(1 << 15)
-	want := func(i int) node { return node{tag: byte(i % 2), a: testHash(-i)} }
+	want := func(i int) treeNode { return treeNode{tag: byte(i % 2), a: testHash(-i)} }
 	done := make(chan struct{})
 	errs := make(chan string, 2)
 	for g := 0; g < 2; g++ {
@@ -130,7 +130,7 @@ func TestNodeCacheBuddy(t *testing.T) {
 	c := newNodeCache(2 * cacheWays)
 	var add []newNode
 	for i := 0; i < 2*cacheWays; i++ {
-		add = append(add, newNode{hash: testHash(i), n: node{tag: byte(i % 2), a: testHash(-i)}})
+		add = append(add, newNode{hash: testHash(i), n: treeNode{tag: byte(i % 2), a: testHash(-i)}})
 	}
 	c.apply(nil, add)
 	if c.count != 2*cacheWays {

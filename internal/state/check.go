@@ -21,7 +21,7 @@ import (
 // It reads the tree one level at a time with the level's hashes sorted, so
 // one Pebble iterator moves forward through the node key range instead of
 // paying a separate point lookup per node.
-func (s *State) CheckTree(h uint64) error {
+func (s *Tree) CheckTree(h uint64) error {
 	root, err := s.RootAt(h)
 	if err != nil {
 		return fmt.Errorf("state: check tree: %w", err)
@@ -40,7 +40,7 @@ type checkItem struct {
 	siblingEmpty bool
 }
 
-func (s *State) checkTree(root crypto.Hash) error {
+func (s *Tree) checkTree(root crypto.Hash) error {
 	if root.IsZero() {
 		return nil
 	}

@@ -15,17 +15,17 @@ const (
 	maxDepth         = 256
 )
 
-// node is a decoded tree node. For a leaf, a is the key hash and b the value
+// treeNode is a decoded tree node. For a leaf, a is the key hash and b the value
 // hash; for an internal node, a is the left child hash and b the right.
-type node struct {
+type treeNode struct {
 	tag  byte
 	a, b crypto.Hash
 }
 
-func (n *node) isLeaf() bool { return n.tag == tagLeaf }
+func (n *treeNode) isLeaf() bool { return n.tag == tagLeaf }
 
 // encode returns the stored bytes of n, which are also its hash preimage.
-func (n *node) encode() [nodeSize]byte {
+func (n *treeNode) encode() [nodeSize]byte {
 	var buf [nodeSize]byte
 	buf[0] = n.tag
 	copy(buf[1:33], n.a[:])
@@ -33,19 +33,19 @@ func (n *node) encode() [nodeSize]byte {
 	return buf
 }
 
-func (n *node) hash() crypto.Hash {
+func (n *treeNode) hash() crypto.Hash {
 	buf := n.encode()
 	return sha256.Sum256(buf[:])
 }
 
-func decodeNode(b []byte) (node, error) {
+func decodeNode(b []byte) (treeNode, error) {
 	if len(b) != nodeSize {
-		return node{}, fmt.Errorf("node is %d bytes, want %d", len(b), nodeSize)
+		return treeNode{}, fmt.Errorf("node is %d bytes, want %d", len(b), nodeSize)
 	}
 	if b[0] != tagLeaf && b[0] != tagInternal {
-		return node{}, fmt.Errorf("node has unknown tag 0x%02x", b[0])
+		return treeNode{}, fmt.Errorf("node has unknown tag 0x%02x", b[0])
 	}
-	var n node
+	var n treeNode
 	n.tag = b[0]
 	copy(n.a[:], b[1:33])
 	copy(n.b[:], b[33:])
@@ -53,12 +53,12 @@ func decodeNode(b []byte) (node, error) {
 }
 
 func leafHash(keyHash, valueHash crypto.Hash) crypto.Hash {
-	n := node{tag: tagLeaf, a: keyHash, b: valueHash}
+	n := treeNode{tag: tagLeaf, a: keyHash, b: valueHash}
 	return n.hash()
 }
 
 func internalHash(left, right crypto.Hash) crypto.Hash {
-	n := node{tag: tagInternal, a: left, b: right}
+	n := treeNode{tag: tagInternal, a: left, b: right}
 	return n.hash()
 }
 
@@ -85,5 +85,5 @@ func commonPrefixBits(a, b *crypto.Hash) int {
 // newNode is a node created by Prepare, with its hash.
 type newNode struct {
 	hash crypto.Hash
-	n    node
+	n    treeNode
 }

@@ -170,7 +170,7 @@ func VerifyProof(root crypto.Hash, key []byte, value []byte, p *Proof) error {
 
 // Prove returns the value of key at height h (found false if absent) and a
 // proof of it against RootAt(h).
-func (s *State) Prove(key []byte, h uint64) ([]byte, bool, *Proof, error) {
+func (s *Tree) Prove(key []byte, h uint64) ([]byte, bool, *Proof, error) {
 	root, err := s.RootAt(h)
 	if err != nil {
 		return nil, false, nil, err

@@ -12,7 +12,7 @@ import (
 
 // proofFixture builds a state over three heights: h0 writes keys k0..k199,
 // h1 changes k0..k49 and adds n0..n49, h2 adds nothing but changes k0 again.
-func proofFixture(t *testing.T) (*State, map[uint64]map[string]string) {
+func proofFixture(t *testing.T) (*Tree, map[uint64]map[string]string) {
 	t.Helper()
 	db := openMemDB(t)
 	s := openState(t, db, Options{})

@@ -44,7 +44,7 @@ type Version struct {
 	Value  []byte `json:"value"`
 }
 
-// Options tune a State.
+// Options tune a Tree.
 type Options struct {
 	// NodeCacheSize is the number of tree nodes kept in memory (about 100
 	// bytes each). Zero means DefaultNodeCacheSize; negative disables the
@@ -52,10 +52,10 @@ type Options struct {
 	NodeCacheSize int
 }
 
-// State is the authenticated map stored in a Pebble database. Reads may run
+// Tree is the authenticated map stored in a Pebble database. Reads may run
 // concurrently with each other and with one writer goroutine that calls
 // Prepare, Stage and Committed.
-type State struct {
+type Tree struct {
 	db    *pebble.DB
 	cache *nodeCache
 
@@ -66,8 +66,8 @@ type State struct {
 }
 
 // Open loads the last committed height and root from db. An empty database
-// gives a State with Initialized() == false and Height() == 0.
-func Open(db *pebble.DB, opts Options) (*State, error) {
+// gives a Tree with Initialized() == false and Height() == 0.
+func Open(db *pebble.DB, opts Options) (*Tree, error) {
 	if db == nil {
 		return nil, errors.New("state: open: nil database")
 	}
@@ -78,7 +78,7 @@ func Open(db *pebble.DB, opts Options) (*State, error) {
 	if size < 0 {
 		size = 0
 	}
-	s := &State{db: db, cache: newNodeCache(size)}
+	s := &Tree{db: db, cache: newNodeCache(size)}
 	lower := []byte{prefixState, prefixRoot}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{prefixState, prefixRoot + 1}})
 	if err != nil {
@@ -101,34 +101,34 @@ func Open(db *pebble.DB, opts Options) (*State, error) {
 }
 
 // Initialized reports whether height 0 (genesis) has been committed.
-func (s *State) Initialized() bool {
+func (s *Tree) Initialized() bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.initialized
 }
 
 // Height returns the last committed height (0 before genesis too).
-func (s *State) Height() uint64 {
+func (s *Tree) Height() uint64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.height
 }
 
 // Root returns the root at Height(); the zero hash for an empty tree.
-func (s *State) Root() crypto.Hash {
+func (s *Tree) Root() crypto.Hash {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.root
 }
 
-func (s *State) snapshot() (initialized bool, height uint64, root crypto.Hash) {
+func (s *Tree) snapshot() (initialized bool, height uint64, root crypto.Hash) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.initialized, s.height, s.root
 }
 
 // checkHeight returns an error unless h has been committed.
-func (s *State) checkHeight(h uint64) error {
+func (s *Tree) checkHeight(h uint64) error {
 	init, height, _ := s.snapshot()
 	if !init {
 		return fmt.Errorf("state: height %d not committed: no height committed yet", h)
@@ -140,7 +140,7 @@ func (s *State) checkHeight(h uint64) error {
 }
 
 // RootAt returns the root after height h.
-func (s *State) RootAt(h uint64) (crypto.Hash, error) {
+func (s *Tree) RootAt(h uint64) (crypto.Hash, error) {
 	if err := s.checkHeight(h); err != nil {
 		return crypto.Hash{}, err
 	}
@@ -158,7 +158,7 @@ func (s *State) RootAt(h uint64) (crypto.Hash, error) {
 }
 
 // Get returns the latest committed value of key.
-func (s *State) Get(key []byte) ([]byte, bool, error) {
+func (s *Tree) Get(key []byte) ([]byte, bool, error) {
 	v, closer, err := s.db.Get(latestKey(key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, false, nil
@@ -171,14 +171,14 @@ func (s *State) Get(key []byte) ([]byte, bool, error) {
 }
 
 // GetAt returns the value of key as of the end of height h.
-func (s *State) GetAt(key []byte, h uint64) ([]byte, bool, error) {
+func (s *Tree) GetAt(key []byte, h uint64) ([]byte, bool, error) {
 	if err := s.checkHeight(h); err != nil {
 		return nil, false, err
 	}
 	return s.valueAt(key, h)
 }
 
-func (s *State) valueAt(key []byte, h uint64) ([]byte, bool, error) {
+func (s *Tree) valueAt(key []byte, h uint64) ([]byte, bool, error) {
 	kp := historyKeyPrefix(key)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: kp, UpperBound: prefixEnd(kp)})
 	if err != nil {
@@ -203,7 +203,7 @@ func (s *State) valueAt(key []byte, h uint64) ([]byte, bool, error) {
 
 // History returns up to limit versions of key written at heights at or
 // above fromHeight and at or below Height(), oldest first.
-func (s *State) History(key []byte, fromHeight uint64, limit int) ([]Version, error) {
+func (s *Tree) History(key []byte, fromHeight uint64, limit int) ([]Version, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("state: history of %x: limit %d must be positive", key, limit)
 	}
@@ -280,7 +280,7 @@ type leafUp struct {
 // or 0 before genesis. It writes nothing, so it is safe for a block that may
 // never commit. The writes are copied. Like Stage and Committed, it must be
 // called from the single writer goroutine.
-func (s *State) Prepare(height uint64, writes []Write) (*Update, error) {
+func (s *Tree) Prepare(height uint64, writes []Write) (*Update, error) {
 	init, cur, root := s.snapshot()
 	next := uint64(0)
 	if init {
@@ -357,12 +357,12 @@ func (s *State) Prepare(height uint64, writes []Write) (*Update, error) {
 }
 
 type preparer struct {
-	s    *State
+	s    *Tree
 	u    *Update
 	sink uint32 // keeps the cache-touching reads from being optimized away
 }
 
-func (p *preparer) emit(n node) crypto.Hash {
+func (p *preparer) emit(n treeNode) crypto.Hash {
 	h := n.hash()
 	p.u.nodes = append(p.u.nodes, newNode{hash: h, n: n})
 	return h
@@ -376,7 +376,7 @@ type levelItem struct {
 	right    bool        // whether it is its parent's right child
 	internal bool        // old is an internal node, rebuilt bottom-up
 	cached   bool        // n came from the node cache
-	n        node        // the old node; for an internal node, its children become the new ones
+	n        treeNode    // the old node; for an internal node, its children become the new ones
 	result   crypto.Hash // the subtree's new hash
 }
 
@@ -477,7 +477,7 @@ func (p *preparer) update(h crypto.Hash, ups []leafUp) (crypto.Hash, error) {
 
 // rebuild returns the hash of internal node n (whose children were
 // replaced by their new hashes), emitting it if it changed from old.
-func (p *preparer) rebuild(old crypto.Hash, n node) crypto.Hash {
+func (p *preparer) rebuild(old crypto.Hash, n treeNode) crypto.Hash {
 	h := n.hash()
 	if h == old {
 		return old
@@ -491,7 +491,7 @@ func (p *preparer) rebuild(old crypto.Hash, n node) crypto.Hash {
 
 // updateLeaf returns the hash of the subtree at depth that is now the leaf
 // n (hash h) after applying ups.
-func (p *preparer) updateLeaf(h crypto.Hash, n node, depth int, ups []leafUp) (crypto.Hash, error) {
+func (p *preparer) updateLeaf(h crypto.Hash, n treeNode, depth int, ups []leafUp) (crypto.Hash, error) {
 	// Replace the leaf in place if one of the updates is its key;
 	// otherwise it joins the updates and is pushed down with them.
 	i, found := sort.Find(len(ups), func(i int) int { return bytes.Compare(n.a[:], ups[i].path[:]) })
@@ -522,7 +522,7 @@ func (p *preparer) build(depth int, ups []leafUp) (crypto.Hash, error) {
 	case 0:
 		return crypto.Hash{}, nil
 	case 1:
-		n := node{tag: tagLeaf, a: ups[0].path, b: ups[0].vh}
+		n := treeNode{tag: tagLeaf, a: ups[0].path, b: ups[0].vh}
 		if ups[0].existing {
 			return n.hash(), nil
 		}
@@ -540,12 +540,12 @@ func (p *preparer) build(depth int, ups []leafUp) (crypto.Hash, error) {
 	if err != nil {
 		return crypto.Hash{}, err
 	}
-	return p.emit(node{tag: tagInternal, a: left, b: right}), nil
+	return p.emit(treeNode{tag: tagInternal, a: left, b: right}), nil
 }
 
 // loadNode returns the node with hash h from the cache or the database,
 // from any goroutine.
-func (s *State) loadNode(h crypto.Hash) (node, error) {
+func (s *Tree) loadNode(h crypto.Hash) (treeNode, error) {
 	if n, ok := s.cache.get(h); ok {
 		return n, nil
 	}
@@ -553,21 +553,21 @@ func (s *State) loadNode(h crypto.Hash) (node, error) {
 }
 
 // readNode reads the node with hash h from the database, bypassing the cache.
-func (s *State) readNode(h crypto.Hash) (node, error) {
+func (s *Tree) readNode(h crypto.Hash) (treeNode, error) {
 	v, closer, err := s.db.Get(nodeKey(h))
 	if err != nil {
-		return node{}, fmt.Errorf("reading node %s: %w", h, err)
+		return treeNode{}, fmt.Errorf("reading node %s: %w", h, err)
 	}
 	defer closer.Close()
 	n, err := decodeNode(v)
 	if err != nil {
-		return node{}, fmt.Errorf("reading node %s: %w", h, err)
+		return treeNode{}, fmt.Errorf("reading node %s: %w", h, err)
 	}
 	return n, nil
 }
 
 // checkFresh returns an error unless u was prepared on the current tree.
-func (s *State) checkFresh(u *Update) error {
+func (s *Tree) checkFresh(u *Update) error {
 	init, cur, root := s.snapshot()
 	next := uint64(0)
 	if init {
@@ -582,7 +582,7 @@ func (s *State) checkFresh(u *Update) error {
 // Stage puts the update's nodes, root, latest values and history into b.
 // The caller commits b (synced, with its block) and then calls Committed.
 // An update that was not prepared on the current tree is rejected.
-func (s *State) Stage(b *pebble.Batch, u *Update) error {
+func (s *Tree) Stage(b *pebble.Batch, u *Update) error {
 	if b == nil || u == nil {
 		return errors.New("state: stage: nil batch or update")
 	}
@@ -701,7 +701,7 @@ func sortNodesByHash(nodes []newNode) []newNode {
 // Committed advances the in-memory height, root and node cache once the
 // batch holding u (see Stage) is durable. An update that is not for the
 // next height of the current tree is ignored, so a repeated call is harmless.
-func (s *State) Committed(u *Update) {
+func (s *Tree) Committed(u *Update) {
 	if u == nil {
 		return
 	}

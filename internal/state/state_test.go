@@ -26,7 +26,7 @@ func openMemDB(t testing.TB) *pebble.DB {
 	return db
 }
 
-func openState(t testing.TB, db *pebble.DB, opts Options) *State {
+func openState(t testing.TB, db *pebble.DB, opts Options) *Tree {
 	t.Helper()
 	s, err := Open(db, opts)
 	if err != nil {
@@ -35,7 +35,7 @@ func openState(t testing.TB, db *pebble.DB, opts Options) *State {
 	return s
 }
 
-func nextHeight(s *State) uint64 {
+func nextHeight(s *Tree) uint64 {
 	if !s.Initialized() {
 		return 0
 	}
@@ -44,7 +44,7 @@ func nextHeight(s *State) uint64 {
 
 // commitWrites runs one block through Prepare, Stage, a synced batch commit
 // and Committed, as the ledger does.
-func commitWrites(t testing.TB, s *State, db *pebble.DB, writes []Write) *Update {
+func commitWrites(t testing.TB, s *Tree, db *pebble.DB, writes []Write) *Update {
 	t.Helper()
 	u, err := s.Prepare(nextHeight(s), writes)
 	if err != nil {
@@ -501,11 +501,11 @@ func TestCheckTreeShape(t *testing.T) {
 	s := openState(t, db, Options{})
 	commitWrites(t, s, db, []Write{{Key: []byte("only"), Value: []byte("v")}})
 	kh := crypto.Hash(sha256.Sum256([]byte("only")))
-	leaf := node{tag: tagLeaf, a: kh, b: sha256.Sum256([]byte("v"))}
+	leaf := treeNode{tag: tagLeaf, a: kh, b: sha256.Sum256([]byte("v"))}
 	lh := leaf.hash()
-	in := node{tag: tagInternal, a: lh}
+	in := treeNode{tag: tagInternal, a: lh}
 	if bit(&kh, 0) == 1 {
-		in = node{tag: tagInternal, b: lh}
+		in = treeNode{tag: tagInternal, b: lh}
 	}
 	ih := in.hash()
 	b := db.NewBatch()

@@ -56,7 +56,7 @@ func (a *adversary) behaviourFor(i int) string {
 }
 
 // outbound sends what Byzantine validator nd's engine wanted to send, its way.
-func (a *adversary) outbound(nd *node, targets []int, m consensus.Message) {
+func (a *adversary) outbound(nd *replica, targets []int, m consensus.Message) {
 	s := a.s
 	switch nd.behaviour {
 	case Silent:
@@ -146,12 +146,12 @@ func (a *adversary) outbound(nd *node, targets []int, m consensus.Message) {
 	s.transmit(nd.id, targets, m)
 }
 
-func (a *adversary) ownProposal(nd *node, m consensus.Message) (*consensus.Proposal, bool) {
+func (a *adversary) ownProposal(nd *replica, m consensus.Message) (*consensus.Proposal, bool) {
 	p, ok := m.(*consensus.Proposal)
 	return p, ok && a.s.vs.Proposer(p.Height, p.Round) == nd.id
 }
 
-func (a *adversary) sign(nd *node, p *consensus.Proposal, b *types.Block) *consensus.Proposal {
+func (a *adversary) sign(nd *replica, p *consensus.Proposal, b *types.Block) *consensus.Proposal {
 	return consensus.SignProposal(nd.key, ChainID, p.Height, p.Round, p.POLRound, b)
 }
 
@@ -166,7 +166,7 @@ func altBlock(b *types.Block) *types.Block {
 // invalidBlock breaks b in one of three ways a correct validator must
 // catch: a transaction with a forged signature, a replay of a committed
 // transaction, or a wrong state root.
-func (a *adversary) invalidBlock(nd *node, b *types.Block) *types.Block {
+func (a *adversary) invalidBlock(nd *replica, b *types.Block) *types.Block {
 	s := a.s
 	bad := &types.Block{Header: b.Header, Txs: append([]*types.Tx(nil), b.Txs...)}
 	kind := s.rng.IntN(3)
@@ -206,7 +206,7 @@ func (a *adversary) invalidBlock(nd *node, b *types.Block) *types.Block {
 // the first half and B to the second. With more than f Byzantine, each
 // half plus the coalition is a quorum, so each half commits its block.
 // It reports whether it handled m.
-func (a *adversary) fork(nd *node, targets []int, m consensus.Message) bool {
+func (a *adversary) fork(nd *replica, targets []int, m consensus.Message) bool {
 	s := a.s
 	switch m := m.(type) {
 	case *consensus.VoteMessage:

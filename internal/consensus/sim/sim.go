@@ -327,7 +327,7 @@ type sim struct {
 	rng   *rand.Rand
 	vs    *types.ValidatorSet
 	keys  []*crypto.PrivateKey
-	nodes []*node
+	nodes []*replica
 	q     queue
 	seq   uint64
 	now   int64 // µs
@@ -416,7 +416,7 @@ func newSim(cfg Config) *sim {
 	}
 	s.adv = newAdversary(s, roles)
 	for i := 0; i < n; i++ {
-		nd := &node{s: s, id: i, role: roles[i], key: s.keys[i], pool: map[int]bool{}, committed: map[int]bool{}}
+		nd := &replica{s: s, id: i, role: roles[i], key: s.keys[i], pool: map[int]bool{}, committed: map[int]bool{}}
 		if roles[i] == byzantine {
 			nd.behaviour = s.adv.behaviourFor(i)
 		}
@@ -767,7 +767,7 @@ func (s *sim) others(i int) []int {
 
 // checkSigned records what an honest validator signs and reports a second,
 // different signature for the same slot.
-func (s *sim) checkSigned(nd *node, m consensus.Message) {
+func (s *sim) checkSigned(nd *replica, m consensus.Message) {
 	var k signKey
 	var h crypto.Hash
 	switch m := m.(type) {

@@ -10,10 +10,10 @@ import (
 	"github.com/cairn-db/cairn/types"
 )
 
-// node is one simulated validator: an engine plus what a real node keeps
+// replica is one simulated validator: an engine plus what a real node keeps
 // around it. chain, certs and wal survive crashes (they are "on disk");
 // everything else is lost.
-type node struct {
+type replica struct {
 	s         *sim
 	id        int
 	role      role
@@ -49,21 +49,21 @@ type poolEntry struct {
 	at int64 // ms
 }
 
-func (nd *node) height() uint64 { return uint64(len(nd.chain)) }
+func (nd *replica) height() uint64 { return uint64(len(nd.chain)) }
 
-func (nd *node) config() consensus.Config {
+func (nd *replica) config() consensus.Config {
 	s := nd.s
 	return consensus.Config{ChainID: ChainID, Validators: s.vs, Key: nd.key, App: &app{nd: nd},
 		Cut: s.cfg.Cut, Timeouts: s.cfg.Timeouts, Verify: s.sigs.verify}
 }
 
-func (nd *node) start() {
-	st := consensus.State{Height: nd.height()}
+func (nd *replica) start() {
+	st := consensus.StartPoint{Height: nd.height()}
 	if n := len(nd.chain); n > 0 {
 		st.BlockHash = nd.chain[n-1].Hash()
 	}
 	for _, b := range nd.wal {
-		r, err := consensus.DecodeRecord(b)
+		r, err := consensus.DecodeWALRecord(b)
 		if err != nil {
 			nd.s.violate("wal", nd.id, nd.height(), "WAL record does not decode: %v", err)
 			return
@@ -83,7 +83,7 @@ func (nd *node) start() {
 	nd.markTxs()
 }
 
-func (nd *node) restart() {
+func (nd *replica) restart() {
 	nd.restarts++
 	nd.start()
 }
@@ -91,7 +91,7 @@ func (nd *node) restart() {
 // crashSoon crashes now, or (half the time) part-way through the node's
 // next Ready, which is where a real crash hurts: after the WAL is synced
 // and before the messages leave, say.
-func (nd *node) crashSoon() {
+func (nd *replica) crashSoon() {
 	if !nd.up {
 		return
 	}
@@ -103,7 +103,7 @@ func (nd *node) crashSoon() {
 	nd.crashPoint = s.rng.IntN(3)
 }
 
-func (nd *node) crash() {
+func (nd *replica) crash() {
 	nd.foldStats()
 	nd.up = false
 	nd.inc++
@@ -114,7 +114,7 @@ func (nd *node) crash() {
 	nd.s.res.Crashes++
 }
 
-func (nd *node) foldStats() {
+func (nd *replica) foldStats() {
 	if nd.eng == nil || nd.role == byzantine {
 		return
 	}
@@ -140,12 +140,12 @@ func (nd *node) foldStats() {
 	nd.s.res.CatchUp += st.CatchUpCommits
 }
 
-func (nd *node) step(ev consensus.Event) {
+func (nd *replica) step(ev consensus.Event) {
 	nd.apply(nd.eng.Step(nd.s.ms(), ev))
 }
 
 // apply carries out a Ready in the order its documentation demands.
-func (nd *node) apply(rd consensus.Ready) {
+func (nd *replica) apply(rd consensus.Ready) {
 	s := nd.s
 	if nd.crashPoint == 0 {
 		nd.crash()
@@ -220,7 +220,7 @@ func (nd *node) apply(rd consensus.Ready) {
 
 // commit stores a committed block, checking every invariant a commit must
 // keep.
-func (nd *node) commit(c consensus.Commit) {
+func (nd *replica) commit(c consensus.Commit) {
 	s := nd.s
 	b, h := c.Block, c.Block.Header.Height
 	honestNode := nd.role != byzantine
@@ -280,7 +280,7 @@ func (nd *node) commit(c consensus.Commit) {
 }
 
 // addTx puts a transaction in the mempool unless it is there or committed.
-func (nd *node) addTx(i int, at int64) {
+func (nd *replica) addTx(i int, at int64) {
 	if !nd.up {
 		return
 	}
@@ -294,7 +294,7 @@ func (nd *node) addTx(i int, at int64) {
 
 // markTxs schedules one TxsAvailable report for all mempool changes at
 // this instant (a Count of -1 is filled in at delivery).
-func (nd *node) markTxs() {
+func (nd *replica) markTxs() {
 	if nd.txsDirty || !nd.up {
 		return
 	}
@@ -302,7 +302,7 @@ func (nd *node) markTxs() {
 	nd.s.push(event{at: nd.s.now, kind: evLocal, node: nd.id, inc: nd.inc, ev: consensus.TxsAvailable{Count: -1}})
 }
 
-func (nd *node) txsAvailable() consensus.TxsAvailable {
+func (nd *replica) txsAvailable() consensus.TxsAvailable {
 	if len(nd.mempool) == 0 {
 		return consensus.TxsAvailable{}
 	}
@@ -314,7 +314,7 @@ func (nd *node) txsAvailable() consensus.TxsAvailable {
 }
 
 // build makes the block a BuildRequest asks for from the mempool in order.
-func (nd *node) build(req *consensus.BuildRequest) *types.Block {
+func (nd *replica) build(req *consensus.BuildRequest) *types.Block {
 	var txs []*types.Tx
 	size := 0
 	for _, e := range nd.mempool {
@@ -334,7 +334,7 @@ func (nd *node) build(req *consensus.BuildRequest) *types.Block {
 	return b
 }
 
-func (nd *node) stateRoot() crypto.Hash {
+func (nd *replica) stateRoot() crypto.Hash {
 	if n := len(nd.chain); n > 0 {
 		return nd.chain[n-1].Header.StateRoot
 	}
@@ -344,7 +344,7 @@ func (nd *node) stateRoot() crypto.Hash {
 // app is the simulated application: it accepts a block whose state root
 // follows from its parent's and whose transactions are signed by their
 // senders, for this chain, and not yet committed.
-type app struct{ nd *node }
+type app struct{ nd *replica }
 
 var errReplay = errors.New("transaction already committed")
 

@@ -13,7 +13,8 @@ import (
 	"github.com/cairn-db/cairn/crypto"
 )
 
-// TxType selects what a transaction does.
+// TxType selects what a transaction does. The registered types, their
+// names and payloads are listed once, by TxTypes (txtypes.go).
 type TxType uint8
 
 // Transaction types. The numbers are part of the encoding; never reuse one.
@@ -23,30 +24,6 @@ const (
 	TxKVDelete TxType = 3
 	TxRecord   TxType = 4
 )
-
-var txTypeNames = map[TxType]string{
-	TxTransfer: "transfer",
-	TxKVPut:    "kv.put",
-	TxKVDelete: "kv.delete",
-	TxRecord:   "record",
-}
-
-func (t TxType) String() string {
-	if s, ok := txTypeNames[t]; ok {
-		return s
-	}
-	return fmt.Sprintf("type(%d)", uint8(t))
-}
-
-// ParseTxType maps a type name ("transfer", "kv.put", ...) to its TxType.
-func ParseTxType(s string) (TxType, error) {
-	for t, n := range txTypeNames {
-		if n == s {
-			return t, nil
-		}
-	}
-	return 0, Errf(CodeUnknownType, "unknown transaction type %q", s)
-}
 
 // Hard limits enforced by the decoder, whatever the chain's parameters. The
 // configurable limits in Params are checked by Validate and are at most these.
@@ -58,11 +35,22 @@ const (
 	MaxValueBytesHard = MaxTxBytesHard
 )
 
-// Payload is the type-specific body of a transaction: one of *Transfer,
-// *KVPut, *KVDelete or *Record.
+// Payload is the type-specific body of a transaction: one of the payloads
+// TxTypes lists (*Transfer, *KVPut, *KVDelete, *Record). Its methods are
+// unexported, so only this package defines payloads, and each one carries
+// its whole wire format: a new type cannot compile without its binary
+// encoding and decoding, its strict JSON parsing and its well-formedness rules.
 type Payload interface {
 	TxType() TxType
+	// encode appends the payload's canonical encoding.
 	encode(e *canon.Encoder)
+	// decode reads what encode writes, in the same order; errors stick in d.
+	decode(d *canon.Decoder)
+	// parseJSON fills the payload from its strict JSON form: unknown and
+	// missing required fields are errors.
+	parseJSON(b []byte) error
+	// wellFormed checks the payload's rules that hold whatever the chain.
+	wellFormed() error
 }
 
 // Transfer moves Amount from the sender to To.
@@ -117,6 +105,56 @@ func encodeExpect(e *canon.Encoder, v *uint64) {
 	}
 	e.Bool(true)
 	e.U64(*v)
+}
+
+func (p *Transfer) decode(d *canon.Decoder) {
+	d.Fixed(p.To[:], "to")
+	p.Amount = d.U64("amount")
+}
+func (p *KVPut) decode(d *canon.Decoder) {
+	p.Key = string(d.Bytes16("key", MaxKeyBytes))
+	p.Value = string(d.Bytes32("value", MaxValueBytesHard))
+	p.ExpectVersion = decodeExpect(d)
+}
+func (p *KVDelete) decode(d *canon.Decoder) {
+	p.Key = string(d.Bytes16("key", MaxKeyBytes))
+	p.ExpectVersion = decodeExpect(d)
+}
+func (p *Record) decode(d *canon.Decoder) { p.Document = d.Bytes32("document", MaxTxBytesHard) }
+
+func decodeExpect(d *canon.Decoder) *uint64 {
+	if !d.Bool("has_expect_version") {
+		return nil
+	}
+	v := d.U64("expect_version")
+	return &v
+}
+
+func (p *Transfer) wellFormed() error {
+	if p.Amount == 0 {
+		return Errf(CodeMalformed, "transfer amount must be positive")
+	}
+	return nil
+}
+func (p *KVPut) wellFormed() error {
+	if err := checkKey(p.Key); err != nil {
+		return err
+	}
+	if !utf8.ValidString(p.Value) {
+		return Errf(CodeMalformed, "value must be UTF-8 text")
+	}
+	return nil
+}
+func (p *KVDelete) wellFormed() error { return checkKey(p.Key) }
+func (p *Record) wellFormed() error {
+	c, err := CanonicalJSON(p.Document)
+	if err != nil {
+		return Errf(CodeMalformed, "record document: %v", err)
+	}
+	if !bytes.Equal(c, p.Document) {
+		return Errf(CodeMalformed, "record document is not in canonical form (compact JSON, HTML characters escaped)")
+	}
+	return nil
 }
 
 // Tx is a signed transaction. Build one with the fields, then Sign it; decode
@@ -223,28 +261,12 @@ func DecodeTx(b []byte) (*Tx, error) {
 	tx.Nonce = d.U64("nonce")
 	tx.Timestamp = int64(d.U64("timestamp"))
 	if d.Err() == nil {
-		switch typ {
-		case TxTransfer:
-			p := &Transfer{}
-			d.Fixed(p.To[:], "to")
-			p.Amount = d.U64("amount")
-			tx.Payload = p
-		case TxKVPut:
-			p := &KVPut{}
-			p.Key = string(d.Bytes16("key", MaxKeyBytes))
-			p.Value = string(d.Bytes32("value", MaxValueBytesHard))
-			p.ExpectVersion = decodeExpect(d)
-			tx.Payload = p
-		case TxKVDelete:
-			p := &KVDelete{}
-			p.Key = string(d.Bytes16("key", MaxKeyBytes))
-			p.ExpectVersion = decodeExpect(d)
-			tx.Payload = p
-		case TxRecord:
-			tx.Payload = &Record{Document: d.Bytes32("document", MaxTxBytesHard)}
-		default:
+		info, ok := lookupTxType(typ)
+		if !ok {
 			return nil, &TxError{Code: CodeUnknownType, Msg: fmt.Sprintf("unknown transaction type %d", typ), cause: ErrNonCanonical}
 		}
+		tx.Payload = info.New()
+		tx.Payload.decode(d)
 	}
 	d.Fixed(tx.Signature[:], "signature")
 	if err := d.Finish(); err != nil {
@@ -263,14 +285,6 @@ func DecodeTx(b []byte) (*Tx, error) {
 	return tx, nil
 }
 
-func decodeExpect(d *canon.Decoder) *uint64 {
-	if !d.Bool("has_expect_version") {
-		return nil
-	}
-	v := d.U64("expect_version")
-	return &v
-}
-
 // checkWellFormed checks the rules every transaction obeys whatever the chain:
 // text fields are UTF-8, keys non-empty, record documents canonical JSON,
 // amounts positive.
@@ -284,36 +298,13 @@ func (tx *Tx) checkWellFormed() error {
 	if tx.Timestamp < 0 {
 		return Errf(CodeMalformed, "timestamp must not be negative")
 	}
-	switch p := tx.Payload.(type) {
-	case *Transfer:
-		if p.Amount == 0 {
-			return Errf(CodeMalformed, "transfer amount must be positive")
-		}
-	case *KVPut:
-		if err := checkKey(p.Key); err != nil {
-			return err
-		}
-		if !utf8.ValidString(p.Value) {
-			return Errf(CodeMalformed, "value must be UTF-8 text")
-		}
-	case *KVDelete:
-		if err := checkKey(p.Key); err != nil {
-			return err
-		}
-	case *Record:
-		c, err := CanonicalJSON(p.Document)
-		if err != nil {
-			return Errf(CodeMalformed, "record document: %v", err)
-		}
-		if !bytes.Equal(c, p.Document) {
-			return Errf(CodeMalformed, "record document is not in canonical form (compact JSON, HTML characters escaped)")
-		}
-	case nil:
+	if tx.Payload == nil {
 		return Errf(CodeMalformed, "missing payload")
-	default:
-		return Errf(CodeUnknownType, "unknown payload %T", p)
 	}
-	return nil
+	if _, ok := lookupTxType(tx.Payload.TxType()); !ok {
+		return Errf(CodeUnknownType, "unknown payload %T", tx.Payload)
+	}
+	return tx.Payload.wellFormed()
 }
 
 func checkKey(k string) error {
@@ -415,6 +406,54 @@ func missing(fs ...field) error {
 	return nil
 }
 
+func (p *Transfer) parseJSON(b []byte) error {
+	var in transferIn
+	if err := strictJSON(b, &in); err != nil {
+		return err
+	}
+	if err := missing(field{"to", in.To != nil}, field{"amount", in.Amount != nil}); err != nil {
+		return err
+	}
+	*p = Transfer{To: *in.To, Amount: *in.Amount}
+	return nil
+}
+
+func (p *KVPut) parseJSON(b []byte) error {
+	var in kvPutIn
+	if err := strictJSON(b, &in); err != nil {
+		return err
+	}
+	if err := missing(field{"key", in.Key != nil}, field{"value", in.Value != nil}); err != nil {
+		return err
+	}
+	*p = KVPut{Key: *in.Key, Value: *in.Value, ExpectVersion: in.ExpectVersion}
+	return nil
+}
+
+func (p *KVDelete) parseJSON(b []byte) error {
+	var in kvDeleteIn
+	if err := strictJSON(b, &in); err != nil {
+		return err
+	}
+	if err := missing(field{"key", in.Key != nil}); err != nil {
+		return err
+	}
+	*p = KVDelete{Key: *in.Key, ExpectVersion: in.ExpectVersion}
+	return nil
+}
+
+func (p *Record) parseJSON(b []byte) error {
+	if err := strictJSON(b, p); err != nil {
+		return err
+	}
+	if len(p.Document) == 0 {
+		return errors.New("missing document")
+	}
+	c, err := CanonicalJSON(p.Document)
+	p.Document = c
+	return err
+}
+
 // UnmarshalJSON parses the API form strictly: unknown fields and missing
 // required fields are errors (*TxError, code malformed or unknown_type). It
 // does not verify the signature.
@@ -443,39 +482,9 @@ func (tx *Tx) UnmarshalJSON(b []byte) error {
 		return Errf(CodeMalformed, "signature must be %d lower-case hex characters", 2*crypto.SignatureSize)
 	}
 	copy(out.Signature[:], sig)
-	switch t {
-	case TxTransfer:
-		var p transferIn
-		if err = strictJSON(j.Payload, &p); err == nil {
-			if err = missing(field{"to", p.To != nil}, field{"amount", p.Amount != nil}); err == nil {
-				out.Payload = &Transfer{To: *p.To, Amount: *p.Amount}
-			}
-		}
-	case TxKVPut:
-		var p kvPutIn
-		if err = strictJSON(j.Payload, &p); err == nil {
-			if err = missing(field{"key", p.Key != nil}, field{"value", p.Value != nil}); err == nil {
-				out.Payload = &KVPut{Key: *p.Key, Value: *p.Value, ExpectVersion: p.ExpectVersion}
-			}
-		}
-	case TxKVDelete:
-		var p kvDeleteIn
-		if err = strictJSON(j.Payload, &p); err == nil {
-			if err = missing(field{"key", p.Key != nil}); err == nil {
-				out.Payload = &KVDelete{Key: *p.Key, ExpectVersion: p.ExpectVersion}
-			}
-		}
-	case TxRecord:
-		p := &Record{}
-		if err = strictJSON(j.Payload, p); err == nil {
-			if len(p.Document) == 0 {
-				err = errors.New("missing document")
-			} else {
-				p.Document, err = CanonicalJSON(p.Document)
-			}
-		}
-		out.Payload = p
-	}
+	info, _ := lookupTxType(t) // ParseTxType found it
+	out.Payload = info.New()
+	err = out.Payload.parseJSON(j.Payload)
 	if err != nil {
 		return Errf(CodeMalformed, "%s payload: %v", t, err)
 	}

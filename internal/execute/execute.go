@@ -16,9 +16,9 @@
 //
 // A successful transaction bumps the sender's nonce and applies its effect.
 // Keeping failed transactions from touching the nonce means an overdraft or a
-// stale compare-and-set never changes state (DESIGN.md invariant 4); rule 3
-// then keeps a failed transaction from being replayed later when it would
-// succeed.
+// stale compare-and-set never changes state (invariant 4 of
+// docs/architecture.md, "No double spend"); rule 3 then keeps a failed
+// transaction from being replayed later when it would succeed.
 package execute
 
 import (

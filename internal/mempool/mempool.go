@@ -25,6 +25,7 @@
 //  6. balance: a transfer's amount plus every other pending transfer amount of
 //     the same sender must be covered by the committed balance, so two pending
 //     txs cannot spend the same funds (*types.TxError insufficient_balance);
+//     other types move no funds (see debit, which lists every type);
 //  7. room again, exactly, under the lock (ErrFull).
 //
 // Every pending tx has passed its signature check, and a hash fixes the
@@ -439,9 +440,11 @@ func (m *Mempool) insertLocked(c candidate, acct types.Account) (promoted bool, 
 	case n > front && n-front-1 > uint64(m.cfg.MaxFutureNonces):
 		return false, types.Errf(types.CodeBadNonce, "nonce %d is too far ahead: next expected is %d and at most %d future nonces are held", n, front+1, m.cfg.MaxFutureNonces)
 	}
-	var spend uint64
-	if t, ok := tx.Payload.(*types.Transfer); ok {
-		spend = t.Amount
+	spend, err := debit(tx.Payload)
+	if err != nil {
+		return false, err
+	}
+	if spend > 0 {
 		need, carry := bits.Add64(pendingSpend, spend, 0)
 		if carry != 0 || need > acct.Balance {
 			return false, types.Errf(types.CodeInsufficientBalance, "balance %d does not cover %d plus %d in pending transfers", acct.Balance, spend, pendingSpend)
@@ -462,6 +465,23 @@ func (m *Mempool) insertLocked(c candidate, acct types.Account) (promoted bool, 
 	m.byHash[c.hash] = e
 	m.bytes += size
 	return m.extendLocked(s), nil
+}
+
+// debit is what a tx takes from its sender's balance if it succeeds, for
+// the balance pre-check (rule 6). Every registered type is listed, so that a
+// new type is a decision made here rather than a silent zero: a type with
+// no case is refused (and TestEveryTypeAdmitted fails).
+func debit(p types.Payload) (uint64, error) {
+	switch p := p.(type) {
+	case *types.Transfer:
+		return p.Amount, nil
+	case *types.KVPut, *types.KVDelete, *types.Record:
+		return 0, nil // they move no funds
+	case nil:
+		return 0, types.Errf(types.CodeMalformed, "missing payload")
+	default:
+		return 0, types.Errf(types.CodeUnknownType, "no balance rule for %s transactions", p.TxType())
+	}
 }
 
 // extendLocked moves the txs continuing s's ready run onto the ready list,

@@ -76,8 +76,6 @@ type fieldSpec struct {
 	allowed []string // kEnum
 }
 
-var typeNames = []string{"transfer", "kv.put", "kv.delete", "record", typeBlock}
-
 // fieldSpecs are the queryable fields and their aliases; doc.* fields are
 // handled separately.
 var fieldSpecs = map[string]fieldSpec{

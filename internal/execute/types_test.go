@@ -1,0 +1,116 @@
+package execute
+
+import (
+	"testing"
+
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/txfixtures"
+	"github.com/cairn-db/cairn/types"
+)
+
+// mapReader is committed state in a map; nothing is committed by hash.
+type mapReader map[string][]byte
+
+func (m mapReader) Get(key []byte) ([]byte, bool, error) {
+	v, ok := m[string(key)]
+	return v, ok, nil
+}
+
+func (m mapReader) TxCommitted(crypto.Hash) (bool, error) { return false, nil }
+
+// effects says what each registered type must write, beyond the sender's
+// account (checked for every type). A new type needs an entry:
+// TestEveryTypeExecutes fails until it has one.
+var effects = map[types.TxType]func(t *testing.T, tx *types.Tx, rc *types.Receipt, writes map[string][]byte){
+	types.TxTransfer: func(t *testing.T, tx *types.Tx, _ *types.Receipt, writes map[string][]byte) {
+		p := tx.Payload.(*types.Transfer)
+		to := mustAccount(t, writes, p.To)
+		if to.Balance != p.Amount {
+			t.Errorf("transfer: recipient balance %d, want %d", to.Balance, p.Amount)
+		}
+		if len(writes) != 2 {
+			t.Errorf("transfer: %d keys written, want sender and recipient", len(writes))
+		}
+	},
+	types.TxKVPut: func(t *testing.T, tx *types.Tx, rc *types.Receipt, writes map[string][]byte) {
+		p := tx.Payload.(*types.KVPut)
+		e := mustEntry(t, writes, p.Key)
+		if e.Deleted || e.Value != p.Value || e.Version != rc.Version || rc.Version == 0 || e.TxHash != tx.Hash() {
+			t.Errorf("kv.put: entry %+v, receipt version %d", e, rc.Version)
+		}
+	},
+	types.TxKVDelete: func(t *testing.T, tx *types.Tx, rc *types.Receipt, writes map[string][]byte) {
+		p := tx.Payload.(*types.KVDelete)
+		e := mustEntry(t, writes, p.Key)
+		if !e.Deleted || e.Version != rc.Version || rc.Version == 0 || e.TxHash != tx.Hash() {
+			t.Errorf("kv.delete: entry %+v, receipt version %d", e, rc.Version)
+		}
+	},
+	types.TxRecord: func(t *testing.T, _ *types.Tx, _ *types.Receipt, writes map[string][]byte) {
+		// A record's effect is its presence in the ledger: state only sees
+		// the sender's nonce.
+		if len(writes) != 1 {
+			t.Errorf("record: %d keys written, want only the sender's account", len(writes))
+		}
+	},
+}
+
+func mustAccount(t *testing.T, writes map[string][]byte, a crypto.Address) types.Account {
+	t.Helper()
+	raw, ok := writes[string(types.AccountKey(a))]
+	if !ok {
+		t.Fatalf("account %s not written", a)
+	}
+	acc, err := types.DecodeAccount(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return acc
+}
+
+func mustEntry(t *testing.T, writes map[string][]byte, key string) *types.KVEntry {
+	t.Helper()
+	raw, ok := writes[string(types.KVKey(key))]
+	if !ok {
+		t.Fatalf("key %q not written", key)
+	}
+	e, err := types.DecodeKVEntry(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// Every registered type executes: its sample, run as a block of its own on
+// the state the samples before it left, succeeds, bumps the sender's nonce
+// and has the effect its type promises.
+func TestEveryTypeExecutes(t *testing.T) {
+	k := txfixtures.Key(0)
+	from := k.Public().Address()
+	state := mapReader{string(types.AccountKey(from)): types.Account{Balance: txfixtures.Balance}.Encode()}
+	for i, tx := range txfixtures.Txs(t, txfixtures.ChainID, k, 1) {
+		name := tx.Type().String()
+		check, ok := effects[tx.Type()]
+		if !ok {
+			t.Errorf("%s: no expected effect in this test: say what the type writes", name)
+			continue
+		}
+		res, err := Block(state, txfixtures.ChainID, types.DefaultParams(), uint64(i+1), []*types.Tx{tx}, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		rc := res.Receipts[0]
+		if !rc.OK {
+			t.Fatalf("%s: failed receipt: %s", name, rc.Reason)
+		}
+		writes := map[string][]byte{}
+		for _, w := range res.Writes {
+			writes[string(w.Key)] = w.Value
+			state[string(w.Key)] = w.Value
+		}
+		if acc := mustAccount(t, writes, from); acc.Nonce != tx.Nonce {
+			t.Errorf("%s: sender nonce %d, want %d", name, acc.Nonce, tx.Nonce)
+		}
+		check(t, tx, rc, writes)
+	}
+}

@@ -1,0 +1,37 @@
+package mempool
+
+import (
+	"testing"
+
+	"github.com/cairn-db/cairn/internal/txfixtures"
+	"github.com/cairn-db/cairn/types"
+)
+
+// Every registered type is admitted: one sender's samples, in nonce order,
+// all enter the pool and come out of Reap in that order, each with the
+// balance rule its type declares in debit.
+func TestEveryTypeAdmitted(t *testing.T) {
+	st := newMapState()
+	k := txfixtures.Key(0)
+	st.set(addr(k), types.Account{Balance: txfixtures.Balance})
+	m := newPool(t, st, nil)
+	txs := txfixtures.Txs(t, testChain, k, 1)
+	for _, tx := range txs {
+		if err := m.Add(tx); err != nil {
+			t.Errorf("%s: %v", tx.Type(), err)
+		}
+	}
+	sameOrder(t, "reap", m.Reap(len(txs), 1<<20), txs)
+	checkInvariants(t, m)
+
+	// The balance rule: a type's debit must be covered by the balance.
+	for _, tx := range txs {
+		spend, err := debit(tx.Payload)
+		if err != nil {
+			t.Fatalf("%s: %v", tx.Type(), err)
+		}
+		if tr, ok := tx.Payload.(*types.Transfer); ok != (spend > 0) || ok && spend != tr.Amount {
+			t.Errorf("%s: debit %d", tx.Type(), spend)
+		}
+	}
+}

@@ -1,0 +1,83 @@
+// Package txfixtures holds one valid, signed sample transaction per
+// registered transaction type (types.TxTypes). The tests that check that
+// every consumer of the type list handles every type (execute, mempool,
+// search, the CLI) run these samples; its own test checks that there is
+// exactly one sample per registered type.
+//
+// Invariants:
+//   - Deterministic: fixed keys, fixed timestamps, and Ed25519 signing is
+//     deterministic, so a sample's bytes and hash are the same on every run.
+//   - A sequence: Txs signs the samples with one sender and consecutive
+//     nonces, in registry order. Executed in that order on a state where
+//     the sender holds Balance and no key under KeyPrefix exists, every one
+//     succeeds (kv.delete deletes what kv.put wrote).
+package txfixtures
+
+import (
+	"testing"
+
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/types"
+)
+
+// ChainID is a chain id for tests that have no chain of their own.
+const ChainID = "cairn-fixtures"
+
+// Balance is what the sender needs for every sample to succeed.
+const Balance uint64 = 1000
+
+// KeyPrefix starts every state key the samples write.
+const KeyPrefix = "fixture/"
+
+// Timestamp is every sample's timestamp (Unix ms).
+const Timestamp int64 = 1_700_000_000_000
+
+// Key returns deterministic test key i (i >= 0).
+func Key(i int) *crypto.PrivateKey {
+	var seed [crypto.SeedSize]byte
+	copy(seed[:], "txfixtures")
+	seed[len(seed)-2], seed[len(seed)-1] = byte(i>>8), byte(i)
+	return crypto.MustKeyFromSeed(seed)
+}
+
+// Recipient is the address the transfer sample pays.
+func Recipient() crypto.Address { return Key(1000).Public().Address() }
+
+// samples builds each type's sample payload. A new type needs an entry
+// here; TestOneSamplePerType fails until it has one.
+var samples = map[types.TxType]func() types.Payload{
+	types.TxTransfer: func() types.Payload { return &types.Transfer{To: Recipient(), Amount: 250} },
+	types.TxKVPut:    func() types.Payload { return &types.KVPut{Key: KeyPrefix + "color", Value: "blue"} },
+	types.TxKVDelete: func() types.Payload { return &types.KVDelete{Key: KeyPrefix + "color"} },
+	types.TxRecord: func() types.Payload {
+		return &types.Record{Document: []byte(`{"fixture":"record","tags":["a","b"],"n":1}`)}
+	},
+}
+
+// Payload returns a fresh sample payload of type t, or false when the
+// package has none.
+func Payload(t types.TxType) (types.Payload, bool) {
+	mk, ok := samples[t]
+	if !ok {
+		return nil, false
+	}
+	return mk(), true
+}
+
+// Txs returns one signed sample per registered type, in registry order,
+// for chainID, signed by k with nonces first, first+1, ... It fails tb
+// when a registered type has no sample.
+func Txs(tb testing.TB, chainID string, k *crypto.PrivateKey, first uint64) []*types.Tx {
+	tb.Helper()
+	var txs []*types.Tx
+	for i, info := range types.TxTypes() {
+		p, ok := Payload(info.Type)
+		if !ok {
+			tb.Fatalf("txfixtures has no sample %s transaction: add one to samples", info.Name)
+		}
+		tx := &types.Tx{ChainID: chainID, Nonce: first + uint64(i), Timestamp: Timestamp, Payload: p}
+		tx.Sign(k)
+		txs = append(txs, tx)
+	}
+	return txs
+}

@@ -1,0 +1,64 @@
+package types
+
+import "fmt"
+
+// TxTypeInfo describes one registered transaction type.
+type TxTypeInfo struct {
+	Type TxType
+	// Name is the type's name in JSON, the API, receipts' search documents
+	// and queries ("kv.put").
+	Name string
+	// New returns an empty payload of this type, for decoding into.
+	New func() Payload
+}
+
+// txTypes is the one list of transaction types, in TxType order. Every other
+// table of types derives from it: String, ParseTxType, DecodeTx and
+// UnmarshalJSON here, the search query language, and the tests that check
+// execute, mempool, search, the CLI, the OpenAPI document and the fixtures
+// each handle every entry (docs/architecture.md, "Adding a transaction type").
+var txTypes = []TxTypeInfo{
+	{TxTransfer, "transfer", func() Payload { return &Transfer{} }},
+	{TxKVPut, "kv.put", func() Payload { return &KVPut{} }},
+	{TxKVDelete, "kv.delete", func() Payload { return &KVDelete{} }},
+	{TxRecord, "record", func() Payload { return &Record{} }},
+}
+
+// TxTypes returns the registered transaction types in TxType order. The
+// slice is the caller's.
+func TxTypes() []TxTypeInfo { return append([]TxTypeInfo(nil), txTypes...) }
+
+// TxTypeNames returns the registered types' names in TxType order.
+func TxTypeNames() []string {
+	names := make([]string, len(txTypes))
+	for i, t := range txTypes {
+		names[i] = t.Name
+	}
+	return names
+}
+
+func lookupTxType(t TxType) (TxTypeInfo, bool) {
+	for _, info := range txTypes {
+		if info.Type == t {
+			return info, true
+		}
+	}
+	return TxTypeInfo{}, false
+}
+
+func (t TxType) String() string {
+	if info, ok := lookupTxType(t); ok {
+		return info.Name
+	}
+	return fmt.Sprintf("type(%d)", uint8(t))
+}
+
+// ParseTxType maps a type name ("transfer", "kv.put", ...) to its TxType.
+func ParseTxType(s string) (TxType, error) {
+	for _, info := range txTypes {
+		if info.Name == s {
+			return info.Type, nil
+		}
+	}
+	return 0, Errf(CodeUnknownType, "unknown transaction type %q", s)
+}

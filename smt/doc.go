@@ -1,11 +1,10 @@
 // Package smt defines Cairn's state tree as a verifier sees it: how a set
 // of (key, value) pairs hashes to the state root in every block header, and
 // the proofs that a key holds a value, or holds none, under such a root.
-// It is the public half of the state: internal/state
-// stores the tree and produces proofs; this package, the client SDK and
-// anyone auditing a node verify them. It imports only the standard library
-// and crypto/, so code outside the module can use it without pulling in a
-// storage engine.
+// It is the public half of the state: internal/state stores the tree and
+// produces proofs; this package, the client SDK and anyone auditing a node
+// verify them. It imports only the standard library and crypto/, so code
+// outside the module can use it without pulling in a storage engine.
 //
 // # Tree shape
 //

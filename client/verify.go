@@ -7,8 +7,8 @@ import (
 	"fmt"
 
 	"github.com/cairn-db/cairn/crypto"
-	"github.com/cairn-db/cairn/internal/state"
 	"github.com/cairn-db/cairn/merkle"
+	"github.com/cairn-db/cairn/smt"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -124,7 +124,7 @@ func (p *KVProof) Verify(chainID string, vals *types.ValidatorSet) error {
 	if err != nil {
 		return err
 	}
-	proof, err := state.DecodeProof(pb)
+	proof, err := smt.DecodeProof(pb)
 	if err != nil {
 		return fmt.Errorf("proof of %q: %w", p.Key, verifyErr("%v", err))
 	}
@@ -149,7 +149,7 @@ func (p *KVProof) Verify(chainID string, vals *types.ValidatorSet) error {
 	} else if p.Entry != nil || p.ValueHex != "" {
 		return fmt.Errorf("proof of %q: %w", p.Key, verifyErr("absence proof carries a value"))
 	}
-	if err := state.VerifyProof(h.StateRoot, sk, value, proof); err != nil {
+	if err := smt.Verify(h.StateRoot, sk, value, proof); err != nil {
 		return fmt.Errorf("proof of %q at height %d: %w", p.Key, h.Height, verifyErr("%v", err))
 	}
 	return nil

@@ -4,8 +4,8 @@ import (
 	"time"
 
 	"github.com/cairn-db/cairn/crypto"
-	"github.com/cairn-db/cairn/internal/state"
 	"github.com/cairn-db/cairn/merkle"
+	"github.com/cairn-db/cairn/smt"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -195,7 +195,7 @@ type KVProof struct {
 	Entry       *types.KVEntry `json:"entry,omitempty"`
 	StateKeyHex string         `json:"state_key_hex"`
 	ValueHex    string         `json:"value_hex,omitempty"`
-	Proof       *state.Proof   `json:"proof"`
+	Proof       *smt.Proof     `json:"proof"`
 	ProofHex    string         `json:"proof_hex"`
 	HeaderHex   string         `json:"header_hex"`
 	Header      *types.Header  `json:"header"`

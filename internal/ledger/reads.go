@@ -5,9 +5,9 @@ import (
 	"fmt"
 
 	"github.com/cairn-db/cairn/crypto"
-	"github.com/cairn-db/cairn/internal/state"
 	"github.com/cairn-db/cairn/internal/store"
 	"github.com/cairn-db/cairn/merkle"
+	"github.com/cairn-db/cairn/smt"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -82,7 +82,7 @@ type StateProof struct {
 	Key         []byte             `json:"state_key"` // namespaced state key
 	Value       []byte             `json:"value"`     // canonical state value; nil when absent
 	Found       bool               `json:"found"`
-	Proof       *state.Proof       `json:"proof"`
+	Proof       *smt.Proof         `json:"proof"`
 	Header      *types.Header      `json:"header"`
 	Certificate *types.Certificate `json:"certificate,omitempty"`
 	HeaderBytes []byte             `json:"header_bytes"`
@@ -129,7 +129,7 @@ func VerifyStateProof(chainID string, vals *types.ValidatorSet, sp *StateProof) 
 	if sp.Found {
 		v = sp.Value
 	}
-	if err := state.VerifyProof(sp.Header.StateRoot, sp.Key, v, sp.Proof); err != nil {
+	if err := smt.Verify(sp.Header.StateRoot, sp.Key, v, sp.Proof); err != nil {
 		return fmt.Errorf("state proof: %w", err)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/bloom"
 
 	"github.com/cairn-db/cairn/internal/cputime"
+	"github.com/cairn-db/cairn/smt"
 )
 
 // The benchmarks share one on-disk tree of benchKeys() account keys, built
@@ -290,7 +291,7 @@ func BenchmarkVerifyProof(b *testing.B) {
 	r := rand.New(rand.NewPCG(8, 8))
 	type item struct {
 		key, value []byte
-		p          *Proof
+		p          *smt.Proof
 	}
 	items := make([]item, 256)
 	size := 0
@@ -307,7 +308,7 @@ func BenchmarkVerifyProof(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		it := items[i%len(items)]
-		if err := VerifyProof(root, it.key, it.value, it.p); err != nil {
+		if err := smt.Verify(root, it.key, it.value, it.p); err != nil {
 			b.Fatal(err)
 		}
 	}

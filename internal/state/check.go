@@ -9,6 +9,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/smt"
 )
 
 // CheckTree re-derives the whole tree at height h from the stored nodes,
@@ -78,7 +79,7 @@ func (s *Tree) checkTree(root crypto.Hash) error {
 				return fmt.Errorf("%s: stored bytes hash to %s", where(c.h, depth, &c.prefix), got)
 			}
 			if n.isLeaf() {
-				if commonPrefixBits(&n.a, &c.prefix) < depth {
+				if smt.CommonPrefixBits(&n.a, &c.prefix) < depth {
 					return fmt.Errorf("%s: leaf of key hash %s is off its path", where(c.h, depth, &c.prefix), n.a)
 				}
 				if c.siblingEmpty {
@@ -86,8 +87,8 @@ func (s *Tree) checkTree(root crypto.Hash) error {
 				}
 				continue
 			}
-			if depth >= maxDepth {
-				return fmt.Errorf("%s: internal node below depth %d", where(c.h, depth, &c.prefix), maxDepth)
+			if depth >= smt.MaxDepth {
+				return fmt.Errorf("%s: internal node below depth %d", where(c.h, depth, &c.prefix), smt.MaxDepth)
 			}
 			if n.a.IsZero() && n.b.IsZero() {
 				return fmt.Errorf("%s: internal node with two empty children", where(c.h, depth, &c.prefix))
@@ -117,7 +118,7 @@ func prefixString(p *crypto.Hash, depth int) string {
 	}
 	b := make([]byte, depth)
 	for i := 0; i < depth; i++ {
-		b[i] = '0' + bit(p, i)
+		b[i] = '0' + smt.Bit(p, i)
 	}
 	return string(b)
 }

@@ -5,14 +5,15 @@ import (
 	"fmt"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/smt"
 )
 
-// Node tags: the first byte of a node's hash preimage and of its stored form.
+// Node tags: the first byte of a node's hash preimage (package smt defines
+// them) and so of its stored form.
 const (
-	tagLeaf     byte = 0x00
-	tagInternal byte = 0x01
-	nodeSize         = 1 + 2*crypto.HashSize
-	maxDepth         = 256
+	tagLeaf     = smt.TagLeaf
+	tagInternal = smt.TagInternal
+	nodeSize    = 1 + 2*crypto.HashSize
 )
 
 // treeNode is a decoded tree node. For a leaf, a is the key hash and b the value
@@ -24,7 +25,8 @@ type treeNode struct {
 
 func (n *treeNode) isLeaf() bool { return n.tag == tagLeaf }
 
-// encode returns the stored bytes of n, which are also its hash preimage.
+// encode returns the stored bytes of n, which are also its hash preimage:
+// hash() equals smt.LeafHash(a, b) or smt.InternalHash(a, b).
 func (n *treeNode) encode() [nodeSize]byte {
 	var buf [nodeSize]byte
 	buf[0] = n.tag
@@ -50,36 +52,6 @@ func decodeNode(b []byte) (treeNode, error) {
 	copy(n.a[:], b[1:33])
 	copy(n.b[:], b[33:])
 	return n, nil
-}
-
-func leafHash(keyHash, valueHash crypto.Hash) crypto.Hash {
-	n := treeNode{tag: tagLeaf, a: keyHash, b: valueHash}
-	return n.hash()
-}
-
-func internalHash(left, right crypto.Hash) crypto.Hash {
-	n := treeNode{tag: tagInternal, a: left, b: right}
-	return n.hash()
-}
-
-// bit returns bit i (0 = most significant bit of byte 0) of a path.
-func bit(path *crypto.Hash, i int) byte {
-	return (path[i>>3] >> (7 - uint(i&7))) & 1
-}
-
-// commonPrefixBits returns the number of leading bits a and b share.
-func commonPrefixBits(a, b *crypto.Hash) int {
-	for i := 0; i < crypto.HashSize; i++ {
-		if x := a[i] ^ b[i]; x != 0 {
-			n := i * 8
-			for x&0x80 == 0 {
-				x <<= 1
-				n++
-			}
-			return n
-		}
-	}
-	return maxDepth
 }
 
 // newNode is a node created by Prepare, with its hash.

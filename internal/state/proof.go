@@ -2,181 +2,21 @@ package state
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/smt"
 )
-
-// Proof shows that a key holds a value, or holds none, in the tree with a
-// given root. See the package documentation for its meaning and binary form.
-type Proof struct {
-	// Siblings are the sibling hashes along the key's path, root side
-	// first: Siblings[i] is the hash of the subtree beside the path at
-	// depth i+1. Empty subtrees are the zero hash.
-	Siblings []crypto.Hash `json:"siblings"`
-	// Leaf is set when the path ends at the leaf of another key (proving
-	// the key absent); nil when it ends at the key's own leaf or at an
-	// empty subtree.
-	Leaf *ProofLeaf `json:"leaf,omitempty"`
-}
-
-// ProofLeaf is a leaf of another key met on a key's path.
-type ProofLeaf struct {
-	KeyHash   crypto.Hash `json:"key_hash"`
-	ValueHash crypto.Hash `json:"value_hash"`
-}
-
-const proofFlagLeaf = 0x01
-
-// Encode returns the canonical binary form of p.
-func (p *Proof) Encode() []byte {
-	depth := len(p.Siblings)
-	nonZero := 0
-	for i := range p.Siblings {
-		if !p.Siblings[i].IsZero() {
-			nonZero++
-		}
-	}
-	size := 3 + (depth+7)/8 + nonZero*crypto.HashSize
-	if p.Leaf != nil {
-		size += 2 * crypto.HashSize
-	}
-	out := make([]byte, 3+(depth+7)/8, size)
-	if p.Leaf != nil {
-		out[0] = proofFlagLeaf
-	}
-	binary.BigEndian.PutUint16(out[1:3], uint16(depth))
-	bitmap := out[3:]
-	for i := range p.Siblings {
-		if !p.Siblings[i].IsZero() {
-			bitmap[i/8] |= 0x80 >> uint(i%8)
-			out = append(out, p.Siblings[i][:]...)
-		}
-	}
-	if p.Leaf != nil {
-		out = append(out, p.Leaf.KeyHash[:]...)
-		out = append(out, p.Leaf.ValueHash[:]...)
-	}
-	return out
-}
-
-// DecodeProof parses the canonical binary form of a proof. Anything that
-// Encode would not produce byte for byte is rejected, as is a proof whose
-// deepest sibling is empty (no tree of this shape has one).
-func DecodeProof(b []byte) (*Proof, error) {
-	if len(b) < 3 {
-		return nil, fmt.Errorf("state: decode proof: %d bytes is too short", len(b))
-	}
-	flags := b[0]
-	if flags&^proofFlagLeaf != 0 {
-		return nil, fmt.Errorf("state: decode proof: unknown flags 0x%02x", flags)
-	}
-	depth := int(binary.BigEndian.Uint16(b[1:3]))
-	if depth > maxDepth {
-		return nil, fmt.Errorf("state: decode proof: depth %d exceeds %d", depth, maxDepth)
-	}
-	rest := b[3:]
-	bmLen := (depth + 7) / 8
-	if len(rest) < bmLen {
-		return nil, errors.New("state: decode proof: truncated bitmap")
-	}
-	bitmap := rest[:bmLen]
-	rest = rest[bmLen:]
-	if depth%8 != 0 && bitmap[bmLen-1]&(0xff>>uint(depth%8)) != 0 {
-		return nil, errors.New("state: decode proof: bitmap padding bits are set")
-	}
-	if depth > 0 && bitmap[(depth-1)/8]&(0x80>>uint((depth-1)%8)) == 0 {
-		return nil, errors.New("state: decode proof: deepest sibling is empty")
-	}
-	p := &Proof{Siblings: make([]crypto.Hash, depth)}
-	for i := 0; i < depth; i++ {
-		if bitmap[i/8]&(0x80>>uint(i%8)) == 0 {
-			continue
-		}
-		if len(rest) < crypto.HashSize {
-			return nil, fmt.Errorf("state: decode proof: truncated sibling %d", i)
-		}
-		copy(p.Siblings[i][:], rest[:crypto.HashSize])
-		rest = rest[crypto.HashSize:]
-		if p.Siblings[i].IsZero() {
-			return nil, fmt.Errorf("state: decode proof: sibling %d is zero but marked present", i)
-		}
-	}
-	if flags&proofFlagLeaf != 0 {
-		if len(rest) < 2*crypto.HashSize {
-			return nil, errors.New("state: decode proof: truncated leaf")
-		}
-		p.Leaf = &ProofLeaf{}
-		copy(p.Leaf.KeyHash[:], rest[:crypto.HashSize])
-		copy(p.Leaf.ValueHash[:], rest[crypto.HashSize:2*crypto.HashSize])
-		rest = rest[2*crypto.HashSize:]
-	}
-	if len(rest) != 0 {
-		return nil, fmt.Errorf("state: decode proof: %d trailing bytes", len(rest))
-	}
-	return p, nil
-}
-
-// VerifyProof checks p against root: with a non-nil value, that key holds
-// value; with a nil value, that key is absent. It returns nil only if the
-// proof establishes exactly that.
-func VerifyProof(root crypto.Hash, key []byte, value []byte, p *Proof) error {
-	if p == nil {
-		return errors.New("state: verify proof: nil proof")
-	}
-	depth := len(p.Siblings)
-	if depth > maxDepth {
-		return fmt.Errorf("state: verify proof: %d siblings exceeds %d", depth, maxDepth)
-	}
-	if depth > 0 && p.Siblings[depth-1].IsZero() {
-		return errors.New("state: verify proof: deepest sibling is empty, no tree has that shape")
-	}
-	path := crypto.Hash(sha256.Sum256(key))
-	var cur crypto.Hash
-	switch {
-	case value != nil:
-		if p.Leaf != nil {
-			return errors.New("state: verify proof: proof is of absence (path ends at another key's leaf), not of a value")
-		}
-		cur = leafHash(path, sha256.Sum256(value))
-	case p.Leaf != nil:
-		if p.Leaf.KeyHash == path {
-			return errors.New("state: verify proof: proof leaf is the key itself, not another key")
-		}
-		if commonPrefixBits(&p.Leaf.KeyHash, &path) < depth {
-			return errors.New("state: verify proof: proof leaf is not on the key's path")
-		}
-		cur = leafHash(p.Leaf.KeyHash, p.Leaf.ValueHash)
-	default:
-		// The path ends at an empty subtree: cur stays the zero hash.
-	}
-	for i := depth - 1; i >= 0; i-- {
-		if bit(&path, i) == 0 {
-			cur = internalHash(cur, p.Siblings[i])
-		} else {
-			cur = internalHash(p.Siblings[i], cur)
-		}
-	}
-	if cur != root {
-		if value != nil {
-			return fmt.Errorf("state: verify proof: computed root %s does not match %s for the key and value", cur, root)
-		}
-		return fmt.Errorf("state: verify proof: computed root %s does not match %s for the key's absence", cur, root)
-	}
-	return nil
-}
 
 // Prove returns the value of key at height h (found false if absent) and a
 // proof of it against RootAt(h).
-func (s *Tree) Prove(key []byte, h uint64) ([]byte, bool, *Proof, error) {
+func (s *Tree) Prove(key []byte, h uint64) ([]byte, bool, *smt.Proof, error) {
 	root, err := s.RootAt(h)
 	if err != nil {
 		return nil, false, nil, err
 	}
-	path := crypto.Hash(sha256.Sum256(key))
-	p := &Proof{Siblings: make([]crypto.Hash, 0, 32)} // never null in JSON
+	path := smt.Path(key)
+	p := &smt.Proof{Siblings: make([]crypto.Hash, 0, 32)} // never null in JSON
 	cur := root
 	for depth := 0; ; depth++ {
 		if cur.IsZero() {
@@ -188,7 +28,7 @@ func (s *Tree) Prove(key []byte, h uint64) ([]byte, bool, *Proof, error) {
 		}
 		if n.isLeaf() {
 			if n.a != path {
-				p.Leaf = &ProofLeaf{KeyHash: n.a, ValueHash: n.b}
+				p.Leaf = &smt.ProofLeaf{KeyHash: n.a, ValueHash: n.b}
 				return nil, false, p, nil
 			}
 			v, ok, err := s.valueAt(key, h)
@@ -200,10 +40,10 @@ func (s *Tree) Prove(key []byte, h uint64) ([]byte, bool, *Proof, error) {
 			}
 			return v, true, p, nil
 		}
-		if depth >= maxDepth {
-			return nil, false, nil, fmt.Errorf("state: prove %x at %d: internal node below depth %d", key, h, maxDepth)
+		if depth >= smt.MaxDepth {
+			return nil, false, nil, fmt.Errorf("state: prove %x at %d: internal node below depth %d", key, h, smt.MaxDepth)
 		}
-		if bit(&path, depth) == 0 {
+		if smt.Bit(&path, depth) == 0 {
 			p.Siblings = append(p.Siblings, n.b)
 			cur = n.a
 		} else {

@@ -14,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/smt"
 )
 
 // Pebble key prefixes. Every key starts with 's' because other packages
@@ -440,11 +441,11 @@ func (p *preparer) update(h crypto.Hash, ups []leafUp) (crypto.Hash, error) {
 				it.result = r
 				continue
 			}
-			if depth >= maxDepth {
-				return crypto.Hash{}, fmt.Errorf("internal node %s below depth %d", it.old, maxDepth)
+			if depth >= smt.MaxDepth {
+				return crypto.Hash{}, fmt.Errorf("internal node %s below depth %d", it.old, smt.MaxDepth)
 			}
 			it.internal, it.n = true, n
-			split := it.lo + int32(sort.Search(len(sub), func(i int) bool { return bit(&sub[i].path, depth) == 1 }))
+			split := it.lo + int32(sort.Search(len(sub), func(i int) bool { return smt.Bit(&sub[i].path, depth) == 1 }))
 			if split > it.lo {
 				next = append(next, levelItem{old: n.a, lo: it.lo, hi: split, parent: int32(i)})
 			}
@@ -528,10 +529,10 @@ func (p *preparer) build(depth int, ups []leafUp) (crypto.Hash, error) {
 		}
 		return p.emit(n), nil
 	}
-	if depth >= maxDepth {
+	if depth >= smt.MaxDepth {
 		return crypto.Hash{}, fmt.Errorf("two keys share the path %s", ups[0].path)
 	}
-	split := sort.Search(len(ups), func(i int) bool { return bit(&ups[i].path, depth) == 1 })
+	split := sort.Search(len(ups), func(i int) bool { return smt.Bit(&ups[i].path, depth) == 1 })
 	left, err := p.build(depth+1, ups[:split])
 	if err != nil {
 		return crypto.Hash{}, err
@@ -753,7 +754,7 @@ func appendHistoryKey(dst, key []byte, height uint64, seq uint32) []byte {
 }
 
 // cloneValue copies a stored value. A present value is never nil, even
-// when empty: nil means "absent" to VerifyProof.
+// when empty: nil means "absent" to smt.Verify.
 func cloneValue(v []byte) []byte {
 	return append(make([]byte, 0, len(v)), v...)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/smt"
 )
 
 func openMemDB(t testing.TB) *pebble.DB {
@@ -128,7 +129,7 @@ func TestEmptyAndSingleKeyRoots(t *testing.T) {
 		t.Fatalf("empty genesis: initialized %v height %d root %s", s.Initialized(), s.Height(), s.Root())
 	}
 	commitWrites(t, s, db, []Write{{Key: []byte("k"), Value: []byte("v")}})
-	want := leafHash(sha256.Sum256([]byte("k")), sha256.Sum256([]byte("v")))
+	want := smt.LeafHash(sha256.Sum256([]byte("k")), sha256.Sum256([]byte("v")))
 	if s.Root() != want {
 		t.Fatalf("one-key root %s, want leaf hash %s", s.Root(), want)
 	}
@@ -144,10 +145,10 @@ func TestEmptyAndSingleKeyRoots(t *testing.T) {
 	if err != nil || !found || v == nil {
 		t.Fatalf("Prove empty value = %#v, %v, %v", v, found, err)
 	}
-	if err := VerifyProof(s.Root(), []byte("e"), v, p); err != nil {
+	if err := smt.Verify(s.Root(), []byte("e"), v, p); err != nil {
 		t.Fatalf("verify empty value: %v", err)
 	}
-	if VerifyProof(s.Root(), []byte("e"), nil, p) == nil {
+	if smt.Verify(s.Root(), []byte("e"), nil, p) == nil {
 		t.Fatal("membership proof of an empty value verifies as absence")
 	}
 	if hist, err := s.History([]byte("e"), 0, 5); err != nil || len(hist) != 1 || hist[0].Value == nil {
@@ -351,7 +352,7 @@ func TestReopen(t *testing.T) {
 		if err != nil || !found || !bytes.Equal(pv, v) {
 			t.Fatalf("reopened Prove(%x) = %x, %v, %v", k, pv, found, err)
 		}
-		if err := VerifyProof(root, k, v, p); err != nil {
+		if err := smt.Verify(root, k, v, p); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -504,7 +505,7 @@ func TestCheckTreeShape(t *testing.T) {
 	leaf := treeNode{tag: tagLeaf, a: kh, b: sha256.Sum256([]byte("v"))}
 	lh := leaf.hash()
 	in := treeNode{tag: tagInternal, a: lh}
-	if bit(&kh, 0) == 1 {
+	if smt.Bit(&kh, 0) == 1 {
 		in = treeNode{tag: tagInternal, b: lh}
 	}
 	ih := in.hash()
@@ -553,7 +554,7 @@ func TestConcurrentReads(t *testing.T) {
 				if !found {
 					v = nil
 				}
-				if err := VerifyProof(root, k, v, p); err != nil {
+				if err := smt.Verify(root, k, v, p); err != nil {
 					errs <- fmt.Errorf("height %d key %s: %w", h, k, err)
 					return
 				}

@@ -1,4 +1,4 @@
-package state
+package smt
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ func FuzzDecodeProof(f *testing.F) {
 			t.Fatalf("round trip changed the proof: %x -> %x", b, enc)
 		}
 		// Verification of an arbitrary decoded proof must not panic.
-		_ = VerifyProof(crypto.Hash{}, []byte("k"), nil, p)
-		_ = VerifyProof(crypto.Hash{}, []byte("k"), []byte("v"), p)
+		_ = Verify(crypto.Hash{}, []byte("k"), nil, p)
+		_ = Verify(crypto.Hash{}, []byte("k"), []byte("v"), p)
 	})
 }

@@ -1,7 +1,9 @@
 package types
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/cairn-db/cairn/canon"
 	"github.com/cairn-db/cairn/crypto"
@@ -17,6 +19,14 @@ type Validator struct {
 // MaxValidators bounds the set so indexes fit in 16 bits.
 const MaxValidators = 1 << 15
 
+// MaxProposerCycle bounds a set's proposer cycle: its total power divided
+// by the greatest common divisor of the powers. The set keeps one cycle of
+// proposers as a table (two bytes a step), which makes Proposer a lookup
+// for every height and round; the bound keeps that table and the work of
+// building it small (at most 128 KiB). Equal powers have a cycle of n, so
+// every set of up to MaxValidators equal validators fits.
+const MaxProposerCycle = 1 << 16
+
 // ValidatorSet is an ordered set of validators. The order is fixed by genesis
 // and gives each validator its index in certificates.
 type ValidatorSet struct {
@@ -24,6 +34,9 @@ type ValidatorSet struct {
 	total      uint64
 	index      map[crypto.PublicKey]int
 	hash       crypto.Hash
+	// proposers[s] is the validator the proposer-priority procedure picks
+	// at step s+1 of its cycle (see Proposer).
+	proposers []uint16
 }
 
 // NewValidatorSet checks and indexes vals: at least one, distinct keys,
@@ -51,7 +64,22 @@ func NewValidatorSet(vals []Validator) (*ValidatorSet, error) {
 		e.U64(v.Power)
 	}
 	vs.hash = crypto.Sum(e.B)
+	g := uint64(0)
+	for _, v := range vals {
+		g = gcd(g, v.Power)
+	}
+	if cycle := vs.total / g; cycle > MaxProposerCycle {
+		return nil, fmt.Errorf("validator set: proposer cycle %d (total power %d over the powers' common divisor %d) exceeds %d; use smaller powers (only their ratios matter for proposing)", cycle, vs.total, g, MaxProposerCycle)
+	}
+	vs.proposers = proposerCycle(vs.Validators, g)
 	return vs, nil
+}
+
+func gcd(a, b uint64) uint64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // Len is the number of validators.
@@ -79,16 +107,81 @@ func (vs *ValidatorSet) IndexOf(pub crypto.PublicKey) int {
 	return -1
 }
 
-// Proposer returns the index of the proposer for height and round: weighted
-// round-robin, each validator taking as many consecutive turns as its power.
-// Every validator computes the same answer from the set alone.
+// Proposer returns the index of the proposer for height and round, by
+// Tendermint's proposer-priority rule run from zero priorities: each step
+// adds every validator's power to its priority, the highest priority
+// proposes (the smaller address on a tie) and loses the total power. The
+// proposer of (height, round) is the pick of step height+round, so a round
+// change moves one step on, as does a new height (Tendermint advances once
+// per height and once more per round of it).
+//
+// A validator with power p proposes p times in every total-power steps,
+// spread out rather than in a run of p; equal powers rotate in address
+// order. Every validator computes the same answer from the set alone, for
+// any height and round, in constant time: see proposerCycle.
 func (vs *ValidatorSet) Proposer(height uint64, round uint32) int {
-	slot := (height + uint64(round)) % vs.total
-	for i, v := range vs.Validators {
-		if slot < v.Power {
-			return i
-		}
-		slot -= v.Power
+	c := uint64(len(vs.proposers))
+	// step-1 modulo the cycle; each term is reduced first so nothing
+	// overflows (c <= MaxProposerCycle).
+	s := (height%c + uint64(round)%c + c - 1) % c
+	return int(vs.proposers[s])
+}
+
+// proposerCycle runs the proposer-priority procedure over one cycle of
+// total/g steps with every power divided by g (dividing all priorities by
+// g changes no comparison, so the picks are the same). The procedure is
+// periodic with that period: within the first cycle no validator is picked
+// more than its (reduced) power p times, because once it has been picked p
+// times its priority after step t is p*t - cycle*p <= 0 while the highest
+// priority is positive (the priorities sum to cycle after the additions).
+// The picks of the cycle sum to cycle, so each validator is picked exactly p
+// times, every priority is back at zero, and the sequence repeats.
+//
+// Validators of equal power are picked in turn in address order (the one
+// picked fewest times has the highest priority of its power; ties go to
+// the smaller address), so a step compares one head per distinct power:
+// O(cycle x distinct powers) in all, bounded by MaxProposerCycle.
+func proposerCycle(vals []Validator, g uint64) []uint16 {
+	type group struct {
+		power   int64
+		members []int // validator indexes, by address
+		picks   int64 // times a member of the group was picked
 	}
-	return 0 // unreachable: slot < total
+	addrs := make([]crypto.Address, len(vals))
+	byPower := map[uint64]*group{}
+	var groups []*group
+	var cycle int64
+	for i, v := range vals {
+		addrs[i] = v.PublicKey.Address()
+		p := v.Power / g
+		cycle += int64(p)
+		gr := byPower[p]
+		if gr == nil {
+			gr = &group{power: int64(p)}
+			byPower[p] = gr
+			groups = append(groups, gr)
+		}
+		gr.members = append(gr.members, i)
+	}
+	for _, gr := range groups {
+		slices.SortFunc(gr.members, func(a, b int) int { return bytes.Compare(addrs[a][:], addrs[b][:]) })
+	}
+	out := make([]uint16, 0, cycle)
+	for t := int64(1); t <= cycle; t++ {
+		var best *group
+		var bestPrio int64
+		bestIdx := -1
+		for _, gr := range groups {
+			m := int64(len(gr.members))
+			idx := gr.members[gr.picks%m]
+			// The head was picked picks/m times, each costing cycle.
+			prio := t*gr.power - cycle*(gr.picks/m)
+			if best == nil || prio > bestPrio || prio == bestPrio && bytes.Compare(addrs[idx][:], addrs[bestIdx][:]) < 0 {
+				best, bestPrio, bestIdx = gr, prio, idx
+			}
+		}
+		best.picks++
+		out = append(out, uint16(bestIdx))
+	}
+	return out
 }

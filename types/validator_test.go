@@ -1,7 +1,9 @@
 package types
 
 import (
+	"bytes"
 	"encoding/binary"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/cairn-db/cairn/crypto"
@@ -81,19 +83,12 @@ func TestValidatorSetHash(t *testing.T) {
 	}
 }
 
-// Each validator proposes in proportion to its power, in runs of power
-// consecutive heights, and a round change moves to the next slot.
+// Each validator proposes in proportion to its power, and a round change
+// moves to the next step of the same sequence.
 func TestProposer(t *testing.T) {
 	powers := []uint64{3, 1, 2}
 	_, vs := testValidators(3, powers...)
 	total := vs.TotalPower()
-	// Heights 0..5 map to 0,0,0,1,2,2 and then repeat.
-	want := []int{0, 0, 0, 1, 2, 2}
-	for h := uint64(0); h < 4*total; h++ {
-		if got := vs.Proposer(h, 0); got != want[h%total] {
-			t.Fatalf("Proposer(%d, 0) = %d, want %d", h, got, want[h%total])
-		}
-	}
 	// Over any window of total consecutive heights each validator proposes
 	// exactly power times.
 	for start := uint64(0); start < 2*total; start++ {
@@ -126,4 +121,127 @@ func TestProposer(t *testing.T) {
 	}
 	// Extremes do not panic.
 	_ = vs.Proposer(^uint64(0), ^uint32(0))
+}
+
+// proposerReference is the proposer-priority procedure written out plainly:
+// priorities start at zero; each step adds every validator's power to its
+// priority, picks the highest (the smaller address on a tie) and takes the
+// total power from the one picked. It returns the picks of steps 1..steps.
+func proposerReference(vs *ValidatorSet, steps int) []int {
+	prio := make([]int64, vs.Len())
+	addrs := make([]crypto.Address, vs.Len())
+	for i, v := range vs.Validators {
+		addrs[i] = v.PublicKey.Address()
+	}
+	out := make([]int, 0, steps)
+	for s := 0; s < steps; s++ {
+		best := -1
+		for i, v := range vs.Validators {
+			prio[i] += int64(v.Power)
+
+			if best < 0 || prio[i] > prio[best] ||
+				prio[i] == prio[best] && bytes.Compare(addrs[i][:], addrs[best][:]) < 0 {
+				best = i
+			}
+		}
+		prio[best] -= int64(vs.TotalPower())
+		out = append(out, best)
+	}
+	return out
+}
+
+// Proposer(h, r) is the pick of step h+r of the proposer-priority
+// procedure, for every height and round, past many whole cycles.
+func TestProposerFollowsPriorityProcedure(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	sets := [][]uint64{{1, 1, 1, 10}, {3, 1, 2}, {1}, {1, 1, 1, 1}, {5, 5, 5, 5}, {4, 6, 8}, {7, 3}, {100, 1, 1, 1, 1, 1, 1}, {1, 2, 3, 4, 5, 6, 7, 8}}
+	for range 30 {
+		n := 1 + rng.IntN(9)
+		ps := make([]uint64, n)
+		for i := range ps {
+			ps[i] = 1 + rng.Uint64N(12)
+		}
+		sets = append(sets, ps)
+	}
+	for _, powers := range sets {
+		_, vs := testValidators(len(powers), powers...)
+		steps := int(3*vs.TotalPower()) + 5
+		want := proposerReference(vs, steps)
+		for s := 1; s <= steps; s++ {
+			if got := vs.Proposer(uint64(s), 0); got != want[s-1] {
+				t.Fatalf("powers %v: Proposer(%d, 0) = %d, want %d (step %d)", powers, s, got, want[s-1], s)
+			}
+			r := uint32(rng.IntN(s + 1))
+			if got := vs.Proposer(uint64(s)-uint64(r), r); got != want[s-1] {
+				t.Fatalf("powers %v: Proposer(%d, %d) = %d, want %d (step %d)", powers, uint64(s)-uint64(r), r, got, want[s-1], s)
+			}
+		}
+	}
+}
+
+// A heavy validator does not propose a long run of consecutive rounds of
+// one height (weighted round-robin gave it power consecutive rounds), yet
+// proposes in proportion to its power over time.
+func TestProposerSpreadsTurns(t *testing.T) {
+	powers := []uint64{1, 1, 1, 10}
+	_, vs := testValidators(4, powers...)
+	total := vs.TotalPower()
+	for _, h := range []uint64{1, 2, 7, 1000, 1 << 40} {
+		run, longest := 0, 0
+		count := make([]uint64, len(powers))
+		for r := uint32(0); r < uint32(20*total); r++ {
+			p := vs.Proposer(h, r)
+			count[p]++
+			if p == 3 {
+				run++
+				longest = max(longest, run)
+			} else {
+				run = 0
+			}
+		}
+		// The cycle is H H H a H H b H H c H H H, so the longest run is the
+		// six across the end of one cycle and the start of the next.
+		if longest >= int(powers[3]) || longest > 6 {
+			t.Fatalf("height %d: power-10 validator proposed %d consecutive rounds", h, longest)
+		}
+		for i, p := range powers {
+			if count[i] != 20*p {
+				t.Fatalf("height %d: validator %d proposed %d of %d rounds, power %d of %d", h, i, count[i], 20*total, p, total)
+			}
+		}
+	}
+	// Equal powers rotate: any n consecutive steps visit all n validators.
+	_, eq := testValidators(5)
+	for h := uint64(0); h < 20; h++ {
+		seen := map[int]bool{}
+		for r := uint32(0); r < 5; r++ {
+			seen[eq.Proposer(h, r)] = true
+		}
+		if len(seen) != 5 {
+			t.Fatalf("equal powers from height %d: %d distinct proposers in 5 rounds", h, len(seen))
+		}
+	}
+}
+
+// The proposer cycle is total power over the powers' greatest common
+// divisor; a set whose cycle is too long to tabulate is refused, and
+// scaling every power by one factor changes nothing.
+func TestProposerCycleBound(t *testing.T) {
+	k1, k2 := testKey(1).Public(), testKey(2).Public()
+	if _, err := NewValidatorSet([]Validator{{PublicKey: k1, Power: MaxProposerCycle}, {PublicKey: k2, Power: 1}}); err == nil {
+		t.Fatal("a set with a proposer cycle above MaxProposerCycle was accepted")
+	}
+	big, err := NewValidatorSet([]Validator{{PublicKey: k1, Power: 3 << 40}, {PublicKey: k2, Power: 5 << 40}})
+	if err != nil {
+		t.Fatalf("powers with a large common factor refused: %v", err)
+	}
+	small, _ := NewValidatorSet([]Validator{{PublicKey: k1, Power: 3}, {PublicKey: k2, Power: 5}})
+	for h := uint64(0); h < 40; h++ {
+		if big.Proposer(h, 1) != small.Proposer(h, 1) {
+			t.Fatalf("height %d: scaled powers pick another proposer", h)
+		}
+	}
+	if _, err := NewValidatorSet([]Validator{{PublicKey: k1, Power: MaxProposerCycle - 1}, {PublicKey: k2, Power: 1}}); err != nil {
+		t.Fatalf("a cycle of exactly MaxProposerCycle refused: %v", err)
+	}
 }

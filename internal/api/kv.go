@@ -137,9 +137,39 @@ func parseCursor(r *http.Request) (a, b uint64, set bool, err error) {
 	return a, b, true, nil
 }
 
-// kvHistory is GET /v1/kv/{key}/history. The cursor is "height.version" of
-// the first version of the next page: versions increase by one per write,
-// and a height may hold several writes of one key.
+// historyCursor reads a history cursor, "height:index": the position of
+// the first version of the page, the height and the index of that write
+// among the block's state writes. Unlike the version number, the pair
+// locates a version without reading the ones before it, so a page costs
+// the same however many versions one height holds.
+//
+// Cursors of the earlier "height.version" form are refused rather than
+// read as positions (they would silently name other versions): a client
+// holding one starts again from the first page.
+func historyCursor(r *http.Request) (height uint64, index uint32, set bool, err error) {
+	c := r.URL.Query().Get("cursor")
+	if c == "" {
+		return 0, 0, false, nil
+	}
+	x, y, ok := strings.Cut(c, ":")
+	if !ok && strings.Contains(c, ".") {
+		return 0, 0, false, badRequest("cursor %q is in the retired height.version form; history cursors are now height:index, so page again from the start (no cursor)", c)
+	}
+	var i uint64
+	if ok {
+		if height, err = strconv.ParseUint(x, 10, 64); err == nil {
+			i, err = strconv.ParseUint(y, 10, 32)
+		}
+	}
+	if !ok || err != nil {
+		return 0, 0, false, badRequest("cursor %q is not one this API returned (a history cursor is height:index)", c)
+	}
+	return height, uint32(i), true, nil
+}
+
+// kvHistory is GET /v1/kv/{key}/history. One read of limit+1 versions from
+// the cursor's position: the extra one, when present, is the first of the
+// next page and its position is the next cursor.
 func (s *Server) kvHistory(w http.ResponseWriter, r *http.Request) error {
 	key, err := keyParam(r)
 	if err != nil {
@@ -149,38 +179,25 @@ func (s *Server) kvHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	from, minVersion, cursored, err := parseCursor(r)
+	height, index, cursored, err := historyCursor(r)
 	if err != nil {
 		return err
 	}
-	l := s.cfg.Backend.Ledger()
-	vs, err := l.KVHistory(key, from, limit+1)
+	vs, err := s.cfg.Backend.Ledger().KVHistoryFrom(key, height, index, limit+1)
 	if err != nil {
 		return err
 	}
-	// Versions below the cursor at its height come first; skip them, and
-	// fetch again with room for them if they took some of the page.
-	skip := 0
-	for skip < len(vs) && vs[skip].Version < minVersion {
-		skip++
-	}
-	if skip > 0 && len(vs) == limit+1 {
-		if vs, err = l.KVHistory(key, from, limit+1+skip); err != nil {
-			return err
-		}
-	}
-	vs = vs[min(skip, len(vs)):]
 	if len(vs) == 0 && !cursored {
 		return notFound("key %q has never been written", key)
 	}
-	out := client.KVHistory{Key: key, Versions: vs}
+	out := client.KVHistory{Key: key, Versions: make([]*types.KVEntry, 0, min(len(vs), limit))}
 	if len(vs) > limit {
 		next := vs[limit]
-		out.Versions = vs[:limit]
-		out.NextCursor = fmt.Sprintf("%d.%d", next.Height, next.Version)
+		vs = vs[:limit]
+		out.NextCursor = fmt.Sprintf("%d:%d", next.Height, next.Seq)
 	}
-	if out.Versions == nil {
-		out.Versions = []*types.KVEntry{}
+	for _, v := range vs {
+		out.Versions = append(out.Versions, v.Entry)
 	}
 	return writeJSON(w, http.StatusOK, out)
 }

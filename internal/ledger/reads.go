@@ -58,7 +58,7 @@ func liveEntry(key string, v []byte, ok bool, err error) (*types.KVEntry, error)
 }
 
 // KVHistory returns every version of key (deletions included), oldest first,
-// starting at fromVersion, at most limit.
+// starting at fromHeight, at most limit.
 func (l *Ledger) KVHistory(key string, fromHeight uint64, limit int) ([]*types.KVEntry, error) {
 	vs, err := l.state.History(types.KVKey(key), fromHeight, limit)
 	if err != nil {
@@ -71,6 +71,35 @@ func (l *Ledger) KVHistory(key string, fromHeight uint64, limit int) ([]*types.K
 			return nil, fmt.Errorf("history of %q: %w", key, err)
 		}
 		out = append(out, e)
+	}
+	return out, nil
+}
+
+// KVVersion is one version of a user key and its position in the
+// history: the height and the index of the write among the block's state
+// writes. (Height, Seq) names the version exactly; Version alone does not
+// locate it without reading the versions before it.
+type KVVersion struct {
+	Entry  *types.KVEntry
+	Height uint64
+	Seq    uint32
+}
+
+// KVHistoryFrom returns at most limit versions of key (deletions
+// included), oldest first, starting at the version written at (fromHeight,
+// fromSeq) or the first one after it.
+func (l *Ledger) KVHistoryFrom(key string, fromHeight uint64, fromSeq uint32, limit int) ([]KVVersion, error) {
+	vs, err := l.state.HistoryFrom(types.KVKey(key), fromHeight, fromSeq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("history of %q from %d:%d: %w", key, fromHeight, fromSeq, err)
+	}
+	out := make([]KVVersion, 0, len(vs))
+	for _, v := range vs {
+		e, err := types.DecodeKVEntry(v.Value)
+		if err != nil {
+			return nil, fmt.Errorf("history of %q at %d:%d: %w", key, v.Height, v.Seq, err)
+		}
+		out = append(out, KVVersion{Entry: e, Height: v.Height, Seq: v.Seq})
 	}
 	return out, nil
 }

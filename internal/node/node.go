@@ -175,6 +175,9 @@ func (n *Node) openEngine() error {
 		return fmt.Errorf("node: wal: %w", err)
 	}
 	n.wal = log
+	if cut := log.Truncated(); cut > 0 {
+		n.log.Warn("cut a torn tail off the consensus WAL (a crash during a write)", "path", WALPath(n.cfg), "bytes", cut)
+	}
 	head := n.ledger.Head()
 	var records []consensus.WALRecord
 	for _, b := range recs {

@@ -205,6 +205,16 @@ func (s *Tree) valueAt(key []byte, h uint64) ([]byte, bool, error) {
 // History returns up to limit versions of key written at heights at or
 // above fromHeight and at or below Height(), oldest first.
 func (s *Tree) History(key []byte, fromHeight uint64, limit int) ([]Version, error) {
+	return s.HistoryFrom(key, fromHeight, 0, limit)
+}
+
+// HistoryFrom is History starting at the position (fromHeight, fromSeq):
+// the versions at fromHeight whose Seq is below fromSeq are left out. A
+// (Height, Seq) pair names one version exactly, so a reader that pages
+// with the position after its last version never sees a version twice,
+// however many versions one height holds; the read seeks straight to the
+// position rather than stepping over the versions before it.
+func (s *Tree) HistoryFrom(key []byte, fromHeight uint64, fromSeq uint32, limit int) ([]Version, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("state: history of %x: limit %d must be positive", key, limit)
 	}
@@ -214,6 +224,7 @@ func (s *Tree) History(key []byte, fromHeight uint64, limit int) ([]Version, err
 	}
 	kp := historyKeyPrefix(key)
 	lower := binary.BigEndian.AppendUint64(slices.Clip(kp), fromHeight)
+	lower = binary.BigEndian.AppendUint32(lower, fromSeq)
 	var upper []byte
 	if height == math.MaxUint64 {
 		upper = prefixEnd(kp)

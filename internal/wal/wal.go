@@ -10,8 +10,17 @@
 //   - Open returns exactly the records whose frames are complete and whose
 //     checksums match, in order, up to the first one that is not. A crash
 //     can only tear the tail (the part written after the last Sync), so
-//     Open cuts the file back to the last good record and appending goes on
-//     from there.
+//     when nothing valid follows that frame Open cuts the file back to the
+//     last good record and appending goes on from there.
+//   - A bad frame followed by valid ones is not a torn write but
+//     corruption of records that were synced (perhaps votes this validator
+//     signed, which it must not forget). Open refuses such a file with
+//     ErrCorrupt, naming it and the bad frame's offset, and leaves it as it
+//     was. "Followed by valid ones" means: from some later offset, whole
+//     frames with matching checksums run exactly to the end of the file.
+//     Asking for a run to the end, rather than for one valid-looking frame
+//     anywhere, keeps a frame-shaped value inside a torn record's data (a
+//     transaction can carry any bytes) from being taken for corruption.
 //   - Reset replaces the whole log atomically (write a new file, fsync,
 //     rename over the old one, fsync the directory): after a crash the log
 //     is either the old one or the new one, never a mix. The consensus
@@ -42,6 +51,10 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // ErrNotWAL means the file exists but does not start with the WAL magic.
 var ErrNotWAL = errors.New("not a cairn WAL file")
+
+// ErrCorrupt means a bad frame has valid frames after it: the damage is
+// not a torn tail, and cutting it off would drop synced records.
+var ErrCorrupt = errors.New("corrupt WAL")
 
 // Log is an open write-ahead log. It is not safe for concurrent use.
 type Log struct {
@@ -76,6 +89,14 @@ func Open(path string) (*Log, [][]byte, error) {
 		return nil, nil, fmt.Errorf("wal: %s: %w", path, ErrNotWAL)
 	}
 	recs, good := scan(data)
+	if good < len(data) {
+		if next, n := validRunToEnd(data, good); n > 0 {
+			return nil, nil, fmt.Errorf("wal: %s: bad frame at offset %d, but %d valid frames follow it from offset %d to the end: "+
+				"this is damage to synced records, not a torn write, and cutting it would drop them (perhaps signed votes); "+
+				"refusing to start: restore the file or the disk before running this validator again: %w",
+				path, good, n, next, ErrCorrupt)
+		}
+	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("wal: open %s: %w", path, err)
@@ -118,6 +139,48 @@ func scan(data []byte) ([][]byte, int) {
 		off += headerLen + int(n)
 	}
 	return recs, off
+}
+
+// validRunToEnd looks past the bad frame at bad for the first offset from
+// which whole frames with matching checksums run exactly to the end of
+// data, and returns it with the number of frames in the run (0 if there is
+// none). A torn tail has no such run: it is at most one partial frame, or a
+// partial frame and then bytes the crash left that were never framed.
+//
+// One backward pass decides every offset: a run starts at k when k holds a
+// whole frame whose checksum matches and the frame ends at the end of data
+// or where another run starts. The checksum is computed only for frames
+// that end there, so the pass costs the tail's length plus each candidate
+// frame once, and a byte of memory per byte of tail.
+func validRunToEnd(data []byte, bad int) (int, int) {
+	end := len(data)
+	next := func(k int) int {
+		if end-k < headerLen {
+			return -1
+		}
+		n := binary.BigEndian.Uint32(data[k:])
+		if n > MaxRecord || uint64(n) > uint64(end-k-headerLen) {
+			return -1
+		}
+		return k + headerLen + int(n)
+	}
+	runs := make([]bool, end-bad+1) // runs[k-bad]: a valid run starts at k
+	runs[end-bad] = true
+	first := -1
+	for k := end - headerLen; k > bad; k-- {
+		j := next(k)
+		if j >= 0 && runs[j-bad] && checksum(data[k:k+4], data[k+headerLen:j]) == binary.BigEndian.Uint32(data[k+4:]) {
+			runs[k-bad], first = true, k
+		}
+	}
+	if first < 0 {
+		return 0, 0
+	}
+	n := 0
+	for k := first; k < end; k = next(k) {
+		n++
+	}
+	return first, n
 }
 
 func checksum(lenBytes, body []byte) uint32 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -175,4 +176,87 @@ func TestNotAWAL(t *testing.T) {
 		t.Fatalf("torn magic: %v, %d records", err, len(got))
 	}
 	l.Close()
+}
+
+// TestCorruptMiddleRefused damages each byte of a frame that valid frames
+// follow, in turn: that is not a torn write (a crash tears only the tail)
+// but corruption of records that were synced, and perhaps of votes this
+// validator signed. Open must refuse, name the file and the offset, and
+// leave the file as it was rather than cut the valid frames off.
+func TestCorruptMiddleRefused(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "wal")
+	recs := records(4)
+	l := write(t, path, recs)
+	l.Close()
+	full, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := int64(len(magic) + headerLen + len(recs[0])) // frame 1 of 0..3
+	end := start + int64(headerLen+len(recs[1]))
+	damage := map[string]func(b []byte) []byte{}
+	for i := start; i < end; i++ {
+		damage[fmt.Sprintf("flip at %d", i)] = func(b []byte) []byte { b[i] ^= 0x40; return b }
+	}
+	damage["zeroed header and body start"] = func(b []byte) []byte {
+		clear(b[start : start+12])
+		return b
+	}
+	damage["length past the end"] = func(b []byte) []byte {
+		b[start], b[start+1] = 0x00, 0x7f
+		return b
+	}
+	damage["length above MaxRecord"] = func(b []byte) []byte {
+		b[start] = 0xff
+		return b
+	}
+	for name, f := range damage {
+		p := filepath.Join(dir, "damaged")
+		b := f(append([]byte(nil), full...))
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		l, got, err := Open(p)
+		if err == nil {
+			l.Close()
+			t.Fatalf("%s: opened with %d records, want ErrCorrupt", name, len(got))
+		}
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), fmt.Sprintf("offset %d", start)) {
+			t.Fatalf("%s: error %q does not name ErrCorrupt, the file and offset %d", name, err, start)
+		}
+		if after, _ := os.ReadFile(p); !bytes.Equal(after, b) {
+			t.Fatalf("%s: a refused log was modified", name)
+		}
+	}
+}
+
+// TestTornTailThenGarbage: a torn last frame followed by bytes that hold no
+// valid frame (a crash can leave the file longer than what was written,
+// zero-filled or with stale data) is still a torn tail and is cut.
+func TestTornTailThenGarbage(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "wal")
+	recs := records(3)
+	l := write(t, path, recs)
+	end := l.Size()
+	l.Close()
+	full, _ := os.ReadFile(path)
+	start := end - int64(headerLen+len(recs[2]))
+	for name, tail := range map[string][]byte{
+		"zeros":   make([]byte, 4096),
+		"garbage": bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 9}, 100),
+	} {
+		p := filepath.Join(dir, name)
+		b := append(append([]byte(nil), full[:start+5]...), tail...)
+		os.WriteFile(p, b, 0o600)
+		l, got, err := Open(p)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !equal(got, recs[:2]) || l.Size() != start {
+			t.Fatalf("%s: %d records, size %d; want 2 and %d", name, len(got), l.Size(), start)
+		}
+		l.Close()
+	}
 }

@@ -440,7 +440,6 @@ func (m *Mempool) add(txs []*types.Tx, local bool) []error {
 	}
 	epoch := m.epoch.Load()
 	accts, readErrs := m.readAccounts(cands)
-	now := m.cfg.Now()
 
 	grew := false
 	m.mu.Lock()
@@ -448,6 +447,7 @@ func (m *Mempool) add(txs []*types.Tx, local bool) []error {
 		// An Update committed a block since the reads; use the new state.
 		accts, readErrs = m.readAccounts(cands)
 	}
+	now := m.nowLocked()
 	m.expireLocked(now)
 	for _, c := range cands {
 		if err := readErrs[c.addr]; err != nil {
@@ -713,6 +713,10 @@ func (m *Mempool) unreadyLocked(e *entry) {
 	e.from.nReady--
 }
 
+// nowLocked reads the clock under the lock, so that txs join the held list
+// in the order of their heldAt times even when admissions race.
+func (m *Mempool) nowLocked() time.Time { return m.cfg.Now() }
+
 // expireLocked drops the txs held for longer than HeldTTL. The held list is
 // in the order txs became held, so they are at its front.
 func (m *Mempool) expireLocked(now time.Time) {
@@ -814,10 +818,9 @@ func (m *Mempool) Update(height uint64, committed []*types.Tx) error {
 			order[j].nonces[tx.Nonce] = true
 		}
 	}
-	now := m.cfg.Now()
-
 	grew := false
 	m.mu.Lock()
+	now := m.nowLocked()
 	m.height = height
 	m.epoch.Add(1)
 	for _, h := range hashes {

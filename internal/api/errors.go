@@ -78,6 +78,8 @@ func asAPIError(ctx context.Context, err error) *apiError {
 		return errf(http.StatusRequestEntityTooLarge, "too_large", "request body exceeds %d bytes", mbe.Limit)
 	case errors.Is(err, mempool.ErrFull):
 		return errf(http.StatusServiceUnavailable, "mempool_full", "%v: try again later", err)
+	case errors.Is(err, mempool.ErrSenderLimit):
+		return errf(http.StatusTooManyRequests, "sender_limit", "%v: try again once some of them commit", err)
 	case errors.Is(err, mempool.ErrCommitted):
 		return errf(http.StatusConflict, string(types.CodeReplay), "%v", err)
 	case errors.Is(err, mempool.ErrDuplicate):

@@ -347,8 +347,10 @@ func (r *runner) send(ctx context.Context, nd int, txs []*types.Tx, owners []*ac
 
 // notAdmitted reports whether a refusal with this code means the node
 // did not take the transaction and would take it later: a full mempool, a
-// node not ready.
-func notAdmitted(code string) bool { return code == "mempool_full" || code == "unavailable" }
+// sender over its pending budget, a node not ready.
+func notAdmitted(code string) bool {
+	return code == "mempool_full" || code == "sender_limit" || code == "unavailable"
+}
 
 // settle records the node's answer for an account's transaction: code
 // is "" when it was admitted. One not admitted only for the moment (full

@@ -136,7 +136,7 @@ func fillUnverified(tb testing.TB, m *Mempool, txs []*types.Tx) {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if _, err := m.insertLocked(c, acct); err != nil {
+		if _, err := m.insertLocked(c, acct, false, m.cfg.Now()); err != nil {
 			tb.Fatalf("fill tx %d: %v", i, err)
 		}
 	}

@@ -162,8 +162,8 @@ func wantCode(t testing.TB, err error, target error) {
 	}
 }
 
-// checkInvariants verifies the pool's internal structure: the ready list
-// is consistent with the per-sender runs and with the counters.
+// checkInvariants verifies the pool's internal structure: the ready and
+// held lists are consistent with the per-sender runs and with the counters.
 func checkInvariants(t testing.TB, m *Mempool) {
 	t.Helper()
 	m.mu.RLock()
@@ -171,8 +171,8 @@ func checkInvariants(t testing.TB, m *Mempool) {
 	n, bytes := 0, 0
 	lastNonce := map[*sender]uint64{}
 	var prev *entry
-	for e := m.head; e != nil; e = e.next {
-		if !e.ready || e.prev != prev {
+	for e := m.ready.head; e != nil; e = e.next {
+		if e.where != inReady || e.prev != prev {
 			t.Fatalf("ready list broken at nonce %d", e.tx.Nonce)
 		}
 		s := e.from
@@ -186,33 +186,56 @@ func checkInvariants(t testing.TB, m *Mempool) {
 		lastNonce[s] = e.tx.Nonce
 		prev = e
 		n++
+		bytes += e.size
 	}
-	if prev != m.tail || n != m.nReady {
-		t.Fatalf("ready list: %d entries, nReady %d, tail ok %v", n, m.nReady, prev == m.tail)
+	if prev != m.ready.tail || n != m.ready.n || bytes != m.ready.bytes {
+		t.Fatalf("ready list: %d entries (%d bytes), counted %d (%d), tail ok %v", n, bytes, m.ready.n, m.ready.bytes, prev == m.ready.tail)
 	}
-	count := 0
+	n, bytes, prev = 0, 0, nil
+	for e := m.held.head; e != nil; e = e.next {
+		if e.where != inHeld || e.prev != prev || m.byHash[e.hash] != e {
+			t.Fatalf("held list broken at nonce %d", e.tx.Nonce)
+		}
+		if prev != nil && e.heldAt.Before(prev.heldAt) {
+			t.Fatalf("held list out of time order at nonce %d", e.tx.Nonce)
+		}
+		prev = e
+		n++
+		bytes += e.size
+	}
+	if prev != m.held.tail || n != m.held.n || bytes != m.held.bytes {
+		t.Fatalf("held list: %d entries (%d bytes), counted %d (%d), tail ok %v", n, bytes, m.held.n, m.held.bytes, prev == m.held.tail)
+	}
+	count, bytes := 0, 0
 	for a, s := range m.senders {
 		if s.addr != a || len(s.byNonce) == 0 {
 			t.Fatalf("sender %s: bad record", a)
 		}
 		var spend uint64
-		ready := 0
+		ready, held, heldBytes, sBytes := 0, 0, 0, 0
 		for nonce, e := range s.byNonce {
 			if nonce <= s.base || e.tx.Nonce != nonce || e.from != s || m.byHash[e.hash] != e {
 				t.Fatalf("sender %s nonce %d: misplaced", a, nonce)
 			}
-			if e.ready != (nonce <= s.tip) {
-				t.Fatalf("sender %s nonce %d: ready=%v with run (%d,%d]", a, nonce, e.ready, s.base, s.tip)
+			if (e.where == inReady) != (nonce <= s.tip) || (e.where != inReady && e.where != inHeld) {
+				t.Fatalf("sender %s nonce %d: listed %d with run (%d,%d]", a, nonce, e.where, s.base, s.tip)
 			}
-			if e.ready {
+			if e.where == inReady {
 				ready++
+			} else {
+				held++
+				heldBytes += e.size
 			}
 			spend += e.spend
-			bytes += e.size
+			sBytes += e.size
 			count++
 		}
+		bytes += sBytes
 		if ready != s.nReady || uint64(ready) != s.tip-s.base || spend != s.spend {
 			t.Fatalf("sender %s: ready %d nReady %d run %d spend %d/%d", a, ready, s.nReady, s.tip-s.base, spend, s.spend)
+		}
+		if held != s.nHeld || heldBytes != s.heldBytes || sBytes != s.bytes {
+			t.Fatalf("sender %s: held %d/%d, held bytes %d/%d, bytes %d/%d", a, held, s.nHeld, heldBytes, s.heldBytes, sBytes, s.bytes)
 		}
 		if lastNonce[s] != s.tip && s.tip != s.base {
 			t.Fatalf("sender %s: run ends at %d, list at %d", a, s.tip, lastNonce[s])

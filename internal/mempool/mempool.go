@@ -14,7 +14,8 @@
 //     set of the last Config.RecentCommitted committed hashes), is refused
 //     with ErrDuplicate (ErrCommitted for the committed case; it wraps
 //     ErrDuplicate); a tx repeated within one batch is a duplicate too;
-//  3. room: a pool at Config.MaxTxs or Config.MaxBytes refuses with ErrFull;
+//  3. room: a pool that would be at Config.MaxTxs or Config.MaxBytes even
+//     after evicting every held tx refuses with ErrFull;
 //  4. signature (batch-verified for AddBatch/AddFromPeer, with per-tx results
 //     when the batch fails): *types.TxError bad_signature;
 //  5. nonce against the committed account nonce and the sender's pending
@@ -26,24 +27,49 @@
 //     the same sender must be covered by the committed balance, so two pending
 //     txs cannot spend the same funds (*types.TxError insufficient_balance);
 //     other types move no funds (see debit, which lists every type);
-//  7. room again, exactly, under the lock (ErrFull).
+//  7. the sender's budget: at most Config.MaxSenderTxs pending txs and
+//     MaxSenderBytes bytes per sender, ready and held together (ErrSenderLimit);
+//     a tx that would be held must also fit the sender's held budget
+//     (MaxHeldTxsPerSender, MaxHeldBytesPerSender: ErrSenderLimit) and the
+//     pool's (MaxHeldTxs, MaxHeldBytes: ErrHeldFull, which wraps ErrFull);
+//  8. room again, exactly, under the lock: a tx that would be ready evicts
+//     held txs, oldest first, until it fits; a held one evicts nothing
+//     (ErrFull).
 //
 // Every pending tx has passed its signature check, and a hash fixes the
 // signed bytes, so Verified (= Has) can tell block execution which
 // signatures it need not check again.
 //
-// # Ordering
+// # Ready and held
 //
 // A sender's pending txs are either ready (nonces committed+1 .. k, with no
-// gap) or held (a future nonce past a gap, waiting for the missing ones; at
-// most MaxFutureNonces past the ready run). Ready txs sit in one FIFO list in
-// the order they became ready: on arrival, or when the tx filling a gap
-// arrives, which makes the held run behind it ready in nonce order. So the
-// list is FIFO across senders and strictly by nonce within a sender, and
-// every prefix of it is a valid block order with no nonce gap. Reap returns
-// such a prefix; it removes nothing (the block may not commit). A held tx
-// whose gap never fills stays held (it counts against the pool's bounds)
-// until a committed tx uses its nonce.
+// gap: executable in that order) or held (a future nonce past a gap, waiting
+// for the missing ones; at most MaxFutureNonces past the ready run). Ready
+// txs sit in one FIFO list in the order they became ready: on arrival, or
+// when the tx filling a gap arrives (or commits), which makes the held run
+// behind it ready in nonce order. So the list is FIFO across senders and
+// strictly by nonce within a sender, and every prefix of it is a valid block
+// order with no nonce gap. Reap returns such a prefix; it removes nothing
+// (the block may not commit).
+//
+// Held txs cost the network nothing until they can execute, and anyone can
+// make them (keys are free and a kv.put needs no balance), so they live on a
+// small budget of their own:
+//
+//   - per sender (MaxHeldTxsPerSender, MaxHeldBytesPerSender) and in total
+//     (MaxHeldTxs, MaxHeldBytes), inside the pool's MaxTxs and MaxBytes;
+//   - a held tx is dropped once it has been held for Config.HeldTTL (by the
+//     clock Config.Now, checked at every admission and Update);
+//   - a held tx is never gossiped: it is queued for gossip when it becomes
+//     ready, if it was admitted from a client (a peer already gossiped its
+//     own);
+//   - a ready tx that finds the pool full evicts held txs, the longest held
+//     first, so held txs can never make the pool refuse an executable tx.
+//
+// What bounds a sender that has no balance (there are no fees): its pending
+// txs (MaxSenderTxs, MaxSenderBytes) and, behind a gap, its held budget. Its
+// ready txs execute in blocks like anyone's, so the pool drains at block
+// speed; its held txs expire.
 //
 // # Commit
 //
@@ -52,17 +78,21 @@
 // hashes, re-reads the committed account of every sender in the block, drops
 // that sender's pending txs whose nonce is now at or below the committed one,
 // and recomputes its ready run: held txs that became contiguous join the
-// ready list; ready txs behind a new gap (a failed tx does not consume its
-// nonce, see internal/execute) go back to held. Those are the only ways a tx
-// a client was told was accepted leaves the pool: the pool never evicts to
-// make room; when full it refuses new txs.
+// ready list (and are gossiped if a client gave them to this node); ready txs
+// behind a new gap (a failed tx does not consume its nonce, see
+// internal/execute) go back to held, where they may exceed the held budgets
+// and expire like any held tx. Apart from commits, a tx a client was told was
+// accepted leaves the pool only while held: by expiry, or evicted for a ready
+// tx. A ready tx is never evicted; when the pool is full of ready txs it
+// refuses new ones.
 //
 // # Bounds
 //
 // Pending txs are bounded by count and by encoded bytes (Config.MaxTxs,
-// MaxBytes); the committed-hash memory by RecentCommitted; the gossip queue by
-// GossipQueue batches (a batch that does not fit is dropped, never the tx:
-// it is still pending here and will be proposed by this validator).
+// MaxBytes), per sender (MaxSenderTxs, MaxSenderBytes) and, when held, by the
+// held budgets; the committed-hash memory by RecentCommitted; the gossip
+// queue by GossipQueue batches (a batch that does not fit is dropped, never
+// the tx: it is still pending here and will be proposed by this validator).
 //
 // The pool is safe for concurrent use: API and peer goroutines add while the
 // consensus goroutine reaps and updates (Reap and Update are meant for that
@@ -77,6 +107,7 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/types"
@@ -87,6 +118,14 @@ import (
 var (
 	// ErrFull means the pool is at its tx count or byte limit (API: 503).
 	ErrFull = errors.New("mempool full")
+	// ErrHeldFull means the pool's budget for txs held behind a nonce gap is
+	// used up; the same tx is taken once the gap before it is filled. It
+	// wraps ErrFull.
+	ErrHeldFull = fmt.Errorf("%w: no room for transactions held behind a nonce gap", ErrFull)
+	// ErrSenderLimit means the sender has as many pending txs (or bytes) as
+	// one sender may have, in all or behind a nonce gap (API: 429). It
+	// clears as the sender's txs commit or its held ones expire.
+	ErrSenderLimit = errors.New("sender limit")
 	// ErrDuplicate means the same transaction (same hash) is already pending
 	// or was committed recently (API: 409).
 	ErrDuplicate = errors.New("duplicate transaction")
@@ -107,15 +146,30 @@ type StateReader interface {
 type Config struct {
 	ChainID string
 	Params  types.Params
-	// MaxTxs and MaxBytes bound the pending txs (bytes = canonical encoded
-	// size; the in-memory cost is a small multiple of it).
+	// MaxTxs and MaxBytes bound the pending txs, ready and held (bytes =
+	// canonical encoded size; the in-memory cost is a small multiple of it).
 	MaxTxs   int
 	MaxBytes int
+	// MaxSenderTxs and MaxSenderBytes bound one sender's pending txs, ready
+	// and held, so that one sender's run of consecutive nonces cannot take
+	// the whole pool. MaxSenderBytes must be at least Params.MaxTxBytes.
+	MaxSenderTxs   int
+	MaxSenderBytes int
 	// MaxFutureNonces is how far past the next expected nonce of a sender a
 	// tx may be and still be held until the gap fills. It absorbs reordering
 	// between a client sending to several validators and gossip; 0 admits
 	// only the next nonce.
 	MaxFutureNonces int
+	// MaxHeldTxsPerSender and MaxHeldBytesPerSender bound one sender's held
+	// txs; MaxHeldTxs and MaxHeldBytes bound all held txs. 0 holds none.
+	MaxHeldTxsPerSender   int
+	MaxHeldBytesPerSender int
+	MaxHeldTxs            int
+	MaxHeldBytes          int
+	// HeldTTL is how long a tx may stay held before it is dropped.
+	HeldTTL time.Duration
+	// Now is the clock HeldTTL is measured with (nil: time.Now).
+	Now func() time.Time
 	// RecentCommitted is how many committed tx hashes are remembered for
 	// fast replay refusal (about 100 bytes of memory each).
 	RecentCommitted int
@@ -123,13 +177,20 @@ type Config struct {
 	GossipQueue int
 }
 
-// DefaultConfig returns the defaults: 100,000 txs or 128 MiB pending, 64
-// future nonces per sender, 200,000 committed hashes, 1,024 gossip batches.
+// DefaultConfig returns the defaults: 100,000 txs or 128 MiB pending; per
+// sender 1,000 txs or 16 MiB; 64 future nonces per sender, of which at most
+// 32 txs or 4 MiB held per sender and 10,000 txs or 32 MiB held in all, each
+// for at most a minute; 200,000 committed hashes, 1,024 gossip batches.
 func DefaultConfig(chainID string, p types.Params) Config {
 	return Config{
 		ChainID: chainID, Params: p,
 		MaxTxs: 100_000, MaxBytes: 128 << 20,
-		MaxFutureNonces: 64, RecentCommitted: 200_000, GossipQueue: 1024,
+		MaxSenderTxs: 1_000, MaxSenderBytes: 16 << 20,
+		MaxFutureNonces:     64,
+		MaxHeldTxsPerSender: 32, MaxHeldBytesPerSender: 4 << 20,
+		MaxHeldTxs: 10_000, MaxHeldBytes: 32 << 20,
+		HeldTTL:         time.Minute,
+		RecentCommitted: 200_000, GossipQueue: 1024,
 	}
 }
 
@@ -139,8 +200,16 @@ func (c Config) check() error {
 		return errors.New("mempool config: chain id is empty")
 	case c.MaxTxs <= 0 || c.MaxBytes <= 0:
 		return fmt.Errorf("mempool config: max txs (%d) and max bytes (%d) must be positive", c.MaxTxs, c.MaxBytes)
+	case c.MaxSenderTxs <= 0:
+		return fmt.Errorf("mempool config: max sender txs (%d) must be positive", c.MaxSenderTxs)
+	case c.MaxSenderBytes < c.Params.MaxTxBytes:
+		return fmt.Errorf("mempool config: max sender bytes (%d) must be at least the chain's max tx bytes (%d)", c.MaxSenderBytes, c.Params.MaxTxBytes)
 	case c.MaxFutureNonces < 0:
 		return fmt.Errorf("mempool config: max future nonces (%d) must not be negative", c.MaxFutureNonces)
+	case c.MaxHeldTxsPerSender < 0 || c.MaxHeldBytesPerSender < 0 || c.MaxHeldTxs < 0 || c.MaxHeldBytes < 0:
+		return errors.New("mempool config: held limits must not be negative")
+	case c.HeldTTL <= 0:
+		return fmt.Errorf("mempool config: held ttl (%v) must be positive", c.HeldTTL)
 	case c.RecentCommitted < 0 || c.GossipQueue < 0:
 		return fmt.Errorf("mempool config: recent committed (%d) and gossip queue (%d) must not be negative", c.RecentCommitted, c.GossipQueue)
 	}
@@ -150,6 +219,13 @@ func (c Config) check() error {
 	return nil
 }
 
+// Where an entry is listed.
+const (
+	unlisted = iota // being inserted
+	inReady
+	inHeld
+)
+
 // entry is one pending tx.
 type entry struct {
 	tx    *types.Tx
@@ -157,21 +233,63 @@ type entry struct {
 	size  int
 	spend uint64 // transfer amount, 0 for other types
 	from  *sender
-	ready bool
-	// prev and next link the ready list (only while ready).
+	where uint8
+	// local: admitted from a client, so this node gossips it once ready;
+	// gossiped: it has been queued for gossip.
+	local, gossiped bool
+	heldAt          time.Time // when it last became held
+	// prev and next link the list named by where.
 	prev, next *entry
+}
+
+// txList is a doubly linked list of entries with its count and bytes.
+type txList struct {
+	head, tail *entry
+	n, bytes   int
+}
+
+func (l *txList) push(e *entry) {
+	e.prev, e.next = l.tail, nil
+	if l.tail != nil {
+		l.tail.next = e
+	} else {
+		l.head = e
+	}
+	l.tail = e
+	l.n++
+	l.bytes += e.size
+}
+
+func (l *txList) remove(e *entry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		l.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		l.tail = e.prev
+	}
+	e.prev, e.next = nil, nil
+	l.n--
+	l.bytes -= e.size
 }
 
 // sender is the pending state of one account. Invariants: every tx in
 // byNonce has nonce > base; nonces base+1..tip are all present and ready;
-// every other tx is held; nReady = tip-base between operations.
+// every other tx is held; nReady = tip-base between operations; nHeld,
+// heldBytes and bytes sum the held and all pending txs.
 type sender struct {
-	addr    crypto.Address
-	base    uint64 // committed nonce, as of creation or the last Update
-	tip     uint64 // end of the ready run (base when nothing is ready)
-	byNonce map[uint64]*entry
-	spend   uint64 // sum of pending transfer amounts
-	nReady  int
+	addr      crypto.Address
+	base      uint64 // committed nonce, as of creation or the last Update
+	tip       uint64 // end of the ready run (base when nothing is ready)
+	byNonce   map[uint64]*entry
+	spend     uint64 // sum of pending transfer amounts
+	bytes     int
+	nReady    int
+	nHeld     int
+	heldBytes int
 }
 
 // Stats is a snapshot of the pool's size.
@@ -179,11 +297,17 @@ type Stats struct {
 	Txs             int    `json:"txs"`   // pending, ready and held
 	Bytes           int    `json:"bytes"` // encoded bytes of pending txs
 	Ready           int    `json:"ready"`
+	ReadyBytes      int    `json:"ready_bytes"`
 	Held            int    `json:"held"`
+	HeldBytes       int    `json:"held_bytes"`
 	Senders         int    `json:"senders"`
 	RecentCommitted int    `json:"recent_committed"`
 	Height          uint64 `json:"height"` // of the last Update
 	GossipDropped   uint64 `json:"gossip_dropped"`
+	// HeldExpired and HeldEvicted count held txs dropped after HeldTTL and
+	// evicted to make room for ready ones, since the pool was created.
+	HeldExpired uint64 `json:"held_expired"`
+	HeldEvicted uint64 `json:"held_evicted"`
 }
 
 // Mempool is the pending-transaction pool. Create it with New.
@@ -191,14 +315,18 @@ type Mempool struct {
 	cfg   Config
 	state StateReader
 
-	mu         sync.RWMutex
-	byHash     map[crypto.Hash]*entry
-	senders    map[crypto.Address]*sender
-	head, tail *entry // the ready list, oldest first
-	nReady     int
-	bytes      int
-	committed  *recentSet
-	height     uint64
+	mu          sync.RWMutex
+	byHash      map[crypto.Hash]*entry
+	senders     map[crypto.Address]*sender
+	ready, held txList // ready: oldest first; held: longest held first
+	bytes       int
+	committed   *recentSet
+	height      uint64
+	heldExpired uint64
+	heldEvicted uint64
+	// toGossip collects, under the lock, local txs that became ready; the
+	// operation that made them ready queues them after unlocking.
+	toGossip []*types.Tx
 	// epoch counts Updates. Admission reads accounts outside the lock and
 	// re-reads them under it if an Update ran in between.
 	epoch atomic.Uint64
@@ -216,6 +344,9 @@ func New(cfg Config, state StateReader) (*Mempool, error) {
 	if state == nil {
 		return nil, errors.New("mempool: nil state reader")
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Mempool{
 		cfg: cfg, state: state,
 		byHash:    make(map[crypto.Hash]*entry),
@@ -226,15 +357,17 @@ func New(cfg Config, state StateReader) (*Mempool, error) {
 	}, nil
 }
 
-// Add admits one tx from a client and queues it for gossip. The error is a
-// *types.TxError, ErrDuplicate (or ErrCommitted), ErrFull, or a state read
-// failure (none of those: the node's fault, not the client's).
+// Add admits one tx from a client and, once it is ready, queues it for
+// gossip. The error is a *types.TxError, ErrDuplicate (or ErrCommitted),
+// ErrFull (or ErrHeldFull), ErrSenderLimit, or a state read failure (none of
+// those: the node's fault, not the client's).
 func (m *Mempool) Add(tx *types.Tx) error { return m.add([]*types.Tx{tx}, true)[0] }
 
 // AddBatch admits txs from a client, verifying their signatures as one
-// batch, and queues the admitted ones for gossip as one batch. errs[i] is
-// tx i's result, as for Add. Txs of one sender are best given in nonce order
-// (out of order ones within MaxFutureNonces are held, not refused).
+// batch, and queues the admitted ready ones for gossip as one batch. errs[i]
+// is tx i's result, as for Add. Txs of one sender are best given in nonce
+// order (out of order ones within MaxFutureNonces are held, not refused, as
+// far as the held budgets go).
 func (m *Mempool) AddBatch(txs []*types.Tx) (errs []error) { return m.add(txs, true) }
 
 // AddFromPeer admits txs gossiped by another validator, as AddBatch, but
@@ -249,7 +382,7 @@ type candidate struct {
 	addr crypto.Address
 }
 
-func (m *Mempool) add(txs []*types.Tx, gossip bool) []error {
+func (m *Mempool) add(txs []*types.Tx, local bool) []error {
 	errs := make([]error, len(txs))
 	cands := make([]candidate, 0, len(txs))
 
@@ -271,7 +404,8 @@ func (m *Mempool) add(txs []*types.Tx, gossip bool) []error {
 		inBatch = make(map[crypto.Hash]struct{}, len(cands))
 	}
 	m.mu.RLock()
-	count, bytes := len(m.byHash), m.bytes
+	// Held txs can be evicted for ready ones, so only the rest counts here.
+	count, bytes := len(m.byHash)-m.held.n, m.bytes-m.held.bytes
 	kept := cands[:0]
 	for _, c := range cands {
 		if err := m.dupLocked(c.hash); err != nil {
@@ -307,44 +441,53 @@ func (m *Mempool) add(txs []*types.Tx, gossip bool) []error {
 	epoch := m.epoch.Load()
 	accts, readErrs := m.readAccounts(cands)
 
-	var admitted []*types.Tx
-	if gossip {
-		admitted = make([]*types.Tx, 0, len(cands))
-	}
 	grew := false
 	m.mu.Lock()
 	if m.epoch.Load() != epoch {
 		// An Update committed a block since the reads; use the new state.
 		accts, readErrs = m.readAccounts(cands)
 	}
+	now := m.nowLocked()
+	m.expireLocked(now)
 	for _, c := range cands {
 		if err := readErrs[c.addr]; err != nil {
 			errs[c.i] = err
 			continue
 		}
-		promoted, err := m.insertLocked(c, accts[c.addr])
+		promoted, err := m.insertLocked(c, accts[c.addr], local, now)
 		if err != nil {
 			errs[c.i] = err
 			continue
 		}
 		grew = grew || promoted
-		if gossip {
-			admitted = append(admitted, c.tx)
-		}
 	}
+	out := m.takeGossipLocked()
 	m.mu.Unlock()
 
-	if len(admitted) > 0 {
-		select {
-		case m.gossip <- admitted:
-		default:
-			m.gossipDropped.Add(1)
-		}
-	}
+	m.queueGossip(out)
 	if grew {
 		m.notify()
 	}
 	return errs
+}
+
+// takeGossipLocked returns and forgets the txs collected for gossip.
+func (m *Mempool) takeGossipLocked() []*types.Tx {
+	out := m.toGossip
+	m.toGossip = nil
+	return out
+}
+
+// queueGossip hands a batch to the Gossip channel without waiting.
+func (m *Mempool) queueGossip(batch []*types.Tx) {
+	if len(batch) == 0 {
+		return
+	}
+	select {
+	case m.gossip <- batch:
+	default:
+		m.gossipDropped.Add(1)
+	}
 }
 
 // verifySignatures checks the candidates' signatures, records failures in
@@ -415,20 +558,21 @@ func (m *Mempool) dupLocked(h crypto.Hash) error {
 	return nil
 }
 
-// insertLocked applies the stateful rules (nonce, balance, room) and adds
-// the tx. promoted reports whether the ready list grew.
-func (m *Mempool) insertLocked(c candidate, acct types.Account) (promoted bool, err error) {
+// insertLocked applies the stateful rules (nonce, balance, budgets, room)
+// and adds the tx. promoted reports whether the ready list grew.
+func (m *Mempool) insertLocked(c candidate, acct types.Account, local bool, now time.Time) (promoted bool, err error) {
 	if err := m.dupLocked(c.hash); err != nil {
 		return false, err // the same tx won a race with this one
 	}
 	tx := c.tx
 	s := m.senders[c.addr]
-	committed, front, pendingSpend := acct.Nonce, acct.Nonce, uint64(0)
+	committed, front, next, pendingSpend := acct.Nonce, acct.Nonce, acct.Nonce+1, uint64(0)
 	if s != nil {
 		// The state may be ahead of s.base when a block committed and its
 		// Update has not run yet; the larger is the true committed nonce.
 		committed = max(committed, s.base)
 		front = max(committed, s.tip)
+		next = s.tip + 1 // until that Update, only the run can grow
 		pendingSpend = s.spend
 	}
 	n := tx.Nonce
@@ -451,6 +595,37 @@ func (m *Mempool) insertLocked(c candidate, acct types.Account) (promoted bool, 
 		}
 	}
 	size := tx.Size()
+	if s != nil && (len(s.byNonce)+1 > m.cfg.MaxSenderTxs || s.bytes+size > m.cfg.MaxSenderBytes) {
+		return false, fmt.Errorf("%w: sender %s has %d txs (%d bytes) pending, at most %d (%d bytes) allowed",
+			ErrSenderLimit, c.addr, len(s.byNonce), s.bytes, m.cfg.MaxSenderTxs, m.cfg.MaxSenderBytes)
+	}
+	ready := n == next
+	if ready {
+		// Held txs never stand in the way of an executable one; evict only
+		// if that makes room.
+		if len(m.byHash)-m.held.n+1 > m.cfg.MaxTxs || m.bytes-m.held.bytes+size > m.cfg.MaxBytes {
+			return false, ErrFull
+		}
+		for (len(m.byHash)+1 > m.cfg.MaxTxs || m.bytes+size > m.cfg.MaxBytes) && m.held.head != nil {
+			m.removeLocked(m.held.head)
+			m.heldEvicted++
+		}
+		if s != nil && m.senders[c.addr] == nil {
+			s = nil // its held txs were all evicted; start afresh
+		}
+	} else {
+		nHeld, heldBytes := 0, 0
+		if s != nil {
+			nHeld, heldBytes = s.nHeld, s.heldBytes
+		}
+		if nHeld+1 > m.cfg.MaxHeldTxsPerSender || heldBytes+size > m.cfg.MaxHeldBytesPerSender {
+			return false, fmt.Errorf("%w: sender %s has %d txs (%d bytes) held behind nonce gap %d, at most %d (%d bytes) allowed",
+				ErrSenderLimit, c.addr, nHeld, heldBytes, next, m.cfg.MaxHeldTxsPerSender, m.cfg.MaxHeldBytesPerSender)
+		}
+		if m.held.n+1 > m.cfg.MaxHeldTxs || m.held.bytes+size > m.cfg.MaxHeldBytes {
+			return false, ErrHeldFull
+		}
+	}
 	if len(m.byHash)+1 > m.cfg.MaxTxs || m.bytes+size > m.cfg.MaxBytes {
 		return false, ErrFull
 	}
@@ -459,11 +634,16 @@ func (m *Mempool) insertLocked(c candidate, acct types.Account) (promoted bool, 
 		s = &sender{addr: c.addr, base: acct.Nonce, tip: acct.Nonce, byNonce: make(map[uint64]*entry, 1)}
 		m.senders[c.addr] = s
 	}
-	e := &entry{tx: tx, hash: c.hash, size: size, spend: spend, from: s}
+	e := &entry{tx: tx, hash: c.hash, size: size, spend: spend, from: s, local: local}
 	s.byNonce[n] = e
 	s.spend += spend
+	s.bytes += size
 	m.byHash[c.hash] = e
 	m.bytes += size
+	if !ready {
+		m.holdLocked(e, now)
+		return false, nil
+	}
 	return m.extendLocked(s), nil
 }
 
@@ -485,7 +665,8 @@ func debit(p types.Payload) (uint64, error) {
 }
 
 // extendLocked moves the txs continuing s's ready run onto the ready list,
-// in nonce order, and reports whether any moved.
+// in nonce order, collects the local ones not yet gossiped for gossip, and
+// reports whether any moved.
 func (m *Mempool) extendLocked(s *sender) bool {
 	grew := false
 	for {
@@ -493,54 +674,75 @@ func (m *Mempool) extendLocked(s *sender) bool {
 		if e == nil {
 			return grew
 		}
+		if e.where == inHeld {
+			m.unholdLocked(e)
+		}
 		s.tip++
-		m.pushBack(e)
+		e.where = inReady
+		m.ready.push(e)
+		s.nReady++
+		if e.local && !e.gossiped {
+			e.gossiped = true
+			m.toGossip = append(m.toGossip, e.tx)
+		}
 		grew = true
+	}
+}
+
+// holdLocked puts an unlisted entry at the end of the held list.
+func (m *Mempool) holdLocked(e *entry, now time.Time) {
+	e.where = inHeld
+	e.heldAt = now
+	m.held.push(e)
+	e.from.nHeld++
+	e.from.heldBytes += e.size
+}
+
+// unholdLocked takes an entry off the held list.
+func (m *Mempool) unholdLocked(e *entry) {
+	m.held.remove(e)
+	e.where = unlisted
+	e.from.nHeld--
+	e.from.heldBytes -= e.size
+}
+
+// unreadyLocked takes an entry off the ready list.
+func (m *Mempool) unreadyLocked(e *entry) {
+	m.ready.remove(e)
+	e.where = unlisted
+	e.from.nReady--
+}
+
+// nowLocked reads the clock under the lock, so that txs join the held list
+// in the order of their heldAt times even when admissions race.
+func (m *Mempool) nowLocked() time.Time { return m.cfg.Now() }
+
+// expireLocked drops the txs held for longer than HeldTTL. The held list is
+// in the order txs became held, so they are at its front.
+func (m *Mempool) expireLocked(now time.Time) {
+	for e := m.held.head; e != nil && now.Sub(e.heldAt) > m.cfg.HeldTTL; e = m.held.head {
+		m.removeLocked(e)
+		m.heldExpired++
 	}
 }
 
 // removeLocked forgets a pending tx.
 func (m *Mempool) removeLocked(e *entry) {
-	if e.ready {
-		m.unlink(e)
+	switch e.where {
+	case inReady:
+		m.unreadyLocked(e)
+	case inHeld:
+		m.unholdLocked(e)
 	}
 	s := e.from
 	delete(s.byNonce, e.tx.Nonce)
 	s.spend -= e.spend
+	s.bytes -= e.size
 	delete(m.byHash, e.hash)
 	m.bytes -= e.size
 	if len(s.byNonce) == 0 {
 		delete(m.senders, s.addr)
 	}
-}
-
-func (m *Mempool) pushBack(e *entry) {
-	e.ready = true
-	e.prev, e.next = m.tail, nil
-	if m.tail != nil {
-		m.tail.next = e
-	} else {
-		m.head = e
-	}
-	m.tail = e
-	m.nReady++
-	e.from.nReady++
-}
-
-func (m *Mempool) unlink(e *entry) {
-	if e.prev != nil {
-		e.prev.next = e.next
-	} else {
-		m.head = e.next
-	}
-	if e.next != nil {
-		e.next.prev = e.prev
-	} else {
-		m.tail = e.prev
-	}
-	e.prev, e.next, e.ready = nil, nil, false
-	m.nReady--
-	e.from.nReady--
 }
 
 func (m *Mempool) notify() {
@@ -557,13 +759,13 @@ func (m *Mempool) notify() {
 func (m *Mempool) Reap(maxTxs, maxBytes int) []*types.Tx {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	n := m.nReady
+	n := m.ready.n
 	if maxTxs >= 0 && maxTxs < n {
 		n = maxTxs
 	}
 	out := make([]*types.Tx, 0, n)
 	total := 0
-	for e := m.head; e != nil && len(out) < n; e = e.next {
+	for e := m.ready.head; e != nil && len(out) < n; e = e.next {
 		if maxBytes >= 0 && total+e.size > maxBytes {
 			break
 		}
@@ -576,8 +778,9 @@ func (m *Mempool) Reap(maxTxs, maxBytes int) []*types.Tx {
 // Update tells the pool that the block at height committed with txs (all
 // of them, failed ones included) and that the StateReader now reflects it.
 // It removes those txs, remembers their hashes, drops pending txs whose
-// nonce the block used up, and re-forms each affected sender's ready run
-// (see the package doc). The block may hold txs this pool never saw. An
+// nonce the block used up, re-forms each affected sender's ready run (see
+// the package doc), queues the local txs that became ready for gossip and
+// drops expired held txs. The block may hold txs this pool never saw. An
 // error means some accounts could not be read; the update is still done, and
 // for those senders the block's txs are assumed to have succeeded (if one
 // did not, a later tx of that sender just fails in execution and the next
@@ -615,9 +818,9 @@ func (m *Mempool) Update(height uint64, committed []*types.Tx) error {
 			order[j].nonces[tx.Nonce] = true
 		}
 	}
-
 	grew := false
 	m.mu.Lock()
+	now := m.nowLocked()
 	m.height = height
 	m.epoch.Add(1)
 	for _, h := range hashes {
@@ -639,12 +842,15 @@ func (m *Mempool) Update(height uint64, committed []*types.Tx) error {
 				base++
 			}
 		}
-		if m.resyncLocked(s, base) {
+		if m.resyncLocked(s, base, now) {
 			grew = true
 		}
 	}
+	m.expireLocked(now)
+	out := m.takeGossipLocked()
 	m.mu.Unlock()
 
+	m.queueGossip(out)
 	if grew {
 		m.notify()
 	}
@@ -657,7 +863,7 @@ func (m *Mempool) Update(height uint64, committed []*types.Tx) error {
 // resyncLocked moves s to committed nonce base: drops txs at or below it,
 // re-forms the ready run (demoting txs behind a gap, promoting held txs that
 // became contiguous) and reports whether the ready list grew.
-func (m *Mempool) resyncLocked(s *sender, base uint64) bool {
+func (m *Mempool) resyncLocked(s *sender, base uint64, now time.Time) bool {
 	if base > s.base {
 		// Every pending nonce is > s.base, so the used-up ones are in
 		// (s.base, base]; walk whichever of that range and the map is smaller.
@@ -692,17 +898,19 @@ func (m *Mempool) resyncLocked(s *sender, base uint64) bool {
 		}
 		s.tip = n - 1
 		for k := n + 1; k <= oldTip; k++ {
-			if e := s.byNonce[k]; e != nil && e.ready {
-				m.unlink(e)
+			if e := s.byNonce[k]; e != nil && e.where == inReady {
+				m.unreadyLocked(e)
+				m.holdLocked(e, now)
 			}
 		}
 	}
 	return m.extendLocked(s)
 }
 
-// Gossip delivers batches of txs admitted from clients, for the transport
-// to send to peers. A batch that does not fit in the channel is dropped
-// (counted in Stats.GossipDropped); the txs stay pending here.
+// Gossip delivers batches of txs to send to peers: those admitted from
+// clients, each once it is ready (on admission, or later when the gap before
+// it fills). A batch that does not fit in the channel is dropped (counted in
+// Stats.GossipDropped); the txs stay pending here.
 func (m *Mempool) Gossip() <-chan []*types.Tx { return m.gossip }
 
 // TxsAvailable receives a value (coalesced: capacity 1) whenever the ready
@@ -738,8 +946,9 @@ func (m *Mempool) Stats() Stats {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return Stats{
-		Txs: len(m.byHash), Bytes: m.bytes, Ready: m.nReady, Held: len(m.byHash) - m.nReady,
+		Txs: len(m.byHash), Bytes: m.bytes,
+		Ready: m.ready.n, ReadyBytes: m.ready.bytes, Held: m.held.n, HeldBytes: m.held.bytes,
 		Senders: len(m.senders), RecentCommitted: m.committed.len(), Height: m.height,
-		GossipDropped: m.gossipDropped.Load(),
+		GossipDropped: m.gossipDropped.Load(), HeldExpired: m.heldExpired, HeldEvicted: m.heldEvicted,
 	}
 }

@@ -549,14 +549,14 @@ func TestGossipHandOff(t *testing.T) {
 	st := newMapState()
 	m := newPool(t, st, func(c *Config) { c.GossipQueue = 2 })
 	txs := []*types.Tx{putTx(key(1), 1, "a"), putTx(key(2), 1, "b"), putTx(key(3), 1, "c")}
-	bad := putTx(key(1), 9, "x") // fine: held
+	held := putTx(key(1), 9, "x") // admitted but held: not gossiped until ready
 	dup := txs[0]
-	errs := m.AddBatch(append(append([]*types.Tx{}, txs...), bad, dup))
-	if errs[4] == nil {
-		t.Fatal("duplicate in batch admitted")
+	errs := m.AddBatch(append(append([]*types.Tx{}, txs...), held, dup))
+	if errs[3] != nil || errs[4] == nil {
+		t.Fatalf("held tx: %v; duplicate in batch: %v", errs[3], errs[4])
 	}
 	b := <-m.Gossip()
-	sameOrder(t, "batch gossip", b, append(append([]*types.Tx{}, txs...), bad))
+	sameOrder(t, "batch gossip", b, txs)
 
 	// From peers: admitted, not gossiped again.
 	fromPeer := putTx(key(4), 1, "p")
@@ -646,6 +646,10 @@ func TestConfigChecked(t *testing.T) {
 		"zero txs":        func(c *Config) { c.MaxTxs = 0 },
 		"zero bytes":      func(c *Config) { c.MaxBytes = 0 },
 		"negative window": func(c *Config) { c.MaxFutureNonces = -1 },
+		"zero sender txs": func(c *Config) { c.MaxSenderTxs = 0 },
+		"sender bytes":    func(c *Config) { c.MaxSenderBytes = c.Params.MaxTxBytes - 1 },
+		"negative held":   func(c *Config) { c.MaxHeldBytes = -1 },
+		"zero held ttl":   func(c *Config) { c.HeldTTL = 0 },
 		"bad params":      func(c *Config) { c.Params.MaxTxBytes = 0 },
 	} {
 		c := testConfig()

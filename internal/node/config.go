@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/mempool"
+	"github.com/cairn-db/cairn/types"
 )
 
 // Peer is another validator this node dials.
@@ -60,10 +62,40 @@ type SearchConfig struct {
 	Enabled bool `json:"enabled"`
 }
 
-// MempoolConfig bounds the mempool.
+// MempoolConfig bounds the mempool (internal/mempool's package doc says
+// what each bound does). Held txs are those behind a nonce gap, which cannot
+// execute until it fills; they have a small budget of their own and expire.
 type MempoolConfig struct {
 	MaxTxs   int `json:"max_txs"`
 	MaxBytes int `json:"max_bytes"`
+	// One sender's pending txs, ready and held.
+	MaxSenderTxs   int `json:"max_sender_txs"`
+	MaxSenderBytes int `json:"max_sender_bytes"`
+	// Held txs: per sender, in all, and for how long.
+	MaxHeldTxsPerSender   int      `json:"max_held_txs_per_sender"`
+	MaxHeldBytesPerSender int      `json:"max_held_bytes_per_sender"`
+	MaxHeldTxs            int      `json:"max_held_txs"`
+	MaxHeldBytes          int      `json:"max_held_bytes"`
+	HeldTTL               Duration `json:"held_ttl"`
+}
+
+// defaultMempool is the mempool package's defaults with a larger pool.
+func defaultMempool() MempoolConfig {
+	d := mempool.DefaultConfig("", types.DefaultParams())
+	return MempoolConfig{
+		MaxTxs: 200_000, MaxBytes: 256 << 20,
+		MaxSenderTxs: d.MaxSenderTxs, MaxSenderBytes: d.MaxSenderBytes,
+		MaxHeldTxsPerSender: d.MaxHeldTxsPerSender, MaxHeldBytesPerSender: d.MaxHeldBytesPerSender,
+		MaxHeldTxs: d.MaxHeldTxs, MaxHeldBytes: d.MaxHeldBytes, HeldTTL: Duration{d.HeldTTL},
+	}
+}
+
+// apply copies the bounds into a mempool configuration.
+func (c MempoolConfig) apply(mc *mempool.Config) {
+	mc.MaxTxs, mc.MaxBytes = c.MaxTxs, c.MaxBytes
+	mc.MaxSenderTxs, mc.MaxSenderBytes = c.MaxSenderTxs, c.MaxSenderBytes
+	mc.MaxHeldTxsPerSender, mc.MaxHeldBytesPerSender = c.MaxHeldTxsPerSender, c.MaxHeldBytesPerSender
+	mc.MaxHeldTxs, mc.MaxHeldBytes, mc.HeldTTL = c.MaxHeldTxs, c.MaxHeldBytes, c.HeldTTL.Duration
 }
 
 // Config is one validator's configuration: DIR/nodeN/config.json, then
@@ -101,7 +133,7 @@ func DefaultConfig(home string) Config {
 	return Config{
 		Home: home, Name: filepath.Base(home), Genesis: "../genesis.json", Key: "validator.key", DataDir: "data",
 		APIAddr: "127.0.0.1:8080", P2PAddr: "127.0.0.1:26656", LogLevel: "info", LogFormat: "text",
-		Mempool: MempoolConfig{MaxTxs: 200_000, MaxBytes: 256 << 20},
+		Mempool: defaultMempool(),
 		Search:  SearchConfig{Enabled: true},
 		Consensus: ConsensusConfig{
 			// The propose timeout must cover building and validating a full
@@ -174,8 +206,11 @@ func (c Config) Check() error {
 	if c.APIAddr == "" || c.P2PAddr == "" {
 		errs = append(errs, "api_addr and p2p_addr are required")
 	}
-	if c.Mempool.MaxTxs <= 0 || c.Mempool.MaxBytes <= 0 {
-		errs = append(errs, "mempool limits must be positive")
+	if mp := c.Mempool; mp.MaxTxs <= 0 || mp.MaxBytes <= 0 || mp.MaxSenderTxs <= 0 || mp.MaxSenderBytes <= 0 || mp.HeldTTL.Duration <= 0 {
+		errs = append(errs, "mempool limits and held_ttl must be positive")
+	}
+	if mp := c.Mempool; mp.MaxHeldTxsPerSender < 0 || mp.MaxHeldBytesPerSender < 0 || mp.MaxHeldTxs < 0 || mp.MaxHeldBytes < 0 {
+		errs = append(errs, "mempool held limits must not be negative")
 	}
 	if c.Consensus.TimeoutPropose.Duration <= 0 || c.Consensus.TimeoutVote.Duration <= 0 || c.Consensus.MaxBlockDelay.Duration <= 0 {
 		errs = append(errs, "consensus timeouts must be positive")

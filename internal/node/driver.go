@@ -133,7 +133,7 @@ func (n *Node) reportMempool() error {
 		n.pendingSince = now
 	}
 	n.m.mempoolTxs.Set(float64(st.Txs))
-	return n.apply(n.engine.Step(now, consensus.TxsAvailable{Count: st.Ready, Bytes: st.Bytes, Since: n.pendingSince}))
+	return n.apply(n.engine.Step(now, consensus.TxsAvailable{Count: st.Ready, Bytes: st.ReadyBytes, Since: n.pendingSince}))
 }
 
 // apply carries out a Ready in the order the engine requires. A Build
@@ -187,7 +187,7 @@ func (n *Node) apply(rd consensus.Ready) error {
 				n.pendingSince = nowMs()
 			}
 			n.m.mempoolTxs.Set(float64(st.Txs))
-			rd = n.engine.Step(nowMs(), consensus.TxsAvailable{Count: st.Ready, Bytes: st.Bytes, Since: n.pendingSince})
+			rd = n.engine.Step(nowMs(), consensus.TxsAvailable{Count: st.Ready, Bytes: st.ReadyBytes, Since: n.pendingSince})
 		default:
 			return nil
 		}

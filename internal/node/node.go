@@ -115,7 +115,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		return nil, err
 	}
 	mc := mempool.DefaultConfig(g.ChainID, g.Params)
-	mc.MaxTxs, mc.MaxBytes = cfg.Mempool.MaxTxs, cfg.Mempool.MaxBytes
+	cfg.Mempool.apply(&mc)
 	if n.pool, err = mempool.New(mc, n.ledger); err != nil {
 		return nil, err
 	}

@@ -20,6 +20,12 @@
 //     connection before their payload is read; a connection silent for
 //     ReadTimeout (peers send a ping every HeartbeatInterval when idle) is
 //     closed.
+//   - Unauthenticated connections cannot keep validators out: inbound
+//     connections wait for their handshake in limited pending slots, per
+//     source IP and in a shared pool, with slots of their own for the
+//     configured peers' addresses; a connection gets HelloTimeout to send its
+//     TLS ClientHello and, when its address is at its limit, gives way to a
+//     newer one (admission.go).
 //   - Messages from one peer arrive in the order it sent them, also across
 //     the replacement of a duplicate connection (the new writer starts after
 //     the old one stopped; the receiver delivers from the new connection only
@@ -99,14 +105,17 @@ const (
 	DefaultWriteTimeout      = 5 * time.Second
 	DefaultDialTimeout       = 3 * time.Second
 	DefaultHandshakeTimeout  = 5 * time.Second
-	DefaultMinBackoff        = 100 * time.Millisecond
-	DefaultMaxBackoff        = 10 * time.Second
-	DefaultLinger            = 2 * time.Second
+	DefaultHelloTimeout      = time.Second
+	// DefaultMaxPendingHandshakes bounds concurrent inbound handshakes from
+	// addresses that are not a configured peer's, so a flood of TCP
+	// connections costs a bounded amount of memory and CPU.
+	DefaultMaxPendingHandshakes = 64
+	DefaultMaxPendingPerSource  = 8
+	DefaultMinBackoff           = 100 * time.Millisecond
+	DefaultMaxBackoff           = 10 * time.Second
+	DefaultLinger               = 2 * time.Second
 
 	maxNetworkIDBytes = 128
-	// maxPendingHandshakes bounds concurrent inbound handshakes, so a flood of
-	// TCP connections costs a bounded amount of memory and CPU.
-	maxPendingHandshakes = 64
 	// stableAfter is how long a connection must last for the dial backoff to
 	// reset; a peer that accepts and then drops us at once is backed off.
 	stableAfter  = time.Second
@@ -147,9 +156,20 @@ type Config struct {
 	ReadTimeout       time.Duration
 	// WriteTimeout bounds one write; a peer that does not read for this long
 	// is disconnected.
-	WriteTimeout     time.Duration
-	DialTimeout      time.Duration
+	WriteTimeout time.Duration
+	DialTimeout  time.Duration
+	// HandshakeTimeout bounds the TLS handshake and hello exchange.
 	HandshakeTimeout time.Duration
+	// HelloTimeout is how long an inbound connection may stay silent before
+	// its TLS ClientHello arrives; validators send it at once, so it is much
+	// shorter than HandshakeTimeout (and capped by it).
+	HelloTimeout time.Duration
+	// MaxPendingHandshakes bounds inbound connections not yet authenticated
+	// from addresses that are not a configured peer's; MaxPendingPerSource
+	// bounds them per source IP. Configured peers' addresses have slots of
+	// their own. See admission.go.
+	MaxPendingHandshakes int
+	MaxPendingPerSource  int
 	// MinBackoff and MaxBackoff bound the delay between dial attempts.
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
@@ -180,6 +200,10 @@ func (c *Config) setDefaults() {
 	defDur(&c.WriteTimeout, DefaultWriteTimeout)
 	defDur(&c.DialTimeout, DefaultDialTimeout)
 	defDur(&c.HandshakeTimeout, DefaultHandshakeTimeout)
+	defDur(&c.HelloTimeout, DefaultHelloTimeout)
+	c.HelloTimeout = min(c.HelloTimeout, c.HandshakeTimeout)
+	def(&c.MaxPendingHandshakes, DefaultMaxPendingHandshakes)
+	def(&c.MaxPendingPerSource, DefaultMaxPendingPerSource)
 	defDur(&c.MinBackoff, DefaultMinBackoff)
 	defDur(&c.MaxBackoff, DefaultMaxBackoff)
 	defDur(&c.Linger, DefaultLinger)
@@ -229,6 +253,7 @@ type counters struct {
 	dropTooLarge, dropUnknown                  atomic.Uint64
 	dials, dialFailures, refused, inboundFails atomic.Uint64
 	protocolErrors                             atomic.Uint64
+	pendingRefused, pendingEvicted             atomic.Uint64
 }
 
 // Transport connects this validator to the others. Create it with New, then
@@ -240,7 +265,8 @@ type Transport struct {
 	cert  tls.Certificate
 	srv   *tls.Config
 	peers map[crypto.PublicKey]*peer // fixed after New: Allowed minus self
-	order []*peer                    // peers sorted by key, for Peers()
+	adm   *admission
+	order []*peer // peers sorted by key, for Peers()
 	recv  chan Message
 
 	faults atomic.Pointer[Faults]
@@ -292,6 +318,7 @@ func New(cfg Config) (*Transport, error) {
 		recv:  make(chan Message, cfg.RecvQueueSize),
 		rng:   rand.New(rand.NewPCG(cfg.FaultSeed, cfg.FaultSeed^0x9e3779b97f4a7c15)),
 		live:  make(map[net.Conn]struct{}),
+		adm:   newAdmission(cfg.MaxPendingHandshakes, cfg.MaxPendingPerSource),
 	}
 	allowed := cfg.Allowed
 	if len(allowed) == 0 {
@@ -559,10 +586,16 @@ type Stats struct {
 	DroppedTooLarge     uint64 // payload above MaxMessageBytes
 	DroppedByFaults     uint64 // Faults: dropped or partitioned, both directions
 
-	Dials          uint64 // outbound attempts
-	DialFailures   uint64 // attempts that did not yield a connection
-	Refused        uint64 // handshakes we aborted: unknown, unexpected or own key
-	InboundFailed  uint64 // inbound connections that failed before registration
+	Dials         uint64 // outbound attempts
+	DialFailures  uint64 // attempts that did not yield a connection
+	Refused       uint64 // handshakes we aborted: unknown, unexpected or own key
+	InboundFailed uint64 // inbound connections that failed before registration
+	// PendingRefused counts inbound connections closed at accept because
+	// the pending-handshake limits were reached (also in InboundFailed);
+	// PendingEvicted those closed before their ClientHello to make room
+	// for a newer connection from the same address.
+	PendingRefused uint64
+	PendingEvicted uint64
 	Connects       uint64
 	Disconnects    uint64
 	ProtocolErrors uint64 // oversize frames, unknown kinds, bad hellos
@@ -578,6 +611,8 @@ func (t *Transport) Stats() Stats {
 		DialFailures:        t.stats.dialFailures.Load(),
 		Refused:             t.stats.refused.Load(),
 		InboundFailed:       t.stats.inboundFails.Load(),
+		PendingRefused:      t.stats.pendingRefused.Load(),
+		PendingEvicted:      t.stats.pendingEvicted.Load(),
 		ProtocolErrors:      t.stats.protocolErrors.Load(),
 	}
 	for _, p := range t.order {

@@ -509,6 +509,7 @@ func (t *Transport) writeLoop(c *conn, prev *conn) {
 		case <-t.ctx.Done():
 			return
 		case m := <-c.p.queue:
+			c.p.took(m)
 			err = w.write(m)
 			// Coalesce what is already queued into one flush; bounded so a
 			// flood cannot postpone the flush forever.
@@ -517,6 +518,7 @@ func (t *Transport) writeLoop(c *conn, prev *conn) {
 				case <-c.retire:
 					err = errRetired
 				case m = <-c.p.queue:
+					c.p.took(m)
 					err = w.write(m)
 					continue
 				default:

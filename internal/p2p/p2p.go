@@ -12,10 +12,12 @@
 //     stop writing, send close_notify and keep reading until EOF or a short
 //     linger) so that what was already written on it is still delivered.
 //   - Nothing blocks on a peer. Send and Broadcast never block: each peer has a
-//     bounded queue and one writer goroutine; a message for a full queue, a
-//     disconnected peer or an oversize payload is dropped and counted. A writer
-//     stuck on a peer that does not read hits its write deadline and the
-//     connection is closed; other peers are unaffected.
+//     queue bounded in messages (QueueSize) and in payload bytes (QueueBytes)
+//     and one writer goroutine; a message for a full queue, a disconnected
+//     peer or an oversize payload is dropped and counted (a run of full-queue
+//     drops is also logged once). A writer stuck on a peer that does not read
+//     hits its write deadline and the connection is closed; other peers are
+//     unaffected.
 //   - Every byte in is bounded: frames larger than MaxMessageBytes close the
 //     connection before their payload is read; a connection silent for
 //     ReadTimeout (peers send a ping every HeartbeatInterval when idle) is
@@ -98,6 +100,7 @@ type Message struct {
 // Defaults for zero Config fields.
 const (
 	DefaultQueueSize         = 1024
+	DefaultQueueBytes        = 64 << 20
 	DefaultRecvQueueSize     = 4096
 	DefaultMaxMessageBytes   = 16 << 20
 	DefaultHeartbeatInterval = time.Second
@@ -144,6 +147,11 @@ type Config struct {
 	NetworkID string
 	// QueueSize bounds each peer's outgoing queue, in messages.
 	QueueSize int
+	// QueueBytes bounds each peer's outgoing queue, in payload bytes; zero
+	// means DefaultQueueBytes (64 MiB) or four MaxMessageBytes, whichever is
+	// larger. A message is always taken into an empty queue, so a QueueBytes
+	// below MaxMessageBytes does not make large messages unsendable.
+	QueueBytes int
 	// RecvQueueSize is the capacity of the Receive channel. When it is full,
 	// readers wait, which pushes back on the senders through TCP.
 	RecvQueueSize int
@@ -195,6 +203,7 @@ func (c *Config) setDefaults() {
 	def(&c.QueueSize, DefaultQueueSize)
 	def(&c.RecvQueueSize, DefaultRecvQueueSize)
 	def(&c.MaxMessageBytes, DefaultMaxMessageBytes)
+	def(&c.QueueBytes, max(DefaultQueueBytes, 4*c.MaxMessageBytes))
 	defDur(&c.HeartbeatInterval, DefaultHeartbeatInterval)
 	defDur(&c.ReadTimeout, DefaultReadTimeout)
 	defDur(&c.WriteTimeout, DefaultWriteTimeout)
@@ -227,6 +236,11 @@ type peer struct {
 	key   crypto.PublicKey
 	addr  string // configured dial address; "" if we only accept
 	queue chan outMsg
+	// queuedBytes is the payload bytes in queue, against Config.QueueBytes;
+	// queueFull is set while sends are being refused for a full queue, so
+	// that each such episode is logged once.
+	queuedBytes atomic.Int64
+	queueFull   atomic.Bool
 
 	// mu serialises changes of active; Send reads active without it.
 	mu     sync.Mutex
@@ -412,6 +426,9 @@ func (t *Transport) Addr() net.Addr {
 	return nil
 }
 
+// MaxMessageBytes is the largest payload Send and Broadcast accept.
+func (t *Transport) MaxMessageBytes() int { return t.cfg.MaxMessageBytes }
+
 // PublicKey is our identity.
 func (t *Transport) PublicKey() crypto.PublicKey { return t.self }
 
@@ -514,14 +531,39 @@ func (t *Transport) enqueue(p *peer, channel byte, payload []byte, f *Faults) bo
 			m.due = time.Now().Add(f.Delay).UnixNano()
 		}
 	}
+	// Reserve the bytes first so that concurrent senders cannot overshoot
+	// the bound together. An empty queue takes any message.
+	n := int64(len(payload))
+	if after := p.queuedBytes.Add(n); after > int64(t.cfg.QueueBytes) && after != n {
+		p.queuedBytes.Add(-n)
+		t.dropQueueFull(p)
+		return false
+	}
 	select {
 	case p.queue <- m:
+		if p.queueFull.Load() {
+			p.queueFull.Store(false)
+		}
 		return true
 	default:
-		p.dropQueue.Add(1)
+		p.queuedBytes.Add(-n)
+		t.dropQueueFull(p)
 		return false
 	}
 }
+
+// dropQueueFull counts a message refused because p's queue is at its count
+// or byte bound, and logs the first of a run of such drops.
+func (t *Transport) dropQueueFull(p *peer) {
+	p.dropQueue.Add(1)
+	if p.queueFull.CompareAndSwap(false, true) {
+		t.log.Warn("p2p: peer's queue full; dropping messages until it drains", "peer", short(p.key),
+			"queued", len(p.queue), "queued_bytes", p.queuedBytes.Load())
+	}
+}
+
+// took accounts for m leaving p's queue.
+func (p *peer) took(m outMsg) { p.queuedBytes.Add(-int64(len(m.payload))) }
 
 // PeerStatus describes one validator as seen by this transport.
 type PeerStatus struct {
@@ -533,6 +575,7 @@ type PeerStatus struct {
 	Since       time.Time // when the current connection was registered
 	Partitioned bool      // by Faults
 	QueueLen    int       // messages waiting to be written
+	QueueBytes  int       // their payload bytes
 
 	MessagesIn, MessagesOut uint64
 	BytesIn, BytesOut       uint64 // payload bytes
@@ -552,6 +595,7 @@ func (t *Transport) Peers() []PeerStatus {
 			Addr:        p.addr,
 			Partitioned: t.partitioned(p.key),
 			QueueLen:    len(p.queue),
+			QueueBytes:  int(p.queuedBytes.Load()),
 			MessagesIn:  p.msgsIn.Load(),
 			MessagesOut: p.msgsOut.Load(),
 			BytesIn:     p.bytesIn.Load(),
@@ -581,7 +625,7 @@ type Stats struct {
 	MessagesIn, MessagesOut uint64
 	BytesIn, BytesOut       uint64 // payload bytes
 
-	DroppedQueueFull    uint64 // Send found the peer's queue full
+	DroppedQueueFull    uint64 // Send found the peer's queue full (QueueSize or QueueBytes)
 	DroppedNotConnected uint64 // peer unknown or not connected
 	DroppedTooLarge     uint64 // payload above MaxMessageBytes
 	DroppedByFaults     uint64 // Faults: dropped or partitioned, both directions

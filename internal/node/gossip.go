@@ -68,13 +68,40 @@ func (n *Node) gossipOut(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case batch := <-n.pool.Gossip():
-			for len(batch) > 0 {
-				k := min(len(batch), maxGossipBatch)
-				n.net.Broadcast(chMempool, encodeTxBatch(batch[:k]))
-				batch = batch[k:]
-			}
+			n.broadcastTxs(batch)
 		}
 	}
+}
+
+// broadcastTxs sends txs to every connected peer, in as many batches as
+// the count bound and the transport's frame limit require.
+func (n *Node) broadcastTxs(batch []*types.Tx) {
+	for _, b := range encodeTxBatches(batch, n.net.MaxMessageBytes()) {
+		n.net.Broadcast(chMempool, b)
+	}
+}
+
+// encodeTxBatches splits txs at transaction boundaries into encoded batches
+// of at most maxGossipBatch transactions and maxBytes bytes each, so no
+// batch is refused whole by the transport. A transaction too large to fit a
+// batch on its own (larger than any block may hold, so never admitted in
+// practice) still goes alone, and the transport counts its drop.
+func encodeTxBatches(txs []*types.Tx, maxBytes int) [][]byte {
+	var out [][]byte
+	for len(txs) > 0 {
+		size, k := 4, 0
+		for k < len(txs) && k < maxGossipBatch {
+			s := 4 + txs[k].Size()
+			if k > 0 && size+s > maxBytes {
+				break
+			}
+			size += s
+			k++
+		}
+		out = append(out, encodeTxBatch(txs[:k]))
+		txs = txs[k:]
+	}
+	return out
 }
 
 // gossipIn admits transactions that peers gossiped. Rejections are normal

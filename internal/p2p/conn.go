@@ -51,11 +51,21 @@ func (c *conn) startRetire(linger time.Duration) {
 	})
 }
 
-// acceptLoop accepts TCP connections until the listener is closed; each is
-// handshaken and served in its own goroutine.
+// acceptLoop accepts TCP connections until the listener is closed; each that
+// is admitted (see admission) is handshaken and served in its own goroutine.
 func (t *Transport) acceptLoop(ln net.Listener) {
 	defer t.wg.Done()
-	sem := make(chan struct{}, maxPendingHandshakes)
+	var dialAddrs []string
+	for _, p := range t.order {
+		if p.addr != "" {
+			dialAddrs = append(dialAddrs, p.addr)
+		}
+	}
+	// Resolved here rather than in Start so that a slow resolver delays
+	// only accepting (the kernel queues connections meanwhile), not Start.
+	if bad := t.adm.reserve(t.ctx, dialAddrs, t.cfg.DialTimeout); len(bad) > 0 && t.ctx.Err() == nil {
+		t.log.Warn("p2p: could not resolve peer addresses; no handshake slots reserved for them", "addrs", bad)
+	}
 	var backoff time.Duration
 	for {
 		raw, err := ln.Accept()
@@ -72,15 +82,27 @@ func (t *Transport) acceptLoop(ln net.Listener) {
 			continue
 		}
 		backoff = 0
-		select {
-		case sem <- struct{}{}:
-		default:
+		pc, evicted, res := t.adm.admit(raw)
+		switch res {
+		case refusedSource, refusedShared:
 			t.stats.inboundFails.Add(1)
-			t.log.Warn("p2p: too many pending handshakes; dropping connection", "remote", raw.RemoteAddr().String())
+			t.stats.pendingRefused.Add(1)
+			why := "too many pending handshakes from this address"
+			if res == refusedShared {
+				why = "too many pending handshakes"
+			}
+			t.log.Warn("p2p: "+why+"; dropping connection", "remote", raw.RemoteAddr().String())
 			_ = raw.Close()
 			continue
+		case admittedEvicting:
+			// Its handshake goroutine sees the closed socket, fails and
+			// counts it; logged at debug level since a flood repeats it.
+			t.stats.pendingEvicted.Add(1)
+			t.log.Debug("p2p: pending handshakes from this address at their limit; closing its oldest silent one", "remote", raw.RemoteAddr().String())
+			_ = evicted.Close()
 		}
 		if !t.addLive(raw) {
+			t.adm.release(pc)
 			_ = raw.Close()
 			return
 		}
@@ -88,7 +110,7 @@ func (t *Transport) acceptLoop(ln net.Listener) {
 		go func() {
 			defer t.wg.Done()
 			c, err := t.handshake(raw, false, crypto.PublicKey{})
-			<-sem
+			t.adm.release(pc)
 			if err != nil {
 				t.stats.inboundFails.Add(1)
 				t.removeLive(raw)
@@ -221,6 +243,13 @@ func (t *Transport) handshake(raw net.Conn, outbound bool, expected crypto.Publi
 	}
 	ctx, cancel := context.WithTimeout(t.ctx, t.cfg.HandshakeTimeout)
 	defer cancel()
+	if !outbound {
+		// Until its ClientHello arrives (see serverTLS) an inbound
+		// connection has only HelloTimeout: a validator sends it at once.
+		if err := raw.SetDeadline(time.Now().Add(t.cfg.HelloTimeout)); err != nil {
+			return nil, fmt.Errorf("tls handshake: %w", err)
+		}
+	}
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, fmt.Errorf("tls handshake: %w", err)
 	}
@@ -480,6 +509,7 @@ func (t *Transport) writeLoop(c *conn, prev *conn) {
 		case <-t.ctx.Done():
 			return
 		case m := <-c.p.queue:
+			c.p.took(m)
 			err = w.write(m)
 			// Coalesce what is already queued into one flush; bounded so a
 			// flood cannot postpone the flush forever.
@@ -488,6 +518,7 @@ func (t *Transport) writeLoop(c *conn, prev *conn) {
 				case <-c.retire:
 					err = errRetired
 				case m = <-c.p.queue:
+					c.p.took(m)
 					err = w.write(m)
 					continue
 				default:

@@ -82,6 +82,16 @@ func baseTLS(cert tls.Certificate) *tls.Config {
 func (t *Transport) serverTLS() *tls.Config {
 	c := baseTLS(t.cert)
 	c.ClientAuth = tls.RequireAnyClientCert
+	// Called once the ClientHello is in: the connection leaves the short
+	// HelloTimeout for the rest of HandshakeTimeout (the handshake's context
+	// bounds the total) and may no longer be evicted for newer ones.
+	c.GetConfigForClient = func(hi *tls.ClientHelloInfo) (*tls.Config, error) {
+		t.adm.helloArrived(hi.Conn)
+		if err := hi.Conn.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
+			return nil, err
+		}
+		return nil, nil
+	}
 	c.VerifyConnection = func(cs tls.ConnectionState) error {
 		k, err := peerKey(cs)
 		if err != nil {

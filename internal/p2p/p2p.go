@@ -12,14 +12,22 @@
 //     stop writing, send close_notify and keep reading until EOF or a short
 //     linger) so that what was already written on it is still delivered.
 //   - Nothing blocks on a peer. Send and Broadcast never block: each peer has a
-//     bounded queue and one writer goroutine; a message for a full queue, a
-//     disconnected peer or an oversize payload is dropped and counted. A writer
-//     stuck on a peer that does not read hits its write deadline and the
-//     connection is closed; other peers are unaffected.
+//     queue bounded in messages (QueueSize) and in payload bytes (QueueBytes)
+//     and one writer goroutine; a message for a full queue, a disconnected
+//     peer or an oversize payload is dropped and counted (a run of full-queue
+//     drops is also logged once). A writer stuck on a peer that does not read
+//     hits its write deadline and the connection is closed; other peers are
+//     unaffected.
 //   - Every byte in is bounded: frames larger than MaxMessageBytes close the
 //     connection before their payload is read; a connection silent for
 //     ReadTimeout (peers send a ping every HeartbeatInterval when idle) is
 //     closed.
+//   - Unauthenticated connections cannot keep validators out: inbound
+//     connections wait for their handshake in limited pending slots, per
+//     source IP and in a shared pool, with slots of their own for the
+//     configured peers' addresses; a connection gets HelloTimeout to send its
+//     TLS ClientHello and, when its address is at its limit, gives way to a
+//     newer one (admission.go).
 //   - Messages from one peer arrive in the order it sent them, also across
 //     the replacement of a duplicate connection (the new writer starts after
 //     the old one stopped; the receiver delivers from the new connection only
@@ -92,6 +100,7 @@ type Message struct {
 // Defaults for zero Config fields.
 const (
 	DefaultQueueSize         = 1024
+	DefaultQueueBytes        = 64 << 20
 	DefaultRecvQueueSize     = 4096
 	DefaultMaxMessageBytes   = 16 << 20
 	DefaultHeartbeatInterval = time.Second
@@ -99,14 +108,17 @@ const (
 	DefaultWriteTimeout      = 5 * time.Second
 	DefaultDialTimeout       = 3 * time.Second
 	DefaultHandshakeTimeout  = 5 * time.Second
-	DefaultMinBackoff        = 100 * time.Millisecond
-	DefaultMaxBackoff        = 10 * time.Second
-	DefaultLinger            = 2 * time.Second
+	DefaultHelloTimeout      = time.Second
+	// DefaultMaxPendingHandshakes bounds concurrent inbound handshakes from
+	// addresses that are not a configured peer's, so a flood of TCP
+	// connections costs a bounded amount of memory and CPU.
+	DefaultMaxPendingHandshakes = 64
+	DefaultMaxPendingPerSource  = 8
+	DefaultMinBackoff           = 100 * time.Millisecond
+	DefaultMaxBackoff           = 10 * time.Second
+	DefaultLinger               = 2 * time.Second
 
 	maxNetworkIDBytes = 128
-	// maxPendingHandshakes bounds concurrent inbound handshakes, so a flood of
-	// TCP connections costs a bounded amount of memory and CPU.
-	maxPendingHandshakes = 64
 	// stableAfter is how long a connection must last for the dial backoff to
 	// reset; a peer that accepts and then drops us at once is backed off.
 	stableAfter  = time.Second
@@ -135,6 +147,11 @@ type Config struct {
 	NetworkID string
 	// QueueSize bounds each peer's outgoing queue, in messages.
 	QueueSize int
+	// QueueBytes bounds each peer's outgoing queue, in payload bytes; zero
+	// means DefaultQueueBytes (64 MiB) or four MaxMessageBytes, whichever is
+	// larger. A message is always taken into an empty queue, so a QueueBytes
+	// below MaxMessageBytes does not make large messages unsendable.
+	QueueBytes int
 	// RecvQueueSize is the capacity of the Receive channel. When it is full,
 	// readers wait, which pushes back on the senders through TCP.
 	RecvQueueSize int
@@ -147,9 +164,20 @@ type Config struct {
 	ReadTimeout       time.Duration
 	// WriteTimeout bounds one write; a peer that does not read for this long
 	// is disconnected.
-	WriteTimeout     time.Duration
-	DialTimeout      time.Duration
+	WriteTimeout time.Duration
+	DialTimeout  time.Duration
+	// HandshakeTimeout bounds the TLS handshake and hello exchange.
 	HandshakeTimeout time.Duration
+	// HelloTimeout is how long an inbound connection may stay silent before
+	// its TLS ClientHello arrives; validators send it at once, so it is much
+	// shorter than HandshakeTimeout (and capped by it).
+	HelloTimeout time.Duration
+	// MaxPendingHandshakes bounds inbound connections not yet authenticated
+	// from addresses that are not a configured peer's; MaxPendingPerSource
+	// bounds them per source IP. Configured peers' addresses have slots of
+	// their own. See admission.go.
+	MaxPendingHandshakes int
+	MaxPendingPerSource  int
 	// MinBackoff and MaxBackoff bound the delay between dial attempts.
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
@@ -175,11 +203,16 @@ func (c *Config) setDefaults() {
 	def(&c.QueueSize, DefaultQueueSize)
 	def(&c.RecvQueueSize, DefaultRecvQueueSize)
 	def(&c.MaxMessageBytes, DefaultMaxMessageBytes)
+	def(&c.QueueBytes, max(DefaultQueueBytes, 4*c.MaxMessageBytes))
 	defDur(&c.HeartbeatInterval, DefaultHeartbeatInterval)
 	defDur(&c.ReadTimeout, DefaultReadTimeout)
 	defDur(&c.WriteTimeout, DefaultWriteTimeout)
 	defDur(&c.DialTimeout, DefaultDialTimeout)
 	defDur(&c.HandshakeTimeout, DefaultHandshakeTimeout)
+	defDur(&c.HelloTimeout, DefaultHelloTimeout)
+	c.HelloTimeout = min(c.HelloTimeout, c.HandshakeTimeout)
+	def(&c.MaxPendingHandshakes, DefaultMaxPendingHandshakes)
+	def(&c.MaxPendingPerSource, DefaultMaxPendingPerSource)
 	defDur(&c.MinBackoff, DefaultMinBackoff)
 	defDur(&c.MaxBackoff, DefaultMaxBackoff)
 	defDur(&c.Linger, DefaultLinger)
@@ -203,6 +236,11 @@ type peer struct {
 	key   crypto.PublicKey
 	addr  string // configured dial address; "" if we only accept
 	queue chan outMsg
+	// queuedBytes is the payload bytes in queue, against Config.QueueBytes;
+	// queueFull is set while sends are being refused for a full queue, so
+	// that each such episode is logged once.
+	queuedBytes atomic.Int64
+	queueFull   atomic.Bool
 
 	// mu serialises changes of active; Send reads active without it.
 	mu     sync.Mutex
@@ -229,6 +267,7 @@ type counters struct {
 	dropTooLarge, dropUnknown                  atomic.Uint64
 	dials, dialFailures, refused, inboundFails atomic.Uint64
 	protocolErrors                             atomic.Uint64
+	pendingRefused, pendingEvicted             atomic.Uint64
 }
 
 // Transport connects this validator to the others. Create it with New, then
@@ -240,7 +279,8 @@ type Transport struct {
 	cert  tls.Certificate
 	srv   *tls.Config
 	peers map[crypto.PublicKey]*peer // fixed after New: Allowed minus self
-	order []*peer                    // peers sorted by key, for Peers()
+	adm   *admission
+	order []*peer // peers sorted by key, for Peers()
 	recv  chan Message
 
 	faults atomic.Pointer[Faults]
@@ -292,6 +332,7 @@ func New(cfg Config) (*Transport, error) {
 		recv:  make(chan Message, cfg.RecvQueueSize),
 		rng:   rand.New(rand.NewPCG(cfg.FaultSeed, cfg.FaultSeed^0x9e3779b97f4a7c15)),
 		live:  make(map[net.Conn]struct{}),
+		adm:   newAdmission(cfg.MaxPendingHandshakes, cfg.MaxPendingPerSource),
 	}
 	allowed := cfg.Allowed
 	if len(allowed) == 0 {
@@ -384,6 +425,9 @@ func (t *Transport) Addr() net.Addr {
 	}
 	return nil
 }
+
+// MaxMessageBytes is the largest payload Send and Broadcast accept.
+func (t *Transport) MaxMessageBytes() int { return t.cfg.MaxMessageBytes }
 
 // PublicKey is our identity.
 func (t *Transport) PublicKey() crypto.PublicKey { return t.self }
@@ -487,14 +531,39 @@ func (t *Transport) enqueue(p *peer, channel byte, payload []byte, f *Faults) bo
 			m.due = time.Now().Add(f.Delay).UnixNano()
 		}
 	}
+	// Reserve the bytes first so that concurrent senders cannot overshoot
+	// the bound together. An empty queue takes any message.
+	n := int64(len(payload))
+	if after := p.queuedBytes.Add(n); after > int64(t.cfg.QueueBytes) && after != n {
+		p.queuedBytes.Add(-n)
+		t.dropQueueFull(p)
+		return false
+	}
 	select {
 	case p.queue <- m:
+		if p.queueFull.Load() {
+			p.queueFull.Store(false)
+		}
 		return true
 	default:
-		p.dropQueue.Add(1)
+		p.queuedBytes.Add(-n)
+		t.dropQueueFull(p)
 		return false
 	}
 }
+
+// dropQueueFull counts a message refused because p's queue is at its count
+// or byte bound, and logs the first of a run of such drops.
+func (t *Transport) dropQueueFull(p *peer) {
+	p.dropQueue.Add(1)
+	if p.queueFull.CompareAndSwap(false, true) {
+		t.log.Warn("p2p: peer's queue full; dropping messages until it drains", "peer", short(p.key),
+			"queued", len(p.queue), "queued_bytes", p.queuedBytes.Load())
+	}
+}
+
+// took accounts for m leaving p's queue.
+func (p *peer) took(m outMsg) { p.queuedBytes.Add(-int64(len(m.payload))) }
 
 // PeerStatus describes one validator as seen by this transport.
 type PeerStatus struct {
@@ -506,6 +575,7 @@ type PeerStatus struct {
 	Since       time.Time // when the current connection was registered
 	Partitioned bool      // by Faults
 	QueueLen    int       // messages waiting to be written
+	QueueBytes  int       // their payload bytes
 
 	MessagesIn, MessagesOut uint64
 	BytesIn, BytesOut       uint64 // payload bytes
@@ -525,6 +595,7 @@ func (t *Transport) Peers() []PeerStatus {
 			Addr:        p.addr,
 			Partitioned: t.partitioned(p.key),
 			QueueLen:    len(p.queue),
+			QueueBytes:  int(p.queuedBytes.Load()),
 			MessagesIn:  p.msgsIn.Load(),
 			MessagesOut: p.msgsOut.Load(),
 			BytesIn:     p.bytesIn.Load(),
@@ -554,15 +625,21 @@ type Stats struct {
 	MessagesIn, MessagesOut uint64
 	BytesIn, BytesOut       uint64 // payload bytes
 
-	DroppedQueueFull    uint64 // Send found the peer's queue full
+	DroppedQueueFull    uint64 // Send found the peer's queue full (QueueSize or QueueBytes)
 	DroppedNotConnected uint64 // peer unknown or not connected
 	DroppedTooLarge     uint64 // payload above MaxMessageBytes
 	DroppedByFaults     uint64 // Faults: dropped or partitioned, both directions
 
-	Dials          uint64 // outbound attempts
-	DialFailures   uint64 // attempts that did not yield a connection
-	Refused        uint64 // handshakes we aborted: unknown, unexpected or own key
-	InboundFailed  uint64 // inbound connections that failed before registration
+	Dials         uint64 // outbound attempts
+	DialFailures  uint64 // attempts that did not yield a connection
+	Refused       uint64 // handshakes we aborted: unknown, unexpected or own key
+	InboundFailed uint64 // inbound connections that failed before registration
+	// PendingRefused counts inbound connections closed at accept because
+	// the pending-handshake limits were reached (also in InboundFailed);
+	// PendingEvicted those closed before their ClientHello to make room
+	// for a newer connection from the same address.
+	PendingRefused uint64
+	PendingEvicted uint64
 	Connects       uint64
 	Disconnects    uint64
 	ProtocolErrors uint64 // oversize frames, unknown kinds, bad hellos
@@ -578,6 +655,8 @@ func (t *Transport) Stats() Stats {
 		DialFailures:        t.stats.dialFailures.Load(),
 		Refused:             t.stats.refused.Load(),
 		InboundFailed:       t.stats.inboundFails.Load(),
+		PendingRefused:      t.stats.pendingRefused.Load(),
+		PendingEvicted:      t.stats.pendingEvicted.Load(),
 		ProtocolErrors:      t.stats.protocolErrors.Load(),
 	}
 	for _, p := range t.order {

@@ -81,8 +81,8 @@ type Config struct {
 	// Events is the hub of committed blocks (for /v1/events and
 	// ?wait=commit). Nil: /v1/events answers 503 and waits poll the ledger.
 	Events *events.Hub
-	// Search serves GET /v1/search (nil: 503 "search is not enabled").
-	Search http.Handler
+	// Search answers GET /v1/search (nil: 503 "search is not enabled").
+	Search Searcher
 	// Gatherer is served at /metrics (nil: an empty registry).
 	Gatherer prometheus.Gatherer
 	// Registerer, when set, receives the API's own metrics (requests by
@@ -226,16 +226,6 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// search delegates to the search index's handler, which validates the
-// query and answers with the same error shape.
-func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
-	if s.cfg.Search == nil {
-		return &apiError{status: http.StatusServiceUnavailable, code: "unavailable", msg: "search is not enabled on this node"}
-	}
-	s.cfg.Search.ServeHTTP(w, r)
-	return nil
-}
-
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
@@ -308,9 +298,9 @@ func (s *Server) wrap(rt route) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.Error("api: panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				ae := s.internal(r, fmt.Errorf("panic: %v", v), "stack", string(debug.Stack()))
 				if rec.status == 0 {
-					writeError(rec, &apiError{status: http.StatusInternalServerError, code: "internal", msg: "internal error"})
+					writeError(rec, ae)
 				}
 				if rec.status == 0 {
 					rec.status = http.StatusInternalServerError
@@ -351,12 +341,7 @@ func (s *Server) wrap(rt route) http.Handler {
 
 // fail writes err as an error response, unless a response was started.
 func (s *Server) fail(w *recorder, r *http.Request, err error) {
-	ae := asAPIError(r.Context(), err)
-	if ae.status >= 500 && ae.status != http.StatusServiceUnavailable {
-		s.log.Error("api: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	} else {
-		s.log.Debug("api: request refused", "method", r.Method, "path", r.URL.Path, "status", ae.status, "err", err)
-	}
+	ae := s.answer(r, err)
 	if w.status != 0 {
 		return // too late to change the status; the client sees a cut answer
 	}

@@ -34,6 +34,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/cairn-db/cairn/client"
 	"github.com/cairn-db/cairn/crypto"
@@ -375,10 +376,18 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) error {
 	return errf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path)
 }
 
+// promHandler serves /metrics. It gathers itself rather than letting
+// promhttp do it, so that a failure is answered like every other 500 (a
+// fixed message and an id, the detail in the log) instead of with
+// promhttp's text, which names the detail.
 func (s *Server) promHandler() handlerFunc {
-	h := promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{Timeout: 10 * time.Second})
 	return func(w http.ResponseWriter, r *http.Request) error {
-		h.ServeHTTP(w, r)
+		mfs, err := s.cfg.Gatherer.Gather()
+		if err != nil {
+			return fmt.Errorf("gather metrics: %w", err)
+		}
+		gathered := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return mfs, nil })
+		promhttp.HandlerFor(gathered, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 		return nil
 	}
 }

@@ -10,9 +10,12 @@
 //
 // Invariants:
 //   - A client's mistake gets a 4xx with a JSON body {"error": {"code",
-//     "message"}}, never a 500; a 500 means a bug or a storage failure and is
-//     logged. A panic in a handler is recovered, logged with its stack and
+//     "message"}}, never a 500; a 500 means a bug or a storage failure. Its
+//     body says only "internal error" and an id; the detail is logged under
+//     that id. A panic in a handler is recovered, logged with its stack and
 //     answered 500; it never takes the process down.
+//   - Every error, from any handler, the mempool, the ledger or the search
+//     index, is mapped to a status and code in one place (asAPIError).
 //   - Every request body is bounded (http.MaxBytesReader) and every request
 //     but the event stream has a deadline; ?wait=commit waits at most
 //     MaxWait.

@@ -34,9 +34,15 @@ type Error struct {
 	Code string
 	// Message is the node's human-readable explanation.
 	Message string
+	// ID names a 500 answer in the node's log (quote it when reporting
+	// one); empty otherwise.
+	ID string
 }
 
 func (e *Error) Error() string {
+	if e.ID != "" {
+		return fmt.Sprintf("node answered %d %s: %s (error id %s)", e.Status, e.Code, e.Message, e.ID)
+	}
 	return fmt.Sprintf("node answered %d %s: %s", e.Status, e.Code, e.Message)
 }
 
@@ -169,7 +175,7 @@ func decodeError(status int, b []byte) error {
 		}
 		return &Error{Status: status, Code: "http_" + strconv.Itoa(status), Message: msg}
 	}
-	return &Error{Status: status, Code: er.Error.Code, Message: er.Error.Message}
+	return &Error{Status: status, Code: er.Error.Code, Message: er.Error.Message, ID: er.Error.ID}
 }
 
 // Status returns GET /v1/status.
@@ -343,6 +349,28 @@ func (c *Client) AccountTxs(ctx context.Context, a crypto.Address, cursor string
 		return nil, err
 	}
 	return &out, nil
+}
+
+// Search runs one query (GET /v1/search) and returns one page of hits;
+// pass the page's NextCursor in the next request, with the same Query and
+// Sort, for the next page. A bad query is an *Error with status 400 and
+// code bad_query; a node without a search index answers 503.
+func (c *Client) Search(ctx context.Context, req SearchRequest) (*SearchResult, error) {
+	q := url.Values{"q": {req.Query}}
+	if req.Sort != "" {
+		q.Set("sort", req.Sort)
+	}
+	if req.Limit != 0 {
+		q.Set("limit", strconv.Itoa(req.Limit))
+	}
+	if req.Cursor != "" {
+		q.Set("cursor", req.Cursor)
+	}
+	var r SearchResult
+	if _, err := c.do(ctx, http.MethodGet, "/v1/search", q, nil, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
 
 // Ready returns nil when GET /readyz says the node is serving, else an

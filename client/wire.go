@@ -23,10 +23,12 @@ const (
 	StatusUnknown   = "unknown"
 )
 
-// ErrorBody is the "error" member of every error response.
+// ErrorBody is the "error" member of every error response. A 500 carries
+// a fixed message and an ID under which the node logged the detail.
 type ErrorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	ID      string `json:"id,omitempty"`
 }
 
 // ErrorResponse is the body of every error response.
@@ -284,4 +286,51 @@ type EvidenceVote struct {
 // EvidenceList is GET /v1/evidence.
 type EvidenceList struct {
 	Evidence []Evidence `json:"evidence"`
+}
+
+// SearchRequest is one GET /v1/search: Query in the language of
+// docs/search.md, a Sort order (-height, the default: newest first;
+// height, -time, time, -amount, amount, or _score for relevance), a page
+// size Limit (0: the node's default, 20; at most 1,000) and the Cursor of
+// the previous page (its NextCursor, with the same Query and Sort).
+type SearchRequest struct {
+	Query  string
+	Sort   string
+	Limit  int
+	Cursor string
+}
+
+// SearchHit is one matching block or transaction.
+type SearchHit struct {
+	// ID is the document id: the tx hash, hash@height.index for a replayed
+	// copy, block:HEIGHT for a block.
+	ID     string `json:"id"`
+	Hash   string `json:"hash"`
+	Type   string `json:"type"`
+	Height uint64 `json:"height"`
+	// Index is the transaction's position in its block (absent for blocks).
+	Index *uint32 `json:"index,omitempty"`
+	// Time is the block time, RFC 3339 in UTC.
+	Time   string `json:"time"`
+	Status string `json:"status,omitempty"`
+	Code   string `json:"code,omitempty"`
+	// Score is the relevance, when sorted by _score.
+	Score float64 `json:"score,omitempty"`
+	// Snippet is HTML: text escaped, matching terms in <mark>...</mark>.
+	// It falls back to a short description when no stored text matched.
+	Snippet string `json:"snippet"`
+	// Fragments are the highlighted fragments by field.
+	Fragments map[string][]string `json:"fragments,omitempty"`
+}
+
+// SearchResult is GET /v1/search: one page of hits.
+type SearchResult struct {
+	// Total counts every match, not only this page.
+	Total uint64      `json:"total"`
+	Hits  []SearchHit `json:"hits"`
+	// NextCursor fetches the next page; empty on the last one.
+	NextCursor string `json:"next_cursor,omitempty"`
+	// IndexedHeight is the height the index had reached.
+	IndexedHeight uint64  `json:"indexed_height"`
+	TookMs        float64 `json:"took_ms"`
 }

@@ -80,7 +80,11 @@ func newClient(node string, stderr io.Writer, cmd string) (*client.Client, bool)
 func fail(stderr io.Writer, cmd string, err error) int {
 	var ae *client.Error
 	if errors.As(err, &ae) {
-		fmt.Fprintf(stderr, "cairn %s: the node refused: %s (%d %s)\n", cmd, ae.Message, ae.Status, ae.Code)
+		id := ""
+		if ae.ID != "" {
+			id = ", error id " + ae.ID // what the node logged the detail under
+		}
+		fmt.Fprintf(stderr, "cairn %s: the node refused: %s (%d %s%s)\n", cmd, ae.Message, ae.Status, ae.Code, id)
 	} else {
 		fmt.Fprintf(stderr, "cairn %s: %v\n", cmd, err)
 	}

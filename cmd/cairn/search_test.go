@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +18,7 @@ import (
 )
 
 func TestSearchCommand(t *testing.T) {
-	c := apitest.New(t, apitest.Options{})
+	c := apitest.New(t, apitest.Options{Search: true})
 	cl := c.Client()
 	alice := c.Users[0]
 	for i := 0; i < 5; i++ {
@@ -29,27 +27,18 @@ func TestSearchCommand(t *testing.T) {
 			t.Fatalf("setup: %+v %v", r, err)
 		}
 	}
-	ix, err := search.Open(filepath.Join(t.TempDir(), "search"), c.Ledger, search.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ix.Close()
-	if err := ix.CatchUp(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(search.Handler(ix))
-	defer srv.Close()
-	node := "--node=" + srv.URL
+	c.WaitIndexed()
+	node := "--node=" + c.URL
 
 	// Pages of 2 are followed up to --limit.
 	code, stdout, stderr := run(t, "search", "apples", "type:kv.put", "--limit", "4", node)
-	var r search.Result
+	var r client.SearchResult
 	decode(t, stdout, &r)
 	if code != 0 || r.Total != 5 || len(r.Hits) != 4 || r.NextCursor == "" || !strings.Contains(r.Hits[0].Snippet, "<mark>apples</mark>") {
 		t.Fatalf("search: %d %+v %s", code, r, stderr)
 	}
 	code, stdout, _ = run(t, "search", "apples", "type:kv.put", "--cursor", r.NextCursor, node)
-	var rest search.Result
+	var rest client.SearchResult
 	decode(t, stdout, &rest)
 	if code != 0 || len(rest.Hits) != 1 || rest.NextCursor != "" || rest.Hits[0].ID == r.Hits[3].ID {
 		t.Fatalf("search --cursor: %d %+v", code, rest)
@@ -134,7 +123,7 @@ func TestReindexCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ix.Close()
-	res, err := ix.Search(context.Background(), search.Request{Query: "doc.n:>1"})
+	res, err := ix.Search(context.Background(), client.SearchRequest{Query: "doc.n:>1"})
 	if err != nil || res.Total != 2 || ix.IndexedHeight() != 3 {
 		t.Fatalf("rebuilt index: %v %+v", err, res)
 	}

@@ -10,9 +10,12 @@
 //
 // Invariants:
 //   - A client's mistake gets a 4xx with a JSON body {"error": {"code",
-//     "message"}}, never a 500; a 500 means a bug or a storage failure and is
-//     logged. A panic in a handler is recovered, logged with its stack and
+//     "message"}}, never a 500; a 500 means a bug or a storage failure. Its
+//     body says only "internal error" and an id; the detail is logged under
+//     that id. A panic in a handler is recovered, logged with its stack and
 //     answered 500; it never takes the process down.
+//   - Every error, from any handler, the mempool, the ledger or the search
+//     index, is mapped to a status and code in one place (asAPIError).
 //   - Every request body is bounded (http.MaxBytesReader) and every request
 //     but the event stream has a deadline; ?wait=commit waits at most
 //     MaxWait.
@@ -34,6 +37,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/cairn-db/cairn/client"
 	"github.com/cairn-db/cairn/crypto"
@@ -81,8 +85,8 @@ type Config struct {
 	// Events is the hub of committed blocks (for /v1/events and
 	// ?wait=commit). Nil: /v1/events answers 503 and waits poll the ledger.
 	Events *events.Hub
-	// Search serves GET /v1/search (nil: 503 "search is not enabled").
-	Search http.Handler
+	// Search answers GET /v1/search (nil: 503 "search is not enabled").
+	Search Searcher
 	// Gatherer is served at /metrics (nil: an empty registry).
 	Gatherer prometheus.Gatherer
 	// Registerer, when set, receives the API's own metrics (requests by
@@ -226,16 +230,6 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// search delegates to the search index's handler, which validates the
-// query and answers with the same error shape.
-func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
-	if s.cfg.Search == nil {
-		return &apiError{status: http.StatusServiceUnavailable, code: "unavailable", msg: "search is not enabled on this node"}
-	}
-	s.cfg.Search.ServeHTTP(w, r)
-	return nil
-}
-
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
@@ -308,9 +302,9 @@ func (s *Server) wrap(rt route) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.Error("api: panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				ae := s.internal(r, fmt.Errorf("panic: %v", v), "stack", string(debug.Stack()))
 				if rec.status == 0 {
-					writeError(rec, &apiError{status: http.StatusInternalServerError, code: "internal", msg: "internal error"})
+					writeError(rec, ae)
 				}
 				if rec.status == 0 {
 					rec.status = http.StatusInternalServerError
@@ -351,12 +345,7 @@ func (s *Server) wrap(rt route) http.Handler {
 
 // fail writes err as an error response, unless a response was started.
 func (s *Server) fail(w *recorder, r *http.Request, err error) {
-	ae := asAPIError(r.Context(), err)
-	if ae.status >= 500 && ae.status != http.StatusServiceUnavailable {
-		s.log.Error("api: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	} else {
-		s.log.Debug("api: request refused", "method", r.Method, "path", r.URL.Path, "status", ae.status, "err", err)
-	}
+	ae := s.answer(r, err)
 	if w.status != 0 {
 		return // too late to change the status; the client sees a cut answer
 	}
@@ -390,10 +379,18 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) error {
 	return errf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path)
 }
 
+// promHandler serves /metrics. It gathers itself rather than letting
+// promhttp do it, so that a failure is answered like every other 500 (a
+// fixed message and an id, the detail in the log) instead of with
+// promhttp's text, which names the detail.
 func (s *Server) promHandler() handlerFunc {
-	h := promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{Timeout: 10 * time.Second})
 	return func(w http.ResponseWriter, r *http.Request) error {
-		h.ServeHTTP(w, r)
+		mfs, err := s.cfg.Gatherer.Gather()
+		if err != nil {
+			return fmt.Errorf("gather metrics: %w", err)
+		}
+		gathered := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return mfs, nil })
+		promhttp.HandlerFor(gathered, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 		return nil
 	}
 }

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,16 +13,40 @@ import (
 	"github.com/cairn-db/cairn/client"
 	"github.com/cairn-db/cairn/internal/ledger"
 	"github.com/cairn-db/cairn/internal/mempool"
+	"github.com/cairn-db/cairn/internal/search"
 	"github.com/cairn-db/cairn/types"
 )
 
 // apiError is an error answer: HTTP status, API code and message. extra
-// fields, when set, are added to the body next to "error".
+// fields, when set, are added to the body next to "error". id is set on
+// 500s only (see internal).
 type apiError struct {
 	status int
 	code   string
 	msg    string
+	id     string
 	extra  map[string]any
+}
+
+// internalMessage is the whole message of every 500: the detail may name
+// files, keys or internal state, so it goes to the log, under the answer's
+// id, and never to the client.
+const internalMessage = "internal error"
+
+// internal logs err as the node's own failure and returns the answer the
+// client gets: a fixed message and a fresh id that finds the log line.
+func (s *Server) internal(r *http.Request, err error, attrs ...any) *apiError {
+	id := newErrorID()
+	s.log.Error("api: internal error", append([]any{"error_id", id, "method", r.Method, "path", r.URL.Path, "err", err}, attrs...)...)
+	return &apiError{status: http.StatusInternalServerError, code: "internal", msg: internalMessage, id: id}
+}
+
+// newErrorID returns 16 random hex digits: unique enough to find one log
+// line, and saying nothing about the node.
+func newErrorID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
 }
 
 func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.msg) }
@@ -53,8 +79,10 @@ var txCodeStatus = map[types.Code]int{
 	types.CodeNotFound:            http.StatusUnprocessableEntity,
 }
 
-// asAPIError classifies any error from a handler or from transaction
-// admission. Unknown errors are the node's fault: 500.
+// asAPIError classifies any error from a handler, from transaction
+// admission or from the search index; it is the API's one error mapping.
+// Unknown errors are the node's fault: 500 (the caller logs them with
+// Server.internal, which gives the answer its id).
 func asAPIError(ctx context.Context, err error) *apiError {
 	var ae *apiError
 	if errors.As(err, &ae) {
@@ -73,7 +101,16 @@ func asAPIError(ctx context.Context, err error) *apiError {
 		return &apiError{status: st, code: string(te.Code), msg: msg}
 	}
 	var mbe *http.MaxBytesError
+	var qe *search.QueryError
 	switch {
+	case errors.As(err, &qe):
+		return errf(http.StatusBadRequest, "bad_query", "%v", err)
+	case errors.Is(err, search.ErrBusy):
+		return errf(http.StatusServiceUnavailable, "busy", "%v", err)
+	case errors.Is(err, search.ErrTimeout):
+		return errf(http.StatusServiceUnavailable, "timeout", "%v", err)
+	case errors.Is(err, search.ErrClosed):
+		return errf(http.StatusServiceUnavailable, "unavailable", "%v", err)
 	case errors.As(err, &mbe):
 		return errf(http.StatusRequestEntityTooLarge, "too_large", "request body exceeds %d bytes", mbe.Limit)
 	case errors.Is(err, mempool.ErrFull):
@@ -94,17 +131,26 @@ func asAPIError(ctx context.Context, err error) *apiError {
 		// The client went away; nobody reads this answer.
 		return errf(499, "canceled", "request canceled")
 	}
-	return errf(http.StatusInternalServerError, "internal", "internal error: %v", err)
+	return &apiError{status: http.StatusInternalServerError, code: "internal", msg: internalMessage}
 }
 
-// errorBody converts an error to the per-transaction form of batch answers.
-func errorBody(ctx context.Context, err error) *client.ErrorBody {
-	ae := asAPIError(ctx, err)
-	return &client.ErrorBody{Code: ae.code, Message: ae.msg}
+// answer classifies err for request r and logs it: a 500 at error level
+// under a fresh id, a refusal at debug level.
+func (s *Server) answer(r *http.Request, err error) *apiError {
+	ae := asAPIError(r.Context(), err)
+	if ae.status == http.StatusInternalServerError {
+		return s.internal(r, err)
+	}
+	s.log.Debug("api: request refused", "method", r.Method, "path", r.URL.Path, "status", ae.status, "err", err)
+	return ae
+}
+
+func (e *apiError) body() client.ErrorBody {
+	return client.ErrorBody{Code: e.code, Message: e.msg, ID: e.id}
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
-	body := map[string]any{"error": client.ErrorBody{Code: e.code, Message: e.msg}}
+	body := map[string]any{"error": e.body()}
 	for k, v := range e.extra {
 		body[k] = v
 	}

@@ -1,7 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -139,5 +142,69 @@ func TestReadyz(t *testing.T) {
 	New(Config{Backend: nilBackend{}}).ServeHTTP(w, httptest.NewRequest("GET", "/readyz", nil))
 	if w.Code != http.StatusOK {
 		t.Fatalf("readyz: %d %s", w.Code, w.Body)
+	}
+}
+
+// failingSubmit fails every submission with an error of the node's own.
+type failingSubmit struct{ nilBackend }
+
+func (failingSubmit) Submit(txs []*types.Tx) []error {
+	errs := make([]error, len(txs))
+	for i := range errs {
+		errs[i] = errors.New("disk /secret/path is on fire")
+	}
+	return errs
+}
+
+// TestInternalErrorsHideTheDetail: a 500, from an error or a panic,
+// answers a fixed message and an id; the detail is logged under that id
+// and never sent.
+func TestInternalErrorsHideTheDetail(t *testing.T) {
+	tx := &types.Tx{ChainID: "c", Nonce: 1, Timestamp: 1, Payload: &types.KVPut{Key: "k", Value: "v"}}
+	tx.Sign(crypto.MustKeyFromSeed([crypto.SeedSize]byte{1}))
+	body, err := json.Marshal(tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		b      Backend
+		method string
+		path   string
+		body   string
+		detail string
+	}{
+		{"error", failingSubmit{}, "POST", "/v1/txs", string(body), "/secret/path is on fire"},
+		{"panic", panicBackend{}, "GET", "/v1/status", "", "boom"},
+	}
+	ids := map[string]bool{}
+	for _, tc := range cases {
+		var logs bytes.Buffer
+		s := New(Config{Backend: tc.b, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+		for range 2 {
+			w := httptest.NewRecorder()
+			s.ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body)))
+			var er struct {
+				Error struct{ Code, Message, ID string } `json:"error"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &er); err != nil || w.Code != http.StatusInternalServerError {
+				t.Fatalf("%s: %d %s", tc.name, w.Code, w.Body)
+			}
+			if er.Error.Code != "internal" || er.Error.Message != "internal error" || len(er.Error.ID) != 16 || ids[er.Error.ID] {
+				t.Errorf("%s: answer %s: want code internal, message \"internal error\" and a new 16-digit id", tc.name, w.Body)
+			}
+			ids[er.Error.ID] = true
+			if strings.Contains(w.Body.String(), tc.detail) {
+				t.Errorf("%s: the answer leaks the detail: %s", tc.name, w.Body)
+			}
+			// The log has the id and the detail on one line.
+			found := false
+			for _, line := range strings.Split(logs.String(), "\n") {
+				found = found || (strings.Contains(line, `"error_id":"`+er.Error.ID+`"`) && strings.Contains(line, tc.detail))
+			}
+			if !found {
+				t.Errorf("%s: no log line with id %s and the detail: %s", tc.name, er.Error.ID, logs.String())
+			}
+		}
 	}
 }

@@ -218,8 +218,12 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request, body []byte
 			if firstErr == nil {
 				firstErr = err
 			}
-			eb := errorBody(ctx, err)
-			res.Errors[i] = eb
+			ae := asAPIError(ctx, err)
+			if ae.status == http.StatusInternalServerError {
+				ae = s.internal(r, err, "tx", i)
+			}
+			eb := ae.body()
+			res.Errors[i] = &eb
 			s.metrics.txs.WithLabelValues(eb.Code).Inc()
 			continue
 		}
@@ -229,10 +233,10 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request, body []byte
 	s.metrics.txs.WithLabelValues("accepted").Add(float64(len(accepted)))
 	if res.Accepted == 0 {
 		ae := asAPIError(ctx, firstErr)
-		if ae.status >= 500 && ae.status != http.StatusServiceUnavailable {
+		if ae.status == http.StatusInternalServerError {
 			return firstErr
 		}
-		return writeJSON(w, ae.status, batchError{Error: client.ErrorBody{Code: ae.code, Message: ae.msg}, BatchResult: res})
+		return writeJSON(w, ae.status, batchError{Error: ae.body(), BatchResult: res})
 	}
 	status := http.StatusAccepted
 	if wait {

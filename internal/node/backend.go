@@ -10,7 +10,6 @@ import (
 	"github.com/cairn-db/cairn/client"
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/api"
-	"github.com/cairn-db/cairn/internal/search"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -24,11 +23,11 @@ func (n *Node) startAPI() error {
 		return fmt.Errorf("node: api listen %s: %w", n.cfg.APIAddr, err)
 	}
 	n.apiLn = ln
-	var searchHandler http.Handler
+	cfg := api.Config{Backend: n, Events: n.hub, Gatherer: n.m.reg, Registerer: n.m.reg, Logger: n.log.With("component", "api")}
 	if n.index != nil {
-		searchHandler = search.Handler(n.index)
+		cfg.Search = n.index // not a nil *Index in the interface: that would not be "disabled"
 	}
-	h := api.New(api.Config{Backend: n, Events: n.hub, Search: searchHandler, Gatherer: n.m.reg, Registerer: n.m.reg, Logger: n.log.With("component", "api")})
+	h := api.New(cfg)
 	n.http = api.NewHTTPServer(n.cfg.APIAddr, h, n.log)
 	if n.cfg.AllowFaults {
 		mux := http.NewServeMux()

@@ -9,6 +9,7 @@ import (
 	"github.com/cairn-db/cairn/internal/consensus"
 	"github.com/cairn-db/cairn/internal/events"
 	"github.com/cairn-db/cairn/internal/execute"
+	"github.com/cairn-db/cairn/internal/fanout"
 	"github.com/cairn-db/cairn/internal/p2p"
 	"github.com/cairn-db/cairn/types"
 )
@@ -233,12 +234,9 @@ func (n *Node) commit(c consensus.Commit) error {
 		}
 		receipts = rs
 	}
-	n.hub.Publish(events.BlockEvent{Block: b, Certificate: c.Cert, Receipts: receipts})
-	if n.index != nil {
-		n.index.Notify(b.Header.Height)
-	}
-	if err := n.pool.Update(b.Header.Height, b.Txs); err != nil {
-		n.log.Error("mempool update", "height", b.Header.Height, "err", err)
+	ev := events.BlockEvent{Block: b, Certificate: c.Cert, Receipts: receipts}
+	if err := (fanout.Targets{Mempool: n.pool, Index: n.index, Hub: n.hub}).Committed(ev); err != nil {
+		n.log.Error("after commit", "height", b.Header.Height, "err", err)
 	}
 	n.m.observeCommit(b, receipts, time.Since(start))
 	now := time.Now()

@@ -18,56 +18,9 @@ import (
 	"github.com/blevesearch/bleve/v2/search"
 	htmlhl "github.com/blevesearch/bleve/v2/search/highlight/highlighter/html"
 	"github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/cairn-db/cairn/client"
 )
-
-// Request is one search.
-type Request struct {
-	// Query in the language of docs/search.md.
-	Query string
-	// Sort is one of -height (default: newest first), height, -time, time,
-	// -amount, amount, -_score/_score (relevance, best first).
-	Sort string
-	// Limit is the page size (0: the default; at most MaxLimit).
-	Limit int
-	// Cursor continues from the previous page (its NextCursor); it must
-	// come with the same Query and Sort.
-	Cursor string
-}
-
-// Hit is one matching block or transaction.
-type Hit struct {
-	// ID is the document id: the tx hash, hash@height.index for a replayed
-	// copy, block:HEIGHT for a block.
-	ID     string `json:"id"`
-	Hash   string `json:"hash"`
-	Type   string `json:"type"`
-	Height uint64 `json:"height"`
-	// Index is the transaction's position in its block (absent for blocks).
-	Index *uint32 `json:"index,omitempty"`
-	// Time is the block time, RFC 3339 in UTC.
-	Time   string `json:"time"`
-	Status string `json:"status,omitempty"`
-	Code   string `json:"code,omitempty"`
-	// Score is the relevance, when sorted by _score.
-	Score float64 `json:"score,omitempty"`
-	// Snippet is HTML: text escaped, matching terms in <mark>...</mark>.
-	// It falls back to a short description when no stored text matched.
-	Snippet string `json:"snippet"`
-	// Fragments are the highlighted fragments by field.
-	Fragments map[string][]string `json:"fragments,omitempty"`
-}
-
-// Result is one page of hits.
-type Result struct {
-	// Total counts every match, not only this page.
-	Total uint64 `json:"total"`
-	Hits  []Hit  `json:"hits"`
-	// NextCursor fetches the next page; empty on the last one.
-	NextCursor string `json:"next_cursor,omitempty"`
-	// IndexedHeight is the height the index had reached.
-	IndexedHeight uint64  `json:"indexed_height"`
-	TookMs        float64 `json:"took_ms"`
-}
 
 // sortSpec is a named sort order; every order ends with the unique
 // position key so that cursors see a total order.
@@ -172,7 +125,7 @@ var storedFields = []string{"*"}
 // Search runs one query. Errors: *QueryError for a bad request (query,
 // sort or cursor), ErrBusy, ErrTimeout, ErrClosed, or another error (the
 // index's fault).
-func (ix *Index) Search(ctx context.Context, r Request) (*Result, error) {
+func (ix *Index) Search(ctx context.Context, r client.SearchRequest) (*client.SearchResult, error) {
 	start := time.Now()
 	if len(r.Query) > ix.opts.MaxQueryBytes {
 		return nil, qerr(0, "query is %d bytes, limit %d", len(r.Query), ix.opts.MaxQueryBytes)
@@ -212,7 +165,7 @@ func (ix *Index) Search(ctx context.Context, r Request) (*Result, error) {
 	if ix.closed {
 		return nil, ErrClosed
 	}
-	res := &Result{Hits: []Hit{}, IndexedHeight: ix.indexed.Load()}
+	res := &client.SearchResult{Hits: []client.SearchHit{}, IndexedHeight: ix.indexed.Load()}
 	c := &compiler{std: ix.b.std, maxClauses: ix.opts.MaxClauses, minPrefix: ix.opts.MinPrefix,
 		checkPrefix: ix.checkPrefix, heights: ix.heightsBetween, exists: ix.termExists}
 	q, err := c.compile(tree)
@@ -429,9 +382,9 @@ func parsePos(p string) (uint64, uint32, bool) {
 // toHit builds a hit from a match: stored fields, the sort key (always the
 // last sort value) for height and index, the id for a tx's hash, the
 // ledger for the block time.
-func (ix *Index) toHit(d *search.DocumentMatch, withScore bool) Hit {
+func (ix *Index) toHit(d *search.DocumentMatch, withScore bool) client.SearchHit {
 	f := d.Fields
-	h := Hit{ID: d.ID, Type: str(f, fType), Code: str(f, fCode)}
+	h := client.SearchHit{ID: d.ID, Type: str(f, fType), Code: str(f, fCode)}
 	if len(d.Sort) > 0 {
 		if height, i, ok := parsePos(d.Sort[len(d.Sort)-1]); ok {
 			h.Height = height
@@ -488,7 +441,7 @@ func (ix *Index) toHit(d *search.DocumentMatch, withScore bool) Hit {
 }
 
 // describe is the fallback snippet: what the block or transaction is.
-func describe(h Hit, f map[string]any) string {
+func describe(h client.SearchHit, f map[string]any) string {
 	var s string
 	switch h.Type {
 	case typeBlock:

@@ -1,10 +1,11 @@
 // Package apitest runs a real single-validator Cairn chain behind the REST
 // API for tests: a genesis with one validator (quorum 1) and funded users,
-// a ledger in a temporary directory, a real mempool, an events hub, a tiny
-// committer loop (reap, propose, sign the precommit certificate, commit,
-// update the mempool, publish) and the API served by httptest on
-// 127.0.0.1. It is for tests of the API, the SDK and the CLI; it is not a
-// node (no consensus, no peers).
+// a ledger in a temporary directory, a real mempool, an events hub, on
+// request a search index, a tiny committer loop (reap, propose, sign the
+// precommit certificate, commit, then the node's own post-commit fan-out,
+// internal/fanout) and the API served by httptest on 127.0.0.1. It is for
+// tests of the API, the SDK and the CLI; it is not a node (no consensus,
+// no peers).
 package apitest
 
 import (
@@ -27,8 +28,10 @@ import (
 	"github.com/cairn-db/cairn/internal/api"
 	"github.com/cairn-db/cairn/internal/events"
 	"github.com/cairn-db/cairn/internal/execute"
+	"github.com/cairn-db/cairn/internal/fanout"
 	"github.com/cairn-db/cairn/internal/ledger"
 	"github.com/cairn-db/cairn/internal/mempool"
+	"github.com/cairn-db/cairn/internal/search"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -49,6 +52,10 @@ type Options struct {
 	MempoolMaxTxs int
 	// BlockTxs bounds transactions per block (default 1,000).
 	BlockTxs int
+	// Search keeps a search index of the chain, served at /v1/search and
+	// fed as a node feeds it; SearchOptions tune it.
+	Search        bool
+	SearchOptions search.Options
 }
 
 // Chain is a running test chain.
@@ -59,6 +66,7 @@ type Chain struct {
 	Ledger   *ledger.Ledger
 	Mempool  *mempool.Mempool
 	Hub      *events.Hub
+	Index    *search.Index // nil without Options.Search
 	API      *api.Server
 	Server   *httptest.Server
 	URL      string
@@ -74,6 +82,9 @@ type Chain struct {
 	stop chan struct{}
 	done chan struct{}
 	kick chan struct{}
+	// indexDone is closed when the indexer's Run returns (nil without an
+	// index).
+	indexDone chan struct{}
 }
 
 // Key returns a deterministic key for tag and i.
@@ -147,6 +158,17 @@ func New(t testing.TB, opt Options) *Chain {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	if opt.Search {
+		if c.Index, err = search.Open(t.TempDir(), l, opt.SearchOptions); err != nil {
+			t.Fatalf("apitest: open search index: %v", err)
+		}
+		cfg.Search = c.Index
+		c.indexDone = make(chan struct{})
+		go func() {
+			defer close(c.indexDone)
+			_ = c.Index.Run(context.Background()) // ends when the index closes
+		}()
+	}
 	c.API = api.New(cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -192,6 +214,12 @@ func (c *Chain) Close() {
 	close(c.stop)
 	<-c.done
 	c.Server.Close()
+	if c.Index != nil {
+		if err := c.Index.Close(); err != nil {
+			c.t.Errorf("apitest: close search index: %v", err)
+		}
+		<-c.indexDone
+	}
 	if err := c.Ledger.Close(); err != nil {
 		c.t.Errorf("apitest: close ledger: %v", err)
 	}
@@ -327,7 +355,8 @@ func (c *Chain) CommitUnpublished(txs ...*types.Tx) events.BlockEvent {
 	return ev
 }
 
-// commit runs one block of txs through the ledger and publishes it.
+// commit runs one block of txs through the ledger and tells the mempool,
+// the index and (when publish) the hub, as a node does.
 func (c *Chain) commit(txs []*types.Tx, publish bool) (events.BlockEvent, error) {
 	l := c.Ledger
 	head := l.Head()
@@ -340,14 +369,12 @@ func (c *Chain) commit(txs []*types.Tx, publish bool) (events.BlockEvent, error)
 	if err := l.Commit(blk, cert, p); err != nil {
 		return events.BlockEvent{}, fmt.Errorf("commit %d: %w", blk.Header.Height, err)
 	}
-	if err := c.Mempool.Update(blk.Header.Height, txs); err != nil {
-		return events.BlockEvent{}, fmt.Errorf("mempool update %d: %w", blk.Header.Height, err)
-	}
 	ev := events.BlockEvent{Block: blk, Certificate: cert, Receipts: p.Result.Receipts}
+	to := fanout.Targets{Mempool: c.Mempool, Index: c.Index}
 	if publish {
-		c.Hub.Publish(ev)
+		to.Hub = c.Hub
 	}
-	return ev, nil
+	return ev, to.Committed(ev)
 }
 
 // WaitHeight waits (at most 10 s) until the chain reaches height h.
@@ -361,6 +388,20 @@ func (c *Chain) WaitHeight(h uint64) {
 			c.t.Fatalf("apitest: height %d not reached (at %d)", h, c.Ledger.Head().Height)
 		case <-time.After(2 * time.Millisecond):
 		}
+	}
+}
+
+// WaitIndexed waits (at most 10 s) until the search index reaches the
+// chain's current height. It needs Options.Search.
+func (c *Chain) WaitIndexed() {
+	c.t.Helper()
+	if c.Index == nil {
+		c.t.Fatalf("apitest: WaitIndexed without Options.Search")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Index.WaitIndexed(ctx, c.Ledger.Head().Height); err != nil {
+		c.t.Fatalf("apitest: %v", err)
 	}
 }
 

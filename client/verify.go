@@ -162,8 +162,9 @@ func (p *KVProof) Live() bool { return p.Found && p.Entry != nil && !p.Entry.Del
 // Verify audits the block with nothing but chainID and the validator set:
 // header_hex is the canonical header whose SHA-256 is Hash and which the
 // certificate's quorum signed; every tx's bytes hash to its hash and those
-// hashes form the header's tx root; every receipt's bytes hash into the
-// results root; the decoded header, txs and receipts match the bytes.
+// hashes form the header's tx root; every receipt's outcome (its bytes
+// without the reason, which is not certified) hashes into the results root;
+// the decoded header, txs and receipts match the bytes.
 func (b *Block) Verify(chainID string, vals *types.ValidatorSet) error {
 	h, err := verifyCertifiedHeader(chainID, vals, b.HeaderHex, &b.Certificate)
 	if err != nil {
@@ -209,7 +210,7 @@ func (b *Block) Verify(chainID string, vals *types.ValidatorSet) error {
 		if r.TxHash != t.Hash {
 			return fail("receipt %d is for tx %s, not %s", i, r.TxHash, t.Hash)
 		}
-		rhashes[i] = crypto.Sum(rb)
+		rhashes[i] = r.ResultHash() // the reason is outside the root
 	}
 	if r := merkle.RootOfHashes(hashes); r != h.TxRoot {
 		return fail("tx root %s, transactions give %s", h.TxRoot, r)

@@ -136,8 +136,9 @@ type BlockTx struct {
 	Tx       *types.Tx   `json:"tx,omitempty"`
 }
 
-// Receipt is a receipt with its canonical bytes (receipt hash = SHA-256 of
-// them; the results root is the RFC 6962 root over the receipt hashes).
+// Receipt is a receipt with its canonical bytes. The results root is the
+// RFC 6962 root over the receipts' result hashes: SHA-256 of these bytes
+// without the reason field (types.Receipt.ResultBytes, docs/encoding.md 5).
 type Receipt struct {
 	types.Receipt
 	BytesHex string `json:"bytes_hex"`

@@ -21,7 +21,7 @@ type Header struct {
 	ParentHash     crypto.Hash      `json:"parent_hash"` // zero at height 1
 	TxCount        uint32           `json:"tx_count"`
 	TxRoot         crypto.Hash      `json:"tx_root"`      // RFC 6962 root over tx hashes
-	ResultsRoot    crypto.Hash      `json:"results_root"` // RFC 6962 root over receipt hashes
+	ResultsRoot    crypto.Hash      `json:"results_root"` // RFC 6962 root over receipt result hashes
 	StateRoot      crypto.Hash      `json:"state_root"`   // state after executing this block
 	ValidatorsHash crypto.Hash      `json:"validators_hash"`
 }
@@ -162,16 +162,24 @@ func DecodeBlock(b []byte) (*Block, error) {
 
 // Receipt is the outcome of one transaction in a block. A failed transaction
 // stays in the block and changes nothing but its receipt.
+//
+// The results root commits to the outcome only: TxHash, OK, Code and
+// Version (ResultBytes). Reason is stored and served with the receipt but
+// is outside the root, so validators whose messages are worded differently
+// (another release, another Go version's error text) still agree on every
+// block; Code is what a program should act on.
 type Receipt struct {
 	TxHash crypto.Hash `json:"tx_hash"`
 	OK     bool        `json:"ok"`
 	Code   Code        `json:"code,omitempty"`   // set when !OK
-	Reason string      `json:"reason,omitempty"` // human-readable, set when !OK
-	// Version is the key version a successful kv.put/kv.delete wrote.
+	Reason string      `json:"reason,omitempty"` // human-readable, set when !OK; not in the results root
+	// Version is the key version a successful kv.put/kv.delete wrote (0 for
+	// every other transaction and every failure).
 	Version uint64 `json:"version,omitempty"`
 }
 
-// Encode returns the canonical receipt bytes.
+// Encode returns the canonical receipt bytes, reason included: what a
+// validator stores and serves.
 func (r *Receipt) Encode() []byte {
 	e := canon.Encoder{B: make([]byte, 0, 48+len(r.Reason))}
 	e.Fixed(r.TxHash[:])
@@ -182,9 +190,21 @@ func (r *Receipt) Encode() []byte {
 	return e.B
 }
 
-// Hash is SHA-256 of the canonical receipt bytes; the results root is the
-// Merkle root over these.
-func (r *Receipt) Hash() crypto.Hash { return crypto.Sum(r.Encode()) }
+// ResultBytes returns the part of the receipt the results root commits to:
+// the canonical receipt bytes without the reason field (tx_hash, ok, code,
+// version).
+func (r *Receipt) ResultBytes() []byte {
+	e := canon.Encoder{B: make([]byte, 0, 48+len(r.Code))}
+	e.Fixed(r.TxHash[:])
+	e.Bool(r.OK)
+	e.Bytes16([]byte(r.Code))
+	e.U64(r.Version)
+	return e.B
+}
+
+// ResultHash is SHA-256 of ResultBytes: the receipt's leaf in the results
+// root. It does not depend on Reason.
+func (r *Receipt) ResultHash() crypto.Hash { return crypto.Sum(r.ResultBytes()) }
 
 // DecodeReceipt parses canonical receipt bytes.
 func DecodeReceipt(b []byte) (*Receipt, error) {
@@ -201,11 +221,12 @@ func DecodeReceipt(b []byte) (*Receipt, error) {
 	return r, nil
 }
 
-// ResultsRoot returns the RFC 6962 root over the receipts' hashes.
+// ResultsRoot returns the RFC 6962 root over the receipts' result hashes
+// (ResultHash): it covers each outcome, not its reason text.
 func ResultsRoot(rs []*Receipt) crypto.Hash {
 	hs := make([]crypto.Hash, len(rs))
 	for i, r := range rs {
-		hs[i] = r.Hash()
+		hs[i] = r.ResultHash()
 	}
 	return merkle.RootOfHashes(hs)
 }

@@ -3,9 +3,11 @@ package types
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/cairn-db/cairn/crypto"
@@ -230,8 +232,14 @@ func TestReceiptRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(d, r) {
 			t.Fatalf("decoded %+v, want %+v", d, r)
 		}
-		if !bytes.Equal(d.Encode(), b) || r.Hash() != crypto.Sum(b) {
-			t.Fatal("re-encoding or hash differs")
+		if !bytes.Equal(d.Encode(), b) {
+			t.Fatal("re-encoding differs")
+		}
+		// The result bytes are the receipt bytes without the reason field.
+		reasonAt := 32 + 1 + 2 + len(r.Code)
+		without := append(append([]byte(nil), b[:reasonAt]...), b[reasonAt+2+len(r.Reason):]...)
+		if !bytes.Equal(r.ResultBytes(), without) || r.ResultHash() != crypto.Sum(without) {
+			t.Fatalf("result bytes %x, want %x", r.ResultBytes(), without)
 		}
 	}
 }
@@ -259,10 +267,10 @@ func TestResultsRoot(t *testing.T) {
 	rs := sampleReceipts()
 	hs := make([]crypto.Hash, len(rs))
 	for i, r := range rs {
-		hs[i] = crypto.Sum(r.Encode())
+		hs[i] = crypto.Sum(r.ResultBytes())
 	}
 	if ResultsRoot(rs) != merkle.RootOfHashes(hs) {
-		t.Fatal("results root is not the RFC 6962 root over receipt hashes")
+		t.Fatal("results root is not the RFC 6962 root over receipt result hashes")
 	}
 	if ResultsRoot(nil) != crypto.Sum(nil) {
 		t.Fatal("empty results root")
@@ -271,5 +279,78 @@ func TestResultsRoot(t *testing.T) {
 	rs[0], rs[1] = rs[1], rs[0]
 	if ResultsRoot(rs) == merkle.RootOfHashes(hs) {
 		t.Fatal("results root ignores order")
+	}
+}
+
+// The results root commits to what a transaction did (tx hash, ok, code,
+// version written), not to the human-readable reason: a reworded message
+// or a Go upgrade that changes an error's text cannot split validators.
+func TestResultsRootIgnoresReason(t *testing.T) {
+	base := []*Receipt{
+		{TxHash: crypto.Sum([]byte("a")), OK: true, Version: 3},
+		{TxHash: crypto.Sum([]byte("b")), Code: CodeInsufficientBalance, Reason: "insufficient_balance: has 1, needs 2"},
+	}
+	root := ResultsRoot(base)
+	clone := func(edit func(r *Receipt)) []*Receipt {
+		out := []*Receipt{}
+		for _, r := range base {
+			c := *r
+			out = append(out, &c)
+		}
+		edit(out[1])
+		return out
+	}
+	for name, edit := range map[string]func(r *Receipt){
+		"reworded": func(r *Receipt) { r.Reason = "insufficient_balance: balance 1 < 2" },
+		"empty":    func(r *Receipt) { r.Reason = "" },
+		"long":     func(r *Receipt) { r.Reason = strings.Repeat("why ", 1000) },
+	} {
+		if ResultsRoot(clone(edit)) != root {
+			t.Errorf("reason %s: results root changed", name)
+		}
+	}
+	for name, edit := range map[string]func(r *Receipt){
+		"tx hash": func(r *Receipt) { r.TxHash[0] ^= 1 },
+		"ok":      func(r *Receipt) { r.OK = true },
+		"code":    func(r *Receipt) { r.Code = CodeBadNonce },
+		"version": func(r *Receipt) { r.Version = 1 },
+	} {
+		if ResultsRoot(clone(edit)) == root {
+			t.Errorf("%s changed, results root did not", name)
+		}
+	}
+}
+
+// The receipt worked example of docs/encoding.md section 5. If this test
+// fails the results root changed, and every stored header with it.
+func TestReceiptWorkedExample(t *testing.T) {
+	const (
+		receiptHex = "1862b92b53c35703a574d77a82d37845556567b20b144fa20c6a3f20b1ed3f71" + // tx_hash
+			"00" + // ok false
+			"0014" + "696e73756666696369656e745f62616c616e6365" + // code "insufficient_balance"
+			"0017" + "62616c616e636520302c207472616e7366657220323530" + // reason "balance 0, transfer 250"
+			"0000000000000000" // version 0
+		resultHex = "1862b92b53c35703a574d77a82d37845556567b20b144fa20c6a3f20b1ed3f71" +
+			"00" + "0014" + "696e73756666696369656e745f62616c616e6365" + "0000000000000000"
+		resultHash = "ac21887894b15ed9ee3db57f5669dd1e2249d2259f50e600d9e4170ac7ffafc1"
+		okHex      = "1862b92b53c35703a574d77a82d37845556567b20b144fa20c6a3f20b1ed3f71" + "01" + "0000" + "0000000000000000"
+		root2      = "5e732032786533e4cb8224a8396af8fabe00f388b04799640d7fe81abdb2da88" // [ok, failed]
+	)
+	failed := &Receipt{TxHash: sampleTransfer().Hash(), Code: CodeInsufficientBalance, Reason: "balance 0, transfer 250"}
+	ok := &Receipt{TxHash: sampleTransfer().Hash(), OK: true}
+	if got := hex.EncodeToString(failed.Encode()); got != receiptHex {
+		t.Errorf("receipt bytes\n got %s\nwant %s", got, receiptHex)
+	}
+	if got := hex.EncodeToString(failed.ResultBytes()); got != resultHex {
+		t.Errorf("result bytes\n got %s\nwant %s", got, resultHex)
+	}
+	if got := failed.ResultHash().String(); got != resultHash {
+		t.Errorf("result hash %s, want %s", got, resultHash)
+	}
+	if got := hex.EncodeToString(ok.ResultBytes()); got != okHex {
+		t.Errorf("ok result bytes\n got %s\nwant %s", got, okHex)
+	}
+	if got := ResultsRoot([]*Receipt{ok, failed}).String(); got != root2 {
+		t.Errorf("results root %s, want %s", got, root2)
 	}
 }

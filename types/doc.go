@@ -16,9 +16,12 @@
 //     targets check this for every decoder.
 //   - Signatures and hashes cover the binary encoding, never JSON. A Tx is
 //     immutable once signed or decoded: its encoding and hash are cached.
-//   - The JSON form is strict: unknown fields, missing required fields and
-//     trailing data are errors (*TxError malformed or unknown_type), and a
-//     parsed Tx is checked for the same well-formedness as a decoded one.
+//   - The JSON form is strict: unknown fields, missing required fields,
+//     trailing data and a member name repeated in any object (record
+//     document included) are errors (*TxError malformed or unknown_type),
+//     and a parsed Tx is checked for the same well-formedness as a decoded
+//     one. Record documents and genesis files repeat no member name either:
+//     other languages' parsers may read a different value than Go's.
 //   - Transaction types are registered once, in TxTypes (txtypes.go); type
 //     numbers are part of the encoding and never reused. Adding one is a
 //     checklist (docs/architecture.md, "Adding a transaction type").

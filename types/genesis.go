@@ -84,6 +84,11 @@ func LoadGenesis(path string) (*Genesis, error) {
 	if err := json.Unmarshal(b, &g); err != nil {
 		return nil, fmt.Errorf("genesis %s: %w", path, err)
 	}
+	// Every validator must read the same chain from these bytes, whatever
+	// its JSON parser does with a repeated name.
+	if err := checkUniqueNames(b); err != nil {
+		return nil, fmt.Errorf("genesis %s: %w", path, err)
+	}
 	if err := g.Check(); err != nil {
 		return nil, fmt.Errorf("genesis %s: %w", path, err)
 	}

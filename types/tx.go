@@ -329,6 +329,9 @@ func CanonicalJSON(doc []byte) ([]byte, error) {
 	if !json.Valid(doc) {
 		return nil, errors.New("not valid JSON")
 	}
+	if err := checkUniqueNames(doc); err != nil {
+		return nil, err
+	}
 	var c bytes.Buffer
 	if err := json.Compact(&c, doc); err != nil {
 		return nil, err
@@ -460,6 +463,11 @@ func (p *Record) parseJSON(b []byte) error {
 func (tx *Tx) UnmarshalJSON(b []byte) error {
 	var j txJSONIn
 	if err := strictJSON(b, &j); err != nil {
+		return Errf(CodeMalformed, "transaction JSON: %v", err)
+	}
+	// Go's decoder keeps the last of two same-named members; refuse them at
+	// every depth (payload and record document included) instead.
+	if err := checkUniqueNames(b); err != nil {
 		return Errf(CodeMalformed, "transaction JSON: %v", err)
 	}
 	if err := missing(field{"chain_id", j.ChainID != nil}, field{"type", j.Type != nil}, field{"sender", j.Sender != nil},

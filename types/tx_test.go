@@ -237,8 +237,9 @@ func TestCanonicalJSON(t *testing.T) {
 		{`"\u003c"`, `"\u003c"`},   // already escaped: unchanged
 		{`"\u00e9é"`, `"\u00e9é"`}, // other escapes and raw UTF-8 kept as given
 		{`{"b":1,"a":2}`, `{"b":1,"a":2}`},
-		{`1.50E+3`, `1.50E+3`}, // numbers are kept verbatim
-		{`{"a":1,"a":2}`, `{"a":1,"a":2}`},
+		{`1.50E+3`, `1.50E+3`},                     // numbers are kept verbatim
+		{`[{"a":1},{"a":2}]`, `[{"a":1},{"a":2}]`}, // one name in two objects
+		{`{"a":{"a":1}}`, `{"a":{"a":1}}`},
 	}
 	for _, c := range cases {
 		got, err := CanonicalJSON([]byte(c.in))
@@ -258,7 +259,7 @@ func TestCanonicalJSON(t *testing.T) {
 			t.Errorf("json.Marshal(RawMessage(%q)) = %q, CanonicalJSON %q", c.in, re, got)
 		}
 	}
-	for _, bad := range []string{"", "{", `{"a":}`, "1 2", "\"\xff\"", "nul", "\"\x01\""} {
+	for _, bad := range []string{"", "{", `{"a":}`, "1 2", "\"\xff\"", "nul", "\"\x01\"", `{"a":1,"a":2}`} {
 		if _, err := CanonicalJSON([]byte(bad)); err == nil {
 			t.Errorf("CanonicalJSON(%q) accepted", bad)
 		}

@@ -51,6 +51,26 @@ func mth(leaves [][]byte) []byte {
 	return sum([]byte{1}, mth(leaves[:k]), mth(leaves[k:]))
 }
 
+// resultBytes drops the reason from canonical receipt bytes (api.md step 5):
+// [32] tx_hash ‖ u8 ok ‖ u16 len ‖ code ‖ u16 len ‖ reason ‖ u64 version
+// becomes [32] tx_hash ‖ u8 ok ‖ u16 len ‖ code ‖ u64 version.
+func resultBytes(t *testing.T, rb []byte) []byte {
+	t.Helper()
+	if len(rb) < 32+1+2+2+8 {
+		t.Fatalf("receipt of %d bytes", len(rb))
+	}
+	codeEnd := 32 + 1 + 2 + int(binary.BigEndian.Uint16(rb[33:35]))
+	if len(rb) < codeEnd+2+8 {
+		t.Fatalf("receipt of %d bytes, code ends at %d", len(rb), codeEnd)
+	}
+	reasonEnd := codeEnd + 2 + int(binary.BigEndian.Uint16(rb[codeEnd:codeEnd+2]))
+	if len(rb) != reasonEnd+8 {
+		t.Fatalf("receipt of %d bytes, reason ends at %d", len(rb), reasonEnd)
+	}
+	out := append([]byte(nil), rb[:codeEnd]...)
+	return append(out, rb[reasonEnd:]...)
+}
+
 // header is the fields an auditor needs, read from the canonical bytes.
 type header struct {
 	chainID                                  string
@@ -202,7 +222,7 @@ func TestAuditBlockByHand(t *testing.T) {
 			t.Fatalf("tx %d: hash is not SHA-256(bytes_hex)", i)
 		}
 		txLeaves = append(txLeaves, th)
-		rcLeaves = append(rcLeaves, sum(unhex(t, blk.Receipts[i].BytesHex)))
+		rcLeaves = append(rcLeaves, sum(resultBytes(t, unhex(t, blk.Receipts[i].BytesHex))))
 	}
 	if int(h.txCount) != len(blk.Txs) || !bytes.Equal(mth(txLeaves), h.txRoot) {
 		t.Fatal("tx root does not match")

@@ -1,7 +1,10 @@
 // Package execute turns a block's transactions into receipts and state
 // writes. It is a pure function of (committed state, block): no clock, no
 // randomness, no map iteration order in its output, so every validator derives
-// the same receipts and the same state root.
+// the same receipts and the same state root. (A failed receipt's Reason is
+// the one exception: it is error text, which may change between releases or
+// Go versions, so the results root leaves it out and validators need only
+// agree on the Code; see types.Receipt.)
 //
 // Rules every transaction passes through, in order; the first that fails
 // makes a failed receipt and the transaction changes nothing at all (not even

@@ -345,3 +345,57 @@ func TestReopenAndWrongGenesis(t *testing.T) {
 		t.Fatal("opened a ledger with a different genesis")
 	}
 }
+
+// A proposer whose failure reasons are worded differently (another Go
+// version, a reworded message) proposes a block that a validator still
+// accepts, commits and audits: the results root leaves the reason out.
+func TestReasonTextIsOutsideTheResultsRoot(t *testing.T) {
+	n := newNet(2, 100)
+	a := n.open(t, vfs.NewMem(), "a")
+	defer a.Close()
+	b := n.open(t, vfs.NewMem(), "b")
+	defer b.Close()
+	prop := n.vkeys[a.Validators().Proposer(1, 0)].Public()
+	txs := []*types.Tx{
+		n.tx(n.users[0], &types.Transfer{To: n.users[1].Public().Address(), Amount: 1000}), // overdraft
+		n.tx(n.users[1], &types.KVDelete{Key: "absent"}),                                   // not found
+		n.txNonce(n.users[0], 1, &types.KVPut{Key: "k", Value: "v"}),                       // the failed tx used no nonce
+	}
+	blk, p, err := a.Propose(txs, 0, n.g.GenesisTime+1, prop, execute.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reworded := make([]*types.Receipt, len(p.Result.Receipts))
+	failed := 0
+	for i, r := range p.Result.Receipts {
+		c := *r
+		if !c.OK {
+			failed++
+			c.Reason = "in other words: " + c.Reason
+		}
+		reworded[i] = &c
+	}
+	if failed != 2 {
+		t.Fatalf("want 2 failed receipts, got %d: %+v", failed, p.Result.Receipts)
+	}
+	blk.Header.ResultsRoot = types.ResultsRoot(reworded)
+	vp, err := b.Validate(blk, execute.Options{})
+	if err != nil {
+		t.Fatalf("validator with other reason strings refuses the block: %v", err)
+	}
+	if err := b.Commit(blk, n.certify(blk, 3), vp); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := b.Audit(context.Background(), AuditOptions{Replay: true, ScratchDir: t.TempDir()})
+	if err != nil || !rep.OK {
+		t.Fatalf("audit: %+v %v", rep, err)
+	}
+	// The validator keeps and serves its own wording.
+	ti, err := b.Tx(txs[0].Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc := ti.Receipt; rc.OK || rc.Code != types.CodeInsufficientBalance || rc.Reason == "" || strings.HasPrefix(rc.Reason, "in other words") {
+		t.Fatalf("stored receipt %+v", rc)
+	}
+}

@@ -333,7 +333,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		}
 	}
 	// The good transfer commits; sending it again is a replay (409).
-	if _, err := tn.clients[1].SubmitWait(ctx, good, 30*time.Second); err != nil {
+	res, err := tn.clients[1].SubmitWait(ctx, good, 30*time.Second)
+	if err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.Post(node+"/v1/txs", "application/json", bytes.NewReader(goodJSON))
@@ -344,7 +345,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 	if resp.StatusCode != http.StatusConflict {
 		t.Errorf("replay: status %d, want 409", resp.StatusCode)
 	}
-	// Only the good transfer changed anything: alice paid 10 once.
+	// Only the good transfer changed anything: alice paid 10 once. Node 2
+	// learns of the commit on its own schedule; read it once it has.
+	eventually(t, 30*time.Second, "node 2 reaches the transfer's height", func() bool { return tn.height(2) >= res.Height })
 	a, err := tn.clients[2].Account(ctx, alice.Public().Address())
 	if err != nil || a.Balance != 90 || a.Nonce != 1 {
 		t.Fatalf("alice after bad input: %+v %v", a, err)

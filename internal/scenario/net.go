@@ -319,37 +319,11 @@ func histMean(m map[string]float64, name string) float64 {
 	return 0
 }
 
-// setFaults posts a fault setting to node i's /debug/faults.
+// setFaults sets node i's network faults through its fault switch.
 func (c *cluster) setFaults(ctx context.Context, i int, drop float64, delayMs int64, partition []string) error {
-	if partition == nil {
-		partition = []string{}
-	}
-	body := fmt.Sprintf(`{"drop_outbound": %g, "delay_ms": %d, "partition": %s}`, drop, delayMs, jsonStrings(partition))
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(cctx, http.MethodPost, c.nw.Nodes[i].API+"/debug/faults", strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("faults on %s: %w", c.nw.Nodes[i].Name, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("faults on %s: %s: %s", c.nw.Nodes[i].Name, resp.Status, strings.TrimSpace(string(b)))
-	}
-	return nil
-}
-
-func jsonStrings(ss []string) string {
-	var q []string
-	for _, s := range ss {
-		q = append(q, strconv.Quote(s))
-	}
-	return "[" + strings.Join(q, ",") + "]"
+	return c.cl.SetFaults(cctx, c.hc, i, devnet.Faults{DropOutbound: drop, DelayMs: delayMs, Partition: partition})
 }
 
 // load runs the load generator against the cluster with the scenario's

@@ -1,0 +1,89 @@
+package devnet
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+)
+
+// Faults is a network fault setting of one validator, as its test-only
+// fault switch takes it (a node started with --unsafe-test-faults):
+// DropOutbound is the share of outgoing consensus messages dropped, DelayMs
+// delays every outgoing message, Partition names the peers this node is cut
+// off from. The zero value clears every fault.
+type Faults struct {
+	DropOutbound float64  `json:"drop_outbound"`
+	DelayMs      int64    `json:"delay_ms"`
+	Partition    []string `json:"partition"`
+}
+
+// SetFaults sets node i's network faults. It is the one place that knows
+// where the fault switch is served (today POST /debug/faults on the API
+// listener), so that moving it changes only this function.
+func (c *Cluster) SetFaults(ctx context.Context, hc *http.Client, i int, f Faults) error {
+	if f.Partition == nil {
+		f.Partition = []string{}
+	}
+	body, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	name := c.Net.Nodes[i].Name
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Net.Nodes[i].API+"/debug/faults", bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("faults on %s: %w", name, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("faults on %s: %w", name, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("faults on %s: %s: %s", name, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return nil
+}
+
+// Pause freezes node i's process (SIGSTOP): it keeps its sockets open but
+// answers nothing, like a validator stuck in a long GC pause or a frozen VM.
+// It reports whether a process was running.
+func (c *Cluster) Pause(i int) bool {
+	_, ok := c.signal(i, syscall.SIGSTOP)
+	return ok
+}
+
+// Resume continues a paused node i (SIGCONT; harmless if it is not paused).
+func (c *Cluster) Resume(i int) {
+	c.signal(i, syscall.SIGCONT)
+}
+
+// FreePorts returns n distinct loopback ports that were free a moment ago.
+func FreePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	var ports []int
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("free ports: %w", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}

@@ -188,8 +188,9 @@ func TestByzantineDoubleVoterCannotStopOrForkTheChain(t *testing.T) {
 	if err := tn.cluster.Start(3); err != nil {
 		t.Fatal(err)
 	}
-	senders := newKeys(t, 8)
+	senders := newKeys(t, 9)
 	tn.fund(senders, 1_000_000)
+	ticker, senders := senders[8], senders[:8]
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	acked := tn.load(ctx, senders, []int{0, 1, 2}, 40, nil)
@@ -203,8 +204,17 @@ func TestByzantineDoubleVoterCannotStopOrForkTheChain(t *testing.T) {
 	tn.sameChain([]int{0, 1, 2}, target)
 	// The honest validators saw the conflicting votes and serve the evidence:
 	// two signatures by node3 over different votes for one height and round.
+	// A pair seen only after its height committed may be dropped, and an
+	// idle chain votes no more, so one transaction per poll keeps heights
+	// (and node3's double votes) coming until a pair lands in time.
 	var ev *client.Evidence
+	nonce := uint64(0)
 	eventually(t, 30*time.Second, "double-sign evidence served", func() bool {
+		nonce++
+		tick := client.NewTx(tn.net.ChainID, ticker, nonce, &types.Transfer{To: ticker.Public().Address(), Amount: 1})
+		if _, err := tn.clients[0].Submit(ctx, tick); err != nil {
+			nonce-- // refused: the same nonce again next time
+		}
 		for _, i := range []int{0, 1, 2} {
 			l, err := tn.clients[i].Evidence(ctx)
 			if err == nil && len(l.Evidence) > 0 {

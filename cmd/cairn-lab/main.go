@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cairn-db/cairn/internal/devnet"
 	"github.com/cairn-db/cairn/internal/scenario"
 )
 
@@ -170,13 +171,12 @@ func locateCairn(ctx context.Context, flagPath, dir string, stderr io.Writer) (b
 		return abs, "--cairn", nil
 	}
 	if goBin, err := exec.LookPath("go"); err == nil && inModule(ctx, goBin) {
-		bin := filepath.Join(dir, name)
-		fmt.Fprintf(stderr, "cairn-lab: building %s/cmd/cairn into %s\n", module, dir)
+		fmt.Fprintf(stderr, "cairn-lab: building %s into %s\n", devnet.CairnPackage, dir)
 		bctx, cancel := context.WithTimeout(ctx, buildTimeout)
 		defer cancel()
-		out, err := exec.CommandContext(bctx, goBin, "build", "-o", bin, module+"/cmd/cairn").CombinedOutput()
+		bin, err := devnet.BuildCairn(bctx, dir)
 		if err != nil {
-			return "", "", fmt.Errorf("go build %s/cmd/cairn: %w\n%s(or pass --cairn PATH)", module, err, out)
+			return "", "", fmt.Errorf("%w(or pass --cairn PATH)", err)
 		}
 		return bin, "built from this checkout", nil
 	}

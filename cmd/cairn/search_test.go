@@ -53,19 +53,7 @@ func TestSearchCommand(t *testing.T) {
 }
 
 func TestReindexCommand(t *testing.T) {
-	dir := t.TempDir()
-	if code, _, stderr := run(t, "init", "--validators", "1", "--home", dir); code != 0 {
-		t.Fatalf("init: %s", stderr)
-	}
-	nw, err := devnet.LoadNetwork(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	home := nw.Nodes[0].Home
-	cfg, err := node.LoadConfig(home)
-	if err != nil {
-		t.Fatal(err)
-	}
+	home, cfg := initOneValidator(t)
 	g, err := types.LoadGenesis(cfg.Path(cfg.Genesis))
 	if err != nil {
 		t.Fatal(err)
@@ -127,4 +115,24 @@ func TestReindexCommand(t *testing.T) {
 	if err != nil || res.Total != 2 || ix.IndexedHeight() != 3 {
 		t.Fatalf("rebuilt index: %v %+v", err, res)
 	}
+}
+
+// initOneValidator runs `cairn init` for a one-validator network in a
+// temporary directory and returns the validator's home and configuration.
+func initOneValidator(t *testing.T) (string, node.Config) {
+	t.Helper()
+	dir := t.TempDir()
+	if code, _, stderr := run(t, "init", "--validators", "1", "--home", dir); code != 0 {
+		t.Fatalf("init: %s", stderr)
+	}
+	nw, err := devnet.LoadNetwork(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := nw.Nodes[0].Home
+	cfg, err := node.LoadConfig(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return home, cfg
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cairn-db/cairn/internal/devnet"
 	"github.com/cairn-db/cairn/internal/node"
 	"github.com/cairn-db/cairn/internal/wal"
 )
@@ -17,19 +16,7 @@ import (
 // A validator whose consensus WAL is damaged before its last frames (not
 // a torn tail) refuses to start, and says which file and where.
 func TestNodeRefusesCorruptWAL(t *testing.T) {
-	dir := t.TempDir()
-	if code, _, stderr := run(t, "init", "--validators", "1", "--home", dir); code != 0 {
-		t.Fatalf("init: %s", stderr)
-	}
-	nw, err := devnet.LoadNetwork(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	home := nw.Nodes[0].Home
-	cfg, err := node.LoadConfig(home)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, cfg := initOneValidator(t)
 	path := node.WALPath(cfg)
 	if err := os.MkdirAll(cfg.Path(cfg.DataDir), 0o755); err != nil {
 		t.Fatal(err)

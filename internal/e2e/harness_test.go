@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -29,10 +28,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	bin = filepath.Join(dir, "cairn")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/cairn-db/cairn/cmd/cairn").CombinedOutput()
+	bin, err = devnet.BuildCairn(context.Background(), dir)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "build cairn: %v\n%s", err, out)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()

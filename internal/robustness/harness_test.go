@@ -1,13 +1,15 @@
 package robustness
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/cairn-db/cairn/internal/devnet"
 )
 
 var (
@@ -28,10 +30,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	bin = filepath.Join(dir, "cairn")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/cairn-db/cairn/cmd/cairn").CombinedOutput()
+	bin, err = devnet.BuildCairn(context.Background(), dir)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "build cairn: %v\n%s", err, out)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()

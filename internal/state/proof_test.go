@@ -1,7 +1,6 @@
 package state
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -90,26 +89,6 @@ func TestProofsAllHeights(t *testing.T) {
 				}
 			} else if smt.Verify(root, []byte(k), []byte("x"), p) == nil {
 				t.Fatalf("absence proof of %s verifies as membership", k)
-			}
-			// Binary and JSON round trips preserve the proof.
-			enc := p.Encode()
-			q, err := smt.DecodeProof(enc)
-			if err != nil {
-				t.Fatalf("DecodeProof: %v", err)
-			}
-			if !bytes.Equal(q.Encode(), enc) || smt.Verify(root, []byte(k), v, q) != nil {
-				t.Fatalf("binary round trip of %s's proof changed it", k)
-			}
-			js, err := json.Marshal(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var pj smt.Proof
-			if err := json.Unmarshal(js, &pj); err != nil {
-				t.Fatalf("unmarshal proof JSON %s: %v", js, err)
-			}
-			if !bytes.Equal(pj.Encode(), enc) {
-				t.Fatalf("JSON round trip of %s's proof changed it: %s", k, js)
 			}
 		}
 	}

@@ -1,0 +1,33 @@
+package devnet
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+)
+
+// CairnPackage is the import path of the validator binary a Cluster runs.
+const CairnPackage = "github.com/cairn-db/cairn/cmd/cairn"
+
+// BuildCairn builds the cairn binary from this module's source into dir
+// with the go tool on PATH and returns its path. The end-to-end and
+// robustness tests and cairn-lab use it so that the validators they start
+// are always the source they were built with.
+func BuildCairn(ctx context.Context, dir string) (string, error) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("build cairn: the go tool is not on PATH: %w", err)
+	}
+	name := "cairn"
+	if runtime.GOOS == "windows" {
+		name += ".exe"
+	}
+	bin := filepath.Join(dir, name)
+	out, err := exec.CommandContext(ctx, goBin, "build", "-o", bin, CairnPackage).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build %s: %w\n%s", CairnPackage, err, out)
+	}
+	return bin, nil
+}

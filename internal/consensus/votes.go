@@ -243,7 +243,7 @@ func (e *Engine) onProposal(from int, p *Proposal) {
 		}
 		return
 	}
-	if p.Block.Header.Round > p.Round {
+	if !headerRoundFits(p) {
 		e.stats.InvalidBlocks++
 		return
 	}
@@ -251,4 +251,19 @@ func (e *Engine) onProposal(from int, p *Proposal) {
 		e.stats.ConflictingProposals++
 	}
 	e.addProposal(p)
+}
+
+// headerRoundFits is the rule tying a block's header round to the proposal
+// carrying it. A new block (no proof of lock) is built for the proposal's
+// own round, so its header names that round and, through it, the proposer
+// the header check expects. A re-proposed block (POLRound >= 0) was built
+// in an earlier round, at or before the POL round in which a quorum
+// prevoted it. Without the rule a proposer could pass its block off as one
+// built in another round, by another validator.
+func headerRoundFits(p *Proposal) bool {
+	hr := p.Block.Header.Round
+	if p.POLRound < 0 {
+		return hr == p.Round
+	}
+	return hr <= uint32(p.POLRound)
 }

@@ -208,7 +208,8 @@ func (n *Node) openEngine() error {
 	return nil
 }
 
-// ValidateBlock implements consensus.App: execute the block on the
+// ValidateBlock implements consensus.App: bound the block's time by this
+// validator's clock (ledger.MaxClockDrift), execute the block on the
 // committed state and keep the result for the commit.
 func (n *Node) ValidateBlock(b *types.Block) error {
 	if _, ok := n.prepared[b.Hash()]; ok {
@@ -218,6 +219,11 @@ func (n *Node) ValidateBlock(b *types.Block) error {
 		return nil
 	}
 	start := time.Now()
+	// The clock bound lives here, not in the engine (which has no clock)
+	// nor in ledger.Validate (which also re-checks certified blocks).
+	if err := ledger.CheckTime(&b.Header, start); err != nil {
+		return err
+	}
 	p, err := n.ledger.Validate(b, execute.Options{Verified: n.pool.Verified})
 	n.log.Debug("validated proposal", "height", b.Header.Height, "round", b.Header.Round, "txs", len(b.Txs), "took", time.Since(start), "err", err)
 	if err != nil {

@@ -167,7 +167,7 @@ func (n *Node) apply(rd consensus.Ready) error {
 			heap.Push(&n.timers, t)
 		}
 		for _, s := range rd.Serve {
-			n.serveBlock(s)
+			n.server.offer(serveJob{to: s.To, height: s.Height}) // never blocks; see serve.go
 		}
 		for _, ev := range rd.Evidence {
 			n.recordEvidence(ev)
@@ -275,18 +275,6 @@ func (n *Node) writeWAL(recs []consensus.WALRecord) error {
 		return fmt.Errorf("node: wal sync: %w", err)
 	}
 	return nil
-}
-
-func (n *Node) serveBlock(s consensus.ServeRequest) {
-	if s.To < 0 || s.To >= n.vals.Len() {
-		return
-	}
-	b, cert, _, err := n.ledger.Block(s.Height)
-	if err != nil {
-		return // we do not have it (yet); the requester asks someone else
-	}
-	msg := consensus.Encode(&consensus.BlockResponse{Block: b, Cert: cert})
-	n.net.Send(n.vals.Validators[s.To].PublicKey, chSync, msg)
 }
 
 func (n *Node) recordEvidence(ev consensus.DuplicateVote) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/consensus"
 	"github.com/cairn-db/cairn/internal/execute"
 	"github.com/cairn-db/cairn/internal/ledger"
 	"github.com/cairn-db/cairn/internal/mempool"
@@ -36,8 +37,18 @@ func testNode(t *testing.T) *Node {
 		t.Fatal(err)
 	}
 	self := vals.IndexOf(gossipKey(1).Public())
-	return &Node{log: slog.New(slog.NewTextHandler(io.Discard, nil)), key: gossipKey(1), genesis: g, vals: vals, self: self,
+	n := &Node{log: slog.New(slog.NewTextHandler(io.Discard, nil)), key: gossipKey(1), genesis: g, vals: vals, self: self,
 		ledger: l, pool: pool, m: newMetrics(), prepared: map[crypto.Hash]*ledger.Prepared{}}
+	n.server = newBlockServer(vals.Len(), n.m)
+	// An engine for what apply reads (its position); tests step it only
+	// where they say so.
+	n.engine, err = consensus.New(consensus.Config{ChainID: g.ChainID, Validators: vals, Key: n.key, App: n,
+		Cut:      consensus.CutPolicy{MaxTxs: g.Params.MaxBlockTxs, MaxBytes: g.Params.MaxBlockBytes},
+		Timeouts: consensus.DefaultTimeouts()}, consensus.StartPoint{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // keyOf returns the private key of validator i of the test node's set.

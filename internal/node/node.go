@@ -6,7 +6,9 @@
 // only writer of the ledger; it handles peer messages, mempool signals and
 // timers in turn. API handlers read the ledger and add to the mempool
 // concurrently (both are safe for that). Gossip ingestion runs on its own
-// goroutine so that verifying peers' transactions never delays a vote.
+// goroutine so that verifying peers' transactions never delays a vote, and
+// so does serving blocks to lagging peers (serve.go: bounded queue,
+// per-peer budget, duplicates dropped).
 //
 // Durability: a block is committed (one synced Pebble batch) before the
 // engine's WAL records of the same step are written and before any message
@@ -59,6 +61,7 @@ type Node struct {
 	index  *search.Index
 	wal    *wal.Log
 	engine *consensus.Engine
+	server *blockServer
 	hub    *events.Hub
 	m      *metrics
 	http   *http.Server
@@ -105,6 +108,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	n := &Node{cfg: cfg, log: log, key: key, genesis: g, vals: vals, self: self,
 		hub: events.NewHub(), prepared: map[crypto.Hash]*ledger.Prepared{}, ingest: make(chan p2p.Message, 256)}
 	n.m = newMetrics()
+	n.server = newBlockServer(vals.Len(), n.m)
 	ok := false
 	defer func() {
 		if !ok {
@@ -257,9 +261,10 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.cfg.Byzantine != "" || n.cfg.AllowFaults {
 		n.log.Warn("UNSAFE TEST MODE", "byzantine", n.cfg.Byzantine, "fault_injection", n.cfg.AllowFaults)
 	}
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.gossipOut(ctx)
 	go n.gossipIn(ctx)
+	go n.serveBlocks(ctx)
 	if n.index != nil {
 		n.wg.Add(1)
 		go func() {

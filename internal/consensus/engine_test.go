@@ -514,3 +514,26 @@ func TestHeaderRoundWithProofOfLock(t *testing.T) {
 		t.Fatal("a block built in round 1 was accepted under a proof of lock from round 0")
 	}
 }
+
+// Two signed proposals by one proposer for one (height, round) with
+// different blocks are evidence, reported once, and verifiable by anyone.
+func TestConflictingProposalsAreEvidence(t *testing.T) {
+	h := newHarness(t, 4, testCut())
+	proposer := h.vs.Proposer(1, 0)
+	me := (proposer + 1) % 4
+	e := h.engines[me]
+	a := proposalFor(h, 0, 1)
+	b := proposalFor(h, 0, 2)
+	e.Step(1, Receive{From: proposer, Msg: a})
+	rd := e.Step(2, Receive{From: (proposer + 2) % 4, Msg: b}) // forwarded by someone else
+	if len(rd.Evidence) != 1 {
+		t.Fatalf("want 1 evidence for conflicting proposals, got %d", len(rd.Evidence))
+	}
+	if err := rd.Evidence[0].Verify(testChain, h.vs); err != nil {
+		t.Fatal(err)
+	}
+	c := proposalFor(h, 0, 3)
+	if rd = e.Step(3, Receive{From: proposer, Msg: c}); len(rd.Evidence) != 0 {
+		t.Fatal("same proposer's equivocation in one round reported twice")
+	}
+}

@@ -180,11 +180,11 @@ func (e *Engine) onVote(from int, m *VoteMessage) {
 			e.stats.BadSignature++
 			return
 		}
-		k := evidenceKey{v.Validator, v.Round, v.Type}
+		k := evidenceKey{v.Validator, v.Round, EvidenceKind(v.Type)}
 		if !e.evidenceSeen[k] {
 			e.evidenceSeen[k] = true
 			e.stats.Equivocations++
-			e.ready.Evidence = append(e.ready.Evidence, DuplicateVote{A: set.votes[v.Validator], B: *v})
+			e.ready.Evidence = append(e.ready.Evidence, &DuplicateVote{A: set.votes[v.Validator], B: *v})
 		}
 		if len(set.extra[v.Validator]) < maxExtraVotes || e.blocks[v.BlockHash] != nil {
 			set.addExtra(*v, e.vs.Validators[v.Validator].Power)
@@ -249,6 +249,16 @@ func (e *Engine) onProposal(from int, p *Proposal) {
 	}
 	if len(rs.proposals) > 0 {
 		e.stats.ConflictingProposals++
+	}
+	for _, q := range rs.proposals {
+		if q.BlockHash() == h {
+			continue // the same block under another POL round: not evidence
+		}
+		if k := (evidenceKey{uint16(proposer), p.Round, EvidenceProposal}); !e.evidenceSeen[k] {
+			e.evidenceSeen[k] = true
+			e.ready.Evidence = append(e.ready.Evidence, &ConflictingProposal{Validator: uint16(proposer), A: q.Signed(), B: p.Signed()})
+		}
+		break
 	}
 	e.addProposal(p)
 }

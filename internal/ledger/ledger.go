@@ -370,11 +370,11 @@ func (l *Ledger) Commit(b *types.Block, cert *types.Certificate, p *Prepared) er
 	return nil
 }
 
-// RecordEvidence stores misbehaviour evidence seen at height (synced).
-func (l *Ledger) RecordEvidence(height uint64, seq uint32, ev []byte) error {
+// RecordEvidence stores misbehaviour evidence under k (synced).
+func (l *Ledger) RecordEvidence(k store.EvidenceKey, ev []byte) error {
 	b := l.db.NewBatch()
 	defer b.Close()
-	if err := store.StageEvidence(b, height, seq, ev); err != nil {
+	if err := store.StageEvidence(b, k, ev); err != nil {
 		return fmt.Errorf("record evidence: %w", err)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {

@@ -109,6 +109,18 @@ func (n *Node) onMessage(m p2p.Message) error {
 			n.m.gossipDropped.Inc() // gossip is best effort; clients retry
 		}
 		return nil
+	case chEvidence:
+		switch {
+		case !n.evidenceGate.admit(from, time.Now()):
+			n.m.evidenceGossip.WithLabelValues("rate_limited").Inc()
+		default:
+			select {
+			case n.evidenceQ <- m:
+			default:
+				n.m.evidenceGossip.WithLabelValues("queue_full").Inc()
+			}
+		}
+		return nil
 	case chConsensus, chSync:
 		msg, err := consensus.Decode(m.Payload)
 		if err != nil {
@@ -275,14 +287,4 @@ func (n *Node) writeWAL(recs []consensus.WALRecord) error {
 		return fmt.Errorf("node: wal sync: %w", err)
 	}
 	return nil
-}
-
-func (n *Node) recordEvidence(ev consensus.DuplicateVote) {
-	n.m.evidence.Inc()
-	a := ev.A
-	n.log.Warn("double-sign evidence", "validator", n.vals.Validators[a.Validator].Name, "height", a.Height, "round", a.Round, "type", a.Type.String())
-	b := append(ev.A.Encode(), ev.B.Encode()...)
-	if err := n.ledger.RecordEvidence(a.Height, uint32(a.Round)<<16|uint32(a.Validator), b); err != nil {
-		n.log.Error("store evidence", "err", err)
-	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/cairn-db/cairn/internal/execute"
 	"github.com/cairn-db/cairn/internal/ledger"
 	"github.com/cairn-db/cairn/internal/mempool"
+	"github.com/cairn-db/cairn/internal/p2p"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -40,6 +41,8 @@ func testNode(t *testing.T) *Node {
 	n := &Node{log: slog.New(slog.NewTextHandler(io.Discard, nil)), key: gossipKey(1), genesis: g, vals: vals, self: self,
 		ledger: l, pool: pool, m: newMetrics(), prepared: map[crypto.Hash]*ledger.Prepared{}}
 	n.server = newBlockServer(vals.Len(), n.m)
+	n.evidenceQ = make(chan p2p.Message, maxEvidenceQueue)
+	n.evidenceGate = evidenceGate{counts: make([]int, vals.Len())}
 	// An engine for what apply reads (its position); tests step it only
 	// where they say so.
 	n.engine, err = consensus.New(consensus.Config{ChainID: g.ChainID, Validators: vals, Key: n.key, App: n,

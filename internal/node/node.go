@@ -44,6 +44,7 @@ const (
 	chConsensus byte = 1
 	chMempool   byte = 2
 	chSync      byte = 3
+	chEvidence  byte = 4 // misbehaviour evidence, see evidence.go
 )
 
 // Node is one running validator.
@@ -73,12 +74,18 @@ type Node struct {
 	pendingSince int64
 	walHeight    uint64
 
-	ingest   chan p2p.Message
-	ready    atomic.Bool
-	position atomic.Pointer[consensus.Position]
-	submitAt sync.Map // tx hash -> time admitted through this node's API
-	tracked  atomic.Int64
-	wg       sync.WaitGroup
+	ingest chan p2p.Message
+	// Evidence gossip: the per-peer rate gate (consensus goroutine), the
+	// queue to the evidence worker, and the lock that keeps store-if-new
+	// atomic between the two writers.
+	evidenceGate evidenceGate
+	evidenceQ    chan p2p.Message
+	evidenceMu   sync.Mutex
+	ready        atomic.Bool
+	position     atomic.Pointer[consensus.Position]
+	submitAt     sync.Map // tx hash -> time admitted through this node's API
+	tracked      atomic.Int64
+	wg           sync.WaitGroup
 }
 
 // New opens everything a validator needs; Run starts it.
@@ -106,7 +113,8 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		return nil, fmt.Errorf("node: key %s is not a validator of %s", key.Public(), g.ChainID)
 	}
 	n := &Node{cfg: cfg, log: log, key: key, genesis: g, vals: vals, self: self,
-		hub: events.NewHub(), prepared: map[crypto.Hash]*ledger.Prepared{}, ingest: make(chan p2p.Message, 256)}
+		hub: events.NewHub(), prepared: map[crypto.Hash]*ledger.Prepared{}, ingest: make(chan p2p.Message, 256),
+		evidenceQ: make(chan p2p.Message, maxEvidenceQueue), evidenceGate: evidenceGate{counts: make([]int, vals.Len())}}
 	n.m = newMetrics()
 	n.server = newBlockServer(vals.Len(), n.m)
 	ok := false
@@ -261,10 +269,11 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.cfg.Byzantine != "" || n.cfg.AllowFaults {
 		n.log.Warn("UNSAFE TEST MODE", "byzantine", n.cfg.Byzantine, "fault_injection", n.cfg.AllowFaults)
 	}
-	n.wg.Add(3)
+	n.wg.Add(4)
 	go n.gossipOut(ctx)
 	go n.gossipIn(ctx)
 	go n.serveBlocks(ctx)
+	go n.evidenceIn(ctx.Done())
 	if n.index != nil {
 		n.wg.Add(1)
 		go func() {

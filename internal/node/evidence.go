@@ -138,6 +138,7 @@ func (n *Node) admitEvidenceErr(m p2p.Message) (string, error) {
 	if !stored {
 		return "ignored", nil
 	}
+	n.m.evidence.Inc()
 	n.net.Broadcast(chEvidence, m.Payload) // peers that hold it ignore it
 	return "stored", nil
 }

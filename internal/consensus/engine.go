@@ -131,7 +131,7 @@ type voteKey struct {
 type evidenceKey struct {
 	validator uint16
 	round     uint32
-	typ       types.VoteType
+	kind      EvidenceKind
 }
 
 // Engine is one validator's Tendermint state machine. It is not safe for

@@ -466,3 +466,74 @@ func TestIdleLaggardCatchesUpOnPeerConnected(t *testing.T) {
 	}
 	h.checkAgreement()
 }
+
+// A proposal without a proof of lock must carry a block built for its own
+// round: a proposer may not pass off a block as another round's (and so
+// as another proposer's). With a proof of lock the block was built in an
+// earlier round, at or before the POL round.
+func TestHeaderRoundMustMatchProposal(t *testing.T) {
+	h := newHarness(t, 4, testCut())
+	p1 := h.vs.Proposer(1, 1)
+	me := (p1 + 1) % 4
+	if me == h.vs.Proposer(1, 0) {
+		me = (me + 1) % 4
+	}
+	e := h.engines[me]
+	// Move me to round 1: f+1 precommits of round 1 from others.
+	for _, i := range []int{(me + 1) % 4, (me + 2) % 4} {
+		v := types.SignVote(h.keys[i], testChain, types.Precommit, 1, 1, crypto.Hash{}, uint16(i))
+		e.Step(10, Receive{From: i, Msg: &VoteMessage{Vote: v}})
+	}
+	if e.Round() != 1 {
+		t.Fatalf("not in round 1 (round %d)", e.Round())
+	}
+	// Round 1's proposer signs a block whose header claims round 0 (and
+	// round 0's proposer), with no proof of lock.
+	old := proposalFor(h, 0, 1).Block
+	stale := SignProposal(h.keys[p1], testChain, 1, 1, -1, old)
+	rd := e.Step(11, Receive{From: p1, Msg: stale})
+	for _, v := range votesOf(rd) {
+		if v.Type == types.Prevote && v.BlockHash == old.Hash() {
+			t.Fatal("prevoted a block whose header round is not the proposal's round, without a proof of lock")
+		}
+	}
+	if e.Stats().InvalidBlocks == 0 {
+		t.Fatal("the mismatched header round was not counted as an invalid block")
+	}
+}
+
+// With a proof of lock, the header round may be earlier than the proposal
+// round but not later than the POL round.
+func TestHeaderRoundWithProofOfLock(t *testing.T) {
+	h := newHarness(t, 4, testCut())
+	e := h.engines[(h.vs.Proposer(1, 2)+1)%4]
+	blk := proposalFor(h, 1, 1).Block // built in round 1
+	p := SignProposal(h.keys[h.vs.Proposer(1, 2)], testChain, 1, 2, 0, blk)
+	e.Step(1, Receive{From: h.vs.Proposer(1, 2), Msg: p})
+	if e.Stats().InvalidBlocks == 0 {
+		t.Fatal("a block built in round 1 was accepted under a proof of lock from round 0")
+	}
+}
+
+// Two signed proposals by one proposer for one (height, round) with
+// different blocks are evidence, reported once, and verifiable by anyone.
+func TestConflictingProposalsAreEvidence(t *testing.T) {
+	h := newHarness(t, 4, testCut())
+	proposer := h.vs.Proposer(1, 0)
+	me := (proposer + 1) % 4
+	e := h.engines[me]
+	a := proposalFor(h, 0, 1)
+	b := proposalFor(h, 0, 2)
+	e.Step(1, Receive{From: proposer, Msg: a})
+	rd := e.Step(2, Receive{From: (proposer + 2) % 4, Msg: b}) // forwarded by someone else
+	if len(rd.Evidence) != 1 {
+		t.Fatalf("want 1 evidence for conflicting proposals, got %d", len(rd.Evidence))
+	}
+	if err := rd.Evidence[0].Verify(testChain, h.vs); err != nil {
+		t.Fatal(err)
+	}
+	c := proposalFor(h, 0, 3)
+	if rd = e.Step(3, Receive{From: proposer, Msg: c}); len(rd.Evidence) != 0 {
+		t.Fatal("same proposer's equivocation in one round reported twice")
+	}
+}

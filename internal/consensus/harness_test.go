@@ -126,7 +126,7 @@ type harness struct {
 	drop     func(from, to int, m Message) bool
 	sent     int
 	timers   int
-	evidence []DuplicateVote
+	evidence []Evidence
 	builds   int
 }
 

@@ -5,9 +5,6 @@ package consensus
 // events Step accepts, and the Stats counters.
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/types"
 )
@@ -76,30 +73,6 @@ type ServeRequest struct {
 	Height uint64
 }
 
-// DuplicateVote is evidence that a validator signed two different votes
-// of one type for one height and round.
-type DuplicateVote struct {
-	A, B types.Vote
-}
-
-// Verify checks that d is real evidence against validator A.Validator.
-func (d *DuplicateVote) Verify(chainID string, vs *types.ValidatorSet) error {
-	a, b := d.A, d.B
-	if a.Validator != b.Validator || a.Height != b.Height || a.Round != b.Round || a.Type != b.Type {
-		return errors.New("duplicate vote: votes are not for the same validator, height, round and type")
-	}
-	if a.BlockHash == b.BlockHash {
-		return errors.New("duplicate vote: votes agree")
-	}
-	if err := a.Verify(chainID, vs); err != nil {
-		return fmt.Errorf("duplicate vote: %w", err)
-	}
-	if err := b.Verify(chainID, vs); err != nil {
-		return fmt.Errorf("duplicate vote: %w", err)
-	}
-	return nil
-}
-
 // Ready is what one Step asks the driver to do, in this order:
 //
 //  1. Commits: apply and store each block with its certificate, synced.
@@ -123,7 +96,7 @@ type Ready struct {
 	Commits  []Commit
 	Build    *BuildRequest
 	Serve    []ServeRequest
-	Evidence []DuplicateVote
+	Evidence []Evidence
 }
 
 // Empty reports whether there is nothing to do.

@@ -180,11 +180,11 @@ func (e *Engine) onVote(from int, m *VoteMessage) {
 			e.stats.BadSignature++
 			return
 		}
-		k := evidenceKey{v.Validator, v.Round, v.Type}
+		k := evidenceKey{v.Validator, v.Round, EvidenceKind(v.Type)}
 		if !e.evidenceSeen[k] {
 			e.evidenceSeen[k] = true
 			e.stats.Equivocations++
-			e.ready.Evidence = append(e.ready.Evidence, DuplicateVote{A: set.votes[v.Validator], B: *v})
+			e.ready.Evidence = append(e.ready.Evidence, &DuplicateVote{A: set.votes[v.Validator], B: *v})
 		}
 		if len(set.extra[v.Validator]) < maxExtraVotes || e.blocks[v.BlockHash] != nil {
 			set.addExtra(*v, e.vs.Validators[v.Validator].Power)
@@ -243,12 +243,37 @@ func (e *Engine) onProposal(from int, p *Proposal) {
 		}
 		return
 	}
-	if p.Block.Header.Round > p.Round {
+	if !headerRoundFits(p) {
 		e.stats.InvalidBlocks++
 		return
 	}
 	if len(rs.proposals) > 0 {
 		e.stats.ConflictingProposals++
 	}
+	for _, q := range rs.proposals {
+		if q.BlockHash() == h {
+			continue // the same block under another POL round: not evidence
+		}
+		if k := (evidenceKey{uint16(proposer), p.Round, EvidenceProposal}); !e.evidenceSeen[k] {
+			e.evidenceSeen[k] = true
+			e.ready.Evidence = append(e.ready.Evidence, &ConflictingProposal{Validator: uint16(proposer), A: q.Signed(), B: p.Signed()})
+		}
+		break
+	}
 	e.addProposal(p)
+}
+
+// headerRoundFits is the rule tying a block's header round to the proposal
+// carrying it. A new block (no proof of lock) is built for the proposal's
+// own round, so its header names that round and, through it, the proposer
+// the header check expects. A re-proposed block (POLRound >= 0) was built
+// in an earlier round, at or before the POL round in which a quorum
+// prevoted it. Without the rule a proposer could pass its block off as one
+// built in another round, by another validator.
+func headerRoundFits(p *Proposal) bool {
+	hr := p.Block.Header.Round
+	if p.POLRound < 0 {
+		return hr == p.Round
+	}
+	return hr <= uint32(p.POLRound)
 }

@@ -21,6 +21,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -369,15 +370,35 @@ func (l *Ledger) Commit(b *types.Block, cert *types.Certificate, p *Prepared) er
 	return nil
 }
 
-// RecordEvidence stores misbehaviour evidence seen at height (synced).
-func (l *Ledger) RecordEvidence(height uint64, seq uint32, ev []byte) error {
+// RecordEvidence stores misbehaviour evidence under k (synced).
+func (l *Ledger) RecordEvidence(k store.EvidenceKey, ev []byte) error {
 	b := l.db.NewBatch()
 	defer b.Close()
-	if err := store.StageEvidence(b, height, seq, ev); err != nil {
+	if err := store.StageEvidence(b, k, ev); err != nil {
 		return fmt.Errorf("record evidence: %w", err)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("record evidence: %w", err)
+	}
+	return nil
+}
+
+// MaxClockDrift is how far ahead of a validator's own clock a proposed
+// block's time may be. Block time never goes backwards (Propose clamps to
+// the parent's), so without a bound one proposer could stamp a block far
+// in the future and freeze chain time there. The bound covers ordinary
+// clock skew between validators (NTP keeps it to milliseconds); a
+// validator whose clock lags by more rejects such proposals and falls back
+// to catching up on the certified blocks, which are never time-checked.
+const MaxClockDrift = 5 * time.Second
+
+// CheckTime reports whether header h's time is at most MaxClockDrift after
+// now. It applies to proposals only: certified blocks (catch-up, commit,
+// audit) carry a quorum's judgement and are not checked against a clock.
+func CheckTime(h *types.Header, now time.Time) error {
+	if limit := now.Add(MaxClockDrift).UnixMilli(); h.Time > limit {
+		return fmt.Errorf("block %d: time %d is %d ms ahead of this validator's clock, more than the %v drift allowed",
+			h.Height, h.Time, h.Time-now.UnixMilli(), MaxClockDrift)
 	}
 	return nil
 }

@@ -110,6 +110,18 @@ func (n *Node) onMessage(m p2p.Message) error {
 			n.m.gossipDropped.Inc() // gossip is best effort; clients retry
 		}
 		return nil
+	case chEvidence:
+		switch {
+		case !n.evidenceGate.admit(from, time.Now()):
+			n.m.evidenceGossip.WithLabelValues("rate_limited").Inc()
+		default:
+			select {
+			case n.evidenceQ <- m:
+			default:
+				n.m.evidenceGossip.WithLabelValues("queue_full").Inc()
+			}
+		}
+		return nil
 	case chConsensus, chSync:
 		msg, err := consensus.Decode(m.Payload)
 		if err != nil {
@@ -168,7 +180,7 @@ func (n *Node) apply(rd consensus.Ready) error {
 			heap.Push(&n.timers, t)
 		}
 		for _, s := range rd.Serve {
-			n.serveBlock(s)
+			n.server.offer(serveJob{to: s.To, height: s.Height}) // never blocks; see serve.go
 		}
 		for _, ev := range rd.Evidence {
 			n.recordEvidence(ev)
@@ -273,26 +285,4 @@ func (n *Node) writeWAL(recs []consensus.WALRecord) error {
 		return fmt.Errorf("node: wal sync: %w", err)
 	}
 	return nil
-}
-
-func (n *Node) serveBlock(s consensus.ServeRequest) {
-	if s.To < 0 || s.To >= n.vals.Len() {
-		return
-	}
-	b, cert, _, err := n.ledger.Block(s.Height)
-	if err != nil {
-		return // we do not have it (yet); the requester asks someone else
-	}
-	msg := consensus.Encode(&consensus.BlockResponse{Block: b, Cert: cert})
-	n.net.Send(n.vals.Validators[s.To].PublicKey, chSync, msg)
-}
-
-func (n *Node) recordEvidence(ev consensus.DuplicateVote) {
-	n.m.evidence.Inc()
-	a := ev.A
-	n.log.Warn("double-sign evidence", "validator", n.vals.Validators[a.Validator].Name, "height", a.Height, "round", a.Round, "type", a.Type.String())
-	b := append(ev.A.Encode(), ev.B.Encode()...)
-	if err := n.ledger.RecordEvidence(a.Height, uint32(a.Round)<<16|uint32(a.Validator), b); err != nil {
-		n.log.Error("store evidence", "err", err)
-	}
 }

@@ -25,6 +25,8 @@ type metrics struct {
 	gossipDropped  prometheus.Counter
 	gossipRejected prometheus.Counter
 	evidence       prometheus.Counter
+	blockRequests  *prometheus.CounterVec
+	evidenceGossip *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -42,9 +44,11 @@ func newMetrics() *metrics {
 	m.badMessages = prometheus.NewCounter(prometheus.CounterOpts{Name: "cairn_p2p_bad_messages_total", Help: "Peer messages that did not decode."})
 	m.gossipDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "cairn_gossip_dropped_total", Help: "Gossip batches dropped because ingestion was behind."})
 	m.gossipRejected = prometheus.NewCounter(prometheus.CounterOpts{Name: "cairn_gossip_rejected_total", Help: "Gossiped transactions not admitted (duplicates, stale)."})
-	m.evidence = prometheus.NewCounter(prometheus.CounterOpts{Name: "cairn_evidence_total", Help: "Double-sign evidence observed."})
+	m.evidence = prometheus.NewCounter(prometheus.CounterOpts{Name: "cairn_evidence_total", Help: "Equivocation evidence (double votes, conflicting proposals) this node observed, or received from a peer and stored."})
+	m.evidenceGossip = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cairn_evidence_gossip_total", Help: "Evidence received from peers by outcome: stored (new, forwarded), ignored (held already, outside the height window or over the validator's budget), invalid, error, rate_limited, queue_full."}, []string{"result"})
+	m.blockRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cairn_block_requests_total", Help: "Peers' block requests by outcome: queued for the serving worker, duplicate (already queued), over_budget (the peer has too many outstanding), queue_full."}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.height, m.committedTxs, m.failedTxs, m.blocks, m.mempoolTxs, m.round, m.peers,
-		m.commitSeconds, m.txLatency, m.badMessages, m.gossipDropped, m.gossipRejected, m.evidence,
+		m.commitSeconds, m.txLatency, m.badMessages, m.gossipDropped, m.gossipRejected, m.evidence, m.blockRequests, m.evidenceGossip,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

@@ -6,7 +6,9 @@
 // only writer of the ledger; it handles peer messages, mempool signals and
 // timers in turn. API handlers read the ledger and add to the mempool
 // concurrently (both are safe for that). Gossip ingestion runs on its own
-// goroutine so that verifying peers' transactions never delays a vote.
+// goroutine so that verifying peers' transactions never delays a vote, and
+// so does serving blocks to lagging peers (serve.go: bounded queue,
+// per-peer budget, duplicates dropped).
 //
 // Durability: a block is committed (one synced Pebble batch) before the
 // engine's WAL records of the same step are written and before any message
@@ -42,6 +44,7 @@ const (
 	chConsensus byte = 1
 	chMempool   byte = 2
 	chSync      byte = 3
+	chEvidence  byte = 4 // misbehaviour evidence, see evidence.go
 )
 
 // Node is one running validator.
@@ -59,6 +62,7 @@ type Node struct {
 	index  *search.Index
 	wal    *wal.Log
 	engine *consensus.Engine
+	server *blockServer
 	hub    *events.Hub
 	m      *metrics
 	http   *http.Server
@@ -70,12 +74,18 @@ type Node struct {
 	pendingSince int64
 	walHeight    uint64
 
-	ingest   chan p2p.Message
-	ready    atomic.Bool
-	position atomic.Pointer[consensus.Position]
-	submitAt sync.Map // tx hash -> time admitted through this node's API
-	tracked  atomic.Int64
-	wg       sync.WaitGroup
+	ingest chan p2p.Message
+	// Evidence gossip: the per-peer rate gate (consensus goroutine), the
+	// queue to the evidence worker, and the lock that keeps store-if-new
+	// atomic between the two writers.
+	evidenceGate evidenceGate
+	evidenceQ    chan p2p.Message
+	evidenceMu   sync.Mutex
+	ready        atomic.Bool
+	position     atomic.Pointer[consensus.Position]
+	submitAt     sync.Map // tx hash -> time admitted through this node's API
+	tracked      atomic.Int64
+	wg           sync.WaitGroup
 }
 
 // New opens everything a validator needs; Run starts it.
@@ -103,8 +113,10 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		return nil, fmt.Errorf("node: key %s is not a validator of %s", key.Public(), g.ChainID)
 	}
 	n := &Node{cfg: cfg, log: log, key: key, genesis: g, vals: vals, self: self,
-		hub: events.NewHub(), prepared: map[crypto.Hash]*ledger.Prepared{}, ingest: make(chan p2p.Message, 256)}
+		hub: events.NewHub(), prepared: map[crypto.Hash]*ledger.Prepared{}, ingest: make(chan p2p.Message, 256),
+		evidenceQ: make(chan p2p.Message, maxEvidenceQueue), evidenceGate: evidenceGate{counts: make([]int, vals.Len())}}
 	n.m = newMetrics()
+	n.server = newBlockServer(vals.Len(), n.m)
 	ok := false
 	defer func() {
 		if !ok {
@@ -208,7 +220,8 @@ func (n *Node) openEngine() error {
 	return nil
 }
 
-// ValidateBlock implements consensus.App: execute the block on the
+// ValidateBlock implements consensus.App: bound the block's time by this
+// validator's clock (ledger.MaxClockDrift), execute the block on the
 // committed state and keep the result for the commit.
 func (n *Node) ValidateBlock(b *types.Block) error {
 	if _, ok := n.prepared[b.Hash()]; ok {
@@ -218,6 +231,11 @@ func (n *Node) ValidateBlock(b *types.Block) error {
 		return nil
 	}
 	start := time.Now()
+	// The clock bound lives here, not in the engine (which has no clock)
+	// nor in ledger.Validate (which also re-checks certified blocks).
+	if err := ledger.CheckTime(&b.Header, start); err != nil {
+		return err
+	}
 	p, err := n.ledger.Validate(b, execute.Options{Verified: n.pool.Verified})
 	n.log.Debug("validated proposal", "height", b.Header.Height, "round", b.Header.Round, "txs", len(b.Txs), "took", time.Since(start), "err", err)
 	if err != nil {
@@ -251,9 +269,11 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.cfg.Byzantine != "" || n.cfg.AllowFaults {
 		n.log.Warn("UNSAFE TEST MODE", "byzantine", n.cfg.Byzantine, "fault_injection", n.cfg.AllowFaults)
 	}
-	n.wg.Add(2)
+	n.wg.Add(4)
 	go n.gossipOut(ctx)
 	go n.gossipIn(ctx)
+	go n.serveBlocks(ctx)
+	go n.evidenceIn(ctx.Done())
 	if n.index != nil {
 		n.wg.Add(1)
 		go func() {

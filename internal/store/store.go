@@ -14,7 +14,7 @@
 //	'R' height index(4)               -> canonical receipt bytes
 //	'C' height                        -> canonical certificate bytes
 //	'A' address height index(4)       -> (empty) account tx index
-//	'E' height seq                    -> evidence bytes
+//	'E' height round(4) kind(1) validator(2) -> evidence bytes (one per slot)
 //
 // Invariant: everything about one height is written by one batch (StageBlock
 // plus the state's writes), committed with sync by the ledger; 'M' "height"
@@ -356,9 +356,59 @@ func (s *Store) AccountTxs(a crypto.Address, before *TxLocation, limit int) ([]T
 	return out, it.Error()
 }
 
-// StageEvidence records misbehaviour evidence observed at height.
-func StageEvidence(b *pebble.Batch, height uint64, seq uint32, ev []byte) error {
-	return b.Set(key(pEvidence, hi(height, seq)), ev, nil)
+// EvidenceKey names one piece of misbehaviour evidence: at most one record
+// is kept per (height, round, kind, validator). Kind is the evidence kind's
+// number (internal/consensus.EvidenceKind).
+type EvidenceKey struct {
+	Height    uint64
+	Round     uint32
+	Kind      uint8
+	Validator uint16
+}
+
+func (k EvidenceKey) bytes() []byte {
+	b := make([]byte, 0, 15)
+	b = binary.BigEndian.AppendUint64(b, k.Height)
+	b = binary.BigEndian.AppendUint32(b, k.Round)
+	b = append(b, k.Kind)
+	b = binary.BigEndian.AppendUint16(b, k.Validator)
+	return key(pEvidence, b)
+}
+
+// StageEvidence records misbehaviour evidence under k, replacing any
+// record of the same key.
+func StageEvidence(b *pebble.Batch, k EvidenceKey, ev []byte) error {
+	return b.Set(k.bytes(), ev, nil)
+}
+
+// HasEvidence reports whether evidence is stored under k.
+func (s *Store) HasEvidence(k EvidenceKey) (bool, error) {
+	_, err := s.get(k.bytes())
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("evidence: %w", err)
+	}
+	return true, nil
+}
+
+// CountEvidence returns how many records name validator at height, counting
+// up to limit.
+func (s *Store) CountEvidence(height uint64, validator uint16, limit int) (int, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: key(pEvidence, u64(height)), UpperBound: key(pEvidence, u64(height+1))})
+	if err != nil {
+		return 0, fmt.Errorf("evidence: %w", err)
+	}
+	defer it.Close()
+	n := 0
+	for it.First(); it.Valid() && n < limit; it.Next() {
+		k := it.Key()
+		if len(k) == 1+15 && binary.BigEndian.Uint16(k[14:]) == validator {
+			n++
+		}
+	}
+	return n, it.Error()
 }
 
 // Evidence returns stored evidence records, oldest first, up to limit.

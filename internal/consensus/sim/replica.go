@@ -205,13 +205,16 @@ func (nd *replica) apply(rd consensus.Ready) {
 		if nd.role == byzantine {
 			continue
 		}
+		k := ev.Key()
 		if err := ev.Verify(ChainID, s.vs); err != nil {
-			s.violate("evidence", nd.id, ev.A.Height, "evidence does not verify: %v", err)
+			s.violate("evidence", nd.id, k.Height, "evidence does not verify: %v", err)
 		}
-		if s.nodes[ev.A.Validator].role != byzantine {
-			s.violate("honest-equivocation", int(ev.A.Validator), ev.A.Height, "evidence names honest v%d", ev.A.Validator)
+		if s.nodes[k.Validator].role != byzantine {
+			s.violate("honest-equivocation", int(k.Validator), k.Height, "evidence names honest v%d", k.Validator)
 		}
-		s.res.Evidence++
+		if _, ok := ev.(*consensus.DuplicateVote); ok {
+			s.res.Evidence++
+		}
 	}
 	if len(rd.Commits) > 0 {
 		nd.markTxs()

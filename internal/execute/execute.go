@@ -6,16 +6,30 @@
 // Go versions, so the results root leaves it out and validators need only
 // agree on the Code; see types.Receipt.)
 //
-// Rules every transaction passes through, in order; the first that fails
-// makes a failed receipt and the transaction changes nothing at all (not even
-// its sender's nonce):
+// Rules every transaction passes through, in order:
 //
-//  1. chain id, size limits (types.ValidateTxStateless)
+//  1. chain id, size limits, a usable sender key (types.ValidateTxStateless)
 //  2. signature (batch-verified up front)
 //  3. not a replay: its hash is not already committed, nor earlier in this block
 //  4. nonce = sender's nonce + 1
 //  5. type rules: transfer amount <= balance; kv.put/kv.delete expect_version
 //     matches; kv.delete of a live key
+//
+// A transaction failing rule 1, 2 or 4 (or of an unknown type) makes the
+// whole block invalid (Block returns an *InvalidTxError): such a transaction
+// says nothing the sender asked for, and recording it would let a proposer
+// fill blocks with junk or, by putting an honest user's nonce-2 tx before its
+// nonce-1 tx, record the nonce-2 tx as failed and so refuse its hash forever.
+// A proposer uses Select, which leaves such transactions out instead.
+//
+// A transaction failing rule 3 or 5 makes a failed receipt and changes
+// nothing at all (not even its sender's nonce). Those outcomes are the
+// sender's own: a replay is already in the chain, a compare-and-set that
+// lost is what the sender asked to be told, and an overdraft cannot be
+// caused by a proposer, since a balance only shrinks by the sender's own
+// transactions, which rule 4 keeps in the sender's nonce order (a transfer
+// covered by the committed balance together with the sender's other pending
+// transfers, which the mempool requires, cannot overdraw).
 //
 // A successful transaction bumps the sender's nonce and applies its effect.
 // Keeping failed transactions from touching the nonce means an overdraft or a
@@ -68,17 +82,63 @@ type Options struct {
 	SkipSignatures bool
 }
 
-// Block executes txs at height on r. An error means the state could not be
-// read; a bad transaction is never an error, only a failed receipt.
+// InvalidTxError is a transaction that no valid block may carry (rules 1, 2
+// and 4 of the package doc): the block holding it is invalid.
+type InvalidTxError struct {
+	Index int // position in the block
+	Err   *types.TxError
+}
+
+func (e *InvalidTxError) Error() string {
+	return fmt.Sprintf("tx %d is invalid in a block: %v", e.Index, e.Err)
+}
+
+func (e *InvalidTxError) Unwrap() error { return e.Err }
+
+// Dropped is a transaction Select left out, with the reason.
+type Dropped struct {
+	Tx  *types.Tx
+	Err *types.TxError
+}
+
+// invalidInBlock lists the codes a transaction in a valid block never has.
+func invalidInBlock(c types.Code) bool {
+	switch c {
+	case types.CodeWrongChain, types.CodeOversized, types.CodeMalformed, types.CodeBadSignature,
+		types.CodeBadNonce, types.CodeUnknownType:
+		return true
+	}
+	return false
+}
+
+// Block executes a received block's txs at height on r. A tx no valid block
+// may carry is an *InvalidTxError; any other error means the state could not
+// be read. Every other bad transaction is a failed receipt.
 func Block(r Reader, chainID string, p types.Params, height uint64, txs []*types.Tx, opt Options) (*Result, error) {
+	res, _, _, err := run(r, chainID, p, height, txs, opt, false)
+	return res, err
+}
+
+// Select executes txs as a proposer: a tx no valid block may carry is left
+// out (and listed in dropped) rather than failing the block. A left-out tx
+// changes nothing, so res is exactly Block's result for kept.
+func Select(r Reader, chainID string, p types.Params, height uint64, txs []*types.Tx, opt Options) (kept []*types.Tx, dropped []Dropped, res *Result, err error) {
+	res, kept, dropped, err = run(r, chainID, p, height, txs, opt, true)
+	return kept, dropped, res, err
+}
+
+func run(r Reader, chainID string, p types.Params, height uint64, txs []*types.Tx, opt Options, drop bool) (*Result, []*types.Tx, []Dropped, error) {
 	sigOK := verifySignatures(txs, opt)
 	x := &executor{r: r, height: height, cache: make(map[string]*entry, 2*len(txs)), seen: make(map[crypto.Hash]bool, len(txs))}
-	res := &Result{Receipts: make([]*types.Receipt, len(txs)), Accounts: make([][]crypto.Address, len(txs)), Writes: make([]Write, 0, 2*len(txs))}
+	res := &Result{Receipts: make([]*types.Receipt, 0, len(txs)), Accounts: make([][]crypto.Address, 0, len(txs)), Writes: make([]Write, 0, 2*len(txs))}
+	kept := txs
+	if drop {
+		kept = make([]*types.Tx, 0, len(txs))
+	}
+	var dropped []Dropped
 	for i, tx := range txs {
 		h := tx.Hash()
 		rc := &types.Receipt{TxHash: h}
-		res.Receipts[i] = rc
-		res.Accounts[i] = involved(tx)
 		err := types.ValidateTxStateless(tx, chainID, p, false)
 		if err == nil && !sigOK[i] {
 			err = types.Errf(types.CodeBadSignature, "signature does not verify for sender %s", tx.Sender)
@@ -93,16 +153,28 @@ func Block(r Reader, chainID string, p types.Params, height uint64, txs []*types
 		if err != nil {
 			var te *types.TxError
 			if !errors.As(err, &te) {
-				return nil, fmt.Errorf("execute height %d tx %d: %w", height, i, err)
+				return nil, nil, nil, fmt.Errorf("execute height %d tx %d: %w", height, i, err)
+			}
+			if invalidInBlock(te.Code) {
+				if !drop {
+					return nil, nil, nil, &InvalidTxError{Index: i, Err: te}
+				}
+				dropped = append(dropped, Dropped{Tx: tx, Err: te})
+				continue
 			}
 			rc.Code, rc.Reason = te.Code, te.Error()
-			continue
+		} else {
+			rc.OK = true
+			x.seen[h] = true
+			res.Writes = append(res.Writes, writes...)
 		}
-		rc.OK = true
-		x.seen[h] = true
-		res.Writes = append(res.Writes, writes...)
+		if drop {
+			kept = append(kept, tx)
+		}
+		res.Receipts = append(res.Receipts, rc)
+		res.Accounts = append(res.Accounts, involved(tx))
 	}
-	return res, nil
+	return res, kept, dropped, nil
 }
 
 func involved(tx *types.Tx) []crypto.Address {

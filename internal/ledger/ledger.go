@@ -242,33 +242,48 @@ type Prepared struct {
 	Result      *execute.Result
 	ResultsRoot crypto.Hash
 	StateRoot   crypto.Hash
-	update      *state.Update
+	// Dropped lists the txs Propose left out because no valid block may
+	// carry them (see internal/execute); the caller decides their fate.
+	Dropped []execute.Dropped
+	update  *state.Update
 }
 
-func (l *Ledger) execute(height uint64, txs []*types.Tx, opt execute.Options) (*Prepared, error) {
+// execute runs txs as the next block. A proposer's run (propose) leaves out
+// the txs no valid block may carry and returns the ones it kept; a received
+// block's run fails on the first of them.
+func (l *Ledger) execute(height uint64, txs []*types.Tx, opt execute.Options, propose bool) (*Prepared, []*types.Tx, error) {
 	head := l.head.Load()
 	if height != head.Height+1 {
-		return nil, fmt.Errorf("execute height %d: head is at %d", height, head.Height)
+		return nil, nil, fmt.Errorf("execute height %d: head is at %d", height, head.Height)
 	}
-	res, err := execute.Block(l, l.genesis.ChainID, l.genesis.Params, height, txs, opt)
+	var res *execute.Result
+	var dropped []execute.Dropped
+	var err error
+	if propose {
+		txs, dropped, res, err = execute.Select(l, l.genesis.ChainID, l.genesis.Params, height, txs, opt)
+	} else {
+		res, err = execute.Block(l, l.genesis.ChainID, l.genesis.Params, height, txs, opt)
+	}
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("block %d: %w", height, err)
 	}
 	up, err := l.state.Prepare(height, toStateWrites(res.Writes))
 	if err != nil {
-		return nil, fmt.Errorf("execute height %d: state: %w", height, err)
+		return nil, nil, fmt.Errorf("execute height %d: state: %w", height, err)
 	}
-	return &Prepared{height: height, parent: head.Hash, Result: res, ResultsRoot: types.ResultsRoot(res.Receipts), StateRoot: up.Root(), update: up}, nil
+	return &Prepared{height: height, parent: head.Hash, Result: res, ResultsRoot: types.ResultsRoot(res.Receipts), StateRoot: up.Root(), Dropped: dropped, update: up}, txs, nil
 }
 
 // Propose builds and executes the next block from txs (already in the order
-// the proposer wants).
+// the proposer wants). A tx no valid block may carry (stateless-invalid, or
+// not the sender's next nonce after the txs kept before it) is left out and
+// listed in Prepared.Dropped, so an honest proposal is never invalid.
 func (l *Ledger) Propose(txs []*types.Tx, round uint32, timeMs int64, proposer crypto.PublicKey, opt execute.Options) (*types.Block, *Prepared, error) {
 	head := l.head.Load()
 	if timeMs < head.Time {
 		timeMs = head.Time // block time never goes backwards
 	}
-	p, err := l.execute(head.Height+1, txs, opt)
+	p, txs, err := l.execute(head.Height+1, txs, opt, true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -314,12 +329,14 @@ func (l *Ledger) CheckHeader(b *types.Block) error {
 }
 
 // Validate checks a received block fully: header rules, then execution,
-// whose results and state roots must equal the header's.
+// which must find no tx a valid block may not carry (an error wrapping
+// *execute.InvalidTxError), and whose results and state roots must equal the
+// header's.
 func (l *Ledger) Validate(b *types.Block, opt execute.Options) (*Prepared, error) {
 	if err := l.CheckHeader(b); err != nil {
 		return nil, err
 	}
-	p, err := l.execute(b.Header.Height, b.Txs, opt)
+	p, _, err := l.execute(b.Header.Height, b.Txs, opt, false)
 	if err != nil {
 		return nil, err
 	}

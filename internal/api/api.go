@@ -16,6 +16,8 @@
 //     answered 500; it never takes the process down.
 //   - Every error, from any handler, the mempool, the ledger or the search
 //     index, is mapped to a status and code in one place (asAPIError).
+//   - A POST must carry Content-Type: application/json (415 otherwise), so
+//     a web page cannot post to a node without a CORS preflight.
 //   - Every request body is bounded (http.MaxBytesReader) and every request
 //     but the event stream has a deadline; ?wait=commit waits at most
 //     MaxWait.
@@ -30,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"runtime/debug"
 	"sync"
@@ -337,10 +340,30 @@ func (s *Server) wrap(rt route) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(rec, r.Body, limit)
 
-		if err := rt.h(rec, r); err != nil {
+		var err error
+		if rt.method == http.MethodPost {
+			err = needJSON(r)
+		}
+		if err == nil {
+			err = rt.h(rec, r)
+		}
+		if err != nil {
 			s.fail(rec, r, err)
 		}
 	})
+}
+
+// needJSON refuses a POST whose Content-Type is not application/json
+// (parameters such as charset allowed). Browsers send text/plain and form
+// encodings cross-origin without asking; application/json needs a CORS
+// preflight, which this API never grants, so a web page cannot post to a
+// node on the user's machine.
+func needJSON(r *http.Request) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return errf(http.StatusUnsupportedMediaType, "unsupported_media_type", "POST needs Content-Type: application/json, got %q", r.Header.Get("Content-Type"))
+	}
+	return nil
 }
 
 // fail writes err as an error response, unless a response was started.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -103,12 +104,18 @@ func (c MempoolConfig) apply(mc *mempool.Config) {
 // CAIRN_DATA_DIR), then command-line flags, each overriding the last.
 // Relative paths are relative to Home.
 type Config struct {
-	Home      string          `json:"-"`
-	Name      string          `json:"name"`
-	Genesis   string          `json:"genesis"`
-	Key       string          `json:"key"`
-	DataDir   string          `json:"data_dir"`
-	APIAddr   string          `json:"api_addr"`
+	Home    string `json:"-"`
+	Name    string `json:"name"`
+	Genesis string `json:"genesis"`
+	Key     string `json:"key"`
+	DataDir string `json:"data_dir"`
+	APIAddr string `json:"api_addr"`
+	// DebugAddr is where the test-only fault switch (/debug/faults, with
+	// --unsafe-test-faults --faults) listens: never the public API, and
+	// always a loopback address, so that nothing off the machine can reach
+	// it. Port 0 picks a free port; the node writes the bound address to
+	// HOME/debug.addr, where devnet's Cluster.SetFaults reads it.
+	DebugAddr string          `json:"debug_addr"`
 	P2PAddr   string          `json:"p2p_addr"`
 	Peers     []Peer          `json:"peers"`
 	LogLevel  string          `json:"log_level"`
@@ -132,7 +139,7 @@ type Config struct {
 func DefaultConfig(home string) Config {
 	return Config{
 		Home: home, Name: filepath.Base(home), Genesis: "../genesis.json", Key: "validator.key", DataDir: "data",
-		APIAddr: "127.0.0.1:8080", P2PAddr: "127.0.0.1:26656", LogLevel: "info", LogFormat: "text",
+		APIAddr: "127.0.0.1:8080", DebugAddr: "127.0.0.1:0", P2PAddr: "127.0.0.1:26656", LogLevel: "info", LogFormat: "text",
 		Mempool: defaultMempool(),
 		Search:  SearchConfig{Enabled: true},
 		Consensus: ConsensusConfig{
@@ -206,6 +213,9 @@ func (c Config) Check() error {
 	if c.APIAddr == "" || c.P2PAddr == "" {
 		errs = append(errs, "api_addr and p2p_addr are required")
 	}
+	if err := checkDebugAddr(c.DebugAddr, c.APIAddr); err != nil {
+		errs = append(errs, err.Error())
+	}
 	if mp := c.Mempool; mp.MaxTxs <= 0 || mp.MaxBytes <= 0 || mp.MaxSenderTxs <= 0 || mp.MaxSenderBytes <= 0 || mp.HeldTTL.Duration <= 0 {
 		errs = append(errs, "mempool limits and held_ttl must be positive")
 	}
@@ -227,6 +237,22 @@ func (c Config) Check() error {
 	}
 	if len(errs) > 0 {
 		return errors.New("config: " + strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// checkDebugAddr refuses a debug listener that could be reached from off
+// the machine or that would share the API's listener.
+func checkDebugAddr(debug, api string) error {
+	host, _, err := net.SplitHostPort(debug)
+	if err != nil {
+		return fmt.Errorf("debug_addr %q: %v", debug, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("debug_addr %q must be a loopback address (127.0.0.1, ::1 or localhost)", debug)
+	}
+	if debug == api {
+		return fmt.Errorf("debug_addr %q must differ from api_addr: the fault switch never shares the public listener", debug)
 	}
 	return nil
 }

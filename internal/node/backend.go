@@ -24,7 +24,8 @@ func (n *Node) startAPI() error {
 		return fmt.Errorf("node: api listen %s: %w", n.cfg.APIAddr, err)
 	}
 	n.apiLn = ln
-	cfg := api.Config{Backend: n, Events: n.hub, Gatherer: n.m.reg, Registerer: n.m.reg, Logger: n.log.With("component", "api")}
+	cfg := n.cfg.apiConfig(n.genesis.Params)
+	cfg.Backend, cfg.Events, cfg.Gatherer, cfg.Registerer, cfg.Logger = n, n.hub, n.m.reg, n.m.reg, n.log.With("component", "api")
 	if n.index != nil {
 		cfg.Search = n.index // not a nil *Index in the interface: that would not be "disabled"
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/api"
 	"github.com/cairn-db/cairn/internal/mempool"
 	"github.com/cairn-db/cairn/types"
 )
@@ -99,6 +100,39 @@ func (c MempoolConfig) apply(mc *mempool.Config) {
 	mc.MaxHeldTxs, mc.MaxHeldBytes, mc.HeldTTL = c.MaxHeldTxs, c.MaxHeldBytes, c.HeldTTL.Duration
 }
 
+// APILimits are the REST API's load limits (internal/api.Config says what
+// each does; docs/api.md has the defaults and the answers). Zero leaves
+// the default.
+type APILimits struct {
+	ClientRate      float64 `json:"client_rate"`  // requests/s per client IP
+	ClientBurst     int     `json:"client_burst"` // bucket size per client IP
+	LimitLoopback   bool    `json:"limit_loopback"`
+	MaxInFlight     int     `json:"max_in_flight"`
+	MaxStreams      int     `json:"max_streams"`
+	MaxReplayBlocks int     `json:"max_replay_blocks"`
+	MaxWaits        int     `json:"max_waits"`
+}
+
+// defaultAPILimits are generous enough for `cairn bench` from a remote
+// machine (8 clients sending batches of 500): the bucket counts requests,
+// not transactions.
+func defaultAPILimits() APILimits {
+	return APILimits{ClientRate: 1000, ClientBurst: 2000, MaxInFlight: 1024, MaxStreams: 256, MaxReplayBlocks: 10_000, MaxWaits: 512}
+}
+
+// apiConfig is the API's configuration for this node's limits on a chain
+// with params p. A single transaction's body may be twice max_tx_bytes
+// plus 64 KiB: its JSON form (hex, escapes) is larger than its encoding,
+// and anything beyond that cannot be a valid transaction.
+func (c Config) apiConfig(p types.Params) api.Config {
+	l := c.API
+	return api.Config{
+		MaxBodyBytes: 2*int64(p.MaxTxBytes) + 64<<10,
+		ClientRate:   l.ClientRate, ClientBurst: l.ClientBurst, LimitLoopback: l.LimitLoopback,
+		MaxInFlight: l.MaxInFlight, MaxStreams: l.MaxStreams, MaxReplayBlocks: l.MaxReplayBlocks, MaxWaits: l.MaxWaits,
+	}
+}
+
 // Config is one validator's configuration: DIR/nodeN/config.json, then
 // environment variables (CAIRN_API_ADDR, CAIRN_P2P_ADDR, CAIRN_LOG_LEVEL,
 // CAIRN_DATA_DIR), then command-line flags, each overriding the last.
@@ -122,6 +156,8 @@ type Config struct {
 	LogFormat string          `json:"log_format"` // "text" or "json"
 	Mempool   MempoolConfig   `json:"mempool"`
 	Consensus ConsensusConfig `json:"consensus"`
+	// API bounds the load the REST API takes.
+	API APILimits `json:"api"`
 	// Search indexes committed transactions for GET /v1/search. Indexing
 	// costs about 100 µs of CPU per transaction; a node that shares its
 	// cores with others may turn it off (CAIRN_SEARCH=off).
@@ -141,6 +177,7 @@ func DefaultConfig(home string) Config {
 		Home: home, Name: filepath.Base(home), Genesis: "../genesis.json", Key: "validator.key", DataDir: "data",
 		APIAddr: "127.0.0.1:8080", DebugAddr: "127.0.0.1:0", P2PAddr: "127.0.0.1:26656", LogLevel: "info", LogFormat: "text",
 		Mempool: defaultMempool(),
+		API:     defaultAPILimits(),
 		Search:  SearchConfig{Enabled: true},
 		Consensus: ConsensusConfig{
 			// The propose timeout must cover building and validating a full
@@ -221,6 +258,9 @@ func (c Config) Check() error {
 	}
 	if mp := c.Mempool; mp.MaxHeldTxsPerSender < 0 || mp.MaxHeldBytesPerSender < 0 || mp.MaxHeldTxs < 0 || mp.MaxHeldBytes < 0 {
 		errs = append(errs, "mempool held limits must not be negative")
+	}
+	if a := c.API; a.ClientRate < 0 || a.ClientBurst < 0 || a.MaxInFlight < 0 || a.MaxStreams < 0 || a.MaxReplayBlocks < 0 || a.MaxWaits < 0 {
+		errs = append(errs, "api limits must not be negative")
 	}
 	if c.Consensus.TimeoutPropose.Duration <= 0 || c.Consensus.TimeoutVote.Duration <= 0 || c.Consensus.MaxBlockDelay.Duration <= 0 {
 		errs = append(errs, "consensus timeouts must be positive")

@@ -16,6 +16,8 @@
 //     answered 500; it never takes the process down.
 //   - Every error, from any handler, the mempool, the ledger or the search
 //     index, is mapped to a status and code in one place (asAPIError).
+//   - A POST must carry Content-Type: application/json (415 otherwise), so
+//     a web page cannot post to a node without a CORS preflight.
 //   - Every request body is bounded (http.MaxBytesReader) and every request
 //     but the event stream has a deadline; ?wait=commit waits at most
 //     MaxWait.
@@ -30,14 +32,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
+	"golang.org/x/time/rate"
 
 	"github.com/cairn-db/cairn/client"
 	"github.com/cairn-db/cairn/crypto"
@@ -119,6 +124,33 @@ type Config struct {
 	EventBuffer int
 	// WriteTimeout bounds writing one response or one event (30 s).
 	WriteTimeout time.Duration
+
+	// Load limits (see docs/api.md, "Limits"). /healthz, /readyz and
+	// /metrics are exempt from all of them, so an overloaded node can
+	// still be watched.
+	//
+	// ClientRate and ClientBurst are each client's token bucket, by
+	// remote IP: requests per second and the burst (1,000/s, 2,000).
+	// Past it: 429 rate_limited with Retry-After.
+	ClientRate  float64
+	ClientBurst int
+	// LimitLoopback applies the client bucket to loopback clients too
+	// (off: local tools, benchmarks and tests are not rate limited; turn
+	// it on behind a reverse proxy on the same machine, where every client
+	// looks local).
+	LimitLoopback bool
+	// MaxInFlight bounds requests being served at once, event streams
+	// aside (1,024). Past it: 503 busy with Retry-After.
+	MaxInFlight int
+	// MaxStreams bounds open event streams (256); MaxReplayBlocks how far
+	// behind the head ?from= or Last-Event-ID may start (10,000 blocks;
+	// older blocks are for GET /v1/blocks/{height}). Past them: 503 busy,
+	// 400 bad_request.
+	MaxStreams      int
+	MaxReplayBlocks int
+	// MaxWaits bounds requests waiting with ?wait=commit at once (512).
+	// Past it: 503 busy, before the body is read.
+	MaxWaits int
 }
 
 func (c *Config) setDefaults() {
@@ -149,6 +181,14 @@ func (c *Config) setDefaults() {
 	defDur(&c.Heartbeat, 15*time.Second)
 	defInt(&c.EventBuffer, 256)
 	defDur(&c.WriteTimeout, 30*time.Second)
+	if c.ClientRate <= 0 {
+		c.ClientRate = 1000
+	}
+	defInt(&c.ClientBurst, 2000)
+	defInt(&c.MaxInFlight, 1024)
+	defInt(&c.MaxStreams, 256)
+	defInt(&c.MaxReplayBlocks, 10_000)
+	defInt(&c.MaxWaits, 512)
 	if c.MaxBatchBodyBytes < c.MaxBodyBytes {
 		c.MaxBatchBodyBytes = c.MaxBodyBytes
 	}
@@ -176,6 +216,10 @@ type Server struct {
 
 	closeOnce sync.Once
 	closing   chan struct{}
+
+	// Load limits (Config.ClientRate and after).
+	clients                  *clientLimiter
+	inFlight, streams, waits atomic.Int64
 }
 
 // handlerFunc is an endpoint: it writes a success response itself and
@@ -193,6 +237,8 @@ type route struct {
 	body int64
 	// timeout overrides RequestTimeout (0: RequestTimeout).
 	timeout time.Duration
+	// unlimited exempts the route from the load limits (health, metrics).
+	unlimited bool
 }
 
 // New returns the API handler. It panics if cfg.Backend is nil (a wiring
@@ -202,7 +248,8 @@ func New(cfg Config) *Server {
 		panic("api: Config.Backend is nil")
 	}
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), closing: make(chan struct{})}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), closing: make(chan struct{}),
+		clients: newClientLimiter(rate.Limit(cfg.ClientRate), cfg.ClientBurst)}
 	s.metrics = newMetrics(cfg.Registerer)
 	s.routes = []route{
 		{method: "GET", pattern: "/v1/status", h: s.status},
@@ -217,9 +264,9 @@ func New(cfg Config) *Server {
 		{method: "GET", pattern: "/v1/evidence", h: s.evidence},
 		{method: "GET", pattern: "/v1/search", h: s.search},
 		{method: "GET", pattern: "/v1/openapi.json", h: s.openAPI},
-		{method: "GET", pattern: "/metrics", h: s.promHandler()},
-		{method: "GET", pattern: "/healthz", h: s.healthz},
-		{method: "GET", pattern: "/readyz", h: s.readyz},
+		{method: "GET", pattern: "/metrics", h: s.promHandler(), unlimited: true},
+		{method: "GET", pattern: "/healthz", h: s.healthz, unlimited: true},
+		{method: "GET", pattern: "/readyz", h: s.readyz, unlimited: true},
 	}
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
@@ -314,6 +361,15 @@ func (s *Server) wrap(rt route) http.Handler {
 			s.metrics.observe(rt.pattern, rec.status, time.Since(start))
 		}()
 
+		if !rt.unlimited {
+			release, err := s.admit(rec, r, rt.stream)
+			if err != nil {
+				s.fail(rec, r, err)
+				return
+			}
+			defer release()
+		}
+
 		rc := http.NewResponseController(rec)
 		if !rt.stream {
 			timeout := rt.timeout
@@ -337,10 +393,30 @@ func (s *Server) wrap(rt route) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(rec, r.Body, limit)
 
-		if err := rt.h(rec, r); err != nil {
+		var err error
+		if rt.method == http.MethodPost {
+			err = needJSON(r)
+		}
+		if err == nil {
+			err = rt.h(rec, r)
+		}
+		if err != nil {
 			s.fail(rec, r, err)
 		}
 	})
+}
+
+// needJSON refuses a POST whose Content-Type is not application/json
+// (parameters such as charset allowed). Browsers send text/plain and form
+// encodings cross-origin without asking; application/json needs a CORS
+// preflight, which this API never grants, so a web page cannot post to a
+// node on the user's machine.
+func needJSON(r *http.Request) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return errf(http.StatusUnsupportedMediaType, "unsupported_media_type", "POST needs Content-Type: application/json, got %q", r.Header.Get("Content-Type"))
+	}
+	return nil
 }
 
 // fail writes err as an error response, unless a response was started.

@@ -306,3 +306,42 @@ func TestSlowBodyTimesOut(t *testing.T) {
 		t.Fatalf("status %d: %s", resp.StatusCode, b)
 	}
 }
+
+// A POST must say Content-Type: application/json. A web page can send a
+// "simple" cross-origin POST (text/plain, form encodings) to a node on the
+// user's machine without a CORS preflight; with this rule it cannot.
+func TestPostNeedsJSONContentType(t *testing.T) {
+	c := apitest.New(t, apitest.Options{})
+	alice := c.Users[0]
+	for i, ct := range []string{"", "text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonx", "garbage;;"} {
+		body := mustJSON(t, apitest.Tx(alice, uint64(i+1), &types.KVPut{Key: "ct", Value: "x"}))
+		req, err := http.NewRequest("POST", c.URL+"/v1/txs", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnsupportedMediaType || errBody(t, b).Code != "unsupported_media_type" {
+			t.Errorf("Content-Type %q: %d %s, want 415 unsupported_media_type", ct, resp.StatusCode, b)
+		}
+	}
+	for i, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON"} {
+		body := mustJSON(t, apitest.Tx(alice, uint64(i+1), &types.KVPut{Key: "ct", Value: "x"}))
+		resp, err := http.Post(c.URL+"/v1/txs", ct, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Errorf("Content-Type %q: %d %s, want 202", ct, resp.StatusCode, b)
+		}
+	}
+}

@@ -263,6 +263,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "replay batch", method: "POST", url: "/v1/txs", body: mustJSON(t, []*types.Tx{first}), status: 409},
 		{name: "too large", method: "POST", url: "/v1/txs", body: huge, status: 413},
 		{name: "wrong chain", method: "POST", url: "/v1/txs", body: mustJSON(t, wrongChain), status: 422},
+		{name: "not JSON content type", method: "POST", url: "/v1/txs", header: http.Header{"Content-Type": {"text/plain"}}, body: tx(9, &types.KVPut{Key: "b/9", Value: "x"}), status: 415, req: reqInvalid},
 		{name: "bad wait", method: "POST", url: "/v1/txs?wait=soon", body: tx(9, &types.KVPut{Key: "b/9", Value: "x"}), status: 400, req: reqInvalid},
 		{name: "submit, broken node", base: broken.URL, method: "POST", url: "/v1/txs", body: tx(9, &types.KVPut{Key: "b/9", Value: "x"}), status: 500},
 

@@ -183,7 +183,9 @@ func TestInternalErrorsHideTheDetail(t *testing.T) {
 		s := New(Config{Backend: tc.b, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 		for range 2 {
 			w := httptest.NewRecorder()
-			s.ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body)))
+			req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/json")
+			s.ServeHTTP(w, req)
 			var er struct {
 				Error struct{ Code, Message, ID string } `json:"error"`
 			}

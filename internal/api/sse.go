@@ -103,6 +103,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		}
 		from, fromSet = n+1, true
 	}
+	if head := s.cfg.Backend.Ledger().Head().Height; fromSet && from <= head && head-max(from, 1)+1 > uint64(s.cfg.MaxReplayBlocks) {
+		return badRequest("a stream may start at most %d blocks behind the head (%d); read older blocks with GET /v1/blocks/{height}", s.cfg.MaxReplayBlocks, head)
+	}
 	rc := http.NewResponseController(w)
 	// The stream is long-lived: no read deadline, and a write deadline
 	// per event instead of one for the whole response.

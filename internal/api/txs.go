@@ -1,7 +1,7 @@
 package api
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -83,38 +83,122 @@ func parseDuration(s string) (time.Duration, error) {
 }
 
 // submit is POST /v1/txs: one transaction (a JSON object) or a batch (a
-// JSON array of them).
+// JSON array of them). The body is read as it arrives: a single
+// transaction up to MaxBodyBytes, a batch element by element, so neither an
+// oversized transaction nor a batch over MaxBatchTxs is read to its end.
 func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 	wait, waitFor, err := s.waitParams(r)
 	if err != nil {
 		return err
 	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
+	if wait {
+		if !take(&s.waits, s.cfg.MaxWaits) {
+			return s.busy(w, "%d requests are already waiting for commit, the node's limit", s.cfg.MaxWaits)
 		}
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return errf(http.StatusRequestTimeout, "timeout", "the request body did not arrive within %s", s.cfg.RequestTimeout)
-		}
-		return badRequest("reading request body: %v", err)
+		defer s.waits.Add(-1)
 	}
-	body = bytes.TrimLeft(body, " \t\r\n")
-	if len(body) == 0 {
+	br := bufio.NewReaderSize(r.Body, 32<<10)
+	first, err := firstByte(br)
+	if err == io.EOF {
 		return errf(http.StatusBadRequest, string(types.CodeMalformed), "empty body: want a transaction object or an array of them")
 	}
-	switch body[0] {
+	if err != nil {
+		return s.bodyError(err)
+	}
+	switch first {
 	case '{':
+		body, err := io.ReadAll(io.LimitReader(br, s.cfg.MaxBodyBytes+1))
+		if err != nil {
+			return s.bodyError(err)
+		}
 		if int64(len(body)) > s.cfg.MaxBodyBytes {
 			return errf(http.StatusRequestEntityTooLarge, "too_large", "a single transaction body is limited to %d bytes (batches to %d)", s.cfg.MaxBodyBytes, s.cfg.MaxBatchBodyBytes)
 		}
 		return s.submitOne(w, r, body, wait, waitFor)
 	case '[':
-		return s.submitBatch(w, r, body, wait, waitFor)
+		raws, err := s.readBatch(br)
+		if err != nil {
+			return err
+		}
+		return s.submitBatch(w, r, raws, wait, waitFor)
 	}
 	return errf(http.StatusBadRequest, string(types.CodeMalformed), "body must be a JSON object (one transaction) or array (a batch)")
+}
+
+// firstByte returns the first byte after leading JSON whitespace without
+// consuming it.
+func firstByte(br *bufio.Reader) (byte, error) {
+	for { // bounded by the body limit
+		b, err := br.Peek(1)
+		if err != nil {
+			return 0, err
+		}
+		switch b[0] {
+		case ' ', '\t', '\r', '\n':
+			_, _ = br.ReadByte()
+		default:
+			return b[0], nil
+		}
+	}
+}
+
+// bodyError maps a failure to read the body: over its limit (413), too
+// slow (408), or cut off (400).
+func (s *Server) bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return errf(http.StatusRequestTimeout, "timeout", "the request body did not arrive within %s", s.cfg.RequestTimeout)
+	}
+	return badRequest("reading request body: %v", err)
+}
+
+// readBatch decodes a JSON array element by element as the body arrives
+// and stops as soon as it holds more than MaxBatchTxs elements. Each
+// element is kept as its own raw bytes; the body is never held whole.
+func (s *Server) readBatch(br *bufio.Reader) ([]json.RawMessage, error) {
+	malformed := func(err error) error {
+		var mbe *http.MaxBytesError
+		var ne net.Error
+		if errors.As(err, &mbe) || (errors.As(err, &ne) && ne.Timeout()) {
+			return s.bodyError(err)
+		}
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return errf(http.StatusBadRequest, string(types.CodeMalformed), "invalid JSON array: %v", err)
+	}
+	dec := json.NewDecoder(br)
+	if _, err := dec.Token(); err != nil { // '['
+		return nil, malformed(err)
+	}
+	var raws []json.RawMessage
+	for dec.More() {
+		if len(raws) == s.cfg.MaxBatchTxs {
+			return nil, errf(http.StatusRequestEntityTooLarge, "too_large", "batch of more than %d transactions, limit %d", s.cfg.MaxBatchTxs, s.cfg.MaxBatchTxs)
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, malformed(err)
+		}
+		raws = append(raws, raw)
+	}
+	if _, err := dec.Token(); err != nil { // ']'
+		return nil, malformed(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			err = errors.New("data after the array")
+		}
+		return nil, malformed(err)
+	}
+	if len(raws) == 0 {
+		return nil, errf(http.StatusBadRequest, string(types.CodeMalformed), "empty batch")
+	}
+	return raws, nil
 }
 
 // parseTx decodes one transaction's JSON form strictly (unknown or
@@ -173,17 +257,7 @@ type batchError struct {
 	client.BatchResult
 }
 
-func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request, body []byte, wait bool, waitFor time.Duration) error {
-	var raws []json.RawMessage
-	if err := json.Unmarshal(body, &raws); err != nil {
-		return errf(http.StatusBadRequest, string(types.CodeMalformed), "invalid JSON array: %v", err)
-	}
-	if len(raws) == 0 {
-		return errf(http.StatusBadRequest, string(types.CodeMalformed), "empty batch")
-	}
-	if len(raws) > s.cfg.MaxBatchTxs {
-		return errf(http.StatusRequestEntityTooLarge, "too_large", "batch of %d transactions, limit %d", len(raws), s.cfg.MaxBatchTxs)
-	}
+func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request, raws []json.RawMessage, wait bool, waitFor time.Duration) error {
 	txs, errs := parseBatch(raws)
 	res := client.BatchResult{Hashes: make([]crypto.Hash, len(raws)), Errors: make([]*client.ErrorBody, len(raws))}
 	parsed := make([]*types.Tx, 0, len(txs))

@@ -8,8 +8,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/cairn-db/cairn/internal/node"
 )
 
 // Faults is a network fault setting of one validator, as its test-only
@@ -24,8 +28,9 @@ type Faults struct {
 }
 
 // SetFaults sets node i's network faults. It is the one place that knows
-// where the fault switch is served (today POST /debug/faults on the API
-// listener), so that moving it changes only this function.
+// where the fault switch is served: POST /debug/faults on the node's own
+// loopback debug listener, never its public API; the running node writes
+// that listener's address to HOME/debug.addr (node.DebugAddrFile).
 func (c *Cluster) SetFaults(ctx context.Context, hc *http.Client, i int, f Faults) error {
 	if f.Partition == nil {
 		f.Partition = []string{}
@@ -35,7 +40,12 @@ func (c *Cluster) SetFaults(ctx context.Context, hc *http.Client, i int, f Fault
 		return err
 	}
 	name := c.Net.Nodes[i].Name
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Net.Nodes[i].API+"/debug/faults", bytes.NewReader(body))
+	addr, err := os.ReadFile(filepath.Join(c.Net.Nodes[i].Home, node.DebugAddrFile))
+	if err != nil {
+		return fmt.Errorf("faults on %s: no debug listener (started with --unsafe-test-faults --faults?): %w", name, err)
+	}
+	url := "http://" + strings.TrimSpace(string(addr)) + "/debug/faults"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("faults on %s: %w", name, err)
 	}

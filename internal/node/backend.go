@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/cairn-db/cairn/client"
@@ -23,17 +24,18 @@ func (n *Node) startAPI() error {
 		return fmt.Errorf("node: api listen %s: %w", n.cfg.APIAddr, err)
 	}
 	n.apiLn = ln
-	cfg := api.Config{Backend: n, Events: n.hub, Gatherer: n.m.reg, Registerer: n.m.reg, Logger: n.log.With("component", "api")}
+	cfg := n.cfg.apiConfig(n.genesis.Params)
+	cfg.Backend, cfg.Events, cfg.Gatherer, cfg.Registerer, cfg.Logger = n, n.hub, n.m.reg, n.m.reg, n.log.With("component", "api")
 	if n.index != nil {
 		cfg.Search = n.index // not a nil *Index in the interface: that would not be "disabled"
 	}
 	h := api.New(cfg)
 	n.http = api.NewHTTPServer(n.cfg.APIAddr, h, n.log)
 	if n.cfg.AllowFaults {
-		mux := http.NewServeMux()
-		mux.Handle("/debug/faults", n.faultsHandler())
-		mux.Handle("/", h)
-		n.http.Handler = mux
+		if err := n.startDebug(); err != nil {
+			ln.Close()
+			return err
+		}
 	}
 	n.wg.Add(1)
 	go func() {
@@ -44,6 +46,41 @@ func (n *Node) startAPI() error {
 	}()
 	return nil
 }
+
+// startDebug serves the fault switch on its own loopback listener
+// (cfg.DebugAddr, checked by Config.Check) and writes the bound address to
+// HOME/debug.addr for devnet. It is never mounted on the public API: a page
+// or a client that can reach the API must not be able to stall the chain.
+func (n *Node) startDebug() error {
+	ln, err := net.Listen("tcp", n.cfg.DebugAddr)
+	if err != nil {
+		return fmt.Errorf("node: debug listen %s: %w", n.cfg.DebugAddr, err)
+	}
+	if ln.Addr().String() == n.apiLn.Addr().String() {
+		ln.Close()
+		return fmt.Errorf("node: debug listener %s is the API's", ln.Addr())
+	}
+	if err := os.WriteFile(n.cfg.Path(DebugAddrFile), []byte(ln.Addr().String()+"\n"), 0o644); err != nil {
+		ln.Close()
+		return fmt.Errorf("node: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/debug/faults", n.faultsHandler())
+	n.debug = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	n.log.Warn("fault switch listening", "addr", ln.Addr().String())
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.debug.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("debug server", "err", err)
+		}
+	}()
+	return nil
+}
+
+// DebugAddrFile, in a node's home, holds the address of its fault switch
+// while it runs with one.
+const DebugAddrFile = "debug.addr"
 
 // APIAddr is the address the API listens on (useful with port 0).
 func (n *Node) APIAddr() string {

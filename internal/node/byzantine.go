@@ -3,6 +3,7 @@ package node
 import (
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net/http"
 	"time"
 
@@ -122,6 +123,12 @@ func (n *Node) faultsHandler() http.Handler {
 		switch r.Method {
 		case http.MethodGet:
 		case http.MethodPost:
+			// A web page can post to a loopback address too, but not with
+			// this content type without a CORS preflight, which fails.
+			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+				writeErr(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "POST needs Content-Type: application/json")
+				return
+			}
 			var req faultsRequest
 			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
 			dec.DisallowUnknownFields()

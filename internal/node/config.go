@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/api"
 	"github.com/cairn-db/cairn/internal/mempool"
 	"github.com/cairn-db/cairn/types"
 )
@@ -98,23 +100,64 @@ func (c MempoolConfig) apply(mc *mempool.Config) {
 	mc.MaxHeldTxs, mc.MaxHeldBytes, mc.HeldTTL = c.MaxHeldTxs, c.MaxHeldBytes, c.HeldTTL.Duration
 }
 
+// APILimits are the REST API's load limits (internal/api.Config says what
+// each does; docs/api.md has the defaults and the answers). Zero leaves
+// the default.
+type APILimits struct {
+	ClientRate      float64 `json:"client_rate"`  // requests/s per client IP
+	ClientBurst     int     `json:"client_burst"` // bucket size per client IP
+	LimitLoopback   bool    `json:"limit_loopback"`
+	MaxInFlight     int     `json:"max_in_flight"`
+	MaxStreams      int     `json:"max_streams"`
+	MaxReplayBlocks int     `json:"max_replay_blocks"`
+	MaxWaits        int     `json:"max_waits"`
+}
+
+// defaultAPILimits are generous enough for `cairn bench` from a remote
+// machine (8 clients sending batches of 500): the bucket counts requests,
+// not transactions.
+func defaultAPILimits() APILimits {
+	return APILimits{ClientRate: 1000, ClientBurst: 2000, MaxInFlight: 1024, MaxStreams: 256, MaxReplayBlocks: 10_000, MaxWaits: 512}
+}
+
+// apiConfig is the API's configuration for this node's limits on a chain
+// with params p. A single transaction's body may be twice max_tx_bytes
+// plus 64 KiB: its JSON form (hex, escapes) is larger than its encoding,
+// and anything beyond that cannot be a valid transaction.
+func (c Config) apiConfig(p types.Params) api.Config {
+	l := c.API
+	return api.Config{
+		MaxBodyBytes: 2*int64(p.MaxTxBytes) + 64<<10,
+		ClientRate:   l.ClientRate, ClientBurst: l.ClientBurst, LimitLoopback: l.LimitLoopback,
+		MaxInFlight: l.MaxInFlight, MaxStreams: l.MaxStreams, MaxReplayBlocks: l.MaxReplayBlocks, MaxWaits: l.MaxWaits,
+	}
+}
+
 // Config is one validator's configuration: DIR/nodeN/config.json, then
 // environment variables (CAIRN_API_ADDR, CAIRN_P2P_ADDR, CAIRN_LOG_LEVEL,
 // CAIRN_DATA_DIR), then command-line flags, each overriding the last.
 // Relative paths are relative to Home.
 type Config struct {
-	Home      string          `json:"-"`
-	Name      string          `json:"name"`
-	Genesis   string          `json:"genesis"`
-	Key       string          `json:"key"`
-	DataDir   string          `json:"data_dir"`
-	APIAddr   string          `json:"api_addr"`
+	Home    string `json:"-"`
+	Name    string `json:"name"`
+	Genesis string `json:"genesis"`
+	Key     string `json:"key"`
+	DataDir string `json:"data_dir"`
+	APIAddr string `json:"api_addr"`
+	// DebugAddr is where the test-only fault switch (/debug/faults, with
+	// --unsafe-test-faults --faults) listens: never the public API, and
+	// always a loopback address, so that nothing off the machine can reach
+	// it. Port 0 picks a free port; the node writes the bound address to
+	// HOME/debug.addr, where devnet's Cluster.SetFaults reads it.
+	DebugAddr string          `json:"debug_addr"`
 	P2PAddr   string          `json:"p2p_addr"`
 	Peers     []Peer          `json:"peers"`
 	LogLevel  string          `json:"log_level"`
 	LogFormat string          `json:"log_format"` // "text" or "json"
 	Mempool   MempoolConfig   `json:"mempool"`
 	Consensus ConsensusConfig `json:"consensus"`
+	// API bounds the load the REST API takes.
+	API APILimits `json:"api"`
 	// Search indexes committed transactions for GET /v1/search. Indexing
 	// costs about 100 µs of CPU per transaction; a node that shares its
 	// cores with others may turn it off (CAIRN_SEARCH=off).
@@ -132,8 +175,9 @@ type Config struct {
 func DefaultConfig(home string) Config {
 	return Config{
 		Home: home, Name: filepath.Base(home), Genesis: "../genesis.json", Key: "validator.key", DataDir: "data",
-		APIAddr: "127.0.0.1:8080", P2PAddr: "127.0.0.1:26656", LogLevel: "info", LogFormat: "text",
+		APIAddr: "127.0.0.1:8080", DebugAddr: "127.0.0.1:0", P2PAddr: "127.0.0.1:26656", LogLevel: "info", LogFormat: "text",
 		Mempool: defaultMempool(),
+		API:     defaultAPILimits(),
 		Search:  SearchConfig{Enabled: true},
 		Consensus: ConsensusConfig{
 			// The propose timeout must cover building and validating a full
@@ -206,11 +250,17 @@ func (c Config) Check() error {
 	if c.APIAddr == "" || c.P2PAddr == "" {
 		errs = append(errs, "api_addr and p2p_addr are required")
 	}
+	if err := checkDebugAddr(c.DebugAddr, c.APIAddr); err != nil {
+		errs = append(errs, err.Error())
+	}
 	if mp := c.Mempool; mp.MaxTxs <= 0 || mp.MaxBytes <= 0 || mp.MaxSenderTxs <= 0 || mp.MaxSenderBytes <= 0 || mp.HeldTTL.Duration <= 0 {
 		errs = append(errs, "mempool limits and held_ttl must be positive")
 	}
 	if mp := c.Mempool; mp.MaxHeldTxsPerSender < 0 || mp.MaxHeldBytesPerSender < 0 || mp.MaxHeldTxs < 0 || mp.MaxHeldBytes < 0 {
 		errs = append(errs, "mempool held limits must not be negative")
+	}
+	if a := c.API; a.ClientRate < 0 || a.ClientBurst < 0 || a.MaxInFlight < 0 || a.MaxStreams < 0 || a.MaxReplayBlocks < 0 || a.MaxWaits < 0 {
+		errs = append(errs, "api limits must not be negative")
 	}
 	if c.Consensus.TimeoutPropose.Duration <= 0 || c.Consensus.TimeoutVote.Duration <= 0 || c.Consensus.MaxBlockDelay.Duration <= 0 {
 		errs = append(errs, "consensus timeouts must be positive")
@@ -227,6 +277,22 @@ func (c Config) Check() error {
 	}
 	if len(errs) > 0 {
 		return errors.New("config: " + strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// checkDebugAddr refuses a debug listener that could be reached from off
+// the machine or that would share the API's listener.
+func checkDebugAddr(debug, api string) error {
+	host, _, err := net.SplitHostPort(debug)
+	if err != nil {
+		return fmt.Errorf("debug_addr %q: %v", debug, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("debug_addr %q must be a loopback address (127.0.0.1, ::1 or localhost)", debug)
+	}
+	if debug == api {
+		return fmt.Errorf("debug_addr %q must differ from api_addr: the fault switch never shares the public listener", debug)
 	}
 	return nil
 }

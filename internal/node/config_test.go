@@ -55,3 +55,33 @@ func TestMempoolConfig(t *testing.T) {
 		t.Fatal("a negative held limit was accepted")
 	}
 }
+
+// The API's load limits come from config.json's "api" section, with
+// defaults for what it leaves out; the single-transaction body limit
+// follows the chain's max_tx_bytes.
+func TestAPILimitsConfig(t *testing.T) {
+	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, "config.json"), []byte(`{"name": "n0", "api": {"max_streams": 3, "client_rate": 5, "limit_loopback": true}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := types.DefaultParams()
+	ac := c.apiConfig(p)
+	d := DefaultConfig(home).API
+	if ac.MaxStreams != 3 || ac.ClientRate != 5 || !ac.LimitLoopback || ac.ClientBurst != d.ClientBurst || ac.MaxInFlight != d.MaxInFlight ||
+		ac.MaxWaits != d.MaxWaits || ac.MaxReplayBlocks != d.MaxReplayBlocks {
+		t.Fatalf("api limits %+v from %+v", ac, c.API)
+	}
+	if ac.MaxBodyBytes < int64(p.MaxTxBytes) || ac.MaxBodyBytes > 3*int64(p.MaxTxBytes) {
+		t.Fatalf("single-tx body limit %d for max_tx_bytes %d", ac.MaxBodyBytes, p.MaxTxBytes)
+	}
+	if err := os.WriteFile(filepath.Join(home, "config.json"), []byte(`{"name": "n0", "api": {"max_waits": -1}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadConfig(home); err == nil {
+		t.Fatal("a negative API limit was accepted")
+	}
+}

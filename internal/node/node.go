@@ -67,6 +67,7 @@ type Node struct {
 	m      *metrics
 	http   *http.Server
 	apiLn  net.Listener
+	debug  *http.Server // the fault switch's own listener (nil: none)
 
 	// Owned by the run goroutine.
 	timers       timerHeap
@@ -290,6 +291,10 @@ func (n *Node) Run(ctx context.Context) error {
 	cancel()
 	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = n.http.Shutdown(shutdownCtx)
+	if n.debug != nil {
+		_ = n.debug.Shutdown(shutdownCtx)
+		_ = os.Remove(n.cfg.Path(DebugAddrFile))
+	}
 	done()
 	n.hub.Close()
 	n.wg.Wait()

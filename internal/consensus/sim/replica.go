@@ -196,6 +196,10 @@ func (nd *replica) apply(rd consensus.Ready) {
 		if nd.role == byzantine && nd.behaviour == Silent {
 			continue
 		}
+		if nd.role == byzantine && lies(nd, BadBlocks) {
+			s.adv.serveBad(nd, sv)
+			continue
+		}
 		if sv.Height == 0 || sv.Height > nd.height() {
 			continue
 		}
@@ -396,4 +400,24 @@ func doubleSigners(a, b *types.Certificate) []string {
 		}
 	}
 	return out
+}
+
+// checkHeld asserts that what the engine holds stays within its
+// documented bounds, whatever peers send it.
+func (nd *replica) checkHeld() {
+	if nd.eng == nil || nd.role == byzantine {
+		return
+	}
+	h, b := nd.eng.Held(), nd.eng.HeldBounds()
+	if h.Rounds > b.Rounds || h.Proposals > b.Proposals || h.Blocks > b.Blocks || h.Future > b.Future ||
+		h.Fetched > b.Fetched || h.Requests > b.Requests {
+		nd.s.violate("memory", nd.id, nd.height()+1, "engine holds %+v, bounds %+v", h, b)
+	}
+	nd.s.res.MaxHeld = maxHeld(nd.s.res.MaxHeld, h)
+}
+
+func maxHeld(a, b consensus.Held) consensus.Held {
+	return consensus.Held{Rounds: max(a.Rounds, b.Rounds), Proposals: max(a.Proposals, b.Proposals),
+		Blocks: max(a.Blocks, b.Blocks), Future: max(a.Future, b.Future), Fetched: max(a.Fetched, b.Fetched),
+		Requests: max(a.Requests, b.Requests)}
 }

@@ -2,6 +2,8 @@ package sim
 
 import (
 	"runtime"
+
+	"github.com/cairn-db/cairn/internal/consensus"
 	"sync"
 	"time"
 )
@@ -34,7 +36,9 @@ type Summary struct {
 	Partitions              int     `json:"partitions"`
 	Dropped                 Dropped `json:"dropped"`
 	SignaturesVerified      uint64  `json:"signatures_verified"`
-	ViolationCount          int     `json:"violation_count"`
+	// MaxHeld is the most any honest engine held, over all runs.
+	MaxHeld        consensus.Held `json:"max_held"`
+	ViolationCount int            `json:"violation_count"`
 	// Violations lists at most 50, with the seed reproducing each.
 	Violations  []Violation `json:"violations"`
 	FailedSeeds []uint64    `json:"failed_seeds,omitempty"`
@@ -108,6 +112,7 @@ func RunMany(base Config, firstSeed uint64, runs, workers int) Summary {
 		s.Crashes += r.Crashes
 		s.Partitions += r.Partitions
 		s.SignaturesVerified += r.SigVerified
+		s.MaxHeld = maxHeld(s.MaxHeld, r.MaxHeld)
 		s.Dropped.BadSignature += r.Engine.BadSignature
 		s.Dropped.WrongProposer += r.Engine.WrongProposer
 		s.Dropped.WrongChain += r.Engine.WrongChain

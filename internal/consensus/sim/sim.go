@@ -117,10 +117,17 @@ const (
 	Garbage    = "garbage"    // adds random bytes and corrupted copies of its messages
 	Mixed      = "mixed"      // each Byzantine validator picks one of the above
 	Fork       = "fork"       // colluders equivocate and double-vote for both forks
+
+	// Lies aimed at catch-up.
+	FalseHeight = "falseheight" // claims heights far ahead of its own in status and in messages for far heights
+	BadBlocks   = "badblocks"   // answers block requests with bad blocks and sends unsolicited ones
+	FutureVotes = "futurevotes" // signs votes for far-future rounds and heights
+	Liar        = "liar"        // all three lies at once
 )
 
 // Behaviours lists the values Config.Behaviour accepts.
-var Behaviours = []string{Equivocate, DoubleVote, Invalid, Silent, Garbage, Mixed, Fork}
+var Behaviours = []string{Equivocate, DoubleVote, Invalid, Silent, Garbage, Mixed, Fork,
+	FalseHeight, BadBlocks, FutureVotes, Liar}
 
 // Config describes one run. Zero fields take the defaults of Defaults.
 type Config struct {
@@ -232,6 +239,9 @@ type Result struct {
 	Crashes     int
 	Partitions  int
 	SigVerified uint64 // signatures actually verified (cache misses)
+	// MaxHeld is the most any honest engine held of each kind after a
+	// received message (see consensus.Held).
+	MaxHeld consensus.Held
 }
 
 // role of a simulated validator.
@@ -611,7 +621,13 @@ func (s *sim) dispatch(ev event) {
 				return
 			}
 		}
+		if r, ok := m.(*consensus.BlockRequest); ok && nd.role == byzantine && lies(nd, BadBlocks) && r.Height > nd.height() {
+			// Its engine would ignore a request above its height; the
+			// liar answers it, as if the false height were true.
+			s.adv.sendBadBlock(nd, ev.from, r.Height)
+		}
 		nd.step(consensus.Receive{From: ev.from, Msg: m})
+		nd.checkHeld()
 	case evTimer, evLocal:
 		nd := s.nodes[ev.node]
 		if !nd.up || nd.inc != ev.inc {

@@ -37,6 +37,12 @@ var mixes = []mix{
 	{"fork-at-f/n7", Config{Validators: 7, Byzantine: 2, Behaviour: Fork, Faults: net}, 15},
 	{"mixed/n10", Config{Validators: 10, Byzantine: 3, Faults: net}, 10},
 	{"crash-recovery/n10", Config{Validators: 10, Crash: 3, Faults: allFault}, 10},
+	// Lies aimed at catch-up, with crashes and partitions so that honest
+	// validators fall behind and must fetch blocks.
+	{"falseheight/n4", Config{Validators: 4, Byzantine: 1, Crash: 1, Behaviour: FalseHeight, Faults: allFault}, 10},
+	{"badblocks/n4", Config{Validators: 4, Byzantine: 1, Crash: 1, Behaviour: BadBlocks, Faults: allFault}, 10},
+	{"futurevotes/n4", Config{Validators: 4, Byzantine: 1, Crash: 1, Behaviour: FutureVotes, Faults: allFault}, 10},
+	{"liar/n7", Config{Validators: 7, Byzantine: 2, Crash: 1, Behaviour: Liar, Faults: allFault}, 10},
 }
 
 func TestSeedsAcrossFaultMixes(t *testing.T) {
@@ -137,6 +143,20 @@ func TestInvalidBlocksAreRefused(t *testing.T) {
 	s := RunMany(Config{Validators: 4, Byzantine: 1, Behaviour: Invalid}, 1, 5, 0)
 	if s.ViolationCount != 0 || s.Dropped.InvalidBlocks == 0 {
 		t.Fatalf("violations %d, invalid blocks refused %d", s.ViolationCount, s.Dropped.InvalidBlocks)
+	}
+}
+
+// TestCatchUpLiesAreRefused: a liar's bad blocks reach honest validators
+// (refused as undecodable or as bad catch-up blocks), none is committed
+// (the certificate and agreement checks would say so), nobody stalls, and
+// the engines stay within their memory bounds.
+func TestCatchUpLiesAreRefused(t *testing.T) {
+	s := RunMany(Config{Validators: 4, Byzantine: 1, Crash: 1, Behaviour: Liar, Faults: allFault}, 1, 5, 0)
+	if s.ViolationCount != 0 || s.Dropped.BadCatchUp == 0 || s.Dropped.Undecodable == 0 || s.CatchUpBlocks == 0 {
+		t.Fatalf("violations %+v, dropped %+v, catch-up blocks %d", s.Violations, s.Dropped, s.CatchUpBlocks)
+	}
+	if s.MaxHeld.Future == 0 || s.MaxHeld.Rounds == 0 {
+		t.Fatalf("held %+v: the bounds check saw nothing", s.MaxHeld)
 	}
 }
 

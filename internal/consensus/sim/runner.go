@@ -11,13 +11,14 @@ import (
 // Summary aggregates many runs of one configuration; it is what
 // `cairn sim` prints.
 type Summary struct {
-	Validators int    `json:"validators"`
-	Byzantine  int    `json:"byzantine"`
-	Crash      int    `json:"crash"`
-	Faults     string `json:"faults"`
-	Behaviour  string `json:"byzantine_behaviour,omitempty"`
-	FirstSeed  uint64 `json:"first_seed"`
-	Runs       int    `json:"runs"`
+	Validators int      `json:"validators"`
+	Powers     []uint64 `json:"powers,omitempty"`
+	Byzantine  int      `json:"byzantine"`
+	Crash      int      `json:"crash"`
+	Faults     string   `json:"faults"`
+	Behaviour  string   `json:"byzantine_behaviour,omitempty"`
+	FirstSeed  uint64   `json:"first_seed"`
+	Runs       int      `json:"runs"`
 	// HeightsCommitted sums, over runs, the highest height an honest
 	// validator reached; MinHeight is the lowest height any live honest
 	// validator ended a run at.
@@ -91,7 +92,7 @@ func RunMany(base Config, firstSeed uint64, runs, workers int) Summary {
 	close(next)
 	wg.Wait()
 
-	s := Summary{Validators: base.Validators, Byzantine: base.Byzantine, Crash: base.Crash,
+	s := Summary{Validators: base.Validators, Powers: base.Powers, Byzantine: base.Byzantine, Crash: base.Crash,
 		Faults: base.Faults.String(), FirstSeed: firstSeed, Runs: runs}
 	if base.Byzantine > 0 {
 		s.Behaviour = base.Behaviour

@@ -135,8 +135,14 @@ type Config struct {
 	Byzantine  int
 	Crash      int // honest validators subject to crash faults
 	Seed       uint64
-	Heights    int // every live honest validator must reach this height
-	Faults     Faults
+	// Powers, when set, are the validators' voting powers (its length
+	// overrides Validators); nil means power 1 each. Quorum is more than
+	// two thirds of the total power, and f is in power: the Byzantine
+	// validators are drawn, by the seed, so that their power stays at most
+	// f when that is possible.
+	Powers  []uint64
+	Heights int // every live honest validator must reach this height
+	Faults  Faults
 	// Behaviour of the Byzantine validators: one of Behaviours, or a
 	// comma-separated list to pick from per validator. "" means Mixed, or
 	// Fork when there are more Byzantine validators than the set tolerates.
@@ -166,6 +172,9 @@ type Config struct {
 
 // Defaults fills zero fields.
 func (c Config) Defaults() Config {
+	if len(c.Powers) > 0 {
+		c.Validators = len(c.Powers)
+	}
 	if c.Validators == 0 {
 		c.Validators = 4
 	}
@@ -199,7 +208,7 @@ func (c Config) Defaults() Config {
 	}
 	if c.Behaviour == "" {
 		c.Behaviour = Mixed
-		if c.Byzantine > maxFaultyCount(c.Validators) {
+		if c.Byzantine > maxFaultyCount(c.Validators) && len(c.Powers) == 0 {
 			c.Behaviour = Fork
 		}
 	}
@@ -343,7 +352,7 @@ type sim struct {
 	now   int64 // µs
 	pool  *txPool
 	sigs  *sigCache
-	f     int
+	f     uint64 // the most faulty power the set tolerates
 
 	faultsOn  bool
 	faultEnd  int64 // µs
@@ -388,7 +397,6 @@ func newSim(cfg Config) *sim {
 		decided:   map[uint64]crypto.Hash{},
 		decidedBy: map[uint64]int{},
 		signed:    map[signKey]crypto.Hash{},
-		f:         maxFaultyCount(cfg.Validators),
 	}
 	s.res.Seed = cfg.Seed
 	w := cfg.Workload
@@ -405,16 +413,20 @@ func newSim(cfg Config) *sim {
 		copy(seed[:], fmt.Sprintf("sim-%d-validator-%d", cfg.Seed, i))
 		seed = crypto.Sum(seed[:])
 		s.keys[i] = crypto.MustKeyFromSeed(seed)
-		vals[i] = types.Validator{Name: fmt.Sprintf("v%d", i), PublicKey: s.keys[i].Public(), Power: 1}
+		vals[i] = types.Validator{Name: fmt.Sprintf("v%d", i), PublicKey: s.keys[i].Public(), Power: power(cfg, i)}
 	}
 	vs, err := types.NewValidatorSet(vals)
 	if err != nil {
 		panic(err) // unreachable: keys are distinct, powers positive
 	}
 	s.vs = vs
+	s.f = vs.MaxFaulty()
 
 	// Roles: a seeded permutation picks who is Byzantine and who crashes.
 	perm := s.rng.Perm(n)
+	if len(cfg.Powers) > 0 {
+		perm = byzantineFirst(perm, cfg, s.f)
+	}
 	roles := make([]role, n)
 	for k, i := range perm {
 		switch {
@@ -542,13 +554,38 @@ func (s *sim) run() {
 // livenessRequired: with more Byzantine or crashed-for-good validators
 // than f, nothing guarantees progress.
 func (s *sim) livenessRequired() bool {
-	bad := s.cfg.Byzantine
+	var bad uint64
 	for _, nd := range s.nodes {
-		if nd.role == crashy && nd.crashStop {
-			bad++
+		if nd.role == byzantine || (nd.role == crashy && nd.crashStop) {
+			bad += s.vs.Validators[nd.id].Power
 		}
 	}
 	return bad <= s.f
+}
+
+func power(c Config, i int) uint64 {
+	if len(c.Powers) == 0 {
+		return 1
+	}
+	return c.Powers[i]
+}
+
+// byzantineFirst reorders a role permutation so that its first
+// c.Byzantine entries hold at most f of power when some choice does: it
+// takes, in permutation order, every validator that still fits, and fills
+// up with the rest only when nothing fits.
+func byzantineFirst(perm []int, c Config, f uint64) []int {
+	var chosen, rest []int
+	var p uint64
+	for _, i := range perm {
+		if len(chosen) < c.Byzantine && p+c.Powers[i] <= f {
+			chosen = append(chosen, i)
+			p += c.Powers[i]
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	return append(chosen, rest...)
 }
 
 func (s *sim) target() uint64 {

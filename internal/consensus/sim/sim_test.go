@@ -42,6 +42,11 @@ var mixes = []mix{
 	{"falseheight/n4", Config{Validators: 4, Byzantine: 1, Crash: 1, Behaviour: FalseHeight, Faults: allFault}, 10},
 	{"badblocks/n4", Config{Validators: 4, Byzantine: 1, Crash: 1, Behaviour: BadBlocks, Faults: allFault}, 10},
 	{"futurevotes/n4", Config{Validators: 4, Byzantine: 1, Crash: 1, Behaviour: FutureVotes, Faults: allFault}, 10},
+	// Unequal voting powers: f is a power, and the Byzantine validator is
+	// drawn among those that keep the faulty power at most f.
+	{"powers-1234/n4", Config{Powers: []uint64{1, 2, 3, 4}, Byzantine: 1, Crash: 1, Faults: allFault}, 10},
+	{"powers-10111/n4", Config{Powers: []uint64{10, 1, 1, 1}, Byzantine: 1, Crash: 1, Faults: allFault}, 10},
+	{"powers-liar/n7", Config{Powers: []uint64{5, 1, 1, 2, 3, 1, 2}, Byzantine: 2, Crash: 1, Behaviour: Liar, Faults: allFault}, 10},
 	{"liar/n7", Config{Validators: 7, Byzantine: 2, Crash: 1, Behaviour: Liar, Faults: allFault}, 10},
 }
 
@@ -95,6 +100,41 @@ func TestForkPastThreshold(t *testing.T) {
 			t.Fatalf("n=%d with %d colluding Byzantine validators: no fork found in 10 seeds (%+v)", n, f+1, s.Violations)
 		}
 		t.Logf("n=%d, %d Byzantine: forks in %d of 10 seeds, e.g. %s", n, f+1, len(s.FailedSeeds), s.Violations[0].Detail)
+	}
+}
+
+// TestByzantinePowerAtMostF: with powers, the seeded roles keep the
+// Byzantine power at most f whenever some choice does.
+func TestByzantinePowerAtMostF(t *testing.T) {
+	for seed := uint64(1); seed <= 50; seed++ {
+		c := Config{Powers: []uint64{10, 1, 1, 1}, Byzantine: 1, Seed: seed}.Defaults()
+		s := newSim(c)
+		var p uint64
+		for _, nd := range s.nodes {
+			if nd.role == byzantine {
+				p += s.vs.Validators[nd.id].Power
+			}
+		}
+		if p > s.f || p == 0 {
+			t.Fatalf("seed %d: Byzantine power %d, f %d", seed, p, s.f)
+		}
+	}
+}
+
+// TestPowerfulForkBreaksAgreement: two colluders of {3,3,3,1} hold at
+// least 4 of 10, past f = 3 (no choice of two keeps within f), so the
+// fork attack must succeed: the checker still fails when power, not
+// count, crosses the threshold.
+func TestPowerfulForkBreaksAgreement(t *testing.T) {
+	s := RunMany(Config{Powers: []uint64{3, 3, 3, 1}, Byzantine: 2, Behaviour: Fork}, 1, 10, 0)
+	forks := 0
+	for _, v := range s.Violations {
+		if v.Kind == "agreement" {
+			forks++
+		}
+	}
+	if forks == 0 {
+		t.Fatalf("6 of 10 power colluding: no fork in 10 seeds (%+v)", s.Violations)
 	}
 }
 

@@ -29,6 +29,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	faults := fs.String("faults", "all",
 		"comma-separated faults: drop, dup, partition, crash, crashstop, omission, net (drop,dup,partition), all (net,crash,omission), none; "+
 			"and Byzantine behaviours: "+strings.Join(sim.Behaviours, ", "))
+	useLedger := fs.Bool("ledger", false, "run each validator's application on a real ledger (in-memory Pebble), checking identical state and receipts")
 	heights := fs.Int("heights", 20, "height every live honest validator must reach in a run")
 	workers := fs.Int("workers", 0, "parallel runs (0: GOMAXPROCS)")
 	scale := fs.Bool("scale", false, "print the scale table instead (4..64 validators, no faults)")
@@ -101,7 +102,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cairn sim: --crash needs crash, crashstop or omission in --faults")
 		return 2
 	}
-	cfg := sim.Config{Validators: *validators, Powers: powers, Byzantine: *byzantine, Crash: *crash, Heights: *heights,
+	cfg := sim.Config{Validators: *validators, Powers: powers, Ledger: *useLedger, Byzantine: *byzantine, Crash: *crash, Heights: *heights,
 		Faults: fl, Behaviour: strings.Join(behaviours, ",")}
 	if err := sim.CheckBehaviour(cfg.Behaviour); err != nil {
 		fmt.Fprintf(stderr, "cairn sim: %v\n", err)
@@ -114,6 +115,9 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			*validators, *byzantine, *crash, *faults, *heights, strconv.FormatUint(v.Seed, 10))
 		if *powersFlag != "" {
 			v.Reproduce += " --powers " + *powersFlag
+		}
+		if *useLedger {
+			v.Reproduce += " --ledger"
 		}
 	}
 	if err := out.Encode(s); err != nil {

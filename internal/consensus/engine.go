@@ -328,12 +328,12 @@ func (e *Engine) Position() Position {
 // Held counts what an engine keeps for the height it is deciding; each is
 // bounded whatever peers send (the simulator asserts it).
 type Held struct {
-	Rounds    int // round states: at most the rounds entered plus roundWindow above the current one
-	Proposals int // proposals held over all rounds, at most maxProposalsPerRound per round
-	Blocks    int // distinct proposed blocks
-	Future    int // buffered next-height messages, at most maxFuturePerPeer per validator
-	Fetched   int // fetched blocks awaiting their height, at most CatchUpWindow
-	Requests  int // outstanding block requests, at most CatchUpWindow
+	Rounds    int `json:"rounds"`    // round states: at most the rounds entered plus roundWindow above the current one
+	Proposals int `json:"proposals"` // proposals held over all rounds, at most maxProposalsPerRound per round
+	Blocks    int `json:"blocks"`    // distinct proposed blocks
+	Future    int `json:"future"`    // buffered next-height messages, at most maxFuturePerPeer per validator
+	Fetched   int `json:"fetched"`   // fetched blocks awaiting their height, at most CatchUpWindow
+	Requests  int `json:"requests"`  // outstanding block requests, at most CatchUpWindow
 }
 
 // HeldBounds returns the bounds Held is documented to keep: Rounds and

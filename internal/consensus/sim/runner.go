@@ -13,6 +13,7 @@ import (
 type Summary struct {
 	Validators int      `json:"validators"`
 	Powers     []uint64 `json:"powers,omitempty"`
+	Ledger     bool     `json:"ledger,omitempty"`
 	Byzantine  int      `json:"byzantine"`
 	Crash      int      `json:"crash"`
 	Faults     string   `json:"faults"`
@@ -37,6 +38,10 @@ type Summary struct {
 	Partitions              int     `json:"partitions"`
 	Dropped                 Dropped `json:"dropped"`
 	SignaturesVerified      uint64  `json:"signatures_verified"`
+	// With Config.Ledger: committed transactions whose receipts
+	// succeeded or failed.
+	TxsOK     uint64 `json:"txs_ok,omitempty"`
+	TxsFailed uint64 `json:"txs_failed,omitempty"`
 	// MaxHeld is the most any honest engine held, over all runs.
 	MaxHeld        consensus.Held `json:"max_held"`
 	ViolationCount int            `json:"violation_count"`
@@ -67,7 +72,7 @@ func RunMany(base Config, firstSeed uint64, runs, workers int) Summary {
 	start := time.Now()
 	base = base.Defaults()
 	if base.Workload == nil {
-		base.Workload = NewWorkload(workloadSize(base))
+		base.Workload = newWorkload(workloadSize(base), base.Ledger)
 	}
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -92,7 +97,7 @@ func RunMany(base Config, firstSeed uint64, runs, workers int) Summary {
 	close(next)
 	wg.Wait()
 
-	s := Summary{Validators: base.Validators, Powers: base.Powers, Byzantine: base.Byzantine, Crash: base.Crash,
+	s := Summary{Validators: base.Validators, Powers: base.Powers, Ledger: base.Ledger, Byzantine: base.Byzantine, Crash: base.Crash,
 		Faults: base.Faults.String(), FirstSeed: firstSeed, Runs: runs}
 	if base.Byzantine > 0 {
 		s.Behaviour = base.Behaviour
@@ -113,6 +118,8 @@ func RunMany(base Config, firstSeed uint64, runs, workers int) Summary {
 		s.Crashes += r.Crashes
 		s.Partitions += r.Partitions
 		s.SignaturesVerified += r.SigVerified
+		s.TxsOK += r.TxsOK
+		s.TxsFailed += r.TxsFailed
 		s.MaxHeld = maxHeld(s.MaxHeld, r.MaxHeld)
 		s.Dropped.BadSignature += r.Engine.BadSignature
 		s.Dropped.WrongProposer += r.Engine.WrongProposer

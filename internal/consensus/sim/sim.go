@@ -140,7 +140,11 @@ type Config struct {
 	// two thirds of the total power, and f is in power: the Byzantine
 	// validators are drawn, by the seed, so that their power stays at most
 	// f when that is possible.
-	Powers  []uint64
+	Powers []uint64
+	// Ledger runs every replica's application on a real internal/ledger
+	// (in-memory Pebble): blocks are built, executed and committed as a
+	// node does, and replicas must agree on state and receipts.
+	Ledger  bool
 	Heights int // every live honest validator must reach this height
 	Faults  Faults
 	// Behaviour of the Byzantine validators: one of Behaviours, or a
@@ -248,6 +252,9 @@ type Result struct {
 	Crashes     int
 	Partitions  int
 	SigVerified uint64 // signatures actually verified (cache misses)
+	// With Config.Ledger: committed transactions whose receipts succeeded
+	// or failed (counted once per height).
+	TxsOK, TxsFailed uint64
 	// MaxHeld is the most any honest engine held of each kind after a
 	// received message (see consensus.Held).
 	MaxHeld consensus.Held
@@ -369,6 +376,9 @@ type sim struct {
 	healed    bool
 	adv       *adversary
 
+	genesis      *types.Genesis         // with Config.Ledger
+	ledgerDigest map[uint64]crypto.Hash // first honest replica's roots and receipts per height
+
 	res Result
 	// trace, when set, sees every event before it is dispatched (tests).
 	trace func(event)
@@ -401,7 +411,7 @@ func newSim(cfg Config) *sim {
 	s.res.Seed = cfg.Seed
 	w := cfg.Workload
 	if w == nil {
-		w = NewWorkload(0)
+		w = newWorkload(0, cfg.Ledger)
 	}
 	s.pool = &txPool{w: w, index: map[crypto.Hash]int{}}
 
@@ -421,6 +431,10 @@ func newSim(cfg Config) *sim {
 	}
 	s.vs = vs
 	s.f = vs.MaxFaulty()
+	if cfg.Ledger {
+		s.genesis = s.ledgerGenesis()
+		s.ledgerDigest = map[uint64]crypto.Hash{}
+	}
 
 	// Roles: a seeded permutation picks who is Byzantine and who crashes.
 	perm := s.rng.Perm(n)
@@ -619,6 +633,9 @@ func (s *sim) done() bool {
 }
 
 func (s *sim) finish() {
+	for _, nd := range s.nodes {
+		nd.closeLedger()
+	}
 	s.res.VirtualMs = s.ms()
 	s.res.SigVerified = s.sigs.miss
 	first := true

@@ -145,6 +145,38 @@ func TestDoubleVotingYieldsEvidence(t *testing.T) {
 	}
 }
 
+// TestLedgerReplicasAgreeOnState runs the real ledger as every replica's
+// application, under faults, liars and unequal powers: each commit must
+// apply, and all replicas must derive the same state root, results root
+// and receipts at every height (checked in ledgerCommit).
+func TestLedgerReplicasAgreeOnState(t *testing.T) {
+	seeds := 4
+	if *long {
+		seeds *= 40
+	}
+	for _, c := range []Config{
+		{Validators: 4, Byzantine: 1, Crash: 1, Faults: allFault, Ledger: true},
+		{Powers: []uint64{1, 2, 3, 4}, Byzantine: 1, Crash: 1, Behaviour: "liar,invalid", Faults: allFault, Ledger: true},
+		{Powers: []uint64{10, 1, 1, 1}, Byzantine: 1, Crash: 1, Behaviour: Equivocate, Faults: allFault, Ledger: true},
+	} {
+		s := RunMany(c, 1, seeds, 0)
+		if s.ViolationCount != 0 || s.MinHeight < 20 {
+			t.Fatalf("%+v: %d violations, min height %d: %+v", c, s.ViolationCount, s.MinHeight, s.Violations)
+		}
+		if s.TxsOK == 0 || s.TxsFailed != 0 {
+			t.Fatalf("%+v: %d transactions succeeded, %d failed", c, s.TxsOK, s.TxsFailed)
+		}
+	}
+}
+
+func TestLedgerRunIsDeterministic(t *testing.T) {
+	c := Config{Validators: 4, Byzantine: 1, Crash: 1, Faults: allFault, Seed: 7, Ledger: true, Heights: 8}
+	a, b := Run(c), Run(c)
+	if fmt.Sprintf("%+v", a) != fmt.Sprintf("%+v", b) {
+		t.Fatalf("same seed, different runs:\n%+v\n%+v", a, b)
+	}
+}
+
 func TestRunIsDeterministic(t *testing.T) {
 	c := Config{Validators: 4, Byzantine: 1, Crash: 1, Faults: allFault, Seed: 42}
 	a, b := Run(c), Run(c)

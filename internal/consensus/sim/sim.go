@@ -12,7 +12,11 @@
 // good (crash-stop), lose a share of their messages (omission), or be
 // Byzantine: equivocating proposers, double
 // voters, proposers of invalid blocks, silent validators, senders of
-// garbage, or — past the threshold — colluders that run a fork attack.
+// garbage, liars about catch-up (false heights, bad block responses,
+// far-future votes), or — past the threshold — colluders that run a fork
+// attack. Validators may have unequal voting powers (Config.Powers; f is
+// then a power), and may run the real ledger as their application
+// (Config.Ledger, see ledgerapp.go).
 //
 // Invariants (each violation is reported with the seed that reproduces it):
 //   - agreement: no two honest validators commit different blocks at one height;
@@ -22,9 +26,14 @@
 //     different proposals or votes for one (height, round, type), and no
 //     evidence ever names an honest validator;
 //   - durability: a restarted validator resumes exactly at its stored height;
-//   - liveness: once faults stop (with at most f Byzantine or crashed for
-//     good), every live honest validator commits new heights within a
-//     bounded virtual time.
+//   - liveness: once faults stop (with at most f of power Byzantine or
+//     crashed for good), every live honest validator commits new heights
+//     within a bounded virtual time, whatever heights liars claim;
+//   - bounded memory: after every message it receives, an honest engine
+//     holds no more than consensus.Engine.HeldBounds allows;
+//   - with the ledger: every certified block commits, and all honest
+//     replicas derive the same state root, results root and receipts at
+//     every height.
 package sim
 
 import (

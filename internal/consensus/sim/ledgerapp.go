@@ -67,7 +67,9 @@ func (nd *replica) execOptions() execute.Options {
 func (nd *replica) ledgerBuild(req *consensus.BuildRequest, txs []*types.Tx) *types.Block {
 	blk, p, err := nd.led.Propose(txs, req.Round, req.Time, req.Proposer, nd.execOptions())
 	if err != nil {
-		nd.s.violate("ledger", nd.id, req.Height, "propose: %v", err)
+		if nd.role != byzantine {
+			nd.s.violate("ledger", nd.id, req.Height, "propose: %v", err)
+		}
 		return nil
 	}
 	nd.prepared[blk.Hash()] = p

@@ -158,7 +158,8 @@ type Config struct {
 	Faults  Faults
 	// Behaviour of the Byzantine validators: one of Behaviours, or a
 	// comma-separated list to pick from per validator. "" means Mixed, or
-	// Fork when there are more Byzantine validators than the set tolerates.
+	// (with equal powers) Fork when there are more Byzantine validators
+	// than the set tolerates.
 	Behaviour string
 
 	LatencyMin  int64 // ms, every message

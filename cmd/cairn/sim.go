@@ -19,7 +19,9 @@ func init() { register("sim", "run seeded consensus simulations", runSim) }
 func runSim(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	validators := fs.Int("validators", 4, "number of validators (equal power)")
+	validators := fs.Int("validators", 4, "number of validators (equal power; see --powers)")
+	powersFlag := fs.String("powers", "", "comma-separated voting powers, one per validator (sets --validators); "+
+		"Byzantine validators are drawn to hold at most f of power when possible")
 	byzantine := fs.Int("byzantine", 0, "number of Byzantine validators")
 	crash := fs.Int("crash", 0, "number of honest validators subject to crash (and omission) faults")
 	seeds := fs.Int("seeds", 100, "number of seeded runs")
@@ -27,6 +29,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	faults := fs.String("faults", "all",
 		"comma-separated faults: drop, dup, partition, crash, crashstop, omission, net (drop,dup,partition), all (net,crash,omission), none; "+
 			"and Byzantine behaviours: "+strings.Join(sim.Behaviours, ", "))
+	useLedger := fs.Bool("ledger", false, "run each validator's application on a real ledger (in-memory Pebble), checking identical state and receipts")
 	heights := fs.Int("heights", 20, "height every live honest validator must reach in a run")
 	workers := fs.Int("workers", 0, "parallel runs (0: GOMAXPROCS)")
 	scale := fs.Bool("scale", false, "print the scale table instead (4..64 validators, no faults)")
@@ -70,6 +73,18 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cairn sim: --faults: %v\n", err)
 		return 2
 	}
+	var powers []uint64
+	if *powersFlag != "" {
+		for _, w := range strings.Split(*powersFlag, ",") {
+			p, err := strconv.ParseUint(strings.TrimSpace(w), 10, 64)
+			if err != nil || p == 0 || p > 1<<40 {
+				fmt.Fprintf(stderr, "cairn sim: --powers: %q is not a power in 1..2^40\n", w)
+				return 2
+			}
+			powers = append(powers, p)
+		}
+		*validators = len(powers)
+	}
 	switch {
 	case *validators < 1 || *validators > 1000:
 		fmt.Fprintln(stderr, "cairn sim: --validators must be 1..1000")
@@ -87,7 +102,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cairn sim: --crash needs crash, crashstop or omission in --faults")
 		return 2
 	}
-	cfg := sim.Config{Validators: *validators, Byzantine: *byzantine, Crash: *crash, Heights: *heights,
+	cfg := sim.Config{Validators: *validators, Powers: powers, Ledger: *useLedger, Byzantine: *byzantine, Crash: *crash, Heights: *heights,
 		Faults: fl, Behaviour: strings.Join(behaviours, ",")}
 	if err := sim.CheckBehaviour(cfg.Behaviour); err != nil {
 		fmt.Fprintf(stderr, "cairn sim: %v\n", err)
@@ -98,6 +113,12 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		v := &s.Violations[i]
 		v.Reproduce = fmt.Sprintf("cairn sim --validators %d --byzantine %d --crash %d --faults %s --heights %d --seeds 1 --seed %s",
 			*validators, *byzantine, *crash, *faults, *heights, strconv.FormatUint(v.Seed, 10))
+		if *powersFlag != "" {
+			v.Reproduce += " --powers " + *powersFlag
+		}
+		if *useLedger {
+			v.Reproduce += " --ledger"
+		}
 	}
 	if err := out.Encode(s); err != nil {
 		fmt.Fprintf(stderr, "cairn sim: %v\n", err)

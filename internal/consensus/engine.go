@@ -325,6 +325,34 @@ func (e *Engine) Position() Position {
 		ValidRound: e.validRound, CatchingUp: e.catchingUp}
 }
 
+// Held counts what an engine keeps for the height it is deciding; each is
+// bounded whatever peers send (the simulator asserts it).
+type Held struct {
+	Rounds    int `json:"rounds"`    // round states: at most the rounds entered plus roundWindow above the current one
+	Proposals int `json:"proposals"` // proposals held over all rounds, at most maxProposalsPerRound per round
+	Blocks    int `json:"blocks"`    // distinct proposed blocks
+	Future    int `json:"future"`    // buffered next-height messages, at most maxFuturePerPeer per validator
+	Fetched   int `json:"fetched"`   // fetched blocks awaiting their height, at most CatchUpWindow
+	Requests  int `json:"requests"`  // outstanding block requests, at most CatchUpWindow
+}
+
+// HeldBounds returns the bounds Held is documented to keep: Rounds and
+// Proposals are given for the current round.
+func (e *Engine) HeldBounds() Held {
+	r := int(e.round) + roundWindow + 1
+	return Held{Rounds: r, Proposals: r * maxProposalsPerRound, Blocks: r*maxProposalsPerRound + 1,
+		Future: maxFuturePerPeer * e.vs.Len(), Fetched: int(e.window), Requests: int(e.window)}
+}
+
+// Held returns how much the engine holds now.
+func (e *Engine) Held() Held {
+	h := Held{Rounds: len(e.rounds), Blocks: len(e.blocks), Future: len(e.future), Fetched: len(e.fetched), Requests: len(e.requests)}
+	for _, rs := range e.rounds {
+		h.Proposals += len(rs.proposals)
+	}
+	return h
+}
+
 // Start enters the current round (round 0 of a fresh height, or the round
 // restored from the WAL, re-sending what was signed there) and announces
 // this validator's height so that peers ahead of it answer and it can catch

@@ -58,6 +58,10 @@ func (a *adversary) behaviourFor(i int) string {
 // outbound sends what Byzantine validator nd's engine wanted to send, its way.
 func (a *adversary) outbound(nd *replica, targets []int, m consensus.Message) {
 	s := a.s
+	if isLiar(nd.behaviour) {
+		a.lie(nd, targets, m)
+		return
+	}
 	switch nd.behaviour {
 	case Silent:
 		return

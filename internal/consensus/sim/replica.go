@@ -6,6 +6,7 @@ import (
 
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/consensus"
+	"github.com/cairn-db/cairn/internal/ledger"
 	"github.com/cairn-db/cairn/merkle"
 	"github.com/cairn-db/cairn/types"
 )
@@ -34,6 +35,7 @@ type replica struct {
 	certs     []*types.Certificate
 	wal       [][]byte
 	walHeight uint64
+	led       *ledger.Ledger // with Config.Ledger; its head is len(chain)
 
 	// volatile
 	mempool   []poolEntry
@@ -42,6 +44,7 @@ type replica struct {
 	txsDirty  bool
 	busyUntil int64
 	stats     consensus.Stats // folded from earlier incarnations
+	prepared  map[crypto.Hash]*ledger.Prepared
 }
 
 type poolEntry struct {
@@ -58,6 +61,16 @@ func (nd *replica) config() consensus.Config {
 }
 
 func (nd *replica) start() {
+	nd.prepared = map[crypto.Hash]*ledger.Prepared{}
+	if nd.s.cfg.Ledger {
+		nd.openLedger()
+		if nd.led == nil {
+			return
+		}
+		if hd := nd.led.Head().Height; hd != nd.height() {
+			nd.s.violate("durability", nd.id, nd.height(), "ledger head %d, stored chain %d", hd, nd.height())
+		}
+	}
 	st := consensus.StartPoint{Height: nd.height()}
 	if n := len(nd.chain); n > 0 {
 		st.BlockHash = nd.chain[n-1].Hash()
@@ -111,6 +124,7 @@ func (nd *replica) crash() {
 	nd.mempool, nd.pool = nil, map[int]bool{}
 	nd.txsDirty = false
 	nd.crashPoint = -1
+	nd.prepared = nil
 	nd.s.res.Crashes++
 }
 
@@ -196,6 +210,10 @@ func (nd *replica) apply(rd consensus.Ready) {
 		if nd.role == byzantine && nd.behaviour == Silent {
 			continue
 		}
+		if nd.role == byzantine && lies(nd, BadBlocks) {
+			s.adv.serveBad(nd, sv)
+			continue
+		}
 		if sv.Height == 0 || sv.Height > nd.height() {
 			continue
 		}
@@ -251,6 +269,9 @@ func (nd *replica) commit(c consensus.Commit) {
 			s.violate("agreement", nd.id, h, "fork at height %d: honest v%d committed %.16s, honest v%d committed %.16s; validators %v signed both certificates",
 				h, nd.id, b.Hash(), s.decidedBy[h], first, doubleSigners(c.Cert, other))
 		}
+	}
+	if nd.led != nil {
+		nd.ledgerCommit(b, c.Cert)
 	}
 	seen := map[int]bool{}
 	for _, tx := range b.Txs {
@@ -328,6 +349,9 @@ func (nd *replica) build(req *consensus.BuildRequest) *types.Block {
 		txs = append(txs, tx)
 		size += tx.Size()
 	}
+	if nd.led != nil {
+		return nd.ledgerBuild(req, txs)
+	}
 	b := &types.Block{Header: types.Header{
 		ChainID: ChainID, Height: req.Height, Round: req.Round, Time: req.Time, Proposer: req.Proposer,
 		ParentHash: req.ParentHash, TxCount: uint32(len(txs)), ValidatorsHash: req.ValidatorsHash,
@@ -353,6 +377,9 @@ var errReplay = errors.New("transaction already committed")
 
 func (a *app) ValidateBlock(b *types.Block) error {
 	nd := a.nd
+	if nd.led != nil {
+		return nd.ledgerValidate(b)
+	}
 	if want := stateRoot(nd.stateRoot(), b.Header.TxRoot); b.Header.StateRoot != want {
 		return fmt.Errorf("state root %s, want %s", b.Header.StateRoot, want)
 	}
@@ -396,4 +423,24 @@ func doubleSigners(a, b *types.Certificate) []string {
 		}
 	}
 	return out
+}
+
+// checkHeld asserts that what the engine holds stays within its
+// documented bounds, whatever peers send it.
+func (nd *replica) checkHeld() {
+	if nd.eng == nil || nd.role == byzantine {
+		return
+	}
+	h, b := nd.eng.Held(), nd.eng.HeldBounds()
+	if h.Rounds > b.Rounds || h.Proposals > b.Proposals || h.Blocks > b.Blocks || h.Future > b.Future ||
+		h.Fetched > b.Fetched || h.Requests > b.Requests {
+		nd.s.violate("memory", nd.id, nd.height()+1, "engine holds %+v, bounds %+v", h, b)
+	}
+	nd.s.res.MaxHeld = maxHeld(nd.s.res.MaxHeld, h)
+}
+
+func maxHeld(a, b consensus.Held) consensus.Held {
+	return consensus.Held{Rounds: max(a.Rounds, b.Rounds), Proposals: max(a.Proposals, b.Proposals),
+		Blocks: max(a.Blocks, b.Blocks), Future: max(a.Future, b.Future), Fetched: max(a.Fetched, b.Fetched),
+		Requests: max(a.Requests, b.Requests)}
 }

@@ -2,6 +2,8 @@ package sim
 
 import (
 	"runtime"
+
+	"github.com/cairn-db/cairn/internal/consensus"
 	"sync"
 	"time"
 )
@@ -9,13 +11,15 @@ import (
 // Summary aggregates many runs of one configuration; it is what
 // `cairn sim` prints.
 type Summary struct {
-	Validators int    `json:"validators"`
-	Byzantine  int    `json:"byzantine"`
-	Crash      int    `json:"crash"`
-	Faults     string `json:"faults"`
-	Behaviour  string `json:"byzantine_behaviour,omitempty"`
-	FirstSeed  uint64 `json:"first_seed"`
-	Runs       int    `json:"runs"`
+	Validators int      `json:"validators"`
+	Powers     []uint64 `json:"powers,omitempty"`
+	Ledger     bool     `json:"ledger,omitempty"`
+	Byzantine  int      `json:"byzantine"`
+	Crash      int      `json:"crash"`
+	Faults     string   `json:"faults"`
+	Behaviour  string   `json:"byzantine_behaviour,omitempty"`
+	FirstSeed  uint64   `json:"first_seed"`
+	Runs       int      `json:"runs"`
 	// HeightsCommitted sums, over runs, the highest height an honest
 	// validator reached; MinHeight is the lowest height any live honest
 	// validator ended a run at.
@@ -34,7 +38,13 @@ type Summary struct {
 	Partitions              int     `json:"partitions"`
 	Dropped                 Dropped `json:"dropped"`
 	SignaturesVerified      uint64  `json:"signatures_verified"`
-	ViolationCount          int     `json:"violation_count"`
+	// With Config.Ledger: committed transactions whose receipts
+	// succeeded or failed.
+	TxsOK     uint64 `json:"txs_ok,omitempty"`
+	TxsFailed uint64 `json:"txs_failed,omitempty"`
+	// MaxHeld is the most any honest engine held, over all runs.
+	MaxHeld        consensus.Held `json:"max_held"`
+	ViolationCount int            `json:"violation_count"`
 	// Violations lists at most 50, with the seed reproducing each.
 	Violations  []Violation `json:"violations"`
 	FailedSeeds []uint64    `json:"failed_seeds,omitempty"`
@@ -62,7 +72,7 @@ func RunMany(base Config, firstSeed uint64, runs, workers int) Summary {
 	start := time.Now()
 	base = base.Defaults()
 	if base.Workload == nil {
-		base.Workload = NewWorkload(workloadSize(base))
+		base.Workload = newWorkload(workloadSize(base), base.Ledger)
 	}
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -87,7 +97,7 @@ func RunMany(base Config, firstSeed uint64, runs, workers int) Summary {
 	close(next)
 	wg.Wait()
 
-	s := Summary{Validators: base.Validators, Byzantine: base.Byzantine, Crash: base.Crash,
+	s := Summary{Validators: base.Validators, Powers: base.Powers, Ledger: base.Ledger, Byzantine: base.Byzantine, Crash: base.Crash,
 		Faults: base.Faults.String(), FirstSeed: firstSeed, Runs: runs}
 	if base.Byzantine > 0 {
 		s.Behaviour = base.Behaviour
@@ -108,6 +118,9 @@ func RunMany(base Config, firstSeed uint64, runs, workers int) Summary {
 		s.Crashes += r.Crashes
 		s.Partitions += r.Partitions
 		s.SignaturesVerified += r.SigVerified
+		s.TxsOK += r.TxsOK
+		s.TxsFailed += r.TxsFailed
+		s.MaxHeld = maxHeld(s.MaxHeld, r.MaxHeld)
 		s.Dropped.BadSignature += r.Engine.BadSignature
 		s.Dropped.WrongProposer += r.Engine.WrongProposer
 		s.Dropped.WrongChain += r.Engine.WrongChain

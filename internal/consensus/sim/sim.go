@@ -12,7 +12,11 @@
 // good (crash-stop), lose a share of their messages (omission), or be
 // Byzantine: equivocating proposers, double
 // voters, proposers of invalid blocks, silent validators, senders of
-// garbage, or — past the threshold — colluders that run a fork attack.
+// garbage, liars about catch-up (false heights, bad block responses,
+// far-future votes), or — past the threshold — colluders that run a fork
+// attack. Validators may have unequal voting powers (Config.Powers; f is
+// then a power), and may run the real ledger as their application
+// (Config.Ledger, see ledgerapp.go).
 //
 // Invariants (each violation is reported with the seed that reproduces it):
 //   - agreement: no two honest validators commit different blocks at one height;
@@ -22,9 +26,14 @@
 //     different proposals or votes for one (height, round, type), and no
 //     evidence ever names an honest validator;
 //   - durability: a restarted validator resumes exactly at its stored height;
-//   - liveness: once faults stop (with at most f Byzantine or crashed for
-//     good), every live honest validator commits new heights within a
-//     bounded virtual time.
+//   - liveness: once faults stop (with at most f of power Byzantine or
+//     crashed for good), every live honest validator commits new heights
+//     within a bounded virtual time, whatever heights liars claim;
+//   - bounded memory: after every message it receives, an honest engine
+//     holds no more than consensus.Engine.HeldBounds allows;
+//   - with the ledger: every certified block commits, and all honest
+//     replicas derive the same state root, results root and receipts at
+//     every height.
 package sim
 
 import (
@@ -117,10 +126,17 @@ const (
 	Garbage    = "garbage"    // adds random bytes and corrupted copies of its messages
 	Mixed      = "mixed"      // each Byzantine validator picks one of the above
 	Fork       = "fork"       // colluders equivocate and double-vote for both forks
+
+	// Lies aimed at catch-up.
+	FalseHeight = "falseheight" // claims heights far ahead of its own in status and in messages for far heights
+	BadBlocks   = "badblocks"   // answers block requests with bad blocks and sends unsolicited ones
+	FutureVotes = "futurevotes" // signs votes for far-future rounds and heights
+	Liar        = "liar"        // all three lies at once
 )
 
 // Behaviours lists the values Config.Behaviour accepts.
-var Behaviours = []string{Equivocate, DoubleVote, Invalid, Silent, Garbage, Mixed, Fork}
+var Behaviours = []string{Equivocate, DoubleVote, Invalid, Silent, Garbage, Mixed, Fork,
+	FalseHeight, BadBlocks, FutureVotes, Liar}
 
 // Config describes one run. Zero fields take the defaults of Defaults.
 type Config struct {
@@ -128,11 +144,22 @@ type Config struct {
 	Byzantine  int
 	Crash      int // honest validators subject to crash faults
 	Seed       uint64
-	Heights    int // every live honest validator must reach this height
-	Faults     Faults
+	// Powers, when set, are the validators' voting powers (its length
+	// overrides Validators); nil means power 1 each. Quorum is more than
+	// two thirds of the total power, and f is in power: the Byzantine
+	// validators are drawn, by the seed, so that their power stays at most
+	// f when that is possible.
+	Powers []uint64
+	// Ledger runs every replica's application on a real internal/ledger
+	// (in-memory Pebble): blocks are built, executed and committed as a
+	// node does, and replicas must agree on state and receipts.
+	Ledger  bool
+	Heights int // every live honest validator must reach this height
+	Faults  Faults
 	// Behaviour of the Byzantine validators: one of Behaviours, or a
 	// comma-separated list to pick from per validator. "" means Mixed, or
-	// Fork when there are more Byzantine validators than the set tolerates.
+	// (with equal powers) Fork when there are more Byzantine validators
+	// than the set tolerates.
 	Behaviour string
 
 	LatencyMin  int64 // ms, every message
@@ -159,6 +186,9 @@ type Config struct {
 
 // Defaults fills zero fields.
 func (c Config) Defaults() Config {
+	if len(c.Powers) > 0 {
+		c.Validators = len(c.Powers)
+	}
 	if c.Validators == 0 {
 		c.Validators = 4
 	}
@@ -192,7 +222,7 @@ func (c Config) Defaults() Config {
 	}
 	if c.Behaviour == "" {
 		c.Behaviour = Mixed
-		if c.Byzantine > maxFaultyCount(c.Validators) {
+		if c.Byzantine > maxFaultyCount(c.Validators) && len(c.Powers) == 0 {
 			c.Behaviour = Fork
 		}
 	}
@@ -232,6 +262,12 @@ type Result struct {
 	Crashes     int
 	Partitions  int
 	SigVerified uint64 // signatures actually verified (cache misses)
+	// With Config.Ledger: committed transactions whose receipts succeeded
+	// or failed (counted once per height).
+	TxsOK, TxsFailed uint64
+	// MaxHeld is the most any honest engine held of each kind after a
+	// received message (see consensus.Held).
+	MaxHeld consensus.Held
 }
 
 // role of a simulated validator.
@@ -333,7 +369,7 @@ type sim struct {
 	now   int64 // µs
 	pool  *txPool
 	sigs  *sigCache
-	f     int
+	f     uint64 // the most faulty power the set tolerates
 
 	faultsOn  bool
 	faultEnd  int64 // µs
@@ -349,6 +385,9 @@ type sim struct {
 	healedMax uint64
 	healed    bool
 	adv       *adversary
+
+	genesis      *types.Genesis         // with Config.Ledger
+	ledgerDigest map[uint64]crypto.Hash // first honest replica's roots and receipts per height
 
 	res Result
 	// trace, when set, sees every event before it is dispatched (tests).
@@ -378,12 +417,11 @@ func newSim(cfg Config) *sim {
 		decided:   map[uint64]crypto.Hash{},
 		decidedBy: map[uint64]int{},
 		signed:    map[signKey]crypto.Hash{},
-		f:         maxFaultyCount(cfg.Validators),
 	}
 	s.res.Seed = cfg.Seed
 	w := cfg.Workload
 	if w == nil {
-		w = NewWorkload(0)
+		w = newWorkload(0, cfg.Ledger)
 	}
 	s.pool = &txPool{w: w, index: map[crypto.Hash]int{}}
 
@@ -395,16 +433,24 @@ func newSim(cfg Config) *sim {
 		copy(seed[:], fmt.Sprintf("sim-%d-validator-%d", cfg.Seed, i))
 		seed = crypto.Sum(seed[:])
 		s.keys[i] = crypto.MustKeyFromSeed(seed)
-		vals[i] = types.Validator{Name: fmt.Sprintf("v%d", i), PublicKey: s.keys[i].Public(), Power: 1}
+		vals[i] = types.Validator{Name: fmt.Sprintf("v%d", i), PublicKey: s.keys[i].Public(), Power: power(cfg, i)}
 	}
 	vs, err := types.NewValidatorSet(vals)
 	if err != nil {
 		panic(err) // unreachable: keys are distinct, powers positive
 	}
 	s.vs = vs
+	s.f = vs.MaxFaulty()
+	if cfg.Ledger {
+		s.genesis = s.ledgerGenesis()
+		s.ledgerDigest = map[uint64]crypto.Hash{}
+	}
 
 	// Roles: a seeded permutation picks who is Byzantine and who crashes.
 	perm := s.rng.Perm(n)
+	if len(cfg.Powers) > 0 {
+		perm = byzantineFirst(perm, cfg, s.f)
+	}
 	roles := make([]role, n)
 	for k, i := range perm {
 		switch {
@@ -532,13 +578,38 @@ func (s *sim) run() {
 // livenessRequired: with more Byzantine or crashed-for-good validators
 // than f, nothing guarantees progress.
 func (s *sim) livenessRequired() bool {
-	bad := s.cfg.Byzantine
+	var bad uint64
 	for _, nd := range s.nodes {
-		if nd.role == crashy && nd.crashStop {
-			bad++
+		if nd.role == byzantine || (nd.role == crashy && nd.crashStop) {
+			bad += s.vs.Validators[nd.id].Power
 		}
 	}
 	return bad <= s.f
+}
+
+func power(c Config, i int) uint64 {
+	if len(c.Powers) == 0 {
+		return 1
+	}
+	return c.Powers[i]
+}
+
+// byzantineFirst reorders a role permutation so that its first
+// c.Byzantine entries hold at most f of power when some choice does: it
+// takes, in permutation order, every validator that still fits, and fills
+// up with the rest only when nothing fits.
+func byzantineFirst(perm []int, c Config, f uint64) []int {
+	var chosen, rest []int
+	var p uint64
+	for _, i := range perm {
+		if len(chosen) < c.Byzantine && p+c.Powers[i] <= f {
+			chosen = append(chosen, i)
+			p += c.Powers[i]
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	return append(chosen, rest...)
 }
 
 func (s *sim) target() uint64 {
@@ -572,6 +643,9 @@ func (s *sim) done() bool {
 }
 
 func (s *sim) finish() {
+	for _, nd := range s.nodes {
+		nd.closeLedger()
+	}
 	s.res.VirtualMs = s.ms()
 	s.res.SigVerified = s.sigs.miss
 	first := true
@@ -611,7 +685,13 @@ func (s *sim) dispatch(ev event) {
 				return
 			}
 		}
+		if r, ok := m.(*consensus.BlockRequest); ok && nd.role == byzantine && lies(nd, BadBlocks) && r.Height > nd.height() {
+			// Its engine would ignore a request above its height; the
+			// liar answers it, as if the false height were true.
+			s.adv.sendBadBlock(nd, ev.from, r.Height)
+		}
 		nd.step(consensus.Receive{From: ev.from, Msg: m})
+		nd.checkHeld()
 	case evTimer, evLocal:
 		nd := s.nodes[ev.node]
 		if !nd.up || nd.inc != ev.inc {

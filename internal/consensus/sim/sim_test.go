@@ -37,6 +37,17 @@ var mixes = []mix{
 	{"fork-at-f/n7", Config{Validators: 7, Byzantine: 2, Behaviour: Fork, Faults: net}, 15},
 	{"mixed/n10", Config{Validators: 10, Byzantine: 3, Faults: net}, 10},
 	{"crash-recovery/n10", Config{Validators: 10, Crash: 3, Faults: allFault}, 10},
+	// Lies aimed at catch-up, with crashes and partitions so that honest
+	// validators fall behind and must fetch blocks.
+	{"falseheight/n4", Config{Validators: 4, Byzantine: 1, Crash: 1, Behaviour: FalseHeight, Faults: allFault}, 10},
+	{"badblocks/n4", Config{Validators: 4, Byzantine: 1, Crash: 1, Behaviour: BadBlocks, Faults: allFault}, 10},
+	{"futurevotes/n4", Config{Validators: 4, Byzantine: 1, Crash: 1, Behaviour: FutureVotes, Faults: allFault}, 10},
+	// Unequal voting powers: f is a power, and the Byzantine validator is
+	// drawn among those that keep the faulty power at most f.
+	{"powers-1234/n4", Config{Powers: []uint64{1, 2, 3, 4}, Byzantine: 1, Crash: 1, Faults: allFault}, 10},
+	{"powers-10111/n4", Config{Powers: []uint64{10, 1, 1, 1}, Byzantine: 1, Crash: 1, Faults: allFault}, 10},
+	{"powers-liar/n7", Config{Powers: []uint64{5, 1, 1, 2, 3, 1, 2}, Byzantine: 2, Crash: 1, Behaviour: Liar, Faults: allFault}, 10},
+	{"liar/n7", Config{Validators: 7, Byzantine: 2, Crash: 1, Behaviour: Liar, Faults: allFault}, 10},
 }
 
 func TestSeedsAcrossFaultMixes(t *testing.T) {
@@ -92,10 +103,77 @@ func TestForkPastThreshold(t *testing.T) {
 	}
 }
 
+// TestByzantinePowerAtMostF: with powers, the seeded roles keep the
+// Byzantine power at most f whenever some choice does.
+func TestByzantinePowerAtMostF(t *testing.T) {
+	for seed := uint64(1); seed <= 50; seed++ {
+		c := Config{Powers: []uint64{10, 1, 1, 1}, Byzantine: 1, Seed: seed}.Defaults()
+		s := newSim(c)
+		var p uint64
+		for _, nd := range s.nodes {
+			if nd.role == byzantine {
+				p += s.vs.Validators[nd.id].Power
+			}
+		}
+		if p > s.f || p == 0 {
+			t.Fatalf("seed %d: Byzantine power %d, f %d", seed, p, s.f)
+		}
+	}
+}
+
+// TestPowerfulForkBreaksAgreement: two colluders of {3,3,3,1} hold at
+// least 4 of 10, past f = 3 (no choice of two keeps within f), so the
+// fork attack must succeed: the checker still fails when power, not
+// count, crosses the threshold.
+func TestPowerfulForkBreaksAgreement(t *testing.T) {
+	s := RunMany(Config{Powers: []uint64{3, 3, 3, 1}, Byzantine: 2, Behaviour: Fork}, 1, 10, 0)
+	forks := 0
+	for _, v := range s.Violations {
+		if v.Kind == "agreement" {
+			forks++
+		}
+	}
+	if forks == 0 {
+		t.Fatalf("6 of 10 power colluding: no fork in 10 seeds (%+v)", s.Violations)
+	}
+}
+
 func TestDoubleVotingYieldsEvidence(t *testing.T) {
 	s := RunMany(Config{Validators: 4, Byzantine: 1, Behaviour: DoubleVote}, 1, 5, 0)
 	if s.ViolationCount != 0 || s.Evidence == 0 {
 		t.Fatalf("violations %d, evidence %d", s.ViolationCount, s.Evidence)
+	}
+}
+
+// TestLedgerReplicasAgreeOnState runs the real ledger as every replica's
+// application, under faults, liars and unequal powers: each commit must
+// apply, and all replicas must derive the same state root, results root
+// and receipts at every height (checked in ledgerCommit).
+func TestLedgerReplicasAgreeOnState(t *testing.T) {
+	seeds := 4
+	if *long {
+		seeds *= 40
+	}
+	for _, c := range []Config{
+		{Validators: 4, Byzantine: 1, Crash: 1, Faults: allFault, Ledger: true},
+		{Powers: []uint64{1, 2, 3, 4}, Byzantine: 1, Crash: 1, Behaviour: "liar,invalid", Faults: allFault, Ledger: true},
+		{Powers: []uint64{10, 1, 1, 1}, Byzantine: 1, Crash: 1, Behaviour: Equivocate, Faults: allFault, Ledger: true},
+	} {
+		s := RunMany(c, 1, seeds, 0)
+		if s.ViolationCount != 0 || s.MinHeight < 20 {
+			t.Fatalf("%+v: %d violations, min height %d: %+v", c, s.ViolationCount, s.MinHeight, s.Violations)
+		}
+		if s.TxsOK == 0 || s.TxsFailed != 0 {
+			t.Fatalf("%+v: %d transactions succeeded, %d failed", c, s.TxsOK, s.TxsFailed)
+		}
+	}
+}
+
+func TestLedgerRunIsDeterministic(t *testing.T) {
+	c := Config{Validators: 4, Byzantine: 1, Crash: 1, Faults: allFault, Seed: 7, Ledger: true, Heights: 8}
+	a, b := Run(c), Run(c)
+	if fmt.Sprintf("%+v", a) != fmt.Sprintf("%+v", b) {
+		t.Fatalf("same seed, different runs:\n%+v\n%+v", a, b)
 	}
 }
 
@@ -137,6 +215,20 @@ func TestInvalidBlocksAreRefused(t *testing.T) {
 	s := RunMany(Config{Validators: 4, Byzantine: 1, Behaviour: Invalid}, 1, 5, 0)
 	if s.ViolationCount != 0 || s.Dropped.InvalidBlocks == 0 {
 		t.Fatalf("violations %d, invalid blocks refused %d", s.ViolationCount, s.Dropped.InvalidBlocks)
+	}
+}
+
+// TestCatchUpLiesAreRefused: a liar's bad blocks reach honest validators
+// (refused as undecodable or as bad catch-up blocks), none is committed
+// (the certificate and agreement checks would say so), nobody stalls, and
+// the engines stay within their memory bounds.
+func TestCatchUpLiesAreRefused(t *testing.T) {
+	s := RunMany(Config{Validators: 4, Byzantine: 1, Crash: 1, Behaviour: Liar, Faults: allFault}, 1, 5, 0)
+	if s.ViolationCount != 0 || s.Dropped.BadCatchUp == 0 || s.Dropped.Undecodable == 0 || s.CatchUpBlocks == 0 {
+		t.Fatalf("violations %+v, dropped %+v, catch-up blocks %d", s.Violations, s.Dropped, s.CatchUpBlocks)
+	}
+	if s.MaxHeld.Future == 0 || s.MaxHeld.Rounds == 0 {
+		t.Fatalf("held %+v: the bounds check saw nothing", s.MaxHeld)
 	}
 }
 

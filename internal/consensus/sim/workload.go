@@ -18,6 +18,10 @@ const ChainID = "cairn-sim"
 type Workload struct {
 	txs   []*types.Tx
 	index map[crypto.Hash]int
+	// ledger: every transaction has its own sender (nonce 1), so that
+	// none fails on its nonce whatever order the mempools see, and a
+	// third are kv.puts to a few shared keys (real state, versions).
+	ledger bool
 }
 
 // clientKey derives the key of simulated client c.
@@ -39,11 +43,34 @@ func makeTx(i int) *types.Tx {
 	return tx
 }
 
+// ledgerTx signs transaction i of a ledger workload.
+func ledgerTx(i int) *types.Tx {
+	var p types.Payload = &types.Record{Document: []byte(fmt.Sprintf(`{"seq":%d,"reading":%d}`, i, (i*7919)%1000))}
+	if i%3 == 0 {
+		p = &types.KVPut{Key: fmt.Sprintf("sim/k%d", i%50), Value: fmt.Sprintf("v%d", i)}
+	}
+	tx := &types.Tx{ChainID: ChainID, Nonce: 1, Timestamp: int64(1_700_000_000_000 + i), Payload: p}
+	tx.Sign(clientKey(workloadClients + i))
+	return tx
+}
+
+func (w *Workload) make(i int) *types.Tx {
+	if w.ledger {
+		return ledgerTx(i)
+	}
+	return makeTx(i)
+}
+
 // NewWorkload signs n transactions.
-func NewWorkload(n int) *Workload {
-	w := &Workload{txs: make([]*types.Tx, n), index: make(map[crypto.Hash]int, n)}
+func NewWorkload(n int) *Workload { return newWorkload(n, false) }
+
+// NewLedgerWorkload signs n transactions for runs with Config.Ledger.
+func NewLedgerWorkload(n int) *Workload { return newWorkload(n, true) }
+
+func newWorkload(n int, ledger bool) *Workload {
+	w := &Workload{txs: make([]*types.Tx, n), index: make(map[crypto.Hash]int, n), ledger: ledger}
 	for i := range w.txs {
-		w.txs[i] = makeTx(i)
+		w.txs[i] = w.make(i)
 		w.index[w.txs[i].Hash()] = i
 	}
 	return w
@@ -60,7 +87,7 @@ type txPool struct {
 func (p *txPool) get(i int) *types.Tx {
 	for i >= len(p.w.txs)+len(p.extra) {
 		j := len(p.w.txs) + len(p.extra)
-		tx := makeTx(j)
+		tx := p.w.make(j)
 		p.extra = append(p.extra, tx)
 		p.index[tx.Hash()] = j
 	}

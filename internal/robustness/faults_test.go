@@ -90,6 +90,7 @@ func (r *run) apply(ctx context.Context, f *fault) string {
 				errs += r.setFaults(j, devnet.Faults{Partition: []string{r.nw.Nodes[f.Node].Name}})
 			}
 		}
+		r.faultSwitchFailed("partition", errs)
 		hold()
 		r.clearFaults()
 		return "partitioned, healed" + errs
@@ -98,6 +99,7 @@ func (r *run) apply(ctx context.Context, f *fault) string {
 		for j := range r.nw.Nodes {
 			errs += r.setFaults(j, devnet.Faults{DropOutbound: f.Drop})
 		}
+		r.faultSwitchFailed("drop", errs)
 		hold()
 		r.clearFaults()
 		return "dropping, healed" + errs
@@ -113,6 +115,15 @@ func (r *run) setFaults(i int, f devnet.Faults) string {
 		return "; " + err.Error()
 	}
 	return ""
+}
+
+// faultSwitchFailed makes a fault that could not be set a problem of the
+// run: every node runs during a partition or a drop fault, so a refused
+// fault switch means the run would pass without the fault it claims.
+func (r *run) faultSwitchFailed(kind, errs string) {
+	if errs != "" {
+		r.problem("%s fault not injected%s", kind, errs)
+	}
 }
 
 func (r *run) clearFaults() {

@@ -226,7 +226,7 @@ func (r *run) startNet() error {
 	if err != nil {
 		return err
 	}
-	r.cluster = devnet.NewCluster(bin, r.nw, "--unsafe-test-faults")
+	r.cluster = devnet.NewCluster(bin, r.nw, "--unsafe-test-faults", "--faults")
 	hc := &http.Client{Timeout: commitWait + 4*time.Second}
 	if r.clients, err = r.nw.Clients(client.WithHTTPClient(hc)); err != nil {
 		return err

@@ -3,6 +3,7 @@ package devnet
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -30,4 +31,20 @@ func BuildCairn(ctx context.Context, dir string) (string, error) {
 		return "", fmt.Errorf("go build %s: %w\n%s", CairnPackage, err, out)
 	}
 	return bin, nil
+}
+
+// BuildCairnTemp builds the cairn binary into a new temporary directory
+// named after prefix; remove deletes that directory. Test mains that start
+// real validators build once with it.
+func BuildCairnTemp(ctx context.Context, prefix string) (bin string, remove func(), err error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, fmt.Errorf("build cairn: %w", err)
+	}
+	bin, err = BuildCairn(ctx, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return bin, func() { os.RemoveAll(dir) }, nil
 }

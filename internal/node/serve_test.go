@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -36,20 +37,24 @@ func TestBlockRequestFloodIsServedOffTheConsensusGoroutine(t *testing.T) {
 	// now on the same (FIFO) peer queue arrives before any block.
 	a.Send(gossipKey(2).Public(), chConsensus, consensus.Encode(&consensus.Status{Height: 999}))
 	timeout := time.After(10 * time.Second)
-	for marker := false; !marker; {
+	// next is the next message b receives, decoded; on timeout the test
+	// fails with what it was waiting for.
+	next := func(waitingFor string) consensus.Message {
+		t.Helper()
 		select {
 		case m := <-b.Receive():
 			msg, err := consensus.Decode(m.Payload)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, ok := msg.(*consensus.BlockResponse); ok {
-				t.Fatal("a block was served on the consensus goroutine, inside apply")
-			}
-			marker = true
+			return msg
 		case <-timeout:
-			t.Fatal("marker did not arrive")
+			t.Fatal(waitingFor)
+			return nil
 		}
+	}
+	if _, ok := next("marker did not arrive").(*consensus.BlockResponse); ok {
+		t.Fatal("a block was served on the consensus goroutine, inside apply")
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -60,18 +65,9 @@ func TestBlockRequestFloodIsServedOffTheConsensusGoroutine(t *testing.T) {
 	served := map[uint64]int{}
 	got := 0
 	for got < maxServePerPeer {
-		select {
-		case m := <-b.Receive():
-			msg, err := consensus.Decode(m.Payload)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r, ok := msg.(*consensus.BlockResponse); ok {
-				served[r.Block.Header.Height]++
-				got++
-			}
-		case <-timeout:
-			t.Fatalf("served %d blocks of %d", got, maxServePerPeer)
+		if r, ok := next(fmt.Sprintf("served %d blocks of %d", got, maxServePerPeer)).(*consensus.BlockResponse); ok {
+			served[r.Block.Header.Height]++
+			got++
 		}
 	}
 	// Once the budget is spent, a new request is served again; it arrives
@@ -81,17 +77,8 @@ func TestBlockRequestFloodIsServedOffTheConsensusGoroutine(t *testing.T) {
 		t.Fatal(err)
 	}
 	for served[last] == 0 {
-		select {
-		case m := <-b.Receive():
-			msg, err := consensus.Decode(m.Payload)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r, ok := msg.(*consensus.BlockResponse); ok {
-				served[r.Block.Header.Height]++
-			}
-		case <-timeout:
-			t.Fatal("a request within budget after the flood was not served")
+		if r, ok := next("a request within budget after the flood was not served").(*consensus.BlockResponse); ok {
+			served[r.Block.Header.Height]++
 		}
 	}
 	for h, c := range served {

@@ -25,18 +25,15 @@ var bin string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	dir, err := os.MkdirTemp("", "cairn-robustness-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin, err = devnet.BuildCairn(context.Background(), dir)
+	var remove func()
+	var err error
+	bin, remove, err = devnet.BuildCairnTemp(context.Background(), "cairn-robustness-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 

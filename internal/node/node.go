@@ -141,6 +141,11 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	if err := n.openTransport(); err != nil {
 		return nil, err
 	}
+	pool, tr := n.pool, n.net
+	n.m.reg.MustRegister(statsCollector{
+		pool: func() (mempool.Stats, bool) { return pool.Stats(), true },
+		net:  func() (p2p.Stats, bool) { return tr.Stats(), true },
+	})
 	if err := n.openEngine(); err != nil {
 		return nil, err
 	}

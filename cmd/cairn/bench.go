@@ -32,6 +32,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	drain := fs.Duration("drain", 20*time.Second, "how long to wait for in-flight txs after sending stops")
 	quiet := fs.Bool("quiet", false, "no progress line")
 	indexPoll := fs.Duration("index-poll", 200*time.Millisecond, "how often to poll every node's status to measure its search index lag (0: do not)")
+	fs.Usage = usageFunc(fs, stderr, "cairn bench [--network FILE] [flags]",
+		"Funds accounts from the faucet and drives signed transactions at every node of a running\nnetwork (start it first: cairn devnet); prints throughput and latency as JSON.")
 	if scenarioFlag(args) {
 		fmt.Fprintln(stderr, "cairn bench: the experiments moved to their own command, cairn-lab "+
 			"(it keeps the charting code out of the validator binary):\n  go run ./cmd/cairn-lab --scenario list")

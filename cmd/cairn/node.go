@@ -31,6 +31,8 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	faults := fs.Bool("faults", false, "enable the fault-injection endpoint (needs --unsafe-test-faults)")
 	byz := fs.String("byzantine", "", "misbehave: equivocate | double-vote (needs --unsafe-test-faults)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	fs.Usage = usageFunc(fs, stderr, "cairn node --home DIR [flags]",
+		"Runs one validator from its home (see cairn init) until SIGINT or SIGTERM.")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

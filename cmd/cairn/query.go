@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -64,38 +63,18 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // nodeFlag adds --node.
 func nodeFlag(fs *flag.FlagSet) *string {
-	return fs.String("node", defaultNode(), "node API URL (default $CAIRN_NODE or http://127.0.0.1:8080)")
+	return fs.String("node", defaultNode(), "node API `URL` or host:port (default: $CAIRN_NODE, else http://127.0.0.1:8080)")
 }
 
+// newClient connects to node; "host:port" without a scheme means
+// http://host:port.
 func newClient(node string, stderr io.Writer, cmd string) (*client.Client, bool) {
-	c, err := client.New(node)
+	c, err := client.New(nodeURL(node))
 	if err != nil {
 		fmt.Fprintf(stderr, "cairn %s: %v\n", cmd, err)
 		return nil, false
 	}
 	return c, true
-}
-
-// fail reports err on stderr and returns exit status 1.
-func fail(stderr io.Writer, cmd string, err error) int {
-	var ae *client.Error
-	if errors.As(err, &ae) {
-		id := ""
-		if ae.ID != "" {
-			id = ", error id " + ae.ID // what the node logged the detail under
-		}
-		fmt.Fprintf(stderr, "cairn %s: the node refused: %s (%d %s%s)\n", cmd, ae.Message, ae.Status, ae.Code, id)
-	} else {
-		fmt.Fprintf(stderr, "cairn %s: %v\n", cmd, err)
-	}
-	return 1
-}
-
-func usageFunc(fs *flag.FlagSet, stderr io.Writer, usage, about string) func() {
-	return func() {
-		fmt.Fprintf(stderr, "usage: %s\n\n%s\n\nflags:\n", usage, about)
-		fs.PrintDefaults()
-	}
 }
 
 func runStatus(args []string, stdout, stderr io.Writer) int {

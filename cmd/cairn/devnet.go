@@ -391,7 +391,7 @@ func runDevnetControl(op string, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	nodes, err := devnet.Control(ctx, *home, op, i)
+	nodes, err := devnet.Control(ctx, *home, strings.TrimSuffix(op, "-node"), i)
 	if err != nil {
 		return report(stderr, problem{Command: fs.Name(), Code: "error", Message: err.Error()})
 	}

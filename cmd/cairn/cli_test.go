@@ -219,7 +219,10 @@ func TestFailuresMachineReadable(t *testing.T) {
 	if code != 1 || ts.Status != client.StatusFailed || ts.Receipt == nil || ts.Receipt.Reason == "" {
 		t.Fatalf("tx status of a failed tx: exit %d, %+v", code, ts)
 	}
-	want := "cairn tx status: committed at height " + strconv.FormatUint(ts.Height, 10) + " but FAILED: " + ts.Receipt.Reason + " (version_conflict); it changed nothing\n"
+	want := "cairn tx status: committed at height " + strconv.FormatUint(ts.Height, 10) + " but FAILED: " + ts.Receipt.Reason + "; it changed nothing\n"
+	if !strings.HasPrefix(ts.Receipt.Reason, "version_conflict: ") {
+		t.Fatalf("reason %q does not start with its code", ts.Receipt.Reason)
+	}
 	if stderr != want {
 		t.Fatalf("tx status of a failed tx: stderr %q, want %q", stderr, want)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -122,7 +123,7 @@ func runDevnet(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	s := &supervisor{c: devnet.NewCluster(bin, nw), nw: nw, out: stderr, events: make(chan exitEvent, 4*len(nw.Nodes))}
+	s := &supervisor{c: devnet.NewCluster(bin, nw), nw: nw, self: selfName(bin), out: stderr, events: make(chan exitEvent, 4*len(nw.Nodes))}
 	s.stopping = make([]bool, len(nw.Nodes))
 	closeCtl, err := devnet.ServeControl(*home, s)
 	if err != nil {
@@ -165,10 +166,7 @@ func runDevnet(args []string, stdout, stderr io.Writer) int {
 
 // printReady prints the nodes and the next steps.
 func printReady(w io.Writer, nw *client.Network, bin string) {
-	self := "cairn"
-	if strings.Contains(bin, "go-build") { // started with go run
-		self = "go run ./cmd/cairn"
-	}
+	self := selfName(bin)
 	faucet := relPath(nw.FaucetKey)
 	fmt.Fprintf(w, "ready: %d validators, chain id %s\n", len(nw.Nodes), nw.ChainID)
 	for _, nd := range nw.Nodes {
@@ -179,9 +177,41 @@ func printReady(w io.Writer, nw *client.Network, bin string) {
 	fmt.Fprintf(w, "Next steps:\n")
 	fmt.Fprintf(w, "  1. in another terminal:  %s tx put greeting hello --key %s --wait\n", self, faucet)
 	fmt.Fprintf(w, "  2. open the explorer:     %s/\n\n", nw.Nodes[0].API)
-	dir := relPath(nw.Dir)
-	fmt.Fprintf(w, "Stop one validator: %s devnet stop-node 1 --home %s (start-node 1 brings it back).\n", self, dir)
+	fmt.Fprintf(w, "Stop one validator: %s devnet stop-node 1%s (start-node 1 brings it back).\n", self, homeArg(nw.Dir))
 	fmt.Fprintf(w, "Ctrl-C stops them all; run again to resume, or add --reset to start a new chain.\n")
+}
+
+// selfName is how the user can run this binary again: "go run ./cmd/cairn"
+// when it was started with go run, "cairn" when that is on PATH, else its
+// path ("./cairn").
+func selfName(bin string) string {
+	if strings.Contains(bin, "go-build") {
+		return "go run ./cmd/cairn"
+	}
+	if p, err := exec.LookPath("cairn"); err == nil {
+		if a, b := filepath.Clean(p), filepath.Clean(bin); a == b {
+			return "cairn"
+		}
+		if st1, err1 := os.Stat(p); err1 == nil {
+			if st2, err2 := os.Stat(bin); err2 == nil && os.SameFile(st1, st2) {
+				return "cairn"
+			}
+		}
+	}
+	r := relPath(bin)
+	if !filepath.IsAbs(r) && !strings.Contains(r, string(filepath.Separator)) {
+		r = "." + string(filepath.Separator) + r
+	}
+	return r
+}
+
+// homeArg is " --home DIR", or "" when DIR is the default ./devnet.
+func homeArg(dir string) string {
+	r := relPath(dir)
+	if r == "devnet" {
+		return ""
+	}
+	return " --home " + r
 }
 
 // relPath shows p relative to the working directory when it is below it.
@@ -207,6 +237,7 @@ type exitEvent struct {
 type supervisor struct {
 	c      *devnet.Cluster
 	nw     *client.Network
+	self   string // how to run this binary (selfName)
 	out    io.Writer
 	events chan exitEvent
 
@@ -263,7 +294,7 @@ func (s *supervisor) report(ev exitEvent) bool {
 	default:
 		fmt.Fprintf(s.out, "the chain cannot commit until %d run (a quorum).", quorum)
 	}
-	fmt.Fprintf(s.out, " Start it again with: cairn devnet start-node %d --home %s\n", ev.i, relPath(s.nw.Dir))
+	fmt.Fprintf(s.out, " Start it again with: %s devnet start-node %d%s\n", s.self, ev.i, homeArg(s.nw.Dir))
 	return running == 0 && !ev.requested
 }
 

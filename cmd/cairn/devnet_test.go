@@ -181,7 +181,7 @@ func TestDevnetSupervisesValidators(t *testing.T) {
 	for _, want := range []string{
 		"ready: 4 validators",
 		"an idle chain stays at its height",
-		"1. in another terminal:  cairn tx put greeting hello --key ",
+		"1. in another terminal:  " + bin + " tx put greeting hello --key " + filepath.Join(home, "faucet.key") + " --wait",
 		"2. open the explorer:     http://127.0.0.1:22100/",
 		"--reset",
 	} {

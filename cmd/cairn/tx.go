@@ -180,8 +180,12 @@ func reportFailedTx(stderr io.Writer, cmd string, h crypto.Hash, height uint64, 
 	if r != nil {
 		code, reason = string(r.Code), r.Reason
 	}
+	why := reason
+	if !strings.HasPrefix(reason, code) {
+		why = fmt.Sprintf("%s (%s)", reason, code)
+	}
 	return report(stderr, problem{Command: cmd, Code: code, Tx: &h, Height: height,
-		Message: fmt.Sprintf("committed at height %d but FAILED: %s (%s); it changed nothing", height, reason, code)})
+		Message: fmt.Sprintf("committed at height %d but FAILED: %s; it changed nothing", height, why)})
 }
 
 // buildPayload turns the positional arguments of `cairn tx KIND` into a

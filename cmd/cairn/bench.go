@@ -63,8 +63,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	res, err := bench.Run(ctx, o)
 	if err != nil {
-		fmt.Fprintln(stderr, "cairn bench:", err)
-		return 1
+		return fail(stderr, "bench", err) // an unreachable node is one line
 	}
 	res.Timeline = nil // the summary; scenarios keep the timeline
 	return printJSON(stdout, res)

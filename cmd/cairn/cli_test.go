@@ -16,6 +16,7 @@ import (
 
 	"github.com/cairn-db/cairn/client"
 	"github.com/cairn-db/cairn/internal/api/apitest"
+	"github.com/cairn-db/cairn/internal/devnet"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -136,7 +137,19 @@ func TestUnreachableNodeIsOneLine(t *testing.T) {
 			}
 		}
 	}
-	code, _, stderr := run(t, "status", "--node", addr, "--output", "json")
+	// bench reaches every node of a network.json.
+	_, port, _ := net.SplitHostPort(addr)
+	pn, _ := strconv.Atoi(port)
+	dir := filepath.Join(t.TempDir(), "net")
+	if _, err := devnet.InitNetwork(dir, devnet.Options{Validators: 1, APIPort: pn, P2PPort: pn}); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := run(t, "bench", "--network", dir, "--duration", "1s", "--quiet")
+	if want := "cairn bench: cannot reach the node at http://" + addr + " (connection refused); is the devnet running (cairn devnet)? Otherwise pass --network FILE\n"; code != 1 || stderr != want {
+		t.Errorf("bench: exit %d, stderr %q, want %q", code, stderr, want)
+	}
+
+	code, _, stderr = run(t, "status", "--node", addr, "--output", "json")
 	var p struct{ Error problem }
 	if err := json.Unmarshal([]byte(stderr), &p); code != 1 || err != nil || p.Error.Code != "unreachable" || p.Error.Node != "http://"+addr || p.Error.Command != "status" {
 		t.Errorf("--output json: exit %d, stderr %q (%v)", code, stderr, err)

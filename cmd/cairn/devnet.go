@@ -175,7 +175,11 @@ func printReady(w io.Writer, nw *client.Network, bin string) {
 	fmt.Fprintf(w, "faucet key: %s\n\n", faucet)
 	fmt.Fprintf(w, "The chain makes a block only when transactions arrive: an idle chain stays at its height.\n\n")
 	fmt.Fprintf(w, "Next steps:\n")
-	fmt.Fprintf(w, "  1. in another terminal:  %s tx put greeting hello --key %s --wait\n", self, faucet)
+	nodeArg := ""
+	if strings.TrimRight(nodeURL(defaultNode()), "/") != nw.Nodes[0].API {
+		nodeArg = " --node " + strings.TrimPrefix(nw.Nodes[0].API, "http://")
+	}
+	fmt.Fprintf(w, "  1. in another terminal:  %s tx put greeting hello --key %s --wait%s\n", self, faucet, nodeArg)
 	fmt.Fprintf(w, "  2. open the explorer:     %s/\n\n", nw.Nodes[0].API)
 	fmt.Fprintf(w, "Stop one validator: %s devnet stop-node 1%s (start-node 1 brings it back).\n", self, homeArg(nw.Dir))
 	fmt.Fprintf(w, "Ctrl-C stops them all; run again to resume, or add --reset to start a new chain.\n")

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -181,7 +183,7 @@ func TestDevnetSupervisesValidators(t *testing.T) {
 	for _, want := range []string{
 		"ready: 4 validators",
 		"an idle chain stays at its height",
-		"1. in another terminal:  " + bin + " tx put greeting hello --key " + filepath.Join(home, "faucet.key") + " --wait",
+		"1. in another terminal:  " + bin + " tx put greeting hello --key " + filepath.Join(home, "faucet.key") + " --wait --node 127.0.0.1:22100\n",
 		"2. open the explorer:     http://127.0.0.1:22100/",
 		"--reset",
 	} {
@@ -304,5 +306,41 @@ func TestDevnetSupervisesValidators(t *testing.T) {
 	p.stop(t)
 	if _, err := os.Stat(devnet.ControlSocket(home)); !os.IsNotExist(err) {
 		t.Errorf("control socket left behind: %v", err)
+	}
+}
+
+// What `cairn devnet` refuses before starting anything, in one message
+// each: a port already taken, --validators on an existing network,
+// --reset of a directory that is not a network, control without a devnet.
+func TestDevnetRefusals(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, p, _ := net.SplitHostPort(l.Addr().String())
+	taken, _ := strconv.Atoi(p)
+	home := filepath.Join(t.TempDir(), "devnet")
+	// node1's API port is taken.
+	code, _, stderr := run(t, "devnet", "--home", home, "--api-port", strconv.Itoa(taken-1), "--p2p-port", strconv.Itoa(taken+10))
+	if want := "cairn devnet: ports in use: " + l.Addr().String() + " (node1 api)."; code != 1 || !strings.Contains(stderr, want) || !strings.Contains(stderr, "--api-port P --p2p-port P") {
+		t.Errorf("port in use: exit %d, stderr %q, want %q", code, stderr, want)
+	}
+	if code, _, stderr = run(t, "devnet", "--home", home, "--validators", "7"); code != 1 || !strings.Contains(stderr, "has 4 validators; --validators applies when creating one (add --reset to start over)") {
+		t.Errorf("--validators on an existing network: exit %d, %q", code, stderr)
+	}
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "precious"), []byte("x"), 0o600)
+	if code, _, stderr = run(t, "devnet", "--home", other, "--reset"); code != 1 || !strings.Contains(stderr, "no network.json; not deleting it") {
+		t.Errorf("--reset of a non-network: exit %d, %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(other, "precious")); err != nil {
+		t.Errorf("--reset deleted a directory that is not a network: %v", err)
+	}
+	if code, _, stderr = run(t, "devnet", "start-node", "1", "--home", home); code != 1 || !strings.Contains(stderr, "no devnet is running this network") {
+		t.Errorf("start-node without a devnet: exit %d, %q", code, stderr)
+	}
+	if code, _, _ = run(t, "devnet", "stop-node", "x", "--home", home); code != 2 {
+		t.Errorf("stop-node x: exit %d, want 2", code)
 	}
 }

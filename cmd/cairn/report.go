@@ -81,9 +81,12 @@ func fail(stderr io.Writer, cmd string, err error) int {
 			Message: fmt.Sprintf("the node refused: %s (%d %s%s)", ae.Message, ae.Status, ae.Code, id)})
 	}
 	if node, why, ok := unreachable(err); ok {
+		other := "pass --node URL or set CAIRN_NODE"
+		if cmd == "bench" {
+			other = "pass --network FILE"
+		}
 		return report(stderr, problem{Command: cmd, Code: "unreachable", Node: node,
-			Message: fmt.Sprintf("cannot reach the node at %s (%s); is the devnet running (cairn devnet)? "+
-				"Otherwise pass --node URL or set CAIRN_NODE", node, why)})
+			Message: fmt.Sprintf("cannot reach the node at %s (%s); is the devnet running (cairn devnet)? Otherwise %s", node, why, other)})
 	}
 	var ke *crypto.KeyFileError
 	if errors.As(err, &ke) {

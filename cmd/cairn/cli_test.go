@@ -285,3 +285,30 @@ func TestSearchHighlights(t *testing.T) {
 		t.Fatalf("terminal with --output json: exit %d, %q", code, term.String())
 	}
 }
+
+// Output is printed without JSON's HTML escapes (search snippets show
+// <mark>); a signed transaction keeps its canonical JSON, so one with <, >
+// and & in it still decodes, verifies and commits.
+func TestDryRunWithHTMLCharacters(t *testing.T) {
+	c := apitest.New(t, apitest.Options{})
+	akey := keyFile(t, c.Users[0])
+	node := "--node=" + c.URL
+	for _, args := range [][]string{
+		{"tx", "put", "a<b>&c", "<i>&amp;", "--nonce=1"},
+		{"tx", "record", `{"html": "<p>&</p>"}`, "--nonce=2"},
+	} {
+		code, stdout, stderr := run(t, append(args, "--key", akey, node, "--dry-run")...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d, %s %s", args, code, stdout, stderr)
+		}
+		var tx types.Tx
+		decode(t, stdout, &tx)
+		if err := tx.VerifySignature(); err != nil {
+			t.Fatalf("%v: printed tx does not verify: %v", args, err)
+		}
+		r, err := c.Client().SubmitWait(context.Background(), &tx, 5*time.Second)
+		if err != nil || r.Status != client.StatusCommitted {
+			t.Fatalf("%v: %+v %v", args, r, err)
+		}
+	}
+}

@@ -21,7 +21,7 @@ func init() {
 func runBench(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	netPath := fs.String("network", "./devnet/network.json", "network.json of the network to load")
+	netPath := fs.String("network", "./devnet/network.json", "network.json `FILE` of the network to load (or its directory)")
 	dur := fs.Duration("duration", 30*time.Second, "how long to send")
 	rate := fs.Float64("rate", 0, "offered tx/s (open loop); 0 = closed loop with --concurrency")
 	conc := fs.Int("concurrency", 8, "concurrent requests in flight")

@@ -49,7 +49,7 @@ func runDevnet(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("devnet", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = usageFunc(fs, stderr, "cairn devnet [--home DIR] [--reset] [--api-port P] [--p2p-port P] [--validators N]\n       cairn devnet stop-node|start-node N [--home DIR]", devnetAbout)
-	home := fs.String("home", "./devnet", "network `DIR`ectory")
+	home := fs.String("home", "./devnet", "the network `DIR`")
 	n := fs.Int("validators", 4, "validators, when creating the network")
 	api := fs.Int("api-port", 8080, "API port of node0; node i uses api-port+i")
 	p2p := fs.Int("p2p-port", 26656, "peer port of node0; node i uses p2p-port+i")
@@ -402,7 +402,7 @@ func runDevnetControl(op string, args []string, stdout, stderr io.Writer) int {
 		line = "cairn devnet nodes [--home DIR]"
 	}
 	fs.Usage = usageFunc(fs, stderr, line, about)
-	home := fs.String("home", "./devnet", "network `DIR`ectory")
+	home := fs.String("home", "./devnet", "the network `DIR`")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return 2

@@ -17,7 +17,7 @@ func runInit(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("init", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	n := fs.Int("validators", 4, "number of validators")
-	home := fs.String("home", "./devnet", "directory for the network")
+	home := fs.String("home", "./devnet", "`DIR` for the network")
 	chain := fs.String("chain-id", "cairn-devnet", "chain id")
 	api := fs.Int("api-port", 8080, "API port of node0 (node i uses api-port+i)")
 	p2p := fs.Int("p2p-port", 26656, "peer port of node0 (node i uses p2p-port+i)")

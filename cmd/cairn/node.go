@@ -22,7 +22,7 @@ func init() {
 func runNode(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	home := fs.String("home", "", "validator home: config.json, validator.key, data/")
+	home := fs.String("home", "", "validator home `DIR`: config.json, validator.key, data/")
 	apiAddr := fs.String("api-addr", "", "override api_addr (host:port)")
 	p2pAddr := fs.String("p2p-addr", "", "override p2p_addr (host:port)")
 	level := fs.String("log-level", "", "override log_level: debug, info, warn, error")

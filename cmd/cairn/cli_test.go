@@ -86,6 +86,9 @@ func TestUnknownCommandSuggestsNearest(t *testing.T) {
 	if code != 2 || strings.Contains(stderr, "did you mean") || !strings.Contains(stderr, "commands:") {
 		t.Errorf("far from every command: exit %d, stderr %q", code, stderr)
 	}
+	if code, _, stderr := run(t, "tx", "trasnfer", "x", "1", "--key", "k"); code != 2 || !strings.Contains(stderr, `unknown transaction type "trasnfer"; did you mean transfer?`) {
+		t.Errorf("tx trasnfer: exit %d, stderr %q", code, stderr)
+	}
 	if code, _, stderr := run(t, "help", "stauts"); code != 2 || !strings.Contains(stderr, "did you mean status?") {
 		t.Errorf("help of a typo: exit %d, stderr %q", code, stderr)
 	}

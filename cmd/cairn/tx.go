@@ -244,6 +244,11 @@ func buildPayload(kind string, pos []string, expect *uint64, stderr io.Writer) (
 		}
 		return &types.Record{Document: c}, 0
 	}
+	for _, k := range []string{"transfer", "put", "delete", "record", "status"} {
+		if editDistance(kind, k) <= 2 {
+			return bad("unknown transaction type %q; did you mean %s?", kind, k)
+		}
+	}
 	return bad("unknown transaction type %q", kind)
 }
 

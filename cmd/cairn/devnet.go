@@ -140,7 +140,11 @@ func runDevnet(args []string, stdout, stderr io.Writer) int {
 	err = s.c.WaitReady(readyCtx)
 	cancel()
 	if err != nil {
-		s.c.StopAll(10 * time.Second)
+		s.stopAll()
+		if ctx.Err() != nil { // Ctrl-C before ready
+			fmt.Fprintln(stderr, "stopped.")
+			return 0
+		}
 		return failf("%v", err)
 	}
 	printReady(stdout, nw, bin)

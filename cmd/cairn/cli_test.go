@@ -246,6 +246,29 @@ func TestFailuresMachineReadable(t *testing.T) {
 	if err := json.Unmarshal([]byte(stderr), &p); code != 1 || err != nil || p.Error.Code != "version_conflict" || !strings.Contains(p.Error.Message, ts.Receipt.Reason) {
 		t.Fatalf("tx status --output json: exit %d, stderr %q", code, stderr)
 	}
+	// A proof checked against another chain's validators: proof_invalid,
+	// and nothing but the JSON object on stderr.
+	other := *c.Genesis
+	other.ChainID = "someone-else"
+	gpath := filepath.Join(t.TempDir(), "genesis.json")
+	gb, _ := json.Marshal(&other)
+	os.WriteFile(gpath, gb, 0o644)
+	code, _, stderr = run(t, "get", "voucher", "--prove", "--genesis", gpath, node, "--output", "json")
+	if err := json.Unmarshal([]byte(stderr), &p); code != 1 || err != nil || p.Error.Code != "proof_invalid" || !strings.Contains(p.Error.Message, "DOES NOT VERIFY") {
+		t.Fatalf("get --prove against another chain, --output json: exit %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = run(t, "block", "latest", "--verify", "--genesis", gpath, node, "--output", "json")
+	if err := json.Unmarshal([]byte(stderr), &p); code != 1 || err != nil || p.Error.Code != "proof_invalid" {
+		t.Fatalf("block --verify against another chain, --output json: exit %d, stderr %q", code, stderr)
+	}
+	// A verified absence: not_found, with the verified explanation.
+	code, stdout, stderr = run(t, "get", "voucher", "--prove", node, "--output", "json")
+	var pv verifiedGet
+	decode(t, stdout, &pv)
+	if err := json.Unmarshal([]byte(stderr), &p); code != 1 || err != nil || !pv.Verified || p.Error.Code != "not_found" || !strings.Contains(p.Error.Message, "verified:") {
+		t.Fatalf("get --prove of an absent key, --output json: exit %d, stderr %q", code, stderr)
+	}
+
 	// A bad --output is a usage error.
 	if code, _, stderr = run(t, "status", "--output", "yaml", node); code != 2 || !strings.Contains(stderr, "want json or text") {
 		t.Fatalf("--output yaml: exit %d, %q", code, stderr)

@@ -183,8 +183,7 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "get", err)
 	}
 	if err := p.Verify(chainID, vals); err != nil {
-		fmt.Fprintf(stderr, "cairn get: PROOF DOES NOT VERIFY: %v\n", err)
-		return 1
+		return report(stderr, problem{Command: "get", Code: "proof_invalid", Message: fmt.Sprintf("PROOF DOES NOT VERIFY: %v", err)})
 	}
 	out := verifiedGet{Key: key, Height: p.Height, Found: p.Found, Live: p.Live(), Verified: true, Trusted: from, Proof: p}
 	if p.Live() {
@@ -199,12 +198,17 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 	default:
 		what = fmt.Sprintf("%q is absent", key)
 	}
-	fmt.Fprintf(stderr, "verified: %s at height %d; certificate checked against %d validators (quorum power %d) from %s\n",
-		what, p.Height, vals.Len(), vals.Quorum(), from)
+	if !outputJSON(stderr) {
+		fmt.Fprintf(stderr, "verified: %s at height %d; certificate checked against %d validators (quorum power %d) from %s\n",
+			what, p.Height, vals.Len(), vals.Quorum(), from)
+	}
 	if code := printJSON(stdout, out); code != 0 {
 		return code
 	}
 	if !p.Live() {
+		if outputJSON(stderr) {
+			return report(stderr, problem{Command: "get", Code: "not_found", Height: p.Height, Message: "verified: " + what})
+		}
 		return 1
 	}
 	return 0
@@ -349,10 +353,11 @@ func runBlock(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, "block", err)
 		}
 		if err := b.Verify(chainID, vals); err != nil {
-			fmt.Fprintf(stderr, "cairn block: BLOCK DOES NOT VERIFY: %v\n", err)
-			return 1
+			return report(stderr, problem{Command: "block", Code: "proof_invalid", Message: fmt.Sprintf("BLOCK DOES NOT VERIFY: %v", err)})
 		}
-		fmt.Fprintf(stderr, "verified: block %d (%s), %d txs, certificate checked against %d validators from %s\n", b.Height, b.Hash, len(b.Txs), vals.Len(), from)
+		if !outputJSON(stderr) {
+			fmt.Fprintf(stderr, "verified: block %d (%s), %d txs, certificate checked against %d validators from %s\n", b.Height, b.Hash, len(b.Txs), vals.Len(), from)
+		}
 	}
 	return printJSON(stdout, b)
 }

@@ -27,8 +27,10 @@ import (
 type problem struct {
 	Command string `json:"command"`
 	// Code is the API error code (insufficient_balance, not_found, ...),
-	// a failed receipt's code, or one of: unreachable, pending, invalid
-	// (bad local input such as a key file), error (anything else).
+	// a failed receipt's code, or one of: unreachable, pending, unknown
+	// (tx status: never seen), proof_invalid (a proof or block that does
+	// not verify here), invalid (bad local input such as a key file),
+	// error (anything else).
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	// HTTPStatus is the node's answer status, when the node refused.

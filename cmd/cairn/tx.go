@@ -282,8 +282,7 @@ func runTxStatus(args []string, stdout, stderr io.Writer) int {
 	}
 	if st.Status == client.StatusCommitted || st.Status == client.StatusFailed {
 		if err := st.VerifyInclusion(); err != nil {
-			fmt.Fprintf(stderr, "cairn tx status: INCLUSION PROOF DOES NOT VERIFY: %v\n", err)
-			return 1
+			return report(stderr, problem{Command: "tx status", Code: "proof_invalid", Tx: &h, Message: fmt.Sprintf("INCLUSION PROOF DOES NOT VERIFY: %v", err)})
 		}
 	}
 	if code := printJSON(stdout, st); code != 0 {

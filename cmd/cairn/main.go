@@ -146,7 +146,8 @@ global flags (every command):
   --version        print the build's version and commit
   --output MODE    how a failure is reported on stderr: text (one line, the default)
                    or json (one object: {"error": {"command", "code", "message", ...}});
-                   results are JSON on stdout either way
+                   results are JSON on stdout either way; a usage error (exit 2)
+                   prints the command's usage as text
 
 Client commands talk to --node URL (default: $CAIRN_NODE, else http://127.0.0.1:8080;
 "host:port" means http://host:port). Exit status: 0 done, 1 failed or refused, 2 usage.

@@ -281,7 +281,22 @@ func SaveKey(path string, k *PrivateKey) error {
 	return nil
 }
 
-// LoadKey reads a key written by SaveKey.
+// KeyFileError says that a file could be read but is not a key file
+// written by SaveKey (not JSON, no seed, or a seed that does not match the
+// public key and address beside it).
+type KeyFileError struct {
+	Path string
+	Err  error
+}
+
+func (e *KeyFileError) Error() string {
+	return fmt.Sprintf("%s is not a Cairn key file (%v)", e.Path, e.Err)
+}
+
+func (e *KeyFileError) Unwrap() error { return e.Err }
+
+// LoadKey reads a key written by SaveKey. A file that is not one is a
+// *KeyFileError.
 func LoadKey(path string) (*PrivateKey, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -289,24 +304,27 @@ func LoadKey(path string) (*PrivateKey, error) {
 	}
 	var f keyFile
 	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("key %s: %w", path, err)
+		return nil, &KeyFileError{path, err}
+	}
+	if f.Seed == "" {
+		return nil, &KeyFileError{path, errors.New("no \"seed\"")}
 	}
 	var seed [SeedSize]byte
 	if err := decodeHexInto(seed[:], f.Seed, "seed"); err != nil {
-		return nil, fmt.Errorf("key %s: %w", path, err)
+		return nil, &KeyFileError{path, err}
 	}
 	k, err := KeyFromSeed(seed[:])
 	if err != nil {
-		return nil, fmt.Errorf("key %s: %w", path, err)
+		return nil, &KeyFileError{path, err}
 	}
 	// The public key and address are redundant with the seed; a mismatch in
 	// either means the file was damaged or edited, so refuse it rather than
 	// sign as an identity the operator did not expect.
 	if k.pub != f.PublicKey {
-		return nil, errors.New("key " + path + ": public key does not match seed")
+		return nil, &KeyFileError{path, errors.New("public key does not match seed")}
 	}
 	if k.pub.Address() != f.Address {
-		return nil, errors.New("key " + path + ": address does not match public key")
+		return nil, &KeyFileError{path, errors.New("address does not match public key")}
 	}
 	return k, nil
 }

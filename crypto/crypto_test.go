@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -384,8 +385,10 @@ func TestSaveLoadKey(t *testing.T) {
 		if err := os.WriteFile(p, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := LoadKey(p); err == nil {
-			t.Errorf("%s: corrupted key file accepted", name)
+		_, err := LoadKey(p)
+		var ke *KeyFileError
+		if !errors.As(err, &ke) || !strings.Contains(err.Error(), p+" is not a Cairn key file") {
+			t.Errorf("%s: want %q, got %v", name, p+" is not a Cairn key file", err)
 		}
 	}
 	// Truncated file and missing file.
@@ -393,11 +396,20 @@ func TestSaveLoadKey(t *testing.T) {
 	if err := os.WriteFile(p, orig[:len(orig)/2], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadKey(p); err == nil {
-		t.Error("truncated key file accepted")
+	if _, err := LoadKey(p); err == nil || !strings.Contains(err.Error(), "is not a Cairn key file") {
+		t.Errorf("truncated key file: %v", err)
 	}
-	if _, err := LoadKey(filepath.Join(dir, "absent")); err == nil {
-		t.Error("missing key file accepted")
+	// Any other file, e.g. a genesis or a signed transaction.
+	p = filepath.Join(dir, "tx.json")
+	if err := os.WriteFile(p, []byte(`{"chain_id": "x", "nonce": 1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadKey(p); err == nil || err.Error() != p+` is not a Cairn key file (no "seed")` {
+		t.Errorf("other JSON file: %v", err)
+	}
+	var ke *KeyFileError
+	if _, err := LoadKey(filepath.Join(dir, "absent")); err == nil || errors.As(err, &ke) || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing key file: %v", err)
 	}
 }
 

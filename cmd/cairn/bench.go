@@ -21,7 +21,7 @@ func init() {
 func runBench(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	netPath := fs.String("network", "./devnet/network.json", "network.json of the network to load")
+	netPath := fs.String("network", "./devnet/network.json", "network.json `FILE` of the network to load (or its directory)")
 	dur := fs.Duration("duration", 30*time.Second, "how long to send")
 	rate := fs.Float64("rate", 0, "offered tx/s (open loop); 0 = closed loop with --concurrency")
 	conc := fs.Int("concurrency", 8, "concurrent requests in flight")
@@ -32,6 +32,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	drain := fs.Duration("drain", 20*time.Second, "how long to wait for in-flight txs after sending stops")
 	quiet := fs.Bool("quiet", false, "no progress line")
 	indexPoll := fs.Duration("index-poll", 200*time.Millisecond, "how often to poll every node's status to measure its search index lag (0: do not)")
+	fs.Usage = usageFunc(fs, stderr, "cairn bench [--network FILE] [flags]",
+		"Funds accounts from the faucet and drives signed transactions at every node of a running\nnetwork (start it first: cairn devnet); prints throughput and latency as JSON.")
 	if scenarioFlag(args) {
 		fmt.Fprintln(stderr, "cairn bench: the experiments moved to their own command, cairn-lab "+
 			"(it keeps the charting code out of the validator binary):\n  go run ./cmd/cairn-lab --scenario list")
@@ -61,8 +63,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	res, err := bench.Run(ctx, o)
 	if err != nil {
-		fmt.Fprintln(stderr, "cairn bench:", err)
-		return 1
+		return fail(stderr, "bench", err) // an unreachable node is one line
 	}
 	res.Timeline = nil // the summary; scenarios keep the timeline
 	return printJSON(stdout, res)

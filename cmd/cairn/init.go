@@ -17,10 +17,12 @@ func runInit(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("init", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	n := fs.Int("validators", 4, "number of validators")
-	home := fs.String("home", "./devnet", "directory for the network")
+	home := fs.String("home", "./devnet", "`DIR` for the network")
 	chain := fs.String("chain-id", "cairn-devnet", "chain id")
 	api := fs.Int("api-port", 8080, "API port of node0 (node i uses api-port+i)")
 	p2p := fs.Int("p2p-port", 26656, "peer port of node0 (node i uses p2p-port+i)")
+	fs.Usage = usageFunc(fs, stderr, "cairn init [--home DIR] [flags]",
+		"Writes a new local network: genesis, one home per validator (key and config), a funded\nfaucet key and network.json. cairn devnet does this on its first run.")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -35,6 +37,8 @@ func runInit(args []string, stdout, stderr io.Writer) int {
 func printJSON(w io.Writer, v any) int {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // print <mark> and & as they are, not \u003c
+
 	if err := enc.Encode(v); err != nil {
 		return 1
 	}

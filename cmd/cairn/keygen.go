@@ -17,11 +17,9 @@ func init() {
 func runKeygen(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: cairn keygen --out FILE [--force]\n\nWrites a new Ed25519 key (readable only by you) and prints its public key and address.")
-		fs.PrintDefaults()
-	}
-	out := fs.String("out", "", "file to write the key to (required)")
+	fs.Usage = usageFunc(fs, stderr, "cairn keygen --out FILE [--force]",
+		"Writes a new Ed25519 key (readable only by you) and prints its public key and address.")
+	out := fs.String("out", "", "`FILE` to write the key to (required)")
 	force := fs.Bool("force", false, "overwrite an existing file")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {

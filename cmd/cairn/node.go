@@ -22,7 +22,7 @@ func init() {
 func runNode(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	home := fs.String("home", "", "validator home: config.json, validator.key, data/")
+	home := fs.String("home", "", "validator home `DIR`: config.json, validator.key, data/")
 	apiAddr := fs.String("api-addr", "", "override api_addr (host:port)")
 	p2pAddr := fs.String("p2p-addr", "", "override p2p_addr (host:port)")
 	level := fs.String("log-level", "", "override log_level: debug, info, warn, error")
@@ -31,6 +31,8 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	faults := fs.Bool("faults", false, "enable the fault-injection endpoint (needs --unsafe-test-faults)")
 	byz := fs.String("byzantine", "", "misbehave: equivocate | double-vote (needs --unsafe-test-faults)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	fs.Usage = usageFunc(fs, stderr, "cairn node --home DIR [flags]",
+		"Runs one validator from its home (see cairn init) until SIGINT or SIGTERM.")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

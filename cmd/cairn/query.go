@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -64,38 +63,18 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // nodeFlag adds --node.
 func nodeFlag(fs *flag.FlagSet) *string {
-	return fs.String("node", defaultNode(), "node API URL (default $CAIRN_NODE or http://127.0.0.1:8080)")
+	return fs.String("node", defaultNode(), "node API `URL` or host:port (default: $CAIRN_NODE, else http://127.0.0.1:8080)")
 }
 
+// newClient connects to node; "host:port" without a scheme means
+// http://host:port.
 func newClient(node string, stderr io.Writer, cmd string) (*client.Client, bool) {
-	c, err := client.New(node)
+	c, err := client.New(nodeURL(node))
 	if err != nil {
 		fmt.Fprintf(stderr, "cairn %s: %v\n", cmd, err)
 		return nil, false
 	}
 	return c, true
-}
-
-// fail reports err on stderr and returns exit status 1.
-func fail(stderr io.Writer, cmd string, err error) int {
-	var ae *client.Error
-	if errors.As(err, &ae) {
-		id := ""
-		if ae.ID != "" {
-			id = ", error id " + ae.ID // what the node logged the detail under
-		}
-		fmt.Fprintf(stderr, "cairn %s: the node refused: %s (%d %s%s)\n", cmd, ae.Message, ae.Status, ae.Code, id)
-	} else {
-		fmt.Fprintf(stderr, "cairn %s: %v\n", cmd, err)
-	}
-	return 1
-}
-
-func usageFunc(fs *flag.FlagSet, stderr io.Writer, usage, about string) func() {
-	return func() {
-		fmt.Fprintf(stderr, "usage: %s\n\n%s\n\nflags:\n", usage, about)
-		fs.PrintDefaults()
-	}
 }
 
 func runStatus(args []string, stdout, stderr io.Writer) int {
@@ -204,8 +183,7 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "get", err)
 	}
 	if err := p.Verify(chainID, vals); err != nil {
-		fmt.Fprintf(stderr, "cairn get: PROOF DOES NOT VERIFY: %v\n", err)
-		return 1
+		return report(stderr, problem{Command: "get", Code: "proof_invalid", Message: fmt.Sprintf("PROOF DOES NOT VERIFY: %v", err)})
 	}
 	out := verifiedGet{Key: key, Height: p.Height, Found: p.Found, Live: p.Live(), Verified: true, Trusted: from, Proof: p}
 	if p.Live() {
@@ -220,12 +198,17 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 	default:
 		what = fmt.Sprintf("%q is absent", key)
 	}
-	fmt.Fprintf(stderr, "verified: %s at height %d; certificate checked against %d validators (quorum power %d) from %s\n",
-		what, p.Height, vals.Len(), vals.Quorum(), from)
+	if !outputJSON(stderr) {
+		fmt.Fprintf(stderr, "verified: %s at height %d; certificate checked against %d validators (quorum power %d) from %s\n",
+			what, p.Height, vals.Len(), vals.Quorum(), from)
+	}
 	if code := printJSON(stdout, out); code != 0 {
 		return code
 	}
 	if !p.Live() {
+		if outputJSON(stderr) {
+			return report(stderr, problem{Command: "get", Code: "not_found", Height: p.Height, Message: "verified: " + what})
+		}
 		return 1
 	}
 	return 0
@@ -370,10 +353,11 @@ func runBlock(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, "block", err)
 		}
 		if err := b.Verify(chainID, vals); err != nil {
-			fmt.Fprintf(stderr, "cairn block: BLOCK DOES NOT VERIFY: %v\n", err)
-			return 1
+			return report(stderr, problem{Command: "block", Code: "proof_invalid", Message: fmt.Sprintf("BLOCK DOES NOT VERIFY: %v", err)})
 		}
-		fmt.Fprintf(stderr, "verified: block %d (%s), %d txs, certificate checked against %d validators from %s\n", b.Height, b.Hash, len(b.Txs), vals.Len(), from)
+		if !outputJSON(stderr) {
+			fmt.Fprintf(stderr, "verified: block %d (%s), %d txs, certificate checked against %d validators from %s\n", b.Height, b.Hash, len(b.Txs), vals.Len(), from)
+		}
 	}
 	return printJSON(stdout, b)
 }

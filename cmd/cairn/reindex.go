@@ -19,7 +19,7 @@ func init() {
 func runReindex(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("reindex", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	home := fs.String("home", "", "a node home (DIR/node0) or a network directory (every node)")
+	home := fs.String("home", "", "a node home `DIR` (NET/node0) or a network directory (every node)")
 	fs.Usage = usageFunc(fs, stderr, "cairn reindex --home DIR",
 		"Deletes the node's search index and rebuilds it from height 1, printing progress on stderr\nand a JSON summary on stdout. Stop the node first.")
 	if err := fs.Parse(args); err != nil {

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"flag"
+	"html"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/cairn-db/cairn/client"
@@ -57,5 +59,53 @@ Examples:
 		}
 	}
 	out.NextCursor = next
+	if isTerminal(stdout) && !outputJSON(stderr) && os.Getenv("TERM") != "dumb" {
+		return printEmphasised(stdout, out)
+	}
 	return printJSON(stdout, out)
+}
+
+// Highlights in a terminal: the API marks matches in snippets and fragments
+// as HTML (<mark>...</mark>, text HTML-escaped). Piped or with --output
+// json, the command prints them as they come; on a terminal it shows the
+// marks as bold underlined text and the text unescaped. The marks travel
+// through the JSON encoder as private-use characters, so that only they
+// become escape sequences: an escape character in the indexed data stays
+// \u001b.
+const (
+	markOpen, markClose = "\ue000", "\ue001"
+	ansiEmphasis        = "\x1b[1;4m"
+	ansiReset           = "\x1b[0m"
+)
+
+func printEmphasised(w io.Writer, r client.SearchResult) int {
+	toTerm := func(s string) string {
+		s = strings.ReplaceAll(s, "<mark>", markOpen)
+		s = strings.ReplaceAll(s, "</mark>", markClose)
+		return html.UnescapeString(s)
+	}
+	hits := make([]client.SearchHit, len(r.Hits))
+	for i, h := range r.Hits {
+		h.Snippet = toTerm(h.Snippet)
+		if h.Fragments != nil {
+			fr := make(map[string][]string, len(h.Fragments))
+			for k, v := range h.Fragments {
+				for _, f := range v {
+					fr[k] = append(fr[k], toTerm(f))
+				}
+			}
+			h.Fragments = fr
+		}
+		hits[i] = h
+	}
+	r.Hits = hits
+	var b strings.Builder
+	if code := printJSON(&b, r); code != 0 {
+		return code
+	}
+	_, err := io.WriteString(w, strings.NewReplacer(markOpen, ansiEmphasis, markClose, ansiReset).Replace(b.String()))
+	if err != nil {
+		return 1
+	}
+	return 0
 }

@@ -35,10 +35,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	scale := fs.Bool("scale", false, "print the scale table instead (4..64 validators, no faults)")
 	latency := fs.Int64("latency", 10, "with --scale: fixed per-message latency in ms")
 	msgCost := fs.Int64("msg-cost", 50, "with --scale: CPU µs per received message for the second throughput column")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: cairn sim [flags]\n\nRuns seeded, virtual-time simulations of the consensus engine with injected faults,\nchecks agreement, validity, honest signing, durability and liveness, and prints a JSON summary.\nExit status 1 if any run broke an invariant; each violation names the seed that reproduces it.\n\nflags:")
-		fs.PrintDefaults()
-	}
+	fs.Usage = usageFunc(fs, stderr, "cairn sim [flags]", "Runs seeded, virtual-time simulations of the consensus engine with injected faults,\nchecks agreement, validity, honest signing, durability and liveness, and prints a JSON summary.\nExit status 1 if any run broke an invariant; each violation names the seed that reproduces it.")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0

@@ -19,7 +19,9 @@ func init() {
 	register("tx", "sign and send a transaction (transfer, put, delete, record), or show one (status)", runTx)
 }
 
-const txUsage = `usage:
+const txUsageLine = "cairn tx transfer|put|delete|record|status ARGS [flags]"
+
+const txAbout = `Forms:
   cairn tx transfer TO_ADDRESS AMOUNT  --key FILE [flags]
   cairn tx put KEY VALUE               --key FILE [--expect-version V] [flags]
   cairn tx delete KEY                  --key FILE [--expect-version V] [flags]
@@ -63,9 +65,34 @@ func (o *optUint) ptr() *uint64 {
 	return &v
 }
 
+// txOptions are the flags of the signing forms of cairn tx.
+type txOptions struct {
+	node, keyFile, chainID *string
+	nonce, expect          optUint
+	wait, dryRun           *bool
+	timeout                *time.Duration
+}
+
+func txFlags(name string, stderr io.Writer) (*flag.FlagSet, *txOptions) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = usageFunc(fs, stderr, txUsageLine, txAbout)
+	f := &txOptions{}
+	f.node = nodeFlag(fs)
+	f.keyFile = fs.String("key", "", "the sender's key `FILE` (required)")
+	fs.Var(&f.nonce, "nonce", "nonce to sign with (default: the account's committed nonce + 1, from the node)")
+	f.chainID = fs.String("chain-id", "", "chain id to sign for (default: from the node's /v1/status)")
+	fs.Var(&f.expect, "expect-version", "put/delete: only apply if the key's live version is V (0: the key must be absent)")
+	f.wait = fs.Bool("wait", false, "wait for the transaction to commit and print its receipt")
+	f.timeout = fs.Duration("timeout", 10*time.Second, "with --wait: how long to wait, at most 60s")
+	f.dryRun = fs.Bool("dry-run", false, "print the signed transaction JSON and send nothing")
+	return fs, f
+}
+
 func runTx(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, txUsage)
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		fs, _ := txFlags("tx", stderr)
+		fs.Usage()
 		if len(args) == 0 {
 			return 2
 		}
@@ -75,21 +102,9 @@ func runTx(args []string, stdout, stderr io.Writer) int {
 	if kind == "status" {
 		return runTxStatus(args[1:], stdout, stderr)
 	}
-	fs := flag.NewFlagSet("tx "+kind, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, txUsage+"\n\nflags:")
-		fs.PrintDefaults()
-	}
-	node := nodeFlag(fs)
-	keyFile := fs.String("key", "", "the sender's key file (required)")
-	var nonce, expect optUint
-	fs.Var(&nonce, "nonce", "nonce to sign with (default: the account's committed nonce + 1, from the node)")
-	chainID := fs.String("chain-id", "", "chain id to sign for (default: from the node's /v1/status)")
-	fs.Var(&expect, "expect-version", "put/delete: only apply if the key's live version is V (0: the key must be absent)")
-	wait := fs.Bool("wait", false, "wait for the transaction to commit and print its receipt")
-	timeout := fs.Duration("timeout", 10*time.Second, "with --wait: how long to wait (at most 60s)")
-	dryRun := fs.Bool("dry-run", false, "print the signed transaction JSON and send nothing")
+	fs, f := txFlags("tx "+kind, stderr)
+	node, keyFile, chainID, wait, timeout, dryRun := f.node, f.keyFile, f.chainID, f.wait, f.timeout, f.dryRun
+	nonce, expect := &f.nonce, &f.expect
 	pos, err := parseInterleaved(fs, args[1:])
 	if err != nil {
 		return 2
@@ -110,8 +125,7 @@ func runTx(args []string, stdout, stderr io.Writer) int {
 	}
 	key, err := crypto.LoadKey(*keyFile)
 	if err != nil {
-		fmt.Fprintf(stderr, "cairn tx %s: %v\n", kind, err)
-		return 1
+		return fail(stderr, "tx "+kind, err)
 	}
 	c, ok := newClient(*node, stderr, "tx")
 	if !ok {
@@ -151,18 +165,34 @@ func runTx(args []string, stdout, stderr io.Writer) int {
 	case client.StatusCommitted:
 		return 0
 	case client.StatusFailed:
-		fmt.Fprintf(stderr, "cairn tx %s: committed at height %d but FAILED (%s); it changed nothing\n", kind, res.Height, res.Receipt.Reason)
+		return reportFailedTx(stderr, "tx "+kind, res.Hash, res.Height, res.Receipt)
 	default:
-		fmt.Fprintf(stderr, "cairn tx %s: accepted but not committed within %s (status %s); check later with: cairn tx status %s\n", kind, *timeout, res.Status, res.Hash)
+		h := res.Hash
+		return report(stderr, problem{Command: "tx " + kind, Code: "pending", Tx: &h,
+			Message: fmt.Sprintf("accepted but not committed within %s (status %s); check later with: cairn tx status %s", *timeout, res.Status, res.Hash)})
 	}
-	return 1
+}
+
+// reportFailedTx reports a transaction that committed with a failed
+// receipt: its code and reason.
+func reportFailedTx(stderr io.Writer, cmd string, h crypto.Hash, height uint64, r *types.Receipt) int {
+	code, reason := "failed", "no receipt"
+	if r != nil {
+		code, reason = string(r.Code), r.Reason
+	}
+	why := reason
+	if !strings.HasPrefix(reason, code) {
+		why = fmt.Sprintf("%s (%s)", reason, code)
+	}
+	return report(stderr, problem{Command: cmd, Code: code, Tx: &h, Height: height,
+		Message: fmt.Sprintf("committed at height %d but FAILED: %s; it changed nothing", height, why)})
 }
 
 // buildPayload turns the positional arguments of `cairn tx KIND` into a
 // payload, or returns a non-zero exit status after explaining why not.
 func buildPayload(kind string, pos []string, expect *uint64, stderr io.Writer) (types.Payload, int) {
 	bad := func(format string, a ...any) (types.Payload, int) {
-		fmt.Fprintf(stderr, "cairn tx %s: %s\n\n%s\n", kind, fmt.Sprintf(format, a...), txUsage)
+		fmt.Fprintf(stderr, "cairn tx %s: %s\n\nusage: %s\n\n%s\n", kind, fmt.Sprintf(format, a...), txUsageLine, txAbout)
 		return nil, 2
 	}
 	if expect != nil && kind != "put" && kind != "delete" {
@@ -214,6 +244,11 @@ func buildPayload(kind string, pos []string, expect *uint64, stderr io.Writer) (
 		}
 		return &types.Record{Document: c}, 0
 	}
+	for _, k := range []string{"transfer", "put", "delete", "record", "status"} {
+		if editDistance(kind, k) <= 2 {
+			return bad("unknown transaction type %q; did you mean %s?", kind, k)
+		}
+	}
 	return bad("unknown transaction type %q", kind)
 }
 
@@ -247,16 +282,22 @@ func runTxStatus(args []string, stdout, stderr io.Writer) int {
 	}
 	if st.Status == client.StatusCommitted || st.Status == client.StatusFailed {
 		if err := st.VerifyInclusion(); err != nil {
-			fmt.Fprintf(stderr, "cairn tx status: INCLUSION PROOF DOES NOT VERIFY: %v\n", err)
-			return 1
+			return report(stderr, problem{Command: "tx status", Code: "proof_invalid", Tx: &h, Message: fmt.Sprintf("INCLUSION PROOF DOES NOT VERIFY: %v", err)})
 		}
 	}
 	if code := printJSON(stdout, st); code != 0 {
 		return code
 	}
-	if st.Status != client.StatusCommitted {
-		fmt.Fprintf(stderr, "cairn tx status: %s\n", st.Status)
-		return 1
+	switch st.Status {
+	case client.StatusCommitted:
+		return 0
+	case client.StatusFailed:
+		return reportFailedTx(stderr, "tx status", st.Hash, st.Height, st.Receipt)
+	default:
+		what := "accepted, not in a block yet"
+		if st.Status == client.StatusUnknown {
+			what = "this node has not seen the transaction"
+		}
+		return report(stderr, problem{Command: "tx status", Code: st.Status, Tx: &h, Message: st.Status + ": " + what})
 	}
-	return 0
 }

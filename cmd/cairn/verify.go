@@ -18,8 +18,10 @@ func init() {
 func runVerify(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	home := fs.String("home", "", "a node home (DIR/node0) or a network directory (every node)")
+	home := fs.String("home", "", "a node home `DIR` (NET/node0) or a network directory (every node)")
 	replay := fs.Bool("replay", false, "also re-execute every block from genesis and compare receipts and state")
+	fs.Usage = usageFunc(fs, stderr, "cairn verify --home DIR [--replay]",
+		"Audits a stopped node's data on disk: block hashes, parent links, tx and results roots,\ncertificates, state roots and the state tree. Exit 1 naming the first bad height.")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

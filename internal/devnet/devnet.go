@@ -9,6 +9,11 @@
 //	network.json           {"chain_id", "nodes": [{"name", "api", "home"}], "faucet_key"}
 //	faucet.key
 //	node0/config.json, node0/validator.key, node0/data/ ...
+//	devnet.sock            while `cairn devnet` runs: its control socket (control.go)
+//
+// Invariants: network.json is written last, so its presence marks a
+// complete network; at most one devnet supervises a network at a time
+// (the control socket answers while one does).
 package devnet
 
 import (

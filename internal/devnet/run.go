@@ -104,6 +104,16 @@ func (c *Cluster) Running(i int) bool {
 	return c.procs[i] != nil
 }
 
+// PID returns node i's process id, or 0 when it is not running.
+func (c *Cluster) PID(i int) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.procs[i] == nil {
+		return 0
+	}
+	return c.procs[i].Process.Pid
+}
+
 // Exited returns a channel closed when node i's current process exits.
 func (c *Cluster) Exited(i int) <-chan struct{} {
 	c.mu.Lock()

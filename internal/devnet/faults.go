@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/cairn-db/cairn/internal/node"
 )
@@ -40,7 +43,7 @@ func (c *Cluster) SetFaults(ctx context.Context, hc *http.Client, i int, f Fault
 		return err
 	}
 	name := c.Net.Nodes[i].Name
-	addr, err := os.ReadFile(filepath.Join(c.Net.Nodes[i].Home, node.DebugAddrFile))
+	addr, err := c.debugAddr(ctx, i)
 	if err != nil {
 		return fmt.Errorf("faults on %s: no debug listener (started with --unsafe-test-faults --faults?): %w", name, err)
 	}
@@ -63,6 +66,24 @@ func (c *Cluster) SetFaults(ctx context.Context, hc *http.Client, i int, f Fault
 		return fmt.Errorf("faults on %s: %s: %s", name, resp.Status, strings.TrimSpace(string(b)))
 	}
 	return nil
+}
+
+// debugAddr reads node i's fault-switch address. A node that is running
+// but has not written it yet is still starting (Start removes a killed
+// process's stale file): wait for it, polling, until ctx ends.
+func (c *Cluster) debugAddr(ctx context.Context, i int) ([]byte, error) {
+	path := filepath.Join(c.Net.Nodes[i].Home, node.DebugAddrFile)
+	for {
+		addr, err := os.ReadFile(path)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || !c.Running(i) {
+			return addr, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (node still starting: %w)", err, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // Pause freezes node i's process (SIGSTOP): it keeps its sockets open but

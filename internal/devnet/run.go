@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cairn-db/cairn/client"
+	"github.com/cairn-db/cairn/internal/node"
 )
 
 // Cluster runs a network's validators as child processes of one binary
@@ -49,6 +51,13 @@ func (c *Cluster) Start(i int) error {
 	if err != nil {
 		return fmt.Errorf("start %s: %w", c.Net.Nodes[i].Name, err)
 	}
+	// A node killed with SIGKILL leaves its fault switch's address behind;
+	// remove it so SetFaults waits for the new process's listener instead
+	// of posting to a dead port.
+	if err := os.Remove(filepath.Join(home, node.DebugAddrFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		lf.Close()
+		return fmt.Errorf("start %s: %w", c.Net.Nodes[i].Name, err)
+	}
 	args := append([]string{"node", "--home", home}, c.Args...)
 	args = append(args, c.nodeArg[i]...)
 	cmd := exec.Command(c.Bin, args...)
@@ -65,12 +74,14 @@ func (c *Cluster) Start(i int) error {
 	go func() {
 		_ = cmd.Wait()
 		lf.Close()
-		close(done)
+		// Forget the process before announcing its exit, so a Start right
+		// after Kill starts a new one instead of finding this one "running".
 		c.mu.Lock()
 		if c.procs[i] == cmd {
 			c.procs[i] = nil
 		}
 		c.mu.Unlock()
+		close(done)
 	}()
 	return nil
 }

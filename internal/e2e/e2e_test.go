@@ -16,6 +16,7 @@ import (
 
 	"github.com/cairn-db/cairn/client"
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/devnet"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -397,4 +398,25 @@ func TestRestartOnIdleChainCatchesUp(t *testing.T) {
 	// No load from here on: the chain is idle.
 	eventually(t, 20*time.Second, "node3 caught up on an idle chain", func() bool { return tn.height(3) >= target })
 	tn.sameChain([]int{0, 3}, target)
+}
+
+// A fault switch can be set right after a restart: SetFaults waits for the
+// new process's listener instead of posting to the address a killed process
+// left behind (the robustness suite restarts nodes and then partitions them).
+func TestFaultSwitchRightAfterRestart(t *testing.T) {
+	tn := startNet(t, 1)
+	tn.cluster.Kill(0)
+	tn.cluster.SetArgs(0, "--unsafe-test-faults", "--faults")
+	for round := range 3 {
+		if err := tn.cluster.Start(0); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := tn.cluster.SetFaults(ctx, nil, 0, devnet.Faults{DropOutbound: 0.5})
+		cancel()
+		if err != nil {
+			t.Fatalf("round %d: set faults right after start: %v", round, err)
+		}
+		tn.cluster.Kill(0)
+	}
 }

@@ -60,7 +60,14 @@ func (n *Node) startDebug() error {
 		ln.Close()
 		return fmt.Errorf("node: debug listener %s is the API's", ln.Addr())
 	}
-	if err := os.WriteFile(n.cfg.Path(DebugAddrFile), []byte(ln.Addr().String()+"\n"), 0o644); err != nil {
+	// Written whole under a temporary name and renamed, so a reader never
+	// sees a half-written address.
+	tmp := n.cfg.Path(DebugAddrFile + ".tmp")
+	if err := os.WriteFile(tmp, []byte(ln.Addr().String()+"\n"), 0o644); err != nil {
+		ln.Close()
+		return fmt.Errorf("node: %w", err)
+	}
+	if err := os.Rename(tmp, n.cfg.Path(DebugAddrFile)); err != nil {
 		ln.Close()
 		return fmt.Errorf("node: %w", err)
 	}

@@ -109,7 +109,7 @@ func (r *run) apply(ctx context.Context, f *fault) string {
 
 // setFaults sets node i's fault switch; it returns "" or "; error".
 func (r *run) setFaults(i int, f devnet.Faults) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := r.cluster.SetFaults(ctx, r.hc, i, f); err != nil {
 		return "; " + err.Error()

@@ -354,7 +354,9 @@ func (c *Client) AccountTxs(ctx context.Context, a crypto.Address, cursor string
 // Search runs one query (GET /v1/search) and returns one page of hits;
 // pass the page's NextCursor in the next request, with the same Query and
 // Sort, for the next page. A bad query is an *Error with status 400 and
-// code bad_query; a node without a search index answers 503.
+// code bad_query; a node without a search index answers 503. With
+// req.Prove, every hit carries proof material: check it with
+// SearchResult.Verify.
 func (c *Client) Search(ctx context.Context, req SearchRequest) (*SearchResult, error) {
 	q := url.Values{"q": {req.Query}}
 	if req.Sort != "" {
@@ -365,6 +367,9 @@ func (c *Client) Search(ctx context.Context, req SearchRequest) (*SearchResult, 
 	}
 	if req.Cursor != "" {
 		q.Set("cursor", req.Cursor)
+	}
+	if req.Prove {
+		q.Set("prove", "true")
 	}
 	var r SearchResult
 	if _, err := c.do(ctx, http.MethodGet, "/v1/search", q, nil, &r); err != nil {

@@ -146,7 +146,7 @@ func TestGenerateConformanceKit(t *testing.T) {
 	}
 	h2 := []*types.Tx{
 		put(alice, 3, "fruit/apple", "green apples", &one),
-		put(bob, 2, "fruit/apple", "stale apples", &one), // version_conflict
+		put(bob, 2, "fruit/apple", "stale apples", &one),                                       // version_conflict
 		apitest.Tx(carol, 1, &types.Transfer{To: alice.Public().Address(), Amount: 5_000_000}), // insufficient_balance
 	}
 	h3 := []*types.Tx{

@@ -341,6 +341,16 @@ func (c *Client) Account(ctx context.Context, a crypto.Address) (*Account, error
 	return &acc, nil
 }
 
+// AccountAt returns an account's balance and nonce as of the end of
+// height (0: latest).
+func (c *Client) AccountAt(ctx context.Context, a crypto.Address, height uint64) (*Account, error) {
+	var acc Account
+	if _, err := c.do(ctx, http.MethodGet, "/v1/accounts/"+a.String(), heightQuery(height), nil, &acc); err != nil {
+		return nil, err
+	}
+	return &acc, nil
+}
+
 // AccountTxs returns committed transactions involving a (as sender or
 // transfer recipient), newest first, paged like History.
 func (c *Client) AccountTxs(ctx context.Context, a crypto.Address, cursor string, limit int) (*AccountTxs, error) {

@@ -139,7 +139,8 @@ func (p *KVProof) Live() bool { return p.Found && p.Entry != nil && !p.Entry.Del
 // certificate's quorum signed; every tx's bytes hash to its hash and those
 // hashes form the header's tx root; every receipt's outcome (its bytes
 // without the reason, which is not certified) hashes into the results root;
-// the decoded header, txs and receipts match the bytes.
+// the decoded header, txs (with ?decode=true) and receipts match the
+// bytes.
 func (b *Block) Verify(chainID string, vals *types.ValidatorSet) error {
 	h, err := verifyCertifiedHeader(chainID, vals, b.HeaderHex, &b.Certificate)
 	if err != nil {
@@ -170,6 +171,9 @@ func (b *Block) Verify(chainID string, vals *types.ValidatorSet) error {
 		hashes[i] = crypto.Sum(raw)
 		if hashes[i] != t.Hash {
 			return fail("tx %d: bytes hash to %s, listed as %s", i, hashes[i], t.Hash)
+		}
+		if t.Tx != nil && !bytes.Equal(t.Tx.Bytes(), raw) {
+			return fail("tx %d: decoded tx differs from its bytes", i)
 		}
 		rb, err := decodeHex(b.Receipts[i].BytesHex, "receipt bytes_hex")
 		if err != nil {

@@ -394,5 +394,5 @@ type SearchResult struct {
 	TookMs        float64 `json:"took_ms"`
 	// Headers holds, with ?prove=true, the certified header of every
 	// height a hit of this page is at, ascending, each once.
-	Headers []CertifiedHeader `json:"headers,omitempty"`
+	Headers []CertifiedHeader `json:"headers,omitzero"`
 }

@@ -120,72 +120,60 @@ func tamperSibling(t *testing.T, m map[string]any) {
 	sib[len(sib)-1] = p.Siblings[len(p.Siblings)-1].String()
 }
 
-// TestGenerateConformanceKit records the kit from a four-validator test
-// chain (a quorum of three signs each certificate, a different validator
-// missing each height): blocks, tx and receipt proofs, key and account
-// proofs at several heights, proofs of absence, search hits with proofs,
-// and tampered variants of each. Without -conformance.update it only
-// checks that a fresh recording verifies as the kit says (the recorded
-// files themselves change with block times).
-func TestGenerateConformanceKit(t *testing.T) {
-	c := apitest.New(t, apitest.Options{Validators: 4, Search: true, Users: 3})
-	c.Pause()
-	alice, bob, carol := c.Users[0], c.Users[1], c.Users[2]
-	stranger := apitest.Key('s', 1) // never funded, never seen
-	put := func(k *crypto.PrivateKey, n uint64, key, v string, expect *uint64) *types.Tx {
-		return apitest.Tx(k, n, &types.KVPut{Key: key, Value: v, ExpectVersion: expect})
-	}
-	one := uint64(1)
-	// Height 1: three successes. Height 2: a success and two failures
-	// (a stale compare-and-set, an overdraft). Height 3: a deletion and a
-	// record. Height 4: one transfer (a one-leaf tx tree).
-	h1 := []*types.Tx{
-		put(alice, 1, "fruit/apple", "red apples", nil),
-		apitest.Tx(alice, 2, &types.Transfer{To: bob.Public().Address(), Amount: 250}),
-		put(bob, 1, "fruit/banana", "yellow", nil),
-	}
-	h2 := []*types.Tx{
-		put(alice, 3, "fruit/apple", "green apples", &one),
-		put(bob, 2, "fruit/apple", "stale apples", &one),                                       // version_conflict
-		apitest.Tx(carol, 1, &types.Transfer{To: alice.Public().Address(), Amount: 5_000_000}), // insufficient_balance
-	}
-	h3 := []*types.Tx{
-		apitest.Tx(bob, 2, &types.KVDelete{Key: "fruit/banana"}),
-		apitest.Tx(carol, 1, &types.Record{Document: []byte(`{"note":"apples for the market","crates":12}`)}),
-	}
-	h4 := []*types.Tx{apitest.Tx(carol, 2, &types.Transfer{To: bob.Public().Address(), Amount: 7})}
-	for _, txs := range [][]*types.Tx{h1, h2, h3, h4} {
-		c.CommitBlock(txs...)
-	}
-	c.WaitIndexed()
+// kitScenario is what a recording needs to know about the chain it runs
+// against: which answers to record and what each must prove.
+type kitScenario struct {
+	dir, description string
+	chainID          string
+	validators       []types.Validator
+	// blocks to record; failBlock holds a failed receipt at failIdx.
+	blocks    []uint64
+	failBlock uint64
+	failIdx   int
+	// okTx is committed ok in a block of two or more txs; failTx failed
+	// with failCode. txs are further tx cases.
+	okTx, failTx *types.Tx
+	failCode     string
+	txs          []kitCase
+	kvs          []kitCase // key, height, verdict, version set
+	absentHeight uint64
+	accounts     []kitCase // address, height, verdict set
+	stranger     crypto.Address
+	searches     [][2]string // name, query; the first has a failed hit
+	notAHit      crypto.Hash // a committed tx the first search does not find
+}
 
-	g := &kitGen{t: t, url: c.URL, files: map[string][]byte{}}
-	// Blocks.
-	for _, h := range []uint64{1, 2, 4} {
+// recordKit records sc's answers from the API at url, derives the
+// tampered variants, checks a fresh recording against its verdicts, and
+// with -conformance.update writes it to testdata/conformance/sc.dir.
+func recordKit(t *testing.T, url string, sc kitScenario) {
+	g := &kitGen{t: t, url: url, files: map[string][]byte{}}
+	for _, h := range sc.blocks {
 		bc := kitCase{Name: fmt.Sprintf("block-%d", h), Kind: "block", Request: fmt.Sprintf("/v1/blocks/%d", h), Verdict: verdictCertified, Height: h}
 		raw := g.record(bc)
-		if h != 2 {
+		if h != sc.failBlock {
 			continue
 		}
-		g.tamper(bc, raw, "block-2-signature", "one byte of the first certificate signature flipped", false, func(m map[string]any) {
+		fi := sc.failIdx
+		g.tamper(bc, raw, bc.Name+"-signature", "one byte of the first certificate signature flipped", false, func(m map[string]any) {
 			s := obj(m, "certificate", "signatures", 0)
 			s["signature"] = flipHex(s["signature"].(string), 5)
 		})
-		g.tamper(bc, raw, "block-2-receipt-ok-json", "receipts[1].ok set to true in the JSON; its bytes still say failed", true, func(m map[string]any) {
-			r := obj(m, "receipts", 1)
+		g.tamper(bc, raw, bc.Name+"-receipt-ok-json", fmt.Sprintf("receipts[%d].ok set to true in the JSON; its bytes still say failed", fi), true, func(m map[string]any) {
+			r := obj(m, "receipts", fi)
 			r["ok"] = true
 			delete(r, "code")
 			delete(r, "reason")
 		})
-		g.tamper(bc, raw, "block-2-receipt-bytes", "receipts[1]: the ok byte of bytes_hex set to 1 (and the JSON to match)", false, func(m map[string]any) {
-			r := obj(m, "receipts", 1)
+		g.tamper(bc, raw, bc.Name+"-receipt-bytes", fmt.Sprintf("receipts[%d]: the ok byte of bytes_hex set to 1 (and the JSON to match)", fi), false, func(m map[string]any) {
+			r := obj(m, "receipts", fi)
 			r["bytes_hex"] = flipHex(r["bytes_hex"].(string), 32)
 			r["ok"] = true
 		})
-		g.tamper(bc, raw, "block-2-header", "one byte of the state root in header_hex flipped", false, func(m map[string]any) {
+		g.tamper(bc, raw, bc.Name+"-header", "one byte of the state root in header_hex flipped", false, func(m map[string]any) {
 			m["header_hex"] = flipHex(m["header_hex"].(string), len(m["header_hex"].(string))/2-40)
 		})
-		g.tamper(bc, raw, "block-2-tx-dropped", "the last transaction and its receipt removed", false, func(m map[string]any) {
+		g.tamper(bc, raw, bc.Name+"-tx-dropped", "the last transaction and its receipt removed", false, func(m map[string]any) {
 			txs, rs := arr(m, "txs"), arr(m, "receipts")
 			m["txs"], m["receipts"] = txs[:len(txs)-1], rs[:len(rs)-1]
 		})
@@ -195,10 +183,11 @@ func TestGenerateConformanceKit(t *testing.T) {
 		tc := kitCase{Name: name, Kind: "tx", Request: "/v1/txs/" + tx.Hash().String() + "?prove=true", Verdict: verdict, Hash: tx.Hash().String(), Code: code}
 		return tc, g.record(tc)
 	}
-	okc, okRaw := txCase("tx-committed", h1[1], verdictCommitted, "")
-	txCase("tx-committed-single", h4[0], verdictCommitted, "")
-	failc, failRaw := txCase("tx-failed", h2[1], verdictFailed, "version_conflict")
-	txCase("tx-failed-overdraft", h2[2], verdictFailed, "insufficient_balance")
+	okc, okRaw := txCase("tx-committed", sc.okTx, verdictCommitted, "")
+	failc, failRaw := txCase("tx-failed", sc.failTx, verdictFailed, sc.failCode)
+	for _, tc := range sc.txs {
+		g.record(tc)
+	}
 	g.tamper(failc, failRaw, "tx-failed-status-json", "status \"committed\" and receipt.ok true in the JSON; the receipt bytes say failed", true, func(m map[string]any) {
 		m["status"] = "committed"
 		r := obj(m, "receipt")
@@ -225,26 +214,35 @@ func TestGenerateConformanceKit(t *testing.T) {
 			p["size"] = jsonNum(num(p["size"]) + 1)
 		}
 	})
-	g.tamper(okc, okRaw, "tx-other-index", "index, proof.index and receipt_proof.index moved to the next position", false, func(m map[string]any) {
-		m["index"] = jsonNum(num(m["index"]) + 1)
+	g.tamper(okc, okRaw, "tx-other-index", "index, proof.index and receipt_proof.index moved to another position", false, func(m map[string]any) {
+		i := num(m["index"])
+		j := i + 1
+		if i > 0 {
+			j = i - 1
+		}
+		m["index"] = jsonNum(j)
 		for _, k := range []string{"proof", "receipt_proof"} {
-			p := obj(m, k)
-			p["index"] = jsonNum(num(p["index"]) + 1)
+			obj(m, k)["index"] = jsonNum(j)
 		}
 	})
-	g.tamper(okc, okRaw, "tx-certificate", "one byte of a certificate signature flipped", false, func(m map[string]any) {
-		s := obj(m, "certificate", "signatures", 2)
+	g.tamper(okc, okRaw, "tx-certificate", "one byte of the last certificate signature flipped", false, func(m map[string]any) {
+		sigs := arr(obj(m, "certificate"), "signatures")
+		s := sigs[len(sigs)-1].(map[string]any)
 		s["signature"] = flipHex(s["signature"].(string), 60)
 	})
 	// Keys, at several heights.
-	kvCase := func(name, key string, height uint64, verdict string, version uint64) (kitCase, []byte) {
-		kc := kitCase{Name: name, Kind: "kv", Request: fmt.Sprintf("/v1/kv/%s?prove=true&height=%d", strings.ReplaceAll(key, "/", "%2F"), height),
-			Verdict: verdict, Key: key, Height: height, Version: version}
-		return kc, g.record(kc)
+	kvRequest := func(key string, height uint64) string {
+		return fmt.Sprintf("/v1/kv/%s?prove=true&height=%d", strings.ReplaceAll(key, "/", "%2F"), height)
 	}
-	k1c, k1 := kvCase("kv-apple-1", "fruit/apple", 1, verdictPresent, 1)
-	kvCase("kv-apple-2", "fruit/apple", 2, verdictPresent, 2)
-	kvCase("kv-banana-deleted-3", "fruit/banana", 3, verdictDeleted, 2)
+	var k1c kitCase
+	var k1 []byte
+	for i, kc := range sc.kvs {
+		kc.Kind, kc.Request = "kv", kvRequest(kc.Key, kc.Height)
+		raw := g.record(kc)
+		if i == 0 {
+			k1c, k1 = kc, raw
+		}
+	}
 	// Absent keys: one whose path ends at an empty subtree, one whose path
 	// ends at another key's leaf.
 	flavours := map[bool]bool{}
@@ -255,7 +253,7 @@ func TestGenerateConformanceKit(t *testing.T) {
 				Leaf *json.RawMessage `json:"leaf"`
 			} `json:"proof"`
 		}
-		if err := json.Unmarshal(g.get(fmt.Sprintf("/v1/kv/%s?prove=true&height=4", key)), &peek); err != nil {
+		if err := json.Unmarshal(g.get(kvRequest(key, sc.absentHeight)), &peek); err != nil {
 			t.Fatal(err)
 		}
 		atLeaf := peek.Proof.Leaf != nil
@@ -267,7 +265,8 @@ func TestGenerateConformanceKit(t *testing.T) {
 		if atLeaf {
 			name = "kv-absent-other-leaf"
 		}
-		kc, raw := kvCase(name, key, 4, verdictAbsent, 0)
+		kc := kitCase{Name: name, Kind: "kv", Request: kvRequest(key, sc.absentHeight), Verdict: verdictAbsent, Key: key, Height: sc.absentHeight}
+		raw := g.record(kc)
 		g.tamper(kc, raw, name+"-sibling", "one byte of the deepest sibling flipped (proof and proof_hex)", false, func(m map[string]any) { tamperSibling(t, m) })
 		if atLeaf {
 			g.tamper(kc, raw, name+"-leaf", "one byte of proof.leaf.value_hash flipped (proof and proof_hex)", false, func(m map[string]any) {
@@ -303,52 +302,58 @@ func TestGenerateConformanceKit(t *testing.T) {
 		e["version"] = jsonNum(num(e["version"]) + 1)
 	})
 	// Accounts, at several heights; a never-seen address.
-	acCase := func(name string, k *crypto.PrivateKey, height uint64, verdict string) (kitCase, []byte) {
-		ac := kitCase{Name: name, Kind: "account", Request: fmt.Sprintf("/v1/accounts/%s?prove=true&height=%d", hexAddress(k), height),
-			Verdict: verdict, Address: hexAddress(k), Height: height}
-		raw := g.record(ac)
+	acRecord := func(ac kitCase) (kitCase, []byte) {
+		ac.Kind = "account"
+		ac.Request = fmt.Sprintf("/v1/accounts/%s?prove=true&height=%d", ac.Address, ac.Height)
+		raw := g.get(ac.Request)
 		var p struct{ Balance, Nonce uint64 }
 		if err := json.Unmarshal(raw, &p); err != nil {
 			t.Fatal(err)
 		}
-		last := &g.cases[len(g.cases)-1]
-		last.Balance, last.Nonce = p.Balance, p.Nonce
-		return *last, raw
+		ac.Balance, ac.Nonce = p.Balance, p.Nonce
+		return ac, g.record(ac)
 	}
-	a1c, a1 := acCase("account-alice-1", alice, 1, verdictPresent)
-	acCase("account-alice-2", alice, 2, verdictPresent)
-	acCase("account-bob-4", bob, 4, verdictPresent)
-	sc, sraw := acCase("account-never-seen", stranger, 4, verdictAbsent)
+	var a1c kitCase
+	var a1 []byte
+	for i, ac := range sc.accounts {
+		c, raw := acRecord(ac)
+		if i == 0 {
+			a1c, a1 = c, raw
+		}
+	}
+	strc, sraw := acRecord(kitCase{Name: "account-never-seen", Address: sc.stranger.String(), Height: sc.absentHeight, Verdict: verdictAbsent})
 	g.tamper(a1c, a1, "account-balance-json", "balance raised in the JSON; value_hex intact", true, func(m map[string]any) {
 		m["balance"] = jsonNum(num(m["balance"]) + 1_000)
 	})
-	g.tamper(a1c, a1, "account-value", "the balance in value_hex raised, balance to match", false, func(m map[string]any) {
+	g.tamper(a1c, a1, "account-value", "the balance in value_hex changed, balance to match", false, func(m map[string]any) {
 		m["value_hex"] = flipHex(m["value_hex"].(string), 4)
 		b, _ := hex.DecodeString(m["value_hex"].(string))
 		a, _ := types.DecodeAccount(b)
 		m["balance"] = jsonNum(a.Balance)
 	})
 	g.tamper(a1c, a1, "account-sibling", "one byte of the deepest sibling flipped (proof and proof_hex)", false, func(m map[string]any) { tamperSibling(t, m) })
-	g.tamper(sc, sraw, "account-never-seen-claims-funds", "found true with a value of balance 1000 over the proof of absence", false, func(m map[string]any) {
+	g.tamper(strc, sraw, "account-never-seen-claims-funds", "found true with a value of balance 1000 over the proof of absence", false, func(m map[string]any) {
 		m["found"] = true
 		m["value_hex"] = hex.EncodeToString(types.Account{Balance: 1000}.Encode())
 		m["balance"] = jsonNum(1000)
 	})
 	// Search hits with proofs.
-	srCase := func(name, q string) (kitCase, []byte) {
-		raw := g.get("/v1/search?q=" + q + "&prove=true&limit=20")
+	var sac kitCase
+	var sa []byte
+	for i, q := range sc.searches {
+		req := "/v1/search?q=" + q[1] + "&prove=true&limit=20"
 		var r struct{ Hits []any }
-		if err := json.Unmarshal(raw, &r); err != nil {
+		if err := json.Unmarshal(g.get(req), &r); err != nil {
 			t.Fatal(err)
 		}
-		sc := kitCase{Name: name, Kind: "search", Request: "/v1/search?q=" + q + "&prove=true&limit=20", Verdict: verdictHits, Hits: len(r.Hits)}
-		return sc, g.record(sc)
+		c := kitCase{Name: q[0], Kind: "search", Request: req, Verdict: verdictHits, Hits: len(r.Hits)}
+		raw := g.record(c)
+		if i == 0 {
+			sac, sa = c, raw
+		}
 	}
-	sac, sa := srCase("search-apples", "apples")
-	srCase("search-failed", "status:failed")
-	srCase("search-none", "zebra")
-	g.tamper(sac, sa, "search-hit-hash", "hits[0].hash replaced by another transaction's hash", false, func(m map[string]any) {
-		obj(m, "hits", 0)["hash"] = h1[1].Hash().String() // a transfer: not a hit
+	g.tamper(sac, sa, "search-hit-hash", "hits[0].hash replaced by the hash of a committed transaction that is not a hit", false, func(m map[string]any) {
+		obj(m, "hits", 0)["hash"] = sc.notAHit.String()
 	})
 	g.tamper(sac, sa, "search-hit-tx-proof", "one byte of hits[0].proof.tx_proof.path[0] flipped", false, func(m map[string]any) {
 		p := arr(obj(m, "hits", 0, "proof", "tx_proof"), "path")
@@ -365,13 +370,10 @@ func TestGenerateConformanceKit(t *testing.T) {
 				return
 			}
 		}
-		t.Fatal("search-apples has no failed hit")
+		t.Fatalf("search %s has no failed hit", sac.Name)
 	})
 
-	man := kitManifest{
-		Description: "Cairn conformance kit: recorded API answers of a four-validator test chain and the verdict a verifier must reach on each. See README.md.",
-		ChainID:     c.Genesis.ChainID, Validators: c.Genesis.Validators, Cases: g.cases,
-	}
+	man := kitManifest{Description: sc.description, ChainID: sc.chainID, Validators: sc.validators, Cases: g.cases}
 	mb, err := json.MarshalIndent(man, "", "  ")
 	if err != nil {
 		t.Fatal(err)
@@ -394,19 +396,88 @@ func TestGenerateConformanceKit(t *testing.T) {
 	if !*updateKit || t.Failed() {
 		return
 	}
-	if err := os.RemoveAll(filepath.Join(kitDir, "answers")); err != nil {
+	dir := filepath.Join(kitDir, sc.dir)
+	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(filepath.Join(kitDir, "answers"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "answers"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	for name, b := range g.files {
-		if err := os.WriteFile(filepath.Join(kitDir, name), append(b, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), append(b, '\n'), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(kitDir, "manifest.json"), append(mb, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), append(mb, '\n'), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("wrote %d cases to %s", len(g.cases), kitDir)
+	t.Logf("wrote %d cases to %s", len(g.cases), dir)
+}
+
+// TestGenerateConformanceKit records the kit of a four-validator test
+// chain (internal/api/apitest: the real ledger and API, blocks cut by the
+// test; a quorum of three signs each certificate, a different validator
+// missing each height) into testdata/conformance/testchain: blocks, tx
+// and receipt proofs, key and account proofs at several heights, proofs of
+// absence, search hits with proofs, and tampered variants of each. Without
+// -conformance.update it only checks that a fresh recording verifies as
+// the kit says (the recorded files change with block times).
+func TestGenerateConformanceKit(t *testing.T) {
+	c := apitest.New(t, apitest.Options{Validators: 4, Search: true, Users: 3})
+	c.Pause()
+	alice, bob, carol := c.Users[0], c.Users[1], c.Users[2]
+	put := func(k *crypto.PrivateKey, n uint64, key, v string, expect *uint64) *types.Tx {
+		return apitest.Tx(k, n, &types.KVPut{Key: key, Value: v, ExpectVersion: expect})
+	}
+	one := uint64(1)
+	// Height 1: three successes. Height 2: a success and two failures
+	// (a stale compare-and-set, an overdraft). Height 3: a deletion and a
+	// record. Height 4: one transfer (a one-leaf tx tree).
+	h1 := []*types.Tx{
+		put(alice, 1, "fruit/apple", "red apples", nil),
+		apitest.Tx(alice, 2, &types.Transfer{To: bob.Public().Address(), Amount: 250}),
+		put(bob, 1, "fruit/banana", "yellow", nil),
+	}
+	h2 := []*types.Tx{
+		put(alice, 3, "fruit/apple", "green apples", &one),
+		put(bob, 2, "fruit/apple", "stale apples", &one),                                       // version_conflict
+		apitest.Tx(carol, 1, &types.Transfer{To: alice.Public().Address(), Amount: 5_000_000}), // insufficient_balance
+	}
+	h3 := []*types.Tx{
+		apitest.Tx(bob, 2, &types.KVDelete{Key: "fruit/banana"}),
+		apitest.Tx(carol, 1, &types.Record{Document: []byte(`{"note":"apples for the market","crates":12}`)}),
+	}
+	h4 := []*types.Tx{apitest.Tx(carol, 2, &types.Transfer{To: bob.Public().Address(), Amount: 7})}
+	for _, txs := range [][]*types.Tx{h1, h2, h3, h4} {
+		c.CommitBlock(txs...)
+	}
+	c.WaitIndexed()
+	tx := func(name string, tx *types.Tx, verdict, code string) kitCase {
+		return kitCase{Name: name, Kind: "tx", Request: "/v1/txs/" + tx.Hash().String() + "?prove=true", Verdict: verdict, Hash: tx.Hash().String(), Code: code}
+	}
+	recordKit(t, c.URL, kitScenario{
+		dir:         "testchain",
+		description: "Cairn conformance kit: recorded API answers of a four-validator test chain (the real ledger and API; blocks cut by the test, certified by a quorum of three) and the verdict a verifier must reach on each. See ../README.md.",
+		chainID:     c.Genesis.ChainID, validators: c.Genesis.Validators,
+		blocks: []uint64{1, 2, 4}, failBlock: 2, failIdx: 1,
+		okTx: h1[1], failTx: h2[1], failCode: "version_conflict",
+		txs: []kitCase{
+			tx("tx-committed-single", h4[0], verdictCommitted, ""),
+			tx("tx-failed-overdraft", h2[2], verdictFailed, "insufficient_balance"),
+		},
+		kvs: []kitCase{
+			{Name: "kv-apple-1", Key: "fruit/apple", Height: 1, Verdict: verdictPresent, Version: 1},
+			{Name: "kv-apple-2", Key: "fruit/apple", Height: 2, Verdict: verdictPresent, Version: 2},
+			{Name: "kv-banana-deleted-3", Key: "fruit/banana", Height: 3, Verdict: verdictDeleted, Version: 2},
+		},
+		absentHeight: 4,
+		accounts: []kitCase{
+			{Name: "account-alice-1", Address: hexAddress(alice), Height: 1, Verdict: verdictPresent},
+			{Name: "account-alice-2", Address: hexAddress(alice), Height: 2, Verdict: verdictPresent},
+			{Name: "account-bob-4", Address: hexAddress(bob), Height: 4, Verdict: verdictPresent},
+		},
+		stranger: apitest.Key('s', 1).Public().Address(),
+		searches: [][2]string{{"search-apples", "apples"}, {"search-failed", "status:failed"}, {"search-none", "zebra"}},
+		notAHit:  h1[1].Hash(),
+	})
 }

@@ -73,15 +73,30 @@ const (
 	verdictHits      = "hits"      // search: every one of Hits hits is committed as reported
 )
 
-func loadKit(t *testing.T) *kitManifest {
+// kitDirs lists the kit's chains: every directory of kitDir with a
+// manifest.json.
+func kitDirs(t *testing.T) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(kitDir, "manifest.json"))
+	ms, err := filepath.Glob(filepath.Join(kitDir, "*", "manifest.json"))
+	if err != nil || len(ms) == 0 {
+		t.Fatalf("conformance kit: no manifests under %s (%v)", kitDir, err)
+	}
+	var dirs []string
+	for _, m := range ms {
+		dirs = append(dirs, filepath.Dir(m))
+	}
+	return dirs
+}
+
+func loadKit(t *testing.T, dir string) *kitManifest {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
 		t.Fatalf("conformance kit: %v", err)
 	}
 	var m kitManifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("conformance kit manifest: %v", err)
+		t.Fatalf("conformance kit manifest %s: %v", dir, err)
 	}
 	return &m
 }
@@ -92,7 +107,13 @@ func loadKit(t *testing.T) *kitManifest {
 // ErrVerify. It also checks the kit covers every proof kind with a valid,
 // a tampered and an absent (or failed) case.
 func TestConformanceKit(t *testing.T) {
-	m := loadKit(t)
+	for _, dir := range kitDirs(t) {
+		t.Run(filepath.Base(dir), func(t *testing.T) { checkKit(t, dir) })
+	}
+}
+
+func checkKit(t *testing.T, dir string) {
+	m := loadKit(t, dir)
 	vals, err := types.NewValidatorSet(m.Validators)
 	if err != nil {
 		t.Fatalf("kit validators: %v", err)
@@ -103,7 +124,7 @@ func TestConformanceKit(t *testing.T) {
 	seen := map[string]map[string]bool{}
 	for _, c := range m.Cases {
 		t.Run(c.Name, func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join(kitDir, c.File))
+			raw, err := os.ReadFile(filepath.Join(dir, c.File))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -340,7 +340,8 @@ func recordKit(t *testing.T, url string, sc kitScenario) {
 	// Search hits with proofs.
 	var sac kitCase
 	var sa []byte
-	for i, q := range sc.searches {
+	searches := append(sc.searches, [2]string{"search-blocks", "type:block"})
+	for i, q := range searches {
 		req := "/v1/search?q=" + q[1] + "&prove=true&limit=20"
 		var r struct{ Hits []any }
 		if err := json.Unmarshal(g.get(req), &r); err != nil {
@@ -350,6 +351,15 @@ func recordKit(t *testing.T, url string, sc kitScenario) {
 		raw := g.record(c)
 		if i == 0 {
 			sac, sa = c, raw
+		}
+		if q[0] == "search-blocks" {
+			if len(r.Hits) == 0 {
+				t.Fatal("type:block found no blocks")
+			}
+			g.tamper(c, raw, "search-block-hash", "hits[0] (a block) with one byte of its hash flipped", false, func(m map[string]any) {
+				h := obj(m, "hits", 0)
+				h["hash"] = flipHex(h["hash"].(string), 0)
+			})
 		}
 	}
 	g.tamper(sac, sa, "search-hit-hash", "hits[0].hash replaced by the hash of a committed transaction that is not a hit", false, func(m map[string]any) {

@@ -306,6 +306,11 @@ func (c *Client) KVProof(ctx context.Context, key string, height uint64) (*KVPro
 	if _, err := c.do(ctx, http.MethodGet, "/v1/kv/"+EscapeKey(key), q, nil, &p); err != nil {
 		return nil, err
 	}
+	// Verify checks the proof is for p.Key at p.Height; that must be what
+	// was asked.
+	if p.Key != key || (height != 0 && p.Height != height) {
+		return nil, verifyErr("asked for %q at height %d, the node answered for %q at %d", key, height, p.Key, p.Height)
+	}
 	return &p, nil
 }
 

@@ -22,7 +22,8 @@ import (
 // compared with the proven bytes, so after Verify they can be read.
 
 // AccountProof returns the account's state at height (0: latest) with a
-// proof of it, or of its absence for an address never seen. Call Verify on
+// proof of it, or of its absence for an address never seen. An answer
+// about another address or height is an ErrVerify error. Call Verify on
 // the result before trusting it.
 func (c *Client) AccountProof(ctx context.Context, a crypto.Address, height uint64) (*AccountProof, error) {
 	q := heightQuery(height)
@@ -30,6 +31,9 @@ func (c *Client) AccountProof(ctx context.Context, a crypto.Address, height uint
 	var p AccountProof
 	if _, err := c.do(ctx, http.MethodGet, "/v1/accounts/"+a.String(), q, nil, &p); err != nil {
 		return nil, err
+	}
+	if p.Address != a || (height != 0 && p.Height != height) {
+		return nil, verifyErr("asked for account %s at height %d, the node answered for %s at %d", a, height, p.Address, p.Height)
 	}
 	return &p, nil
 }
@@ -43,6 +47,9 @@ func (c *Client) TxProof(ctx context.Context, h crypto.Hash) (*TxStatus, error) 
 	q := map[string][]string{"prove": {"true"}}
 	if _, err := c.do(ctx, http.MethodGet, "/v1/txs/"+h.String(), q, nil, &s); err != nil {
 		return nil, err
+	}
+	if s.Hash != h {
+		return nil, verifyErr("asked for tx %s, the node answered for %s", h, s.Hash)
 	}
 	return &s, nil
 }

@@ -3,6 +3,10 @@ package client_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,6 +100,39 @@ func TestProofCalls(t *testing.T) {
 	}
 	if err := plain.Verify(chain, vals); !errors.Is(err, client.ErrVerify) {
 		t.Fatalf("search without proofs verified: %v", err)
+	}
+
+	// A node that answers with a valid proof about something else: the
+	// fetch calls refuse it (Verify alone checks the proof for what the
+	// answer names).
+	swap := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u := r.URL.RequestURI()
+		u = strings.Replace(u, "/v1/kv/crate", "/v1/kv/nothing", 1)
+		u = strings.Replace(u, "/v1/accounts/"+alice.Public().Address().String(), "/v1/accounts/"+bob.Public().Address().String(), 1)
+		u = strings.Replace(u, "/v1/txs/"+ok.Hash().String(), "/v1/txs/"+bad.Hash().String(), 1)
+		resp, err := http.Get(c.URL + u)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	}))
+	defer swap.Close()
+	sc, err := client.New(swap.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.KVProof(ctx, "crate", 0); !errors.Is(err, client.ErrVerify) {
+		t.Errorf("proof of another key accepted: %v", err)
+	}
+	if _, err := sc.AccountProof(ctx, alice.Public().Address(), 0); !errors.Is(err, client.ErrVerify) {
+		t.Errorf("proof of another account accepted: %v", err)
+	}
+	if _, err := sc.TxProof(ctx, ok.Hash()); !errors.Is(err, client.ErrVerify) {
+		t.Errorf("proof of another tx accepted: %v", err)
 	}
 
 	c.Pause()

@@ -306,6 +306,11 @@ func (c *Client) KVProof(ctx context.Context, key string, height uint64) (*KVPro
 	if _, err := c.do(ctx, http.MethodGet, "/v1/kv/"+EscapeKey(key), q, nil, &p); err != nil {
 		return nil, err
 	}
+	// Verify checks the proof is for p.Key at p.Height; that must be what
+	// was asked.
+	if p.Key != key || (height != 0 && p.Height != height) {
+		return nil, verifyErr("asked for %q at height %d, the node answered for %q at %d", key, height, p.Key, p.Height)
+	}
 	return &p, nil
 }
 
@@ -341,6 +346,16 @@ func (c *Client) Account(ctx context.Context, a crypto.Address) (*Account, error
 	return &acc, nil
 }
 
+// AccountAt returns an account's balance and nonce as of the end of
+// height (0: latest).
+func (c *Client) AccountAt(ctx context.Context, a crypto.Address, height uint64) (*Account, error) {
+	var acc Account
+	if _, err := c.do(ctx, http.MethodGet, "/v1/accounts/"+a.String(), heightQuery(height), nil, &acc); err != nil {
+		return nil, err
+	}
+	return &acc, nil
+}
+
 // AccountTxs returns committed transactions involving a (as sender or
 // transfer recipient), newest first, paged like History.
 func (c *Client) AccountTxs(ctx context.Context, a crypto.Address, cursor string, limit int) (*AccountTxs, error) {
@@ -354,7 +369,9 @@ func (c *Client) AccountTxs(ctx context.Context, a crypto.Address, cursor string
 // Search runs one query (GET /v1/search) and returns one page of hits;
 // pass the page's NextCursor in the next request, with the same Query and
 // Sort, for the next page. A bad query is an *Error with status 400 and
-// code bad_query; a node without a search index answers 503.
+// code bad_query; a node without a search index answers 503. With
+// req.Prove, every hit carries proof material: check it with
+// SearchResult.Verify.
 func (c *Client) Search(ctx context.Context, req SearchRequest) (*SearchResult, error) {
 	q := url.Values{"q": {req.Query}}
 	if req.Sort != "" {
@@ -365,6 +382,9 @@ func (c *Client) Search(ctx context.Context, req SearchRequest) (*SearchResult, 
 	}
 	if req.Cursor != "" {
 		q.Set("cursor", req.Cursor)
+	}
+	if req.Prove {
+		q.Set("prove", "true")
 	}
 	var r SearchResult
 	if _, err := c.do(ctx, http.MethodGet, "/v1/search", q, nil, &r); err != nil {

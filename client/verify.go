@@ -8,7 +8,6 @@ import (
 
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/merkle"
-	"github.com/cairn-db/cairn/smt"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -113,32 +112,11 @@ func (p *KVProof) Verify(chainID string, vals *types.ValidatorSet) error {
 	if p.Header != nil && *p.Header != *h {
 		return fmt.Errorf("proof of %q: %w", p.Key, verifyErr("decoded header differs from header_hex"))
 	}
-	sk, err := decodeHex(p.StateKeyHex, "state_key_hex")
+	value, err := verifyState(h.StateRoot, types.KVKey(p.Key), p.StateKeyHex, p.Found, p.ValueHex, p.Proof, p.ProofHex)
 	if err != nil {
-		return err
+		return fmt.Errorf("proof of %q at height %d: %w", p.Key, h.Height, err)
 	}
-	if !bytes.Equal(sk, types.KVKey(p.Key)) {
-		return fmt.Errorf("proof of %q: %w", p.Key, verifyErr("state key %x is not the key's", sk))
-	}
-	pb, err := decodeHex(p.ProofHex, "proof_hex")
-	if err != nil {
-		return err
-	}
-	proof, err := smt.DecodeProof(pb)
-	if err != nil {
-		return fmt.Errorf("proof of %q: %w", p.Key, verifyErr("%v", err))
-	}
-	if p.Proof != nil && !bytes.Equal(p.Proof.Encode(), pb) {
-		return fmt.Errorf("proof of %q: %w", p.Key, verifyErr("proof differs from proof_hex"))
-	}
-	var value []byte
 	if p.Found {
-		if value, err = decodeHex(p.ValueHex, "value_hex"); err != nil {
-			return err
-		}
-		if value == nil {
-			value = []byte{}
-		}
 		e, err := types.DecodeKVEntry(value)
 		if err != nil {
 			return fmt.Errorf("proof of %q: %w", p.Key, verifyErr("value: %v", err))
@@ -146,11 +124,8 @@ func (p *KVProof) Verify(chainID string, vals *types.ValidatorSet) error {
 		if p.Entry == nil || *p.Entry != *e {
 			return fmt.Errorf("proof of %q: %w", p.Key, verifyErr("decoded entry differs from value_hex"))
 		}
-	} else if p.Entry != nil || p.ValueHex != "" {
-		return fmt.Errorf("proof of %q: %w", p.Key, verifyErr("absence proof carries a value"))
-	}
-	if err := smt.Verify(h.StateRoot, sk, value, proof); err != nil {
-		return fmt.Errorf("proof of %q at height %d: %w", p.Key, h.Height, verifyErr("%v", err))
+	} else if p.Entry != nil {
+		return fmt.Errorf("proof of %q: %w", p.Key, verifyErr("absence proof carries an entry"))
 	}
 	return nil
 }
@@ -164,7 +139,8 @@ func (p *KVProof) Live() bool { return p.Found && p.Entry != nil && !p.Entry.Del
 // certificate's quorum signed; every tx's bytes hash to its hash and those
 // hashes form the header's tx root; every receipt's outcome (its bytes
 // without the reason, which is not certified) hashes into the results root;
-// the decoded header, txs and receipts match the bytes.
+// the decoded header, txs (with ?decode=true) and receipts match the
+// bytes.
 func (b *Block) Verify(chainID string, vals *types.ValidatorSet) error {
 	h, err := verifyCertifiedHeader(chainID, vals, b.HeaderHex, &b.Certificate)
 	if err != nil {
@@ -195,6 +171,9 @@ func (b *Block) Verify(chainID string, vals *types.ValidatorSet) error {
 		hashes[i] = crypto.Sum(raw)
 		if hashes[i] != t.Hash {
 			return fail("tx %d: bytes hash to %s, listed as %s", i, hashes[i], t.Hash)
+		}
+		if t.Tx != nil && !bytes.Equal(t.Tx.Bytes(), raw) {
+			return fail("tx %d: decoded tx differs from its bytes", i)
 		}
 		rb, err := decodeHex(b.Receipts[i].BytesHex, "receipt bytes_hex")
 		if err != nil {

@@ -125,6 +125,26 @@ type TxStatus struct {
 	TxBytesHex string         `json:"tx_bytes_hex,omitempty"`
 	Proof      *merkle.Proof  `json:"proof,omitempty"`
 	TxRoot     *crypto.Hash   `json:"tx_root,omitempty"`
+
+	// With ?prove=true, a committed or failed tx also carries what proves
+	// its outcome: the canonical receipt bytes, their inclusion proof
+	// (of the receipt's result hash) against the header's results root,
+	// and the certified header of its block. Verify checks it all.
+	ReceiptBytesHex string        `json:"receipt_bytes_hex,omitempty"`
+	ReceiptProof    *merkle.Proof `json:"receipt_proof,omitempty"`
+	HeaderHex       string        `json:"header_hex,omitempty"`
+	Header          *types.Header `json:"header,omitempty"`
+	Certificate     *Certificate  `json:"certificate,omitempty"`
+}
+
+// CertifiedHeader is a block's canonical header with the certificate that
+// commits it: all a verifier needs to trust the header's roots.
+type CertifiedHeader struct {
+	Height      uint64        `json:"height"`
+	Hash        crypto.Hash   `json:"hash"`
+	HeaderHex   string        `json:"header_hex"`
+	Header      *types.Header `json:"header"`
+	Certificate *Certificate  `json:"certificate"`
 }
 
 // BlockTx is one transaction of a block: its hash and canonical signed
@@ -196,6 +216,26 @@ type KVProof struct {
 	// has an entry (a tombstone, Entry.Deleted).
 	Found       bool           `json:"found"`
 	Entry       *types.KVEntry `json:"entry,omitempty"`
+	StateKeyHex string         `json:"state_key_hex"`
+	ValueHex    string         `json:"value_hex,omitempty"`
+	Proof       *smt.Proof     `json:"proof"`
+	ProofHex    string         `json:"proof_hex"`
+	HeaderHex   string         `json:"header_hex"`
+	Header      *types.Header  `json:"header"`
+	Certificate *Certificate   `json:"certificate"`
+}
+
+// AccountProof is GET /v1/accounts/{address}?prove=true: the account's
+// state value at Height (or its absence: an address never seen) with a
+// sparse Merkle proof against the state root of the certified header at
+// Height. Balance and Nonce repeat the proven value (zero when absent);
+// Verify checks that they do.
+type AccountProof struct {
+	Address     crypto.Address `json:"address"`
+	Balance     uint64         `json:"balance"`
+	Nonce       uint64         `json:"nonce"`
+	Height      uint64         `json:"height"`
+	Found       bool           `json:"found"`
 	StateKeyHex string         `json:"state_key_hex"`
 	ValueHex    string         `json:"value_hex,omitempty"`
 	Proof       *smt.Proof     `json:"proof"`
@@ -299,6 +339,9 @@ type SearchRequest struct {
 	Sort   string
 	Limit  int
 	Cursor string
+	// Prove asks for proof material with every hit (?prove=true): see
+	// SearchResult.Verify.
+	Prove bool
 }
 
 // SearchHit is one matching block or transaction.
@@ -322,6 +365,21 @@ type SearchHit struct {
 	Snippet string `json:"snippet"`
 	// Fragments are the highlighted fragments by field.
 	Fragments map[string][]string `json:"fragments,omitempty"`
+	// Proof is set on transaction hits with ?prove=true; the certified
+	// header of the hit's height is in SearchResult.Headers.
+	Proof *HitProof `json:"proof,omitempty"`
+}
+
+// HitProof proves a transaction hit is a committed transaction with the
+// outcome the hit reports: the tx's canonical bytes and their inclusion
+// proof against the tx root, the canonical receipt and its inclusion proof
+// against the results root, both roots from the certified header of the
+// hit's height (SearchResult.Headers).
+type HitProof struct {
+	TxBytesHex      string       `json:"tx_bytes_hex"`
+	TxProof         merkle.Proof `json:"tx_proof"`
+	ReceiptBytesHex string       `json:"receipt_bytes_hex"`
+	ReceiptProof    merkle.Proof `json:"receipt_proof"`
 }
 
 // SearchResult is GET /v1/search: one page of hits.
@@ -334,4 +392,7 @@ type SearchResult struct {
 	// IndexedHeight is the height the index had reached.
 	IndexedHeight uint64  `json:"indexed_height"`
 	TookMs        float64 `json:"took_ms"`
+	// Headers holds, with ?prove=true, the certified header of every
+	// height a hit of this page is at, ascending, each once.
+	Headers []CertifiedHeader `json:"headers,omitzero"`
 }

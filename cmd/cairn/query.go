@@ -259,8 +259,12 @@ func runAccount(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	node := nodeFlag(fs)
 	keyFile := fs.String("key", "", "show the account of this key file instead of an ADDRESS")
-	txs := fs.Int("txs", 0, "also list this many of the account's latest transactions")
-	fs.Usage = usageFunc(fs, stderr, "cairn account ADDRESS|--key FILE [--txs N] [--node URL]", "Prints the account's committed balance and nonce.")
+	txs := fs.Int("txs", 0, "also list this many of the account's latest transactions (not with --prove)")
+	height := fs.Uint64("height", 0, "read the account as of this height (default: latest)")
+	prove := fs.Bool("prove", false, "fetch a state proof of the balance and nonce and verify it here against the certified header")
+	genesis := fs.String("genesis", "", "with --prove: verify against the validators of this genesis file instead of the node's status")
+	fs.Usage = usageFunc(fs, stderr, "cairn account ADDRESS|--key FILE [--height H] [--txs N | --prove [--genesis FILE]] [--node URL]",
+		"Prints the account's committed balance and nonce. With --prove, exit 1 when the proof does not verify.")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return 2
@@ -287,13 +291,20 @@ func runAccount(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cairn account: --txs must be 0..1000")
 		return 2
 	}
+	if *prove && *txs != 0 {
+		fmt.Fprintln(stderr, "cairn account: --txs cannot be proven; use it without --prove")
+		return 2
+	}
 	c, ok := newClient(*node, stderr, "account")
 	if !ok {
 		return 2
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
-	a, err := c.Account(ctx, addr)
+	if *prove {
+		return proveAccount(ctx, c, addr, *height, *genesis, stdout, stderr)
+	}
+	a, err := c.AccountAt(ctx, addr, *height)
 	if err != nil {
 		return fail(stderr, "account", err)
 	}
@@ -308,6 +319,48 @@ func runAccount(args []string, stdout, stderr io.Writer) int {
 		*client.Account
 		Txs []client.TxSummary `json:"txs"`
 	}{a, list.Txs})
+}
+
+// verifiedAccount is the output of `cairn account --prove`.
+type verifiedAccount struct {
+	Address  crypto.Address       `json:"address"`
+	Height   uint64               `json:"height"`
+	Found    bool                 `json:"found"`
+	Balance  uint64               `json:"balance"`
+	Nonce    uint64               `json:"nonce"`
+	Verified bool                 `json:"verified"`
+	Trusted  string               `json:"validators_from"`
+	Proof    *client.AccountProof `json:"proof"`
+}
+
+// proveAccount fetches and verifies an account proof, and says what it
+// proved: the balance and nonce at a certified height, or that the address
+// holds nothing there.
+func proveAccount(ctx context.Context, c *client.Client, addr crypto.Address, height uint64, genesis string, stdout, stderr io.Writer) int {
+	p, err := c.AccountProof(ctx, addr, height)
+	if err != nil {
+		return fail(stderr, "account", err)
+	}
+	chainID, vals, from, err := trustedValidators(ctx, c, genesis)
+	if err != nil {
+		return fail(stderr, "account", err)
+	}
+	err = p.Verify(chainID, vals)
+	if err == nil && (p.Address != addr || (height != 0 && p.Height != height)) {
+		err = fmt.Errorf("the answer is for %s at height %d, not what was asked", p.Address, p.Height)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "cairn account: PROOF DOES NOT VERIFY: %v\n", err)
+		return 1
+	}
+	what := fmt.Sprintf("account %s has balance %d and nonce %d (its state entry is proven present)", addr, p.Balance, p.Nonce)
+	if !p.Found {
+		what = fmt.Sprintf("account %s has no state entry (proven absent: balance 0, nonce 0, never seen)", addr)
+	}
+	fmt.Fprintf(stderr, "verified: %s at height %d; certificate checked against %d validators (quorum power %d) from %s\n",
+		what, p.Height, vals.Len(), vals.Quorum(), from)
+	return printJSON(stdout, verifiedAccount{Address: addr, Height: p.Height, Found: p.Found, Balance: p.Balance, Nonce: p.Nonce,
+		Verified: true, Trusted: from, Proof: p})
 }
 
 func runBlock(args []string, stdout, stderr io.Writer) int {

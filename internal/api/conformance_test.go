@@ -225,13 +225,14 @@ func TestOpenAPIConformance(t *testing.T) {
 	u := c.Users
 	alice, bob := u[0], u[1]
 	first := apitest.Tx(alice, 1, &types.KVPut{Key: "fruit/apple", Value: "red apples"})
+	conflict := apitest.Tx(alice, 5, &types.KVPut{Key: "fruit/apple", Value: "lost", ExpectVersion: u64p(1)}) // fails: version conflict
 	for i, tx := range []*types.Tx{
 		first,
 		apitest.Tx(alice, 2, &types.Transfer{To: bob.Public().Address(), Amount: 10}),
 		apitest.Tx(alice, 3, &types.Record{Document: []byte(`{"note":"thanks","amount":5}`)}),
 		apitest.Tx(alice, 4, &types.KVPut{Key: "fruit/apple", Value: "green apples", ExpectVersion: u64p(1)}),
-		apitest.Tx(alice, 5, &types.KVPut{Key: "fruit/apple", Value: "lost", ExpectVersion: u64p(1)}), // fails: version conflict
-		apitest.Tx(alice, 5, &types.KVDelete{Key: "fruit/apple"}),                                     // a failed tx uses no nonce
+		conflict,
+		apitest.Tx(alice, 5, &types.KVDelete{Key: "fruit/apple"}), // a failed tx uses no nonce
 	} {
 		if r, err := cl.SubmitWait(ctx, tx, 5*time.Second); err != nil || (r.Status != client.StatusCommitted && r.Status != client.StatusFailed) {
 			t.Fatalf("setup tx %d: %+v %v", i, r, err)
@@ -268,6 +269,9 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "submit, broken node", base: broken.URL, method: "POST", url: "/v1/txs", body: tx(9, &types.KVPut{Key: "b/9", Value: "x"}), status: 500},
 
 		{name: "tx", method: "GET", url: "/v1/txs/" + first.Hash().String(), status: 200},
+		{name: "tx proof", method: "GET", url: "/v1/txs/" + first.Hash().String() + "?prove=true", status: 200},
+		{name: "failed tx proof", method: "GET", url: "/v1/txs/" + conflict.Hash().String() + "?prove=true", status: 200},
+		{name: "tx bad prove", method: "GET", url: "/v1/txs/" + first.Hash().String() + "?prove=maybe", status: 400, req: reqInvalid},
 		{name: "unknown tx", method: "GET", url: "/v1/txs/" + crypto.Hash{1}.String(), status: 404},
 		{name: "bad tx hash", method: "GET", url: "/v1/txs/xyz", status: 400, req: reqInvalid},
 
@@ -288,6 +292,10 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "history bad cursor", method: "GET", url: "/v1/kv/fruit%2Fapple/history?cursor=zz", status: 400},
 
 		{name: "account", method: "GET", url: "/v1/accounts/" + addr, status: 200},
+		{name: "account at height", method: "GET", url: "/v1/accounts/" + addr + "?height=1", status: 200},
+		{name: "account proof", method: "GET", url: "/v1/accounts/" + addr + "?prove=true&height=2", status: 200},
+		{name: "account absence proof", method: "GET", url: "/v1/accounts/" + crypto.Address{7}.String() + "?prove=true", status: 200},
+		{name: "account future height", method: "GET", url: "/v1/accounts/" + addr + "?height=" + h(head+100), status: 404},
 		{name: "bad address", method: "GET", url: "/v1/accounts/xyz", status: 400, req: reqInvalid},
 		{name: "account txs", method: "GET", url: "/v1/accounts/" + addr + "/txs?limit=3", status: 200},
 		{name: "account txs bad limit", method: "GET", url: "/v1/accounts/" + addr + "/txs?limit=0", status: 400, req: reqInvalid},
@@ -300,6 +308,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "evidence, broken node", base: broken.URL, method: "GET", url: "/v1/evidence", status: 500},
 
 		{name: "search", method: "GET", url: "/v1/search?q=apples&sort=_score&limit=2", status: 200},
+		{name: "search with proofs", method: "GET", url: "/v1/search?q=apples&limit=5&prove=true", status: 200},
 		{name: "search bad query", method: "GET", url: "/v1/search?q=amount:%3Ex", status: 400},
 		{name: "search without q", method: "GET", url: "/v1/search", status: 400, req: reqInvalid},
 		{name: "search disabled", base: broken.URL, method: "GET", url: "/v1/search?q=x", status: 503},

@@ -210,14 +210,25 @@ func addressParam(r *http.Request) (crypto.Address, error) {
 	return a, nil
 }
 
-// getAccount is GET /v1/accounts/{address}.
+// getAccount is GET /v1/accounts/{address}: the balance and nonce at the
+// latest height or ?height=H; with ?prove=true, with a state proof.
 func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) error {
 	a, err := addressParam(r)
 	if err != nil {
 		return err
 	}
+	prove, err := boolParam(r, "prove")
+	if err != nil {
+		return err
+	}
 	l := s.cfg.Backend.Ledger()
-	h := l.Head().Height
+	h, explicit, err := readHeight(r, l)
+	if err != nil {
+		return err
+	}
+	if prove {
+		return s.proveAccount(w, l, a, h, explicit)
+	}
 	acct := types.Account{}
 	v, ok, err := l.State().GetAt(types.AccountKey(a), h)
 	if err != nil {
@@ -229,6 +240,37 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return writeJSON(w, http.StatusOK, client.Account{Address: a, Balance: acct.Balance, Nonce: acct.Nonce, Height: h})
+}
+
+func (s *Server) proveAccount(w http.ResponseWriter, l *ledger.Ledger, a crypto.Address, h uint64, explicit bool) error {
+	if h == 0 {
+		if explicit {
+			return badRequest("height 0 is the genesis state and has no certificate; proofs need a height of at least 1")
+		}
+		return notFound("no block has been committed yet, so there is no certified state root to prove against")
+	}
+	sp, err := l.Prove(types.AccountKey(a), h)
+	if err != nil {
+		return err
+	}
+	if sp.Header == nil || sp.Certificate == nil || sp.Proof == nil {
+		return fmt.Errorf("prove account %s at %d: ledger returned an incomplete proof", a, h)
+	}
+	out := client.AccountProof{
+		Address: a, Height: h, Found: sp.Found,
+		StateKeyHex: hex.EncodeToString(sp.Key),
+		Proof:       sp.Proof, ProofHex: hex.EncodeToString(sp.Proof.Encode()),
+		HeaderHex: hex.EncodeToString(sp.HeaderBytes), Header: sp.Header,
+		Certificate: certificateJSON(sp.Certificate, l.Genesis().ChainID, l.Validators()),
+	}
+	if sp.Found {
+		acct, err := types.DecodeAccount(sp.Value)
+		if err != nil {
+			return fmt.Errorf("prove account %s at %d: %w", a, h, err)
+		}
+		out.Balance, out.Nonce, out.ValueHex = acct.Balance, acct.Nonce, hex.EncodeToString(sp.Value)
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 // accountTxs is GET /v1/accounts/{address}/txs, newest first. The cursor

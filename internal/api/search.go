@@ -16,9 +16,10 @@ type Searcher interface {
 	Search(ctx context.Context, r client.SearchRequest) (*client.SearchResult, error)
 }
 
-// search serves GET /v1/search?q=QUERY[&sort=S][&limit=N][&cursor=C]: the
-// parameters are checked here, the query, sort, limit range and cursor by
-// the Searcher.
+// search serves GET /v1/search?q=QUERY[&sort=S][&limit=N][&cursor=C]
+// [&prove=true]: the parameters are checked here, the query, sort, limit
+// range and cursor by the Searcher; with prove, every hit gets its proof
+// material from the ledger (proveSearch).
 func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
 	if s.cfg.Search == nil {
 		return errf(http.StatusServiceUnavailable, "unavailable", "search is not enabled on this node")
@@ -35,9 +36,18 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
 		}
 		req.Limit = n
 	}
+	prove, err := boolParam(r, "prove")
+	if err != nil {
+		return err
+	}
 	res, err := s.cfg.Search.Search(r.Context(), req)
 	if err != nil {
 		return err
+	}
+	if prove {
+		if err := s.proveSearch(res); err != nil {
+			return err
+		}
 	}
 	return writeJSON(w, http.StatusOK, res)
 }

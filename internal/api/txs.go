@@ -480,13 +480,17 @@ func (s *Server) getTx(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	prove, err := boolParam(r, "prove")
+	if err != nil {
+		return err
+	}
 	l := s.cfg.Backend.Ledger()
 	// Ledger, then mempool, then the ledger again: a tx that commits
 	// between the first two looks is found by the third.
 	for attempt := 0; attempt < 2; attempt++ {
 		info, err := l.Tx(h)
 		if err == nil {
-			return s.writeCommittedTx(w, l, h, info)
+			return s.writeCommittedTx(w, l, h, info, prove)
 		}
 		if !errors.Is(err, ledger.ErrNotFound) {
 			return err
@@ -502,7 +506,11 @@ func (s *Server) getTx(w http.ResponseWriter, r *http.Request) error {
 	return e
 }
 
-func (s *Server) writeCommittedTx(w http.ResponseWriter, l *ledger.Ledger, h crypto.Hash, info *ledger.TxInfo) error {
+// writeCommittedTx answers for a tx in a block; with prove, the answer
+// also carries the receipt's bytes and inclusion proof against the results
+// root and the block's certified header, so that the tx's inclusion and
+// outcome are checkable with the validator set alone.
+func (s *Server) writeCommittedTx(w http.ResponseWriter, l *ledger.Ledger, h crypto.Hash, info *ledger.TxInfo, prove bool) error {
 	hdr, err := l.Store().Header(info.Height)
 	if err != nil {
 		return fmt.Errorf("tx %s: header %d: %w", h, info.Height, err)
@@ -517,9 +525,24 @@ func (s *Server) writeCommittedTx(w http.ResponseWriter, l *ledger.Ledger, h cry
 		proof.Path = []crypto.Hash{} // a one-tx block: an empty path, not null
 	}
 	index := info.Index
-	return writeJSON(w, http.StatusOK, client.TxStatus{
+	out := client.TxStatus{
 		Hash: h, Status: st, Height: info.Height, Index: &index, BlockHash: &bh,
 		Receipt: info.Receipt, Tx: info.Tx, TxBytesHex: hex.EncodeToString(info.Tx.Bytes()),
 		Proof: &proof, TxRoot: &hdr.TxRoot,
-	})
+	}
+	if prove {
+		bp := newBlockProofs(l)
+		p, err := bp.tx(h, info.Height, info.Index)
+		if err != nil {
+			return err
+		}
+		ch, err := bp.certified(info.Height)
+		if err != nil {
+			return err
+		}
+		out.ReceiptBytesHex = hex.EncodeToString(p.receipt.Encode())
+		out.ReceiptProof = &p.receiptProof
+		out.HeaderHex, out.Header, out.Certificate = ch.HeaderHex, ch.Header, ch.Certificate
+	}
+	return writeJSON(w, http.StatusOK, out)
 }

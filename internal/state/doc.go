@@ -7,8 +7,9 @@
 //
 // The map is a compressed binary sparse Merkle tree over SHA-256(key)
 // paths. Its shape, its hashes and the proofs against its root (their
-// meaning, binary and JSON forms, and verification) are defined by the
-// public package smt, which clients use without this package or Pebble.
+// meaning, binary and JSON forms, and verification) are specified in
+// docs/encoding.md section 7 and implemented by the public package smt,
+// which clients use without this package or Pebble.
 // This package stores that tree and produces its proofs (Prove).
 //
 // # Storage

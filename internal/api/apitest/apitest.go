@@ -56,12 +56,19 @@ type Options struct {
 	// fed as a node feeds it; SearchOptions tune it.
 	Search        bool
 	SearchOptions search.Options
+	// Validators is the size of the validator set (default 1), each of
+	// power 1. Every block is proposed by the set's proposer for its
+	// height and certified by a quorum of precommits: all validators but
+	// one (a different one each height) when there are four or more, so
+	// certificates skip indexes as real ones do.
+	Validators int
 }
 
 // Chain is a running test chain.
 type Chain struct {
 	Genesis  *types.Genesis
-	ValKey   *crypto.PrivateKey
+	ValKey   *crypto.PrivateKey   // validator 0's key
+	ValKeys  []*crypto.PrivateKey // every validator's, in genesis order
 	Users    []*crypto.PrivateKey
 	Ledger   *ledger.Ledger
 	Mempool  *mempool.Mempool
@@ -129,12 +136,18 @@ func New(t testing.TB, opt Options) *Chain {
 	if opt.BlockTxs == 0 {
 		opt.BlockTxs = 1000
 	}
-	val := Key('v', 0)
-	g := &types.Genesis{
-		ChainID: ChainID, GenesisTime: 1_700_000_000_000, Params: types.DefaultParams(),
-		Validators: []types.Validator{{Name: "test0", PublicKey: val.Public(), Power: 1}},
+	if opt.Validators == 0 {
+		opt.Validators = 1
 	}
-	c := &Chain{Genesis: g, ValKey: val, t: t, blockTxs: opt.BlockTxs,
+	val := Key('v', 0)
+	g := &types.Genesis{ChainID: ChainID, GenesisTime: 1_700_000_000_000, Params: types.DefaultParams()}
+	var valKeys []*crypto.PrivateKey
+	for i := 0; i < opt.Validators; i++ {
+		k := Key('v', i)
+		valKeys = append(valKeys, k)
+		g.Validators = append(g.Validators, types.Validator{Name: fmt.Sprintf("test%d", i), PublicKey: k.Public(), Power: 1})
+	}
+	c := &Chain{Genesis: g, ValKey: val, ValKeys: valKeys, t: t, blockTxs: opt.BlockTxs,
 		stop: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1)}
 	for i := 0; i < opt.Users; i++ {
 		k := Key('u', i)
@@ -360,12 +373,23 @@ func (c *Chain) CommitUnpublished(txs ...*types.Tx) events.BlockEvent {
 func (c *Chain) commit(txs []*types.Tx, publish bool) (events.BlockEvent, error) {
 	l := c.Ledger
 	head := l.Head()
-	blk, p, err := l.Propose(txs, 0, max(time.Now().UnixMilli(), head.Time), c.ValKey.Public(), execute.Options{Verified: c.Mempool.Verified})
+	vs := l.Validators()
+	proposer := c.ValKeys[vs.Proposer(head.Height+1, 0)]
+	blk, p, err := l.Propose(txs, 0, max(time.Now().UnixMilli(), head.Time), proposer.Public(), execute.Options{Verified: c.Mempool.Verified})
 	if err != nil {
 		return events.BlockEvent{}, fmt.Errorf("propose %d: %w", head.Height+1, err)
 	}
-	vote := types.SignVote(c.ValKey, ChainID, types.Precommit, blk.Header.Height, blk.Header.Round, blk.Hash(), 0)
-	cert := types.NewCertificate(blk.Header.Height, blk.Header.Round, blk.Hash(), []types.Vote{vote})
+	var votes []types.Vote
+	skip := -1 // with four or more validators, one does not sign
+	if n := len(c.ValKeys); n >= 4 {
+		skip = int(blk.Header.Height % uint64(n))
+	}
+	for i, k := range c.ValKeys {
+		if i != skip {
+			votes = append(votes, types.SignVote(k, ChainID, types.Precommit, blk.Header.Height, blk.Header.Round, blk.Hash(), uint16(i)))
+		}
+	}
+	cert := types.NewCertificate(blk.Header.Height, blk.Header.Round, blk.Hash(), votes)
 	if err := l.Commit(blk, cert, p); err != nil {
 		return events.BlockEvent{}, fmt.Errorf("commit %d: %w", blk.Header.Height, err)
 	}

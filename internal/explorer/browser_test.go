@@ -162,7 +162,7 @@ func (b *browser) verify() (string, string) {
 	b.t.Helper()
 	b.do("verify", chromedp.Click(chromedp.CSS("#verify"), chromedp.NodeVisible), chromedp.WaitVisible(chromedp.CSS(`#report[data-verdict]`)))
 	verdict := get(b, "verdict", chromedp.AttributeValue(chromedp.CSS(`#report`), "data-verdict"))
-	lines := get(b, "report", chromedp.Evaluate[[]string](`[document.querySelector('#report h3').textContent,
+	lines := get(b, "report", chromedp.Evaluate[[]string](`[document.querySelector('#report h3').textContent, document.querySelector('#report > p').textContent,
 		...[...document.querySelectorAll('#report li')].map(li => li.textContent.slice(1))]`))
 	return verdict.Value, strings.Join(lines, "\n")
 }
@@ -358,6 +358,8 @@ func newForger(t *testing.T, target string) string {
 		switch {
 		case strings.HasPrefix(p.Path, "/v1/blocks/2"):
 			forge = forgeBlock
+		case strings.HasPrefix(p.Path, "/v1/blocks/3"):
+			forge = forgeShownPayload
 		case strings.HasPrefix(p.Path, "/v1/kv/greeting") && p.Query().Get("prove") == "true":
 			forge = forgeKV
 		case strings.HasPrefix(p.Path, "/v1/txs/"):
@@ -409,6 +411,18 @@ func forgeBlock(m map[string]any) error {
 	return json.Unmarshal([]byte(s), &m)
 }
 
+// forgeShownPayload changes only the decoded form of a transaction
+// (?decode=true), which the block page shows; its bytes stay honest.
+func forgeShownPayload(m map[string]any) error {
+	txs, _ := m["txs"].([]any)
+	for _, x := range txs {
+		if tx, ok := x.(map[string]any)["tx"].(map[string]any); ok {
+			tx["payload"].(map[string]any)["value"] = "forged"
+		}
+	}
+	return nil
+}
+
 // forgeKV serves another value for the key: the entry bytes and fields
 // agree, only the state proof can tell.
 func forgeKV(m map[string]any) error {
@@ -454,6 +468,15 @@ func TestExplorerCatchesForgedData(t *testing.T) {
 	}
 	b.shot("block-forged.png")
 
+	b.open(lie + "/blocks/3")
+	if s := b.text("main"); !strings.Contains(s, "forged") {
+		t.Fatalf("the forged payload is not shown")
+	}
+	verdict, report = b.verify()
+	if verdict != "fail" || !failedCheck(report, "transactions shown = transactions in their bytes") {
+		t.Fatalf("block with a forged payload verified: %s\n%s", verdict, report)
+	}
+
 	b.open(lie + "/keys/greeting")
 	verdict, report = b.verify()
 	if verdict != "fail" || !failedCheck(report, "state proof") {
@@ -477,6 +500,53 @@ func TestExplorerCatchesForgedData(t *testing.T) {
 			t.Errorf("honest %s: %s\n%s", p, verdict, report)
 		}
 	}
+}
+
+// TestExplorerTrustsGenesis: with a genesis file given on the page, blocks
+// verify against its validators, and a genesis naming other validators
+// makes the same honest block fail.
+func TestExplorerTrustsGenesis(t *testing.T) {
+	b := newBrowser(t)
+	c, _ := sampleChain(t)
+	dir := t.TempDir()
+	write := func(name string, g *types.Genesis) string {
+		raw, err := json.Marshal(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	real := write("genesis.json", c.Genesis)
+	other := *c.Genesis
+	other.Validators = []types.Validator{{Name: "impostor", PublicKey: apitest.Key('x', 1).Public(), Power: 1}}
+	wrong := write("other-genesis.json", &other)
+
+	use := func(file, want string) {
+		b.t.Helper()
+		b.open(c.URL + "/blocks/2")
+		b.do("genesis "+file, chromedp.SetUploadFiles(chromedp.CSS("#genesis-file"), []string{file}, chromedp.NodeReady))
+		js, _ := json.Marshal(want)
+		get(b, "trust from "+file, chromedp.Poll[bool](`document.getElementById('trust').textContent.includes(`+string(js)+`)`))
+	}
+	use(wrong, "genesis file other-genesis.json")
+	verdict, report := b.verify()
+	if verdict != "fail" || !failedCheck(report, "validators_hash = SHA-256(trusted validator set)") || !failedCheck(report, "signer index 0") && !failedCheck(report, "Ed25519 signature of impostor") {
+		t.Fatalf("a block verified against another validator set: %s\n%s", verdict, report)
+	}
+	// The choice is remembered: the next page verifies against it too.
+	b.open(c.URL + "/blocks/1")
+	if verdict, _ := b.verify(); verdict != "fail" {
+		t.Fatalf("the genesis choice was not kept")
+	}
+	use(real, "genesis file genesis.json")
+	if verdict, report := b.verify(); verdict != "pass" || !strings.Contains(report, "genesis file genesis.json") {
+		t.Fatalf("with the real genesis: %s\n%s", verdict, report)
+	}
+	b.shot("genesis-trusted.png")
 }
 
 // failedCheck says whether the report lists a failed check that starts

@@ -63,6 +63,8 @@ export class Report {
   get failures() { return this.checks.filter((c) => !c.ok); }
 }
 
+function plural(n, what) { return `${n} ${what}${n === 1 ? '' : 's'}`; }
+
 function short(s) { s = String(s); return /^[0-9a-f]{64,}$/.test(s) ? `${s.slice(0, 12)}…${s.slice(-6)}` : s; }
 
 /**
@@ -236,8 +238,8 @@ export async function verifyBlock(block, trust, report = new Report(`Block ${blo
       if (t.tx !== undefined && txDiffers(t.tx, d).length) badShown.push(i);
     } catch { badSig.push(i); }
   }
-  report.add(bad.length === 0, 'every transaction hash = SHA-256(its bytes)', bad.length ? `wrong at ${bad.join(', ')}` : `${txs.length} transactions`);
-  report.add(badSig.length === 0, 'every transaction is signed by its sender, for this chain', badSig.length ? `not at ${badSig.join(', ')}` : `${txs.length} Ed25519 signatures`);
+  report.add(bad.length === 0, 'every transaction hash = SHA-256(its bytes)', bad.length ? `wrong at ${bad.join(', ')}` : plural(txs.length, 'transaction'));
+  report.add(badSig.length === 0, 'every transaction is signed by its sender, for this chain', badSig.length ? `not at ${badSig.join(', ')}` : plural(txs.length, 'Ed25519 signature'));
   if (txs.some((t) => t.tx !== undefined)) {
     report.add(badShown.length === 0, 'transactions shown = transactions in their bytes', badShown.length ? `differ at ${badShown.join(', ')}` : 'fields and payloads');
   }
@@ -254,7 +256,7 @@ export async function verifyBlock(block, trust, report = new Report(`Block ${blo
       if (!same || (txs[i] && d.tx_hash !== txs[i].hash)) badR.push(i);
     } catch { badR.push(i); results.push(new Uint8Array(32)); }
   }
-  report.add(badR.length === 0, 'receipts shown = receipt bytes, each for its transaction', badR.length ? `not at ${badR.join(', ')}` : `${rs.length} receipts`);
+  report.add(badR.length === 0, 'receipts shown = receipt bytes, each for its transaction', badR.length ? `not at ${badR.join(', ')}` : plural(rs.length, 'receipt'));
   report.eq('RFC 6962 root of the result hashes = results_root', hex(await merkleRoot(results)), h.results_root);
   report.header = h;
   return report;

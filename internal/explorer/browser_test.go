@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -137,6 +138,7 @@ func get[T any](b *browser, what string, a chromedp.Action[T]) T {
 func (b *browser) open(u string) {
 	b.t.Helper()
 	b.do("open "+u, chromedp.Navigate(u), chromedp.WaitReady(chromedp.CSS(`body[data-ready="true"]`)))
+	b.checkAccessible()
 }
 
 // follow clicks a link and waits for the next page to draw itself.
@@ -144,6 +146,38 @@ func (b *browser) follow(sel string) {
 	b.t.Helper()
 	b.do("follow "+sel, chromedp.Evaluate[chromedp.Void](`delete document.body.dataset.ready`),
 		chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible), chromedp.WaitReady(chromedp.CSS(`body[data-ready="true"]`)))
+	b.checkAccessible()
+}
+
+// accessibleJS lists what a drawn page lacks for keyboard and screen reader
+// users: a language, one h1, a label for every control, a name for every
+// button, link and image, a caption for every table, unique ids.
+const accessibleJS = `(() => {
+	const p = [];
+	if (!document.documentElement.lang) p.push('no lang on <html>');
+	const h1 = document.querySelectorAll('h1').length;
+	if (h1 !== 1) p.push(h1 + ' h1 elements');
+	for (const el of document.querySelectorAll('input, select, textarea')) {
+		if (el.type !== 'hidden' && !(el.labels && el.labels.length) && !el.getAttribute('aria-label')) p.push('unlabelled control #' + el.id);
+	}
+	for (const el of document.querySelectorAll('button, a[href], summary')) {
+		if (!el.textContent.trim() && !el.getAttribute('aria-label')) p.push('nameless ' + el.tagName);
+	}
+	for (const el of document.querySelectorAll('svg, img')) {
+		if (!el.getAttribute('aria-label') && !el.getAttribute('alt')) p.push('unnamed image');
+	}
+	for (const el of document.querySelectorAll('table')) if (!el.querySelector('caption')) p.push('table without caption');
+	const ids = [...document.querySelectorAll('[id]')].map((e) => e.id);
+	for (const id of new Set(ids)) if (ids.filter((x) => x === id).length > 1) p.push('duplicate id ' + id);
+	if (!document.querySelector('main') || !document.querySelector('nav') || !document.querySelector('[role=search]')) p.push('missing landmarks');
+	return p;
+})()`
+
+func (b *browser) checkAccessible() {
+	b.t.Helper()
+	if p := get(b, "accessibility", chromedp.Evaluate[[]string](accessibleJS)); len(p) > 0 {
+		b.t.Errorf("%s: %s", b.path(), strings.Join(p, "; "))
+	}
 }
 
 func (b *browser) text(sel string) string {
@@ -328,7 +362,28 @@ func TestExplorerInBrowser(t *testing.T) {
 		t.Errorf("API page: %q", s[:min(len(s), 400)])
 	}
 	b.shot("api.png")
+	// Without JavaScript the page still names the data's JSON, and the
+	// link serves it.
+	if _, err := chromedp.Call(b.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatal(err)
+	}
+	b.do("without JavaScript", chromedp.Navigate(c.URL+"/blocks/2"),
+		chromedp.WaitVisible(chromedp.CSS(`main a[href="/v1/blocks/2?decode=true"]`)))
+	if s := b.text("main"); !strings.Contains(s, "read the same data as JSON") {
+		t.Errorf("without JavaScript: %q", s)
+	}
+	b.shot("no-javascript.png")
+	b.do("raw JSON", chromedp.Click(chromedp.CSS(`main a[href="/v1/blocks/2?decode=true"]`), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.CSS(`body`)))
+	if s := b.text("body"); !strings.Contains(s, `"header_hex"`) {
+		t.Errorf("the raw link does not show the block's JSON: %.200s", s)
+	}
+	if _, err := chromedp.Call(b.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: false}); err != nil {
+		t.Fatal(err)
+	}
+
 	// Keyboard: the skip link is the first stop and leads to the content.
+	b.open(c.URL + "/api")
 	b.do("keyboard", chromedp.KeyEvent(kb.Tab))
 	focused := get(b, "focus", chromedp.Evaluate[string](`document.activeElement.textContent`))
 	if focused != "Skip to content" {

@@ -5,7 +5,7 @@
 import { h, s, dl, table, short, time, marked } from './dom.js';
 import { get, escapeKey, loadTrust, forgetTrust, trustFromGenesis, ApiError } from './api.js';
 import { verifyBlock, verifyTx, verifyKey, ed25519Verify, sha256, Report } from './verify.js';
-import { hex, unhex, stringifyJSON } from './codec.js';
+import { hex, unhex, stringifyJSON, voteSignBytes } from './codec.js';
 
 const main = document.getElementById('main');
 let trustState = null; // {trust, warning}
@@ -455,6 +455,12 @@ export async function verifyEvidence(e, trust) {
   if (!v) return r;
   const sb = e.votes.map((x) => x.sign_bytes_hex);
   r.add(sb.length === 2 && sb[0] !== sb[1], 'the two signed messages differ', '');
+  const voteType = { prevote: 1, precommit: 2 }[e.type];
+  if (voteType) {
+    // Each must be this chain's vote of that type, height and round for the block it names.
+    const ok = e.votes.every((x) => x.sign_bytes_hex === hex(voteSignBytes(trust.chain_id, voteType, BigInt(e.height), BigInt(e.round), x.block_hash)));
+    r.add(ok, `both are ${e.type}s of this chain for height ${e.height}, round ${e.round}`, '');
+  }
   for (const [i, x] of e.votes.entries()) {
     let ok = false;
     try { ok = await ed25519Verify(v.public_key, unhex(x.sign_bytes_hex), x.signature); } catch { ok = false; }

@@ -588,6 +588,9 @@ func TestExplorerTrustsGenesis(t *testing.T) {
 		get(b, "trust from "+file, chromedp.Poll[bool](`document.getElementById('trust').textContent.includes(`+string(js)+`)`))
 	}
 	use(wrong, "genesis file other-genesis.json")
+	if s := b.text("#trust"); !strings.Contains(s, "Warning: this node reports a validator set other than the trusted one") {
+		t.Errorf("no warning when the node's set is not the trusted one: %q", s)
+	}
 	verdict, report := b.verify()
 	if verdict != "fail" || !failedCheck(report, "validators_hash = SHA-256(trusted validator set)") || !failedCheck(report, "signer index 0") && !failedCheck(report, "Ed25519 signature of impostor") {
 		t.Fatalf("a block verified against another validator set: %s\n%s", verdict, report)

@@ -50,10 +50,15 @@ export async function loadTrust(status) {
     saveTrust(saved);
   }
   const trust = await trustFrom(saved.chain_id, saved.validators, saved.source);
-  let warning = '';
-  if (status.chain_id !== trust.chain_id) warning = `this node serves chain ${status.chain_id}, not the trusted ${trust.chain_id}`;
-  else if (status.validators_hash !== trust.hash) warning = 'this node reports a validator set other than the trusted one';
-  return { trust, warning };
+  return { trust, warning: trustWarning(status, trust) };
+}
+
+/** trustWarning says how a node's status disagrees with the trusted set ('' when it does not). */
+export function trustWarning(status, trust) {
+  if (!status) return '';
+  if (status.chain_id !== trust.chain_id) return `this node serves chain ${status.chain_id}, not the trusted ${trust.chain_id}`;
+  if (status.validators_hash !== trust.hash) return 'this node reports a validator set other than the trusted one';
+  return '';
 }
 
 /** saveTrust pins a validator set: {chain_id, validators, source}. */

@@ -3,12 +3,13 @@
 // the overview stays live over the /v1/events stream.
 
 import { h, s, dl, table, short, time, marked } from './dom.js';
-import { get, escapeKey, loadTrust, forgetTrust, trustFromGenesis, ApiError } from './api.js';
+import { get, escapeKey, loadTrust, forgetTrust, trustFromGenesis, trustWarning, ApiError } from './api.js';
 import { verifyBlock, verifyTx, verifyKey, ed25519Verify, sha256, Report } from './verify.js';
-import { hex, unhex, stringifyJSON, voteSignBytes } from './codec.js';
+import { hex, unhex, stringifyJSON, parseJSON, voteSignBytes } from './codec.js';
 
 const main = document.getElementById('main');
 let trustState = null; // {trust, warning}
+let lastStatus = null; // the node's status the trust was compared with
 
 function setTitle(t) { document.title = `${t} · Cairn explorer`; }
 
@@ -26,6 +27,7 @@ async function address(pubHex) { return hex((await sha256(unhex(pubHex, 32))).su
 // ---- trust --------------------------------------------------------------
 
 async function initTrust(status) {
+  lastStatus = status;
   trustState = await loadTrust(status);
   drawTrust();
 }
@@ -40,7 +42,7 @@ function drawTrust() {
     try {
       const f = file.files[0];
       const next = await trustFromGenesis(await f.text(), f.name);
-      trustState = { trust: next, warning: '' };
+      trustState = { trust: next, warning: trustWarning(lastStatus, next) };
       drawTrust();
     } catch (e) { msg.textContent = e.message; }
   });
@@ -192,11 +194,20 @@ async function overview() {
     h('section', { 'aria-labelledby': 'h-blocks' }, h('h2', { id: 'h-blocks' }, 'Blocks'), blocksBox));
   drawStats(); drawVals(); drawBlocks();
 
+  let refreshing = false;
+  const refresh = async () => {
+    if (refreshing) return;
+    refreshing = true;
+    try {
+      const ns = await get('/v1/status');
+      if (Number(ns.height) >= Number(status.height)) { status = ns; drawStats(); }
+    } catch { /* keep the last status */ } finally { refreshing = false; }
+  };
   const from = st.height ? Math.max(1, Number(st.height) - 29) : 1;
   const es = new EventSource(`/v1/events?txs=false&from=${from}`);
   es.addEventListener('open', () => { live.textContent = 'Live: new blocks appear as they are committed.'; });
   es.addEventListener('block', (ev) => {
-    const b = JSON.parse(ev.data);
+    const b = parseJSON(ev.data);
     if (blocks.length && Number(blocks[blocks.length - 1].height) >= Number(b.height)) return;
     blocks.push(b);
     if (blocks.length > 30) blocks.shift();
@@ -205,17 +216,12 @@ async function overview() {
       live.textContent = `Live: block ${b.height} committed with ${b.tx_count} transaction${b.tx_count === 1 ? '' : 's'}.`;
       drawStats();
       fetchCert(Number(b.height));
+      refresh();
     }
     drawBlocks();
   });
   es.addEventListener('error', () => { live.textContent = 'Live stream interrupted; reconnecting…'; });
-  setInterval(async () => {
-    if (document.hidden) return;
-    try {
-      const ns = await get('/v1/status');
-      if (Number(ns.height) >= Number(status.height)) { status = ns; drawStats(); }
-    } catch { /* keep the last status */ }
-  }, 3000);
+  setInterval(() => { if (!document.hidden) refresh(); }, 3000);
 }
 
 // ---- block --------------------------------------------------------------

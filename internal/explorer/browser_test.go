@@ -361,6 +361,9 @@ func TestExplorerInBrowser(t *testing.T) {
 	if s := b.text("main"); !strings.Contains(s, "GET /v1/blocks/{height}") || !strings.Contains(s, "POST /v1/txs") || !strings.Contains(s, "Schemas") {
 		t.Errorf("API page: %q", s[:min(len(s), 400)])
 	}
+	// A response's schema link opens that schema.
+	b.do("schema link", chromedp.Click(chromedp.CSS(`#op-get--v1-status a[href="#schema-Status"]`), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.CSS(`details#schema-Status[open] pre`)))
 	b.shot("api.png")
 	// Without JavaScript the page still names the data's JSON, and the
 	// link serves it.

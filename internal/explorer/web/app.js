@@ -498,13 +498,31 @@ async function apiPage() {
       o.op.description ? h('p', { class: 'prose' }, o.op.description) : '',
       o.params.length ? table('Parameters', ['Name', 'In', 'Required', 'Type', 'Description'],
         o.params.map((p) => { p = deref(doc, p); return [h('code', null, p.name), p.in, p.required ? 'yes' : 'no', schemaName(doc, p.schema), p.description || '']; })) : '',
-      o.op.requestBody ? h('p', null, 'Body: ', Object.keys(deref(doc, o.op.requestBody).content || {}).join(', ')) : '',
-      table('Responses', ['Status', 'Description'], Object.entries(o.op.responses || {}).map(([code, r]) => [code, deref(doc, r).description || ''])))),
+      o.op.requestBody ? h('p', null, 'Body: ', Object.entries(deref(doc, o.op.requestBody).content || {}).map(([ct, m], i) => [i ? ', ' : '', ct, ' ', schemaLink(m.schema)])) : '',
+      table('Responses', ['Status', 'Description', 'Body'], Object.entries(o.op.responses || {}).map(([code, r]) => {
+        const resp = deref(doc, r);
+        return [code, resp.description || '', Object.entries(resp.content || {}).map(([ct, m], i) => [i ? ', ' : '', ct, ' ', schemaLink(m.schema)])];
+      })))),
     h('h2', null, 'Schemas'),
     Object.entries((doc.components && doc.components.schemas) || {}).map(([name, sc]) => h('details', { id: `schema-${name}` },
       h('summary', null, h('code', null, name), sc.description ? ` — ${clip(sc.description, 100)}` : ''),
       h('pre', { class: 'json', tabindex: '0' }, stringifyJSON(sc, 2)))));
 }
+
+/** schemaLink links a $ref schema to its entry in the page's schema list. */
+function schemaLink(sc) {
+  if (!sc) return '';
+  if (sc.$ref) { const n = sc.$ref.split('/').pop(); return h('a', { href: `#schema-${n}` }, n); }
+  if (sc.type === 'array' && sc.items) return ['array of ', schemaLink(sc.items)];
+  if (sc.oneOf) return ['one of ', sc.oneOf.map((x, i) => [i ? ', ' : '', schemaLink(x)])];
+  return sc.type ? String(sc.type) : '';
+}
+
+// Opening a schema's anchor opens its details.
+window.addEventListener('hashchange', () => {
+  const el = location.hash && document.getElementById(decodeURIComponent(location.hash.slice(1)));
+  if (el && el.tagName === 'DETAILS') el.open = true;
+});
 
 function deref(doc, x) {
   for (let i = 0; x && x.$ref && i < 10; i++) {

@@ -251,6 +251,17 @@ func TestExplorerInBrowser(t *testing.T) {
 		t.Errorf("live line: %q", s)
 	}
 	b.shot("overview.png")
+	// The mempool line follows the node: a transaction waiting (the chain
+	// commits only when told here) shows within a status refresh.
+	pending := apitest.Tx(c.Users[3], 2, &types.KVPut{Key: "later", Value: "not yet"})
+	if _, err := c.Client().Submit(context.Background(), pending); err != nil {
+		t.Fatal(err)
+	}
+	get(b, "mempool shows 1", chromedp.Poll[bool](`document.getElementById('mempool').textContent.startsWith('1 transaction pending')`, chromedp.WithPollingTimeout(10*time.Second)))
+	b.open(c.URL + "/txs/" + pending.Hash().String())
+	if s := b.text("main"); !strings.Contains(s, "Status: pending") || !strings.Contains(s, "no proof yet") || !strings.Contains(s, "not yet") {
+		t.Errorf("pending tx page: %q", s)
+	}
 
 	// Block 2: four transactions, one failed receipt, the certificate.
 	b.open(c.URL + "/blocks/3")

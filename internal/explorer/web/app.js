@@ -136,7 +136,7 @@ async function overview() {
     ['Latest block', status.height ? short(status.latest_block_hash) : '—'],
     ['Latest block time', status.height ? time(status.latest_block_time) : '—'],
     ['State root', short(status.state_root)],
-    ['Mempool', `${status.mempool.txs} transactions, ${status.mempool.bytes} bytes`],
+    ['Mempool', h('span', { id: 'mempool' }, `${status.mempool.txs} transaction${Number(status.mempool.txs) === 1 ? '' : 's'} pending, ${status.mempool.bytes} bytes`)],
     ['Consensus', `deciding height ${status.consensus.height}, round ${status.consensus.round}`],
     ['Peers', `${status.connected_peers} of ${status.peers.length} connected`],
     ['Search', status.search_enabled ? `indexed to height ${status.indexed_height} (lag ${status.index_lag})` : 'not enabled on this node'],

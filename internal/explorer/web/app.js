@@ -540,8 +540,8 @@ function schemaName(doc, sc) {
 
 async function route() {
   const p = location.pathname;
-  const seg = p.split('/').filter(Boolean).map(decodeURIComponent);
   try {
+    const seg = p.split('/').filter(Boolean).map(decodeURIComponent);
     if (p === '/') return await overview();
     if (seg[0] === 'blocks' && seg.length === 2) return await blockPage(seg[1]);
     if (seg[0] === 'txs' && seg.length === 2) return await txPage(seg[1]);

@@ -547,6 +547,9 @@ func TestExplorerCatchesForgedData(t *testing.T) {
 	}
 
 	b.open(lie + "/keys/greeting")
+	if s := b.text("main"); !strings.Contains(s, "HELLO, <B>WORLD</B>") {
+		t.Fatalf("the forged value is not what the key page shows: %q", s)
+	}
 	verdict, report = b.verify()
 	if verdict != "fail" || !failedCheck(report, "state proof") {
 		t.Fatalf("forged key verified: %s\n%s", verdict, report)

@@ -347,8 +347,9 @@ async function accountPage(addr) {
 
 async function keyPage(key) {
   setTitle(`Key ${key}`);
-  let cur = null;
-  try { cur = await get(`/v1/kv/${escapeKey(key)}`); } catch (e) { if (!(e instanceof ApiError && e.status === 404)) throw e; }
+  // The value shown is the proved entry, so Verify checks exactly what the page shows.
+  const p = await get(`/v1/kv/${escapeKey(key)}?prove=true`);
+  const e = p.found ? p.entry : null;
   const rows = h('div');
   const more = h('p');
   const versions = [];
@@ -356,9 +357,9 @@ async function keyPage(key) {
     let page;
     try {
       page = await get(`/v1/kv/${escapeKey(key)}/history?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 404) { rows.replaceChildren(h('p', null, 'This key was never written.')); return; }
-      throw e;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) { rows.replaceChildren(h('p', null, 'This key was never written.')); return; }
+      throw err;
     }
     versions.push(...page.versions);
     rows.replaceChildren(table('Every version, oldest first', ['Version', 'Height', 'Transaction', 'Value'],
@@ -367,19 +368,18 @@ async function keyPage(key) {
     more.replaceChildren(page.next_cursor ? h('button', { type: 'button', onclick: () => load(page.next_cursor) }, 'Later versions') : '');
   };
   const proofBox = h('div');
+  drawProof(proofBox, p);
   render(h('h1', null, 'Key ', h('code', null, key)),
-    cur ? dl([['Value', h('pre', { class: 'json', tabindex: '0' }, cur.value)], ['Version', String(cur.version)], ['Written at', h('a', { href: `/blocks/${cur.height}` }, `height ${cur.height}`)],
-      ['By', h('a', { href: `/txs/${cur.tx_hash}` }, short(cur.tx_hash))], ['Read at height', String(cur.read_height)]])
-      : h('p', null, 'The key has no live value (absent or deleted).'),
-    verifyPanel(`Verify key ${key}`, async (trust) => {
-      const p = await get(`/v1/kv/${escapeKey(key)}?prove=true`);
-      drawProof(proofBox, p);
-      return verifyKey(p, key, trust);
-    }),
+    e && !e.deleted ? dl([['Value', h('pre', { class: 'json', tabindex: '0' }, e.value)], ['Version', String(e.version)],
+      ['Written at', h('a', { href: `/blocks/${e.height}` }, `height ${e.height}`)],
+      ['By', h('a', { href: `/txs/${e.tx_hash}` }, short(e.tx_hash))], ['As of height', String(p.height)]])
+      : h('p', null, e ? `The key was deleted (version ${e.version}, at height ${e.height}); as of height ${p.height} it has no value.` : `The key has no value as of height ${p.height}.`),
+    verifyPanel(`Verify key ${key}`, (trust) => verifyKey(p, key, trust)),
     h('h2', null, 'State proof'), proofBox,
-    h('h2', null, 'History'), rows, more);
+    h('h2', null, 'History'),
+    h('p', null, 'The versions below are the node’s record of the key’s writes; the proof covers the latest one. Each links to the block and transaction that wrote it, which verify on their pages.'),
+    rows, more);
   await load('');
-  try { drawProof(proofBox, await get(`/v1/kv/${escapeKey(key)}?prove=true`)); } catch (e) { proofBox.replaceChildren(errorBox(e)); }
 }
 
 function drawProof(box, p) {

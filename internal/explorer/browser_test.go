@@ -279,7 +279,7 @@ func TestExplorerInBrowser(t *testing.T) {
 	if verdict != "pass" {
 		t.Fatalf("verify block 2: %s\n%s", verdict, report)
 	}
-	for _, want := range []string{"Ed25519 signature of test0", "RFC 6962 root of the transaction hashes = tx_root", "results_root", "validators_hash"} {
+	for _, want := range []string{"Ed25519 signature of test0", "RFC 6962 root of the transaction hashes = tx_root", "results_root", "validators_hash", "passed: parent_hash = SHA-256(header of block 1): the chain links"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("block report lacks %q:\n%s", want, report)
 		}
@@ -542,7 +542,8 @@ func TestExplorerCatchesForgedData(t *testing.T) {
 		t.Fatalf("the forged payload is not shown")
 	}
 	verdict, report = b.verify()
-	if verdict != "fail" || !failedCheck(report, "transactions shown = transactions in their bytes") {
+	if verdict != "fail" || !failedCheck(report, "transactions shown = transactions in their bytes") ||
+		!failedCheck(report, "parent_hash = SHA-256(header of block 2)") { // block 2 is the forged one
 		t.Fatalf("block with a forged payload verified: %s\n%s", verdict, report)
 	}
 

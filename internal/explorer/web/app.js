@@ -4,7 +4,7 @@
 
 import { h, s, dl, table, short, time, marked } from './dom.js';
 import { get, escapeKey, loadTrust, forgetTrust, trustFromGenesis, trustWarning, ApiError } from './api.js';
-import { verifyBlock, verifyTx, verifyKey, ed25519Verify, sha256, Report } from './verify.js';
+import { verifyBlock, verifyParentLink, verifyTx, verifyKey, ed25519Verify, sha256, Report } from './verify.js';
 import { hex, unhex, stringifyJSON, parseJSON, voteSignBytes } from './codec.js';
 
 const main = document.getElementById('main');
@@ -261,7 +261,11 @@ async function blockPage(height) {
     h('nav', { class: 'pager', 'aria-label': 'Neighbouring blocks' },
       hNum > 1 ? h('a', { href: `/blocks/${hNum - 1}`, rel: 'prev' }, `← Block ${hNum - 1}`) : '',
       Number(st.height) > hNum ? h('a', { href: `/blocks/${hNum + 1}`, rel: 'next' }, `Block ${hNum + 1} →`) : ''),
-    verifyPanel(`Verify block ${b.height}`, (trust) => verifyBlock(b, trust)),
+    verifyPanel(`Verify block ${b.height}`, async (trust) => {
+      const r = await verifyBlock(b, trust);
+      if (r.header) await verifyParentLink(r, r.header, r.header.height > 1n ? await get(`/v1/blocks/${r.header.height - 1n}`) : null);
+      return r;
+    }),
     h('h2', null, 'Header'),
     dl([
       ['Hash', h('code', { class: 'wrap' }, b.hash)],

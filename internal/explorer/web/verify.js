@@ -263,6 +263,20 @@ export async function verifyBlock(block, trust, report = new Report(`Block ${blo
 }
 
 /**
+ * verifyParentLink checks step 6 of the block audit: parent_hash of a
+ * certified header is the hash of the header of the height below (all zeros
+ * at height 1), so the certificate vouches for that header too. parent is
+ * the API's block (or null at height 1).
+ */
+export async function verifyParentLink(report, header, parent) {
+  if (header.height === 1n) return report.eq('parent_hash of block 1 is all zeros', header.parent_hash, ZERO);
+  let ph;
+  try { ph = decodeHeader(unhex(parent.header_hex)); } catch (e) { return report.fail(`header of block ${header.height - 1n} decodes`, e.message); }
+  report.eq(`the header served as block ${header.height - 1n} is at that height`, ph.height, header.height - 1n);
+  return report.eq(`parent_hash = SHA-256(header of block ${header.height - 1n}): the chain links`, hex(await sha256(unhex(parent.header_hex))), header.parent_hash);
+}
+
+/**
  * verifyTx checks a committed transaction (GET /v1/txs/{hash}) and its block:
  * the block audit, then the transaction's bytes, signature and inclusion
  * proof against the certified tx_root, and its receipt against the block's.

@@ -73,10 +73,11 @@ type browser struct {
 	errs []string
 }
 
-func newBrowser(t *testing.T) *browser {
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
 	exe := chromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
 		chromedp.WindowSize(1280, 900), chromedp.Flag("lang", "en-US"))
+	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelB(); cancelA() })
@@ -623,6 +624,26 @@ func TestExplorerTrustsGenesis(t *testing.T) {
 		t.Fatalf("with the real genesis: %s\n%s", verdict, report)
 	}
 	b.shot("genesis-trusted.png")
+}
+
+// TestExplorerSaysWhenItCannotVerify: served under a name that is not
+// loopback over plain HTTP, the page has no WebCrypto; Verify says nothing
+// was verified and why, and does not call the node a liar.
+func TestExplorerSaysWhenItCannotVerify(t *testing.T) {
+	c, _ := sampleChain(t)
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, chromedp.Flag("host-resolver-rules", "MAP cairn-explorer.test 127.0.0.1"))
+	b.open("http://cairn-explorer.test:" + u.Port() + "/blocks/2")
+	if s := b.text("main"); !strings.Contains(s, "Block 2") || !strings.Contains(s, "Commit certificate") {
+		t.Fatalf("block page without WebCrypto: %.300s", s)
+	}
+	verdict, report := b.verify()
+	if verdict != "fail" || !strings.Contains(report, "Not verified") || !strings.Contains(report, "secure pages") || strings.Contains(report, "did not sign") {
+		t.Fatalf("verify without WebCrypto: %s\n%s", verdict, report)
+	}
 }
 
 // failedCheck says whether the report lists a failed check that starts

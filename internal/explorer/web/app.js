@@ -4,7 +4,7 @@
 
 import { h, s, dl, table, short, time, marked } from './dom.js';
 import { get, escapeKey, loadTrust, forgetTrust, trustFromGenesis, trustWarning, ApiError } from './api.js';
-import { verifyBlock, verifyParentLink, verifyTx, verifyKey, ed25519Verify, sha256, Report } from './verify.js';
+import { verifyBlock, verifyParentLink, verifyTx, verifyKey, ed25519Verify, cryptoUnavailable, sha256, Report } from './verify.js';
 import { hex, unhex, stringifyJSON, parseJSON, voteSignBytes } from './codec.js';
 
 const main = document.getElementById('main');
@@ -22,7 +22,10 @@ function errorBox(e) {
   return h('p', { class: 'error', role: 'alert' }, msg);
 }
 
-async function address(pubHex) { return hex((await sha256(unhex(pubHex, 32))).subarray(0, 20)); }
+/** address derives an account address from a public key ('' where the page has no WebCrypto). */
+async function address(pubHex) {
+  try { return hex((await sha256(unhex(pubHex, 32))).subarray(0, 20)); } catch { return ''; }
+}
 
 // ---- trust --------------------------------------------------------------
 
@@ -72,9 +75,18 @@ function verifyPanel(label, run) {
     out.removeAttribute('data-verdict');
     try {
       const trust = await ensureTrust();
+      const why = await cryptoUnavailable();
+      if (why) {
+        const r = new Report(label);
+        r.cannot = true;
+        r.fail('SHA-256 and Ed25519 are available in this page', `${why}; nothing was verified`);
+        drawReport(out, r, trust);
+        return;
+      }
       drawReport(out, await run(trust), trust);
     } catch (e) {
       const r = new Report(label);
+      r.cannot = true;
       r.fail('could not verify', e.message);
       drawReport(out, r, trustState && trustState.trust);
     } finally {
@@ -90,8 +102,8 @@ function drawReport(out, r, trust) {
   const failed = r.failures.length;
   out.dataset.verdict = r.ok ? 'pass' : 'fail';
   out.replaceChildren(
-    h('h3', { class: r.ok ? 'pass' : 'fail' }, r.ok ? `✓ Verified: ${r.title}` : `✗ FAILED: ${r.title}`),
-    h('p', null, r.ok ? `All ${r.checks.length} checks passed.` : `${failed} of ${r.checks.length} checks failed: this node served data the validators did not sign.`,
+    h('h3', { class: r.ok ? 'pass' : 'fail' }, r.ok ? `✓ Verified: ${r.title}` : r.cannot ? `✗ Not verified: ${r.title}` : `✗ FAILED: ${r.title}`),
+    h('p', null, r.ok ? `All ${r.checks.length} checks passed.` : r.cannot ? 'The data could not be checked.' : `${failed} of ${r.checks.length} checks failed: this node served data the validators did not sign.`,
       trust ? ` Validator set: ${trust.source}.` : ''),
     h('ol', { class: 'checks' }, r.checks.map((c) => h('li', { class: c.ok ? 'pass' : 'fail' },
       h('span', { class: 'mark', 'aria-hidden': 'true' }, c.ok ? '✓' : '✗'),
@@ -310,7 +322,7 @@ async function txPage(hash) {
       committed && ['Block', h('a', { href: `/blocks/${t.height}` }, `height ${t.height}`), `, position ${t.index}`],
       committed && ['Receipt', receiptCell(t.receipt)],
       ['Type', tx.type], ['Chain', tx.chain_id],
-      ['Sender', h('a', { href: `/accounts/${from}` }, h('code', null, from)), ' (key ', short(tx.sender), ')'],
+      ['Sender', from ? [h('a', { href: `/accounts/${from}` }, h('code', null, from)), ' (key ', short(tx.sender), ')'] : ['key ', short(tx.sender)]],
       ['Nonce', String(tx.nonce)], ['Timestamp', time(tx.timestamp)],
       ['Payload', payloadSummary(tx)],
     ]),

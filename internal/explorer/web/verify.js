@@ -38,14 +38,21 @@ export async function ed25519Verify(pubHex, msg, sigHex) {
   return crypto.subtle.verify({ name: 'Ed25519' }, key, unhex(sigHex, 64), msg);
 }
 
-/** ed25519Available says whether this browser's WebCrypto has Ed25519. */
-export async function ed25519Available() {
+/**
+ * cryptoUnavailable says why this page cannot verify ('' when it can):
+ * WebCrypto exists only in secure contexts (https, localhost, 127.0.0.1),
+ * and Ed25519 only in recent browsers.
+ */
+export async function cryptoUnavailable() {
+  if (!globalThis.isSecureContext || !globalThis.crypto || !crypto.subtle) {
+    return 'the browser offers WebCrypto only to secure pages: open the explorer over https, or on localhost or 127.0.0.1';
+  }
   try {
     await crypto.subtle.importKey('raw', new Uint8Array(32).fill(1), { name: 'Ed25519' }, false, ['verify']);
-    return true;
   } catch (e) {
-    return !(e instanceof DOMException && e.name === 'NotSupportedError');
+    if (e instanceof DOMException && e.name === 'NotSupportedError') return 'this browser\'s WebCrypto has no Ed25519 (Chromium 137+, Firefox 129+ and Safari 17+ have it)';
   }
+  return '';
 }
 
 /** Report collects the checks of one verification. */
@@ -79,7 +86,9 @@ export async function trustFrom(chainId, validators, source) {
     if (v.power <= 0n) throw new Error(`validator ${v.name} has no power`);
   }
   const total = vals.reduce((a, v) => a + v.power, 0n);
-  return { chain_id: chainId, validators: vals, total, quorum: quorum(total), hash: hex(await sha256(validatorSetBytes(vals))), source };
+  let hash = ''; // stays empty where the page has no WebCrypto (cryptoUnavailable says why)
+  try { hash = hex(await sha256(validatorSetBytes(vals))); } catch { /* no WebCrypto */ }
+  return { chain_id: chainId, validators: vals, total, quorum: quorum(total), hash, source };
 }
 
 /** leafHash and nodeHash are RFC 6962's (encoding.md 4.3). */

@@ -3,7 +3,8 @@
 // ledger, hands submitted transactions to the node (mempool admission and
 // gossip), streams committed blocks as server-sent events from the events
 // hub, and serves an OpenAPI 3 document describing all of it. docs/api.md
-// is the reference for clients.
+// is the reference for clients. It also serves the explorer's pages
+// (internal/explorer) at / for browsers.
 //
 // The JSON shapes are the Go types of package client, so the SDK and the
 // server share one definition.
@@ -47,6 +48,7 @@ import (
 	"github.com/cairn-db/cairn/client"
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/events"
+	"github.com/cairn-db/cairn/internal/explorer"
 	"github.com/cairn-db/cairn/internal/ledger"
 	"github.com/cairn-db/cairn/types"
 )
@@ -270,6 +272,15 @@ func New(cfg Config) *Server {
 	}
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
+	}
+	// The explorer's pages and files (internal/explorer), for browsers:
+	// GET only, under the same limits, outside the OpenAPI document.
+	ui := explorer.Handler()
+	for _, p := range explorer.Patterns {
+		s.mux.Handle("GET "+p, s.wrap(route{method: "GET", pattern: p, h: func(w http.ResponseWriter, r *http.Request) error {
+			ui.ServeHTTP(w, r)
+			return nil
+		}}))
 	}
 	// Everything else: JSON 404, or 405 when the path exists for another
 	// method.

@@ -217,7 +217,8 @@ func TestBadParams(t *testing.T) {
 		{"POST", "/v1/status", 405, "method_not_allowed"},
 		{"PUT", "/v1/kv/a", 405, "method_not_allowed"},
 		{"GET", "/v2/status", 404, "not_found"},
-		{"GET", "/", 404, "not_found"},
+		{"GET", "/nothing-here", 404, "not_found"},
+		{"POST", "/", 405, "method_not_allowed"}, // the explorer's page
 	}
 	for _, tc := range cases {
 		st, b := do(t, tc.method, c.URL+tc.path, nil)

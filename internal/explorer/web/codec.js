@@ -1,0 +1,201 @@
+// codec.js: Cairn's canonical binary encodings (docs/encoding.md), read and
+// written in the browser. Pure functions over Uint8Array; no DOM, no
+// network. Integers of 64 bits are BigInt.
+
+const enc = new TextEncoder();
+const dec = new TextDecoder('utf-8', { fatal: true });
+
+/** utf8 returns the UTF-8 bytes of a string. */
+export function utf8(s) { return enc.encode(s); }
+
+/** hex returns the lower-case hex of bytes. */
+export function hex(b) {
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}
+
+/** unhex decodes lower-case hex of even length (the API's only spelling); it throws otherwise. */
+export function unhex(s, want) {
+  if (typeof s !== 'string' || s.length % 2 !== 0 || !/^[0-9a-f]*$/.test(s)) {
+    throw new Error(`not lower-case hex: ${String(s).slice(0, 20)}`);
+  }
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.substr(2 * i, 2), 16);
+  if (want !== undefined && out.length !== want) throw new Error(`want ${want} bytes, got ${out.length}`);
+  return out;
+}
+
+/** concat joins byte arrays. */
+export function concat(...parts) {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+/** equal compares two byte arrays. */
+export function equal(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export function u8(v) { return Uint8Array.of(Number(v) & 0xff); }
+export function u16(v) { const b = new Uint8Array(2); new DataView(b.buffer).setUint16(0, Number(v)); return b; }
+export function u32(v) { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, Number(v)); return b; }
+export function u64(v) { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, BigInt(v)); return b; }
+export function bytes16(b) { return concat(u16(b.length), b); }
+
+/** Reader decodes canonical bytes; every read throws past the end. */
+export class Reader {
+  constructor(b) { this.b = b; this.o = 0; this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength); }
+  need(n) { if (this.o + n > this.b.length) throw new Error(`truncated at byte ${this.o} (need ${n} more)`); }
+  u8() { this.need(1); return this.b[this.o++]; }
+  u16() { this.need(2); const v = this.dv.getUint16(this.o); this.o += 2; return v; }
+  u32() { this.need(4); const v = this.dv.getUint32(this.o); this.o += 4; return v; }
+  u64() { this.need(8); const v = this.dv.getBigUint64(this.o); this.o += 8; return v; }
+  i64() { const v = this.u64(); if (v >> 63n) throw new Error('negative i64'); return v; }
+  bool() { const v = this.u8(); if (v > 1) throw new Error(`bool byte ${v}`); return v === 1; }
+  raw(n) { this.need(n); const v = this.b.subarray(this.o, this.o + n); this.o += n; return v; }
+  bytes16() { return this.raw(this.u16()); }
+  bytes32() { return this.raw(this.u32()); }
+  text16() { return dec.decode(this.bytes16()); }
+  text32() { return dec.decode(this.bytes32()); }
+  hash() { return hex(this.raw(32)); }
+  end() { if (this.o !== this.b.length) throw new Error(`${this.b.length - this.o} trailing bytes`); }
+}
+
+/** decodeHeader reads a block header (encoding.md 4.1). */
+export function decodeHeader(b) {
+  const r = new Reader(b);
+  const h = {};
+  h.version = r.u8();
+  if (h.version !== 1) throw new Error(`header version ${h.version}`);
+  h.chain_id = r.text16();
+  h.height = r.u64();
+  h.round = r.u32();
+  h.time = r.i64();
+  h.proposer = r.hash();
+  h.parent_hash = r.hash();
+  h.tx_count = r.u32();
+  h.tx_root = r.hash();
+  h.results_root = r.hash();
+  h.state_root = r.hash();
+  h.validators_hash = r.hash();
+  r.end();
+  return h;
+}
+
+export const TX_TYPES = { 1: 'transfer', 2: 'kv.put', 3: 'kv.delete', 4: 'record' };
+
+/** decodeTx reads a signed transaction (encoding.md 3.1); unsigned is its bytes without the signature. */
+export function decodeTx(b) {
+  const r = new Reader(b);
+  const t = {};
+  const version = r.u8();
+  if (version !== 1) throw new Error(`tx version ${version}`);
+  t.chain_id = r.text16();
+  const ty = r.u8();
+  t.type = TX_TYPES[ty];
+  if (!t.type) throw new Error(`unknown tx type ${ty}`);
+  t.sender = r.hash();
+  t.nonce = r.u64();
+  t.timestamp = r.i64();
+  const p = {};
+  switch (t.type) {
+    case 'transfer': p.to = hex(r.raw(20)); p.amount = r.u64(); break;
+    case 'kv.put': p.key = r.text16(); p.value = r.text32(); if (r.bool()) p.expect_version = r.u64(); break;
+    case 'kv.delete': p.key = r.text16(); if (r.bool()) p.expect_version = r.u64(); break;
+    case 'record': p.document = r.text32(); break;
+  }
+  t.payload = p;
+  t.unsigned = b.subarray(0, r.o);
+  t.signature = hex(r.raw(64));
+  r.end();
+  return t;
+}
+
+/** decodeReceipt reads a receipt (encoding.md 5) and derives its result bytes (the reason left out). */
+export function decodeReceipt(b) {
+  const r = new Reader(b);
+  const tx_hash = r.hash();
+  const ok = r.bool();
+  const code = r.text16();
+  const codeEnd = r.o;
+  const reason = r.text16();
+  const verStart = r.o;
+  const version = r.u64();
+  r.end();
+  const result = concat(b.subarray(0, codeEnd), b.subarray(verStart));
+  return { tx_hash, ok, code, reason, version, result };
+}
+
+/** decodeKVEntry reads a key's state value (encoding.md 7). */
+export function decodeKVEntry(b) {
+  const r = new Reader(b);
+  const e = { version: r.u64(), height: r.u64(), tx_hash: r.hash(), deleted: r.bool() };
+  e.value = r.text32();
+  r.end();
+  return e;
+}
+
+/** decodeAccount reads an account's state value (encoding.md 7). */
+export function decodeAccount(b) {
+  const r = new Reader(b);
+  const a = { balance: r.u64(), nonce: r.u64() };
+  r.end();
+  return a;
+}
+
+/** signBytes prefixes msg with its signing domain (encoding.md 2). */
+export function signBytes(domain, msg) {
+  const d = utf8(domain);
+  return concat(u8(d.length), d, msg);
+}
+
+/** voteSignBytes are the bytes a vote signs (encoding.md 6.1); type 2 is a precommit. */
+export function voteSignBytes(chainId, type, height, round, blockHash) {
+  return signBytes('cairn/vote/v1', concat(bytes16(utf8(chainId)), u8(type), u64(height), u32(round), unhex(blockHash, 32)));
+}
+
+/** txSignBytes are the bytes a transaction's signature covers (encoding.md 3.2). */
+export function txSignBytes(unsigned) { return signBytes('cairn/tx/v1', unsigned); }
+
+/** validatorSetBytes is what the validators hash covers (encoding.md 6.4). */
+export function validatorSetBytes(vals) {
+  const parts = [u16(vals.length)];
+  for (const v of vals) parts.push(unhex(v.public_key, 32), u64(v.power));
+  return concat(...parts);
+}
+
+/** quorum is the least power strictly above two thirds of total (encoding.md 6.4). */
+export function quorum(total) { return (2n * BigInt(total)) / 3n + 1n; }
+
+/** stateKey is a state tree key: 'k' ‖ key for user keys, 'a' ‖ address for accounts (encoding.md 7). */
+export function kvStateKey(key) { return concat(Uint8Array.of(0x6b), utf8(key)); }
+export function accountStateKey(address) { return concat(Uint8Array.of(0x61), unhex(address, 20)); }
+
+/**
+ * parseJSON parses API JSON keeping integers beyond 2^53 exact, as BigInt
+ * (docs/api.md: numbers are unsigned 64-bit). Smaller integers stay numbers.
+ */
+export function parseJSON(text) {
+  return JSON.parse(text, (k, v, ctx) => {
+    if (typeof v === 'number' && !Number.isSafeInteger(v) && ctx && /^-?\d+$/.test(ctx.source)) return BigInt(ctx.source);
+    return v;
+  });
+}
+
+/** stringifyJSON is JSON.stringify that writes BigInt as digits. */
+export function stringifyJSON(v, indent) {
+  const marks = [];
+  const s = JSON.stringify(v, (k, x) => {
+    if (typeof x !== 'bigint') return x;
+    marks.push(x.toString());
+    return `\u0000big${marks.length - 1}\u0000`;
+  }, indent);
+  return s === undefined ? s : s.replace(/"\\u0000big(\d+)\\u0000"/g, (_, i) => marks[Number(i)]);
+}

@@ -22,6 +22,11 @@ var txTypes = []TxTypeInfo{
 	{TxKVPut, "kv.put", func() Payload { return &KVPut{} }},
 	{TxKVDelete, "kv.delete", func() Payload { return &KVDelete{} }},
 	{TxRecord, "record", func() Payload { return &Record{} }},
+	{TxFieldOpen, "field.open", func() Payload { return &FieldOpen{} }},
+	{TxFieldCloseUnilateral, "field.close_unilateral", func() Payload { return &FieldCloseUnilateral{} }},
+	{TxFieldChallenge, "field.challenge", func() Payload { return &FieldChallenge{} }},
+	{TxFieldDispute, "field.dispute", func() Payload { return &FieldDispute{} }},
+	{TxFieldClose, "field.close", func() Payload { return &FieldClose{} }},
 }
 
 // TxTypes returns the registered transaction types in TxType order. The

@@ -29,6 +29,25 @@ var txTypes = []TxTypeInfo{
 	{TxFieldClose, "field.close", func() Payload { return &FieldClose{} }},
 }
 
+// ParsePayloadJSON parses the strict JSON form of a payload of the named
+// type and checks its well-formedness (what a transaction's "payload"
+// member holds).
+func ParsePayloadJSON(name string, b []byte) (Payload, error) {
+	t, err := ParseTxType(name)
+	if err != nil {
+		return nil, err
+	}
+	info, _ := lookupTxType(t)
+	p := info.New()
+	if err := p.parseJSON(b); err != nil {
+		return nil, Errf(CodeMalformed, "%s payload: %v", name, err)
+	}
+	if err := p.wellFormed(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 // TxTypes returns the registered transaction types in TxType order. The
 // slice is the caller's.
 func TxTypes() []TxTypeInfo { return append([]TxTypeInfo(nil), txTypes...) }

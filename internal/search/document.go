@@ -37,6 +37,12 @@ const (
 	fVersion  = "version"  // key version written by a successful kv op
 	fProposer = "proposer" // block proposer public key (hex)
 	fTxCount  = "tx_count" // block transaction count (numeric)
+	// Payment fields: the field's id (hex), the state number a close,
+	// challenge or dispute names (numeric), and field.open's member
+	// addresses (hex).
+	fField      = "field"
+	fFieldState = "field_state"
+	fMember     = "member"
 	// fUnindexed marks a tx whose payload type has no indexing rule.
 	fUnindexed = "unindexed_payload"
 
@@ -191,6 +197,22 @@ func (b *builder) txDoc(height uint64, idx uint32, tx *types.Tx, r *types.Receip
 			// corruption; index the rest of the transaction anyway.
 			b.kw(d, "record_error", err.Error(), optIDHidden)
 		}
+	case *types.FieldOpen:
+		b.kw(d, fField, p.FieldID.String(), optID)
+		for _, m := range p.Members {
+			b.kw(d, fMember, m.Key.Address().String(), optIDHidden)
+		}
+		b.uint(d, fAmount, p.Total(), optNumSort)
+	case *types.FieldClose:
+		b.fieldState(d, &p.FieldStateClaim)
+	case *types.FieldCloseUnilateral:
+		b.fieldState(d, &p.FieldStateClaim)
+	case *types.FieldChallenge:
+		b.fieldState(d, &p.FieldStateClaim)
+	case *types.FieldDispute:
+		b.kw(d, fField, p.FieldID.String(), optID)
+		b.uint(d, fFieldState, p.Payment.Seq, optNumSort)
+		b.uint(d, fAmount, p.Payment.Amount, optNumSort)
 	default:
 		// A registered type this builder has no case for (a bug that
 		// TestEveryTypeIndexed catches): the tx stays findable by its
@@ -201,6 +223,12 @@ func (b *builder) txDoc(height uint64, idx uint32, tx *types.Tx, r *types.Receip
 		d.AddField(document.NewCompositeFieldWithIndexingOptions(fAll, false, all, nil, optAll))
 	}
 	return d
+}
+
+// fieldState indexes a close, unilateral close or challenge.
+func (b *builder) fieldState(d *document.Document, c *types.FieldStateClaim) {
+	b.kw(d, fField, c.FieldID.String(), optID)
+	b.uint(d, fFieldState, c.State, optNumSort)
 }
 
 // record flattens a JSON document: every leaf at path a.b.c becomes field

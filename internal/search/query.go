@@ -100,6 +100,9 @@ var fieldSpecs = map[string]fieldSpec{
 	"version":        {name: fVersion, kind: kUint},
 	"proposer":       {name: fProposer, kind: kHex, hexLen: 64},
 	"tx_count":       {name: fTxCount, kind: kUint},
+	"field":          {name: fField, kind: kHex, hexLen: 64},
+	"field_state":    {name: fFieldState, kind: kUint},
+	"member":         {name: fMember, kind: kHex, hexLen: 40},
 }
 
 // compiler turns a parsed tree into a Bleve query.

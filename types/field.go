@@ -338,6 +338,10 @@ func (t *FieldTerms) wellFormed() error {
 	return nil
 }
 
+// Check checks the terms' rules that hold whatever the chain (what
+// field.open's well-formedness checks of them).
+func (t *FieldTerms) Check() error { return t.wellFormed() }
+
 // Total is the sum of the deposits (wellFormed ensures it does not overflow).
 func (t *FieldTerms) Total() uint64 {
 	var s uint64

@@ -24,8 +24,8 @@ import (
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/api"
 	"github.com/cairn-db/cairn/internal/api/apitest"
-	"github.com/cairn-db/cairn/internal/txfixtures"
 	"github.com/cairn-db/cairn/internal/ledger"
+	"github.com/cairn-db/cairn/internal/txfixtures"
 	"github.com/cairn-db/cairn/types"
 )
 

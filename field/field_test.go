@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,7 +30,7 @@ const (
 // net is a field of three members on a real one-validator chain: each
 // member a Node with its own store, served over HTTP on 127.0.0.1.
 type net struct {
-	t     *testing.T
+	t     testing.TB
 	c     *apitest.Chain
 	cl    *client.Client
 	keys  []*crypto.PrivateKey
@@ -41,7 +43,7 @@ type net struct {
 	swaps []*swap
 }
 
-func newNet(t *testing.T, name string) *net {
+func newNet(t testing.TB, name string) *net {
 	t.Helper()
 	c := apitest.New(t, apitest.Options{Users: 5})
 	n := &net{t: t, c: c, cl: c.Client(), keys: c.Users[:3], other: c.Users[4], peers: map[crypto.PublicKey]string{}}
@@ -527,3 +529,80 @@ func (s *swap) set(nd *field.Node) {
 }
 
 func (s *swap) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*s.h.Load()).ServeHTTP(w, r) }
+
+// A field nobody closes by its expiry: the chain treats it as closed at
+// state 0 (the deposits) from expiry+1, a member challenges with its latest
+// co-signed state within the period, and that state settles (no penalty:
+// no member submitted the state the chain assumed).
+func TestExpiryThenChallenge(t *testing.T) {
+	n := newNet(t, "expiry")
+	n.terms.Expiry = n.c.Ledger.Head().Height + 4
+	n.open()
+	n.pay(10, 5)
+	latest, err := n.nodes[0].Checkpoint(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fs *client.FieldState
+	for i := 0; i < 10; i++ {
+		if fs = n.fieldState(); fs.Field.Status == types.FieldClosingStatus {
+			break
+		}
+		n.submit(n.other, &types.KVPut{Key: fmt.Sprintf("wait/%d", i), Value: "x"})
+	}
+	p := fs.Field.Pending
+	if p == nil || p.Kind != types.CloseExpiry || p.State != 0 || p.Deadline != n.terms.Expiry+period {
+		t.Fatalf("after expiry: %+v", fs.Field)
+	}
+	// Too late for a close of either kind.
+	var uni *types.FieldCloseUnilateral
+	n.nodes[1].Book(func(b *field.Book) { uni = b.UnilateralPayload() })
+	n.refused(n.keys[1], uni, "a close is already pending")
+	var ch *types.FieldChallenge
+	n.nodes[1].Book(func(b *field.Book) { ch = b.ChallengePayload() })
+	n.submit(n.keys[1], ch)
+	f := n.settle()
+	if fmt.Sprint(f.Final) != fmt.Sprint(latest.Balances) || len(f.Penalties) != 0 {
+		t.Fatalf("final %v penalties %v, want %v and none", f.Final, f.Penalties, latest.Balances)
+	}
+	// Settled: every member may join another field now.
+	t2 := n.terms
+	t2.FieldID = crypto.Sum([]byte("next field"))
+	t2.Expiry = n.c.Ledger.Head().Height + 100
+	for i := range n.nodes {
+		if err := n.nodes[i].Leave(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p2, err := n.nodes[0].Create(context.Background(), apitest.ChainID, t2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.submit(n.keys[0], p2)
+}
+
+// A torn record at the end of a store (a crash mid-write) is cut off on
+// open; the records before it are all there.
+func TestStoreTornTail(t *testing.T) {
+	n := newNet(t, "torn")
+	if _, err := n.nodes[0].Create(context.Background(), apitest.ChainID, n.terms); err != nil {
+		t.Fatal(err)
+	}
+	n.pay(40, 20)
+	n.nodes[1].Close()
+	path := filepath.Join(n.dirs[1], "field.log")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte{0, 0, 1, 0, 9, 9, 9, 9, 2, 1, 2, 3}) // a header promising 256 bytes, and 3 of them
+	f.Close()
+	s, b, err := field.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if b.Len() != 40 {
+		t.Fatalf("after a torn tail: %d payments, want 40", b.Len())
+	}
+}

@@ -47,7 +47,7 @@ const (
 	// message between members on the field's channel.
 	DomainFieldJoin    = "cairn/field/join/v1"
 	DomainFieldState   = "cairn/field/state/v1"
-	DomainFieldClose   = "cairn/field/close/v1"
+	DomainFieldClose   = "cairn/field/settle/v1"
 	DomainFieldPayment = "cairn/field/payment/v1"
 	DomainFieldMsg     = "cairn/field/msg/v1"
 )

@@ -174,6 +174,7 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("POST "+pathSignState, n.serve(n.onSignState))
 	mux.HandleFunc("POST "+pathSigned, n.serve(n.onSigned))
 	mux.HandleFunc("POST "+pathSignClose, n.serve(n.onSignClose))
+	n.control(mux)
 	return mux
 }
 

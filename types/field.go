@@ -461,7 +461,7 @@ func Commitment(chainID string, fieldID crypto.Hash, state uint64, root, members
 func StateSignBytes(commitment crypto.Hash) []byte { return commitment[:] }
 
 // CloseSignBytes is what a member signs to close cooperatively (domain
-// cairn/field/close/v1): the commitment followed by the final balances.
+// cairn/field/settle/v1): the commitment followed by the final balances.
 func CloseSignBytes(commitment crypto.Hash, balances []uint64) []byte {
 	e := canon.Encoder{B: make([]byte, 0, 34+8*len(balances))}
 	e.Fixed(commitment[:])

@@ -264,7 +264,7 @@ func (n *Node) join(chainID string, terms types.FieldTerms) (types.FieldSig, err
 	if err != nil {
 		return sig, err
 	}
-	n.book, n.store = b, s
+	n.book, n.store, n.seq = b, s, 0
 	return sig, nil
 }
 
@@ -585,6 +585,6 @@ func (n *Node) Leave() error {
 	if err := os.Rename(old, old+"."+n.book.ID().String()); err != nil {
 		return fmt.Errorf("field: leave: %w", err)
 	}
-	n.book, n.store = nil, nil
+	n.book, n.store, n.seq = nil, nil, 0
 	return nil
 }

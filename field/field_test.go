@@ -45,7 +45,7 @@ type net struct {
 
 func newNet(t testing.TB, name string) *net {
 	t.Helper()
-	c := apitest.New(t, apitest.Options{Users: 5})
+	c := apitest.New(t, apitest.Options{Users: 5, Search: true})
 	n := &net{t: t, c: c, cl: c.Client(), keys: c.Users[:3], other: c.Users[4], peers: map[crypto.PublicKey]string{}}
 	for range n.keys {
 		n.dirs = append(n.dirs, t.TempDir())
@@ -564,6 +564,30 @@ func TestExpiryThenChallenge(t *testing.T) {
 	f := n.settle()
 	if fmt.Sprint(f.Final) != fmt.Sprint(latest.Balances) || len(f.Penalties) != 0 {
 		t.Fatalf("final %v penalties %v, want %v and none", f.Final, f.Penalties, latest.Balances)
+	}
+	// Search covers every field event: the open, the refused close and the
+	// challenge (their transactions and receipts), the expiry and the
+	// settlement (the blocks where the chain took those steps by itself).
+	n.c.WaitIndexed()
+	res, err := n.cl.Search(context.Background(), client.SearchRequest{Query: "field:" + n.terms.FieldID.String(), Sort: "height", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range res.Hits {
+		got = append(got, h.Type)
+		if h.Type == "block" && !strings.Contains(h.Snippet, "field ") {
+			t.Errorf("block snippet %q does not name the field step", h.Snippet)
+		}
+	}
+	if strings.Join(got, ",") != "field.open,block,field.close_unilateral,field.challenge,block" || res.Hits[2].Status != "failed" {
+		t.Fatalf("field:ID finds %v, want the open, the expiry block, the refused close, the challenge, the settlement block", got)
+	}
+	for _, ev := range []string{"expired", "settled"} {
+		res, err := n.cl.Search(context.Background(), client.SearchRequest{Query: "field_event:" + ev, Limit: 10})
+		if err != nil || len(res.Hits) != 1 || res.Hits[0].Height != map[string]uint64{"expired": f.Expiry + 1, "settled": f.SettledAt}[ev] {
+			t.Fatalf("field_event:%s: %+v %v", ev, res, err)
+		}
 	}
 	// Settled: every member may join another field now.
 	t2 := n.terms

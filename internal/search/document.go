@@ -14,6 +14,7 @@ import (
 	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/ledger"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -43,6 +44,7 @@ const (
 	fField      = "field"
 	fFieldState = "field_state"
 	fMember     = "member"
+	fFieldEvent = "field_event" // a block's field steps: expired, settled
 	// fUnindexed marks a tx whose payload type has no indexing rule.
 	fUnindexed = "unindexed_payload"
 
@@ -150,12 +152,19 @@ func (b *builder) common(d *document.Document, height uint64, idx int64, typ str
 }
 
 // blockDoc is the document of a block header.
-func (b *builder) blockDoc(h *types.Header) *document.Document {
+// The payment-field steps the chain took by itself at the start of the
+// block (no transaction carries them) are in the block's document: each
+// field's id under field, and what happened to it under field_event.
+func (b *builder) blockDoc(h *types.Header, steps []ledger.FieldStep) *document.Document {
 	d := document.NewDocument(blockDocID(h.Height))
 	b.common(d, h.Height, -1, typeBlock)
 	b.kw(d, fHash, h.Hash().String(), optID)
 	b.kw(d, fProposer, h.Proposer.String(), optID)
 	b.uint(d, fTxCount, uint64(h.TxCount), optNumSort)
+	for _, s := range steps {
+		b.kw(d, fField, s.Field.String(), optID)
+		b.kw(d, fFieldEvent, s.Kind, optID)
+	}
 	return d
 }
 

@@ -446,6 +446,9 @@ func describe(h client.SearchHit, f map[string]any) string {
 	switch h.Type {
 	case typeBlock:
 		s = fmt.Sprintf("block %d with %s txs, proposer %s", h.Height, str(f, fTxCount), short(str(f, fProposer)))
+		if ev := str(f, fFieldEvent); ev != "" {
+			s += fmt.Sprintf("; field %s %s", short(str(f, fField)), ev)
+		}
 	case "transfer":
 		s = fmt.Sprintf("transfer of %s from %s to %s", str(f, fAmount), short(str(f, fFrom)), short(str(f, fTo)))
 	case "kv.put", "kv.delete":

@@ -359,7 +359,9 @@ func (x *executor) fieldDispute(tx *types.Tx, f *types.Field, d *types.FieldDisp
 	}
 	penalize(f, idx, "wrong_balances")
 	p.Balances = slices.Clone(pm.Balances)
-	p.Kind, p.Submitter, p.Height, p.TxHash = types.CloseDispute, types.NoMember, x.height, h
+	// The submitter stays answerable for the state itself: a later state
+	// still proves it stale.
+	p.Kind, p.Height, p.TxHash = types.CloseDispute, x.height, h
 	return nil
 }
 

@@ -73,7 +73,7 @@ func newNet(t testing.TB, name string) *net {
 }
 
 func (n *net) start(i int) *field.Node {
-	nd, err := field.NewNode(field.Config{Key: n.keys[i], Dir: n.dirs[i], Peers: n.peers})
+	nd, err := field.NewNode(field.Config{Key: n.keys[i], Dir: n.dirs[i], Peers: n.peers, Accept: acceptAll})
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -432,7 +432,7 @@ func TestBadInput(t *testing.T) {
 	if _, err := n.nodes[1].Create(ctx, apitest.ChainID, t2); err == nil {
 		t.Fatal("a non-leader created a field")
 	}
-	other, err := field.NewNode(field.Config{Key: n.other, Dir: t.TempDir(), Peers: n.peers})
+	other, err := field.NewNode(field.Config{Key: n.other, Dir: t.TempDir(), Peers: n.peers, Accept: acceptAll})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,7 +498,7 @@ func TestRestartKeepsState(t *testing.T) {
 	if err := n.nodes[2].Close(); err != nil {
 		t.Fatal(err)
 	}
-	re, err := field.NewNode(field.Config{Key: n.keys[2], Dir: n.dirs[2], Peers: n.peers})
+	re, err := field.NewNode(field.Config{Key: n.keys[2], Dir: n.dirs[2], Peers: n.peers, Accept: acceptAll})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -628,5 +628,57 @@ func TestStoreTornTail(t *testing.T) {
 	defer s.Close()
 	if b.Len() != 40 {
 		t.Fatalf("after a torn tail: %d payments, want 40", b.Len())
+	}
+}
+
+func acceptAll(string, *types.FieldTerms) error { return nil }
+
+// A member joins only what its policy accepts: a join lets field.open lock
+// its deposit, so an invitation from an unknown leader, or asking more than
+// the member allows, is refused (and a node without a policy joins nothing).
+func TestInvitationPolicy(t *testing.T) {
+	n := newNet(t, "policy")
+	leaderKey, memberKey := n.c.Users[3], n.other
+	peers := map[crypto.PublicKey]string{}
+	start := func(k *crypto.PrivateKey, accept func(string, *types.FieldTerms) error) *field.Node {
+		nd, err := field.NewNode(field.Config{Key: k, Dir: t.TempDir(), Peers: peers, Accept: accept})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nd.Close() })
+		srv := httptest.NewServer(nd.Handler())
+		t.Cleanup(srv.Close)
+		peers[k.Public()] = srv.URL
+		return nd
+	}
+	leader := start(leaderKey, nil)
+	member := start(memberKey, field.AcceptUpTo(memberKey.Public(), map[crypto.PublicKey]bool{leaderKey.Public(): true}, 10))
+	terms := func(id string, dep uint64) types.FieldTerms {
+		return types.FieldTerms{FieldID: crypto.Sum([]byte(id)), Leader: leaderKey.Public(), ChallengePeriod: 2, Expiry: 100,
+			Members: []types.FieldMember{{Key: leaderKey.Public(), Deposit: 5}, {Key: memberKey.Public(), Deposit: dep}}}
+	}
+	ctx := context.Background()
+	if _, err := leader.Create(ctx, apitest.ChainID, terms("too much", 20)); err == nil || !strings.Contains(err.Error(), "more than this member accepts") {
+		t.Fatalf("deposit above the policy: %v", err)
+	}
+	member.Book(func(b *field.Book) {
+		if b != nil {
+			t.Fatal("a refused invitation left a book")
+		}
+	})
+	// A node without a policy joins nothing; the would-be leader forgets
+	// the field it could not open and may create another.
+	t2 := terms("reverse", 0)
+	t2.Leader = memberKey.Public()
+	if _, err := member.Create(ctx, apitest.ChainID, t2); err == nil || !strings.Contains(err.Error(), "accepts no invitations") {
+		t.Fatalf("a node without a policy: %v", err)
+	}
+	member.Book(func(b *field.Book) {
+		if b != nil {
+			t.Fatal("a field that never opened is still this member's")
+		}
+	})
+	if _, err := leader.Create(ctx, apitest.ChainID, terms("within the policy", 10)); err != nil {
+		t.Fatalf("deposit within the policy: %v", err)
 	}
 }

@@ -49,6 +49,24 @@ type Config struct {
 	Peers map[crypto.PublicKey]string
 	// HTTPClient talks to peers; nil means a client with a 30 s timeout.
 	HTTPClient *http.Client
+	// Accept decides whether this member joins a field another member (the
+	// terms' leader) invites it to: a join signed here lets field.open lock
+	// this member's deposit. Nil refuses every invitation.
+	Accept func(chainID string, terms *types.FieldTerms) error
+}
+
+// AcceptUpTo is an Accept policy: join fields led by one of leaders whose
+// deposit for me is at most max.
+func AcceptUpTo(me crypto.PublicKey, leaders map[crypto.PublicKey]bool, max uint64) func(string, *types.FieldTerms) error {
+	return func(_ string, t *types.FieldTerms) error {
+		if !leaders[t.Leader] {
+			return fmt.Errorf("field: invitations from %s are not accepted here", t.Leader)
+		}
+		if i := t.Index(me); i >= 0 && t.Members[i].Deposit > max {
+			return fmt.Errorf("field: a deposit of %d is more than this member accepts (%d)", t.Members[i].Deposit, max)
+		}
+		return nil
+	}
 }
 
 // Node is one member of a field on the network: it keeps its Book durable
@@ -276,6 +294,12 @@ func (n *Node) onJoin(from crypto.PublicKey, body []byte) (any, error) {
 	if from != m.Terms.Leader {
 		return nil, fmt.Errorf("field: join sent by %s, not the terms' leader", from)
 	}
+	if n.cfg.Accept == nil {
+		return nil, errors.New("field: this member accepts no invitations")
+	}
+	if err := n.cfg.Accept(m.ChainID, &m.Terms); err != nil {
+		return nil, err
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	sig, err := n.join(m.ChainID, m.Terms)
@@ -291,10 +315,20 @@ func (n *Node) Create(ctx context.Context, chainID string, terms types.FieldTerm
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	fresh := n.book == nil
 	mine, err := n.join(chainID, terms)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		// A field that could not gather every join never opens: forget the
+		// copy started here so this member may create or join another.
+		if err != nil && fresh && n.store != nil {
+			n.store.Close()
+			os.Remove(filepath.Join(n.cfg.Dir, storeFile))
+			n.book, n.store = nil, nil
+		}
+	}()
 	joins := make([]types.FieldSig, len(terms.Members))
 	joins[terms.Index(n.Key())] = mine
 	body, _ := json.Marshal(joinMsg{ChainID: chainID, Terms: terms})

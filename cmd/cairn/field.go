@@ -27,7 +27,7 @@ func init() {
 }
 
 const fieldUsage = `usage:
-  cairn field serve   --key FILE --dir DIR --listen HOST:PORT --peers FILE
+  cairn field serve   --key FILE --dir DIR --listen HOST:PORT --peers FILE [--max-deposit N]
   cairn field open    --node URL --key FILE --chain URL --members KEY:DEPOSIT,... [--period N] [--expiry H|+N] [--penalty N] [--id HEX]
   cairn field pay     --node URL --key FILE --to INDEX --amount N [--count N] [--batch N]
   cairn field checkpoint --node URL --key FILE
@@ -40,7 +40,9 @@ const fieldUsage = `usage:
 serve runs a member's node: the member channel (HTTP with signed messages)
 and the control API the other commands use, on --listen; its store is
 DIR/field.log (fsynced before anything is acknowledged). --peers is a JSON
-object mapping each other member's public key to its node's URL. --node is
+object mapping each other member's public key to its node's URL; the node
+joins a field only when its leader is one of them and the deposit asked of
+this member is at most --max-deposit (default 0). --node is
 the member's own node; --key the member's key (it signs control requests and
 the transactions sent to --chain). Members are listed by public key, the
 leader (--key) among them; --expiry +N is N blocks after the chain's head.
@@ -64,6 +66,7 @@ func runField(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", "", "serve: the store directory")
 	listen := fs.String("listen", "", "serve: address to listen on")
 	peersFile := fs.String("peers", "", "serve: JSON file of member public key -> node URL")
+	maxDeposit := fs.Uint64("max-deposit", 0, "serve: join fields led by a member in --peers asking at most this deposit of me")
 	members := fs.String("members", "", "open: KEY:DEPOSIT,... in member order")
 	period := fs.Uint64("period", 20, "open: challenge period in blocks")
 	expiry := fs.String("expiry", "+10000", "open: expiry height, or +N blocks after the head")
@@ -130,7 +133,7 @@ func runField(args []string, stdout, stderr io.Writer) int {
 		if *dir == "" || *listen == "" || *peersFile == "" {
 			return bad("--dir, --listen and --peers are required")
 		}
-		return serveField(ctx, key, *dir, *listen, *peersFile, stdout, stderr)
+		return serveField(ctx, key, *dir, *listen, *peersFile, *maxDeposit, stdout, stderr)
 	}
 	if *nodeURL == "" {
 		return bad("--node is required")
@@ -277,7 +280,7 @@ func parseMembers(s string) ([]types.FieldMember, error) {
 	return out, nil
 }
 
-func serveField(ctx context.Context, key *crypto.PrivateKey, dir, listen, peersFile string, stdout, stderr io.Writer) int {
+func serveField(ctx context.Context, key *crypto.PrivateKey, dir, listen, peersFile string, maxDeposit uint64, stdout, stderr io.Writer) int {
 	const cmd = "field serve"
 	raw, err := os.ReadFile(peersFile)
 	if err != nil {
@@ -298,7 +301,11 @@ func serveField(ctx context.Context, key *crypto.PrivateKey, dir, listen, peersF
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fail(stderr, cmd, err)
 	}
-	nd, err := field.NewNode(field.Config{Key: key, Dir: dir, Peers: peers})
+	leaders := map[crypto.PublicKey]bool{}
+	for k := range peers {
+		leaders[k] = true
+	}
+	nd, err := field.NewNode(field.Config{Key: key, Dir: dir, Peers: peers, Accept: field.AcceptUpTo(key.Public(), leaders, maxDeposit)})
 	if err != nil {
 		return fail(stderr, cmd, err)
 	}

@@ -26,7 +26,7 @@ func TestFieldCommands(t *testing.T) {
 		peers[k.Public()] = "http://" + srv.Listener.Addr().String()
 	}
 	for i, k := range keys {
-		nd, err := field.NewNode(field.Config{Key: k, Dir: t.TempDir(), Peers: peers})
+		nd, err := field.NewNode(field.Config{Key: k, Dir: t.TempDir(), Peers: peers, Accept: field.AcceptUpTo(k.Public(), map[crypto.PublicKey]bool{keys[0].Public(): true}, 1000)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -40,7 +40,7 @@ func TestPaymentFields(t *testing.T) {
 	}
 	nodes := make([]*field.Node, 3)
 	for i, k := range members {
-		nd, err := field.NewNode(field.Config{Key: k, Dir: t.TempDir(), Peers: peers})
+		nd, err := field.NewNode(field.Config{Key: k, Dir: t.TempDir(), Peers: peers, Accept: field.AcceptUpTo(k.Public(), map[crypto.PublicKey]bool{members[0].Public(): true}, deposit)})
 		if err != nil {
 			t.Fatal(err)
 		}

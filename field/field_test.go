@@ -409,7 +409,7 @@ func TestBadInput(t *testing.T) {
 
 	wrongRoot := clone()
 	wrongRoot.Root[0] ^= 1
-	n.refused(n.keys[0], wrongRoot, "signature of member 0")
+	n.refused(n.keys[0], wrongRoot, "signature of member 0 ("+n.keys[0].Public().String()+") does not verify: it signed something else (another root")
 	unchanged("a close whose root does not match the signed payments")
 
 	uneven := clone()

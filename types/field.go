@@ -704,7 +704,7 @@ func CheckMemberSigs(members []FieldMember, domain string, msg []byte, sigs []Fi
 			return Errf(CodeInvalid, "%s: member %d (%s): %v", what, i, m.Key, errMissingSig)
 		}
 		if !VerifyFieldSig(m.Key, domain, msg, sigs[i]) {
-			return Errf(CodeInvalid, "%s: signature of member %d (%s) does not verify", what, i, m.Key)
+			return Errf(CodeInvalid, "%s: signature of member %d (%s) does not verify: it signed something else (another root, state, member list or balances)", what, i, m.Key)
 		}
 	}
 	return nil

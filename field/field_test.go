@@ -682,3 +682,33 @@ func TestInvitationPolicy(t *testing.T) {
 		t.Fatalf("deposit within the policy: %v", err)
 	}
 }
+
+// A member that is down while payments are made misses them; the leader's
+// Pay fails until every member has them, and once the member is back (from
+// its store) the next payment brings it up to date.
+func TestMemberCatchesUp(t *testing.T) {
+	n := newNet(t, "catch up")
+	n.open()
+	n.pay(30, 10)
+	h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	n.swaps[2].h.Store(&h)
+	rs, _ := n.nodes[0].NewRequests(1, []uint64{1, 2, 3})
+	if _, err := n.nodes[0].Pay(context.Background(), rs); err == nil {
+		t.Fatal("Pay succeeded with a member down")
+	}
+	// Member 2 restarts from its store and comes back.
+	n.nodes[2].Close()
+	re := n.start(2)
+	n.nodes[2] = re
+	n.swaps[2].set(re)
+	n.pay(12, 6)
+	lens, bals := n.books()
+	if lens[2] != 45 || lens[0] != 45 || fmt.Sprint(bals[2]) != fmt.Sprint(bals[0]) {
+		t.Fatalf("after catching up: %v %v", lens, bals)
+	}
+	if _, err := n.nodes[0].Checkpoint(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

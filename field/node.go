@@ -153,6 +153,12 @@ func (n *Node) post(ctx context.Context, peer crypto.PublicKey, path string, bod
 	if err != nil {
 		return fmt.Errorf("field: %s to %s: %w", path, peer, err)
 	}
+	if resp.StatusCode == http.StatusConflict {
+		var g gapError
+		if json.Unmarshal(b, &g) == nil {
+			return &g
+		}
+	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("field: %s refused by %s: %s", path, peer, bytes.TrimSpace(b))
 	}
@@ -218,6 +224,14 @@ func (n *Node) serve(h handler) http.HandlerFunc {
 			return
 		}
 		out, err := h(from, body)
+		var gap *gapError
+		if errors.As(err, &gap) {
+			b, _ := json.Marshal(gap)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusConflict)
+			w.Write(b)
+			return
+		}
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -423,7 +437,14 @@ func (n *Node) order(ctx context.Context, rs []Request) ([]PayResult, error) {
 	if len(ps) > 0 {
 		body := encodePayments(ps)
 		if err := n.eachPeer(&n.book.Terms, func(_ int, k crypto.PublicKey) error {
-			return n.post(ctx, k, pathPayments, body, nil)
+			err := n.post(ctx, k, pathPayments, body, nil)
+			var gap *gapError
+			if errors.As(err, &gap) && gap.Have < ps[0].Seq {
+				// The member missed payments (it was down): send it
+				// everything after what it has.
+				return n.post(ctx, k, pathPayments, encodePayments(n.book.Payments(gap.Have)), nil)
+			}
+			return err
 		}); err != nil {
 			return nil, fmt.Errorf("field: replicate payments %d..%d: %w", ps[0].Seq, ps[len(ps)-1].Seq, err)
 		}
@@ -451,9 +472,13 @@ func (n *Node) onPayments(from crypto.PublicKey, body []byte) (any, error) {
 	if err := n.member(from, true); err != nil {
 		return nil, err
 	}
-	// Drop what this member already has (a resent batch).
+	// Drop what this member already has (a resent batch); ask for what it
+	// missed.
 	for len(ps) > 0 && ps[0].Seq <= n.book.Len() {
 		ps = ps[1:]
+	}
+	if len(ps) > 0 && ps[0].Seq > n.book.Len()+1 {
+		return nil, &gapError{Have: n.book.Len()}
 	}
 	if err := n.book.Apply(ps); err != nil {
 		return nil, err
@@ -463,6 +488,14 @@ func (n *Node) onPayments(from crypto.PublicKey, body []byte) (any, error) {
 	}
 	return struct{}{}, nil
 }
+
+// gapError is a member's answer to payments that do not continue its log:
+// it has Have payments and needs the ones after.
+type gapError struct {
+	Have uint64 `json:"have"`
+}
+
+func (g *gapError) Error() string { return fmt.Sprintf("field: missing payments after %d", g.Have) }
 
 // --- co-signing -----------------------------------------------------------
 

@@ -42,6 +42,14 @@ const (
 	DomainMsg  = "cairn/p2p/v1"
 	// DomainProposal signs consensus block proposals.
 	DomainProposal = "cairn/proposal/v1"
+	// Payment fields (docs/payment-fields.md): a member's join, a co-signed
+	// state commitment, a cooperative close, a payer's payment, and a
+	// message between members on the field's channel.
+	DomainFieldJoin    = "cairn/field/join/v1"
+	DomainFieldState   = "cairn/field/state/v1"
+	DomainFieldClose   = "cairn/field/settle/v1"
+	DomainFieldPayment = "cairn/field/payment/v1"
+	DomainFieldMsg     = "cairn/field/msg/v1"
 )
 
 // PublicKey is an Ed25519 public key.

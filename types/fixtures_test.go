@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/merkle"
 )
 
 // Deterministic fixtures shared by the tests, the fuzz seeds and the worked
@@ -81,7 +82,34 @@ func sampleTxs() []namedTx {
 		{"kv.delete-expect", mk(6, &KVDelete{Key: "users/bob", ExpectVersion: u64p(7)})},
 		{"record", mk(7, &Record{Document: recordDoc})},
 		{"record-scalar", mk(8, &Record{Document: json.RawMessage(`"just a string"`)})},
+		{"field.open", mk(9, sampleFieldOpen(k))},
+		{"field.close_unilateral", mk(10, &FieldCloseUnilateral{sampleClaim(3)})},
+		{"field.challenge", mk(11, &FieldChallenge{sampleClaim(4)})},
+		{"field.dispute", mk(12, sampleDispute())},
+		{"field.close", mk(13, &FieldClose{sampleClaim(0)})},
 	}
+}
+
+func sampleFieldOpen(k *crypto.PrivateKey) *FieldOpen {
+	t := FieldTerms{FieldID: crypto.Sum([]byte("sample field")), Leader: k.Public(),
+		Members:         []FieldMember{{Key: k.Public(), Deposit: 100}, {Key: testKey(2).Public(), Deposit: 0}, {Key: testKey(3).Public(), Deposit: 7}},
+		ChallengePeriod: 10, Expiry: 1000, Penalty: 5}
+	o := &FieldOpen{FieldTerms: t}
+	for _, kk := range []*crypto.PrivateKey{k, testKey(2), testKey(3)} {
+		o.Joins = append(o.Joins, kk.Sign(crypto.DomainFieldJoin, JoinSignBytes(testChain, &t)))
+	}
+	return o
+}
+
+func sampleClaim(state uint64) FieldStateClaim {
+	return FieldStateClaim{FieldID: crypto.Sum([]byte("sample field")), State: state, Root: crypto.Sum([]byte("root")),
+		Balances: []uint64{50, 30, 27}, Signatures: []FieldSig{{1}, {2}, {}}}
+}
+
+func sampleDispute() *FieldDispute {
+	return &FieldDispute{FieldID: crypto.Sum([]byte("sample field")),
+		Payment: FieldPayment{Seq: 5, From: 0, To: 2, Amount: 9, PayerSeq: 3, PayerSig: FieldSig{9}, Balances: []uint64{50, 30, 27}},
+		Proof:   merkle.Proof{Index: 4, Size: 5, Path: []crypto.Hash{{1}, {2}}}}
 }
 
 // cloneTx copies the fields of tx into a fresh Tx without its cached

@@ -23,6 +23,12 @@ const (
 	TxKVPut    TxType = 2
 	TxKVDelete TxType = 3
 	TxRecord   TxType = 4
+	// Payment fields (types/field.go).
+	TxFieldOpen            TxType = 16
+	TxFieldCloseUnilateral TxType = 17
+	TxFieldChallenge       TxType = 18
+	TxFieldDispute         TxType = 19
+	TxFieldClose           TxType = 20
 )
 
 // Hard limits enforced by the decoder, whatever the chain's parameters. The

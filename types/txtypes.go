@@ -22,6 +22,30 @@ var txTypes = []TxTypeInfo{
 	{TxKVPut, "kv.put", func() Payload { return &KVPut{} }},
 	{TxKVDelete, "kv.delete", func() Payload { return &KVDelete{} }},
 	{TxRecord, "record", func() Payload { return &Record{} }},
+	{TxFieldOpen, "field.open", func() Payload { return &FieldOpen{} }},
+	{TxFieldCloseUnilateral, "field.close_unilateral", func() Payload { return &FieldCloseUnilateral{} }},
+	{TxFieldChallenge, "field.challenge", func() Payload { return &FieldChallenge{} }},
+	{TxFieldDispute, "field.dispute", func() Payload { return &FieldDispute{} }},
+	{TxFieldClose, "field.close", func() Payload { return &FieldClose{} }},
+}
+
+// ParsePayloadJSON parses the strict JSON form of a payload of the named
+// type and checks its well-formedness (what a transaction's "payload"
+// member holds).
+func ParsePayloadJSON(name string, b []byte) (Payload, error) {
+	t, err := ParseTxType(name)
+	if err != nil {
+		return nil, err
+	}
+	info, _ := lookupTxType(t)
+	p := info.New()
+	if err := p.parseJSON(b); err != nil {
+		return nil, Errf(CodeMalformed, "%s payload: %v", name, err)
+	}
+	if err := p.wellFormed(); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // TxTypes returns the registered transaction types in TxType order. The

@@ -26,6 +26,10 @@ const txAbout = `Forms:
   cairn tx put KEY VALUE               --key FILE [--expect-version V] [flags]
   cairn tx delete KEY                  --key FILE [--expect-version V] [flags]
   cairn tx record JSON|@FILE|-         --key FILE [flags]
+  cairn tx field.TYPE PAYLOAD|@FILE|-  --key FILE [flags]
+      TYPE is open, close, close_unilateral, challenge or dispute; the payload
+      is that type's JSON payload, carrying the members' signatures (as
+      written by the cairn field commands)
   cairn tx status HASH                 [--node URL]
 
 Signs with --key, takes the nonce from the node's account endpoint (unless
@@ -222,18 +226,25 @@ func buildPayload(kind string, pos []string, expect *uint64, stderr io.Writer) (
 			return bad("want KEY")
 		}
 		return &types.KVDelete{Key: pos[0], ExpectVersion: expect}, 0
+	case "field.open", "field.close", "field.close_unilateral", "field.challenge", "field.dispute":
+		if len(pos) != 1 {
+			return bad("want one JSON payload (inline, @FILE, or - for stdin)")
+		}
+		doc, err := readArg(pos[0])
+		if err != nil {
+			fmt.Fprintf(stderr, "cairn tx %s: %v\n", kind, err)
+			return nil, 1
+		}
+		p, err := types.ParsePayloadJSON(kind, doc)
+		if err != nil {
+			return bad("%v", err)
+		}
+		return p, 0
 	case "record":
 		if len(pos) != 1 {
 			return bad("want one JSON document (inline, @FILE, or - for stdin)")
 		}
-		doc := []byte(pos[0])
-		var err error
-		switch {
-		case pos[0] == "-":
-			doc, err = io.ReadAll(io.LimitReader(os.Stdin, types.MaxTxBytesHard+1))
-		case strings.HasPrefix(pos[0], "@"):
-			doc, err = os.ReadFile(pos[0][1:])
-		}
+		doc, err := readArg(pos[0])
 		if err != nil {
 			fmt.Fprintf(stderr, "cairn tx record: %v\n", err)
 			return nil, 1
@@ -300,4 +311,15 @@ func runTxStatus(args []string, stdout, stderr io.Writer) int {
 		}
 		return report(stderr, problem{Command: "tx status", Code: st.Status, Tx: &h, Message: st.Status + ": " + what})
 	}
+}
+
+// readArg reads an argument given inline, as @FILE, or as - for stdin.
+func readArg(a string) ([]byte, error) {
+	switch {
+	case a == "-":
+		return io.ReadAll(io.LimitReader(os.Stdin, types.MaxTxBytesHard+1))
+	case strings.HasPrefix(a, "@"):
+		return os.ReadFile(a[1:])
+	}
+	return []byte(a), nil
 }

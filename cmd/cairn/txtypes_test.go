@@ -25,12 +25,21 @@ var txArgs = map[types.TxType]func(p types.Payload) []string{
 		kv := p.(*types.KVDelete)
 		return append([]string{"delete", kv.Key}, expectArgs(kv.ExpectVersion)...)
 	},
-	types.TxRecord: func(p types.Payload) []string { return []string{"record", string(p.(*types.Record).Document)} },
+	types.TxRecord:               func(p types.Payload) []string { return []string{"record", string(p.(*types.Record).Document)} },
+	types.TxFieldOpen:            fieldArgs("field.open"),
+	types.TxFieldClose:           fieldArgs("field.close"),
+	types.TxFieldCloseUnilateral: fieldArgs("field.close_unilateral"),
+	types.TxFieldChallenge:       fieldArgs("field.challenge"),
+	types.TxFieldDispute:         fieldArgs("field.dispute"),
 }
 
 // txWithoutCLI lists the types deliberately left out of `cairn tx`, each
 // with the reason. Empty: every type has a subcommand.
 var txWithoutCLI = map[types.TxType]string{}
+
+func fieldArgs(kind string) func(p types.Payload) []string {
+	return func(p types.Payload) []string { return []string{kind, jsonText(p)} }
+}
 
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)

@@ -265,6 +265,7 @@ func New(cfg Config) *Server {
 		{method: "GET", pattern: "/v1/events", h: s.events, stream: true},
 		{method: "GET", pattern: "/v1/evidence", h: s.evidence},
 		{method: "GET", pattern: "/v1/search", h: s.search},
+		{method: "GET", pattern: "/v1/fields/{id}", h: s.getField},
 		{method: "GET", pattern: "/v1/openapi.json", h: s.openAPI},
 		{method: "GET", pattern: "/metrics", h: s.promHandler(), unlimited: true},
 		{method: "GET", pattern: "/healthz", h: s.healthz, unlimited: true},

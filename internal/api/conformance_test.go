@@ -25,6 +25,7 @@ import (
 	"github.com/cairn-db/cairn/internal/api"
 	"github.com/cairn-db/cairn/internal/api/apitest"
 	"github.com/cairn-db/cairn/internal/ledger"
+	"github.com/cairn-db/cairn/internal/txfixtures"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -178,6 +179,8 @@ func template(u string) string {
 			seg[2] = "{key}"
 		case "accounts":
 			seg[2] = "{address}"
+		case "fields":
+			seg[2] = "{id}"
 		}
 	}
 	return "/" + strings.Join(seg, "/")
@@ -221,9 +224,11 @@ func TestOpenAPIConformance(t *testing.T) {
 	broken := httptest.NewServer(api.New(api.Config{Backend: brokenBackend{}, Gatherer: brokenGatherer{}, Registerer: reg}))
 	defer broken.Close()
 
-	// Some history: every tx type, a failed tx, a deletion.
+	// Some history: every tx type, a failed tx, a deletion, a payment field.
 	u := c.Users
 	alice, bob := u[0], u[1]
+	fieldOpen, _ := txfixtures.Payload(types.TxFieldOpen, apitest.ChainID, alice)
+	fieldID := fieldOpen.(*types.FieldOpen).FieldID
 	first := apitest.Tx(alice, 1, &types.KVPut{Key: "fruit/apple", Value: "red apples"})
 	conflict := apitest.Tx(alice, 5, &types.KVPut{Key: "fruit/apple", Value: "lost", ExpectVersion: u64p(1)}) // fails: version conflict
 	for i, tx := range []*types.Tx{
@@ -233,6 +238,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		apitest.Tx(alice, 4, &types.KVPut{Key: "fruit/apple", Value: "green apples", ExpectVersion: u64p(1)}),
 		conflict,
 		apitest.Tx(alice, 5, &types.KVDelete{Key: "fruit/apple"}), // a failed tx uses no nonce
+		apitest.Tx(alice, 6, fieldOpen),
 	} {
 		if r, err := cl.SubmitWait(ctx, tx, 5*time.Second); err != nil || (r.Status != client.StatusCommitted && r.Status != client.StatusFailed) {
 			t.Fatalf("setup tx %d: %+v %v", i, r, err)
@@ -312,6 +318,10 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "search bad query", method: "GET", url: "/v1/search?q=amount:%3Ex", status: 400},
 		{name: "search without q", method: "GET", url: "/v1/search", status: 400, req: reqInvalid},
 		{name: "search disabled", base: broken.URL, method: "GET", url: "/v1/search?q=x", status: 503},
+
+		{name: "field", method: "GET", url: "/v1/fields/" + fieldID.String(), status: 200},
+		{name: "unknown field", method: "GET", url: "/v1/fields/" + crypto.Hash{1}.String(), status: 404},
+		{name: "bad field id", method: "GET", url: "/v1/fields/xyz", status: 400, req: reqInvalid},
 
 		{name: "openapi", method: "GET", url: "/v1/openapi.json", status: 200},
 		{name: "metrics", method: "GET", url: "/metrics", status: 200},

@@ -13,7 +13,11 @@
 //  3. not a replay: its hash is not already committed, nor earlier in this block
 //  4. nonce = sender's nonce + 1
 //  5. type rules: transfer amount <= balance; kv.put/kv.delete expect_version
-//     matches; kv.delete of a live key
+//     matches; kv.delete of a live key; the payment-field rules (fields.go)
+//
+// Before the first transaction, the chain takes the steps payment fields
+// due at the block's height call for (expiry, settlement; fields.go): they
+// depend only on state and height.
 //
 // A transaction failing rule 1, 2 or 4 (or of an unknown type) makes the
 // whole block invalid (Block returns an *InvalidTxError): such a transaction
@@ -129,13 +133,20 @@ func Select(r Reader, chainID string, p types.Params, height uint64, txs []*type
 
 func run(r Reader, chainID string, p types.Params, height uint64, txs []*types.Tx, opt Options, drop bool) (*Result, []*types.Tx, []Dropped, error) {
 	sigOK := verifySignatures(txs, opt)
-	x := &executor{r: r, height: height, cache: make(map[string]*entry, 2*len(txs)), seen: make(map[crypto.Hash]bool, len(txs))}
+	x := &executor{r: r, chainID: chainID, height: height, cache: make(map[string]*entry, 2*len(txs)), seen: make(map[crypto.Hash]bool, len(txs))}
 	res := &Result{Receipts: make([]*types.Receipt, 0, len(txs)), Accounts: make([][]crypto.Address, 0, len(txs)), Writes: make([]Write, 0, 2*len(txs))}
 	kept := txs
 	if drop {
 		kept = make([]*types.Tx, 0, len(txs))
 	}
 	var dropped []Dropped
+	// The chain's own steps for payment fields due at this height come
+	// before any transaction (fields.go).
+	due, err := x.dueFields()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("execute height %d: %w", height, err)
+	}
+	res.Writes = append(res.Writes, due...)
 	for i, tx := range txs {
 		h := tx.Hash()
 		rc := &types.Receipt{TxHash: h}
@@ -181,6 +192,15 @@ func involved(tx *types.Tx) []crypto.Address {
 	from := tx.Sender.Address()
 	if t, ok := tx.Payload.(*types.Transfer); ok && t.To != from {
 		return []crypto.Address{from, t.To}
+	}
+	if o, ok := tx.Payload.(*types.FieldOpen); ok {
+		out := []crypto.Address{from}
+		for _, m := range o.Members {
+			if a := m.Key.Address(); a != from {
+				out = append(out, a)
+			}
+		}
+		return out
 	}
 	return []crypto.Address{from}
 }
@@ -235,10 +255,11 @@ type entry struct {
 }
 
 type executor struct {
-	r      Reader
-	height uint64
-	cache  map[string]*entry // reads and writes of this block, by state key
-	seen   map[crypto.Hash]bool
+	r       Reader
+	chainID string
+	height  uint64
+	cache   map[string]*entry // reads and writes of this block, by state key
+	seen    map[crypto.Hash]bool
 }
 
 func (x *executor) get(key []byte) (*entry, error) {
@@ -327,6 +348,12 @@ func (x *executor) apply(tx *types.Tx, h crypto.Hash) ([]Write, uint64, error) {
 		writes, version = append(writes, w), v
 	case *types.Record:
 		// A record's effect is its presence in the ledger (and the index).
+	case *types.FieldOpen, *types.FieldClose, *types.FieldCloseUnilateral, *types.FieldChallenge, *types.FieldDispute:
+		w, err := x.fieldTx(tx, h, &sender)
+		if err != nil {
+			return nil, 0, err
+		}
+		writes = w
 	default:
 		return nil, 0, types.Errf(types.CodeUnknownType, "unknown payload %T", p)
 	}

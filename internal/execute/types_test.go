@@ -1,6 +1,7 @@
 package execute
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/cairn-db/cairn/crypto"
@@ -53,6 +54,62 @@ var effects = map[types.TxType]func(t *testing.T, tx *types.Tx, rc *types.Receip
 			t.Errorf("record: %d keys written, want only the sender's account", len(writes))
 		}
 	},
+	types.TxFieldOpen: func(t *testing.T, tx *types.Tx, _ *types.Receipt, writes map[string][]byte) {
+		p := tx.Payload.(*types.FieldOpen)
+		f := mustField(t, writes, p.FieldID)
+		if f.Status != types.FieldOpenStatus || f.Due != p.Expiry+1 || f.OpenTx != tx.Hash() {
+			t.Errorf("field.open: field %+v", f)
+		}
+		for _, m := range p.Members {
+			if got := writes[string(types.FieldMemberKey(m.Key.Address()))]; string(got) != string(p.FieldID[:]) {
+				t.Errorf("field.open: member %s not marked in the field", m.Key)
+			}
+		}
+		if acc := mustAccount(t, writes, tx.Sender.Address()); acc.Balance != txfixtures.Balance-250-txfixtures.FieldDeposit {
+			t.Errorf("field.open: sender balance %d, deposit not locked", acc.Balance)
+		}
+	},
+	types.TxFieldCloseUnilateral: func(t *testing.T, tx *types.Tx, _ *types.Receipt, writes map[string][]byte) {
+		p := tx.Payload.(*types.FieldCloseUnilateral)
+		f := mustField(t, writes, p.FieldID)
+		if f.Status != types.FieldClosingStatus || f.Pending.Kind != types.CloseUnilateral || f.Pending.State != p.State || f.Pending.Submitter != 0 {
+			t.Errorf("field.close_unilateral: pending %+v", f.Pending)
+		}
+	},
+	types.TxFieldChallenge: func(t *testing.T, tx *types.Tx, _ *types.Receipt, writes map[string][]byte) {
+		p := tx.Payload.(*types.FieldChallenge)
+		f := mustField(t, writes, p.FieldID)
+		if f.Pending.Kind != types.CloseChallenge || f.Pending.State != p.State || len(f.Penalties) != 0 {
+			t.Errorf("field.challenge: pending %+v penalties %+v (the sender challenged its own close: no penalty)", f.Pending, f.Penalties)
+		}
+	},
+	types.TxFieldDispute: func(t *testing.T, tx *types.Tx, _ *types.Receipt, writes map[string][]byte) {
+		p := tx.Payload.(*types.FieldDispute)
+		f := mustField(t, writes, p.FieldID)
+		if f.Pending.Kind != types.CloseDispute || fmt.Sprint(f.Pending.Balances) != fmt.Sprint(p.Payment.Balances) {
+			t.Errorf("field.dispute: pending %+v, want the balances of payment %d", f.Pending, p.Payment.Seq)
+		}
+	},
+	types.TxFieldClose: func(t *testing.T, tx *types.Tx, _ *types.Receipt, writes map[string][]byte) {
+		p := tx.Payload.(*types.FieldClose)
+		f := mustField(t, writes, p.FieldID)
+		if f.Pending.Kind != types.CloseCooperative || f.Pending.Submitter != types.NoMember || f.Pending.TxHash != tx.Hash() {
+			t.Errorf("field.close: pending %+v", f.Pending)
+		}
+	},
+}
+
+func mustField(t *testing.T, writes map[string][]byte, id crypto.Hash) *types.Field {
+	t.Helper()
+	raw, ok := writes[string(types.FieldKey(id))]
+	if !ok {
+		t.Fatalf("field %s not written", id)
+	}
+	f, err := types.DecodeField(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 func mustAccount(t *testing.T, writes map[string][]byte, a crypto.Address) types.Account {

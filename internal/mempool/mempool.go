@@ -559,6 +559,17 @@ func debit(p types.Payload) (uint64, error) {
 		return p.Amount, nil
 	case *types.KVPut, *types.KVDelete, *types.Record:
 		return 0, nil // they move no funds
+	case *types.FieldOpen:
+		// The leader's own deposit; the other members' deposits come from
+		// their accounts, checked at execution.
+		for _, m := range p.Members {
+			if m.Key == p.Leader {
+				return m.Deposit, nil
+			}
+		}
+		return 0, nil
+	case *types.FieldClose, *types.FieldCloseUnilateral, *types.FieldChallenge, *types.FieldDispute:
+		return 0, nil // they take nothing from the sender; settlement pays out later
 	case nil:
 		return 0, types.Errf(types.CodeMalformed, "missing payload")
 	default:

@@ -30,7 +30,14 @@ func TestEveryTypeAdmitted(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tx.Type(), err)
 		}
-		if tr, ok := tx.Payload.(*types.Transfer); ok != (spend > 0) || ok && spend != tr.Amount {
+		var want uint64
+		switch p := tx.Payload.(type) {
+		case *types.Transfer:
+			want = p.Amount
+		case *types.FieldOpen:
+			want = p.Members[p.Index(p.Leader)].Deposit // the leader's own deposit
+		}
+		if spend != want {
 			t.Errorf("%s: debit %d", tx.Type(), spend)
 		}
 	}

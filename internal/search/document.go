@@ -14,6 +14,7 @@ import (
 	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/ledger"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -37,6 +38,13 @@ const (
 	fVersion  = "version"  // key version written by a successful kv op
 	fProposer = "proposer" // block proposer public key (hex)
 	fTxCount  = "tx_count" // block transaction count (numeric)
+	// Payment fields: the field's id (hex), the state number a close,
+	// challenge or dispute names (numeric), and field.open's member
+	// addresses (hex).
+	fField      = "field"
+	fFieldState = "field_state"
+	fMember     = "member"
+	fFieldEvent = "field_event" // a block's field steps: expired, settled
 	// fUnindexed marks a tx whose payload type has no indexing rule.
 	fUnindexed = "unindexed_payload"
 
@@ -144,12 +152,19 @@ func (b *builder) common(d *document.Document, height uint64, idx int64, typ str
 }
 
 // blockDoc is the document of a block header.
-func (b *builder) blockDoc(h *types.Header) *document.Document {
+// The payment-field steps the chain took by itself at the start of the
+// block (no transaction carries them) are in the block's document: each
+// field's id under field, and what happened to it under field_event.
+func (b *builder) blockDoc(h *types.Header, steps []ledger.FieldStep) *document.Document {
 	d := document.NewDocument(blockDocID(h.Height))
 	b.common(d, h.Height, -1, typeBlock)
 	b.kw(d, fHash, h.Hash().String(), optID)
 	b.kw(d, fProposer, h.Proposer.String(), optID)
 	b.uint(d, fTxCount, uint64(h.TxCount), optNumSort)
+	for _, s := range steps {
+		b.kw(d, fField, s.Field.String(), optID)
+		b.kw(d, fFieldEvent, s.Kind, optID)
+	}
 	return d
 }
 
@@ -191,6 +206,22 @@ func (b *builder) txDoc(height uint64, idx uint32, tx *types.Tx, r *types.Receip
 			// corruption; index the rest of the transaction anyway.
 			b.kw(d, "record_error", err.Error(), optIDHidden)
 		}
+	case *types.FieldOpen:
+		b.kw(d, fField, p.FieldID.String(), optID)
+		for _, m := range p.Members {
+			b.kw(d, fMember, m.Key.Address().String(), optIDHidden)
+		}
+		b.uint(d, fAmount, p.Total(), optNumSort)
+	case *types.FieldClose:
+		b.fieldState(d, &p.FieldStateClaim)
+	case *types.FieldCloseUnilateral:
+		b.fieldState(d, &p.FieldStateClaim)
+	case *types.FieldChallenge:
+		b.fieldState(d, &p.FieldStateClaim)
+	case *types.FieldDispute:
+		b.kw(d, fField, p.FieldID.String(), optID)
+		b.uint(d, fFieldState, p.Payment.Seq, optNumSort)
+		b.uint(d, fAmount, p.Payment.Amount, optNumSort)
 	default:
 		// A registered type this builder has no case for (a bug that
 		// TestEveryTypeIndexed catches): the tx stays findable by its
@@ -201,6 +232,12 @@ func (b *builder) txDoc(height uint64, idx uint32, tx *types.Tx, r *types.Receip
 		d.AddField(document.NewCompositeFieldWithIndexingOptions(fAll, false, all, nil, optAll))
 	}
 	return d
+}
+
+// fieldState indexes a close, unilateral close or challenge.
+func (b *builder) fieldState(d *document.Document, c *types.FieldStateClaim) {
+	b.kw(d, fField, c.FieldID.String(), optID)
+	b.uint(d, fFieldState, c.State, optNumSort)
 }
 
 // record flattens a JSON document: every leaf at path a.b.c becomes field

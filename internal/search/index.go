@@ -597,7 +597,11 @@ func (ix *Index) addBlock(add func(*document.Document) error, blk *types.Block, 
 	if len(receipts) != len(blk.Txs) {
 		return fmt.Errorf("search: block %d has %d txs and %d receipts", h, len(blk.Txs), len(receipts))
 	}
-	if err := add(ix.b.blockDoc(&blk.Header)); err != nil {
+	steps, err := ix.l.FieldSteps(h)
+	if err != nil {
+		return fmt.Errorf("search: block %d: %w", h, err)
+	}
+	if err := add(ix.b.blockDoc(&blk.Header, steps)); err != nil {
 		return fmt.Errorf("search: block %d: %w", h, err)
 	}
 	for i, tx := range blk.Txs {

@@ -21,6 +21,7 @@ import (
 	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/ledger"
 )
 
 // The query language (docs/search.md is the reference):
@@ -100,6 +101,10 @@ var fieldSpecs = map[string]fieldSpec{
 	"version":        {name: fVersion, kind: kUint},
 	"proposer":       {name: fProposer, kind: kHex, hexLen: 64},
 	"tx_count":       {name: fTxCount, kind: kUint},
+	"field":          {name: fField, kind: kHex, hexLen: 64},
+	"field_state":    {name: fFieldState, kind: kUint},
+	"member":         {name: fMember, kind: kHex, hexLen: 40},
+	"field_event":    {name: fFieldEvent, kind: kEnum, allowed: []string{ledger.FieldStepExpired, ledger.FieldStepSettled}},
 }
 
 // compiler turns a parsed tree into a Bleve query.

@@ -446,6 +446,9 @@ func describe(h client.SearchHit, f map[string]any) string {
 	switch h.Type {
 	case typeBlock:
 		s = fmt.Sprintf("block %d with %s txs, proposer %s", h.Height, str(f, fTxCount), short(str(f, fProposer)))
+		if ev := str(f, fFieldEvent); ev != "" {
+			s += fmt.Sprintf("; field %s %s", short(str(f, fField)), ev)
+		}
 	case "transfer":
 		s = fmt.Sprintf("transfer of %s from %s to %s", str(f, fAmount), short(str(f, fFrom)), short(str(f, fTo)))
 	case "kv.put", "kv.delete":
@@ -466,6 +469,12 @@ func describe(h client.SearchHit, f map[string]any) string {
 		if len(parts) > 0 {
 			s += ": " + strings.Join(parts, ", ")
 		}
+	case "field.open":
+		s = fmt.Sprintf("field.open of field %s by %s, deposits %s", short(str(f, fField)), short(str(f, fFrom)), str(f, fAmount))
+	case "field.close", "field.close_unilateral", "field.challenge":
+		s = fmt.Sprintf("%s of field %s at state %s by %s", h.Type, short(str(f, fField)), str(f, fFieldState), short(str(f, fFrom)))
+	case "field.dispute":
+		s = fmt.Sprintf("field.dispute of field %s proving payment %s by %s", short(str(f, fField)), str(f, fFieldState), short(str(f, fFrom)))
 	default:
 		s = h.Type
 	}

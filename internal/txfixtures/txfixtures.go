@@ -10,7 +10,11 @@
 //   - A sequence: Txs signs the samples with one sender and consecutive
 //     nonces, in registry order. Executed in that order on a state where
 //     the sender holds Balance and no key under KeyPrefix exists, every one
-//     succeeds (kv.delete deletes what kv.put wrote).
+//     succeeds (kv.delete deletes what kv.put wrote; the field samples open
+//     a field of the sender and FieldPeer with a deposit of FieldDeposit from
+//     the sender, close it unilaterally at state 1, challenge with state 2
+//     claiming wrong balances, dispute them with payment 2, and close it
+//     cooperatively at state 2, all within its challenge period).
 package txfixtures
 
 import (
@@ -45,23 +49,34 @@ func Recipient() crypto.Address { return Key(1000).Public().Address() }
 
 // samples builds each type's sample payload. A new type needs an entry
 // here; TestOneSamplePerType fails until it has one.
-var samples = map[types.TxType]func() types.Payload{
-	types.TxTransfer: func() types.Payload { return &types.Transfer{To: Recipient(), Amount: 250} },
-	types.TxKVPut:    func() types.Payload { return &types.KVPut{Key: KeyPrefix + "color", Value: "blue"} },
-	types.TxKVDelete: func() types.Payload { return &types.KVDelete{Key: KeyPrefix + "color"} },
-	types.TxRecord: func() types.Payload {
+// Samples that carry signatures of their own (payment fields) depend on the
+// chain id and on the sender's key.
+var samples = map[types.TxType]func(chainID string, k *crypto.PrivateKey) types.Payload{
+	types.TxTransfer: func(string, *crypto.PrivateKey) types.Payload { return &types.Transfer{To: Recipient(), Amount: 250} },
+	types.TxKVPut: func(string, *crypto.PrivateKey) types.Payload {
+		return &types.KVPut{Key: KeyPrefix + "color", Value: "blue"}
+	},
+	types.TxKVDelete: func(string, *crypto.PrivateKey) types.Payload { return &types.KVDelete{Key: KeyPrefix + "color"} },
+	types.TxRecord: func(string, *crypto.PrivateKey) types.Payload {
 		return &types.Record{Document: []byte(`{"fixture":"record","tags":["a","b"],"n":1}`)}
 	},
+	types.TxFieldOpen: func(chainID string, k *crypto.PrivateKey) types.Payload { return sampleField(chainID, k).open },
+	types.TxFieldCloseUnilateral: func(chainID string, k *crypto.PrivateKey) types.Payload {
+		return sampleField(chainID, k).unilateral
+	},
+	types.TxFieldChallenge: func(chainID string, k *crypto.PrivateKey) types.Payload { return sampleField(chainID, k).challenge },
+	types.TxFieldDispute:   func(chainID string, k *crypto.PrivateKey) types.Payload { return sampleField(chainID, k).dispute },
+	types.TxFieldClose:     func(chainID string, k *crypto.PrivateKey) types.Payload { return sampleField(chainID, k).close },
 }
 
-// Payload returns a fresh sample payload of type t, or false when the
-// package has none.
-func Payload(t types.TxType) (types.Payload, bool) {
+// Payload returns a fresh sample payload of type t for chainID and sender
+// k, or false when the package has none.
+func Payload(t types.TxType, chainID string, k *crypto.PrivateKey) (types.Payload, bool) {
 	mk, ok := samples[t]
 	if !ok {
 		return nil, false
 	}
-	return mk(), true
+	return mk(chainID, k), true
 }
 
 // Txs returns one signed sample per registered type, in registry order,
@@ -71,7 +86,7 @@ func Txs(tb testing.TB, chainID string, k *crypto.PrivateKey, first uint64) []*t
 	tb.Helper()
 	var txs []*types.Tx
 	for i, info := range types.TxTypes() {
-		p, ok := Payload(info.Type)
+		p, ok := Payload(info.Type, chainID, k)
 		if !ok {
 			tb.Fatalf("txfixtures has no sample %s transaction: add one to samples", info.Name)
 		}

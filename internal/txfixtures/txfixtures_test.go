@@ -12,7 +12,7 @@ func TestOneSamplePerType(t *testing.T) {
 	registered := map[types.TxType]bool{}
 	for _, info := range types.TxTypes() {
 		registered[info.Type] = true
-		p, ok := Payload(info.Type)
+		p, ok := Payload(info.Type, ChainID, Key(0))
 		if !ok {
 			t.Errorf("no sample %s transaction", info.Name)
 			continue

@@ -26,7 +26,9 @@ func init() {
 	register("field", "payment fields: serve a member, open, pay, checkpoint, close, close-unilateral, challenge, dispute, status", runField)
 }
 
-const fieldUsage = `usage:
+const fieldUsage = `usage: cairn field serve|open|pay|checkpoint|close|close-unilateral|challenge|dispute|status [flags]
+
+Forms:
   cairn field serve   --key FILE --dir DIR --listen HOST:PORT --peers FILE [--max-deposit N]
   cairn field open    --node URL --key FILE --chain URL --members KEY:DEPOSIT,... [--period N] [--expiry H|+N] [--penalty N] [--id HEX]
   cairn field pay     --node URL --key FILE --to INDEX --amount N [--count N] [--batch N]
@@ -49,11 +51,12 @@ leader (--key) among them; --expiry +N is N blocks after the chain's head.
 Prints JSON on stdout.`
 
 func runField(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
 		fmt.Fprintln(stderr, fieldUsage)
-		if len(args) == 0 {
-			return 2
-		}
+		return 2
+	}
+	if args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(stderr, fieldUsage) // main's commandHelp passes stdout here
 		return 0
 	}
 	sub := args[0]

@@ -293,8 +293,12 @@ func TestExplorerInBrowser(t *testing.T) {
 	if s := b.text("main"); !strings.Contains(s, "Status: failed") || !strings.Contains(s, "version_conflict") || !strings.Contains(s, "Inclusion proof") {
 		t.Errorf("tx page: %q", s)
 	}
-	if verdict, report := b.verify(); verdict != "pass" || !strings.Contains(report, "inclusion proof leads to the certified tx_root") {
-		t.Fatalf("verify tx: %s\n%s", verdict, report)
+	// Verify proves "committed and failed" from the receipt's bytes and its
+	// inclusion proof under results_root (?prove=true), without the block.
+	if verdict, report := b.verify(); verdict != "pass" || !strings.Contains(report, "inclusion proof leads to the certified tx_root") ||
+		!strings.Contains(report, "passed: RFC 6962 receipt proof (result hash: the receipt without its reason) leads to the certified results_root") ||
+		!strings.Contains(report, "passed: proves: committed and failed with version_conflict") {
+		t.Fatalf("verify failed tx: %s\n%s", verdict, report)
 	}
 	b.shot("tx-verified.png")
 
@@ -304,7 +308,25 @@ func TestExplorerInBrowser(t *testing.T) {
 	if s := b.text("main"); !strings.Contains(s, "1000250") || !strings.Contains(s, failed[:10]) {
 		t.Errorf("account page: %q", s)
 	}
-	b.shot("account.png")
+	// Verify proves the balance and nonce shown, present in the certified state.
+	if verdict, report := b.verify(); verdict != "pass" || !strings.Contains(report, "passed: proves balance 1000250 and nonce 0") ||
+		!strings.Contains(report, "passed: state proof") {
+		t.Fatalf("verify account: %s\n%s", verdict, report)
+	}
+	b.shot("account-verified.png")
+	// An address never seen: proven absent (balance 0, nonce 0).
+	b.open(c.URL + "/accounts/" + strings.Repeat("5a", 20))
+	if s := b.text("main"); !strings.Contains(s, "never seen") {
+		t.Errorf("never-seen account page: %q", s)
+	}
+	if verdict, report := b.verify(); verdict != "pass" || !strings.Contains(report, "passed: proves the address holds nothing: never seen, balance 0 and nonce 0") {
+		t.Fatalf("verify never-seen account: %s\n%s", verdict, report)
+	}
+	// A transaction that succeeded: "committed and ok", proven.
+	b.open(c.URL + "/txs/" + txs[1].Hash().String())
+	if verdict, report := b.verify(); verdict != "pass" || !strings.Contains(report, "passed: proves: committed and ok") {
+		t.Fatalf("verify ok tx: %s\n%s", verdict, report)
+	}
 
 	// The key, from a block's payload link; its history and its proof.
 	b.open(c.URL + "/blocks/1")
@@ -347,6 +369,12 @@ func TestExplorerInBrowser(t *testing.T) {
 	if len(marks) == 0 || !strings.EqualFold(marks[0], "acme") {
 		t.Errorf("highlights: %q", marks)
 	}
+	if s := b.text("#search-limits"); !strings.Contains(s, "completeness") || !strings.Contains(s, "total") || !strings.Contains(s, "order") || !strings.Contains(s, "snippets") {
+		t.Errorf("the search page does not say what its proofs cannot show: %q", s)
+	}
+	if verdict, report := b.verify(); verdict != "pass" || !strings.Contains(report, "passed: hit 1: transaction") || !strings.Contains(report, "committed and ok") {
+		t.Fatalf("verify search hits: %s\n%s", verdict, report)
+	}
 	b.shot("search.png")
 	b.follow(fmt.Sprintf(`#results a[href="/txs/%s"]`, txs[4].Hash()))
 	if s := b.text("main"); !strings.Contains(s, "record") || !strings.Contains(s, "acme corp") {
@@ -363,6 +391,12 @@ func TestExplorerInBrowser(t *testing.T) {
 	bolds := get(b, "no injected markup", chromedp.Evaluate[int](`document.querySelectorAll('#results b').length`))
 	if bolds != 0 {
 		t.Errorf("a snippet injected %d <b> elements", bolds)
+	}
+	// Every hit of a page of blocks and transactions, a failed one among them, verifies.
+	b.open(c.URL + "/search?q=" + url.QueryEscape("status:failed OR type:block"))
+	if verdict, report := b.verify(); verdict != "pass" || !strings.Contains(report, "committed and failed with version_conflict") ||
+		!strings.Contains(report, "a certified block") || strings.Count(report, "passed: certified header of height") != 4 {
+		t.Fatalf("verify blocks and a failed hit: %s\n%s", verdict, report)
 	}
 
 	b.open(c.URL + "/evidence")
@@ -434,6 +468,10 @@ func newForger(t *testing.T, target string) string {
 			forge = forgeKV
 		case strings.HasPrefix(p.Path, "/v1/txs/"):
 			forge = forgeTx
+		case strings.HasPrefix(p.Path, "/v1/accounts/") && p.Query().Get("prove") == "true":
+			forge = forgeAccount
+		case p.Path == "/v1/search":
+			forge = forgeSearch
 		default:
 			return nil
 		}
@@ -504,8 +542,14 @@ func forgeKV(m map[string]any) error {
 	return nil
 }
 
-// forgeTx serves another amount for a transfer (its JSON and its bytes).
+// forgeTx serves another amount for a transfer (its JSON and its bytes),
+// and success for a failed transaction.
 func forgeTx(m map[string]any) error {
+	if m["status"] == "failed" {
+		m["status"] = "committed"
+		forgeReceiptOK(m["receipt"].(map[string]any), m)
+		return nil
+	}
 	tx := m["tx"].(map[string]any)
 	if tx["type"] != "transfer" {
 		return nil
@@ -514,6 +558,47 @@ func forgeTx(m map[string]any) error {
 	p["amount"] = 9_999
 	bs := m["tx_bytes_hex"].(string)
 	m["tx_bytes_hex"] = strings.Replace(bs, fmt.Sprintf("%016x", 250), fmt.Sprintf("%016x", 9_999), 1)
+	return nil
+}
+
+// forgeReceiptOK turns a failed receipt into a successful one: the JSON
+// (receipt and the holder's receipt_bytes_hex) and the bytes agree — tx
+// hash, ok byte 01, no code, no reason, the version — so only the receipt
+// proof under the certified results_root can tell.
+func forgeReceiptOK(receipt, holder map[string]any) {
+	if receipt != nil {
+		receipt["ok"] = true
+		delete(receipt, "code")
+		delete(receipt, "reason")
+	}
+	rb := holder["receipt_bytes_hex"].(string)
+	holder["receipt_bytes_hex"] = rb[:64] + "01" + "0000" + "0000" + rb[len(rb)-16:]
+}
+
+// forgeAccount serves a richer account: balance in the JSON and in the
+// proven bytes (value_hex) agree, only the state proof can tell.
+func forgeAccount(m map[string]any) error {
+	if m["found"] != true {
+		return nil
+	}
+	m["balance"] = json.Number("7777777")
+	vh := m["value_hex"].(string)
+	m["value_hex"] = fmt.Sprintf("%016x", 7777777) + vh[16:]
+	return nil
+}
+
+// forgeSearch reports every failed hit as ok, its receipt bytes to match.
+func forgeSearch(m map[string]any) error {
+	hits, _ := m["hits"].([]any)
+	for _, x := range hits {
+		hit := x.(map[string]any)
+		if hit["status"] != "failed" {
+			continue
+		}
+		hit["status"] = "ok"
+		delete(hit, "code")
+		forgeReceiptOK(nil, hit["proof"].(map[string]any))
+	}
 	return nil
 }
 
@@ -567,8 +652,42 @@ func TestExplorerCatchesForgedData(t *testing.T) {
 		t.Fatalf("forged tx verified: %s\n%s", verdict, report)
 	}
 
+	// A failed transaction served as ok, receipt bytes and all: the
+	// receipt proof under the certified results_root fails, and only it.
+	b.open(lie + "/txs/" + txs[3].Hash().String())
+	if s := b.text("main"); !strings.Contains(s, "Status: committed") {
+		t.Fatalf("the forged outcome is not what the page shows: %q", s)
+	}
+	verdict, report = b.verify()
+	if verdict != "fail" || !failedCheck(report, "RFC 6962 receipt proof (result hash: the receipt without its reason) leads to the certified results_root") ||
+		strings.Count(report, "\nFAILED: ") != 1 || strings.Contains(report, "proves:") {
+		t.Fatalf("forged receipt verified: %s\n%s", verdict, report)
+	}
+	b.shot("tx-receipt-forged.png")
+
+	// A forged balance: the state proof fails.
+	acct := c.Users[2].Public().Address().String()
+	b.open(lie + "/accounts/" + acct)
+	if s := b.text("#balance"); s != "7777777" {
+		t.Fatalf("the forged balance is not what the page shows: %q", s)
+	}
+	verdict, report = b.verify()
+	if verdict != "fail" || !failedCheck(report, "state proof") || strings.Count(report, "\nFAILED: ") != 1 {
+		t.Fatalf("forged balance verified: %s\n%s", verdict, report)
+	}
+	b.shot("account-forged.png")
+
+	// A failed search hit served as ok: that hit fails at its receipt proof.
+	b.open(lie + "/search?q=" + url.QueryEscape("status:failed"))
+	verdict, report = b.verify()
+	if verdict != "fail" || !failedCheck(report, "hit 1: transaction "+txs[3].Hash().String()[:12]) ||
+		!strings.Contains(report, "— RFC 6962 receipt proof (result hash: the receipt without its reason) leads to the certified results_root") {
+		t.Fatalf("forged search hit verified: %s\n%s", verdict, report)
+	}
+
 	// The same pages straight from the honest node verify.
-	for _, p := range []string{"/blocks/2", "/keys/greeting", "/txs/" + txs[1].Hash().String()} {
+	for _, p := range []string{"/blocks/2", "/keys/greeting", "/txs/" + txs[1].Hash().String(), "/txs/" + txs[3].Hash().String(),
+		"/accounts/" + acct, "/search?q=status%3Afailed"} {
 		b.open(c.URL + p)
 		if verdict, report := b.verify(); verdict != "pass" {
 			t.Errorf("honest %s: %s\n%s", p, verdict, report)

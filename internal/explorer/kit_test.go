@@ -121,8 +121,8 @@ const kitJS = `(async () => {
 // verdict with the kit's values (height, outcome and code, version,
 // balance and nonce, number of hits), read from the proven bytes; every
 // tampered variant, including lies in the JSON convenience copies alone, is
-// rejected at the check that covers what was changed; where only a JSON
-// copy lies, the values read from the bytes are still the kit's.
+// rejected (-v logs the checks that failed); where only a JSON copy lies,
+// the values read from the bytes are still the kit's.
 func TestVerifierOnConformanceKit(t *testing.T) {
 	b := newBrowser(t)
 	c := apitest.New(t, apitest.Options{})

@@ -536,7 +536,7 @@ export async function verifySearch(resp, trust) {
       last = hd.height;
     }
     const what = `certified header of height ${hd ? hd.height : `#${j}`}`;
-    if (report.add(sub.ok, what, sub.ok ? `${sub.checks.filter((c) => c.what.startsWith('Ed25519')).length} signatures, quorum reached` : failed(sub))) headers.set(String(hd.height), hd);
+    if (report.add(sub.ok, what, sub.ok ? `${plural(sub.checks.filter((c) => c.what.startsWith('Ed25519')).length, 'signature')}, quorum reached` : failed(sub))) headers.set(String(hd.height), hd);
   }
   report.hits = [];
   for (const [i, hit] of (resp.hits || []).entries()) {

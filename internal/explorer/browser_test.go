@@ -245,6 +245,9 @@ func TestExplorerInBrowser(t *testing.T) {
 		t.Fatalf("overview: %q", s)
 	}
 	b.do("recent blocks listed", chromedp.WaitVisible(chromedp.CSS(`main a[href="/blocks/3"]`)))
+	if s := b.text("main"); !strings.Contains(s, "indexed to height 3 (lag 0)") {
+		t.Errorf("overview: the search index line is not the index's height: %q", s)
+	}
 	// Live: a block committed now appears without reloading.
 	c.CommitBlock(apitest.Tx(c.Users[2], 2, &types.Transfer{To: c.Users[0].Public().Address(), Amount: 1}))
 	b.do("live block 4", chromedp.WaitVisible(chromedp.CSS(`tbody a[href="/blocks/4"]`)))

@@ -171,6 +171,7 @@ const accessibleJS = `(() => {
 	const ids = [...document.querySelectorAll('[id]')].map((e) => e.id);
 	for (const id of new Set(ids)) if (ids.filter((x) => x === id).length > 1) p.push('duplicate id ' + id);
 	if (!document.querySelector('main') || !document.querySelector('nav') || !document.querySelector('[role=search]')) p.push('missing landmarks');
+	if (document.body.textContent.includes('[object ')) p.push('an element drawn as "[object …]" text');
 	return p;
 })()`
 
@@ -199,6 +200,9 @@ func (b *browser) verify() (string, string) {
 	verdict := get(b, "verdict", chromedp.AttributeValue(chromedp.CSS(`#report`), "data-verdict"))
 	lines := get(b, "report", chromedp.Evaluate[[]string](`[document.querySelector('#report h3').textContent, document.querySelector('#report > p').textContent,
 		...[...document.querySelectorAll('#report li')].map(li => li.textContent.slice(1))]`))
+	if get(b, "stray text", chromedp.Evaluate[bool](`document.body.textContent.includes('[object ')`)) {
+		b.t.Errorf("%s: an element drawn as \"[object …]\" text after Verify", b.path())
+	}
 	return verdict.Value, strings.Join(lines, "\n")
 }
 

@@ -14,7 +14,7 @@ let lastStatus = null; // the node's status the trust was compared with
 function setTitle(t) { document.title = `${t} · Cairn explorer`; }
 
 function render(...kids) {
-  main.replaceChildren(...kids.flat().filter(Boolean));
+  main.replaceChildren(...kids.flat(Infinity).filter(Boolean));
 }
 
 function errorBox(e) {
@@ -109,7 +109,7 @@ function drawReport(out, r, trust) {
       h('span', { class: 'mark', 'aria-hidden': 'true' }, c.ok ? '✓' : '✗'),
       h('span', { class: 'sr' }, c.ok ? 'passed: ' : 'FAILED: '),
       c.what, c.detail ? h('span', { class: 'detail' }, ` — ${c.detail}`) : ''))),
-    (r.notes || []).map((n) => h('p', { class: 'note' }, n)));
+    ...(r.notes || []).map((n) => h('p', { class: 'note' }, n)));
 }
 
 // ---- overview -----------------------------------------------------------

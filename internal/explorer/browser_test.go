@@ -8,6 +8,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -208,10 +213,55 @@ func (b *browser) verify() (string, string) {
 
 func (b *browser) shot(name string) {
 	b.t.Helper()
-	png := get(b, "screenshot "+name, chromedp.FullScreenshot(100))
-	if err := os.WriteFile(filepath.Join(b.shots, name), png, 0o644); err != nil {
+	raw := get(b, "screenshot "+name, chromedp.FullScreenshot(100))
+	small, err := fewColours(raw)
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(b.shots, name), small, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
+}
+
+// fewColours re-encodes a screenshot with a palette of its 256 most
+// frequent colours: pages are mostly flat colour, so text stays sharp and
+// the file is about a third of the size.
+func fewColours(raw []byte) ([]byte, error) {
+	img, err := png.Decode(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	r := img.Bounds()
+	count := map[color.RGBA]int{}
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			c := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)
+			c.A = 255
+			count[c]++
+		}
+	}
+	cols := make([]color.RGBA, 0, len(count))
+	for c := range count {
+		cols = append(cols, c)
+	}
+	key := func(c color.RGBA) uint32 { return uint32(c.R)<<16 | uint32(c.G)<<8 | uint32(c.B) }
+	sort.Slice(cols, func(i, j int) bool {
+		if count[cols[i]] != count[cols[j]] {
+			return count[cols[i]] > count[cols[j]]
+		}
+		return key(cols[i]) < key(cols[j])
+	})
+	pal := color.Palette{}
+	for _, c := range cols[:min(len(cols), 256)] {
+		pal = append(pal, c)
+	}
+	p := image.NewPaletted(r, pal)
+	draw.Draw(p, r, img, r.Min, draw.Src)
+	var out bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&out, p); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 // sampleChain is a one-validator chain with a few blocks of every kind of

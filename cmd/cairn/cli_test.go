@@ -239,8 +239,9 @@ func TestFailuresMachineReadable(t *testing.T) {
 	if !strings.HasPrefix(ts.Receipt.Reason, "version_conflict: ") {
 		t.Fatalf("reason %q does not start with its code", ts.Receipt.Reason)
 	}
-	if stderr != want {
-		t.Fatalf("tx status of a failed tx: stderr %q, want %q", stderr, want)
+	// First what was verified (the outcome is proven), then the failure.
+	if !strings.HasPrefix(stderr, "verified: tx "+res.Hash.String()+" committed at height ") || !strings.HasSuffix(stderr, "\n"+want) || strings.Count(stderr, "\n") != 2 {
+		t.Fatalf("tx status of a failed tx: stderr %q, want a verified line and %q", stderr, want)
 	}
 	code, _, stderr = run(t, "tx", "status", res.Hash.String(), node, "--output=json")
 	if err := json.Unmarshal([]byte(stderr), &p); code != 1 || err != nil || p.Error.Code != "version_conflict" || !strings.Contains(p.Error.Message, ts.Receipt.Reason) {

@@ -178,3 +178,17 @@ func TestSearchDisabled(t *testing.T) {
 		t.Fatalf("search disabled: %d %s", st, body)
 	}
 }
+
+// TestStatusReportsIndexedHeight: with search on, /v1/status says how far
+// the index has applied the chain (apitest's backend reports the index's
+// own height), so the lag is 0 once it caught up.
+func TestStatusReportsIndexedHeight(t *testing.T) {
+	c := searchChain(t, search.Options{})
+	st, err := c.Client().Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.SearchEnabled || st.IndexedHeight != c.Ledger.Head().Height || st.IndexedHeight == 0 || st.IndexLag != 0 {
+		t.Fatalf("status: search %v, indexed %d, lag %d, head %d", st.SearchEnabled, st.IndexedHeight, st.IndexLag, c.Ledger.Head().Height)
+	}
+}

@@ -8,6 +8,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -171,6 +176,7 @@ const accessibleJS = `(() => {
 	const ids = [...document.querySelectorAll('[id]')].map((e) => e.id);
 	for (const id of new Set(ids)) if (ids.filter((x) => x === id).length > 1) p.push('duplicate id ' + id);
 	if (!document.querySelector('main') || !document.querySelector('nav') || !document.querySelector('[role=search]')) p.push('missing landmarks');
+	if (document.body.textContent.includes('[object ')) p.push('an element drawn as "[object …]" text');
 	return p;
 })()`
 
@@ -199,15 +205,63 @@ func (b *browser) verify() (string, string) {
 	verdict := get(b, "verdict", chromedp.AttributeValue(chromedp.CSS(`#report`), "data-verdict"))
 	lines := get(b, "report", chromedp.Evaluate[[]string](`[document.querySelector('#report h3').textContent, document.querySelector('#report > p').textContent,
 		...[...document.querySelectorAll('#report li')].map(li => li.textContent.slice(1))]`))
+	if get(b, "stray text", chromedp.Evaluate[bool](`document.body.textContent.includes('[object ')`)) {
+		b.t.Errorf("%s: an element drawn as \"[object …]\" text after Verify", b.path())
+	}
 	return verdict.Value, strings.Join(lines, "\n")
 }
 
 func (b *browser) shot(name string) {
 	b.t.Helper()
-	png := get(b, "screenshot "+name, chromedp.FullScreenshot(100))
-	if err := os.WriteFile(filepath.Join(b.shots, name), png, 0o644); err != nil {
+	raw := get(b, "screenshot "+name, chromedp.FullScreenshot(100))
+	small, err := fewColours(raw)
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(b.shots, name), small, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
+}
+
+// fewColours re-encodes a screenshot with a palette of its 256 most
+// frequent colours: pages are mostly flat colour, so text stays sharp and
+// the file is about a third of the size.
+func fewColours(raw []byte) ([]byte, error) {
+	img, err := png.Decode(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	r := img.Bounds()
+	count := map[color.RGBA]int{}
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			c := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)
+			c.A = 255
+			count[c]++
+		}
+	}
+	cols := make([]color.RGBA, 0, len(count))
+	for c := range count {
+		cols = append(cols, c)
+	}
+	key := func(c color.RGBA) uint32 { return uint32(c.R)<<16 | uint32(c.G)<<8 | uint32(c.B) }
+	sort.Slice(cols, func(i, j int) bool {
+		if count[cols[i]] != count[cols[j]] {
+			return count[cols[i]] > count[cols[j]]
+		}
+		return key(cols[i]) < key(cols[j])
+	})
+	pal := color.Palette{}
+	for _, c := range cols[:min(len(cols), 256)] {
+		pal = append(pal, c)
+	}
+	p := image.NewPaletted(r, pal)
+	draw.Draw(p, r, img, r.Min, draw.Src)
+	var out bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&out, p); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 // sampleChain is a one-validator chain with a few blocks of every kind of
@@ -245,6 +299,9 @@ func TestExplorerInBrowser(t *testing.T) {
 		t.Fatalf("overview: %q", s)
 	}
 	b.do("recent blocks listed", chromedp.WaitVisible(chromedp.CSS(`main a[href="/blocks/3"]`)))
+	if s := b.text("main"); !strings.Contains(s, "indexed to height 3 (lag 0)") {
+		t.Errorf("overview: the search index line is not the index's height: %q", s)
+	}
 	// Live: a block committed now appears without reloading.
 	c.CommitBlock(apitest.Tx(c.Users[2], 2, &types.Transfer{To: c.Users[0].Public().Address(), Amount: 1}))
 	b.do("live block 4", chromedp.WaitVisible(chromedp.CSS(`tbody a[href="/blocks/4"]`)))
@@ -293,8 +350,12 @@ func TestExplorerInBrowser(t *testing.T) {
 	if s := b.text("main"); !strings.Contains(s, "Status: failed") || !strings.Contains(s, "version_conflict") || !strings.Contains(s, "Inclusion proof") {
 		t.Errorf("tx page: %q", s)
 	}
-	if verdict, report := b.verify(); verdict != "pass" || !strings.Contains(report, "inclusion proof leads to the certified tx_root") {
-		t.Fatalf("verify tx: %s\n%s", verdict, report)
+	// Verify proves "committed and failed" from the receipt's bytes and its
+	// inclusion proof under results_root (?prove=true), without the block.
+	if verdict, report := b.verify(); verdict != "pass" || !strings.Contains(report, "inclusion proof leads to the certified tx_root") ||
+		!strings.Contains(report, "passed: RFC 6962 receipt proof (result hash: the receipt without its reason) leads to the certified results_root") ||
+		!strings.Contains(report, "passed: proves: committed and failed with version_conflict") {
+		t.Fatalf("verify failed tx: %s\n%s", verdict, report)
 	}
 	b.shot("tx-verified.png")
 
@@ -304,7 +365,25 @@ func TestExplorerInBrowser(t *testing.T) {
 	if s := b.text("main"); !strings.Contains(s, "1000250") || !strings.Contains(s, failed[:10]) {
 		t.Errorf("account page: %q", s)
 	}
-	b.shot("account.png")
+	// Verify proves the balance and nonce shown, present in the certified state.
+	if verdict, report := b.verify(); verdict != "pass" || !strings.Contains(report, "passed: proves balance 1000250 and nonce 0") ||
+		!strings.Contains(report, "passed: state proof") {
+		t.Fatalf("verify account: %s\n%s", verdict, report)
+	}
+	b.shot("account-verified.png")
+	// An address never seen: proven absent (balance 0, nonce 0).
+	b.open(c.URL + "/accounts/" + strings.Repeat("5a", 20))
+	if s := b.text("main"); !strings.Contains(s, "never seen") {
+		t.Errorf("never-seen account page: %q", s)
+	}
+	if verdict, report := b.verify(); verdict != "pass" || !strings.Contains(report, "passed: proves the address holds nothing: never seen, balance 0 and nonce 0") {
+		t.Fatalf("verify never-seen account: %s\n%s", verdict, report)
+	}
+	// A transaction that succeeded: "committed and ok", proven.
+	b.open(c.URL + "/txs/" + txs[1].Hash().String())
+	if verdict, report := b.verify(); verdict != "pass" || !strings.Contains(report, "passed: proves: committed and ok") {
+		t.Fatalf("verify ok tx: %s\n%s", verdict, report)
+	}
 
 	// The key, from a block's payload link; its history and its proof.
 	b.open(c.URL + "/blocks/1")
@@ -347,6 +426,12 @@ func TestExplorerInBrowser(t *testing.T) {
 	if len(marks) == 0 || !strings.EqualFold(marks[0], "acme") {
 		t.Errorf("highlights: %q", marks)
 	}
+	if s := b.text("#search-limits"); !strings.Contains(s, "completeness") || !strings.Contains(s, "total") || !strings.Contains(s, "order") || !strings.Contains(s, "snippets") {
+		t.Errorf("the search page does not say what its proofs cannot show: %q", s)
+	}
+	if verdict, report := b.verify(); verdict != "pass" || !strings.Contains(report, "passed: hit 1: transaction") || !strings.Contains(report, "committed and ok") {
+		t.Fatalf("verify search hits: %s\n%s", verdict, report)
+	}
 	b.shot("search.png")
 	b.follow(fmt.Sprintf(`#results a[href="/txs/%s"]`, txs[4].Hash()))
 	if s := b.text("main"); !strings.Contains(s, "record") || !strings.Contains(s, "acme corp") {
@@ -363,6 +448,12 @@ func TestExplorerInBrowser(t *testing.T) {
 	bolds := get(b, "no injected markup", chromedp.Evaluate[int](`document.querySelectorAll('#results b').length`))
 	if bolds != 0 {
 		t.Errorf("a snippet injected %d <b> elements", bolds)
+	}
+	// Every hit of a page of blocks and transactions, a failed one among them, verifies.
+	b.open(c.URL + "/search?q=" + url.QueryEscape("status:failed OR type:block"))
+	if verdict, report := b.verify(); verdict != "pass" || !strings.Contains(report, "committed and failed with version_conflict") ||
+		!strings.Contains(report, "a certified block") || strings.Count(report, "passed: certified header of height") != 4 {
+		t.Fatalf("verify blocks and a failed hit: %s\n%s", verdict, report)
 	}
 
 	b.open(c.URL + "/evidence")
@@ -434,6 +525,10 @@ func newForger(t *testing.T, target string) string {
 			forge = forgeKV
 		case strings.HasPrefix(p.Path, "/v1/txs/"):
 			forge = forgeTx
+		case strings.HasPrefix(p.Path, "/v1/accounts/") && p.Query().Get("prove") == "true":
+			forge = forgeAccount
+		case p.Path == "/v1/search":
+			forge = forgeSearch
 		default:
 			return nil
 		}
@@ -504,8 +599,14 @@ func forgeKV(m map[string]any) error {
 	return nil
 }
 
-// forgeTx serves another amount for a transfer (its JSON and its bytes).
+// forgeTx serves another amount for a transfer (its JSON and its bytes),
+// and success for a failed transaction.
 func forgeTx(m map[string]any) error {
+	if m["status"] == "failed" {
+		m["status"] = "committed"
+		forgeReceiptOK(m["receipt"].(map[string]any), m)
+		return nil
+	}
 	tx := m["tx"].(map[string]any)
 	if tx["type"] != "transfer" {
 		return nil
@@ -514,6 +615,47 @@ func forgeTx(m map[string]any) error {
 	p["amount"] = 9_999
 	bs := m["tx_bytes_hex"].(string)
 	m["tx_bytes_hex"] = strings.Replace(bs, fmt.Sprintf("%016x", 250), fmt.Sprintf("%016x", 9_999), 1)
+	return nil
+}
+
+// forgeReceiptOK turns a failed receipt into a successful one: the JSON
+// (receipt and the holder's receipt_bytes_hex) and the bytes agree — tx
+// hash, ok byte 01, no code, no reason, the version — so only the receipt
+// proof under the certified results_root can tell.
+func forgeReceiptOK(receipt, holder map[string]any) {
+	if receipt != nil {
+		receipt["ok"] = true
+		delete(receipt, "code")
+		delete(receipt, "reason")
+	}
+	rb := holder["receipt_bytes_hex"].(string)
+	holder["receipt_bytes_hex"] = rb[:64] + "01" + "0000" + "0000" + rb[len(rb)-16:]
+}
+
+// forgeAccount serves a richer account: balance in the JSON and in the
+// proven bytes (value_hex) agree, only the state proof can tell.
+func forgeAccount(m map[string]any) error {
+	if m["found"] != true {
+		return nil
+	}
+	m["balance"] = json.Number("7777777")
+	vh := m["value_hex"].(string)
+	m["value_hex"] = fmt.Sprintf("%016x", 7777777) + vh[16:]
+	return nil
+}
+
+// forgeSearch reports every failed hit as ok, its receipt bytes to match.
+func forgeSearch(m map[string]any) error {
+	hits, _ := m["hits"].([]any)
+	for _, x := range hits {
+		hit := x.(map[string]any)
+		if hit["status"] != "failed" {
+			continue
+		}
+		hit["status"] = "ok"
+		delete(hit, "code")
+		forgeReceiptOK(nil, hit["proof"].(map[string]any))
+	}
 	return nil
 }
 
@@ -567,8 +709,42 @@ func TestExplorerCatchesForgedData(t *testing.T) {
 		t.Fatalf("forged tx verified: %s\n%s", verdict, report)
 	}
 
+	// A failed transaction served as ok, receipt bytes and all: the
+	// receipt proof under the certified results_root fails, and only it.
+	b.open(lie + "/txs/" + txs[3].Hash().String())
+	if s := b.text("main"); !strings.Contains(s, "Status: committed") {
+		t.Fatalf("the forged outcome is not what the page shows: %q", s)
+	}
+	verdict, report = b.verify()
+	if verdict != "fail" || !failedCheck(report, "RFC 6962 receipt proof (result hash: the receipt without its reason) leads to the certified results_root") ||
+		strings.Count(report, "\nFAILED: ") != 1 || strings.Contains(report, "proves:") {
+		t.Fatalf("forged receipt verified: %s\n%s", verdict, report)
+	}
+	b.shot("tx-receipt-forged.png")
+
+	// A forged balance: the state proof fails.
+	acct := c.Users[2].Public().Address().String()
+	b.open(lie + "/accounts/" + acct)
+	if s := b.text("#balance"); s != "7777777" {
+		t.Fatalf("the forged balance is not what the page shows: %q", s)
+	}
+	verdict, report = b.verify()
+	if verdict != "fail" || !failedCheck(report, "state proof") || strings.Count(report, "\nFAILED: ") != 1 {
+		t.Fatalf("forged balance verified: %s\n%s", verdict, report)
+	}
+	b.shot("account-forged.png")
+
+	// A failed search hit served as ok: that hit fails at its receipt proof.
+	b.open(lie + "/search?q=" + url.QueryEscape("status:failed"))
+	verdict, report = b.verify()
+	if verdict != "fail" || !failedCheck(report, "hit 1: transaction "+txs[3].Hash().String()[:12]) ||
+		!strings.Contains(report, "— RFC 6962 receipt proof (result hash: the receipt without its reason) leads to the certified results_root") {
+		t.Fatalf("forged search hit verified: %s\n%s", verdict, report)
+	}
+
 	// The same pages straight from the honest node verify.
-	for _, p := range []string{"/blocks/2", "/keys/greeting", "/txs/" + txs[1].Hash().String()} {
+	for _, p := range []string{"/blocks/2", "/keys/greeting", "/txs/" + txs[1].Hash().String(), "/txs/" + txs[3].Hash().String(),
+		"/accounts/" + acct, "/search?q=status%3Afailed"} {
 		b.open(c.URL + p)
 		if verdict, report := b.verify(); verdict != "pass" {
 			t.Errorf("honest %s: %s\n%s", p, verdict, report)

@@ -130,9 +130,15 @@ func TestExplorerOnDevnet(t *testing.T) {
 		t.Fatalf("verify key on node 2: %s\n%s", verdict, report)
 	}
 	b.open(fmt.Sprintf("%s/txs/%s", url(1), res.Hash))
-	if verdict, report := b.verify(); verdict != "pass" {
+	if verdict, report := b.verify(); verdict != "pass" || !strings.Contains(report, "passed: proves: committed and ok") {
 		t.Fatalf("verify tx on node 1: %s\n%s", verdict, report)
 	}
+	// The faucet's balance and nonce, proven on node 3's explorer.
+	b.open(url(3) + "/accounts/" + faucet.Public().Address().String())
+	if verdict, report := b.verify(); verdict != "pass" || !strings.Contains(report, "passed: proves balance ") {
+		t.Fatalf("verify the faucet's account on node 3: %s\n%s", verdict, report)
+	}
+	b.shot("devnet-account-verified.png")
 
 	// Evidence against node3, as node 0 holds it: listed, and both signed
 	// votes verify under node3's trusted key.

@@ -116,12 +116,16 @@ func (b backend) Ready() error                            { return nil }
 func (b backend) Info() api.NodeInfo {
 	st := b.c.Mempool.Stats()
 	head := b.c.Ledger.Head()
-	return api.NodeInfo{
+	info := api.NodeInfo{
 		Name:      "test0",
 		Peers:     []client.Peer{},
 		Mempool:   client.MempoolStatus{Txs: st.Txs, Bytes: st.Bytes},
 		Consensus: client.ConsensusStatus{Height: head.Height + 1},
 	}
+	if b.c.Index != nil {
+		info.IndexedHeight = b.c.Index.IndexedHeight()
+	}
+	return info
 }
 
 // New starts a chain; it stops when the test ends.

@@ -4,7 +4,7 @@
 
 import { h, s, dl, table, short, time, marked } from './dom.js';
 import { get, escapeKey, loadTrust, forgetTrust, trustFromGenesis, trustWarning, ApiError } from './api.js';
-import { verifyBlock, verifyParentLink, verifyTx, verifyKey, ed25519Verify, cryptoUnavailable, sha256, Report } from './verify.js';
+import { verifyBlock, verifyParentLink, verifyTxProof, verifyKey, verifyAccount, verifySearch, SEARCH_LIMITS, ed25519Verify, cryptoUnavailable, sha256, Report } from './verify.js';
 import { hex, unhex, stringifyJSON, parseJSON, voteSignBytes } from './codec.js';
 
 const main = document.getElementById('main');
@@ -14,7 +14,7 @@ let lastStatus = null; // the node's status the trust was compared with
 function setTitle(t) { document.title = `${t} · Cairn explorer`; }
 
 function render(...kids) {
-  main.replaceChildren(...kids.flat().filter(Boolean));
+  main.replaceChildren(...kids.flat(Infinity).filter(Boolean));
 }
 
 function errorBox(e) {
@@ -66,7 +66,7 @@ async function ensureTrust() {
 // ---- verify UI ----------------------------------------------------------
 
 /** verifyButton returns a button and the region its report is drawn in. */
-function verifyPanel(label, run) {
+function verifyPanel(label, run, what) {
   const out = h('div', { id: 'report', class: 'report', 'aria-live': 'polite' });
   const btn = h('button', { type: 'button', id: 'verify', class: 'verify' }, label);
   btn.addEventListener('click', async () => {
@@ -94,7 +94,7 @@ function verifyPanel(label, run) {
     }
   });
   return h('section', { class: 'verify-panel', 'aria-label': 'Verification' },
-    h('p', null, btn, ' checks this page’s data in your browser: certificate signatures (Ed25519), header hash, Merkle and state proofs (SHA-256), against the trusted validator set.'),
+    h('p', null, btn, ' ', what || 'checks this page’s data in your browser: certificate signatures (Ed25519), header hash, Merkle and state proofs (SHA-256), against the trusted validator set.'),
     out);
 }
 
@@ -108,7 +108,8 @@ function drawReport(out, r, trust) {
     h('ol', { class: 'checks' }, r.checks.map((c) => h('li', { class: c.ok ? 'pass' : 'fail' },
       h('span', { class: 'mark', 'aria-hidden': 'true' }, c.ok ? '✓' : '✗'),
       h('span', { class: 'sr' }, c.ok ? 'passed: ' : 'FAILED: '),
-      c.what, c.detail ? h('span', { class: 'detail' }, ` — ${c.detail}`) : ''))));
+      c.what, c.detail ? h('span', { class: 'detail' }, ` — ${c.detail}`) : ''))),
+    ...(r.notes || []).map((n) => h('p', { class: 'note' }, n)));
 }
 
 // ---- overview -----------------------------------------------------------
@@ -306,7 +307,8 @@ async function blockPage(height) {
 async function txPage(hash) {
   setTitle(`Transaction ${hash.slice(0, 10)}`);
   let t;
-  try { t = await get(`/v1/txs/${encodeURIComponent(hash)}`); } catch (e) {
+  // The proved answer (a pending one comes without proofs), so Verify checks exactly what the page shows.
+  try { t = await get(`/v1/txs/${encodeURIComponent(hash)}?prove=true`); } catch (e) {
     if (e instanceof ApiError && e.status === 404) { render(h('h1', null, 'Transaction'), h('p', null, `No transaction ${hash} is pending on this node or committed.`)); return; }
     throw e;
   }
@@ -316,7 +318,9 @@ async function txPage(hash) {
   render(
     h('h1', null, 'Transaction'),
     h('p', { class: `status ${t.status}` }, `Status: ${t.status}`),
-    committed ? verifyPanel('Verify transaction', async (trust) => verifyTx(t, await get(`/v1/blocks/${t.height}?decode=true`), trust)) : h('p', null, 'Pending transactions carry no proof yet; verify after commit.'),
+    committed ? verifyPanel('Verify transaction', (trust) => verifyTxProof(t, hash.toLowerCase(), trust),
+      'checks in your browser that this transaction is in the certified block and what its receipt says: the certificate signatures (Ed25519), the header hash, the transaction’s and the receipt’s Merkle proofs (SHA-256), against the trusted validator set. The outcome comes from the receipt’s bytes, not from the status shown.')
+      : h('p', null, 'Pending transactions carry no proof yet; verify after commit.'),
     dl([
       ['Hash', h('code', { class: 'wrap' }, t.hash)],
       committed && ['Block', h('a', { href: `/blocks/${t.height}` }, `height ${t.height}`), `, position ${t.index}`],
@@ -332,6 +336,12 @@ async function txPage(hash) {
       h('h2', null, 'Inclusion proof'),
       h('p', null, `RFC 6962 audit path of leaf ${t.proof.index} in a tree of ${t.proof.size} leaves, against tx root `, short(t.tx_root), '.'),
       t.proof.path.length ? h('ol', { class: 'path' }, t.proof.path.map((p) => h('li', null, h('code', null, p)))) : h('p', null, 'The path is empty: the transaction is the only one in its block.'),
+      t.receipt_proof ? [
+        h('h2', null, 'Receipt proof'),
+        h('p', null, `RFC 6962 audit path of the receipt’s result hash (the receipt bytes without the reason), leaf ${t.receipt_proof.index} of ${t.receipt_proof.size}, against results root `, short(t.header.results_root), '.'),
+        t.receipt_proof.path.length ? h('ol', { class: 'path', 'aria-label': 'Receipt proof path' }, t.receipt_proof.path.map((p) => h('li', null, h('code', null, p)))) : '',
+        h('details', null, h('summary', null, 'Receipt bytes'), h('pre', { class: 'wrap', tabindex: '0' }, t.receipt_bytes_hex)),
+      ] : '',
     ] : '',
     h('details', null, h('summary', null, 'Canonical bytes'), h('pre', { class: 'wrap', tabindex: '0' }, t.tx_bytes_hex)),
   );
@@ -341,7 +351,8 @@ async function txPage(hash) {
 
 async function accountPage(addr) {
   setTitle(`Account ${addr.slice(0, 10)}`);
-  const a = await get(`/v1/accounts/${encodeURIComponent(addr)}`);
+  // The proved answer, so Verify checks exactly the balance and nonce shown.
+  const a = await get(`/v1/accounts/${encodeURIComponent(addr)}?prove=true`);
   const rows = h('div');
   const more = h('p');
   const list = [];
@@ -354,8 +365,14 @@ async function accountPage(addr) {
     more.replaceChildren(page.next_cursor ? h('button', { type: 'button', onclick: () => load(page.next_cursor) }, 'Older transactions') : '');
   };
   render(h('h1', null, 'Account'),
-    dl([['Address', h('code', { class: 'wrap' }, a.address)], ['Balance', String(a.balance)], ['Nonce', `${a.nonce} (the next transaction uses ${BigInt(a.nonce) + 1n})`], ['At height', String(a.height)]]),
-    h('h2', null, 'Transactions'), rows, more);
+    dl([['Address', h('code', { class: 'wrap' }, a.address)], ['Balance', h('span', { id: 'balance' }, String(a.balance))], ['Nonce', `${a.nonce} (the next transaction uses ${BigInt(a.nonce) + 1n})`], ['At height', String(a.height)],
+      ['In the state', a.found ? 'yes' : 'no: this address was never seen (no transfer to it, no transaction from it)']]),
+    verifyPanel('Verify account', (trust) => verifyAccount(a, addr.toLowerCase(), trust),
+      a.found ? 'checks in your browser that the certified state at this height holds this balance and nonce: the certificate signatures (Ed25519), the header hash and the state proof (SHA-256), against the trusted validator set.'
+        : 'checks in your browser that the certified state at this height holds nothing for this address (a proof of absence), against the trusted validator set.'),
+    h('h2', null, 'Transactions'),
+    h('p', null, 'This list is the node’s own index and is not proven; each transaction verifies on its page.'),
+    rows, more);
   await load('');
 }
 
@@ -421,23 +438,34 @@ async function searchPage(q) {
   if (q && !/\s|:/.test(q)) jump.push(h('a', { href: `/keys/${escapeKey(q)}` }, `Key “${q}”`));
   const results = h('div', { id: 'results', 'aria-live': 'polite' });
   const more = h('p');
+  const hits = [];
+  const headers = new Map(); // height -> the certified header served with the hits at it
+  let total = 0;
+  const panel = q ? verifyPanel('Verify hits', async (trust) => {
+    const r = await verifySearch({ hits, headers: [...headers.values()].sort((a, b) => Number(a.height) - Number(b.height)) }, trust);
+    r.notes = []; // what search proofs cannot show is stated on the page, next to the button
+    return r;
+  },
+    'checks in your browser that every hit listed is a committed transaction (or block) with the status, type and time shown: each height’s certificate signatures (Ed25519) and header hash, each transaction’s and receipt’s Merkle proofs (SHA-256), against the trusted validator set.') : '';
   render(h('h1', null, 'Search'),
     jump.length ? h('p', null, 'Go to: ', jump.map((a, i) => [i ? ' · ' : '', a])) : '',
     results, more,
+    q ? [panel, h('p', { class: 'note', id: 'search-limits' }, SEARCH_LIMITS)] : '',
     h('details', { class: 'help' }, h('summary', null, 'Query language'),
       h('p', null, 'Words search text fields; ', h('code', null, 'field:value'), ' matches a field; ', h('code', null, 'amount:>100'), ', ', h('code', null, 'amount:5..10'), ' compare numbers; ',
         h('code', null, 'AND OR NOT -'), ' and parentheses combine; ', h('code', null, 'key:prefix/*'), ' matches a prefix. Fields: hash, type, from, to, address, sender, amount, key, value, nonce, height, index, time, status, code, reason, version, proposer, tx_count, doc.<path>.'),
       h('ul', null, EXAMPLES.map((x) => h('li', null, h('a', { href: `/search?q=${encodeURIComponent(x)}` }, h('code', null, x)))))));
   if (!q) { results.replaceChildren(h('p', null, 'Type a query above.')); return; }
-  const hits = [];
-  let total = 0;
   const load = async (cursor) => {
     let r;
     try {
-      r = await get(`/v1/search?q=${encodeURIComponent(q)}&limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      r = await get(`/v1/search?q=${encodeURIComponent(q)}&limit=20&prove=true${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
     } catch (e) { results.replaceChildren(errorBox(e)); return; }
     hits.push(...r.hits);
+    for (const x of r.headers || []) if (!headers.has(String(x.height))) headers.set(String(x.height), x);
     total = r.total;
+    const out = panel && panel.querySelector('#report');
+    if (out && out.dataset.verdict) { out.replaceChildren(h('p', null, 'More hits were loaded: verify again.')); out.removeAttribute('data-verdict'); }
     results.replaceChildren(h('p', { id: 'total' }, `${total} match${total === 1 ? '' : 'es'} (index at height ${r.indexed_height}, ${r.took_ms} ms)`),
       table('Search results', ['What', 'Height', 'Time', 'Status', 'Match'],
         hits.map((x) => [x.type === 'block' ? h('a', { href: `/blocks/${x.height}` }, `block ${x.height}`) : [h('a', { href: `/txs/${x.hash}` }, short(x.hash)), ` ${x.type}`],

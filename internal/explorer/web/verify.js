@@ -9,14 +9,14 @@
 // from the trusted set, hashes from bytes, and the fields the page shows
 // are compared with the certified bytes.
 //
-// Adding a proof kind (an account proof, a receipt proof): write a function
-// like verifyKey that checks the certified header with certifiedHeader, then
-// the proof against a root of that header (verifyStateProof for anything in
-// the state tree, verifyInclusion for an RFC 6962 tree), and register it in
-// `verifiers`.
+// Adding a proof kind: write a function like verifyKey or verifyAccount
+// that checks the certified header with certifiedHeader, then the proof
+// against a root of that header (verifyStateProof for anything in the state
+// tree, inclusionRoot for an RFC 6962 tree, verifyOutcome for a transaction
+// and its receipt), and register it in `verifiers`.
 
 import {
-  hex, unhex, concat, equal, decodeHeader, decodeTx, decodeReceipt, decodeKVEntry,
+  hex, unhex, concat, equal, decodeHeader, decodeTx, decodeReceipt, decodeKVEntry, decodeAccount, accountStateKey,
   voteSignBytes, txSignBytes, validatorSetBytes, quorum, kvStateKey, parseJSON, stringifyJSON,
 } from './codec.js';
 
@@ -350,6 +350,7 @@ export async function verifyKey(resp, key, trust) {
   const report = new Report(`Key ${key}`);
   const h = await certifiedHeader(report, { headerHex: resp.header_hex, certificate: resp.certificate }, trust);
   if (!h) return report;
+  report.header = h;
   report.eq('proof height = certified height', resp.height, h.height);
   const sk = kvStateKey(key);
   report.eq('state key = \'k\' ‖ the key', resp.state_key_hex, hex(sk));
@@ -368,6 +369,215 @@ export async function verifyKey(resp, key, trust) {
   return report;
 }
 
+/**
+ * verifyOutcome runs steps 2-5 of docs/api.md "How to verify a
+ * transaction's outcome" against a header already certified (h): the
+ * transaction's bytes and inclusion under tx_root, its receipt's bytes and
+ * inclusion under results_root. It returns the transaction and receipt
+ * decoded from the proven bytes ({tx, receipt}), or null where they cannot
+ * be read. The outcome is the decoded receipt's, never a JSON copy.
+ */
+export async function verifyOutcome(report, h, { hash, index, txHex, txProof, receiptHex, receiptProof }) {
+  let tb;
+  try { tb = unhex(txHex); } catch (e) { report.fail('transaction bytes are hex', e.message); return null; }
+  report.eq('transaction hash = SHA-256(its bytes)', hex(await sha256(tb)), hash);
+  let tx = null;
+  try {
+    tx = decodeTx(tb);
+    report.eq('transaction is for the trusted chain', tx.chain_id, h.chain_id);
+    let ok = false;
+    try { ok = await ed25519Verify(tx.sender, txSignBytes(tx.unsigned), tx.signature); } catch { ok = false; }
+    report.add(ok, 'Ed25519 signature of the sender over the transaction', short(tx.sender));
+  } catch (e) {
+    report.fail('transaction bytes decode (encoding.md 3.1)', e.message);
+  }
+  const tp = txProof || {};
+  report.eq('proof index = the transaction\'s index', tp.index, index);
+  report.eq('proof size = certified tx_count', tp.size, h.tx_count);
+  try {
+    const root = await inclusionRoot(unhex(hash, 32), index, h.tx_count, tp.path || []);
+    report.eq('RFC 6962 inclusion proof leads to the certified tx_root', hex(root), h.tx_root);
+  } catch (e) {
+    report.fail('RFC 6962 inclusion proof leads to the certified tx_root', e.message);
+  }
+  let rc = null;
+  try {
+    rc = decodeReceipt(unhex(receiptHex));
+    report.pass('receipt bytes decode (encoding.md 5)', rc.ok ? 'ok byte 01' : `ok byte 00, code ${rc.code}`);
+  } catch (e) {
+    report.fail('receipt bytes decode (encoding.md 5)', e.message);
+    return null;
+  }
+  report.eq('receipt is for this transaction (its tx_hash)', rc.tx_hash, hash);
+  const rp = receiptProof || {};
+  report.eq('receipt proof index = the transaction\'s index', rp.index, index);
+  report.eq('receipt proof size = certified tx_count', rp.size, h.tx_count);
+  try {
+    const root = await inclusionRoot(await sha256(rc.result), index, h.tx_count, rp.path || []);
+    report.eq('RFC 6962 receipt proof (result hash: the receipt without its reason) leads to the certified results_root', hex(root), h.results_root);
+  } catch (e) {
+    report.fail('RFC 6962 receipt proof (result hash: the receipt without its reason) leads to the certified results_root', e.message);
+  }
+  return { tx, receipt: rc };
+}
+
+/** outcomeText says what a proven receipt means. */
+export function outcomeText(rc) {
+  return rc.ok ? `committed and ok${rc.version ? `, wrote version ${rc.version}` : ''}` : `committed and failed with ${rc.code}; it changed nothing`;
+}
+
+/**
+ * verifyTxProof checks GET /v1/txs/{hash}?prove=true (docs/api.md "How to
+ * verify a transaction's outcome"): the certified header, the transaction's
+ * inclusion and its receipt's inclusion, in one answer. The outcome is read
+ * from the receipt bytes; the JSON copies (status, receipt, tx, header) must
+ * agree with the bytes. report.outcome is the decoded receipt.
+ */
+export async function verifyTxProof(resp, hash, trust) {
+  const report = new Report(`Transaction ${short(hash)}`);
+  report.eq('answer is about the transaction asked for', resp.hash, hash);
+  if (resp.header_hex === undefined) {
+    report.fail('answer carries a certified header and a receipt proof', `status ${resp.status}: only committed or failed transactions have proofs`);
+    return report;
+  }
+  const h = await certifiedHeader(report, { headerHex: resp.header_hex, hash: resp.block_hash, certificate: resp.certificate }, trust);
+  if (!h) return report;
+  report.header = h;
+  report.eq('height shown = certified height', resp.height, h.height);
+  const got = await verifyOutcome(report, h, {
+    hash, index: resp.index, txHex: resp.tx_bytes_hex, txProof: resp.proof, receiptHex: resp.receipt_bytes_hex, receiptProof: resp.receipt_proof,
+  });
+  if (!got) return report;
+  const rc = got.receipt;
+  report.outcome = rc;
+  if (resp.header !== undefined) fieldsMatch(report, 'header', resp.header, h, HEADER_FIELDS);
+  if (resp.tx_root !== undefined) report.eq('tx_root shown = certified tx_root', resp.tx_root, h.tx_root);
+  if (got.tx) {
+    const bad = txDiffers(resp.tx, got.tx);
+    report.add(bad.length === 0, 'transaction shown = transaction in its bytes', bad.length ? `differ: ${bad.join(', ')}` : 'fields and payload');
+  }
+  const r = resp.receipt || {};
+  const badR = [];
+  if (resp.status !== (rc.ok ? 'committed' : 'failed')) badR.push(`status ${resp.status}`);
+  if (!!r.ok !== rc.ok) badR.push(`ok ${!!r.ok}`);
+  if ((r.code || '') !== rc.code) badR.push(`code ${r.code || '(none)'}`);
+  if (String(r.version ?? 0) !== String(rc.version)) badR.push(`version ${r.version ?? 0}`);
+  if (r.tx_hash !== rc.tx_hash) badR.push('tx_hash');
+  report.add(badR.length === 0, 'status and receipt shown = the proven receipt bytes', badR.length ? `the page claims ${badR.join(', ')}; the bytes say ${rc.ok ? 'ok' : `failed: ${rc.code}`}` : (rc.ok ? 'ok' : `failed: ${rc.code}`));
+  if (report.ok) report.pass(`proves: ${outcomeText(rc)}`, `at height ${h.height}, position ${resp.index}`);
+  return report;
+}
+
+/**
+ * verifyAccount checks GET /v1/accounts/{address}?prove=true (docs/api.md
+ * "How to verify an account"): the certified header, then the account's
+ * state proof under 'a' ‖ address. A found account's balance and nonce are
+ * read from value_hex; an address never seen is proven absent (balance and
+ * nonce 0). height, when given, is the height asked for. report.account is
+ * {found, balance, nonce} as proven.
+ */
+export async function verifyAccount(resp, address, trust, height) {
+  const addr = String(address).toLowerCase();
+  const report = new Report(`Account ${short(addr)}`);
+  report.eq('answer is about the address asked for', resp.address, addr);
+  let sk;
+  try { sk = accountStateKey(addr); } catch (e) { report.fail('address is 20 bytes of hex', e.message); return report; }
+  const h = await certifiedHeader(report, { headerHex: resp.header_hex, certificate: resp.certificate }, trust);
+  if (!h) return report;
+  report.header = h;
+  report.eq('height shown = certified height', resp.height, h.height);
+  if (height !== undefined && height !== null && height !== '') report.eq('certified height = the height asked for', h.height, height);
+  report.eq('state key = \'a\' ‖ the address', resp.state_key_hex, hex(sk));
+  let value = null;
+  let acct = { found: false, balance: 0n, nonce: 0n };
+  if (resp.found) {
+    try {
+      value = unhex(resp.value_hex);
+      const a = decodeAccount(value);
+      acct = { found: true, ...a };
+      report.pass('account bytes decode (encoding.md 7: u64 balance ‖ u64 nonce)', `balance ${a.balance}, nonce ${a.nonce}`);
+    } catch (e) {
+      report.fail('account bytes decode (encoding.md 7: u64 balance ‖ u64 nonce)', e.message);
+      return report;
+    }
+  } else if (resp.value_hex !== undefined) {
+    report.fail('an absent account has no value', 'value_hex is served with found false');
+  }
+  const same = String(resp.balance) === String(acct.balance) && String(resp.nonce) === String(acct.nonce);
+  report.add(same, 'balance and nonce shown = the proven account', same ? `balance ${acct.balance}, nonce ${acct.nonce}`
+    : `the page claims balance ${resp.balance}, nonce ${resp.nonce}; the proven bytes say ${acct.balance}, ${acct.nonce}`);
+  await verifyStateProof(report, { stateKey: sk, value, proof: resp.proof || {}, root: h.state_root });
+  report.account = acct;
+  if (report.ok) {
+    report.pass(acct.found ? `proves balance ${acct.balance} and nonce ${acct.nonce}` : 'proves the address holds nothing: never seen, balance 0 and nonce 0', `at the end of height ${h.height}`);
+  }
+  return report;
+}
+
+/**
+ * verifySearch checks a page of GET /v1/search?prove=true (docs/api.md "How
+ * to verify search hits"): every header of `headers` is certified, and
+ * every hit is a committed transaction (or a block) at its height's
+ * certified header, with the status, code, type and time it states. One
+ * check per header and per hit; each hit's detail names the checks that
+ * failed. It cannot show completeness, total, order, score or snippets:
+ * report.notes says so. report.hits lists, per hit, {ok, detail}.
+ */
+export async function verifySearch(resp, trust) {
+  const report = new Report('Search hits');
+  const headers = new Map();
+  let last = -1n;
+  for (const [j, x] of (resp.headers || []).entries()) {
+    const sub = new Report('header');
+    const hd = await certifiedHeader(sub, { headerHex: x.header_hex, hash: x.hash, certificate: x.certificate }, trust);
+    if (hd) {
+      sub.eq('height shown = certified height', x.height, hd.height);
+      if (hd.height <= last) sub.fail('headers ascend by height, each once', `height ${hd.height} after ${last}`);
+      last = hd.height;
+    }
+    const what = `certified header of height ${hd ? hd.height : `#${j}`}`;
+    if (report.add(sub.ok, what, sub.ok ? `${plural(sub.checks.filter((c) => c.what.startsWith('Ed25519')).length, 'signature')}, quorum reached` : failed(sub))) headers.set(String(hd.height), hd);
+  }
+  report.hits = [];
+  for (const [i, hit] of (resp.hits || []).entries()) {
+    const sub = new Report('hit');
+    const hd = headers.get(String(hit.height));
+    let what = `hit ${i + 1}: ${hit.type === 'block' ? 'block' : 'transaction'} ${short(hit.hash)} at height ${hit.height}`;
+    if (!hd) {
+      sub.fail('a certified header of its height is in the answer', `none for height ${hit.height}`);
+    } else {
+      const ms = Date.parse(hit.time);
+      sub.add(ms === Number(hd.time), 'time shown = the header\'s time', `${hit.time}; header ${new Date(Number(hd.time)).toISOString()}`);
+      if (hit.index === undefined || hit.index === null) {
+        sub.eq('block hash = the certified header\'s hash', hit.hash, hd.hash);
+        what = `${what}: a certified block`;
+      } else {
+        const p = hit.proof || {};
+        const got = await verifyOutcome(sub, hd, { hash: hit.hash, index: hit.index, txHex: p.tx_bytes_hex, txProof: p.tx_proof, receiptHex: p.receipt_bytes_hex, receiptProof: p.receipt_proof });
+        if (got) {
+          const rc = got.receipt;
+          const status = rc.ok ? 'ok' : 'failed';
+          sub.eq('status shown = the proven receipt', `${hit.status}${hit.code ? `: ${hit.code}` : ''}`, `${status}${rc.ok ? '' : `: ${rc.code}`}`);
+          if (got.tx) sub.eq('type shown = the type in the transaction bytes', hit.type, got.tx.type);
+          if (sub.ok) what = `${what}: ${outcomeText(rc)}`;
+        }
+      }
+    }
+    report.add(sub.ok, what, sub.ok ? `${sub.checks.length} checks` : failed(sub));
+    report.hits.push({ ok: sub.ok, detail: sub.ok ? what : failed(sub) });
+  }
+  if (!(resp.hits || []).length) report.pass('no hits on this page', 'nothing to prove');
+  report.notes = [SEARCH_LIMITS];
+  return report;
+}
+
+/** SEARCH_LIMITS is what search proofs cannot show (docs/api.md "How to verify search hits"). */
+export const SEARCH_LIMITS = 'What this does not prove: that no other committed transaction matches (completeness), '
+  + 'that the total is right, the order or score of the hits, their snippets and highlights, or that the query was applied as written. '
+  + 'The search index is the node’s own; nothing certifies it.';
+
+function failed(r) { return r.failures.map((c) => `${c.what}${c.detail ? ` (${c.detail})` : ''}`).join('; '); }
+
 /** verifiers names every proof kind the explorer can check. */
-export const verifiers = { block: verifyBlock, tx: verifyTx, key: verifyKey };
+export const verifiers = { block: verifyBlock, tx: verifyTx, txProof: verifyTxProof, key: verifyKey, account: verifyAccount, search: verifySearch };
 

@@ -1,0 +1,340 @@
+// Package vm runs contracts: WebAssembly modules checked and instrumented at
+// deploy time (internal/instrument), executed by wazero (pure Go), with the
+// Cairn host API and a deterministic WASI subset.
+//
+// Invariants:
+//   - Deterministic: a call's result, gas used, state writes, transfers and
+//     events are a function of (code, state, Env, input, gas limit) alone.
+//     Gas is counted by instructions injected into the bytecode plus host
+//     calls priced by bytes, never by time; there is no wall-clock timeout
+//     anywhere (the context passed in is used for nothing but values). WASI
+//     clocks read the block time, random_get is a SHA-256 stream seeded by the
+//     transaction hash, sleeps and yields return at once, stdout and stderr
+//     are discarded, and there is no file system, argument or environment.
+//   - Isolated: every call runs in a fresh instance, so nothing a contract
+//     keeps in memory survives into another transaction, block or restart.
+//     (A fresh instance per call is stricter than once per block and
+//     contract; its cost is the module's start-up, see Engine.Call.)
+//   - Bounded: memory is capped in pages (growth beyond it fails), the call
+//     stack in frames, contract-to-contract calls in depth, keys, values,
+//     events and range pages in bytes or entries, and all work in gas.
+//   - All or nothing: a call's writes, transfers and events are buffered
+//     (Overlay) and returned only if the call succeeds; a failed call
+//     (out_of_gas included) changes nothing and still reports its gas used.
+package vm
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/instrument"
+	"github.com/cairn-db/cairn/types"
+)
+
+// Failure codes of a contract call; stable, they appear in receipts.
+const (
+	CodeOutOfGas        types.Code = "out_of_gas"
+	CodeCallDepth       types.Code = "call_depth_exceeded"
+	CodeMemoryLimit     types.Code = "memory_limit"
+	CodeContractError   types.Code = "contract_error"
+	CodeTrap            types.Code = "contract_trap"
+	CodeKeyTooLarge     types.Code = "key_too_large"
+	CodeValueTooLarge   types.Code = "value_too_large"
+	CodeEventTooLarge   types.Code = "event_too_large"
+	CodeTooManyEvents   types.Code = "too_many_events"
+	CodeReadOnly        types.Code = "read_only"
+	CodeInvalidCode     types.Code = "invalid_code"
+	CodeNoSuchContract  types.Code = "no_such_contract"
+	CodeNoSuchFunction  types.Code = "no_such_function"
+	CodeInsufficientBal types.Code = "insufficient_balance"
+)
+
+// Limits bound every call. The zero value of a field means its default.
+type Limits struct {
+	MaxModuleBytes   int    // deploy: code size (default 8 MiB)
+	MaxMemoryPages   uint32 // per instance (default 512 = 32 MiB)
+	MaxCallDepth     uint32 // wasm frames (default 10000)
+	MaxContractDepth int    // nested contract calls (default 8)
+	MaxKeyBytes      int    // default 1 KiB
+	MaxValueBytes    int    // default 64 KiB
+	MaxEventBytes    int    // name + data, default 8 KiB
+	MaxEvents        int    // per transaction, default 64
+	MaxRangePage     int    // entries per GetStateByRange page, default 100
+	MaxHistory       int    // entries per GetHistoryForKey, default 100
+	MaxReturnBytes   int    // result of a call, default 64 KiB
+	StartGas         uint64 // budget for the module's own start-up (_initialize), default 50M
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&l.MaxModuleBytes, 8<<20)
+	def(&l.MaxContractDepth, 8)
+	def(&l.MaxKeyBytes, 1024)
+	def(&l.MaxValueBytes, 64<<10)
+	def(&l.MaxEventBytes, 8<<10)
+	def(&l.MaxEvents, 64)
+	def(&l.MaxRangePage, 100)
+	def(&l.MaxHistory, 100)
+	def(&l.MaxReturnBytes, 64<<10)
+	if l.MaxMemoryPages == 0 {
+		l.MaxMemoryPages = 512
+	}
+	if l.MaxCallDepth == 0 {
+		l.MaxCallDepth = 10000
+	}
+	if l.StartGas == 0 {
+		l.StartGas = 50_000_000
+	}
+	return l
+}
+
+// Gas prices of host calls and memory; instructions cost one unit each.
+const (
+	GasHostCall   = 100  // every host function call
+	GasReadByte   = 1    // per byte a host call reads or returns
+	GasWriteByte  = 10   // per byte of key and value a write stores
+	GasEmitByte   = 5    // per byte of an event
+	GasMemoryPage = 2000 // per 64 KiB page grown beyond the start-up size
+)
+
+// Config chooses the engine.
+type Config struct {
+	Limits Limits
+	// Interpreter selects wazero's interpreter instead of its compiler (the
+	// two must agree bit for bit; tests run both).
+	Interpreter bool
+	// CacheDir, if set, keeps compiled code on disk between restarts.
+	CacheDir string
+}
+
+// Engine compiles modules once per code hash and runs calls.
+type Engine struct {
+	limits Limits
+	rt     wazero.Runtime
+
+	mu       sync.Mutex
+	compiled map[crypto.Hash]*program
+}
+
+type program struct {
+	mod        wazero.CompiledModule
+	initialize bool // exports _initialize
+}
+
+// wasiAllowed is the WASI subset a module may import: wazero's
+// wasi_snapshot_preview1, configured per instance in Call so that each
+// function is deterministic: no preopened directory (every path_* call
+// and every fd beyond 0-2 fails alike), empty stdin, stdout and stderr
+// discarded, no arguments or environment, clocks at the block time, sleeps
+// and yields that return at once, random bytes from the transaction hash.
+// Sockets and proc_raise are refused.
+var wasiAllowed = map[string]bool{}
+
+func init() {
+	for _, n := range strings.Fields(`args_get args_sizes_get clock_res_get clock_time_get
+		environ_get environ_sizes_get fd_advise fd_allocate fd_close fd_datasync fd_fdstat_get
+		fd_fdstat_set_flags fd_fdstat_set_rights fd_filestat_get fd_filestat_set_size
+		fd_filestat_set_times fd_pread fd_prestat_get fd_prestat_dir_name fd_pwrite fd_read
+		fd_readdir fd_renumber fd_seek fd_sync fd_tell fd_write path_create_directory
+		path_filestat_get path_filestat_set_times path_link path_open path_readlink
+		path_remove_directory path_rename path_symlink path_unlink_file poll_oneoff proc_exit
+		random_get sched_yield`) {
+		wasiAllowed[n] = true
+	}
+}
+
+// AllowImport reports whether a module may import module.name.
+func AllowImport(module, name string) bool {
+	switch module {
+	case "wasi_snapshot_preview1":
+		return wasiAllowed[name]
+	case HostModule:
+		return hostNames[name]
+	}
+	return false
+}
+
+// New starts an engine.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	limits := cfg.Limits.withDefaults()
+	rc := wazero.NewRuntimeConfigCompiler()
+	if cfg.Interpreter {
+		rc = wazero.NewRuntimeConfigInterpreter()
+	}
+	rc = rc.WithCoreFeatures(api.CoreFeaturesV2).
+		WithMemoryLimitPages(limits.MaxMemoryPages).
+		WithCloseOnContextDone(false)
+	if cfg.CacheDir != "" {
+		cache, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("vm: compilation cache %s: %w", cfg.CacheDir, err)
+		}
+		rc = rc.WithCompilationCache(cache)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("vm: wasi: %w", err)
+	}
+	if err := instantiateHost(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("vm: host module: %w", err)
+	}
+	return &Engine{limits: limits, rt: rt, compiled: map[crypto.Hash]*program{}}, nil
+}
+
+// Close releases the engine's compiled code.
+func (e *Engine) Close(ctx context.Context) error { return e.rt.Close(ctx) }
+
+// Limits returns the engine's limits, defaults filled in.
+func (e *Engine) Limits() Limits { return e.limits }
+
+// Prepare checks raw code as deploy does and returns the instrumented
+// module. Errors are *types.TxError with CodeInvalidCode and name the
+// problem (malformed module, forbidden import or feature, size).
+func (e *Engine) Prepare(ctx context.Context, code []byte) ([]byte, error) {
+	m, err := instrument.Instrument(code, instrument.Config{
+		AllowImport:    AllowImport,
+		MaxMemoryPages: e.limits.MaxMemoryPages,
+		MaxCallDepth:   e.limits.MaxCallDepth,
+		MaxModuleBytes: e.limits.MaxModuleBytes,
+	})
+	if err != nil {
+		return nil, types.Errf(CodeInvalidCode, "%v", err)
+	}
+	hasInvoke := false
+	for _, x := range m.Exports {
+		if x == ExportInvoke {
+			hasInvoke = true
+		}
+	}
+	if !hasInvoke {
+		return nil, types.Errf(CodeInvalidCode, "module exports no %q function (build it against the contract SDK)", ExportInvoke)
+	}
+	if _, err := e.load(ctx, m.Code); err != nil {
+		return nil, err
+	}
+	return m.Code, nil
+}
+
+// CodeHash names instrumented code.
+func CodeHash(code []byte) crypto.Hash { return sha256.Sum256(code) }
+
+// load compiles instrumented code once per hash.
+func (e *Engine) load(ctx context.Context, code []byte) (*program, error) {
+	h := CodeHash(code)
+	e.mu.Lock()
+	p, ok := e.compiled[h]
+	e.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	mod, err := e.rt.CompileModule(ctx, code)
+	if err != nil {
+		return nil, types.Errf(CodeInvalidCode, "compile: %v", err)
+	}
+	for _, imp := range mod.ImportedFunctions() {
+		m, n, _ := imp.Import()
+		if !AllowImport(m, n) {
+			return nil, types.Errf(CodeInvalidCode, "forbidden import %s.%s", m, n)
+		}
+	}
+	p = &program{mod: mod}
+	_, p.initialize = mod.ExportedFunctions()["_initialize"]
+	if f, ok := mod.ExportedFunctions()[ExportInvoke]; !ok || len(f.ParamTypes()) != 0 || len(f.ResultTypes()) != 0 {
+		return nil, types.Errf(CodeInvalidCode, "export %q must be a function of no parameters and no results", ExportInvoke)
+	}
+	e.mu.Lock()
+	if q, ok := e.compiled[h]; ok {
+		p = q
+	} else {
+		e.compiled[h] = p
+	}
+	e.mu.Unlock()
+	return p, nil
+}
+
+// Env is what a call may learn about its context.
+type Env struct {
+	Contract string
+	Self     crypto.Address // the contract's account
+	Caller   crypto.Address // the transaction's sender, or the calling contract
+	TxHash   crypto.Hash
+	Height   uint64
+	Time     int64 // block time, unix nanoseconds
+	ReadOnly bool  // a query: writes, events and transfers refused
+}
+
+// ContractAddress is the account of a contract: its funds live there.
+func ContractAddress(name string) crypto.Address {
+	h := sha256.Sum256(append([]byte("cairn/contract-address/v1\x00"), name...))
+	var a crypto.Address
+	copy(a[:], h[:])
+	return a
+}
+
+// Resolver finds a deployed contract's instrumented code, for calls
+// between contracts.
+type Resolver interface {
+	Code(contract string) ([]byte, error)
+}
+
+// Outcome is the result of a call.
+type Outcome struct {
+	Result  []byte
+	GasUsed uint64
+	// Err is nil on success, else a *types.TxError with one of the Code*
+	// values of this package.
+	Err error
+}
+
+// Call runs code with input (kind, fn, args) against
+// the overlay, with gasLimit. On success the overlay holds the call's
+// writes; on failure they are rolled back. The returned error is for
+// failures of the node itself (state reads), never of the contract.
+func (e *Engine) Call(ctx context.Context, ov *Overlay, res Resolver, code []byte, env Env, kind byte, fn string, args []byte, gasLimit uint64) (*Outcome, error) {
+	s := &session{engine: e, overlay: ov, resolver: res}
+	return s.call(ctx, code, env, kind, fn, args, gasLimit, 0)
+}
+
+// Export names of a contract module.
+const (
+	ExportInvoke = "cairn_invoke"
+)
+
+// randSource is a deterministic byte stream: SHA-256(seed || counter).
+type randSource struct {
+	seed [32]byte
+	ctr  uint64
+	buf  []byte
+}
+
+func (r *randSource) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if len(r.buf) == 0 {
+			var c [8]byte
+			binary.BigEndian.PutUint64(c[:], r.ctr)
+			r.ctr++
+			h := sha256.Sum256(append(r.seed[:], c[:]...))
+			r.buf = h[:]
+		}
+		k := copy(p[n:], r.buf)
+		r.buf = r.buf[k:]
+		n += k
+	}
+	return n, nil
+}

@@ -60,6 +60,9 @@ const (
 	// GrowFailedGlobal is set to 1 when a memory.grow fails (the memory
 	// cap), so the host can name a later trap for what it is.
 	GrowFailedGlobal = "__cairn_grow_failed"
+	// GlobalPrefix + decimal index exports each of the module's own mutable
+	// globals, so the host can snapshot a started instance and restore it.
+	GlobalPrefix = "__cairn_g"
 	// ReservedPrefix is refused in a module's own export names.
 	ReservedPrefix = "__cairn_"
 )
@@ -101,6 +104,9 @@ type Module struct {
 	Exports []string
 	// MemoryMinPages is the initial size of the module's memory.
 	MemoryMinPages uint32
+	// MutableGlobals lists the export names of the module's own mutable
+	// globals (GlobalPrefix + index).
+	MutableGlobals []string
 }
 
 type funcType struct{ params, results []byte }
@@ -176,6 +182,7 @@ type rewriter struct {
 	gasIdx      uint32
 	depthIdx    uint32
 	growIdx     uint32
+	mutable     []uint32 // indices of the module's own mutable globals
 }
 
 func (m *rewriter) run(secs []section) error {
@@ -214,11 +221,12 @@ func (m *rewriter) run(secs []section) error {
 	}
 	var nGlobals uint32
 	if s := find(6); s != nil {
-		n, err := checkGlobals(s.body)
+		n, mutable, err := checkGlobals(s.body)
 		if err != nil {
 			return err
 		}
 		nGlobals = n
+		m.mutable = mutable
 	}
 	m.gasIdx, m.depthIdx, m.growIdx = nGlobals, nGlobals+1, nGlobals+2
 	if s := find(7); s != nil {
@@ -496,34 +504,40 @@ func checkTables(b []byte) error {
 	return nil
 }
 
-// checkGlobals refuses v128 globals and returns the number of globals.
+// checkGlobals refuses v128 globals and returns the number of globals and
+// the indices of the mutable ones.
 // Initialisers are constant expressions that end at the first 0x0b of the
 // simple forms used in practice; anything richer is validated by the engine.
-func checkGlobals(b []byte) (uint32, error) {
+func checkGlobals(b []byte) (uint32, []uint32, error) {
+	var mutable []uint32
 	r := &reader{b: b}
 	n, err := r.u32()
 	if err != nil {
-		return 0, malformed("global section: %v", err)
+		return 0, nil, malformed("global section: %v", err)
 	}
 	for i := uint32(0); i < n; i++ {
 		t, err := r.byte()
 		if err != nil {
-			return 0, malformed("global %d: %v", i, err)
+			return 0, nil, malformed("global %d: %v", i, err)
 		}
 		if err := checkValType(t, fmt.Sprintf("global %d", i)); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
-		if _, err := r.byte(); err != nil {
-			return 0, malformed("global %d: %v", i, err)
+		mut, err := r.byte()
+		if err != nil {
+			return 0, nil, malformed("global %d: %v", i, err)
+		}
+		if mut == 1 {
+			mutable = append(mutable, i)
 		}
 		if err := skipConstExpr(r); err != nil {
-			return 0, malformed("global %d initialiser: %v", i, err)
+			return 0, nil, malformed("global %d initialiser: %v", i, err)
 		}
 	}
 	if !r.eof() {
-		return 0, malformed("global section: trailing bytes")
+		return 0, nil, malformed("global section: trailing bytes")
 	}
-	return n, nil
+	return n, mutable, nil
 }
 
 func skipConstExpr(r *reader) error {
@@ -625,7 +639,7 @@ func (m *rewriter) newGlobals(s *section) []byte {
 
 func (m *rewriter) newExports(s *section) []byte {
 	var out []byte
-	out = appendU32(out, uint32(len(m.out.Exports)+3))
+	out = appendU32(out, uint32(len(m.out.Exports)+3+len(m.mutable)))
 	if s != nil {
 		r := &reader{b: s.body}
 		_, _ = r.u32()
@@ -640,6 +654,13 @@ func (m *rewriter) newExports(s *section) []byte {
 	out = appendName(out, GrowFailedGlobal)
 	out = append(out, 0x03)
 	out = appendU32(out, m.growIdx)
+	for _, g := range m.mutable {
+		name := fmt.Sprintf("%s%d", GlobalPrefix, g)
+		m.out.MutableGlobals = append(m.out.MutableGlobals, name)
+		out = appendName(out, name)
+		out = append(out, 0x03)
+		out = appendU32(out, g)
+	}
 	return out
 }
 
@@ -658,4 +679,52 @@ func (m *rewriter) blockTypeFor(results []byte) []byte {
 	}
 	m.extraTypes = append(m.extraTypes, results)
 	return appendS64(nil, int64(len(m.types)+len(m.extraTypes)-1))
+}
+
+// SnapshotGlobals returns the export names of an instrumented module's own
+// mutable globals (GlobalPrefix + index), in index order.
+func SnapshotGlobals(code []byte) ([]string, error) {
+	if len(code) < 8 || !bytes.Equal(code[:8], wasmHeader) {
+		return nil, malformed("no wasm header")
+	}
+	r := &reader{b: code, off: 8}
+	var names []string
+	for !r.eof() {
+		id, err := r.byte()
+		if err != nil {
+			return nil, malformed("%v", err)
+		}
+		n, err := r.u32()
+		if err != nil {
+			return nil, malformed("%v", err)
+		}
+		body, err := r.bytes(int(n))
+		if err != nil {
+			return nil, malformed("%v", err)
+		}
+		if id != 7 {
+			continue
+		}
+		er := &reader{b: body}
+		cnt, err := er.u32()
+		if err != nil {
+			return nil, malformed("%v", err)
+		}
+		for i := uint32(0); i < cnt; i++ {
+			name, err := er.name()
+			if err != nil {
+				return nil, malformed("%v", err)
+			}
+			if _, err := er.byte(); err != nil {
+				return nil, malformed("%v", err)
+			}
+			if _, err := er.u32(); err != nil {
+				return nil, malformed("%v", err)
+			}
+			if strings.HasPrefix(name, GlobalPrefix) {
+				names = append(names, name)
+			}
+		}
+	}
+	return names, nil
 }

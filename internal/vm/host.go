@@ -41,6 +41,76 @@ type session struct {
 	engine   *Engine
 	overlay  *Overlay
 	resolver Resolver
+	scope    *Scope
+}
+
+// Scope keeps one instance per code hash across the calls of one block
+// execution (Engine.Call with the same scope), so that a block pays for
+// restoring a contract's started state once per contract rather than once
+// per call: the "fresh instance per (block, contract)" rule. Calls run in
+// the block's order, and a call that fails discards its instance (the next
+// call starts from the snapshot again), so every validator executing the
+// block gives every call the same instance state. A nil *Scope (queries)
+// restores the started state for every call. Close returns the instances
+// to the engine's pool; a scope is used by one goroutine at a time.
+type Scope struct {
+	held    map[crypto.Hash]*instance // idle, in the state the last call left
+	running map[crypto.Hash]bool
+}
+
+// NewScope starts a scope for one block execution.
+func NewScope() *Scope {
+	return &Scope{held: map[crypto.Hash]*instance{}, running: map[crypto.Hash]bool{}}
+}
+
+func (sc *Scope) take(ctx context.Context, e *Engine, p *program, h crypto.Hash) (*instance, error) {
+	if sc == nil || sc.running[h] {
+		// No scope, or the code is running already (a contract calling
+		// itself): a separate instance from the started state.
+		return e.acquire(ctx, p)
+	}
+	in := sc.held[h]
+	if in == nil {
+		var err error
+		if in, err = e.acquire(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	delete(sc.held, h)
+	sc.running[h] = true
+	in.owner = p
+	return in, nil
+}
+
+// done ends a call's use of an instance: kept for the scope's next call
+// when the call ended cleanly, else closed.
+func (sc *Scope) done(ctx context.Context, e *Engine, p *program, h crypto.Hash, in *instance, clean bool) {
+	if in.owner != nil {
+		sc.running[h] = false
+		if clean {
+			sc.held[h] = in
+			return
+		}
+		in.owner = nil
+	}
+	if clean {
+		e.release(ctx, p, in)
+	} else {
+		in.mod.Close(ctx)
+	}
+}
+
+// Close hands the scope's instances back to the engine.
+func (sc *Scope) Close(ctx context.Context, e *Engine) {
+	if sc == nil {
+		return
+	}
+	for h, in := range sc.held {
+		p := in.owner
+		in.owner = nil
+		e.release(ctx, p, in)
+		delete(sc.held, h)
+	}
 }
 
 // frame is one running call; host functions find it in their context.
@@ -57,6 +127,7 @@ type frame struct {
 	abort   *types.TxError
 	nodeErr error
 	events  int
+	startup bool // the module start-up: no host API
 }
 
 type frameKey struct{}
@@ -134,6 +205,9 @@ func (f *frame) writable(what string) {
 
 func enter(ctx context.Context) *frame {
 	f := ctx.Value(frameKey{}).(*frame)
+	if f.startup {
+		f.fail(CodeTrap, "the host API is not available during module start-up (package initialisers)")
+	}
 	f.charge(GasHostCall)
 	f.chargeMemory()
 	return f
@@ -333,7 +407,7 @@ func newHostFuncs() map[string]any {
 			if gas == 0 || gas > left {
 				gas = left
 			}
-			code, err := f.s.resolver.Code(name)
+			code, err := f.s.resolver.Resolve(name)
 			if err != nil {
 				var te *types.TxError
 				if errors.As(err, &te) {
@@ -388,7 +462,113 @@ func EncodeInput(kind byte, fn string, args []byte) []byte {
 	return append(out, args...)
 }
 
-func (s *session) call(ctx context.Context, code []byte, env Env, kind byte, fn string, args []byte, gasLimit uint64, depth int) (*Outcome, error) {
+// instance is a started module ready for a call. Its WASI clocks and
+// random source read env and rnd, set before each call, so that a pooled
+// instance serves any call.
+type instance struct {
+	mod      api.Module
+	env      *Env
+	rnd      *randSource
+	gas      api.MutableGlobal
+	depth    api.Global
+	grow     api.MutableGlobal
+	globals  []api.MutableGlobal
+	depthSet api.MutableGlobal
+	owner    *program // set while a Scope holds the instance
+}
+
+// wasiConfig is an instance's configuration: the deterministic WASI of the
+// package doc, reading the block time and seed from env and rnd.
+func wasiConfig(env *Env, rnd *randSource) wazero.ModuleConfig {
+	return wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions().
+		WithWalltime(func() (int64, int32) { return env.Time / 1e9, int32(env.Time % 1e9) }, sys.ClockResolution(1)).
+		WithNanotime(func() int64 { return env.Time }, sys.ClockResolution(1)).
+		WithNanosleep(func(int64) {}).
+		WithOsyield(func() {}).
+		WithRandSource(rnd)
+}
+
+func (r *randSource) reseed(env Env) {
+	r.seed = sha256.Sum256(append(append([]byte("cairn/wasi-random/v1\x00"), env.TxHash[:]...), env.Contract...))
+	r.ctr, r.buf = 0, nil
+}
+
+// acquire returns an instance of p in its started state: from the pool,
+// or newly instantiated.
+func (e *Engine) acquire(ctx context.Context, p *program) (*instance, error) {
+	p.mu.Lock()
+	if n := len(p.pool); n > 0 {
+		in := p.pool[n-1]
+		p.pool = p.pool[:n-1]
+		p.mu.Unlock()
+		if err := p.restore(in); err == nil {
+			return in, nil
+		}
+		in.mod.Close(ctx)
+	} else {
+		p.mu.Unlock()
+	}
+	in := &instance{env: &Env{Time: 1}, rnd: &randSource{}}
+	mod, err := e.rt.InstantiateModule(ctx, p.mod, wasiConfig(in.env, in.rnd))
+	if err != nil {
+		return nil, err
+	}
+	in.mod = mod
+	in.gas = mod.ExportedGlobal(instrument.GasGlobal).(api.MutableGlobal)
+	in.depthSet = mod.ExportedGlobal(instrument.DepthGlobal).(api.MutableGlobal)
+	in.depth = in.depthSet
+	in.grow = mod.ExportedGlobal(instrument.GrowFailedGlobal).(api.MutableGlobal)
+	for _, n := range p.globals {
+		in.globals = append(in.globals, mod.ExportedGlobal(n).(api.MutableGlobal))
+	}
+	if mem := mod.Memory(); mem != nil && mem.Size() < uint32(len(p.memory)) {
+		if _, ok := mem.Grow((uint32(len(p.memory)) - mem.Size()) / 65536); !ok {
+			mod.Close(ctx)
+			return nil, fmt.Errorf("memory of %d bytes cannot be restored", len(p.memory))
+		}
+	}
+	if err := p.restore(in); err != nil {
+		mod.Close(ctx)
+		return nil, err
+	}
+	return in, nil
+}
+
+// restore puts an instance back into the started state: memory (which
+// must not have grown), the module's mutable globals, the counters.
+func (p *program) restore(in *instance) error {
+	if mem := in.mod.Memory(); mem != nil {
+		if mem.Size() != uint32(len(p.memory)) {
+			return errors.New("memory size differs from the snapshot")
+		}
+		if !mem.Write(0, p.memory) {
+			return errors.New("memory write failed")
+		}
+	}
+	for i, g := range in.globals {
+		g.Set(p.values[i])
+	}
+	in.depthSet.Set(0)
+	in.grow.Set(0)
+	return nil
+}
+
+// release returns a cleanly finished instance to the pool.
+func (e *Engine) release(ctx context.Context, p *program, in *instance) {
+	p.mu.Lock()
+	if len(p.pool) < 4 {
+		p.pool = append(p.pool, in)
+		in = nil
+	}
+	p.mu.Unlock()
+	if in != nil {
+		in.mod.Close(ctx)
+	}
+}
+
+func (s *session) call(ctx context.Context, codeHash crypto.Hash, env Env, kind byte, fn string, args []byte, gasLimit uint64, depth int) (*Outcome, error) {
 	e := s.engine
 	if depth > e.limits.MaxContractDepth {
 		return &Outcome{Err: types.Errf(CodeCallDepth, "contract calls nested deeper than %d", e.limits.MaxContractDepth)}, nil
@@ -397,81 +577,28 @@ func (s *session) call(ctx context.Context, code []byte, env Env, kind byte, fn 
 		return &Outcome{Err: types.Errf(CodeNoSuchFunction, "function name of %d bytes", len(fn))}, nil
 	}
 	gasLimit = min(gasLimit, 1<<62)
-	p, err := e.load(ctx, code)
+	p, err := e.program(ctx, codeHash, s.resolver)
 	if err != nil {
-		return &Outcome{Err: err}, nil
+		var te *types.TxError
+		if errors.As(err, &te) {
+			return &Outcome{Err: te}, nil
+		}
+		return nil, err
 	}
+	in, err := s.scope.take(ctx, e, p, codeHash)
+	if err != nil {
+		return nil, fmt.Errorf("vm: instance of %s: %w", codeHash, err)
+	}
+	clean := false
+	defer func() { s.scope.done(ctx, e, p, codeHash, in, clean) }()
+	*in.env = env
+	in.rnd.reseed(env)
 	sp := s.overlay.save()
-	f := &frame{s: s, env: env, depth: depth, input: EncodeInput(kind, fn, args)}
-	cctx := context.WithValue(ctx, frameKey{}, f)
-	blockTime := env.Time
-	seed := sha256.Sum256(append(append([]byte("cairn/wasi-random/v1\x00"), env.TxHash[:]...), env.Contract...))
-	mc := wazero.NewModuleConfig().
-		WithName("").
-		WithStartFunctions().
-		WithWalltime(func() (int64, int32) { return blockTime / 1e9, int32(blockTime % 1e9) }, sys.ClockResolution(1)).
-		WithNanotime(func() int64 { return blockTime }, sys.ClockResolution(1)).
-		WithNanosleep(func(int64) {}).
-		WithOsyield(func() {}).
-		WithRandSource(&randSource{seed: seed})
-	mod, err := e.rt.InstantiateModule(cctx, p.mod, mc)
-	if err != nil {
-		return &Outcome{Err: types.Errf(CodeTrap, "instantiate: %v", err)}, nil
-	}
-	defer mod.Close(ctx)
-	f.mod = mod
-	f.gas = mod.ExportedGlobal(instrument.GasGlobal).(api.MutableGlobal)
-	depthG := mod.ExportedGlobal(instrument.DepthGlobal)
-	growG := mod.ExportedGlobal(instrument.GrowFailedGlobal)
-	if mem := mod.Memory(); mem != nil {
+	f := &frame{s: s, env: env, depth: depth, input: EncodeInput(kind, fn, args), mod: in.mod, gas: in.gas}
+	if mem := in.mod.Memory(); mem != nil {
 		f.pages = mem.Size() / 65536
 	}
-	fail := func(callErr error, gasUsed uint64, startup bool) (*Outcome, error) {
-		s.overlay.rollback(sp)
-		if f.nodeErr != nil {
-			return nil, f.nodeErr
-		}
-		out := &Outcome{GasUsed: gasUsed}
-		prefix := ""
-		if startup {
-			prefix = "module start-up: "
-		}
-		var exit *sys.ExitError
-		switch {
-		case f.abort != nil:
-			out.Err = f.abort
-			if startup {
-				out.Err = types.Errf(f.abort.Code, "%s%s", prefix, f.abort.Msg)
-			}
-		case f.gasLeft() < 0:
-			out.Err = types.Errf(CodeOutOfGas, "%sout of gas", prefix)
-		case uint32(depthG.Get()) > e.limits.MaxCallDepth || strings.Contains(callErr.Error(), "stack overflow"):
-			out.Err = types.Errf(CodeCallDepth, "%scall stack deeper than %d frames", prefix, e.limits.MaxCallDepth)
-		case growG.Get() != 0 || (mod.Memory() != nil && mod.Memory().Size()/65536 >= e.limits.MaxMemoryPages):
-			out.Err = types.Errf(CodeMemoryLimit, "%smemory reached its cap of %d pages", prefix, e.limits.MaxMemoryPages)
-		case errors.As(callErr, &exit):
-			out.Err = types.Errf(CodeTrap, "%scontract exited with code %d", prefix, exit.ExitCode())
-		default:
-			msg := callErr.Error()
-			if i := strings.IndexByte(msg, '\n'); i >= 0 {
-				msg = msg[:i]
-			}
-			out.Err = types.Errf(CodeTrap, "%s%s", prefix, msg)
-		}
-		if startup {
-			out.GasUsed = 0
-		}
-		return out, nil
-	}
-	if p.initialize {
-		f.gas.Set(e.limits.StartGas)
-		if _, err := mod.ExportedFunction("_initialize").Call(cctx); err != nil {
-			return fail(err, 0, true)
-		}
-		if mem := mod.Memory(); mem != nil {
-			f.pages = mem.Size() / 65536
-		}
-	}
+	cctx := context.WithValue(ctx, frameKey{}, f)
 	f.gas.Set(gasLimit)
 	used := func() uint64 {
 		left := f.gasLeft()
@@ -480,23 +607,44 @@ func (s *session) call(ctx context.Context, code []byte, env Env, kind byte, fn 
 		}
 		return gasLimit - uint64(left)
 	}
-	callErr := func() (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				if _, ok := r.(abortPanic); !ok {
-					panic(r)
+	_, callErr := in.mod.ExportedFunction(ExportInvoke).Call(cctx)
+	if callErr == nil {
+		callErr = func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					if _, ok := r.(abortPanic); !ok {
+						panic(r)
+					}
+					err = errors.New("aborted")
 				}
-				err = errors.New("aborted")
-			}
+			}()
+			f.chargeMemory()
+			return nil
 		}()
-		if _, err := mod.ExportedFunction(ExportInvoke).Call(cctx); err != nil {
-			return err
-		}
-		f.chargeMemory()
-		return nil
-	}()
-	if callErr != nil {
-		return fail(callErr, used(), false)
 	}
-	return &Outcome{Result: f.result, GasUsed: used()}, nil
+	if callErr == nil {
+		clean = true
+		return &Outcome{Result: f.result, GasUsed: used()}, nil
+	}
+	s.overlay.rollback(sp)
+	if f.nodeErr != nil {
+		return nil, f.nodeErr
+	}
+	out := &Outcome{GasUsed: used()}
+	var exit *sys.ExitError
+	switch {
+	case f.abort != nil:
+		out.Err = f.abort
+	case f.gasLeft() < 0:
+		out.Err = types.Errf(CodeOutOfGas, "out of gas")
+	case uint32(in.depth.Get()) > e.limits.MaxCallDepth || strings.Contains(callErr.Error(), "stack overflow"):
+		out.Err = types.Errf(CodeCallDepth, "call stack deeper than %d frames", e.limits.MaxCallDepth)
+	case in.grow.Get() != 0 || (in.mod.Memory() != nil && in.mod.Memory().Size()/65536 >= e.limits.MaxMemoryPages):
+		out.Err = types.Errf(CodeMemoryLimit, "memory reached its cap of %d pages", e.limits.MaxMemoryPages)
+	case errors.As(callErr, &exit):
+		out.Err = types.Errf(CodeTrap, "contract exited with code %d", exit.ExitCode())
+	default:
+		out.Err = types.Errf(CodeTrap, "%s", firstLine(callErr.Error()))
+	}
+	return out, nil
 }

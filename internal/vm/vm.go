@@ -11,10 +11,13 @@
 //     clocks read the block time, random_get is a SHA-256 stream seeded by the
 //     transaction hash, sleeps and yields return at once, stdout and stderr
 //     are discarded, and there is no file system, argument or environment.
-//   - Isolated: every call runs in a fresh instance, so nothing a contract
-//     keeps in memory survives into another transaction, block or restart.
-//     (A fresh instance per call is stricter than once per block and
-//     contract; its cost is the module's start-up, see Engine.Call.)
+//   - Isolated: a block execution (a Scope) starts each contract from the
+//     state right after the module's start-up, snapshotted once per code
+//     hash; calls of the same contract within that block share the instance
+//     in block order (a failed call's instance is dropped), so nothing a
+//     contract keeps in memory survives into another block or a restart,
+//     and every validator gives every call the same memory. Queries start
+//     from the snapshot every time.
 //   - Bounded: memory is capped in pages (growth beyond it fails), the call
 //     stack in frames, contract-to-contract calls in depth, keys, values,
 //     events and range pages in bytes or entries, and all work in gas.
@@ -129,9 +132,20 @@ type Engine struct {
 	compiled map[crypto.Hash]*program
 }
 
+// program is compiled code and the state of an instance right after its
+// start-up (_initialize: the Go runtime and package initialisers): its
+// memory and mutable globals. Every call restores that state into a fresh
+// instance instead of starting the module again, which is exactly
+// equivalent (start-up is deterministic and sees no call's Env) and many
+// times cheaper.
 type program struct {
-	mod        wazero.CompiledModule
-	initialize bool // exports _initialize
+	mod     wazero.CompiledModule
+	memory  []byte
+	globals []string
+	values  []uint64
+
+	mu   sync.Mutex
+	pool []*instance // started instances, restored before each use
 }
 
 // wasiAllowed is the WASI subset a module may import: wazero's
@@ -140,15 +154,19 @@ type program struct {
 // and every fd beyond 0-2 fails alike), empty stdin, stdout and stderr
 // discarded, no arguments or environment, clocks at the block time, sleeps
 // and yields that return at once, random bytes from the transaction hash.
-// Sockets and proc_raise are refused.
+// Nothing a call does through WASI may outlive it (instances are pooled
+// and restored between calls, see acquire): fd_close and
+// fd_fdstat_set_flags answer ENOTSUP (stdin, stdout and stderr are the
+// only descriptors) instead of changing the descriptor table, and the calls
+// that only change files (fd_advise, fd_allocate, fd_filestat_set_*,
+// fd_renumber, fd_fdstat_set_rights), sockets and proc_raise are refused.
 var wasiAllowed = map[string]bool{}
 
 func init() {
 	for _, n := range strings.Fields(`args_get args_sizes_get clock_res_get clock_time_get
-		environ_get environ_sizes_get fd_advise fd_allocate fd_close fd_datasync fd_fdstat_get
-		fd_fdstat_set_flags fd_fdstat_set_rights fd_filestat_get fd_filestat_set_size
-		fd_filestat_set_times fd_pread fd_prestat_get fd_prestat_dir_name fd_pwrite fd_read
-		fd_readdir fd_renumber fd_seek fd_sync fd_tell fd_write path_create_directory
+		environ_get environ_sizes_get fd_close fd_datasync fd_fdstat_get
+		fd_fdstat_set_flags fd_filestat_get fd_pread fd_prestat_get fd_prestat_dir_name fd_pwrite fd_read
+		fd_readdir fd_seek fd_sync fd_tell fd_write path_create_directory
 		path_filestat_get path_filestat_set_times path_link path_open path_readlink
 		path_remove_directory path_rename path_symlink path_unlink_file poll_oneoff proc_exit
 		random_get sched_yield`) {
@@ -185,7 +203,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		rc = rc.WithCompilationCache(cache)
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+	if err := instantiateWASI(ctx, rt); err != nil {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("vm: wasi: %w", err)
 	}
@@ -194,6 +212,18 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("vm: host module: %w", err)
 	}
 	return &Engine{limits: limits, rt: rt, compiled: map[crypto.Hash]*program{}}, nil
+}
+
+// errnoNotSupported is WASI's ENOTSUP.
+const errnoNotSupported = 58
+
+func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
+	b := rt.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
+	wasi_snapshot_preview1.NewFunctionExporter().ExportFunctions(b)
+	b.NewFunctionBuilder().WithFunc(func(ctx context.Context, fd int32) int32 { return errnoNotSupported }).Export("fd_close")
+	b.NewFunctionBuilder().WithFunc(func(ctx context.Context, fd, flags int32) int32 { return errnoNotSupported }).Export("fd_fdstat_set_flags")
+	_, err := b.Instantiate(ctx)
+	return err
 }
 
 // Close releases the engine's compiled code.
@@ -252,10 +282,12 @@ func (e *Engine) load(ctx context.Context, code []byte) (*program, error) {
 			return nil, types.Errf(CodeInvalidCode, "forbidden import %s.%s", m, n)
 		}
 	}
-	p = &program{mod: mod}
-	_, p.initialize = mod.ExportedFunctions()["_initialize"]
 	if f, ok := mod.ExportedFunctions()[ExportInvoke]; !ok || len(f.ParamTypes()) != 0 || len(f.ResultTypes()) != 0 {
 		return nil, types.Errf(CodeInvalidCode, "export %q must be a function of no parameters and no results", ExportInvoke)
+	}
+	p, err = e.start(ctx, mod, code)
+	if err != nil {
+		return nil, err
 	}
 	e.mu.Lock()
 	if q, ok := e.compiled[h]; ok {
@@ -265,6 +297,51 @@ func (e *Engine) load(ctx context.Context, code []byte) (*program, error) {
 	}
 	e.mu.Unlock()
 	return p, nil
+}
+
+// start runs a module's start-up once, with StartGas, and snapshots it.
+func (e *Engine) start(ctx context.Context, mod wazero.CompiledModule, code []byte) (*program, error) {
+	names, err := instrument.SnapshotGlobals(code)
+	if err != nil {
+		return nil, types.Errf(CodeInvalidCode, "%v", err)
+	}
+	f := &frame{startup: true}
+	cctx := context.WithValue(ctx, frameKey{}, f)
+	// The Go runtime refuses a zero monotonic clock; start-up sees 1 ns.
+	inst, err := e.rt.InstantiateModule(cctx, mod, wasiConfig(&Env{Time: 1}, &randSource{}))
+	if err != nil {
+		return nil, types.Errf(CodeInvalidCode, "instantiate: %v", err)
+	}
+	defer inst.Close(ctx)
+	gas := inst.ExportedGlobal(instrument.GasGlobal).(api.MutableGlobal)
+	gas.Set(e.limits.StartGas)
+	if init := inst.ExportedFunction("_initialize"); init != nil {
+		if _, err := init.Call(cctx); err != nil {
+			if int64(gas.Get()) < 0 {
+				return nil, types.Errf(CodeInvalidCode, "module start-up ran out of its %d gas", e.limits.StartGas)
+			}
+			if f.abort != nil {
+				return nil, types.Errf(CodeInvalidCode, "module start-up: %s", f.abort.Msg)
+			}
+			return nil, types.Errf(CodeInvalidCode, "module start-up: %v", firstLine(err.Error()))
+		}
+	}
+	p := &program{mod: mod, globals: names}
+	if mem := inst.Memory(); mem != nil {
+		b, _ := mem.Read(0, mem.Size())
+		p.memory = append([]byte(nil), b...)
+	}
+	for _, n := range names {
+		p.values = append(p.values, inst.ExportedGlobal(n).Get())
+	}
+	return p, nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // Env is what a call may learn about its context.
@@ -286,10 +363,30 @@ func ContractAddress(name string) crypto.Address {
 	return a
 }
 
-// Resolver finds a deployed contract's instrumented code, for calls
-// between contracts.
+// Resolver finds deployed code: a contract's code hash (for calls between
+// contracts; a missing contract is a *types.TxError), and instrumented code
+// by hash (asked only the first time the engine meets a hash).
 type Resolver interface {
-	Code(contract string) ([]byte, error)
+	Resolve(contract string) (crypto.Hash, error)
+	CodeByHash(h crypto.Hash) ([]byte, error)
+}
+
+// program returns the compiled program of a code hash.
+func (e *Engine) program(ctx context.Context, h crypto.Hash, res Resolver) (*program, error) {
+	e.mu.Lock()
+	p, ok := e.compiled[h]
+	e.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	code, err := res.CodeByHash(h)
+	if err != nil {
+		return nil, fmt.Errorf("code %s: %w", h, err)
+	}
+	if CodeHash(code) != h {
+		return nil, fmt.Errorf("code %s: stored bytes hash to %s", h, CodeHash(code))
+	}
+	return e.load(ctx, code)
 }
 
 // Outcome is the result of a call.
@@ -301,13 +398,16 @@ type Outcome struct {
 	Err error
 }
 
-// Call runs code with input (kind, fn, args) against
+// Call runs the code with hash codeHash on input (kind, fn, args) against
 // the overlay, with gasLimit. On success the overlay holds the call's
 // writes; on failure they are rolled back. The returned error is for
 // failures of the node itself (state reads), never of the contract.
-func (e *Engine) Call(ctx context.Context, ov *Overlay, res Resolver, code []byte, env Env, kind byte, fn string, args []byte, gasLimit uint64) (*Outcome, error) {
-	s := &session{engine: e, overlay: ov, resolver: res}
-	return s.call(ctx, code, env, kind, fn, args, gasLimit, 0)
+//
+// scope, if not nil, carries contract instances from call to call within
+// one block execution (see Scope); nil gives the call the started state.
+func (e *Engine) Call(ctx context.Context, scope *Scope, ov *Overlay, res Resolver, codeHash crypto.Hash, env Env, kind byte, fn string, args []byte, gasLimit uint64) (*Outcome, error) {
+	s := &session{engine: e, overlay: ov, resolver: res, scope: scope}
+	return s.call(ctx, codeHash, env, kind, fn, args, gasLimit, 0)
 }
 
 // Export names of a contract module.

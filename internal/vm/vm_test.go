@@ -82,11 +82,20 @@ func (m *memState) apply(o *Overlay, h uint64) {
 
 type codes map[string][]byte
 
-func (c codes) Code(name string) ([]byte, error) {
+func (c codes) Resolve(name string) (crypto.Hash, error) {
 	if b, ok := c[name]; ok {
-		return b, nil
+		return CodeHash(b), nil
 	}
-	return nil, types.Errf(CodeNoSuchContract, "no contract %q", name)
+	return crypto.Hash{}, types.Errf(CodeNoSuchContract, "no contract %q", name)
+}
+
+func (c codes) CodeByHash(h crypto.Hash) ([]byte, error) {
+	for _, b := range c {
+		if CodeHash(b) == h {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("no code %s", h)
 }
 
 var (
@@ -112,6 +121,7 @@ type harness struct {
 	t      testing.TB
 	e      *Engine
 	code   []byte
+	hash   crypto.Hash
 	state  *memState
 	height uint64
 }
@@ -140,7 +150,7 @@ func newHarness(t testing.TB, interp bool) *harness {
 		}
 		engines[interp], prepared[interp] = e, code
 	}
-	return &harness{t: t, e: e, code: prepared[interp], state: newMemState(), height: 1}
+	return &harness{t: t, e: e, code: prepared[interp], hash: CodeHash(prepared[interp]), state: newMemState(), height: 1}
 }
 
 func (h *harness) env() Env {
@@ -151,7 +161,7 @@ func (h *harness) env() Env {
 func (h *harness) invoke(fn string, args []byte, gas uint64) (*Outcome, *Overlay) {
 	h.t.Helper()
 	ov := NewOverlay(h.state)
-	out, err := h.e.Call(context.Background(), ov, codes{"adv": h.code, "adv2": h.code}, h.code, h.env(), KindInvoke, fn, args, gas)
+	out, err := h.e.Call(context.Background(), nil, ov, codes{"adv": h.code, "adv2": h.code}, h.hash, h.env(), KindInvoke, fn, args, gas)
 	if err != nil {
 		h.t.Fatalf("%s: node error: %v", fn, err)
 	}
@@ -348,7 +358,7 @@ func TestReadOnlyQuery(t *testing.T) {
 	env := h.env()
 	env.ReadOnly = true
 	ov := NewOverlay(h.state)
-	out, err := h.e.Call(context.Background(), ov, codes{}, h.code, env, KindQuery, "put", []byte("a=1"), bigGas)
+	out, err := h.e.Call(context.Background(), nil, ov, codes{}, h.hash, env, KindQuery, "put", []byte("a=1"), bigGas)
 	if err != nil || !errors.Is(out.Err, &types.TxError{Code: CodeReadOnly}) || len(ov.Writes) != 0 {
 		t.Fatalf("write in a query: %+v %v", out, err)
 	}
@@ -398,5 +408,82 @@ func TestHostNamesMatch(t *testing.T) {
 		if !hostNames[n] {
 			t.Errorf("host function %s missing from hostNames", n)
 		}
+	}
+}
+
+func TestDeployRefusals(t *testing.T) {
+	h := newHarness(t, false)
+	forbidden := []byte("\x00asm\x01\x00\x00\x00" +
+		"\x01\x04\x01\x60\x00\x00" + // type () -> ()
+		"\x02\x0b\x01\x03env\x03now\x00\x00") // import env.now
+	for name, code := range map[string][]byte{
+		"malformed":        []byte("\x00asm\x01\x00\x00\x00\x01\xff"),
+		"not wasm":         []byte("hello"),
+		"forbidden import": forbidden,
+		"no entry point":   []byte("\x00asm\x01\x00\x00\x00"),
+	} {
+		if _, err := h.e.Prepare(context.Background(), code); !errors.Is(err, &types.TxError{Code: CodeInvalidCode}) {
+			t.Errorf("%s: %v, want %s", name, err, CodeInvalidCode)
+		}
+	}
+}
+
+// BenchmarkInvoke is the cost of one contract call with one PutState on
+// the compiler engine: "fresh" restores the started state for each call (a
+// query, or a block with one call of the contract), "block" shares the
+// instance within a block of 100 calls.
+func BenchmarkInvoke(b *testing.B) {
+	h := newHarness(b, false)
+	for _, perBlock := range []int{1, 100} {
+		name := "fresh"
+		if perBlock > 1 {
+			name = "block"
+		}
+		b.Run(name, func(b *testing.B) {
+			ov := NewOverlay(h.state)
+			var sc *Scope
+			for i := 0; i < b.N; i++ {
+				if i%perBlock == 0 {
+					sc.Close(context.Background(), h.e)
+					sc = NewScope()
+				}
+				out, err := h.e.Call(context.Background(), sc, ov, codes{}, h.hash, h.env(), KindInvoke, "put", []byte("k=v"), bigGas)
+				if err != nil || out.Err != nil {
+					b.Fatal(err, out.Err)
+				}
+			}
+			sc.Close(context.Background(), h.e)
+		})
+	}
+}
+
+// TestScopeSharesAndRecovers: within a scope calls share an instance, a
+// failed call drops it, and two runs of the same sequence give the same
+// results and gas (what two validators executing a block see).
+func TestScopeSharesAndRecovers(t *testing.T) {
+	seq := []struct {
+		fn, args string
+	}{{"put", "a=1"}, {"panic", ""}, {"get", "a"}, {"loop", ""}, {"echo", "x"}, {"env", ""}, {"put", "b=2"}}
+	runOnce := func() []string {
+		h := newHarness(t, false)
+		sc := NewScope()
+		defer sc.Close(context.Background(), h.e)
+		ov := NewOverlay(h.state)
+		var got []string
+		for _, c := range seq {
+			out, err := h.e.Call(context.Background(), sc, ov, codes{}, h.hash, h.env(), KindInvoke, c.fn, []byte(c.args), 2_000_000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("%s:%q:%v:%d", c.fn, out.Result, out.Err, out.GasUsed))
+		}
+		return got
+	}
+	a, b := runOnce(), runOnce()
+	if strings.Join(a, "\n") != strings.Join(b, "\n") {
+		t.Fatalf("two runs differ:\n%s\n--\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+	if !strings.HasPrefix(a[2], `get:"1":<nil>`) || !strings.HasPrefix(a[4], `echo:"x":<nil>`) {
+		t.Fatalf("calls after failures: %v", a)
 	}
 }

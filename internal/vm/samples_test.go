@@ -19,6 +19,7 @@ import (
 var (
 	samplesOnce sync.Once
 	samples     = map[string][]byte{} // name -> instrumented code
+	sampleHash  = map[string]crypto.Hash{}
 	samplesErr  error
 	samplesEng  *Engine
 )
@@ -50,7 +51,7 @@ func newSampleChain(t testing.TB) *sampleChain {
 				samplesErr = fmt.Errorf("%s: %w", name, err)
 				return
 			}
-			samples[name] = code
+			samples[name], sampleHash[name] = code, CodeHash(code)
 		}
 	})
 	if samplesErr != nil {
@@ -63,16 +64,16 @@ func newSampleChain(t testing.TB) *sampleChain {
 }
 
 func (c *sampleChain) Resolve(name string) (crypto.Hash, error) {
-	if b, ok := samples[name]; ok {
-		return CodeHash(b), nil
+	if h, ok := sampleHash[name]; ok {
+		return h, nil
 	}
 	return crypto.Hash{}, types.Errf(CodeNoSuchContract, "no contract %q", name)
 }
 
 func (c *sampleChain) CodeByHash(h crypto.Hash) ([]byte, error) {
-	for _, b := range samples {
-		if CodeHash(b) == h {
-			return b, nil
+	for name, sh := range sampleHash {
+		if sh == h {
+			return samples[name], nil
 		}
 	}
 	return nil, fmt.Errorf("no code %s", h)
@@ -83,7 +84,7 @@ func (c *sampleChain) call(name string, caller crypto.Address, kind byte, fn, ar
 	c.t.Helper()
 	ov := NewOverlay(c.state)
 	env := Env{Contract: name, Self: ContractAddress(name), Caller: caller, TxHash: crypto.Sum([]byte(fmt.Sprint(c.height, fn, args))), Height: c.height, Time: int64(c.height) * 1e9}
-	out, err := c.e.Call(context.Background(), NewScope(), ov, c, CodeHash(samples[name]), env, kind, fn, []byte(args), 50_000_000)
+	out, err := c.e.Call(context.Background(), NewScope(), ov, c, sampleHash[name], env, kind, fn, []byte(args), 50_000_000)
 	if err != nil {
 		c.t.Fatalf("%s.%s: %v", name, fn, err)
 	}
@@ -231,10 +232,105 @@ func BenchmarkVoucherInvoke(b *testing.B) {
 			sc = NewScope()
 		}
 		env := Env{Contract: "voucher", Self: ContractAddress("voucher"), Caller: alice, Height: 1, Time: 1e9}
-		out, err := c.e.Call(context.Background(), sc, ov, c, CodeHash(samples["voucher"]), env, KindInvoke, "issue", fmt.Appendf(nil, `{"id":"b%d","value":5}`, i), 50_000_000)
+		out, err := c.e.Call(context.Background(), sc, ov, c, sampleHash["voucher"], env, KindInvoke, "issue", fmt.Appendf(nil, `{"id":"b%d","value":5}`, i), 50_000_000)
 		if err != nil || out.Err != nil {
 			b.Fatal(err, out.Err)
 		}
 	}
 	sc.Close(context.Background(), c.e)
+}
+
+// TestFourEnginesAgree runs one sequence of transactions (samples,
+// failures, adversarial calls) on four separate engines, two compiling and
+// two interpreting, each with its own state, and compares a digest of every
+// result, gas figure, event, write and transfer: what four validators must
+// agree on.
+func TestFourEnginesAgree(t *testing.T) {
+	newSampleChain(t) // builds the samples
+	adv := adversary(t)
+	type step struct{ contract, fn, args string }
+	steps := []step{
+		{"voucher", "issue", `{"id":"g","value":7}`},
+		{"voucher", "redeem", `{"id":"g"}`},
+		{"voucher", "redeem", `{"id":"g"}`},
+		{"assets", "CreateAsset", `{"ID":"a","Owner":"o"}`},
+		{"assets", "GetAllAssets", ``},
+		{"adv", "floats", `xyz`},
+		{"adv", "env", ``},
+		{"adv", "loop", ``},
+		{"adv", "grow", ``},
+		{"adv", "recurse", ``},
+		{"adv", "bigevent", ``},
+		{"adv", "work", "\x00\x00\x00\x00\x00\x00\x10\x00"},
+		{"escrow", "open", fmt.Sprintf(`{"id":"d","beneficiary":%q,"amount":5,"voucher_contract":"voucher","voucher_id":"g"}`, hexOf(carol))},
+		{"escrow", "release", `{"id":"d"}`},
+	}
+	var digests []crypto.Hash
+	cache := t.TempDir() // the two compiling engines share compiled code
+	for i := 0; i < 4; i++ {
+		cfg := Config{Interpreter: i%2 == 1, Limits: Limits{MaxMemoryPages: 256}}
+		if !cfg.Interpreter {
+			cfg.CacheDir = cache
+		}
+		e, err := New(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close(context.Background())
+		res := codes{}
+		for name, raw := range map[string][]byte{"voucher": nil, "assets": nil, "escrow": nil, "adv": adv} {
+			if raw == nil {
+				raw, err = contractbuild.Cached(context.Background(), "../../examples/contracts/"+name)
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			code, err := e.Prepare(context.Background(), raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res[name] = code
+		}
+		state := newMemState()
+		state.balances[ContractAddress("escrow")] = 10
+		var log []byte
+		for h, s := range steps {
+			ov := NewOverlay(state)
+			sc := NewScope()
+			env := Env{Contract: s.contract, Self: ContractAddress(s.contract), Caller: alice, TxHash: crypto.Sum([]byte{byte(h)}), Height: uint64(h + 1), Time: int64(h+1) * 1e9}
+			hash, _ := res.Resolve(s.contract)
+			out, err := e.Call(context.Background(), sc, ov, res, hash, env, KindInvoke, s.fn, []byte(s.args), 20_000_000)
+			sc.Close(context.Background(), e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code := types.Code("")
+			var te *types.TxError
+			if errors.As(out.Err, &te) {
+				code = te.Code
+			}
+			log = fmt.Appendf(log, "%d %s.%s -> %x gas=%d code=%s\n", h, s.contract, s.fn, out.Result, out.GasUsed, code)
+			for _, w := range ov.Writes {
+				log = fmt.Appendf(log, "  write %s %q %x %v\n", w.Contract, w.Key, w.Value, w.Delete)
+			}
+			for _, ev := range ov.Events {
+				log = fmt.Appendf(log, "  event %s %s %x\n", ev.Contract, ev.Name, ev.Data)
+			}
+			for _, tr := range ov.Transfers {
+				log = fmt.Appendf(log, "  transfer %x %x %d\n", tr.From, tr.To, tr.Amount)
+			}
+			if out.Err == nil {
+				state.apply(ov, uint64(h+1))
+			}
+		}
+		digests = append(digests, crypto.Sum(log))
+		if i == 0 {
+			t.Logf("engine 0 log:\n%s", log)
+		}
+	}
+	for i := 1; i < 4; i++ {
+		if digests[i] != digests[0] {
+			t.Fatalf("engine %d disagrees with engine 0: %x vs %x", i, digests[i], digests[0])
+		}
+	}
 }

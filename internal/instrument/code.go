@@ -95,8 +95,10 @@ func decodeBody(r *reader, fn int) ([]instr, error) {
 			if _, err = r.s33(); err != nil {
 				break
 			}
+		case op == 0x26:
+			return nil, bad("table.set (instance state the host cannot restore)")
 		case op == opBr, op == opBrIf, op == 0x10, op == 0xd2,
-			op >= opLocalGet && op <= opGlobalSet, op == 0x25, op == 0x26:
+			op >= opLocalGet && op <= opGlobalSet, op == 0x25:
 			_, err = r.u32()
 		case op == opBrTable:
 			var n uint32
@@ -156,6 +158,10 @@ func decodeBody(r *reader, fn int) ([]instr, error) {
 				break
 			}
 			in.sub = sub
+			switch sub {
+			case 9, 12, 13, 14, 15, 17:
+				return nil, fmt.Errorf("%w: instruction 0xfc %d (data.drop, elem.drop or a table change: instance state the host cannot restore) in function %d", ErrForbiddenFeature, sub, fn)
+			}
 			switch {
 			case sub <= 7:
 			case sub == 8: // memory.init

@@ -5,7 +5,10 @@
 // Check: the binary is well formed; it imports functions only, and only
 // those the caller allows (the Cairn host API and the deterministic WASI
 // subset); it uses no SIMD (v128), threads (shared memory, atomics), tail
-// calls, exceptions, memory64 or multiple memories; its memory starts within
+// calls, exceptions, memory64 or multiple memories, and nothing that changes
+// instance state other than memory and globals (table.set/grow/fill/copy/
+// init, data.drop, elem.drop: the host restores instances between calls by
+// rewriting memory and globals, so nothing else may differ); its memory starts within
 // the page cap; it exports nothing under the reserved prefix "__cairn_".
 //
 // Rewrite (every index the module already uses stays valid: new globals,

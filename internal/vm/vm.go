@@ -121,6 +121,9 @@ type Config struct {
 	Interpreter bool
 	// CacheDir, if set, keeps compiled code on disk between restarts.
 	CacheDir string
+	// Cache, if set (and CacheDir is not), is a compilation cache shared
+	// with other engines of the process.
+	Cache wazero.CompilationCache
 }
 
 // Engine compiles modules once per code hash and runs calls.
@@ -201,6 +204,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("vm: compilation cache %s: %w", cfg.CacheDir, err)
 		}
 		rc = rc.WithCompilationCache(cache)
+	} else if cfg.Cache != nil {
+		rc = rc.WithCompilationCache(cfg.Cache)
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	if err := instantiateWASI(ctx, rt); err != nil {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tetratelabs/wazero"
+
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/contractbuild"
 	"github.com/cairn-db/cairn/types"
@@ -126,6 +128,9 @@ type harness struct {
 	height uint64
 }
 
+// testCache shares compiled code between the engines of the tests.
+var testCache = wazero.NewCompilationCache()
+
 var (
 	engines   = map[bool]*Engine{}
 	enginesMu sync.Mutex
@@ -140,7 +145,7 @@ func newHarness(t testing.TB, interp bool) *harness {
 	e := engines[interp]
 	if e == nil {
 		var err error
-		e, err = New(context.Background(), Config{Interpreter: interp, Limits: Limits{MaxMemoryPages: 256}})
+		e, err = New(context.Background(), Config{Interpreter: interp, Limits: Limits{MaxMemoryPages: 256}, Cache: testCache})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -165,6 +165,13 @@ func Instrument(wasm []byte, cfg Config) (*Module, error) {
 				return nil, malformed("section %d out of order or repeated", id)
 			}
 			last = rank
+			// Engines allocate a vector's count before reading its items,
+			// so no count may promise more items than bytes remain.
+			if id != 8 && id != 12 {
+				if err := checkCount(body, fmt.Sprintf("section %d", id)); err != nil {
+					return nil, err
+				}
+			}
 		}
 		secs = append(secs, section{id, body})
 	}
@@ -219,6 +226,16 @@ func (m *rewriter) run(secs []section) error {
 	}
 	if s := find(4); s != nil {
 		if err := checkTables(s.body); err != nil {
+			return err
+		}
+	}
+	if s := find(9); s != nil {
+		if err := checkElements(s.body); err != nil {
+			return err
+		}
+	}
+	if s := find(11); s != nil {
+		if err := checkData(s.body); err != nil {
 			return err
 		}
 	}
@@ -492,8 +509,12 @@ func checkTables(b []byte) error {
 		if flags > 1 {
 			return fmt.Errorf("%w: table limits flags 0x%02x", ErrForbiddenFeature, flags)
 		}
-		if _, err := r.u32(); err != nil {
+		min, err := r.u32()
+		if err != nil {
 			return malformed("table %d: %v", i, err)
+		}
+		if min > MaxTableElements {
+			return fmt.Errorf("%w: table %d starts with %d elements, limit %d", ErrTooLarge, i, min, MaxTableElements)
 		}
 		if flags == 1 {
 			if _, err := r.u32(); err != nil {
@@ -541,6 +562,129 @@ func checkGlobals(b []byte) (uint32, []uint32, error) {
 		return 0, nil, malformed("global section: trailing bytes")
 	}
 	return n, mutable, nil
+}
+
+// MaxTableElements caps a table's initial size (an engine allocates it
+// when it instantiates the module).
+const MaxTableElements = 1 << 20
+
+// checkCount refuses a vector whose count exceeds the bytes that follow it.
+func checkCount(b []byte, where string) error {
+	r := &reader{b: b}
+	n, err := r.u32()
+	if err != nil {
+		return malformed("%s: %v", where, err)
+	}
+	if int64(n) > int64(len(b)-r.off) {
+		return malformed("%s: count %d exceeds its %d bytes", where, n, len(b)-r.off)
+	}
+	return nil
+}
+
+// vecCount reads a vector count and checks it against the bytes left.
+func (r *reader) vecCount(where string) (uint32, error) {
+	n, err := r.u32()
+	if err != nil {
+		return 0, malformed("%s: %v", where, err)
+	}
+	if int64(n) > int64(len(r.b)-r.off) {
+		return 0, malformed("%s: count %d exceeds the %d bytes left", where, n, len(r.b)-r.off)
+	}
+	return n, nil
+}
+
+// checkElements walks the element segments so that no inner vector
+// promises more items than its bytes hold.
+func checkElements(b []byte) error {
+	r := &reader{b: b}
+	n, err := r.vecCount("element section")
+	if err != nil {
+		return err
+	}
+	for i := uint32(0); i < n; i++ {
+		where := fmt.Sprintf("element segment %d", i)
+		flags, err := r.u32()
+		if err != nil {
+			return malformed("%s: %v", where, err)
+		}
+		if flags > 7 {
+			return malformed("%s: flags %d", where, flags)
+		}
+		if flags&2 != 0 && flags&1 == 0 { // explicit table index
+			if _, err := r.u32(); err != nil {
+				return malformed("%s: %v", where, err)
+			}
+		}
+		if flags&1 == 0 { // active: offset expression
+			if err := skipConstExpr(r); err != nil {
+				return malformed("%s offset: %v", where, err)
+			}
+		}
+		if flags&3 != 0 { // element kind or reference type
+			if _, err := r.byte(); err != nil {
+				return malformed("%s: %v", where, err)
+			}
+		}
+		items, err := r.vecCount(where)
+		if err != nil {
+			return err
+		}
+		for j := uint32(0); j < items; j++ {
+			if flags&4 != 0 {
+				err = skipConstExpr(r)
+			} else {
+				_, err = r.u32()
+			}
+			if err != nil {
+				return malformed("%s item %d: %v", where, j, err)
+			}
+		}
+	}
+	if !r.eof() {
+		return malformed("element section: trailing bytes")
+	}
+	return nil
+}
+
+// checkData walks the data segments, checking each one's length.
+func checkData(b []byte) error {
+	r := &reader{b: b}
+	n, err := r.vecCount("data section")
+	if err != nil {
+		return err
+	}
+	for i := uint32(0); i < n; i++ {
+		where := fmt.Sprintf("data segment %d", i)
+		flags, err := r.u32()
+		if err != nil {
+			return malformed("%s: %v", where, err)
+		}
+		switch flags {
+		case 0:
+			err = skipConstExpr(r)
+		case 1:
+		case 2:
+			if _, err = r.u32(); err == nil {
+				err = skipConstExpr(r)
+			}
+		default:
+			return malformed("%s: flags %d", where, flags)
+		}
+		if err != nil {
+			return malformed("%s: %v", where, err)
+		}
+		size, err := r.vecCount(where)
+		if err != nil {
+			return err
+		}
+		if _, err := r.bytes(int(size)); err != nil {
+			return malformed("%s: %v", where, err)
+		}
+	}
+	if !r.eof() {
+		return malformed("data section: trailing bytes")
+	}
+	return nil
 }
 
 func skipConstExpr(r *reader) error {

@@ -105,6 +105,10 @@ func TestRefusals(t *testing.T) {
 			sec(1, vec(functype(nil, nil))...), sec(3, vec([]byte{0})...),
 			sec(7, vec(export("__cairn_gas", 0, 0))...), sec(10, vec(body(noLocals, 0x0b))...),
 		), ErrForbiddenFeature},
+		{"element count beyond its bytes", module(sec(9, 0xb6, 0xb6, 0xb6, 0xff, 0x00)), ErrMalformed},
+		{"element items beyond their bytes", module(sec(9, 1, 1, 0x00, 0xff, 0xff, 0xff, 0xff, 0x0f)), ErrMalformed},
+		{"data bytes beyond the section", module(sec(11, 1, 1, 0xff, 0xff, 0x03)), ErrMalformed},
+		{"huge table", module(sec(4, vec([]byte{0x70, 0x00, 0xff, 0xff, 0xff, 0xff, 0x0f})...)), ErrTooLarge},
 		{"too many locals", oneFunc(nil, nil, []byte{1, 0xff, 0xff, 0x03, i32}, 0x0b), ErrTooLarge},
 	}
 	for _, c := range cases {

@@ -128,6 +128,7 @@ type frame struct {
 	nodeErr error
 	events  int
 	startup bool // the module start-up: no host API
+	rnd     *randSource
 }
 
 type frameKey struct{}
@@ -462,12 +463,10 @@ func EncodeInput(kind byte, fn string, args []byte) []byte {
 	return append(out, args...)
 }
 
-// instance is a started module ready for a call. Its WASI clocks and
-// random source read env and rnd, set before each call, so that a pooled
-// instance serves any call.
+// instance is a started module ready for a call. Its random source is
+// reseeded for each call, so that a pooled instance serves any call.
 type instance struct {
 	mod      api.Module
-	env      *Env
 	rnd      *randSource
 	gas      api.MutableGlobal
 	depth    api.Global
@@ -477,17 +476,12 @@ type instance struct {
 	owner    *program // set while a Scope holds the instance
 }
 
-// wasiConfig is an instance's configuration: the deterministic WASI of the
-// package doc, reading the block time and seed from env and rnd.
-func wasiConfig(env *Env, rnd *randSource) wazero.ModuleConfig {
-	return wazero.NewModuleConfig().
-		WithName("").
-		WithStartFunctions().
-		WithWalltime(func() (int64, int32) { return env.Time / 1e9, int32(env.Time % 1e9) }, sys.ClockResolution(1)).
-		WithNanotime(func() int64 { return env.Time }, sys.ClockResolution(1)).
-		WithNanosleep(func(int64) {}).
-		WithOsyield(func() {}).
-		WithRandSource(rnd)
+// wasiConfig is an instance's configuration: anonymous, no start
+// functions (the engine runs _initialize itself). Everything else an
+// instance could learn comes through the host functions of wasi.go and
+// host.go, which read the call's frame.
+func wasiConfig() wazero.ModuleConfig {
+	return wazero.NewModuleConfig().WithName("").WithStartFunctions()
 }
 
 func (r *randSource) reseed(env Env) {
@@ -510,8 +504,8 @@ func (e *Engine) acquire(ctx context.Context, p *program) (*instance, error) {
 	} else {
 		p.mu.Unlock()
 	}
-	in := &instance{env: &Env{Time: 1}, rnd: &randSource{}}
-	mod, err := e.rt.InstantiateModule(ctx, p.mod, wasiConfig(in.env, in.rnd))
+	in := &instance{rnd: &randSource{}}
+	mod, err := e.rt.InstantiateModule(ctx, p.mod, wasiConfig())
 	if err != nil {
 		return nil, err
 	}
@@ -591,10 +585,9 @@ func (s *session) call(ctx context.Context, codeHash crypto.Hash, env Env, kind 
 	}
 	clean := false
 	defer func() { s.scope.done(ctx, e, p, codeHash, in, clean) }()
-	*in.env = env
 	in.rnd.reseed(env)
 	sp := s.overlay.save()
-	f := &frame{s: s, env: env, depth: depth, input: EncodeInput(kind, fn, args), mod: in.mod, gas: in.gas}
+	f := &frame{s: s, env: env, depth: depth, input: EncodeInput(kind, fn, args), mod: in.mod, gas: in.gas, rnd: in.rnd}
 	if mem := in.mod.Memory(); mem != nil {
 		f.pages = mem.Size() / 65536
 	}

@@ -7,10 +7,12 @@
 //     events are a function of (code, state, Env, input, gas limit) alone.
 //     Gas is counted by instructions injected into the bytecode plus host
 //     calls priced by bytes, never by time; there is no wall-clock timeout
-//     anywhere (the context passed in is used for nothing but values). WASI
-//     clocks read the block time, random_get is a SHA-256 stream seeded by the
-//     transaction hash, sleeps and yields return at once, stdout and stderr
-//     are discarded, and there is no file system, argument or environment.
+//     anywhere (the context passed in is used for nothing but values). The
+//     WASI subset is the package's own (wasi.go): clocks read the block
+//     time, random_get is a SHA-256 stream seeded by the transaction hash,
+//     poll_oneoff fires at once, stdout and stderr are discarded, and there
+//     is no file system, argument or environment; each WASI call is priced
+//     like a host call, by its bytes or subscriptions.
 //   - Isolated: a block execution (a Scope) starts each contract from the
 //     state right after the module's start-up, snapshotted once per code
 //     hash; calls of the same contract within that block share the instance
@@ -36,7 +38,6 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/instrument"
@@ -151,37 +152,12 @@ type program struct {
 	pool []*instance // started instances, restored before each use
 }
 
-// wasiAllowed is the WASI subset a module may import: wazero's
-// wasi_snapshot_preview1, configured per instance in Call so that each
-// function is deterministic: no preopened directory (every path_* call
-// and every fd beyond 0-2 fails alike), empty stdin, stdout and stderr
-// discarded, no arguments or environment, clocks at the block time, sleeps
-// and yields that return at once, random bytes from the transaction hash.
-// Nothing a call does through WASI may outlive it (instances are pooled
-// and restored between calls, see acquire): fd_close and
-// fd_fdstat_set_flags answer ENOTSUP (stdin, stdout and stderr are the
-// only descriptors) instead of changing the descriptor table, and the calls
-// that only change files (fd_advise, fd_allocate, fd_filestat_set_*,
-// fd_renumber, fd_fdstat_set_rights), sockets and proc_raise are refused.
-var wasiAllowed = map[string]bool{}
-
-func init() {
-	for _, n := range strings.Fields(`args_get args_sizes_get clock_res_get clock_time_get
-		environ_get environ_sizes_get fd_close fd_datasync fd_fdstat_get
-		fd_fdstat_set_flags fd_filestat_get fd_pread fd_prestat_get fd_prestat_dir_name fd_pwrite fd_read
-		fd_readdir fd_seek fd_sync fd_tell fd_write path_create_directory
-		path_filestat_get path_filestat_set_times path_link path_open path_readlink
-		path_remove_directory path_rename path_symlink path_unlink_file poll_oneoff proc_exit
-		random_get sched_yield`) {
-		wasiAllowed[n] = true
-	}
-}
-
 // AllowImport reports whether a module may import module.name.
 func AllowImport(module, name string) bool {
 	switch module {
 	case "wasi_snapshot_preview1":
-		return wasiAllowed[name]
+		_, ok := wasiFuncs[name]
+		return ok
 	case HostModule:
 		return hostNames[name]
 	}
@@ -217,18 +193,6 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("vm: host module: %w", err)
 	}
 	return &Engine{limits: limits, rt: rt, compiled: map[crypto.Hash]*program{}}, nil
-}
-
-// errnoNotSupported is WASI's ENOTSUP.
-const errnoNotSupported = 58
-
-func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
-	b := rt.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
-	wasi_snapshot_preview1.NewFunctionExporter().ExportFunctions(b)
-	b.NewFunctionBuilder().WithFunc(func(ctx context.Context, fd int32) int32 { return errnoNotSupported }).Export("fd_close")
-	b.NewFunctionBuilder().WithFunc(func(ctx context.Context, fd, flags int32) int32 { return errnoNotSupported }).Export("fd_fdstat_set_flags")
-	_, err := b.Instantiate(ctx)
-	return err
 }
 
 // Close releases the engine's compiled code.
@@ -310,16 +274,17 @@ func (e *Engine) start(ctx context.Context, mod wazero.CompiledModule, code []by
 	if err != nil {
 		return nil, types.Errf(CodeInvalidCode, "%v", err)
 	}
-	f := &frame{startup: true}
-	cctx := context.WithValue(ctx, frameKey{}, f)
 	// The Go runtime refuses a zero monotonic clock; start-up sees 1 ns.
-	inst, err := e.rt.InstantiateModule(cctx, mod, wasiConfig(&Env{Time: 1}, &randSource{}))
+	f := &frame{startup: true, env: Env{Time: 1}, rnd: &randSource{}}
+	cctx := context.WithValue(ctx, frameKey{}, f)
+	inst, err := e.rt.InstantiateModule(cctx, mod, wasiConfig())
 	if err != nil {
 		return nil, types.Errf(CodeInvalidCode, "instantiate: %v", err)
 	}
 	defer inst.Close(ctx)
 	gas := inst.ExportedGlobal(instrument.GasGlobal).(api.MutableGlobal)
 	gas.Set(e.limits.StartGas)
+	f.gas, f.mod = gas, inst
 	if init := inst.ExportedFunction("_initialize"); init != nil {
 		if _, err := init.Call(cctx); err != nil {
 			if int64(gas.Get()) < 0 {

@@ -321,6 +321,8 @@ func TestAdversarial(t *testing.T) {
 		want types.Code
 	}{
 		{"loop", 5_000_000, CodeOutOfGas},
+		{"bigrand", 5_000_000, CodeOutOfGas}, // random bytes are priced per byte
+		{"sleep", 5_000_000, CodeOutOfGas},   // time does not pass within a block
 		{"put_then_loop", 5_000_000, CodeOutOfGas},
 		{"grow", 1 << 40, CodeMemoryLimit},
 		{"recurse", 1 << 40, CodeCallDepth},
@@ -490,5 +492,24 @@ func TestScopeSharesAndRecovers(t *testing.T) {
 	}
 	if !strings.HasPrefix(a[2], `get:"1":<nil>`) || !strings.HasPrefix(a[4], `echo:"x":<nil>`) {
 		t.Fatalf("calls after failures: %v", a)
+	}
+}
+
+func TestAllowImport(t *testing.T) {
+	for _, c := range []struct {
+		mod, name string
+		ok        bool
+	}{
+		{"cairn", "get_state", true},
+		{"cairn", "wall_clock", false},
+		{"wasi_snapshot_preview1", "random_get", true},
+		{"wasi_snapshot_preview1", "poll_oneoff", true},
+		{"wasi_snapshot_preview1", "path_open", false},
+		{"wasi_snapshot_preview1", "sock_accept", false},
+		{"env", "abort", false},
+	} {
+		if got := AllowImport(c.mod, c.name); got != c.ok {
+			t.Errorf("AllowImport(%s, %s) = %v", c.mod, c.name, got)
+		}
 	}
 }

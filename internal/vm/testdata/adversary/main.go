@@ -134,6 +134,15 @@ func init() {
 		out = append(out, u64(math.Float64bits(math.Pi*x/3))...)
 		return out, nil
 	})
+	contract.Register("bigrand", func(args []byte) ([]byte, error) {
+		b := make([]byte, 8<<20)
+		_, err := rand.Read(b)
+		return b[:8], err
+	})
+	contract.Register("sleep", func(args []byte) ([]byte, error) {
+		time.Sleep(time.Second)
+		return nil, nil
+	})
 	contract.Register("env", func(args []byte) ([]byte, error) {
 		var r [16]byte
 		if _, err := rand.Read(r[:]); err != nil {

@@ -297,6 +297,7 @@ func newHostFuncs() map[string]any {
 			if limit == 0 || int(limit) > max {
 				limit = uint32(max)
 			}
+			f.charge(uint64(f.s.overlay.pendingKeys(f.env.Contract))) // the merge scans them
 			page, more, err := f.s.overlay.rangePage(f.env.Contract, start, end, int(limit))
 			if err != nil {
 				f.failNode(err)

@@ -58,12 +58,16 @@ type Overlay struct {
 	Writes    []Write
 	Transfers []Transfer
 	Events    []Event
-	latest    map[string]int // contract \x00 key -> index in Writes
+	// latest: contract -> key -> index in Writes of the key's last write;
+	// prev[i]: the index Writes[i] replaced there (-1: none), so a rollback
+	// costs only the writes it undoes.
+	latest map[string]map[string]int
+	prev   []int
 }
 
 // NewOverlay starts an empty overlay over base.
 func NewOverlay(base State) *Overlay {
-	return &Overlay{base: base, latest: map[string]int{}}
+	return &Overlay{base: base, latest: map[string]map[string]int{}}
 }
 
 type savepoint struct{ writes, transfers, events int }
@@ -73,21 +77,21 @@ func (o *Overlay) save() savepoint {
 }
 
 func (o *Overlay) rollback(sp savepoint) {
-	if len(o.Writes) != sp.writes {
-		o.Writes = o.Writes[:sp.writes]
-		o.latest = make(map[string]int, len(o.Writes))
-		for i, w := range o.Writes {
-			o.latest[okey(w.Contract, w.Key)] = i
+	for i := len(o.Writes) - 1; i >= sp.writes; i-- {
+		w := o.Writes[i]
+		if o.prev[i] < 0 {
+			delete(o.latest[w.Contract], string(w.Key))
+		} else {
+			o.latest[w.Contract][string(w.Key)] = o.prev[i]
 		}
 	}
+	o.Writes, o.prev = o.Writes[:sp.writes], o.prev[:sp.writes]
 	o.Transfers = o.Transfers[:sp.transfers]
 	o.Events = o.Events[:sp.events]
 }
 
-func okey(contract string, key []byte) string { return contract + "\x00" + string(key) }
-
 func (o *Overlay) get(contract string, key []byte) ([]byte, bool, error) {
-	if i, ok := o.latest[okey(contract, key)]; ok {
+	if i, ok := o.latest[contract][string(key)]; ok {
 		w := o.Writes[i]
 		return w.Value, !w.Delete, nil
 	}
@@ -95,23 +99,37 @@ func (o *Overlay) get(contract string, key []byte) ([]byte, bool, error) {
 }
 
 func (o *Overlay) put(contract string, key, value []byte) {
-	o.latest[okey(contract, key)] = len(o.Writes)
-	o.Writes = append(o.Writes, Write{Contract: contract, Key: bytes.Clone(key), Value: bytes.Clone(value)})
+	o.record(Write{Contract: contract, Key: bytes.Clone(key), Value: bytes.Clone(value)})
 }
 
 func (o *Overlay) del(contract string, key []byte) {
-	o.latest[okey(contract, key)] = len(o.Writes)
-	o.Writes = append(o.Writes, Write{Contract: contract, Key: bytes.Clone(key), Delete: true})
+	o.record(Write{Contract: contract, Key: bytes.Clone(key), Delete: true})
 }
+
+func (o *Overlay) record(w Write) {
+	m := o.latest[w.Contract]
+	if m == nil {
+		m = map[string]int{}
+		o.latest[w.Contract] = m
+	}
+	prev, ok := m[string(w.Key)]
+	if !ok {
+		prev = -1
+	}
+	m[string(w.Key)] = len(o.Writes)
+	o.Writes = append(o.Writes, w)
+	o.prev = append(o.prev, prev)
+}
+
+// pendingKeys is the number of keys the overlay holds for a contract: the
+// work a range read over them does, which the host charges for.
+func (o *Overlay) pendingKeys(contract string) int { return len(o.latest[contract]) }
 
 // rangePage merges buffered writes into a committed page; more reports
 // entries beyond limit.
 func (o *Overlay) rangePage(contract string, start, end []byte, limit int) ([]KV, bool, error) {
 	var pending []Write
-	for k, i := range o.latest {
-		if len(k) <= len(contract) || k[:len(contract)] != contract || k[len(contract)] != 0 {
-			continue
-		}
+	for _, i := range o.latest[contract] {
 		w := o.Writes[i]
 		if bytes.Compare(w.Key, start) >= 0 && (end == nil || bytes.Compare(w.Key, end) < 0) {
 			pending = append(pending, w)

@@ -70,11 +70,19 @@ func TestRangePageMergesPendingWrites(t *testing.T) {
 	if len(seen) != 27 || seen[0] != "a" || seen[26] != "zz" {
 		t.Fatalf("pages visited %d keys: %v", len(seen), seen)
 	}
-	// Rolling back to a savepoint forgets later writes.
+	// Rolling back to a savepoint forgets later writes, and what an undone
+	// write replaced is visible again.
 	sp := ov.save()
 	ov.put("k", []byte("a"), []byte("gone"))
+	ov.put("k", []byte("d"), []byte("gone too"))
+	ov.del("k", []byte("bb"))
 	ov.rollback(sp)
-	if v, _, _ := ov.get("k", []byte("a")); string(v) != "v" {
-		t.Fatalf("after rollback a=%q", v)
+	for k, want := range map[string]string{"a": "v", "d": "changed", "bb": "new"} {
+		if v, ok, _ := ov.get("k", []byte(k)); !ok || string(v) != want {
+			t.Fatalf("after rollback %s=%q (%v), want %q", k, v, ok, want)
+		}
+	}
+	if len(ov.Writes) != sp.writes || ov.pendingKeys("k") != 4 {
+		t.Fatalf("after rollback: %d writes, %d pending keys", len(ov.Writes), ov.pendingKeys("k"))
 	}
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/cairn-db/cairn/types"
 )
 
+func okey(contract string, key []byte) string { return contract + "\x00" + string(key) }
+
 // memState is a committed state for tests: contract keys, history, balances.
 type memState struct {
 	kv       map[string][]byte

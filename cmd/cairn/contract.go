@@ -17,16 +17,31 @@ func init() {
 	register("contract", "contracts: build DIR (Go source -> checked WebAssembly module)", runContract)
 }
 
+const contractUsage = `usage: cairn contract build [--out FILE] DIR
+
+Builds the Go contract in DIR with the toolchain's WebAssembly port
+(GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath), checks the
+module as deploy will (imports, features, limits, entry point, start-up) and
+writes it; prints its file, size and SHA-256 as JSON. See docs/contracts.md.
+
+flags:
+  --out FILE   where to write the module (default: DIR/contract.wasm)
+`
+
 func runContract(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: cairn contract build [-o FILE] DIR")
+		fmt.Fprint(stderr, contractUsage)
 		return 2
 	}
 	switch args[0] {
+	case "-h", "-help", "--help":
+		// Help goes where the caller asked (cairn help passes stdout here).
+		fmt.Fprint(stderr, contractUsage)
+		return 0
 	case "build":
 		return runContractBuild(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "cairn contract: unknown subcommand %q (want build)\n", args[0])
+	fmt.Fprintf(stderr, "cairn contract: unknown subcommand %q\n\n%s", args[0], contractUsage)
 	return 2
 }
 
@@ -37,12 +52,16 @@ func runContract(args []string, stdout, stderr io.Writer) int {
 func runContractBuild(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("contract build", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	out := fs.String("o", "", "output file (default: DIR/contract.wasm)")
+	fs.Usage = func() { fmt.Fprint(fs.Output(), contractUsage) }
+	out := fs.String("out", "", "where to write the module (default: DIR/contract.wasm)")
 	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
 		return 2
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: cairn contract build [-o FILE] DIR")
+		fmt.Fprint(stderr, contractUsage)
 		return 2
 	}
 	dir := fs.Arg(0)

@@ -24,7 +24,7 @@ func TestContractBuild(t *testing.T) {
 	needGo(t)
 	out := filepath.Join(t.TempDir(), "voucher.wasm")
 	var stdout, stderr bytes.Buffer
-	if code := dispatch([]string{"contract", "build", "-o", out, "../../examples/contracts/voucher"}, &stdout, &stderr); code != 0 {
+	if code := dispatch([]string{"contract", "build", "--out", out, "../../examples/contracts/voucher"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	var res struct {
@@ -44,7 +44,7 @@ func TestContractBuild(t *testing.T) {
 func TestContractBuildRefusesForbiddenImport(t *testing.T) {
 	needGo(t)
 	var stdout, stderr bytes.Buffer
-	code := dispatch([]string{"contract", "build", "-o", filepath.Join(t.TempDir(), "x.wasm"), "testdata/clockcontract"}, &stdout, &stderr)
+	code := dispatch([]string{"contract", "build", "--out", filepath.Join(t.TempDir(), "x.wasm"), "testdata/clockcontract"}, &stdout, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "forbidden import") || !strings.Contains(stderr.String(), "env.wall_clock") {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
@@ -57,6 +57,10 @@ func TestContractBuildErrors(t *testing.T) {
 	}
 	if code := dispatch([]string{"contract", "frobnicate"}, &stdout, &stderr); code != 2 {
 		t.Fatalf("unknown subcommand: exit %d", code)
+	}
+	stderr.Reset()
+	if code := dispatch([]string{"contract", "--help"}, &stdout, &stderr); code != 0 || !strings.HasPrefix(stderr.String(), "usage: cairn contract build") {
+		t.Fatalf("help: exit %d, %q", code, stderr.String())
 	}
 	needGo(t)
 	stderr.Reset()

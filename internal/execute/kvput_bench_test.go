@@ -1,0 +1,32 @@
+package execute
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/cairn-db/cairn/internal/txfixtures"
+	"github.com/cairn-db/cairn/types"
+)
+
+// BenchmarkKVPutBlock is the execution CPU per kv.put in blocks of 100,
+// signatures excluded: the native baseline the contract runtime is
+// compared with (internal/vm BenchmarkVoucherInvoke).
+func BenchmarkKVPutBlock(b *testing.B) {
+	k := txfixtures.Key(0)
+	from := k.Public().Address()
+	state := mapReader{string(types.AccountKey(from)): types.Account{Balance: txfixtures.Balance}.Encode()}
+	const per = 100
+	txs := make([]*types.Tx, per)
+	for i := range txs {
+		tx := &types.Tx{ChainID: txfixtures.ChainID, Nonce: uint64(i + 1), Timestamp: 1, Payload: &types.KVPut{Key: fmt.Sprintf("voucher/b%d", i), Value: `{"id":"b1","issuer":"a1","owner":"a1","value":5,"redeemed":false}`}}
+		tx.Sign(k)
+		txs[i] = tx
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i += per {
+		res, err := Block(state, txfixtures.ChainID, types.DefaultParams(), 1, txs, Options{SkipSignatures: true})
+		if err != nil || !res.Receipts[per-1].OK {
+			b.Fatal(err)
+		}
+	}
+}

@@ -529,6 +529,8 @@ func newForger(t *testing.T, target string) string {
 			forge = forgeAccount
 		case p.Path == "/v1/search":
 			forge = forgeSearch
+		case strings.HasPrefix(p.Path, "/v1/fields/"):
+			forge = forgeField
 		default:
 			return nil
 		}

@@ -13,6 +13,8 @@
 //	/txs/{hash}         transaction: payload, receipt, block, inclusion proof
 //	/accounts/{address} account: balance, nonce, transactions newest first
 //	/keys/{key}         key: value, every version, state proof
+//	/fields/{id}        payment field: terms, members, status, pending close,
+//	                    penalties, payout, state proof (?height=H: as of H)
 //	/search             search (docs/search.md query language)
 //	/evidence           equivocation evidence
 //	/api                the API reference (the OpenAPI document)
@@ -53,6 +55,7 @@ var Patterns = []string{
 	"/txs/{hash}",
 	"/accounts/{address}",
 	"/keys/{key}",
+	"/fields/{id}",
 	"/search",
 	"/evidence",
 	"/api",
@@ -97,6 +100,13 @@ func Handler() http.Handler {
 	}))
 	mux.HandleFunc("GET /keys/{key}", page(func(r *http.Request) string {
 		return "/v1/kv/" + url.PathEscape(r.PathValue("key")) + "/history"
+	}))
+	mux.HandleFunc("GET /fields/{id}", page(func(r *http.Request) string {
+		raw := "/v1/fields/" + url.PathEscape(r.PathValue("id"))
+		if hgt := r.URL.Query().Get("height"); hgt != "" {
+			raw += "?height=" + url.QueryEscape(hgt)
+		}
+		return raw
 	}))
 	mux.HandleFunc("GET /search", page(func(r *http.Request) string {
 		return "/v1/search?q=" + url.QueryEscape(r.URL.Query().Get("q"))

@@ -36,9 +36,11 @@ func TestPagesServed(t *testing.T) {
 		"/txs/" + strings.Repeat("ab", 32):      `href="/v1/txs/` + strings.Repeat("ab", 32) + `"`,
 		"/accounts/" + strings.Repeat("cd", 20): `/txs"`,
 		"/keys/a%2Fb":                           `href="/v1/kv/a%2Fb/history"`,
-		"/search?q=a%3Cb":                       `href="/v1/search?q=a%3Cb"`,
-		"/evidence":                             `href="/v1/evidence"`,
-		"/api":                                  `href="/v1/openapi.json"`,
+		"/fields/" + strings.Repeat("ef", 32):   `href="/v1/fields/` + strings.Repeat("ef", 32) + `"`,
+		"/fields/" + strings.Repeat("ef", 32) + "?height=2": `href="/v1/fields/` + strings.Repeat("ef", 32) + `?height=2"`,
+		"/search?q=a%3Cb": `href="/v1/search?q=a%3Cb"`,
+		"/evidence":       `href="/v1/evidence"`,
+		"/api":            `href="/v1/openapi.json"`,
 	}
 	for path, raw := range pages {
 		res, body := get("GET", path)

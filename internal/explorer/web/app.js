@@ -4,7 +4,7 @@
 
 import { h, s, dl, table, short, time, marked } from './dom.js';
 import { get, escapeKey, loadTrust, forgetTrust, trustFromGenesis, trustWarning, ApiError } from './api.js';
-import { verifyBlock, verifyParentLink, verifyTxProof, verifyKey, verifyAccount, verifySearch, SEARCH_LIMITS, ed25519Verify, cryptoUnavailable, sha256, Report } from './verify.js';
+import { verifyBlock, verifyParentLink, verifyTxProof, verifyKey, verifyAccount, verifyField, verifySearch, SEARCH_LIMITS, ed25519Verify, cryptoUnavailable, sha256, Report } from './verify.js';
 import { hex, unhex, stringifyJSON, parseJSON, voteSignBytes } from './codec.js';
 
 const main = document.getElementById('main');
@@ -247,9 +247,19 @@ function payloadSummary(tx) {
     case 'kv.put': return [h('a', { href: `/keys/${escapeKey(p.key)}` }, p.key), ' = ', h('q', null, clip(p.value)), p.expect_version !== undefined ? ` (if version ${p.expect_version})` : ''];
     case 'kv.delete': return ['delete ', h('a', { href: `/keys/${escapeKey(p.key)}` }, p.key), p.expect_version !== undefined ? ` (if version ${p.expect_version})` : ''];
     case 'record': return h('code', null, clip(stringifyJSON(p.document)));
+    case 'field.open': return ['open field ', fieldLink(p.field_id), `: ${p.members.length} members, deposits ${p.members.map((m) => m.deposit).join(' + ')}; challenge period ${p.challenge_period} blocks, expiry at height ${p.expiry}, penalty ${p.penalty}`];
+    case 'field.close_unilateral': return ['close field ', fieldLink(p.field_id), ' unilaterally', claimText(p)];
+    case 'field.challenge': return ['challenge the close of field ', fieldLink(p.field_id), ' with', claimText(p)];
+    case 'field.close': return ['close field ', fieldLink(p.field_id), ' cooperatively', claimText(p)];
+    case 'field.dispute': {
+      const y = p.payment;
+      return ['dispute the balances of field ', fieldLink(p.field_id), `: payment ${y.seq} (member ${y.from} pays member ${y.to} ${y.amount}) leaves balances ${y.balances.join(', ')}; proof of leaf ${p.proof.index} of ${p.proof.size}`];
+    }
     default: return '';
   }
 }
+function fieldLink(id) { return h('a', { href: `/fields/${id}` }, short(id)); }
+function claimText(p) { return [` at state ${p.state}: balances ${p.balances.join(', ')}, payment root `, short(p.root), `, ${p.signatures.length} member signatures`]; }
 function clip(x, n = 80) { x = String(x); return x.length > n ? `${x.slice(0, n)}…` : x; }
 
 function receiptCell(r) {
@@ -374,6 +384,88 @@ async function accountPage(addr) {
     h('p', null, 'This list is the node’s own index and is not proven; each transaction verifies on its page.'),
     rows, more);
   await load('');
+}
+
+// ---- payment field ------------------------------------------------------
+
+const STATUS_TEXT = {
+  open: 'open: members pay each other off chain',
+  closing: 'closing: a close is pending, open to challenges and disputes until its deadline',
+  settled: 'settled: the deposits were paid out',
+};
+const KIND_TEXT = {
+  cooperative: 'cooperative (every member signed the balances)',
+  unilateral: 'unilateral (one member\'s claim about a co-signed state)',
+  challenge: 'challenge (a later co-signed state replaced a stale close)',
+  expiry: 'expiry (no close by the expiry height: state 0, the deposits)',
+  dispute: 'dispute (a proven payment corrected the balances)',
+};
+const PENALTY_TEXT = { stale_state: 'closed with a stale state', wrong_balances: 'claimed wrong balances' };
+
+async function fieldPage(id) {
+  setTitle(`Field ${id.slice(0, 10)}`);
+  const asked = new URLSearchParams(location.search).get('height') || '';
+  let r;
+  try { r = await get(`/v1/fields/${encodeURIComponent(id)}${asked ? `?height=${encodeURIComponent(asked)}` : ''}`); } catch (e) {
+    if (e instanceof ApiError && e.status === 404) { render(h('h1', null, 'Payment field'), h('p', null, `No field ${id} exists${asked ? ` at height ${asked}` : ''}: ${e.message}`)); return; }
+    throw e;
+  }
+  const st = await get('/v1/status');
+  await initTrust(st);
+  const f = r.field;
+  const addrs = await Promise.all(f.members.map((m) => address(m.key)));
+  const who = (i) => {
+    const n = Number(i);
+    if (n === 65535) return 'none (no member answers for it)';
+    const m = f.members[n];
+    return m ? [`member ${n} `, addrs[n] ? h('a', { href: `/accounts/${addrs[n]}` }, short(addrs[n])) : short(m.key)] : `member ${n} (not in the field)`;
+  };
+  const hNum = Number(r.height);
+  const at = (x) => `/fields/${f.field_id}?height=${x}`;
+  const p = f.pending;
+  render(
+    h('h1', null, 'Payment field'),
+    h('nav', { class: 'pager', 'aria-label': 'The field at other heights' },
+      hNum > Number(f.opened_at) ? h('a', { href: at(hNum - 1), rel: 'prev' }, `← At height ${hNum - 1}`) : '',
+      Number(st.height) > hNum ? h('a', { href: at(hNum + 1), rel: 'next' }, `At height ${hNum + 1} →`) : '',
+      asked ? h('a', { href: `/fields/${f.field_id}` }, 'Latest') : ''),
+    dl([
+      ['Field id', h('code', { class: 'wrap' }, f.field_id)],
+      ['Status', h('span', { id: 'field-status' }, STATUS_TEXT[f.status] || f.status)],
+      ['As of height', h('a', { href: `/blocks/${r.height}` }, String(r.height))],
+      ['Leader', (() => { const i = f.members.findIndex((m) => m.key === f.leader); return i >= 0 ? who(i) : short(f.leader); })()],
+      ['Opened', [h('a', { href: `/blocks/${f.opened_at}` }, `height ${f.opened_at}`), ' by ', h('a', { href: `/txs/${f.open_tx}` }, short(f.open_tx))]],
+      ['Total deposits', String(r.total_deposits)],
+      ['Challenge period', `${f.challenge_period} blocks`],
+      ['Expiry', `height ${f.expiry} (the last height a close may be submitted)`],
+      ['Penalty', `${f.penalty} (paid by a member whose close is proven stale or wrong)`],
+      ['Deadline', Number(r.deadline) ? `height ${r.deadline} (${f.status === 'open' ? 'the expiry' : 'the last height for challenges and disputes'})` : 'none: settled'],
+      f.status !== 'settled' && ['Next chain step', `at the start of height ${f.due}`],
+      f.settled_at !== undefined && ['Settled at', h('a', { href: `/blocks/${f.settled_at}` }, `height ${f.settled_at}`)],
+    ]),
+    verifyPanel('Verify field', (trust) => verifyField(r, id.toLowerCase(), trust, asked || undefined),
+      'checks in your browser that the certified state at this height holds exactly this field entry (terms, members, status, pending close, penalties, payout): the certificate signatures (Ed25519), the header hash and the state proof of the entry (SHA-256), against the trusted validator set.'),
+    h('h2', null, 'Members'),
+    table('Members, deposits and balances (member order)', ['#', 'Account', 'Public key', 'Deposit', p ? `Balance claimed at state ${p.state}` : null, f.final ? 'Paid out' : null].filter(Boolean),
+      f.members.map((m, i) => [String(i), addrs[i] ? h('a', { href: `/accounts/${addrs[i]}` }, short(addrs[i])) : '', short(m.key), String(m.deposit),
+        p ? String(p.balances[i] ?? '—') : null, f.final ? h('span', { class: 'payout' }, String(f.final[i] ?? '—')) : null].filter((x) => x !== null))),
+    h('h2', null, 'Pending close'),
+    p ? dl([
+      ['Kind', KIND_TEXT[p.kind] || p.kind],
+      ['State', `${p.state} (payments 1..${p.state} of the off-chain log)`],
+      ['Payment root', h('code', { class: 'wrap' }, p.root)],
+      ['Balances', p.balances.join(', ')],
+      ['Answerable', who(p.submitter)],
+      ['Recorded', [h('a', { href: `/blocks/${p.height}` }, `height ${p.height}`), /[^0]/.test(p.tx_hash) ? [' by ', h('a', { href: `/txs/${p.tx_hash}` }, short(p.tx_hash))] : ' (by the chain)']],
+      ['Deadline', `height ${p.deadline}`],
+    ]) : h('p', null, 'None: no close has been submitted.'),
+    h('h2', null, 'Penalties'),
+    table('Penalties owed (paid at settlement, capped at the payer\'s final balance)', ['From', 'To', 'Amount', 'Reason'],
+      f.penalties.map((x) => [who(x.from), who(x.to), String(x.amount), PENALTY_TEXT[x.reason] || x.reason]), 'None.'),
+    h('h2', null, 'State proof'),
+    dl([['State key', h('code', null, r.state_key_hex)], ['State root', h('code', { class: 'wrap' }, r.header.state_root)], ['Siblings', `${r.proof.siblings.length} (root side first)`]]),
+    h('details', null, h('summary', null, 'Entry bytes'), h('pre', { class: 'wrap', tabindex: '0' }, r.value_hex)),
+  );
 }
 
 // ---- key ----------------------------------------------------------------
@@ -591,6 +683,7 @@ async function route() {
     if (seg[0] === 'txs' && seg.length === 2) return await txPage(seg[1]);
     if (seg[0] === 'accounts' && seg.length === 2) return await accountPage(seg[1]);
     if (seg[0] === 'keys' && seg.length === 2) return await keyPage(seg[1]);
+    if (seg[0] === 'fields' && seg.length === 2) return await fieldPage(seg[1]);
     if (seg[0] === 'search') return await searchPage(new URLSearchParams(location.search).get('q') || '');
     if (seg[0] === 'evidence') return await evidencePage();
     if (seg[0] === 'api') return await apiPage();

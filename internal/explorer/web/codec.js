@@ -4,6 +4,7 @@
 
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
+const lax = new TextDecoder('utf-8');
 
 /** utf8 returns the UTF-8 bytes of a string. */
 export function utf8(s) { return enc.encode(s); }
@@ -89,7 +90,75 @@ export function decodeHeader(b) {
   return h;
 }
 
-export const TX_TYPES = { 1: 'transfer', 2: 'kv.put', 3: 'kv.delete', 4: 'record' };
+export const TX_TYPES = {
+  1: 'transfer', 2: 'kv.put', 3: 'kv.delete', 4: 'record',
+  16: 'field.open', 17: 'field.close_unilateral', 18: 'field.challenge', 19: 'field.dispute', 20: 'field.close',
+};
+
+/** FIELD_TX_TYPES are the payment field transactions (encoding.md 9). */
+export const FIELD_TX_TYPES = ['field.open', 'field.close_unilateral', 'field.challenge', 'field.dispute', 'field.close'];
+
+// Limits of a field's lists, as the Go decoder enforces them (types/field.go).
+const MAX_FIELD_MEMBERS = 64;
+const MAX_FIELD_PROOF_PATH = 64;
+const MAX_FIELD_PENALTIES = 4096;
+const MAX_PENALTY_REASON = 64;
+
+function count(r, what, limit) {
+  const n = r.u16();
+  if (n > limit) throw new Error(`${what}: ${n} entries, limit ${limit}`);
+  return n;
+}
+function sigs(r, what) { const n = count(r, what, MAX_FIELD_MEMBERS); const out = []; for (let i = 0; i < n; i++) out.push(hex(r.raw(64))); return out; }
+function u64s(r, what) { const n = count(r, what, MAX_FIELD_MEMBERS); const out = []; for (let i = 0; i < n; i++) out.push(r.u64()); return out; }
+
+/** fieldTerms reads a field's terms (encoding.md 9) into their JSON form. */
+function fieldTerms(r, p) {
+  p.field_id = r.hash();
+  p.leader = r.hash();
+  const n = count(r, 'members', MAX_FIELD_MEMBERS);
+  p.members = [];
+  for (let i = 0; i < n; i++) p.members.push({ key: r.hash(), deposit: r.u64() });
+  p.challenge_period = r.u64();
+  p.expiry = r.u64();
+  p.penalty = r.u64();
+  return p;
+}
+
+/** fieldClaim reads a state claim (field.close, field.close_unilateral, field.challenge). */
+function fieldClaim(r, p) {
+  p.field_id = r.hash();
+  p.state = r.u64();
+  p.root = r.hash();
+  p.balances = u64s(r, 'balances');
+  p.signatures = sigs(r, 'signatures');
+  return p;
+}
+
+/** fieldPayment reads one payment of a field's log (encoding.md 9). */
+function fieldPayment(r) {
+  return { seq: r.u64(), from: r.u16(), to: r.u16(), amount: r.u64(), payer_seq: r.u64(), payer_sig: hex(r.raw(64)), balances: u64s(r, 'payment balances') };
+}
+
+/** decodeFieldPayment reads a payment's canonical bytes (its leaf is SHA-256 of them). */
+export function decodeFieldPayment(b) {
+  const r = new Reader(b);
+  const p = fieldPayment(r);
+  r.end();
+  return p;
+}
+
+function fieldDispute(r, p) {
+  p.field_id = r.hash();
+  p.payment = fieldPayment(r);
+  const index = r.u64();
+  const size = r.u64();
+  const n = count(r, 'proof path', MAX_FIELD_PROOF_PATH);
+  const path = [];
+  for (let i = 0; i < n; i++) path.push(r.hash());
+  p.proof = { index, size, path };
+  return p;
+}
 
 /** decodeTx reads a signed transaction (encoding.md 3.1); unsigned is its bytes without the signature. */
 export function decodeTx(b) {
@@ -110,6 +179,9 @@ export function decodeTx(b) {
     case 'kv.put': p.key = r.text16(); p.value = r.text32(); if (r.bool()) p.expect_version = r.u64(); break;
     case 'kv.delete': p.key = r.text16(); if (r.bool()) p.expect_version = r.u64(); break;
     case 'record': p.document = r.text32(); break;
+    case 'field.open': fieldTerms(r, p); p.joins = sigs(r, 'joins'); break;
+    case 'field.close_unilateral': case 'field.challenge': case 'field.close': fieldClaim(r, p); break;
+    case 'field.dispute': fieldDispute(r, p); break;
   }
   t.payload = p;
   t.unsigned = b.subarray(0, r.o);
@@ -150,6 +222,50 @@ export function decodeAccount(b) {
   return a;
 }
 
+export const FIELD_STATUSES = ['open', 'closing', 'settled'];
+export const CLOSE_KINDS = ['cooperative', 'unilateral', 'challenge', 'expiry', 'dispute'];
+/** NO_MEMBER is a pending close's submitter when no member answers for it. */
+export const NO_MEMBER = 0xffff;
+
+/**
+ * decodeField reads a payment field's state entry (encoding.md 9, "Field
+ * entry") into the API's JSON form of it: `pending` only when there is a
+ * pending close, `final` only when non-empty, `settled_at` only when not 0.
+ */
+export function decodeField(b) {
+  const r = new Reader(b);
+  const f = fieldTerms(r, {});
+  const st = r.u8();
+  if (st >= FIELD_STATUSES.length) throw new Error(`unknown status ${st}`);
+  f.status = FIELD_STATUSES[st];
+  f.opened_at = r.u64();
+  f.open_tx = r.hash();
+  f.due = r.u64();
+  if (r.bool()) {
+    const k = r.u8();
+    if (k >= CLOSE_KINDS.length) throw new Error(`unknown close kind ${k}`);
+    f.pending = {
+      kind: CLOSE_KINDS[k], state: r.u64(), root: r.hash(), balances: u64s(r, 'balances'),
+      submitter: r.u16(), height: r.u64(), tx_hash: r.hash(), deadline: r.u64(),
+    };
+  }
+  const n = r.u16();
+  if (n > MAX_FIELD_PENALTIES) throw new Error(`${n} penalties`);
+  f.penalties = [];
+  for (let i = 0; i < n; i++) {
+    const from = r.u16(), to = r.u16(), amount = r.u64();
+    const reason = r.bytes16();
+    if (reason.length > MAX_PENALTY_REASON) throw new Error(`penalty reason of ${reason.length} bytes, limit ${MAX_PENALTY_REASON}`);
+    f.penalties.push({ from, to, amount, reason: lax.decode(reason) }); // Go reads any bytes; its JSON shows invalid UTF-8 as U+FFFD
+  }
+  const fin = u64s(r, 'final');
+  if (fin.length) f.final = fin;
+  const settled = r.u64();
+  if (settled) f.settled_at = settled;
+  r.end();
+  return f;
+}
+
 /** signBytes prefixes msg with its signing domain (encoding.md 2). */
 export function signBytes(domain, msg) {
   const d = utf8(domain);
@@ -177,6 +293,20 @@ export function quorum(total) { return (2n * BigInt(total)) / 3n + 1n; }
 /** stateKey is a state tree key: 'k' ‖ key for user keys, 'a' ‖ address for accounts (encoding.md 7). */
 export function kvStateKey(key) { return concat(Uint8Array.of(0x6b), utf8(key)); }
 export function accountStateKey(address) { return concat(Uint8Array.of(0x61), unhex(address, 20)); }
+/** fieldStateKey is a payment field's state key: 'f' ‖ field id (encoding.md 7). */
+export function fieldStateKey(id) { return concat(Uint8Array.of(0x66), unhex(id, 32)); }
+
+/**
+ * canonical writes a JSON value with numbers and BigInts as decimal
+ * strings and object members sorted, so two forms of one value (the API's
+ * JSON, a decoding of bytes) compare as strings.
+ */
+export function canonical(v) {
+  if (typeof v === 'bigint' || typeof v === 'number') return JSON.stringify(String(v));
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`;
+  return JSON.stringify(v === undefined ? null : v);
+}
 
 /**
  * parseJSON parses API JSON keeping integers beyond 2^53 exact, as BigInt

@@ -18,6 +18,7 @@
 import {
   hex, unhex, concat, equal, decodeHeader, decodeTx, decodeReceipt, decodeKVEntry, decodeAccount, accountStateKey,
   voteSignBytes, txSignBytes, validatorSetBytes, quorum, kvStateKey, parseJSON, stringifyJSON,
+  FIELD_TX_TYPES, canonical, decodeField, fieldStateKey,
 } from './codec.js';
 
 const ZERO = '0'.repeat(64);
@@ -236,18 +237,21 @@ export async function verifyBlock(block, trust, report = new Report(`Block ${blo
   const bad = [];
   const badSig = [];
   const badShown = [];
+  const undecoded = [];
   for (const [i, t] of txs.entries()) {
     const b = unhex(t.bytes_hex);
     const th = await sha256(b);
     hashes.push(th);
     if (hex(th) !== t.hash) bad.push(i);
-    try {
-      const d = decodeTx(b);
-      if (d.chain_id !== trust.chain_id || !(await ed25519Verify(d.sender, txSignBytes(d.unsigned), d.signature))) badSig.push(i);
-      if (t.tx !== undefined && txDiffers(t.tx, d).length) badShown.push(i);
-    } catch { badSig.push(i); }
+    let d;
+    try { d = decodeTx(b); } catch (e) { undecoded.push(`${i} (${e.message})`); badSig.push(i); badShown.push(i); continue; }
+    let ok = false;
+    try { ok = d.chain_id === trust.chain_id && await ed25519Verify(d.sender, txSignBytes(d.unsigned), d.signature); } catch { ok = false; }
+    if (!ok) badSig.push(i);
+    if (t.tx !== undefined && txDiffers(t.tx, d).length) badShown.push(i);
   }
   report.add(bad.length === 0, 'every transaction hash = SHA-256(its bytes)', bad.length ? `wrong at ${bad.join(', ')}` : plural(txs.length, 'transaction'));
+  report.add(undecoded.length === 0, 'every transaction\'s bytes decode (encoding.md 3.1, 9)', undecoded.length ? `not at ${undecoded.join('; ')}` : typesOf(txs));
   report.add(badSig.length === 0, 'every transaction is signed by its sender, for this chain', badSig.length ? `not at ${badSig.join(', ')}` : plural(txs.length, 'Ed25519 signature'));
   if (txs.some((t) => t.tx !== undefined)) {
     report.add(badShown.length === 0, 'transactions shown = transactions in their bytes', badShown.length ? `differ at ${badShown.join(', ')}` : 'fields and payloads');
@@ -269,6 +273,12 @@ export async function verifyBlock(block, trust, report = new Report(`Block ${blo
   report.eq('RFC 6962 root of the result hashes = results_root', hex(await merkleRoot(results)), h.results_root);
   report.header = h;
   return report;
+}
+
+function typesOf(txs) {
+  const n = new Map();
+  for (const t of txs) { const k = (t.tx && t.tx.type) || 'transaction'; n.set(k, (n.get(k) || 0) + 1); }
+  return [...n].map(([k, c]) => `${c} ${k}`).join(', ') || 'none';
 }
 
 /**
@@ -330,6 +340,11 @@ export function txDiffers(shown, d) {
   if (d.type === 'record') {
     // The JSON form embeds the document; compare it as parsed JSON.
     if (!canonicalEqual(sp.document, d.payload.document)) bad.push('payload.document');
+  } else if (FIELD_TX_TYPES.includes(d.type)) {
+    // Members, balances, signatures, a payment and its proof: compared whole.
+    for (const k of new Set([...Object.keys(sp), ...Object.keys(d.payload)])) {
+      if (canonical(sp[k]) !== canonical(d.payload[k])) bad.push(`payload.${k}`);
+    }
   } else {
     for (const k of new Set([...Object.keys(sp), ...Object.keys(d.payload)])) {
       if (String(sp[k]) !== String(d.payload[k])) bad.push(`payload.${k}`);
@@ -514,6 +529,56 @@ export async function verifyAccount(resp, address, trust, height) {
   return report;
 }
 
+/** fieldDeadline is the deadline GET /v1/fields/{id} states for a field entry. */
+export function fieldDeadline(f) {
+  if (f.status === 'open') return f.expiry;
+  if (f.status === 'closing' && f.pending) return f.pending.deadline;
+  return 0n;
+}
+
+/**
+ * verifyField checks GET /v1/fields/{id} (docs/api.md "How to verify a
+ * payment field"): the certified header, then the field's entry (value_hex,
+ * encoding.md 9) and its state proof under 'f' ‖ id against the header's
+ * state_root. Everything the page shows is compared with the entry decoded
+ * from the proven bytes: terms, status, pending close, penalties, final
+ * payout, the total deposits and the deadline. height, when given, is the
+ * height asked for. report.field is the proven entry.
+ */
+export async function verifyField(resp, id, trust, height) {
+  const fid = String(id).toLowerCase();
+  const report = new Report(`Field ${short(fid)}`);
+  report.eq('answer is about the field asked for', resp.id, fid);
+  let sk;
+  try { sk = fieldStateKey(fid); } catch (e) { report.fail('field id is 32 bytes of hex', e.message); return report; }
+  const h = await certifiedHeader(report, { headerHex: resp.header_hex, certificate: resp.certificate }, trust);
+  if (!h) return report;
+  report.header = h;
+  report.eq('height shown = certified height', resp.height, h.height);
+  if (height !== undefined && height !== null && height !== '') report.eq('certified height = the height asked for', h.height, height);
+  report.eq('state key = \'f\' ‖ the field id', resp.state_key_hex, hex(sk));
+  let value, f;
+  try {
+    value = unhex(resp.value_hex);
+    f = decodeField(value);
+    report.pass('field entry bytes decode (encoding.md 9, "Field entry")', `${value.length} bytes: ${f.status}, ${plural(f.members.length, 'member')}`);
+  } catch (e) {
+    report.fail('field entry bytes decode (encoding.md 9, "Field entry")', e.message);
+    return report;
+  }
+  report.eq('the entry is the field asked for (its field_id)', f.field_id, fid);
+  const shown = resp.field || {};
+  const bad = [...new Set([...Object.keys(shown), ...Object.keys(f)])].filter((k) => canonical(shown[k]) !== canonical(f[k]));
+  report.add(bad.length === 0, 'field shown = the entry in the proven bytes', bad.length ? `the page differs in ${bad.join(', ')}` : 'terms, members, status, pending close, penalties, final payout');
+  const total = f.members.reduce((a, m) => a + BigInt(m.deposit), 0n);
+  report.eq('total deposits shown = sum of the proven deposits', resp.total_deposits, total);
+  report.eq('deadline shown = the proven entry\'s deadline', resp.deadline, fieldDeadline(f));
+  await verifyStateProof(report, { stateKey: sk, value, proof: resp.proof || {}, root: h.state_root });
+  report.field = f;
+  if (report.ok) report.pass(`proves the field is ${f.status}${f.pending ? ` (pending ${f.pending.kind} close at state ${f.pending.state})` : ''}${f.final ? `, paid out ${f.final.join(', ')}` : ''}`, `at the end of height ${h.height}`);
+  return report;
+}
+
 /**
  * verifySearch checks a page of GET /v1/search?prove=true (docs/api.md "How
  * to verify search hits"): every header of `headers` is certified, and
@@ -579,5 +644,5 @@ export const SEARCH_LIMITS = 'What this does not prove: that no other committed 
 function failed(r) { return r.failures.map((c) => `${c.what}${c.detail ? ` (${c.detail})` : ''}`).join('; '); }
 
 /** verifiers names every proof kind the explorer can check. */
-export const verifiers = { block: verifyBlock, tx: verifyTx, txProof: verifyTxProof, key: verifyKey, account: verifyAccount, search: verifySearch };
+export const verifiers = { block: verifyBlock, tx: verifyTx, txProof: verifyTxProof, key: verifyKey, account: verifyAccount, field: verifyField, search: verifySearch };
 

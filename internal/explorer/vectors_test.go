@@ -1,6 +1,7 @@
 package explorer_test
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -10,8 +11,10 @@ import (
 
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/api/apitest"
+	"github.com/cairn-db/cairn/internal/txfixtures"
 	"github.com/cairn-db/cairn/merkle"
 	"github.com/cairn-db/cairn/smt"
+	"github.com/cairn-db/cairn/types"
 )
 
 // vectorCase is one check the browser's verifier must decide as the Go
@@ -287,6 +290,178 @@ func TestVerifierVectors(t *testing.T) {
 		t.Fatalf("too few vectors: %d valid, %d invalid", valid, invalid)
 	}
 	t.Logf("%d proof vectors (%d valid, %d invalid) decided as Go decides them", len(cases), valid, invalid)
+}
+
+// codecCase is one byte string the browser's codec must read as Go does:
+// decode it (or refuse it) and, when it decodes, produce the JSON form Go
+// serves for it.
+type codecCase struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"` // "tx" or "field"
+	Hex  string `json:"hex"`
+	// OK is whether Go's decoder accepts the bytes; JSON is Go's JSON form
+	// of them then (a transaction, or a field entry).
+	OK   bool            `json:"ok"`
+	JSON json.RawMessage `json:"json,omitempty"`
+	Hash string          `json:"hash,omitempty"`
+	// ID and Key: the field's id and Go's state key for it.
+	ID  string `json:"id,omitempty"`
+	Key string `json:"key,omitempty"`
+}
+
+// codecCases: one signed sample per registered transaction type
+// (internal/txfixtures: transfer to field.close), field entries in every
+// status and kind of pending close, and damaged variants of each (cut
+// short, a trailing byte, a list over its limit, an unknown status or
+// kind), with Go's verdict and JSON.
+func codecCases(t *testing.T) []codecCase {
+	var out []codecCase
+	addTx := func(name string, b []byte) {
+		c := codecCase{Name: name, Kind: "tx", Hex: hex.EncodeToString(b)}
+		if tx, err := types.DecodeTx(b); err == nil {
+			c.OK, c.Hash = true, tx.Hash().String()
+			if c.JSON, err = json.Marshal(tx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out = append(out, c)
+	}
+	k := apitest.Key('u', 0)
+	for _, tx := range txfixtures.Txs(t, apitest.ChainID, k, 1) {
+		b := tx.Bytes()
+		name := tx.Type().String()
+		addTx(name, b)
+		addTx(name+" cut short", b[:len(b)-1])
+		addTx(name+" trailing byte", append(append([]byte(nil), b...), 0))
+		if tx.Type() == types.TxFieldOpen {
+			// The member count sits after version, chain id, type, sender,
+			// nonce, timestamp, field id and leader. (The bytes also run
+			// short of 65 members, so this is refused either way.)
+			at := 1 + 2 + len(tx.ChainID) + 1 + 32 + 8 + 8 + 32 + 32
+			over := append([]byte(nil), b...)
+			binary.BigEndian.PutUint16(over[at:], types.MaxFieldMembers+1)
+			addTx(name+" 65 members", over)
+		}
+	}
+	id := crypto.Sum([]byte("vector field"))
+	m := []types.FieldMember{{Key: apitest.Key('u', 1).Public(), Deposit: 600}, {Key: apitest.Key('u', 2).Public(), Deposit: 400}}
+	terms := types.FieldTerms{FieldID: id, Leader: m[0].Key, Members: m, ChallengePeriod: 4, Expiry: 1 << 40, Penalty: 50}
+	pending := func(kind string, sub uint16, tx crypto.Hash) *types.FieldPending {
+		return &types.FieldPending{Kind: kind, State: 7, Root: crypto.Sum([]byte("root")), Balances: []uint64{530, 470}, Submitter: sub,
+			Height: 12, TxHash: tx, Deadline: 16}
+	}
+	fields := map[string]*types.Field{
+		"open": {FieldTerms: terms, Status: types.FieldOpenStatus, OpenedAt: 3, OpenTx: crypto.Sum([]byte("open")), Due: 1<<40 + 1, Penalties: []types.FieldPenalty{}},
+		"closing, unilateral": {FieldTerms: terms, Status: types.FieldClosingStatus, OpenedAt: 3, OpenTx: crypto.Sum([]byte("open")), Due: 17,
+			Pending: pending(types.CloseUnilateral, 1, crypto.Sum([]byte("close"))), Penalties: []types.FieldPenalty{}},
+		"closing, expiry": {FieldTerms: terms, Status: types.FieldClosingStatus, OpenedAt: 3, OpenTx: crypto.Sum([]byte("open")), Due: 17,
+			Pending: pending(types.CloseExpiry, types.NoMember, crypto.Hash{}), Penalties: []types.FieldPenalty{}},
+		"settled, penalties": {FieldTerms: terms, Status: types.FieldSettledStatus, OpenedAt: 3, OpenTx: crypto.Sum([]byte("open")), Due: 0,
+			Pending:   pending(types.CloseDispute, 0, crypto.Sum([]byte("dispute"))),
+			Penalties: []types.FieldPenalty{{From: 1, To: 0, Amount: 50, Reason: "stale_state"}, {From: 0, To: 1, Amount: 50, Reason: "wrong_balances"}},
+			Final:     []uint64{530, 470}, SettledAt: 17},
+	}
+	for _, kind := range []string{types.CloseCooperative, types.CloseChallenge} {
+		f := *fields["closing, unilateral"]
+		f.Pending = pending(kind, 0, crypto.Sum([]byte(kind)))
+		fields["closing, "+kind] = &f
+	}
+	addField := func(name string, b []byte) {
+		c := codecCase{Name: "field " + name, Kind: "field", Hex: hex.EncodeToString(b), ID: id.String(), Key: hex.EncodeToString(types.FieldKey(id))}
+		if f, err := types.DecodeField(b); err == nil {
+			c.OK = true
+			if c.JSON, err = json.Marshal(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out = append(out, c)
+	}
+	statusAt := 32 + 32 + 2 + 40*len(m) + 24
+	for name, f := range fields {
+		b := f.Encode()
+		addField(name, b)
+		addField(name+" cut short", b[:len(b)-1])
+		addField(name+" trailing byte", append(append([]byte(nil), b...), 0))
+		bad := append([]byte(nil), b...)
+		bad[statusAt] = 3
+		addField(name+" status 3", bad)
+		if f.Pending != nil {
+			bad = append([]byte(nil), b...)
+			bad[statusAt+1+8+32+8+1] = 5 // the close kind, after status, opened_at, open_tx, due, has_pending
+			addField(name+" close kind 5", bad)
+		}
+	}
+	return out
+}
+
+// TestCodecVectors runs the explorer's codec (web/codec.js) in Chromium on
+// every transaction type's sample and on payment field entries, and checks
+// that it accepts and refuses exactly the bytes Go's decoders do, that what
+// it decodes is Go's JSON form of them (compared as the block and
+// transaction pages' Verify compare them), that each sample's hash and
+// signature check, and that the field state key is Go's.
+func TestCodecVectors(t *testing.T) {
+	b := newBrowser(t)
+	c := apitest.New(t, apitest.Options{})
+	b.open(c.URL + "/api")
+	cases := codecCases(t)
+	js, err := json.Marshal(cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type verdict struct {
+		OK     bool   `json:"ok"`
+		Detail string `json:"detail"`
+	}
+	got := get(b, "codec vectors", chromedp.Evaluate[[]verdict](`(async () => {
+		const v = await import('/ui/verify.js');
+		const c = await import('/ui/codec.js');
+		const out = [];
+		for (const k of JSON.parse(`+string(mustJSONString(t, string(js)))+`)) {
+			const b = c.unhex(k.hex);
+			let d;
+			try { d = k.kind === 'tx' ? c.decodeTx(b) : c.decodeField(b); } catch (e) { out.push({ ok: false, detail: e.message }); continue; }
+			const want = k.json === undefined ? null : c.parseJSON(JSON.stringify(k.json));
+			const why = [];
+			if (k.kind === 'tx') {
+				why.push(...v.txDiffers(want, d));
+				if (c.hex(await v.sha256(b)) !== k.hash) why.push('hash');
+				if (!(await v.ed25519Verify(d.sender, c.txSignBytes(d.unsigned), d.signature))) why.push('signature');
+			} else {
+				if (c.canonical(d) !== c.canonical(want)) why.push('decoded ' + c.canonical(d) + ' want ' + c.canonical(want));
+				if (c.hex(c.fieldStateKey(k.id)) !== k.key) why.push('state key');
+			}
+			out.push({ ok: true, detail: why.join('; ') });
+		}
+		return out;
+	})()`, chromedp.EvalAwaitPromise))
+	if len(got) != len(cases) {
+		t.Fatalf("browser judged %d cases of %d", len(got), len(cases))
+	}
+	types16 := map[string]bool{}
+	accepted, refused := 0, 0
+	for i, k := range cases {
+		switch {
+		case got[i].OK != k.OK:
+			t.Errorf("%s: browser decodes %v (%s), Go %v", k.Name, got[i].OK, got[i].Detail, k.OK)
+		case k.OK && got[i].Detail != "":
+			t.Errorf("%s: browser's decoding differs from Go's: %s", k.Name, got[i].Detail)
+		}
+		if k.OK {
+			accepted++
+			if k.Kind == "tx" {
+				types16[k.Name] = true
+			}
+		} else {
+			refused++
+		}
+	}
+	for _, info := range types.TxTypes() {
+		if !types16[info.Name] {
+			t.Errorf("no vector decodes a %s transaction", info.Name)
+		}
+	}
+	t.Logf("%d byte strings (%d accepted, %d refused) read as Go reads them", len(cases), accepted, refused)
 }
 
 func mustJSONString(t *testing.T, s string) []byte {

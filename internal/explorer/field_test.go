@@ -166,7 +166,7 @@ func TestExplorerFieldPage(t *testing.T) {
 	s := b.text("main")
 	for _, w := range []string{"settled: the deposits were paid out", "Total deposits\n1000", "Challenge period\n4 blocks", "Penalty\n50",
 		"Deadline\nnone: settled", fmt.Sprintf("Settled at\nheight %d", settled), "Paid out", "challenge (a later co-signed state replaced a stale close)",
-		"closed with a stale state", "member 1", "580", "420"} {
+		"closed with a stale state", "member 1", "The close it settled by"} {
 		if !strings.Contains(s, w) {
 			t.Errorf("settled field page lacks %q:\n%s", w, s)
 		}
@@ -177,7 +177,7 @@ func TestExplorerFieldPage(t *testing.T) {
 	}
 	verdict, report := b.verify()
 	if verdict != "pass" || !strings.Contains(report, "passed: state proof") || !strings.Contains(report, "passed: field shown = the entry in the proven bytes") ||
-		!strings.Contains(report, "passed: proves the field is settled (pending challenge close at state 2), paid out 580, 420") {
+		!strings.Contains(report, "passed: proves the field is settled (by challenge close at state 2), paid out 580, 420") {
 		t.Fatalf("verify settled field: %s\n%s", verdict, report)
 	}
 	b.shot("field-verified.png")

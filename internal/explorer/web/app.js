@@ -449,7 +449,7 @@ async function fieldPage(id) {
     table('Members, deposits and balances (member order)', ['#', 'Account', 'Public key', 'Deposit', p ? `Balance claimed at state ${p.state}` : null, f.final ? 'Paid out' : null].filter(Boolean),
       f.members.map((m, i) => [String(i), addrs[i] ? h('a', { href: `/accounts/${addrs[i]}` }, short(addrs[i])) : '', short(m.key), String(m.deposit),
         p ? String(p.balances[i] ?? '—') : null, f.final ? h('span', { class: 'payout' }, String(f.final[i] ?? '—')) : null].filter((x) => x !== null))),
-    h('h2', null, 'Pending close'),
+    h('h2', null, f.status === 'settled' ? 'The close it settled by' : 'Pending close'),
     p ? dl([
       ['Kind', KIND_TEXT[p.kind] || p.kind],
       ['State', `${p.state} (payments 1..${p.state} of the off-chain log)`],

@@ -575,7 +575,8 @@ export async function verifyField(resp, id, trust, height) {
   report.eq('deadline shown = the proven entry\'s deadline', resp.deadline, fieldDeadline(f));
   await verifyStateProof(report, { stateKey: sk, value, proof: resp.proof || {}, root: h.state_root });
   report.field = f;
-  if (report.ok) report.pass(`proves the field is ${f.status}${f.pending ? ` (pending ${f.pending.kind} close at state ${f.pending.state})` : ''}${f.final ? `, paid out ${f.final.join(', ')}` : ''}`, `at the end of height ${h.height}`);
+  const close = f.pending ? ` (${f.status === 'settled' ? 'by' : 'pending'} ${f.pending.kind} close at state ${f.pending.state})` : '';
+  if (report.ok) report.pass(`proves the field is ${f.status}${close}${f.final ? `, paid out ${f.final.join(', ')}` : ''}`, `at the end of height ${h.height}`);
   return report;
 }
 

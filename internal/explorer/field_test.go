@@ -152,6 +152,12 @@ func TestExplorerFieldTxs(t *testing.T) {
 	if verdict, report := b.verify(); verdict != "pass" || !strings.Contains(report, "passed: proves the field is closing (pending cooperative close at state 2)") {
 		t.Fatalf("verify field: %s\n%s", verdict, report)
 	}
+	// A field id typed into the search box offers the field's page.
+	b.open(c.URL + "/search?q=" + id)
+	b.follow(fmt.Sprintf(`main a[href="/fields/%s"]`, id))
+	if s := b.text("main"); !strings.Contains(s, "Payment field") || !strings.Contains(s, id) {
+		t.Errorf("field page from search: %q", s)
+	}
 }
 
 // TestExplorerFieldPage: the field page shows a contested field's terms,

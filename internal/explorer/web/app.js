@@ -525,7 +525,7 @@ async function searchPage(q) {
   document.getElementById('q').value = q;
   const jump = [];
   if (/^\d+$/.test(q)) jump.push(h('a', { href: `/blocks/${q}` }, `Block ${q}`));
-  if (/^[0-9a-fA-F]{64}$/.test(q)) jump.push(h('a', { href: `/txs/${q.toLowerCase()}` }, 'Transaction with this hash'));
+  if (/^[0-9a-fA-F]{64}$/.test(q)) jump.push(h('a', { href: `/txs/${q.toLowerCase()}` }, 'Transaction with this hash'), h('a', { href: `/fields/${q.toLowerCase()}` }, 'Payment field with this id'));
   if (/^[0-9a-fA-F]{40}$/.test(q)) jump.push(h('a', { href: `/accounts/${q.toLowerCase()}` }, 'Account with this address'));
   if (q && !/\s|:/.test(q)) jump.push(h('a', { href: `/keys/${escapeKey(q)}` }, `Key “${q}”`));
   const results = h('div', { id: 'results', 'aria-live': 'polite' });

@@ -579,12 +579,18 @@ func forgeBlock(m map[string]any) error {
 }
 
 // forgeShownPayload changes only the decoded form of a transaction
-// (?decode=true), which the block page shows; its bytes stay honest.
+// (?decode=true), which the block page shows; its bytes stay honest. A kv
+// value becomes "forged"; a payment field claim's first balance becomes 1.
 func forgeShownPayload(m map[string]any) error {
 	txs, _ := m["txs"].([]any)
 	for _, x := range txs {
 		if tx, ok := x.(map[string]any)["tx"].(map[string]any); ok {
-			tx["payload"].(map[string]any)["value"] = "forged"
+			p := tx["payload"].(map[string]any)
+			if bal, ok := p["balances"].([]any); ok && len(bal) > 0 {
+				bal[0] = 1
+				continue
+			}
+			p["value"] = "forged"
 		}
 	}
 	return nil

@@ -259,11 +259,23 @@ func forgeField(m map[string]any) error {
 
 // TestExplorerCatchesForgedField: behind the forging proxy, a field entry
 // forged consistently (JSON and bytes) fails at its state proof and only
-// there; the honest node's same page verifies.
+// there; a challenge shown with other balances than its bytes hold fails
+// the block's shown-vs-bytes check; the honest node's same pages verify.
 func TestExplorerCatchesForgedField(t *testing.T) {
 	b := newBrowser(t)
 	c, id, _ := contestedFieldChain(t)
 	lie := newForger(t, c.URL)
+
+	b.open(lie + "/blocks/3") // the challenge, its payload's balances forged
+	if s := b.text("main"); !strings.Contains(s, "at state 2: balances 1, 470") {
+		t.Fatalf("the forged balances are not what the block page shows: %q", s)
+	}
+	verdict, report := b.verify()
+	if verdict != "fail" || !failedCheck(report, "transactions shown = transactions in their bytes — differ at 0") ||
+		failedCheck(report, "every transaction's bytes decode") || failedCheck(report, "every transaction is signed") {
+		t.Fatalf("a block showing forged field balances verified: %s\n%s", verdict, report)
+	}
+
 	for _, q := range []string{"", "?height=2", "?height=1"} {
 		b.open(lie + "/fields/" + id + q)
 		verdict, report := b.verify()

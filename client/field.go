@@ -70,6 +70,15 @@ func (f *FieldState) Verify(chainID string, vals *types.ValidatorSet) error {
 	if f.Field == nil || !bytes.Equal(f.Field.Encode(), e.Encode()) {
 		return fmt.Errorf("field %s: %w", f.ID, verifyErr("decoded field differs from value_hex"))
 	}
+	if e.FieldID != f.ID {
+		return fmt.Errorf("field %s: %w", f.ID, verifyErr("value_hex is field %s", e.FieldID))
+	}
+	// total_deposits and deadline are convenience copies: they must be what
+	// the proven entry says.
+	if f.TotalDeposits != e.Total() || f.Deadline != e.Deadline() {
+		return fmt.Errorf("field %s: %w", f.ID, verifyErr("total_deposits %d / deadline %d differ from the entry's %d / %d",
+			f.TotalDeposits, f.Deadline, e.Total(), e.Deadline()))
+	}
 	if err := smt.Verify(h.StateRoot, sk, value, proof); err != nil {
 		return fmt.Errorf("field %s at height %d: %w", f.ID, h.Height, verifyErr("%v", err))
 	}

@@ -146,6 +146,17 @@ func (n *net) fieldState() *client.FieldState {
 	if err := fs.Verify(apitest.ChainID, n.c.Ledger.Validators()); err != nil {
 		n.t.Fatalf("field proof: %v", err)
 	}
+	// The answer's convenience copies must agree with the proven entry.
+	for name, lie := range map[string]func(*client.FieldState){
+		"total_deposits": func(f *client.FieldState) { f.TotalDeposits++ },
+		"deadline":       func(f *client.FieldState) { f.Deadline++ },
+	} {
+		forged := *fs
+		lie(&forged)
+		if err := forged.Verify(apitest.ChainID, n.c.Ledger.Validators()); !errors.Is(err, client.ErrVerify) {
+			n.t.Fatalf("field answer with a forged %s: Verify = %v, want a verification failure", name, err)
+		}
+	}
 	return fs
 }
 

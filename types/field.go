@@ -555,6 +555,22 @@ type Field struct {
 	SettledAt uint64         `json:"settled_at,omitempty"`
 }
 
+// Deadline is the last height at which the entry can still change by a
+// member's transaction: the expiry while the field is open, the pending
+// close's deadline for challenges and disputes while it is closing, 0 once
+// settled.
+func (f *Field) Deadline() uint64 {
+	switch f.Status {
+	case FieldOpenStatus:
+		return f.Expiry
+	case FieldClosingStatus:
+		if f.Pending != nil {
+			return f.Pending.Deadline
+		}
+	}
+	return 0
+}
+
 func indexOf(list []string, s string) int {
 	for i, x := range list {
 		if x == s {

@@ -38,16 +38,11 @@ func (s *Server) getField(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("field %s at %d: %w", id, h, err)
 	}
-	out := client.FieldState{ID: id, Height: h, Field: f, TotalDeposits: f.Total(),
+	out := client.FieldState{ID: id, Height: h, Field: f, TotalDeposits: f.Total(), Deadline: f.Deadline(),
 		StateKeyHex: hex.EncodeToString(sp.Key), ValueHex: hex.EncodeToString(sp.Value),
 		Proof: sp.Proof, ProofHex: hex.EncodeToString(sp.Proof.Encode()),
 		HeaderHex: hex.EncodeToString(sp.HeaderBytes), Header: sp.Header,
 		Certificate: certificateJSON(sp.Certificate, l.Genesis().ChainID, l.Validators())}
-	switch f.Status {
-	case types.FieldOpenStatus:
-		out.Deadline = f.Expiry
-	case types.FieldClosingStatus:
-		out.Deadline = f.Pending.Deadline
-	}
+	out.Deadline = f.Deadline()
 	return writeJSON(w, http.StatusOK, out)
 }

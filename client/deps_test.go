@@ -10,11 +10,12 @@ import (
 	"testing"
 )
 
-// TestSDKDependencies: the SDK is importable from outside the module and
-// does not drag a node's machinery along. Its build (tests excluded) must
-// not depend on a storage or search engine, nor on any of Cairn's internal
-// packages (Go forbids importing those from another module, so one would
-// make the SDK unusable there).
+// TestSDKDependencies: the SDK, and the payment-field library built on it,
+// are importable from outside the module and do not drag a node's machinery
+// along. Their builds (tests excluded) must not depend on a storage or
+// search engine, nor on any of Cairn's internal packages (Go forbids
+// importing those from another module, so one would make them unusable
+// there).
 func TestSDKDependencies(t *testing.T) {
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
 	if _, err := os.Stat(goTool); err != nil {
@@ -25,7 +26,16 @@ func TestSDKDependencies(t *testing.T) {
 			t.Skipf("SKIPPING the SDK dependency check: go tool not found in GOROOT %q or PATH", runtime.GOROOT())
 		}
 	}
-	out, err := exec.CommandContext(t.Context(), goTool, "list", "-deps", ".").Output()
+	for pkg, dir := range map[string]string{"the client SDK": ".", "package field": "../field"} {
+		checkDeps(t, goTool, pkg, dir)
+	}
+}
+
+func checkDeps(t *testing.T, goTool, pkg, dir string) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), goTool, "list", "-deps", ".")
+	cmd.Dir = dir
+	out, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -40,7 +50,7 @@ func TestSDKDependencies(t *testing.T) {
 	for _, d := range deps {
 		if strings.Contains(d, "pebble") || strings.Contains(d, "bleve") ||
 			strings.HasPrefix(d, "github.com/cairn-db/cairn/internal/") {
-			t.Errorf("the client SDK depends on %s", d)
+			t.Errorf("%s depends on %s", pkg, d)
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cairn-db/cairn/client"
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/field"
 	"github.com/cairn-db/cairn/types"
@@ -142,17 +143,26 @@ func runField(args []string, stdout, stderr io.Writer) int {
 		return bad("--node is required")
 	}
 	ctl := field.NewControl(strings.TrimRight(*nodeURL, "/"), key)
+	// chain connects to --chain and reads its status; code != 0 ends the
+	// command with that exit code (the failure already reported).
+	chain := func() (cl *client.Client, st *client.Status, code int) {
+		cl, ok := newClient(*chainURL, stderr, cmd)
+		if !ok {
+			return nil, nil, 1
+		}
+		st, err := cl.Status(ctx)
+		if err != nil {
+			return nil, nil, fail(stderr, cmd, err)
+		}
+		return cl, st, 0
+	}
 	submit := func(p types.Payload) int {
 		if *chainURL == "" {
 			return bad("--chain is required")
 		}
-		cl, ok := newClient(*chainURL, stderr, cmd)
-		if !ok {
-			return 1
-		}
-		st, err := cl.Status(ctx)
-		if err != nil {
-			return fail(stderr, cmd, err)
+		cl, st, code := chain()
+		if code != 0 {
+			return code
 		}
 		r, err := field.Submit(ctx, cl, st.ChainID, key, p, *timeout)
 		if err != nil {
@@ -165,13 +175,9 @@ func runField(args []string, stdout, stderr io.Writer) int {
 		if *chainURL == "" || *members == "" {
 			return bad("--chain and --members are required")
 		}
-		cl, ok := newClient(*chainURL, stderr, cmd)
-		if !ok {
-			return 1
-		}
-		st, err := cl.Status(ctx)
-		if err != nil {
-			return fail(stderr, cmd, err)
+		_, st, code := chain()
+		if code != 0 {
+			return code
 		}
 		terms := types.FieldTerms{Leader: key.Public(), ChallengePeriod: *period, Penalty: *penalty}
 		if terms.Expiry, err = parseExpiry(*expiry, st.Height); err != nil {

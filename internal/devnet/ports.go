@@ -33,7 +33,7 @@ func SetPorts(dir string, apiPort, p2pPort int) (*client.Network, error) {
 	cfgs := make([]node.Config, len(nw.Nodes))
 	p2pByName := map[string]string{}
 	for i, n := range nw.Nodes {
-		if cfgs[i], err = rawConfig(n.Home); err != nil {
+		if cfgs[i], err = node.ReadConfigFile(n.Home); err != nil {
 			return nil, err
 		}
 		if apiPort != 0 {
@@ -69,22 +69,6 @@ func SetPorts(dir string, apiPort, p2pPort int) (*client.Network, error) {
 	return nw, nil
 }
 
-// rawConfig reads home/config.json over the defaults without the
-// environment overrides LoadConfig applies, so that saving it back does
-// not persist them.
-func rawConfig(home string) (node.Config, error) {
-	c := node.DefaultConfig(home)
-	b, err := os.ReadFile(filepath.Join(home, "config.json"))
-	if err != nil {
-		return c, fmt.Errorf("read config: %w", err)
-	}
-	if err := json.Unmarshal(b, &c); err != nil {
-		return c, fmt.Errorf("config %s: %w", filepath.Join(home, "config.json"), err)
-	}
-	c.Home = home
-	return c, nil
-}
-
 func withPort(addr string, port int) (string, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -100,7 +84,7 @@ func withPort(addr string, port int) (string, error) {
 func PortsInUse(nw *client.Network) ([]string, error) {
 	var taken []string
 	for _, n := range nw.Nodes {
-		c, err := rawConfig(n.Home)
+		c, err := node.ReadConfigFile(n.Home)
 		if err != nil {
 			return nil, err
 		}

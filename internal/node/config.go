@@ -189,9 +189,10 @@ func DefaultConfig(home string) Config {
 	}
 }
 
-// LoadConfig reads home/config.json over the defaults and applies the
-// environment.
-func LoadConfig(home string) (Config, error) {
+// ReadConfigFile reads home/config.json over the defaults, without the
+// environment overrides LoadConfig applies (so a tool that saves the
+// config back does not persist them).
+func ReadConfigFile(home string) (Config, error) {
 	c := DefaultConfig(home)
 	b, err := os.ReadFile(filepath.Join(home, "config.json"))
 	if err != nil {
@@ -201,6 +202,16 @@ func LoadConfig(home string) (Config, error) {
 		return c, fmt.Errorf("config %s: %w", filepath.Join(home, "config.json"), err)
 	}
 	c.Home = home
+	return c, nil
+}
+
+// LoadConfig reads home/config.json over the defaults and applies the
+// environment.
+func LoadConfig(home string) (Config, error) {
+	c, err := ReadConfigFile(home)
+	if err != nil {
+		return c, err
+	}
 	for env, dst := range map[string]*string{
 		"CAIRN_API_ADDR": &c.APIAddr, "CAIRN_P2P_ADDR": &c.P2PAddr,
 		"CAIRN_LOG_LEVEL": &c.LogLevel, "CAIRN_DATA_DIR": &c.DataDir,

@@ -16,6 +16,7 @@ type blockReq struct {
 	peer     int
 	at       int64
 	attempts int
+	asked    map[int]bool // every peer asked for this height; only their answers are taken
 }
 
 type progressMark struct {
@@ -129,7 +130,12 @@ func (e *Engine) onStatus(from int, m *Status) {
 	}
 }
 
-func (e *Engine) onBlockResponse(m *BlockResponse) {
+// onBlockResponse keeps a fetched block until its height comes. Only an
+// answer from a peer we asked for that height is taken: an unsolicited
+// block (even one that would verify) could otherwise occupy the height's
+// slot ahead of the honest answer, and a peer that kept sending junk could
+// hold catch-up back indefinitely.
+func (e *Engine) onBlockResponse(from int, m *BlockResponse) {
 	if m.Block == nil || m.Cert == nil {
 		e.stats.Malformed++
 		return
@@ -137,6 +143,10 @@ func (e *Engine) onBlockResponse(m *BlockResponse) {
 	h := m.Block.Header.Height
 	if h < e.height || h >= e.height+e.window || e.fetched[h] != nil {
 		e.stats.Stale++
+		return
+	}
+	if req := e.requests[h]; req == nil || !req.asked[from] {
+		e.stats.Unsolicited++
 		return
 	}
 	e.fetched[h] = m
@@ -162,8 +172,9 @@ func (e *Engine) requestBlocks() {
 			continue
 		}
 		attempts := 0
+		asked := map[int]bool{}
 		if req != nil {
-			attempts = req.attempts
+			attempts, asked = req.attempts, req.asked
 			// No answer: forget the peer's claim unless it repeated it
 			// since we asked, so a peer that lies about its height cannot
 			// keep us asking. An honest peer ahead of us tells us again
@@ -183,7 +194,8 @@ func (e *Engine) requestBlocks() {
 		}
 		peer := cands[(int(h%uint64(len(cands)))+attempts)%len(cands)]
 		e.send(peer, &BlockRequest{Height: h})
-		e.requests[h] = &blockReq{peer: peer, at: e.now, attempts: attempts + 1}
+		asked[peer] = true
+		e.requests[h] = &blockReq{peer: peer, at: e.now, attempts: attempts + 1, asked: asked}
 	}
 }
 

@@ -530,7 +530,7 @@ func (e *Engine) receive(from int, m Message) {
 			e.ready.Serve = append(e.ready.Serve, ServeRequest{To: from, Height: m.Height})
 		}
 	case *BlockResponse:
-		e.onBlockResponse(m)
+		e.onBlockResponse(from, m)
 	default:
 		e.stats.Malformed++
 	}

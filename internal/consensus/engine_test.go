@@ -174,9 +174,47 @@ func TestCatchUpRejectsBadCertificate(t *testing.T) {
 	if e.Stats().BadCatchUp != 2 {
 		t.Fatalf("BadCatchUp = %d, want 2", e.Stats().BadCatchUp)
 	}
-	rd := e.Step(h.now, Receive{From: 1, Msg: &BlockResponse{Block: good.Block, Cert: good.Cert}})
+	rd := e.Step(h.now, Receive{From: 0, Msg: &BlockResponse{Block: good.Block, Cert: good.Cert}})
 	if len(rd.Commits) != 1 || !rd.Commits[0].CatchUp || e.Height() != 2 {
 		t.Fatal("did not commit a block with a good certificate")
+	}
+}
+
+// A block response from a peer that was not asked for that height is
+// dropped: a junk block sent ahead of the honest answer must not take the
+// height's slot (before, it did, the honest answer was then dropped as a
+// duplicate, and catch-up stalled at that height until a re-request).
+func TestCatchUpIgnoresUnsolicitedBlocks(t *testing.T) {
+	h := newHarness(t, 4, testCut())
+	for k := 1; k <= 2; k++ {
+		h.submit(testTx(t, uint64(k)))
+		want := k
+		h.run(h.now+10_000, func() bool { return h.minHeight() >= want })
+	}
+	b1, b2 := h.chains[0][0], h.chains[0][1]
+	e, err := New(h.config(3), StartPoint{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Start(h.now)
+	rd := e.Step(h.now, Receive{From: 0, Msg: &Status{Height: 2}})
+	if got := requestsOf(rd)[0]; len(got) != 2 {
+		t.Fatalf("want requests for heights 1 and 2 to peer 0, got %v", requestsOf(rd))
+	}
+	forged := *b2.Cert
+	forged.Sigs = append([]types.CommitSig(nil), b2.Cert.Sigs...)
+	forged.Sigs[0].Signature[5] ^= 1
+	// Peer 2 was not asked: neither its junk nor a good block of its is taken.
+	e.Step(h.now, Receive{From: 2, Msg: &BlockResponse{Block: b2.Block, Cert: &forged}})
+	e.Step(h.now, Receive{From: 2, Msg: &BlockResponse{Block: b1.Block, Cert: b1.Cert}})
+	if st := e.Stats(); st.Unsolicited != 2 || e.Height() != 1 {
+		t.Fatalf("unsolicited responses: Unsolicited = %d, height %d; want 2 and 1", st.Unsolicited, e.Height())
+	}
+	e.Step(h.now, Receive{From: 0, Msg: &BlockResponse{Block: b2.Block, Cert: b2.Cert}})
+	e.Step(h.now, Receive{From: 0, Msg: &BlockResponse{Block: b1.Block, Cert: b1.Cert}})
+	e.Step(h.now, Receive{From: 0, Msg: &Status{Height: 2}}) // the step after a commit applies the next fetched block
+	if e.Height() != 3 {
+		t.Fatalf("height %d after the asked peer's answers, want 3 (BadCatchUp %d)", e.Height(), e.Stats().BadCatchUp)
 	}
 }
 

@@ -159,6 +159,7 @@ type Stats struct {
 	ConflictingProposals uint64 // a proposer's second different proposal for a round
 	InvalidBlocks        uint64 // proposed blocks that failed validation
 	BadCatchUp           uint64 // fetched blocks whose certificate or link did not verify
+	Unsolicited          uint64 // block responses from a peer not asked for that height
 	Commits              uint64 // blocks decided by consensus here
 	CatchUpCommits       uint64 // blocks committed from a peer's certificate
 	Rounds               uint64 // rounds started after round 0

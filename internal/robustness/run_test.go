@@ -1,12 +1,14 @@
 package robustness
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -209,8 +211,42 @@ func runOnce(t *testing.T, seed int64, runtime time.Duration, reportRoot string)
 }
 
 // startNet initialises and starts the validators with test-friendly timing
-// and the fault switch on.
+// and the fault switch on. The ports are found free and bound a moment
+// later by the nodes; on a shared machine another process can take one in
+// between, so a start that fails on a taken port is redone on new ports,
+// from an empty directory, a few times.
 func (r *run) startNet() error {
+	for attempt := 1; ; attempt++ {
+		err := r.startNetOnce()
+		if err == nil || attempt == 3 || !r.portTaken() {
+			return err
+		}
+		r.cluster.StopAll(5 * time.Second)
+		if err := os.RemoveAll(r.dir); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(r.dir, 0o755); err != nil {
+			return err
+		}
+	}
+}
+
+// portTaken reports whether a node failed to start because its address was
+// in use.
+func (r *run) portTaken() bool {
+	if r.nw == nil || r.cluster == nil {
+		return false
+	}
+	for _, nd := range r.nw.Nodes {
+		b, _ := os.ReadFile(filepath.Join(nd.Home, "node.log"))
+		if bytes.Contains(b, []byte("address already in use")) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *run) startNetOnce() error {
 	ports, err := devnet.FreePorts(2 * validators)
 	if err != nil {
 		return err

@@ -169,10 +169,11 @@ func (b *blockContracts) CodeByHash(h crypto.Hash) ([]byte, error) {
 
 // callEffects is what a successful contract call changes: its state writes
 // in execution order (contract entries, then the accounts its transfers
-// touched, each once, in order of first touch) and its events.
+// touched, each once, in order of first touch) and its events as the
+// receipt carries them.
 type callEffects struct {
 	Writes []Write
-	Events []vm.Event
+	Events []types.Event
 }
 
 // call runs one contract call of transaction tx at the block's height and
@@ -199,7 +200,10 @@ func (b *blockContracts) call(ctx context.Context, tx crypto.Hash, caller crypto
 	if out.Err != nil {
 		return out, nil, nil
 	}
-	fx := &callEffects{Writes: ContractWrites(ov.Writes, b.x.height, tx), Events: ov.Events}
+	fx := &callEffects{Writes: ContractWrites(ov.Writes, b.x.height, tx), Events: make([]types.Event, len(ov.Events))}
+	for i, ev := range ov.Events {
+		fx.Events[i] = types.Event{Contract: ev.Contract, Name: ev.Name, Data: ev.Data}
+	}
 	accs := map[crypto.Address]*types.Account{}
 	var order []crypto.Address
 	acct := func(a crypto.Address) (*types.Account, error) {

@@ -231,3 +231,17 @@ func TestBlockRangeMerge(t *testing.T) {
 		}
 	}
 }
+
+// Every event the default engine lets a transaction emit fits a receipt's
+// contract section: a receipt the executor writes always decodes.
+func TestEngineLimitsFitReceipts(t *testing.T) {
+	eng, err := vm.New(context.Background(), vm.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(context.Background())
+	l := eng.Limits()
+	if l.MaxEvents > types.MaxReceiptEvents || l.MaxEventBytes > types.MaxEventBytes {
+		t.Fatalf("engine allows %d events of %d bytes; receipts hold %d of %d", l.MaxEvents, l.MaxEventBytes, types.MaxReceiptEvents, types.MaxEventBytes)
+	}
+}

@@ -191,9 +191,14 @@ func (b *blockContracts) call(ctx context.Context, tx crypto.Hash, caller crypto
 		}
 		return nil, nil, err
 	}
+	return b.run(ctx, tx, caller, name, info.CodeHash, kind, fn, args, gasLimit, timeNs)
+}
+
+// run runs code h as contract name (see call).
+func (b *blockContracts) run(ctx context.Context, tx crypto.Hash, caller crypto.Address, name string, h crypto.Hash, kind byte, fn string, args []byte, gasLimit uint64, timeNs int64) (*vm.Outcome, *callEffects, error) {
 	ov := vm.NewOverlay(b)
 	env := vm.Env{Contract: name, Self: vm.ContractAddress(name), Caller: caller, TxHash: tx, Height: b.x.height, Time: timeNs}
-	out, err := b.eng.Call(ctx, b.scope, ov, b, info.CodeHash, env, kind, fn, args, gasLimit)
+	out, err := b.eng.Call(ctx, b.scope, ov, b, h, env, kind, fn, args, gasLimit)
 	if err != nil {
 		return nil, nil, fmt.Errorf("contract %s: %w", name, err)
 	}
@@ -246,4 +251,76 @@ func (b *blockContracts) call(ctx context.Context, tx crypto.Hash, caller crypto
 		m[string(w.Key)] = true
 	}
 	return out, fx, nil
+}
+
+// deploy checks raw code as every validator does (instrumentation,
+// compilation and the module's start-up, all bounded by the engine's
+// module size limit and start-up gas) and returns the instrumented code's
+// hash and, when no identical code is deployed yet, the one write that
+// stores it. Compilation happens here, once per code on this engine: later
+// calls find it compiled. A refused module is a *types.TxError with
+// vm.CodeInvalidCode naming the problem.
+func (b *blockContracts) deploy(ctx context.Context, raw []byte) (crypto.Hash, []Write, error) {
+	code, err := b.eng.Prepare(ctx, raw)
+	if err != nil {
+		return crypto.Hash{}, nil, err
+	}
+	h := vm.CodeHash(code)
+	e, err := b.x.get(types.ContractCodeKey(h))
+	if err != nil {
+		return crypto.Hash{}, nil, err
+	}
+	if e.found {
+		return h, nil, nil
+	}
+	return h, []Write{{Key: types.ContractCodeKey(h), Value: code}}, nil
+}
+
+// instantiate creates instance name of deployed code h, owned by owner,
+// and runs its Init with args and gasLimit. It succeeds or changes
+// nothing: a taken name or unknown code is a *types.TxError, a failed Init
+// an Outcome with Err (its gas used reported all the same). On success the
+// writes are the instance's info, then Init's effects. While Init runs the
+// instance is not yet resolvable: a call from Init to its own name fails
+// with no_such_contract.
+func (b *blockContracts) instantiate(ctx context.Context, tx crypto.Hash, caller crypto.Address, name string, h crypto.Hash, owner crypto.Address, args []byte, gasLimit uint64, timeNs int64) (*vm.Outcome, *callEffects, error) {
+	if err := types.CheckContractName(name); err != nil {
+		return nil, nil, err
+	}
+	if e, err := b.x.get(types.ContractInfoKey(name)); err != nil {
+		return nil, nil, err
+	} else if e.found {
+		return nil, nil, types.Errf(types.CodeInvalid, "contract %q already exists", name)
+	}
+	if e, err := b.x.get(types.ContractCodeKey(h)); err != nil {
+		return nil, nil, err
+	} else if !e.found {
+		return nil, nil, types.Errf(types.CodeNotFound, "no code %s deployed", h)
+	}
+	info := &types.ContractInfo{Name: name, CodeHash: h, Owner: owner, Created: b.x.height, Updated: b.x.height}
+	out, fx, err := b.run(ctx, tx, caller, name, h, vm.KindInit, "", args, gasLimit, timeNs)
+	if err != nil || out.Err != nil {
+		return out, nil, err
+	}
+	fx.Writes = append([]Write{{Key: types.ContractInfoKey(name), Value: info.Encode()}}, fx.Writes...)
+	return out, fx, nil
+}
+
+// upgrade points instance name at deployed code h; only its owner may.
+// The instance keeps its name, account and state.
+func (b *blockContracts) upgrade(sender crypto.Address, name string, h crypto.Hash) ([]Write, error) {
+	info, err := b.Info(name)
+	if err != nil {
+		return nil, err
+	}
+	if info.Owner != sender {
+		return nil, types.Errf(types.CodeInvalid, "only the owner %s may upgrade contract %q", info.Owner, name)
+	}
+	if e, err := b.x.get(types.ContractCodeKey(h)); err != nil {
+		return nil, err
+	} else if !e.found {
+		return nil, types.Errf(types.CodeNotFound, "no code %s deployed", h)
+	}
+	info.CodeHash, info.Updated = h, b.x.height
+	return []Write{{Key: types.ContractInfoKey(name), Value: info.Encode()}}, nil
 }

@@ -245,3 +245,118 @@ func TestEngineLimitsFitReceipts(t *testing.T) {
 		t.Fatalf("engine allows %d events of %d bytes; receipts hold %d of %d", l.MaxEvents, l.MaxEventBytes, types.MaxReceiptEvents, types.MaxEventBytes)
 	}
 }
+
+// forbiddenImportModule imports env.f, which is neither the Cairn host API
+// nor the WASI subset, and exports cairn_invoke.
+var forbiddenImportModule = []byte{
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+	0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type 0: () -> ()
+	0x02, 0x09, 0x01, 0x03, 'e', 'n', 'v', 0x01, 'f', 0x00, 0x00, // import env.f
+	0x03, 0x02, 0x01, 0x00, // func 1: type 0
+	0x07, 0x10, 0x01, 0x0c, 'c', 'a', 'i', 'r', 'n', '_', 'i', 'n', 'v', 'o', 'k', 'e', 0x00, 0x01,
+	0x0a, 0x04, 0x01, 0x02, 0x00, 0x0b,
+}
+
+func rawSample(t *testing.T, name string) []byte {
+	t.Helper()
+	raw, err := contractbuild.Cached(context.Background(), "../../examples/contracts/"+name)
+	if err != nil {
+		t.Skipf("SKIPPED: %v", err) // sampleCode, called first, fails on CI
+	}
+	return raw
+}
+
+// TestDeployInstantiateUpgrade: code is stored once by hash, a refused
+// module names its problem, an instance runs its Init all or nothing, and
+// only its owner upgrades it.
+func TestDeployInstantiateUpgrade(t *testing.T) {
+	ctx := context.Background()
+	eng, err := vm.New(ctx, vm.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(ctx)
+	voucherCode, assetsCode := sampleCode(t, eng, "voucher"), sampleCode(t, eng, "assets")
+	alice, bob := crypto.Address{0xa1}, crypto.Address{0xb0}
+	c := newTreeChain(t, nil)
+	r := newBlockRun(t, c, eng)
+	apply := func(ws []Write) {
+		for _, w := range ws {
+			r.x.cache[string(w.Key)] = &entry{raw: w.Value, found: true}
+		}
+		r.writes = append(r.writes, ws...)
+	}
+
+	h, ws, err := r.b.deploy(ctx, rawSample(t, "assets"))
+	if err != nil || h != vm.CodeHash(assetsCode) || len(ws) != 1 || string(ws[0].Value) != string(assetsCode) {
+		t.Fatalf("deploy assets: %s, %d writes, %v", h, len(ws), err)
+	}
+	apply(ws)
+	if h2, ws, err := r.b.deploy(ctx, rawSample(t, "assets")); err != nil || h2 != h || len(ws) != 0 {
+		t.Fatalf("second deploy of the same code: %s, %d writes, %v", h2, len(ws), err)
+	}
+	for name, code := range map[string][]byte{"forbidden import": forbiddenImportModule, "not wasm": []byte("hello")} {
+		_, _, err := r.b.deploy(ctx, code)
+		if !errors.Is(err, &types.TxError{Code: vm.CodeInvalidCode}) {
+			t.Fatalf("%s: %v, want invalid_code", name, err)
+		}
+		if name == "forbidden import" && !strings.Contains(err.Error(), "env.f") {
+			t.Fatalf("forbidden import: %q does not name the import", err)
+		}
+	}
+
+	tx := crypto.Sum([]byte("inst"))
+	if out, fx, err := r.b.instantiate(ctx, tx, alice, "assets", h, alice, nil, 1000, 1e9); err != nil || !errors.Is(out.Err, &types.TxError{Code: vm.CodeOutOfGas}) || fx != nil || out.GasUsed != 1000 {
+		t.Fatalf("instantiate with 1000 gas: %+v %v %v", out, fx, err)
+	}
+	if e := r.x.cache[string(types.ContractInfoKey("assets"))]; e != nil && e.found {
+		t.Fatal("a failed instantiation left the instance")
+	}
+	out, fx, err := r.b.instantiate(ctx, tx, alice, "assets", h, alice, nil, 50_000_000, 1e9)
+	if err != nil || out.Err != nil {
+		t.Fatalf("instantiate: %v %v", out.Err, err)
+	}
+	if len(fx.Writes) != 7 || string(fx.Writes[0].Key) != string(types.ContractInfoKey("assets")) {
+		t.Fatalf("instantiate wrote %d writes (info + 6 assets expected)", len(fx.Writes))
+	}
+	apply(fx.Writes)
+	for _, bad := range []struct {
+		name string
+		code crypto.Hash
+		want types.Code
+	}{{"assets", h, types.CodeInvalid}, {"other", crypto.Hash{1}, types.CodeNotFound}, {"Bad", h, types.CodeMalformed}} {
+		if _, _, err := r.b.instantiate(ctx, tx, alice, bad.name, bad.code, alice, nil, 50_000_000, 1e9); !errors.Is(err, &types.TxError{Code: bad.want}) {
+			t.Fatalf("instantiate %q of %s: %v, want %s", bad.name, bad.code, err, bad.want)
+		}
+	}
+	r.ok(bob, "assets", "ReadAsset", `{"ID":"asset1"}`)
+
+	// Upgrade: the owner only, to deployed code only; state stays.
+	_, ws, err = r.b.deploy(ctx, rawSample(t, "voucher"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply(ws)
+	vh := vm.CodeHash(voucherCode)
+	if _, err := r.b.upgrade(bob, "assets", vh); !errors.Is(err, &types.TxError{Code: types.CodeInvalid}) {
+		t.Fatalf("upgrade by another: %v", err)
+	}
+	if _, err := r.b.upgrade(alice, "assets", crypto.Hash{2}); !errors.Is(err, &types.TxError{Code: types.CodeNotFound}) {
+		t.Fatalf("upgrade to unknown code: %v", err)
+	}
+	ws, err = r.b.upgrade(alice, "assets", vh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply(ws)
+	if info, err := r.b.Info("assets"); err != nil || info.CodeHash != vh || info.Owner != alice {
+		t.Fatalf("after upgrade: %+v %v", info, err)
+	}
+	r.ok(alice, "assets", "issue", `{"id":"g1","value":1}`)
+	r.fails(alice, "assets", "ReadAsset", `{"ID":"asset1"}`, vm.CodeContractError, "no_such_function")
+	if v, ok, err := r.b.Get("assets", []byte("asset/asset1")); err != nil || !ok || !strings.Contains(string(v), "asset1") {
+		t.Fatalf("state after upgrade: %q %v %v", v, ok, err)
+	}
+	r.b.close(ctx)
+	c.commit(r.writes)
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/cairn-db/cairn/internal/contractbuild"
 	"github.com/cairn-db/cairn/internal/state"
 	"github.com/cairn-db/cairn/internal/vm"
+	"github.com/cairn-db/cairn/smt"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -170,6 +171,24 @@ func TestContractStateOnTree(t *testing.T) {
 	e, err := types.DecodeContractEntry(v)
 	if err != nil || e.Deleted || e.Height != issuedAt+2 || !strings.Contains(string(e.Value), `"redeemed":true`) {
 		t.Fatalf("stored entry %+v, %v", e, err)
+	}
+
+	// A contract key has state proofs like any key: its value when issued,
+	// and after the redeem, each against its height's root.
+	for _, at := range []uint64{issuedAt, issuedAt + 2} {
+		key := types.ContractKey("voucher", []byte("v/g1"))
+		v, found, proof, err := c.s.Prove(key, at)
+		if err != nil || !found {
+			t.Fatalf("prove at %d: %v %v", at, found, err)
+		}
+		root, _ := c.s.RootAt(at)
+		if err := smt.Verify(root, key, v, proof); err != nil {
+			t.Fatalf("proof at %d: %v", at, err)
+		}
+		e, _ := types.DecodeContractEntry(v)
+		if e.Height != at || strings.Contains(string(e.Value), `"redeemed":true`) != (at != issuedAt) {
+			t.Fatalf("proven entry at %d: %+v", at, e)
+		}
 	}
 
 	// Deletes are tombstones: gone for Get and Range, present in History.

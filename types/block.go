@@ -2,6 +2,7 @@ package types
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 
 	"github.com/cairn-db/cairn/canon"
@@ -201,6 +202,15 @@ type ContractResult struct {
 	// it called included); empty when the call failed, whose events are
 	// discarded with its other effects.
 	Events []Event `json:"events"`
+}
+
+// MarshalJSON writes events as a list, empty rather than null.
+func (c ContractResult) MarshalJSON() ([]byte, error) {
+	type plain ContractResult
+	if c.Events == nil {
+		c.Events = []Event{}
+	}
+	return json.Marshal(plain(c))
 }
 
 // Event is one event a contract emitted.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/cairn-db/cairn/crypto"
@@ -187,5 +188,9 @@ func TestContractReceiptJSON(t *testing.T) {
 	var back Receipt
 	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(&back, r) {
 		t.Fatalf("JSON round trip %+v, %v", back, err)
+	}
+	failed := &Receipt{TxHash: r.TxHash, Code: "out_of_gas", Contract: &ContractResult{GasUsed: 5}}
+	if b, _ := json.Marshal(failed); !strings.Contains(string(b), `"contract":{"gas_used":5,"events":[]}`) {
+		t.Fatalf("no events: %s", b)
 	}
 }

@@ -233,8 +233,9 @@ func TestBlockRangeMerge(t *testing.T) {
 }
 
 // Every event the default engine lets a transaction emit fits a receipt's
-// contract section: a receipt the executor writes always decodes.
-func TestEngineLimitsFitReceipts(t *testing.T) {
+// contract section, and every key and value it lets a contract write fits
+// a stored contract entry: what the executor writes always decodes.
+func TestEngineLimitsFitStoredForms(t *testing.T) {
 	eng, err := vm.New(context.Background(), vm.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -243,6 +244,9 @@ func TestEngineLimitsFitReceipts(t *testing.T) {
 	l := eng.Limits()
 	if l.MaxEvents > types.MaxReceiptEvents || l.MaxEventBytes > types.MaxEventBytes {
 		t.Fatalf("engine allows %d events of %d bytes; receipts hold %d of %d", l.MaxEvents, l.MaxEventBytes, types.MaxReceiptEvents, types.MaxEventBytes)
+	}
+	if l.MaxKeyBytes > types.MaxContractKeyBytes || l.MaxValueBytes > types.MaxContractValueBytes {
+		t.Fatalf("engine allows keys of %d and values of %d bytes; entries hold %d and %d", l.MaxKeyBytes, l.MaxValueBytes, types.MaxContractKeyBytes, types.MaxContractValueBytes)
 	}
 }
 

@@ -1,6 +1,8 @@
 package types
 
 import (
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 
 	"github.com/cairn-db/cairn/canon"
@@ -163,8 +165,10 @@ func DecodeBlock(b []byte) (*Block, error) {
 // Receipt is the outcome of one transaction in a block. A failed transaction
 // stays in the block and changes nothing but its receipt.
 //
-// The results root commits to the outcome only: TxHash, OK, Code and
-// Version (ResultBytes). Reason is stored and served with the receipt but
+// The results root commits to the outcome: the receipt bytes without the
+// reason field (ResultBytes): TxHash, OK, Code, Version and, for a contract
+// call, its Contract section (gas used and events, which every validator
+// computes identically). Reason is stored and served with the receipt but
 // is outside the root, so validators whose messages are worded differently
 // (another release, another Go version's error text) still agree on every
 // block; Code is what a program should act on.
@@ -176,6 +180,80 @@ type Receipt struct {
 	// Version is the key version a successful kv.put/kv.delete wrote (0 for
 	// every other transaction and every failure).
 	Version uint64 `json:"version,omitempty"`
+	// Contract is set for transactions that ran contract code, failed
+	// calls included; nil for every other transaction, whose receipt bytes
+	// then end after Version.
+	Contract *ContractResult `json:"contract,omitempty"`
+}
+
+// Receipt limits of the contract section.
+const (
+	// MaxReceiptEvents bounds the events of one transaction.
+	MaxReceiptEvents = 64
+	// MaxEventBytes bounds one event's name and data together.
+	MaxEventBytes = 8 << 10
+)
+
+// ContractResult is what a contract call adds to its receipt.
+type ContractResult struct {
+	// GasUsed is the gas the call used: its whole limit when it ran out.
+	GasUsed uint64 `json:"gas_used"`
+	// Events are the call's events in emission order (those of contracts
+	// it called included); empty when the call failed, whose events are
+	// discarded with its other effects.
+	Events []Event `json:"events"`
+}
+
+// MarshalJSON writes events as a list, empty rather than null.
+func (c ContractResult) MarshalJSON() ([]byte, error) {
+	type plain ContractResult
+	if c.Events == nil {
+		c.Events = []Event{}
+	}
+	return json.Marshal(plain(c))
+}
+
+// Event is one event a contract emitted.
+type Event struct {
+	Contract string `json:"contract"`
+	Name     string `json:"name"`
+	// Data is JSON by convention, but any bytes.
+	Data HexBytes `json:"data_hex"`
+}
+
+// HexBytes is a byte string whose JSON form is its lower-case hex.
+type HexBytes []byte
+
+// MarshalText returns the hex form.
+func (h HexBytes) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(h)), nil }
+
+// UnmarshalText parses the hex form.
+func (h *HexBytes) UnmarshalText(b []byte) error {
+	v, err := hex.DecodeString(string(b))
+	if err != nil {
+		return fmt.Errorf("hex bytes: %w", err)
+	}
+	*h = v
+	return nil
+}
+
+// contractSectionTag opens a receipt's contract section.
+const contractSectionTag = 1
+
+func (r *Receipt) encodeContract(e *canon.Encoder) {
+	c := r.Contract
+	if c == nil {
+		return
+	}
+	e.U8(contractSectionTag)
+	e.U64(c.GasUsed)
+	e.U16(uint16(len(c.Events)))
+	for _, ev := range c.Events {
+		e.U8(uint8(len(ev.Contract)))
+		e.Fixed([]byte(ev.Contract))
+		e.Bytes16([]byte(ev.Name))
+		e.Bytes32(ev.Data)
+	}
 }
 
 // Encode returns the canonical receipt bytes, reason included: what a
@@ -187,18 +265,20 @@ func (r *Receipt) Encode() []byte {
 	e.Bytes16([]byte(r.Code))
 	e.Bytes16([]byte(r.Reason))
 	e.U64(r.Version)
+	r.encodeContract(&e)
 	return e.B
 }
 
 // ResultBytes returns the part of the receipt the results root commits to:
 // the canonical receipt bytes without the reason field (tx_hash, ok, code,
-// version).
+// version, and the contract section when there is one).
 func (r *Receipt) ResultBytes() []byte {
 	e := canon.Encoder{B: make([]byte, 0, 48+len(r.Code))}
 	e.Fixed(r.TxHash[:])
 	e.Bool(r.OK)
 	e.Bytes16([]byte(r.Code))
 	e.U64(r.Version)
+	r.encodeContract(&e)
 	return e.B
 }
 
@@ -215,6 +295,32 @@ func DecodeReceipt(b []byte) (*Receipt, error) {
 	r.Code = Code(d.Bytes16("code", 64))
 	r.Reason = string(d.Bytes16("reason", 1<<16-1))
 	r.Version = d.U64("version")
+	if d.Err() == nil && d.Remaining() > 0 {
+		if tag := d.U8("section"); tag != contractSectionTag {
+			d.Fail("unknown receipt section %d", tag)
+		}
+		c := &ContractResult{GasUsed: d.U64("gas_used"), Events: []Event{}}
+		n := int(d.U16("event count"))
+		if n > MaxReceiptEvents {
+			d.Fail("%d events, at most %d", n, MaxReceiptEvents)
+		}
+		for i := 0; i < n && d.Err() == nil; i++ {
+			ev := Event{Contract: string(d.Take(int(d.U8("event contract length")), "event contract"))}
+			ev.Name = string(d.Bytes16("event name", MaxEventBytes))
+			ev.Data = d.Bytes32("event data", MaxEventBytes)
+			if d.Err() != nil {
+				break
+			}
+			if err := CheckContractName(ev.Contract); err != nil {
+				d.Fail("event %d: %v", i, err)
+			}
+			if ev.Name == "" || len(ev.Name)+len(ev.Data) > MaxEventBytes {
+				d.Fail("event %d: name must be non-empty and name and data at most %d bytes", i, MaxEventBytes)
+			}
+			c.Events = append(c.Events, ev)
+		}
+		r.Contract = c
+	}
 	if err := d.Finish(); err != nil {
 		return nil, err
 	}

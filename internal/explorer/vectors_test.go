@@ -197,6 +197,11 @@ func TestVerifierVectors(t *testing.T) {
 	c := apitest.New(t, apitest.Options{})
 	b.open(c.URL + "/api")
 
+	// A contract call's receipt: its contract section is inside the result
+	// bytes (docs/encoding.md 5).
+	cr := &types.Receipt{TxHash: crypto.Sum([]byte("invoke")), Code: "out_of_gas", Reason: "used all 7",
+		Contract: &types.ContractResult{GasUsed: 7, Events: []types.Event{{Contract: "voucher", Name: "issued", Data: []byte("{}")}}}}
+	crHex := hex.EncodeToString(cr.Encode())
 	fixed := get(b, "fixed vectors", chromedp.Evaluate[map[string]any](`(async () => {
 		const v = await import('/ui/verify.js');
 		const c = await import('/ui/codec.js');
@@ -222,6 +227,11 @@ func TestVerifierVectors(t *testing.T) {
 		out.result_hash = c.hex(await v.sha256(failed.result));
 		out.reason = failed.reason;
 		out.results_root = c.hex(await v.merkleRoot([await v.sha256(ok.result), await v.sha256(failed.result)]));
+		const cr = c.decodeReceipt(c.unhex('`+crHex+`'));
+		out.contract_result_hash = c.hex(await v.sha256(cr.result));
+		const ev = cr.contract.events[0];
+		out.contract_event = [ev.contract, ev.name, ev.data_hex, String(cr.contract.gas_used), cr.reason].join('/');
+		try { c.decodeReceipt(c.unhex('`+crHex+`00')); out.contract_trailing = 'accepted'; } catch { out.contract_trailing = 'refused'; }
 		// Quorum (docs/encoding.md 6.4).
 		out.quorum = [1, 4, 8, 10].map((n) => String(c.quorum(n))).join(',');
 		// 64-bit integers stay exact.
@@ -229,19 +239,22 @@ func TestVerifierVectors(t *testing.T) {
 		return out;
 	})()`, chromedp.EvalAwaitPromise))
 	want := map[string]any{
-		"ct_root":        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
-		"empty_root":     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-		"tx_hash":        "1862b92b53c35703a574d77a82d37845556567b20b144fa20c6a3f20b1ed3f71",
-		"tx_sig":         true,
-		"tx_sig_damaged": false,
-		"tx_to":          "6a3803d5f059902a1c6dafbc9ba4729212f7caac",
-		"tx_amount":      "250",
-		"sender_address": "34750f98bd59fcfc946da45aaabe933be154a4b5",
-		"result_hash":    "ac21887894b15ed9ee3db57f5669dd1e2249d2259f50e600d9e4170ac7ffafc1",
-		"reason":         "balance 0, transfer 250",
-		"results_root":   "5e732032786533e4cb8224a8396af8fabe00f388b04799640d7fe81abdb2da88",
-		"quorum":         "1,3,6,7",
-		"big":            "18446744073709551615",
+		"ct_root":              "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+		"empty_root":           "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		"tx_hash":              "1862b92b53c35703a574d77a82d37845556567b20b144fa20c6a3f20b1ed3f71",
+		"tx_sig":               true,
+		"tx_sig_damaged":       false,
+		"tx_to":                "6a3803d5f059902a1c6dafbc9ba4729212f7caac",
+		"tx_amount":            "250",
+		"sender_address":       "34750f98bd59fcfc946da45aaabe933be154a4b5",
+		"result_hash":          "ac21887894b15ed9ee3db57f5669dd1e2249d2259f50e600d9e4170ac7ffafc1",
+		"reason":               "balance 0, transfer 250",
+		"results_root":         "5e732032786533e4cb8224a8396af8fabe00f388b04799640d7fe81abdb2da88",
+		"quorum":               "1,3,6,7",
+		"big":                  "18446744073709551615",
+		"contract_result_hash": cr.ResultHash().String(),
+		"contract_event":       "voucher/issued/7b7d/7/used all 7",
+		"contract_trailing":    "refused",
 	}
 	for k, w := range want {
 		if fixed[k] != w {

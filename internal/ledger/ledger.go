@@ -235,6 +235,21 @@ func (l *Ledger) Get(key []byte) ([]byte, bool, error) { return l.state.Get(key)
 // TxCommitted implements execute.Reader.
 func (l *Ledger) TxCommitted(h crypto.Hash) (bool, error) { return l.store.HasTx(h) }
 
+// Scan calls fn for the latest committed value of every state key k with
+// start <= k < end, in key order, until fn returns false (state.Tree.Scan).
+// With Get and HistoryNewest it makes the ledger an execute.ContractReader.
+func (l *Ledger) Scan(start, end []byte, fn func(key, value []byte) (bool, error)) error {
+	return l.state.Scan(start, end, fn)
+}
+
+// HistoryNewest returns up to limit committed versions of a state key,
+// newest first.
+func (l *Ledger) HistoryNewest(key []byte, limit int) ([]state.Version, error) {
+	return l.state.HistoryNewest(key, limit)
+}
+
+var _ execute.ContractReader = (*Ledger)(nil)
+
 // Prepared is an executed block not yet committed.
 type Prepared struct {
 	height      uint64

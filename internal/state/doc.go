@@ -43,7 +43,7 @@
 //
 // Concurrency: Prepare, Stage and Committed must be called from one writer
 // goroutine (Prepare reads the node cache without locks, because only
-// Committed modifies it). Reads (Get, GetAt, History, Prove, RootAt,
+// Committed modifies it). Reads (Get, GetAt, History, HistoryNewest, Scan, Prove, RootAt,
 // CheckTree) may run concurrently with each other and with the writer.
 //
 // # Node cache

@@ -254,6 +254,78 @@ func (s *Tree) HistoryFrom(key []byte, fromHeight uint64, fromSeq uint32, limit 
 	return out, nil
 }
 
+// Scan calls fn with the latest committed value of every key k with
+// start <= k < end, in ascending key order, until fn returns false or an
+// error (which Scan returns). A nil end means no upper bound. The key and
+// value passed to fn are the caller's.
+//
+// Like Get, Scan reads the latest values directly, not a fixed height: a
+// block committed while it runs may or may not be seen.
+func (s *Tree) Scan(start, end []byte, fn func(key, value []byte) (bool, error)) error {
+	upper := prefixEnd([]byte{prefixState, prefixLatest})
+	if end != nil {
+		upper = latestKey(end)
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: latestKey(start), UpperBound: upper})
+	if err != nil {
+		return fmt.Errorf("state: scan from %x: %w", start, err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		more, err := fn(bytes.Clone(it.Key()[2:]), cloneValue(it.Value()))
+		if err != nil {
+			return err
+		}
+		if !more {
+			return nil
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("state: scan from %x: %w", start, err)
+	}
+	return nil
+}
+
+// HistoryNewest returns up to limit versions of key written at or below
+// Height(), newest first.
+func (s *Tree) HistoryNewest(key []byte, limit int) ([]Version, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("state: history of %x: limit %d must be positive", key, limit)
+	}
+	init, height, _ := s.snapshot()
+	if !init {
+		return nil, nil
+	}
+	kp := historyKeyPrefix(key)
+	var upper []byte
+	if height == math.MaxUint64 {
+		upper = prefixEnd(kp)
+	} else {
+		upper = binary.BigEndian.AppendUint64(slices.Clip(kp), height+1)
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: kp, UpperBound: upper})
+	if err != nil {
+		return nil, fmt.Errorf("state: history of %x: %w", key, err)
+	}
+	defer it.Close()
+	var out []Version
+	for ok := it.Last(); ok && len(out) < limit; ok = it.Prev() {
+		k := it.Key()
+		if len(k) != len(kp)+12 {
+			return nil, fmt.Errorf("state: history of %x: malformed history key %x", key, k)
+		}
+		out = append(out, Version{
+			Height: binary.BigEndian.Uint64(k[len(kp):]),
+			Seq:    binary.BigEndian.Uint32(k[len(kp)+8:]),
+			Value:  cloneValue(it.Value()),
+		})
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("state: history of %x: %w", key, err)
+	}
+	return out, nil
+}
+
 // Update is the result of Prepare: the root after one block's writes and
 // everything Stage needs to persist them. It is immutable.
 type Update struct {

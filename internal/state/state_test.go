@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -304,6 +306,71 @@ func TestGetAtAndHistory(t *testing.T) {
 	}
 	if _, err := s.History(k, 0, 0); err == nil {
 		t.Fatal("History with limit 0 succeeded")
+	}
+
+	newest, err := s.HistoryNewest(k, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := slices.Clone(want)
+	slices.Reverse(rev)
+	if fmt.Sprint(newest) != fmt.Sprint(rev) {
+		t.Fatalf("HistoryNewest = %v, want %v", newest, rev)
+	}
+	if newest, _ := s.HistoryNewest(k, 2); fmt.Sprint(newest) != fmt.Sprint(rev[:2]) {
+		t.Fatalf("HistoryNewest(limit 2) = %v, want %v", newest, rev[:2])
+	}
+	if newest, _ := s.HistoryNewest(other, 10); fmt.Sprint(newest) != fmt.Sprint([]Version{{2, 0, []byte("o2")}, {0, 0, []byte("o0")}}) {
+		t.Fatalf("HistoryNewest(other) = %v", newest)
+	}
+	if newest, _ := s.HistoryNewest([]byte("missing"), 10); len(newest) != 0 {
+		t.Fatalf("HistoryNewest(missing) = %v", newest)
+	}
+	if _, err := s.HistoryNewest(k, 0); err == nil {
+		t.Fatal("HistoryNewest with limit 0 succeeded")
+	}
+}
+
+func TestScan(t *testing.T) {
+	db := openMemDB(t)
+	s := openState(t, db, Options{})
+	commitWrites(t, s, db, []Write{
+		{Key: []byte("a"), Value: []byte("1")}, {Key: []byte("b/1"), Value: []byte("2")},
+		{Key: []byte("b/2"), Value: []byte("")}, {Key: []byte("b\xff"), Value: []byte("4")},
+		{Key: []byte("c"), Value: []byte("5")},
+	})
+	commitWrites(t, s, db, []Write{{Key: []byte("b/1"), Value: []byte("2'")}})
+	scan := func(start, end []byte, stopAfter int) string {
+		t.Helper()
+		var out []string
+		err := s.Scan(start, end, func(k, v []byte) (bool, error) {
+			out = append(out, string(k)+"="+string(v))
+			return len(out) < stopAfter, nil
+		})
+		if err != nil {
+			t.Fatalf("Scan(%q, %q): %v", start, end, err)
+		}
+		return strings.Join(out, " ")
+	}
+	for _, c := range []struct {
+		start, end []byte
+		stop       int
+		want       string
+	}{
+		{[]byte("b"), []byte("c"), 100, "b/1=2' b/2= b\xff=4"},
+		{[]byte("b/"), []byte("b0"), 100, "b/1=2' b/2="},
+		{[]byte("b"), []byte("c"), 2, "b/1=2' b/2="},
+		{nil, nil, 100, "a=1 b/1=2' b/2= b\xff=4 c=5"},
+		{[]byte("b\xff"), nil, 100, "b\xff=4 c=5"},
+		{[]byte("d"), nil, 100, ""},
+	} {
+		if got := scan(c.start, c.end, c.stop); got != c.want {
+			t.Errorf("Scan(%q, %q) stopping after %d = %q, want %q", c.start, c.end, c.stop, got, c.want)
+		}
+	}
+	stop := errors.New("stop")
+	if err := s.Scan(nil, nil, func(k, v []byte) (bool, error) { return true, stop }); !errors.Is(err, stop) {
+		t.Fatalf("Scan returned %v, want the callback's error", err)
 	}
 }
 

@@ -200,9 +200,20 @@ export function decodeReceipt(b) {
   const reason = r.text16();
   const verStart = r.o;
   const version = r.u64();
+  let contract;
+  if (r.o < b.length) {
+    // The contract section: gas used and events, inside the result bytes.
+    const tag = r.u8();
+    if (tag !== 1) throw new Error(`receipt section ${tag}`);
+    contract = { gas_used: r.u64(), events: [] };
+    for (let n = r.u16(); n > 0; n--) {
+      const name = dec.decode(r.raw(r.u8()));
+      contract.events.push({ contract: name, name: r.text16(), data_hex: hex(r.bytes32()) });
+    }
+  }
   r.end();
   const result = concat(b.subarray(0, codeEnd), b.subarray(verStart));
-  return { tx_hash, ok, code, reason, version, result };
+  return { tx_hash, ok, code, reason, version, contract, result };
 }
 
 /** decodeKVEntry reads a key's state value (encoding.md 7). */

@@ -21,12 +21,22 @@ func runInit(args []string, stdout, stderr io.Writer) int {
 	chain := fs.String("chain-id", "cairn-devnet", "chain id")
 	api := fs.Int("api-port", 8080, "API port of node0 (node i uses api-port+i)")
 	p2p := fs.Int("p2p-port", 26656, "peer port of node0 (node i uses p2p-port+i)")
+	docker := fs.Bool("docker", false, "lay the network out for containers named node0..nodeN-1 (deploy/compose.yaml): each listens on 0.0.0.0:8080 and :26656, dials peers by name, keeps data in /data; api-port+i is the host port publishing node i's API")
+	existOK := fs.Bool("exist-ok", false, "if DIR already holds a network, print it and exit 0 instead of failing")
 	fs.Usage = usageFunc(fs, stderr, "cairn init [--home DIR] [flags]",
-		"Writes a new local network: genesis, one home per validator (key and config), a funded\nfaucet key and network.json. cairn devnet does this on its first run.")
+		"Writes a new local network: genesis, one home per validator (key and config), a funded\nfaucet key and network.json. cairn devnet does this on its first run. With --docker, for\none container per validator (see deploy/compose.yaml).")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	nw, err := devnet.InitNetwork(*home, devnet.Options{Validators: *n, ChainID: *chain, APIPort: *api, P2PPort: *p2p})
+	if *existOK && devnet.Exists(*home) {
+		nw, err := devnet.LoadNetwork(*home)
+		if err != nil {
+			fmt.Fprintln(stderr, "cairn init:", err)
+			return 1
+		}
+		return printJSON(stdout, nw)
+	}
+	nw, err := devnet.InitNetwork(*home, devnet.Options{Validators: *n, ChainID: *chain, APIPort: *api, P2PPort: *p2p, Containers: *docker})
 	if err != nil {
 		fmt.Fprintln(stderr, "cairn init:", err)
 		return 1

@@ -55,6 +55,12 @@ type Options struct {
 	// is then only the port the host publishes node i's API on, which
 	// network.json names for clients on the host.
 	Containers bool
+	// NamePrefix names the validators (default "node": node0, node1, ...).
+	NamePrefix string
+	// PeerSuffix, with Containers, is appended to a validator's name to
+	// form the host its peers dial: ".cairn" gives cairn-1.cairn, the
+	// pod's name under a Kubernetes headless Service.
+	PeerSuffix string
 }
 
 // The ports every validator listens on inside its own container.
@@ -95,6 +101,9 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 	if o.P2PPort == 0 {
 		o.P2PPort = 26656
 	}
+	if o.NamePrefix == "" {
+		o.NamePrefix = "node"
+	}
 	if o.FaucetBalance == 0 {
 		o.FaucetBalance = 1 << 62
 	}
@@ -133,7 +142,7 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 		if keys[i], err = crypto.GenerateKey(); err != nil {
 			return nil, err
 		}
-		name := fmt.Sprintf("node%d", i)
+		name := fmt.Sprintf("%s%d", o.NamePrefix, i)
 		home := filepath.Join(abs, name)
 		if err := os.MkdirAll(home, 0o755); err != nil {
 			return nil, fmt.Errorf("init: %w", err)
@@ -151,7 +160,7 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 			c.APIAddr = fmt.Sprintf("0.0.0.0:%d", ContainerAPIPort)
 			c.P2PAddr = fmt.Sprintf("0.0.0.0:%d", ContainerP2PPort)
 			c.DataDir = ContainerDataDir
-			dial[i] = fmt.Sprintf("%s:%d", name, ContainerP2PPort)
+			dial[i] = fmt.Sprintf("%s%s:%d", name, o.PeerSuffix, ContainerP2PPort)
 			published[i] = fmt.Sprintf("%s:%d", o.Host, o.APIPort+i)
 		}
 		cfgs[i] = c

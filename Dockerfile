@@ -13,7 +13,7 @@
 # Config comes from the node's config.json, overridden by environment
 # (CAIRN_API_ADDR, CAIRN_P2P_ADDR, CAIRN_LOG_LEVEL, CAIRN_DATA_DIR,
 # CAIRN_SEARCH, CAIRN_MEMPOOL_MAX_TXS) and flags. `cairn node` stops
-# cleanly on SIGTERM (docker stop), finishing the height it is committing.
+# cleanly on SIGTERM (docker stop) and exits 0. See docs/containers.md.
 FROM scratch
 COPY deploy/image/etc/ /etc/
 COPY build/cairn /usr/local/bin/cairn

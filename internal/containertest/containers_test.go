@@ -25,6 +25,7 @@ func finish(t *testing.T, c *cluster, l *load) {
 // runs: the other three (a quorum) go on committing, the cut-off one does
 // not move; reconnected, it catches up and all four chains are identical.
 func TestPartitionOne(t *testing.T) {
+	t.Parallel() // each test has its own networks, volumes and containers
 	c := startCluster(t, 4)
 	l := c.startLoad(writers)
 	defer l.cancel()
@@ -53,6 +54,7 @@ func TestPartitionOne(t *testing.T) {
 // separate networks: neither has a quorum, so no height commits and no two
 // validators disagree on a block; healed, the chain resumes.
 func TestPartitionTwoTwo(t *testing.T) {
+	t.Parallel() // each test has its own networks, volumes and containers
 	c := startCluster(t, 4)
 	l := c.startLoad(writers)
 	defer l.cancel()
@@ -105,6 +107,7 @@ func TestPartitionTwoTwo(t *testing.T) {
 // its volume and catches up, the others keep committing, and no
 // acknowledged transaction is lost.
 func TestRollingRestart(t *testing.T) {
+	t.Parallel() // each test has its own networks, volumes and containers
 	c := startCluster(t, 4)
 	l := c.startLoad(writers)
 	defer l.cancel()

@@ -1,6 +1,8 @@
 package containertest
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -133,4 +135,40 @@ func TestRollingRestart(t *testing.T) {
 	}
 	l.waitAcks(t, 10, time.Minute, "after the last restart")
 	finish(t, c, l)
+}
+
+// TestImage checks what the Dockerfile promises about the image itself:
+// a non-root user, the data volume, the health check through the binary,
+// and nothing to run but cairn (no shell).
+func TestImage(t *testing.T) {
+	requireDocker(t)
+	out, err := docker(context.Background(), 30*time.Second, "image", "inspect", "--format",
+		"{{.Config.User}}|{{json .Config.Volumes}}|{{json .Config.Healthcheck.Test}}|{{json .Config.Entrypoint}}|{{.Size}}", imageName)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	f := strings.Split(strings.TrimSpace(out), "|")
+	if len(f) != 5 {
+		t.Fatalf("inspect: %q", out)
+	}
+	if f[0] != "10001:10001" {
+		t.Errorf("image user %q, want 10001:10001", f[0])
+	}
+	if !strings.Contains(f[1], `"/data"`) {
+		t.Errorf("volumes %s, want /data", f[1])
+	}
+	if !strings.Contains(f[2], `"/usr/local/bin/cairn","health"`) {
+		t.Errorf("health check %s, want cairn health", f[2])
+	}
+	if f[3] != `["/usr/local/bin/cairn"]` {
+		t.Errorf("entrypoint %s", f[3])
+	}
+	if out, err := docker(context.Background(), 30*time.Second, "run", "--rm", "--label", labelKey+"="+runID, "--network", "none", "--entrypoint", "/bin/sh", imageName, "-c", "true"); err == nil {
+		t.Errorf("the image has a shell: %s", out)
+	}
+	out, err = docker(context.Background(), 30*time.Second, "run", "--rm", "--label", labelKey+"="+runID, "--network", "none", imageName, "version")
+	if err != nil {
+		t.Fatalf("cairn version in the image: %v %s", err, out)
+	}
+	t.Logf("image %s: %s bytes, %s", imageName, f[4], strings.TrimSpace(out))
 }

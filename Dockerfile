@@ -19,6 +19,7 @@ COPY deploy/image/etc/ /etc/
 COPY build/cairn /usr/local/bin/cairn
 COPY --chown=10001:10001 deploy/image/volume/ /data/
 COPY --chown=10001:10001 deploy/image/volume/ /cairn/
+COPY --chown=10001:10001 deploy/image/tmp/ /tmp/
 USER 10001:10001
 ENV CAIRN_LOG_FORMAT=json
 VOLUME ["/data"]

@@ -51,3 +51,27 @@ func TestInitNetworkForContainers(t *testing.T) {
 		t.Errorf("prefixed network: name %s, first peer at %s", c.Name, c.Peers[0].Addr)
 	}
 }
+
+// Tune may move a node's peer port (the tests pick free ports); every
+// other node must dial it there.
+func TestInitNetworkPeersFollowTune(t *testing.T) {
+	nw, err := InitNetwork(t.TempDir(), Options{Validators: 4, Tune: func(i int, c *node.Config) {
+		c.P2PAddr = fmt.Sprintf("127.0.0.1:%d", 40000+i)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nw.Nodes {
+		c, err := node.LoadConfig(n.Home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range c.Peers {
+			var j int
+			fmt.Sscanf(p.Name, "node%d", &j)
+			if want := fmt.Sprintf("127.0.0.1:%d", 40000+j); p.Addr != want {
+				t.Errorf("%s dials %s at %s, want %s", n.Name, p.Name, p.Addr, want)
+			}
+		}
+	}
+}

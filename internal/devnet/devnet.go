@@ -46,7 +46,9 @@ type Options struct {
 	FaucetBalance uint64
 	// Params overrides the chain parameters (zero value: defaults).
 	Params *types.Params
-	// Tune, if set, adjusts each node's config before it is written.
+	// Tune, if set, adjusts each node's config before its peers are
+	// filled in (with the other nodes' tuned peer addresses) and it is
+	// written.
 	Tune func(i int, c *node.Config)
 	// Containers lays the network out for one container per validator
 	// (ContainerLayout): every node listens on 0.0.0.0 on the same ports
@@ -155,7 +157,6 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 		c.Name = name
 		c.APIAddr = fmt.Sprintf("%s:%d", o.Host, o.APIPort+i)
 		c.P2PAddr = fmt.Sprintf("%s:%d", o.Host, o.P2PPort+i)
-		dial[i] = c.P2PAddr
 		if o.Containers {
 			c.APIAddr = fmt.Sprintf("0.0.0.0:%d", ContainerAPIPort)
 			c.P2PAddr = fmt.Sprintf("0.0.0.0:%d", ContainerP2PPort)
@@ -171,14 +172,21 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 	if err := g.Save(filepath.Join(abs, "genesis.json")); err != nil {
 		return nil, err
 	}
+	// Tune every config first, so that each node dials its peers where
+	// they listen after Tune (which may move them).
+	for i := range cfgs {
+		if o.Tune != nil {
+			o.Tune(i, &cfgs[i])
+		}
+		if !o.Containers {
+			dial[i] = cfgs[i].P2PAddr
+		}
+	}
 	for i := range cfgs {
 		for j := range cfgs {
 			if i != j {
 				cfgs[i].Peers = append(cfgs[i].Peers, node.Peer{Name: cfgs[j].Name, PublicKey: keys[j].Public(), Addr: dial[j]})
 			}
-		}
-		if o.Tune != nil {
-			o.Tune(i, &cfgs[i])
 		}
 		// After Tune, which may move the API.
 		api := cfgs[i].APIAddr

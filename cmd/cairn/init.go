@@ -21,15 +21,42 @@ func runInit(args []string, stdout, stderr io.Writer) int {
 	chain := fs.String("chain-id", "cairn-devnet", "chain id")
 	api := fs.Int("api-port", 8080, "API port of node0 (node i uses api-port+i)")
 	p2p := fs.Int("p2p-port", 26656, "peer port of node0 (node i uses p2p-port+i)")
+	docker := fs.Bool("docker", false, "lay the network out for containers named node0..nodeN-1 (deploy/compose.yaml): each listens on 0.0.0.0:8080 and :26656, dials peers by name, keeps data in /data; api-port+i is the host port publishing node i's API")
+	kube := fs.Bool("kubernetes", false, "lay the network out for deploy/kubernetes (validators cairn-0..cairn-N-1 behind the headless Service cairn) and write DIR/kubernetes/: the genesis and config ConfigMaps and the keys Secret to kubectl apply")
+	existOK := fs.Bool("exist-ok", false, "if DIR already holds a network, print it and exit 0 instead of failing")
 	fs.Usage = usageFunc(fs, stderr, "cairn init [--home DIR] [flags]",
-		"Writes a new local network: genesis, one home per validator (key and config), a funded\nfaucet key and network.json. cairn devnet does this on its first run.")
+		"Writes a new local network: genesis, one home per validator (key and config), a funded\nfaucet key and network.json. cairn devnet does this on its first run. With --docker, for\none container per validator (see deploy/compose.yaml); with --kubernetes, for the\nStatefulSet in deploy/kubernetes, plus the ConfigMaps and Secret it mounts.")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	nw, err := devnet.InitNetwork(*home, devnet.Options{Validators: *n, ChainID: *chain, APIPort: *api, P2PPort: *p2p})
+	if *docker && *kube {
+		fmt.Fprintln(stderr, "cairn init: --docker and --kubernetes exclude each other")
+		return 2
+	}
+	if *existOK && devnet.Exists(*home) {
+		nw, err := devnet.LoadNetwork(*home)
+		if err != nil {
+			fmt.Fprintln(stderr, "cairn init:", err)
+			return 1
+		}
+		return printJSON(stdout, nw)
+	}
+	opts := devnet.Options{Validators: *n, ChainID: *chain, APIPort: *api, P2PPort: *p2p, Containers: *docker}
+	if *kube {
+		opts = kubeOptions(opts)
+	}
+	nw, err := devnet.InitNetwork(*home, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "cairn init:", err)
 		return 1
+	}
+	if *kube {
+		dir, err := writeKubernetes(nw)
+		if err != nil {
+			fmt.Fprintln(stderr, "cairn init:", err)
+			return 1
+		}
+		fmt.Fprintf(stderr, "cairn init: wrote %s; apply it with: kubectl apply -f %s -f deploy/kubernetes/\n", dir, dir)
 	}
 	return printJSON(stdout, nw)
 }

@@ -11,6 +11,11 @@
 //	node0/config.json, node0/validator.key, node0/data/ ...
 //	devnet.sock            while `cairn devnet` runs: its control socket (control.go)
 //
+// With Options.Containers the same files describe one container per
+// validator named nodeN (DIR mounted read-only at the same path in each,
+// the data directory a volume at /data); see the Dockerfile and
+// deploy/compose.yaml.
+//
 // Invariants: network.json is written last, so its presence marks a
 // complete network; at most one devnet supervises a network at a time
 // (the control socket answers while one does).
@@ -41,9 +46,33 @@ type Options struct {
 	FaucetBalance uint64
 	// Params overrides the chain parameters (zero value: defaults).
 	Params *types.Params
-	// Tune, if set, adjusts each node's config before it is written.
+	// Tune, if set, adjusts each node's config before its peers are
+	// filled in (with the other nodes' tuned peer addresses) and it is
+	// written.
 	Tune func(i int, c *node.Config)
+	// Containers lays the network out for one container per validator
+	// (ContainerLayout): every node listens on 0.0.0.0 on the same ports
+	// (ContainerAPIPort, ContainerP2PPort), dials its peers by container
+	// name (node1:26656), and keeps its data in /data (a volume). APIPort+i
+	// is then only the port the host publishes node i's API on, which
+	// network.json names for clients on the host.
+	Containers bool
+	// NamePrefix names the validators (default "node": node0, node1, ...).
+	NamePrefix string
+	// PeerSuffix, with Containers, is appended to a validator's name to
+	// form the host its peers dial: ".cairn" gives cairn-1.cairn, the
+	// pod's name under a Kubernetes headless Service.
+	PeerSuffix string
 }
+
+// The ports every validator listens on inside its own container.
+const (
+	ContainerAPIPort = 8080
+	ContainerP2PPort = 26656
+	// ContainerDataDir is the data directory of a validator in a
+	// container: the mount point of its volume.
+	ContainerDataDir = "/data"
+)
 
 // ErrExists is returned when DIR already holds a network.
 var ErrExists = errors.New("network already initialised")
@@ -73,6 +102,9 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 	}
 	if o.P2PPort == 0 {
 		o.P2PPort = 26656
+	}
+	if o.NamePrefix == "" {
+		o.NamePrefix = "node"
 	}
 	if o.FaucetBalance == 0 {
 		o.FaucetBalance = 1 << 62
@@ -105,12 +137,14 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 	}
 	keys := make([]*crypto.PrivateKey, o.Validators)
 	cfgs := make([]node.Config, o.Validators)
+	dial := make([]string, o.Validators)      // where peers reach node i
+	published := make([]string, o.Validators) // containers: node i's API as the host sees it
 	nw := &client.Network{ChainID: o.ChainID, FaucetKey: faucetPath, Dir: abs}
 	for i := range keys {
 		if keys[i], err = crypto.GenerateKey(); err != nil {
 			return nil, err
 		}
-		name := fmt.Sprintf("node%d", i)
+		name := fmt.Sprintf("%s%d", o.NamePrefix, i)
 		home := filepath.Join(abs, name)
 		if err := os.MkdirAll(home, 0o755); err != nil {
 			return nil, fmt.Errorf("init: %w", err)
@@ -123,6 +157,13 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 		c.Name = name
 		c.APIAddr = fmt.Sprintf("%s:%d", o.Host, o.APIPort+i)
 		c.P2PAddr = fmt.Sprintf("%s:%d", o.Host, o.P2PPort+i)
+		if o.Containers {
+			c.APIAddr = fmt.Sprintf("0.0.0.0:%d", ContainerAPIPort)
+			c.P2PAddr = fmt.Sprintf("0.0.0.0:%d", ContainerP2PPort)
+			c.DataDir = ContainerDataDir
+			dial[i] = fmt.Sprintf("%s%s:%d", name, o.PeerSuffix, ContainerP2PPort)
+			published[i] = fmt.Sprintf("%s:%d", o.Host, o.APIPort+i)
+		}
 		cfgs[i] = c
 	}
 	if err := g.Check(); err != nil {
@@ -131,17 +172,28 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 	if err := g.Save(filepath.Join(abs, "genesis.json")); err != nil {
 		return nil, err
 	}
+	// Tune every config first, so that each node dials its peers where
+	// they listen after Tune (which may move them).
 	for i := range cfgs {
-		for j := range cfgs {
-			if i != j {
-				cfgs[i].Peers = append(cfgs[i].Peers, node.Peer{Name: cfgs[j].Name, PublicKey: keys[j].Public(), Addr: cfgs[j].P2PAddr})
-			}
-		}
 		if o.Tune != nil {
 			o.Tune(i, &cfgs[i])
 		}
+		if !o.Containers {
+			dial[i] = cfgs[i].P2PAddr
+		}
+	}
+	for i := range cfgs {
+		for j := range cfgs {
+			if i != j {
+				cfgs[i].Peers = append(cfgs[i].Peers, node.Peer{Name: cfgs[j].Name, PublicKey: keys[j].Public(), Addr: dial[j]})
+			}
+		}
 		// After Tune, which may move the API.
-		nw.Nodes = append(nw.Nodes, client.NetworkNode{Name: cfgs[i].Name, API: "http://" + cfgs[i].APIAddr, Home: cfgs[i].Home})
+		api := cfgs[i].APIAddr
+		if o.Containers {
+			api = published[i]
+		}
+		nw.Nodes = append(nw.Nodes, client.NetworkNode{Name: cfgs[i].Name, API: "http://" + api, Home: cfgs[i].Home})
 		if err := cfgs[i].Save(); err != nil {
 			return nil, err
 		}

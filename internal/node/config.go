@@ -134,7 +134,7 @@ func (c Config) apiConfig(p types.Params) api.Config {
 }
 
 // Config is one validator's configuration: DIR/nodeN/config.json, then
-// environment variables (CAIRN_API_ADDR, CAIRN_P2P_ADDR, CAIRN_LOG_LEVEL,
+// environment variables (CAIRN_API_ADDR, CAIRN_P2P_ADDR, CAIRN_LOG_LEVEL, CAIRN_LOG_FORMAT,
 // CAIRN_DATA_DIR), then command-line flags, each overriding the last.
 // Relative paths are relative to Home.
 type Config struct {
@@ -214,7 +214,7 @@ func LoadConfig(home string) (Config, error) {
 	}
 	for env, dst := range map[string]*string{
 		"CAIRN_API_ADDR": &c.APIAddr, "CAIRN_P2P_ADDR": &c.P2PAddr,
-		"CAIRN_LOG_LEVEL": &c.LogLevel, "CAIRN_DATA_DIR": &c.DataDir,
+		"CAIRN_LOG_LEVEL": &c.LogLevel, "CAIRN_LOG_FORMAT": &c.LogFormat, "CAIRN_DATA_DIR": &c.DataDir,
 	} {
 		if v, ok := os.LookupEnv(env); ok {
 			*dst = v

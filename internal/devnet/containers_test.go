@@ -1,0 +1,77 @@
+package devnet
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/cairn-db/cairn/internal/node"
+)
+
+// With Containers every validator listens on all interfaces on the same
+// ports, dials its peers by container name, keeps its data on the volume
+// at /data, and its config passes the node's own checks; network.json
+// names the APIs as the host publishes them.
+func TestInitNetworkForContainers(t *testing.T) {
+	dir := t.TempDir()
+	nw, err := InitNetwork(dir, Options{Validators: 4, APIPort: 18080, Containers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range nw.Nodes {
+		if want := fmt.Sprintf("http://127.0.0.1:%d", 18080+i); n.API != want {
+			t.Errorf("%s: network.json api %q, want %q", n.Name, n.API, want)
+		}
+		c, err := node.LoadConfig(filepath.Join(dir, n.Name))
+		if err != nil {
+			t.Fatalf("%s: %v", n.Name, err)
+		}
+		if c.APIAddr != "0.0.0.0:8080" || c.P2PAddr != "0.0.0.0:26656" || c.DataDir != ContainerDataDir {
+			t.Errorf("%s: api %s, p2p %s, data %s", n.Name, c.APIAddr, c.P2PAddr, c.DataDir)
+		}
+		if len(c.Peers) != 3 {
+			t.Fatalf("%s: %d peers", n.Name, len(c.Peers))
+		}
+		for _, p := range c.Peers {
+			if p.Addr != p.Name+":26656" {
+				t.Errorf("%s dials %s at %s, want it by container name", n.Name, p.Name, p.Addr)
+			}
+		}
+	}
+
+	k8s, err := InitNetwork(t.TempDir(), Options{Validators: 4, Containers: true, NamePrefix: "cairn-", PeerSuffix: ".cairn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := node.LoadConfig(k8s.Nodes[2].Home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Name != "cairn-2" || c.Peers[0].Addr != "cairn-0.cairn:26656" {
+		t.Errorf("prefixed network: name %s, first peer at %s", c.Name, c.Peers[0].Addr)
+	}
+}
+
+// Tune may move a node's peer port (the tests pick free ports); every
+// other node must dial it there.
+func TestInitNetworkPeersFollowTune(t *testing.T) {
+	nw, err := InitNetwork(t.TempDir(), Options{Validators: 4, Tune: func(i int, c *node.Config) {
+		c.P2PAddr = fmt.Sprintf("127.0.0.1:%d", 40000+i)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nw.Nodes {
+		c, err := node.LoadConfig(n.Home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range c.Peers {
+			var j int
+			fmt.Sscanf(p.Name, "node%d", &j)
+			if want := fmt.Sprintf("127.0.0.1:%d", 40000+j); p.Addr != want {
+				t.Errorf("%s dials %s at %s, want %s", n.Name, p.Name, p.Addr, want)
+			}
+		}
+	}
+}

@@ -222,9 +222,17 @@ func (s *Tree) HistoryFrom(key []byte, fromHeight uint64, fromSeq uint32, limit 
 	if !init || fromHeight > height {
 		return nil, nil
 	}
+	from := binary.BigEndian.AppendUint64(nil, fromHeight)
+	from = binary.BigEndian.AppendUint32(from, fromSeq)
+	return s.versions(key, from, height, false, limit)
+}
+
+// versions reads up to limit versions of key from its history, from the
+// version (height, seq) encoded in from (nil: the first) up to height,
+// oldest first or newest first.
+func (s *Tree) versions(key, from []byte, height uint64, newestFirst bool, limit int) ([]Version, error) {
 	kp := historyKeyPrefix(key)
-	lower := binary.BigEndian.AppendUint64(slices.Clip(kp), fromHeight)
-	lower = binary.BigEndian.AppendUint32(lower, fromSeq)
+	lower := append(slices.Clip(kp), from...)
 	var upper []byte
 	if height == math.MaxUint64 {
 		upper = prefixEnd(kp)
@@ -236,8 +244,12 @@ func (s *Tree) HistoryFrom(key []byte, fromHeight uint64, fromSeq uint32, limit 
 		return nil, fmt.Errorf("state: history of %x: %w", key, err)
 	}
 	defer it.Close()
+	first, next := it.First, it.Next
+	if newestFirst {
+		first, next = it.Last, it.Prev
+	}
 	var out []Version
-	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
+	for ok := first(); ok && len(out) < limit; ok = next() {
 		k := it.Key()
 		if len(k) != len(kp)+12 {
 			return nil, fmt.Errorf("state: history of %x: malformed history key %x", key, k)
@@ -296,34 +308,7 @@ func (s *Tree) HistoryNewest(key []byte, limit int) ([]Version, error) {
 	if !init {
 		return nil, nil
 	}
-	kp := historyKeyPrefix(key)
-	var upper []byte
-	if height == math.MaxUint64 {
-		upper = prefixEnd(kp)
-	} else {
-		upper = binary.BigEndian.AppendUint64(slices.Clip(kp), height+1)
-	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: kp, UpperBound: upper})
-	if err != nil {
-		return nil, fmt.Errorf("state: history of %x: %w", key, err)
-	}
-	defer it.Close()
-	var out []Version
-	for ok := it.Last(); ok && len(out) < limit; ok = it.Prev() {
-		k := it.Key()
-		if len(k) != len(kp)+12 {
-			return nil, fmt.Errorf("state: history of %x: malformed history key %x", key, k)
-		}
-		out = append(out, Version{
-			Height: binary.BigEndian.Uint64(k[len(kp):]),
-			Seq:    binary.BigEndian.Uint32(k[len(kp)+8:]),
-			Value:  cloneValue(it.Value()),
-		})
-	}
-	if err := it.Error(); err != nil {
-		return nil, fmt.Errorf("state: history of %x: %w", key, err)
-	}
-	return out, nil
+	return s.versions(key, nil, height, true, limit)
 }
 
 // Update is the result of Prepare: the root after one block's writes and

@@ -28,20 +28,11 @@ func BenchmarkPayments(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			for done := 0; done < b.N; {
-				i := (done / batch) % 3
-				m := min(batch, b.N-done)
-				amounts := make([]uint64, m)
-				for j := range amounts {
-					amounts[j] = 1
-				}
-				rs, err := n.nodes[i].NewRequests(uint16((i+1)%3), amounts)
-				if err != nil {
-					b.Fatal(err)
-				}
+				i, rs := nextBatch(b, n, done, batch)
 				if _, err := n.nodes[i].Pay(ctx, rs); err != nil {
 					b.Fatal(err)
 				}
-				done += m
+				done += len(rs)
 			}
 			el := time.Since(start)
 			b.ReportMetric(float64(b.N)/el.Seconds(), "payments/s")
@@ -70,18 +61,9 @@ func BenchmarkPaymentsPresigned(b *testing.B) {
 	var batches [][]field.Request
 	var owner []int
 	for done := 0; done < b.N; {
-		i := (done / batch) % 3
-		m := min(batch, b.N-done)
-		amounts := make([]uint64, m)
-		for j := range amounts {
-			amounts[j] = 1
-		}
-		rs, err := n.nodes[i].NewRequests(uint16((i+1)%3), amounts)
-		if err != nil {
-			b.Fatal(err)
-		}
+		i, rs := nextBatch(b, n, done, batch)
 		batches, owner = append(batches, rs), append(owner, i)
-		done += m
+		done += len(rs)
 	}
 	b.ResetTimer()
 	start := time.Now()
@@ -95,6 +77,22 @@ func BenchmarkPaymentsPresigned(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "payments/s")
+}
+
+// nextBatch signs the next batch of 1-unit payments of a benchmark that has
+// made done of b.N: up to batch of them, from member i (the members take
+// turns a batch at a time) to the next member. It returns i and the batch.
+func nextBatch(b *testing.B, n *net, done, batch int) (int, []field.Request) {
+	i := (done / batch) % 3
+	amounts := make([]uint64, min(batch, b.N-done))
+	for j := range amounts {
+		amounts[j] = 1
+	}
+	rs, err := n.nodes[i].NewRequests(uint16((i+1)%3), amounts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return i, rs
 }
 
 // BenchmarkOnChainBytes reports the bytes a field puts on chain per settled

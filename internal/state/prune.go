@@ -1,0 +1,416 @@
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/cairn-db/cairn/crypto"
+)
+
+// Pruning: what may be deleted, and why it is safe.
+//
+// A pruned tree keeps every height from Oldest() to Height() readable and
+// provable; heights below Oldest() answer *PrunedError. Nodes are
+// content-addressed, so one stored node can belong to many heights, and a
+// node that stopped being part of the tree can come back later (a key set
+// back to a value it had, and with it every internal node above it whose
+// subtree is again exactly what it was). Deleting a node is therefore
+// decided by when it was superseded, plus a record of rebirths:
+//
+//	's' 'o' height(8) hash(32)  -> (empty)     node hash left the tree at height
+//	's' 'z' hash(32)            -> height(8)   node hash re-entered the tree at height (its latest rebirth)
+//	's' 'w' height(8) key       -> (empty)     key was written at height
+//	's' 'm' "track"             -> height(8)   the height from which the records above are kept
+//	's' 'm' "oldest"            -> height(8)   Oldest()
+//
+// Stage writes an orphan record ('o') for every node an update replaces.
+// Before an update's new nodes are written, Stage asks the database
+// whether each new leaf is already stored; a stored one is a rebirth (its
+// orphan records are still pending), and then every new internal node of
+// the update is asked too. Each stored one gets a rebirth record ('z')
+// with the update's height. Asking only the leaves first is enough: an
+// internal node comes back only if its whole subtree is again what it was
+// when it left (keys are never removed, so only values can have changed
+// and changed back), so some new leaf below it is one of the leaves that
+// subtree held when the internal node left at height s; that leaf left the
+// tree at s or later, and Prune deletes whole heights in ascending order,
+// so if the internal node is still stored, so is that leaf.
+//
+// Prune takes the orphan records of heights s <= Oldest() in order. A node
+// hash N orphaned at s was not part of the tree at s; it is part of a
+// retained tree again only if it was reborn after s. So N is deleted,
+// with its rebirth record, exactly when it has no rebirth record or its
+// latest rebirth is before s; otherwise only the orphan record goes (a
+// later orphan record of N, if N left again, decides). N still in the
+// current tree has been reborn after its last orphaning, so it is never
+// deleted. A node deleted and created once more later is simply new.
+//
+// The rebirth check reads the database, so Stage's batch must be committed
+// before Prune reads it and Prune's batch before the next Stage: the
+// caller serializes Stage-and-commit with Prune (package ledger holds one
+// lock around both). Prune's own writes need no sync: Pebble's log is one
+// sequence, so the next synced commit makes them durable too, and a lost
+// Prune batch is simply done again.
+//
+// History: a write of key K at height h supersedes every version of K
+// below h, which then serve no height >= h. Prune takes the written
+// records ('w') of heights h <= Oldest() and deletes K's versions below h;
+// the version that was current at Oldest() is kept, whatever its height.
+// Keys for which Options.KeepHistory answers true get no written record,
+// so their whole history stays: the ledger keeps contract keys' history,
+// which contracts read during execution (every node must answer alike).
+//
+// Roots below Oldest() are deleted. A tree whose records were not kept for
+// a while (opened without Options.Track) can still be pruned from then on;
+// nodes superseded before the records started are never deleted. Once
+// tracking has started it stays on (the "track" record), because a rebirth
+// missed while it was off could get a live node deleted.
+
+// Keys of the pruning records; see above.
+const (
+	prefixOrphan  = 'o'
+	prefixWritten = 'w'
+	prefixReborn  = 'z'
+	prefixMeta    = 'm'
+)
+
+var (
+	keyTrack  = []byte{prefixState, prefixMeta, 't', 'r', 'a', 'c', 'k'}
+	keyOldest = []byte{prefixState, prefixMeta, 'o', 'l', 'd', 'e', 's', 't'}
+)
+
+// PrunedError is the answer for a read at a height whose state was pruned.
+type PrunedError struct {
+	Height uint64 // the height asked for
+	Oldest uint64 // the oldest height whose state is kept
+}
+
+func (e *PrunedError) Error() string {
+	return fmt.Sprintf("state at height %d is pruned: the oldest height with state is %d", e.Height, e.Oldest)
+}
+
+// Tracking reports whether pruning records are kept (see Options.Track).
+func (s *Tree) Tracking() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.tracking
+}
+
+// Oldest returns the oldest height whose state is kept (0 unless pruned).
+func (s *Tree) Oldest() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.oldest
+}
+
+// loadPruning reads the tracking and oldest records and, with track set,
+// starts tracking (synced) if it has not started.
+func (s *Tree) loadPruning(track bool) error {
+	_, err := readU64(s.db, keyTrack)
+	switch {
+	case err == nil:
+		s.tracking = true
+	case errors.Is(err, pebble.ErrNotFound):
+		if track {
+			from := uint64(0)
+			if s.initialized {
+				from = s.height + 1
+			}
+			if err := s.db.Set(keyTrack, binary.BigEndian.AppendUint64(nil, from), pebble.Sync); err != nil {
+				return fmt.Errorf("state: start pruning records: %w", err)
+			}
+			s.tracking = true
+		}
+	default:
+		return fmt.Errorf("state: open: %w", err)
+	}
+	o, err := readU64(s.db, keyOldest)
+	switch {
+	case err == nil:
+		s.oldest = o
+	case errors.Is(err, pebble.ErrNotFound):
+	default:
+		return fmt.Errorf("state: open: %w", err)
+	}
+	return nil
+}
+
+func readU64(db *pebble.DB, k []byte) (uint64, error) {
+	v, closer, err := db.Get(k)
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("record %q is %d bytes, want 8", k, len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// stageTracking puts an update's pruning records into b (see above).
+func (s *Tree) stageTracking(b *pebble.Batch, u *Update) error {
+	key := make([]byte, 0, 64)
+	for _, h := range u.removed {
+		key = orphanKey(key[:0], u.height, h)
+		if err := b.Set(key, nil, nil); err != nil {
+			return fmt.Errorf("state: stage height %d: orphan record: %w", u.height, err)
+		}
+	}
+	for _, i := range u.last {
+		k := u.writes[i].Key
+		if s.keepHistory != nil && s.keepHistory(k) {
+			continue
+		}
+		key = binary.BigEndian.AppendUint64(append(key[:0], prefixState, prefixWritten), u.height)
+		key = append(key, k...)
+		if err := b.Set(key, nil, nil); err != nil {
+			return fmt.Errorf("state: stage height %d: written record: %w", u.height, err)
+		}
+	}
+	reborn := false
+	for pass := 0; pass < 2; pass++ {
+		for _, nn := range u.nodes {
+			// First pass: the leaves; second (only after a rebirth): the
+			// internal nodes.
+			if nn.n.isLeaf() != (pass == 0) {
+				continue
+			}
+			_, closer, err := s.db.Get(nodeKey(nn.hash))
+			if errors.Is(err, pebble.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("state: stage height %d: rebirth check: %w", u.height, err)
+			}
+			_ = closer.Close()
+			reborn = true
+			key = append(append(key[:0], prefixState, prefixReborn), nn.hash[:]...)
+			if err := b.Set(key, binary.BigEndian.AppendUint64(nil, u.height), nil); err != nil {
+				return fmt.Errorf("state: stage height %d: rebirth record: %w", u.height, err)
+			}
+		}
+		if !reborn {
+			break
+		}
+	}
+	return nil
+}
+
+func orphanKey(dst []byte, height uint64, h crypto.Hash) []byte {
+	dst = append(dst, prefixState, prefixOrphan)
+	dst = binary.BigEndian.AppendUint64(dst, height)
+	return append(dst, h[:]...)
+}
+
+// PruneResult says what one Prune call did.
+type PruneResult struct {
+	Nodes, Versions, Roots int  // records deleted
+	More                   bool // records below Oldest() remain
+}
+
+// Prune raises Oldest() to oldest (never lowers it) and then deletes up to
+// about maxRecords of what no height from Oldest() on needs: nodes,
+// history versions and roots (see the comment at the top of this file).
+// Orphan records are taken a whole height at a time, so a call may go past
+// maxRecords by one height's records. Call it again while More is set.
+// It must not run between a Stage and the commit of that batch.
+func (s *Tree) Prune(oldest uint64, maxRecords int) (PruneResult, error) {
+	var res PruneResult
+	if maxRecords <= 0 {
+		return res, fmt.Errorf("state: prune: batch size %d must be positive", maxRecords)
+	}
+	s.mu.Lock()
+	if !s.tracking {
+		s.mu.Unlock()
+		return res, errors.New("state: prune: the tree keeps no pruning records (open it with Track)")
+	}
+	if !s.initialized || oldest > s.height {
+		h := s.height
+		s.mu.Unlock()
+		return res, fmt.Errorf("state: prune to %d: last committed height is %d", oldest, h)
+	}
+	raised := oldest > s.oldest
+	if raised {
+		// Readers refuse the heights below before anything is deleted.
+		s.oldest = oldest
+	}
+	oldest = s.oldest
+	s.mu.Unlock()
+
+	b := s.db.NewBatch()
+	defer b.Close()
+	if raised {
+		if err := b.Set(keyOldest, binary.BigEndian.AppendUint64(nil, oldest), nil); err != nil {
+			return res, fmt.Errorf("state: prune: %w", err)
+		}
+	}
+	budget := maxRecords
+	more, err := s.pruneNodes(b, oldest, &budget, &res)
+	if err != nil {
+		return res, err
+	}
+	res.More = more
+	if budget > 0 {
+		if more, err = s.pruneHistory(b, oldest, &budget, &res); err != nil {
+			return res, err
+		}
+		res.More = res.More || more
+	} else {
+		res.More = true
+	}
+	if budget > 0 {
+		if more, err = s.pruneRoots(b, oldest, &budget, &res); err != nil {
+			return res, err
+		}
+		res.More = res.More || more
+	} else {
+		res.More = true
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return res, fmt.Errorf("state: prune: %w", err)
+	}
+	return res, nil
+}
+
+func (s *Tree) pruneNodes(b *pebble.Batch, oldest uint64, budget *int, res *PruneResult) (bool, error) {
+	upper := orphanKey(nil, oldest+1, crypto.Hash{})[:2+8]
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixState, prefixOrphan}, UpperBound: upper})
+	if err != nil {
+		return false, fmt.Errorf("state: prune nodes: %w", err)
+	}
+	defer it.Close()
+	var cur uint64
+	started := false
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != 2+8+crypto.HashSize {
+			return false, fmt.Errorf("state: prune nodes: malformed orphan record %x", k)
+		}
+		h := binary.BigEndian.Uint64(k[2:])
+		if started && h != cur && *budget <= 0 {
+			return true, nil // stop at a height boundary
+		}
+		cur, started = h, true
+		var n crypto.Hash
+		copy(n[:], k[10:])
+		z, err := readU64(s.db, rebornKey(n))
+		switch {
+		case errors.Is(err, pebble.ErrNotFound):
+			err = s.deleteNode(b, n, false)
+		case err != nil:
+		case z < h:
+			err = s.deleteNode(b, n, true)
+		default:
+			// Reborn after it left at h: part of a later tree.
+		}
+		if err != nil {
+			return false, fmt.Errorf("state: prune node %s: %w", n, err)
+		}
+		if err := b.Delete(k, nil); err != nil {
+			return false, fmt.Errorf("state: prune nodes: %w", err)
+		}
+		res.Nodes++
+		*budget--
+	}
+	if err := it.Error(); err != nil {
+		return false, fmt.Errorf("state: prune nodes: %w", err)
+	}
+	return false, nil
+}
+
+func (s *Tree) deleteNode(b *pebble.Batch, n crypto.Hash, reborn bool) error {
+	if err := b.Delete(nodeKey(n), nil); err != nil {
+		return err
+	}
+	if reborn {
+		return b.Delete(rebornKey(n), nil)
+	}
+	return nil
+}
+
+func rebornKey(n crypto.Hash) []byte {
+	return append([]byte{prefixState, prefixReborn}, n[:]...)
+}
+
+func (s *Tree) pruneHistory(b *pebble.Batch, oldest uint64, budget *int, res *PruneResult) (bool, error) {
+	lower := []byte{prefixState, prefixWritten}
+	upper := binary.BigEndian.AppendUint64([]byte{prefixState, prefixWritten}, oldest+1)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return false, fmt.Errorf("state: prune history: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		if *budget <= 0 {
+			return true, nil
+		}
+		k := it.Key()
+		if len(k) < 2+8 {
+			return false, fmt.Errorf("state: prune history: malformed written record %x", k)
+		}
+		h := binary.BigEndian.Uint64(k[2:])
+		key := k[10:]
+		kp := historyKeyPrefix(key)
+		vs, err := s.db.NewIter(&pebble.IterOptions{LowerBound: kp, UpperBound: binary.BigEndian.AppendUint64(kp, h)})
+		if err != nil {
+			return false, fmt.Errorf("state: prune history: %w", err)
+		}
+		for ok := vs.First(); ok; ok = vs.Next() {
+			if err := b.Delete(vs.Key(), nil); err != nil {
+				_ = vs.Close()
+				return false, fmt.Errorf("state: prune history: %w", err)
+			}
+			res.Versions++
+			*budget--
+		}
+		if err := vs.Close(); err != nil {
+			return false, fmt.Errorf("state: prune history of %x: %w", key, err)
+		}
+		if err := b.Delete(k, nil); err != nil {
+			return false, fmt.Errorf("state: prune history: %w", err)
+		}
+		*budget--
+	}
+	if err := it.Error(); err != nil {
+		return false, fmt.Errorf("state: prune history: %w", err)
+	}
+	return false, nil
+}
+
+func (s *Tree) pruneRoots(b *pebble.Batch, oldest uint64, budget *int, res *PruneResult) (bool, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixState, prefixRoot}, UpperBound: rootKey(oldest)})
+	if err != nil {
+		return false, fmt.Errorf("state: prune roots: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		if *budget <= 0 {
+			return true, nil
+		}
+		if err := b.Delete(it.Key(), nil); err != nil {
+			return false, fmt.Errorf("state: prune roots: %w", err)
+		}
+		res.Roots++
+		*budget--
+	}
+	if err := it.Error(); err != nil {
+		return false, fmt.Errorf("state: prune roots: %w", err)
+	}
+	return false, nil
+}
+
+// prunedAt turns a read error at height h into a *PrunedError when h has
+// been pruned meanwhile (a read that started just before Prune raised
+// Oldest() may find a node or version already gone).
+func (s *Tree) prunedAt(h uint64, err error) error {
+	if err == nil {
+		return nil
+	}
+	if o := s.Oldest(); h < o {
+		return &PrunedError{Height: h, Oldest: o}
+	}
+	return err
+}

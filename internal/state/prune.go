@@ -414,3 +414,73 @@ func (s *Tree) prunedAt(h uint64, err error) error {
 	}
 	return err
 }
+
+// StageRollback puts into b what returns the tree to height `to` on a
+// Tree no writer is using: every history version above it, the roots and
+// the pruning records above it are deleted, and each key written above it
+// gets back its value at `to` as its latest value (or none). It scans the
+// whole history (rollbacks are rare and offline). Rebirth records stay:
+// one that names a height above `to` only makes Prune keep a node longer.
+// The caller reopens the Tree after committing b.
+func (s *Tree) StageRollback(b *pebble.Batch, to uint64) error {
+	if err := s.checkHeight(to); err != nil {
+		return fmt.Errorf("state: rollback: %w", err)
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixState, prefixHistory}, UpperBound: []byte{prefixState, prefixHistory + 1}})
+	if err != nil {
+		return fmt.Errorf("state: rollback: %w", err)
+	}
+	defer it.Close()
+	var curKey, keep []byte // the key being scanned, and its last value at or below `to`
+	hasKeep, touched := false, false
+	flush := func() error {
+		if curKey == nil || !touched {
+			return nil
+		}
+		if hasKeep {
+			return b.Set(latestKey(curKey), keep, nil)
+		}
+		return b.Delete(latestKey(curKey), nil)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) < 2+4+12 {
+			return fmt.Errorf("state: rollback: malformed history key %x", k)
+		}
+		n := binary.BigEndian.Uint32(k[2:])
+		if uint64(len(k)) != 2+4+uint64(n)+12 {
+			return fmt.Errorf("state: rollback: malformed history key %x", k)
+		}
+		key := k[6 : 6+n]
+		if curKey == nil || string(key) != string(curKey) {
+			if err := flush(); err != nil {
+				return fmt.Errorf("state: rollback: %w", err)
+			}
+			curKey, keep, hasKeep, touched = append([]byte(nil), key...), nil, false, false
+		}
+		if binary.BigEndian.Uint64(k[6+n:]) <= to {
+			keep, hasKeep = append(keep[:0], it.Value()...), true
+			continue
+		}
+		touched = true
+		if err := b.Delete(k, nil); err != nil {
+			return fmt.Errorf("state: rollback: %w", err)
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("state: rollback: %w", err)
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("state: rollback: %w", err)
+	}
+	for _, p := range [][2][]byte{
+		{rootKey(to + 1), []byte{prefixState, prefixRoot + 1}},
+		{binary.BigEndian.AppendUint64([]byte{prefixState, prefixOrphan}, to+1), []byte{prefixState, prefixOrphan + 1}},
+		{binary.BigEndian.AppendUint64([]byte{prefixState, prefixWritten}, to+1), []byte{prefixState, prefixWritten + 1}},
+	} {
+		if err := b.DeleteRange(p[0], p[1], nil); err != nil {
+			return fmt.Errorf("state: rollback: %w", err)
+		}
+	}
+	return nil
+}

@@ -114,3 +114,70 @@ func (s *Store) PruneBodies(oldest uint64, maxTxs int) (deleted int, more bool, 
 	}
 	return deleted, more, nil
 }
+
+// StageRemoveBlock puts into b the deletion of everything StageBlock wrote
+// for height, except the account index (StageRemoveAccountIndex) and the
+// committed height (StageHeight). Evidence stays: misbehaviour seen is
+// still misbehaviour.
+func (s *Store) StageRemoveBlock(b *pebble.Batch, height uint64) error {
+	hdr, err := s.Header(height)
+	if err != nil {
+		return err
+	}
+	hs, err := s.TxHashes(height)
+	if err != nil {
+		return err
+	}
+	hash := hdr.Hash()
+	for _, k := range [][]byte{key(pHeader, u64(height)), key(pByHash, hash[:]), key(pCert, u64(height))} {
+		if err := b.Delete(k, nil); err != nil {
+			return fmt.Errorf("remove block %d: %w", height, err)
+		}
+	}
+	for i, th := range hs {
+		loc := hi(height, uint32(i))
+		v, err := s.get(key(pTx, th[:]))
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("remove block %d: %w", height, err)
+		}
+		// Only the first inclusion owns the hash index record.
+		if err == nil && len(v) >= 12 && string(v[:12]) == string(loc) {
+			if err := b.Delete(key(pTx, th[:]), nil); err != nil {
+				return fmt.Errorf("remove block %d: %w", height, err)
+			}
+		}
+		for _, k := range [][]byte{key(pTxList, loc), key(pReceipt, loc), key(pReplayed, loc)} {
+			if err := b.Delete(k, nil); err != nil {
+				return fmt.Errorf("remove block %d: %w", height, err)
+			}
+		}
+	}
+	return nil
+}
+
+// StageRemoveAccountIndex puts into b the deletion of every account index
+// entry above height (a scan of the whole index: rollbacks are rare).
+func (s *Store) StageRemoveAccountIndex(b *pebble.Batch, height uint64) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pAccount}, UpperBound: []byte{pAccount + 1}})
+	if err != nil {
+		return fmt.Errorf("account index: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != 1+20+12 {
+			return fmt.Errorf("account index: corrupt key %x", k)
+		}
+		if binary.BigEndian.Uint64(k[21:]) > height {
+			if err := b.Delete(k, nil); err != nil {
+				return fmt.Errorf("account index: %w", err)
+			}
+		}
+	}
+	return it.Error()
+}
+
+// StageHeight puts the committed height into b.
+func (s *Store) StageHeight(b *pebble.Batch, height uint64) error {
+	return b.Set(keyHeight, u64(height), nil)
+}

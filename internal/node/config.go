@@ -14,6 +14,7 @@ import (
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/api"
 	"github.com/cairn-db/cairn/internal/mempool"
+	"github.com/cairn-db/cairn/internal/p2p"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -162,6 +163,11 @@ type Config struct {
 	// costs about 100 µs of CPU per transaction; a node that shares its
 	// cores with others may turn it off (CAIRN_SEARCH=off).
 	Search SearchConfig `json:"search"`
+	// Pruning says how much history the node keeps (ops.go, docs/operations.md).
+	Pruning PruningConfig `json:"pruning"`
+	// P2PCertificates sets the lifetime of the self-signed p2p TLS
+	// certificates and how long before expiry they are renewed.
+	P2PCertificates CertificateConfig `json:"p2p_certificates"`
 	// AllowFaults enables the fault-injection endpoints and flags. It is for
 	// tests and benchmarks only; a node refuses it unless also started with
 	// the --unsafe-test-faults flag.
@@ -179,6 +185,9 @@ func DefaultConfig(home string) Config {
 		Mempool: defaultMempool(),
 		API:     defaultAPILimits(),
 		Search:  SearchConfig{Enabled: true},
+		Pruning: PruningConfig{Interval: Duration{10 * time.Second}, BatchRecords: 5000},
+		P2PCertificates: CertificateConfig{Lifetime: Duration{p2p.DefaultCertLifetime}, RenewBefore: Duration{p2p.DefaultCertLifetime / 3},
+			WarnBefore: Duration{14 * 24 * time.Hour}},
 		Consensus: ConsensusConfig{
 			// The propose timeout must cover building and validating a full
 			// block (10,000 txs: about a second each on a busy 2-core
@@ -275,6 +284,12 @@ func (c Config) Check() error {
 	}
 	if c.Consensus.TimeoutPropose.Duration <= 0 || c.Consensus.TimeoutVote.Duration <= 0 || c.Consensus.MaxBlockDelay.Duration <= 0 {
 		errs = append(errs, "consensus timeouts must be positive")
+	}
+	if err := c.Pruning.check(); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if err := c.P2PCertificates.check(); err != nil {
+		errs = append(errs, err.Error())
 	}
 	switch c.LogFormat {
 	case "", "text", "json":

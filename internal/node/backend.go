@@ -31,11 +31,9 @@ func (n *Node) startAPI() error {
 	}
 	h := api.New(cfg)
 	n.http = api.NewHTTPServer(n.cfg.APIAddr, h, n.log)
-	if n.cfg.AllowFaults {
-		if err := n.startDebug(); err != nil {
-			ln.Close()
-			return err
-		}
+	if err := n.startDebug(); err != nil {
+		ln.Close()
+		return err
 	}
 	n.wg.Add(1)
 	go func() {
@@ -72,9 +70,12 @@ func (n *Node) startDebug() error {
 		return fmt.Errorf("node: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/debug/faults", n.faultsHandler())
+	mux.Handle("/admin/checkpoint", n.checkpointHandler())
+	if n.cfg.AllowFaults {
+		mux.Handle("/debug/faults", n.faultsHandler())
+		n.log.Warn("fault switch listening", "addr", ln.Addr().String())
+	}
 	n.debug = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	n.log.Warn("fault switch listening", "addr", ln.Addr().String())
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -151,6 +152,7 @@ func (n *Node) Info() api.NodeInfo {
 	n.m.peers.Set(float64(connected))
 	st := n.pool.Stats()
 	info.Mempool = client.MempoolStatus{Txs: st.Txs, Bytes: st.Bytes}
+	info.P2PCertificate = n.certificateStatus()
 	if pos := n.position.Load(); pos != nil {
 		info.Consensus = client.ConsensusStatus{Height: pos.Height, Round: pos.Round, Step: pos.Step}
 	}

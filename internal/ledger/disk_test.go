@@ -10,16 +10,20 @@ import (
 	"github.com/cairn-db/cairn/types"
 )
 
-var diskHeights = flag.Int("disk.heights", 0, "run TestDiskUseUnderPruning over this many heights (0: skip)")
+var (
+	diskHeights = flag.Int("disk.heights", 0, "run TestDiskUseUnderPruning over this many heights (0: skip)")
+	diskTxs     = flag.Int("disk.txs", 200, "kv.put per height in TestDiskUseUnderPruning")
+	diskKeys    = flag.Int("disk.keys", 8000, "the keys TestDiskUseUnderPruning rewrites")
+)
 
 // TestDiskUseUnderPruning measures bytes on disk over a long run at a
-// steady load (each height: 500 kv.put rewriting keys of a fixed set of
-// 20,000, so the live state does not grow), archive versus pruned (state
+// steady load (each height: -disk.txs kv.put rewriting keys of a fixed set
+// of -disk.keys, so the live state does not grow), archive versus pruned (state
 // and bodies of the last 100 heights, the pruner every 10 heights in its
 // own goroutine, as a node runs it). It prints a table; it asserts that
 // the pruned ledger's disk use over the second half of the run stays
 // within 1.5 times its size at the half, while the archive grows.
-// go test ./internal/ledger -run TestDiskUseUnderPruning -disk.heights 3000 -v
+// go test ./internal/ledger -run TestDiskUseUnderPruning -disk.heights 1500 -v
 func TestDiskUseUnderPruning(t *testing.T) {
 	if *diskHeights <= 0 {
 		t.Skip("long run: -disk.heights N")
@@ -55,9 +59,9 @@ func TestDiskUseUnderPruning(t *testing.T) {
 		}()
 		var commit time.Duration
 		for h := 1; h <= heights; h++ {
-			txs := make([]*types.Tx, 500)
+			txs := make([]*types.Tx, *diskTxs)
 			for j := range txs {
-				txs[j] = n.tx(u, &types.KVPut{Key: fmt.Sprint("key", (h*500+j)%20000), Value: fmt.Sprint("value at ", h)})
+				txs[j] = n.tx(u, &types.KVPut{Key: fmt.Sprint("key", (h*len(txs)+j)%*diskKeys), Value: fmt.Sprint("value at ", h)})
 			}
 			blk, p, err := l.Propose(txs, 0, l.Head().Time+1000, n.vkeys[l.Validators().Proposer(l.Head().Height+1, 0)].Public(), execute.Options{})
 			if err != nil {

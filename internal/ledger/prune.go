@@ -43,9 +43,9 @@ type PruneStats struct {
 // PruneStep moves the oldest heights up to what r keeps at the current
 // head and deletes at most about maxRecords records that only older
 // heights needed (see internal/state's prune.go for why deletion is safe
-// with content-addressed nodes). Call it again while More is set. It holds
-// the ledger's write lock for one bounded batch, so a commit waits at most
-// one batch; the lock is the only thing it shares with Commit.
+// with content-addressed nodes). Call it again while More is set, from one
+// goroutine. It reads without locks and holds the ledger's write lock only
+// to write its state batch, so a commit waits for one batch write at most.
 func (l *Ledger) PruneStep(r Retention, maxRecords int) (PruneStats, error) {
 	var st PruneStats
 	head := l.Head().Height
@@ -57,9 +57,7 @@ func (l *Ledger) PruneStep(r Retention, maxRecords int) (PruneStats, error) {
 		if head+1 > r.StateHeights {
 			oldest = head + 1 - r.StateHeights
 		}
-		l.writeMu.Lock()
-		res, err := l.state.Prune(oldest, maxRecords)
-		l.writeMu.Unlock()
+		res, err := l.state.Prune(oldest, maxRecords, &l.writeMu)
 		if err != nil {
 			return st, fmt.Errorf("prune state: %w", err)
 		}

@@ -1,9 +1,11 @@
 package state
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -20,13 +22,13 @@ import (
 // subtree is again exactly what it was). Deleting a node is therefore
 // decided by when it was superseded, plus a record of rebirths:
 //
-//	's' 'o' height(8) hash(32)  -> (empty)     node hash left the tree at height
-//	's' 'z' hash(32)            -> height(8)   node hash re-entered the tree at height (its latest rebirth)
-//	's' 'w' height(8) key       -> (empty)     key was written at height
+//	's' 'o' height(8)  -> hash(32)...                 the nodes that left the tree at height
+//	's' 'z' hash(32)   -> height(8)                   node hash re-entered the tree at height (its latest rebirth)
+//	's' 'w' height(8)  -> (len(4, BE) key)...         the keys written at height
 //	's' 'm' "track"             -> height(8)   the height from which the records above are kept
 //	's' 'm' "oldest"            -> height(8)   Oldest()
 //
-// Stage writes an orphan record ('o') for every node an update replaces.
+// Stage writes an orphan record ('o') listing the nodes an update replaces.
 // Before an update's new nodes are written, Stage asks the database
 // whether each new leaf is already stored; a stored one is a rebirth (its
 // orphan records are still pending), and then every new internal node of
@@ -39,8 +41,8 @@ import (
 // tree at s or later, and Prune deletes whole heights in ascending order,
 // so if the internal node is still stored, so is that leaf.
 //
-// Prune takes the orphan records of heights s <= Oldest() in order. A node
-// hash N orphaned at s was not part of the tree at s; it is part of a
+// Prune takes the orphan records of heights s <= Oldest() in order, whole
+// heights at a time. A node hash N orphaned at s was not part of the tree at s; it is part of a
 // retained tree again only if it was reborn after s. So N is deleted,
 // with its rebirth record, exactly when it has no rebirth record or its
 // latest rebirth is before s; otherwise only the orphan record goes (a
@@ -48,16 +50,17 @@ import (
 // current tree has been reborn after its last orphaning, so it is never
 // deleted. A node deleted and created once more later is simply new.
 //
-// The rebirth check reads the database, so Stage's batch must be committed
-// before Prune reads it and Prune's batch before the next Stage: the
-// caller serializes Stage-and-commit with Prune (package ledger holds one
-// lock around both). Prune's own writes need no sync: Pebble's log is one
+// The rebirth check reads the database, so a Stage and the commit of its
+// batch must not interleave with the write of Prune's batch: the caller
+// holds one lock around each (package ledger's writeMu), and Prune spares
+// the nodes reborn while it was reading (see Prune). Prune's own writes
+// need no sync: Pebble's log is one
 // sequence, so the next synced commit makes them durable too, and a lost
 // Prune batch is simply done again.
 //
 // History: a write of key K at height h supersedes every version of K
 // below h, which then serve no height >= h. Prune takes the written
-// records ('w') of heights h <= Oldest() and deletes K's versions below h;
+// records ('w') of heights h <= Oldest() and deletes each K's versions below h;
 // the version that was current at Oldest() is kept, whatever its height.
 // Keys for which Options.KeepHistory answers true get no written record,
 // so their whole history stays: the ledger keeps contract keys' history,
@@ -150,23 +153,31 @@ func readU64(db *pebble.DB, k []byte) (uint64, error) {
 	return binary.BigEndian.Uint64(v), nil
 }
 
-// stageTracking puts an update's pruning records into b (see above).
+// stageTracking puts an update's pruning records into b (see above): one
+// orphan record and one written record per height, each holding the
+// height's whole list, so tracking adds two keys to a commit's batch
+// whatever the block's size.
 func (s *Tree) stageTracking(b *pebble.Batch, u *Update) error {
-	key := make([]byte, 0, 64)
-	for _, h := range u.removed {
-		key = orphanKey(key[:0], u.height, h)
-		if err := b.Set(key, nil, nil); err != nil {
+	if len(u.removed) > 0 {
+		v := make([]byte, 0, len(u.removed)*crypto.HashSize)
+		for _, h := range u.removed {
+			v = append(v, h[:]...)
+		}
+		if err := b.Set(heightKey(prefixOrphan, u.height), v, nil); err != nil {
 			return fmt.Errorf("state: stage height %d: orphan record: %w", u.height, err)
 		}
 	}
+	var written []byte
 	for _, i := range u.last {
 		k := u.writes[i].Key
 		if s.keepHistory != nil && s.keepHistory(k) {
 			continue
 		}
-		key = binary.BigEndian.AppendUint64(append(key[:0], prefixState, prefixWritten), u.height)
-		key = append(key, k...)
-		if err := b.Set(key, nil, nil); err != nil {
+		written = binary.BigEndian.AppendUint32(written, uint32(len(k)))
+		written = append(written, k...)
+	}
+	if len(written) > 0 {
+		if err := b.Set(heightKey(prefixWritten, u.height), written, nil); err != nil {
 			return fmt.Errorf("state: stage height %d: written record: %w", u.height, err)
 		}
 	}
@@ -187,10 +198,10 @@ func (s *Tree) stageTracking(b *pebble.Batch, u *Update) error {
 			}
 			_ = closer.Close()
 			reborn = true
-			key = append(append(key[:0], prefixState, prefixReborn), nn.hash[:]...)
-			if err := b.Set(key, binary.BigEndian.AppendUint64(nil, u.height), nil); err != nil {
+			if err := b.Set(rebornKey(nn.hash), binary.BigEndian.AppendUint64(nil, u.height), nil); err != nil {
 				return fmt.Errorf("state: stage height %d: rebirth record: %w", u.height, err)
 			}
+			s.noteReborn(nn.hash)
 		}
 		if !reborn {
 			break
@@ -199,10 +210,22 @@ func (s *Tree) stageTracking(b *pebble.Batch, u *Update) error {
 	return nil
 }
 
-func orphanKey(dst []byte, height uint64, h crypto.Hash) []byte {
-	dst = append(dst, prefixState, prefixOrphan)
-	dst = binary.BigEndian.AppendUint64(dst, height)
-	return append(dst, h[:]...)
+// noteReborn tells a Prune in progress about a rebirth it may not have
+// read (see Prune).
+func (s *Tree) noteReborn(h crypto.Hash) {
+	s.rebornMu.Lock()
+	defer s.rebornMu.Unlock()
+	if s.rebornSince != nil {
+		s.rebornSince[h] = true
+	}
+}
+
+func heightKey(prefix byte, height uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixState, prefix}, height)
+}
+
+func rebornKey(n crypto.Hash) []byte {
+	return append([]byte{prefixState, prefixReborn}, n[:]...)
 }
 
 // PruneResult says what one Prune call did.
@@ -211,13 +234,20 @@ type PruneResult struct {
 	More                   bool // records below Oldest() remain
 }
 
-// Prune raises Oldest() to oldest (never lowers it) and then deletes up to
-// about maxRecords of what no height from Oldest() on needs: nodes,
-// history versions and roots (see the comment at the top of this file).
-// Orphan records are taken a whole height at a time, so a call may go past
-// maxRecords by one height's records. Call it again while More is set.
-// It must not run between a Stage and the commit of that batch.
-func (s *Tree) Prune(oldest uint64, maxRecords int) (PruneResult, error) {
+// Prune raises Oldest() to oldest (never lowers it) and then deletes about
+// maxRecords of what no height from Oldest() on needs: nodes, history
+// versions and roots (see the comment at the top of this file). It takes
+// whole heights, so a call may go past maxRecords by one height's records.
+// Call it again while More is set; calls must not overlap.
+//
+// It reads and decides without holding writes, then takes it only to
+// write its batch. writes is the lock under which the caller stages and
+// commits each block (nil: the caller commits nothing meanwhile). A block
+// committed while Prune was reading may have brought back a node Prune
+// chose to delete; Stage reports every rebirth to a Prune in progress,
+// and Prune spares those nodes (their rebirth records keep them from then
+// on), so a commit waits for one batch write at most.
+func (s *Tree) Prune(oldest uint64, maxRecords int, writes sync.Locker) (PruneResult, error) {
 	var res PruneResult
 	if maxRecords <= 0 {
 		return res, fmt.Errorf("state: prune: batch size %d must be positive", maxRecords)
@@ -240,6 +270,41 @@ func (s *Tree) Prune(oldest uint64, maxRecords int) (PruneResult, error) {
 	oldest = s.oldest
 	s.mu.Unlock()
 
+	s.rebornMu.Lock()
+	s.rebornSince = map[crypto.Hash]bool{}
+	s.rebornMu.Unlock()
+	defer func() {
+		s.rebornMu.Lock()
+		s.rebornSince = nil
+		s.rebornMu.Unlock()
+	}()
+
+	var plan prunePlan
+	budget := maxRecords
+	more, err := s.planNodes(&plan, oldest, &budget)
+	if err != nil {
+		return res, err
+	}
+	res.More = more
+	for _, step := range []func(*prunePlan, uint64, *int) (bool, error){s.planHistory, s.planRoots} {
+		if budget <= 0 {
+			res.More = true
+			break
+		}
+		more, err := step(&plan, oldest, &budget)
+		if err != nil {
+			return res, err
+		}
+		res.More = res.More || more
+	}
+
+	if writes != nil {
+		writes.Lock()
+		defer writes.Unlock()
+	}
+	s.rebornMu.Lock()
+	reborn := s.rebornSince
+	s.rebornMu.Unlock()
 	b := s.db.NewBatch()
 	defer b.Close()
 	if raised {
@@ -247,72 +312,76 @@ func (s *Tree) Prune(oldest uint64, maxRecords int) (PruneResult, error) {
 			return res, fmt.Errorf("state: prune: %w", err)
 		}
 	}
-	budget := maxRecords
-	more, err := s.pruneNodes(b, oldest, &budget, &res)
-	if err != nil {
-		return res, err
-	}
-	res.More = more
-	if budget > 0 {
-		if more, err = s.pruneHistory(b, oldest, &budget, &res); err != nil {
-			return res, err
+	for _, d := range plan.nodes {
+		if reborn[d.hash] {
+			continue // brought back while we read: its rebirth record keeps it
 		}
-		res.More = res.More || more
-	} else {
-		res.More = true
-	}
-	if budget > 0 {
-		if more, err = s.pruneRoots(b, oldest, &budget, &res); err != nil {
-			return res, err
+		if err := b.Delete(nodeKey(d.hash), nil); err != nil {
+			return res, fmt.Errorf("state: prune: %w", err)
 		}
-		res.More = res.More || more
-	} else {
-		res.More = true
+		if d.marker {
+			if err := b.Delete(rebornKey(d.hash), nil); err != nil {
+				return res, fmt.Errorf("state: prune: %w", err)
+			}
+		}
+		res.Nodes++
 	}
+	for _, k := range plan.keys {
+		if err := b.Delete(k, nil); err != nil {
+			return res, fmt.Errorf("state: prune: %w", err)
+		}
+	}
+	res.Versions, res.Roots = plan.versions, plan.roots
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return res, fmt.Errorf("state: prune: %w", err)
 	}
 	return res, nil
 }
 
-func (s *Tree) pruneNodes(b *pebble.Batch, oldest uint64, budget *int, res *PruneResult) (bool, error) {
-	upper := orphanKey(nil, oldest+1, crypto.Hash{})[:2+8]
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixState, prefixOrphan}, UpperBound: upper})
+// prunePlan is what one Prune call deletes.
+type prunePlan struct {
+	nodes           []plannedNode
+	keys            [][]byte // records, history versions and roots
+	versions, roots int
+}
+
+type plannedNode struct {
+	hash   crypto.Hash
+	marker bool // also delete its (outdated) rebirth record
+}
+
+func (s *Tree) planNodes(plan *prunePlan, oldest uint64, budget *int) (bool, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixState, prefixOrphan}, UpperBound: heightKey(prefixOrphan, oldest+1)})
 	if err != nil {
 		return false, fmt.Errorf("state: prune nodes: %w", err)
 	}
 	defer it.Close()
-	var cur uint64
-	started := false
 	for ok := it.First(); ok; ok = it.Next() {
-		k := it.Key()
-		if len(k) != 2+8+crypto.HashSize {
+		if *budget <= 0 {
+			return true, nil // whole heights only
+		}
+		k, v := it.Key(), it.Value()
+		if len(k) != 2+8 || len(v)%crypto.HashSize != 0 {
 			return false, fmt.Errorf("state: prune nodes: malformed orphan record %x", k)
 		}
 		h := binary.BigEndian.Uint64(k[2:])
-		if started && h != cur && *budget <= 0 {
-			return true, nil // stop at a height boundary
+		for off := 0; off < len(v); off += crypto.HashSize {
+			var n crypto.Hash
+			copy(n[:], v[off:])
+			z, err := readU64(s.db, rebornKey(n))
+			switch {
+			case errors.Is(err, pebble.ErrNotFound):
+				plan.nodes = append(plan.nodes, plannedNode{hash: n})
+			case err != nil:
+				return false, fmt.Errorf("state: prune node %s: %w", n, err)
+			case z < h:
+				plan.nodes = append(plan.nodes, plannedNode{hash: n, marker: true})
+			default:
+				// Reborn after it left at h: part of a later tree.
+			}
+			*budget--
 		}
-		cur, started = h, true
-		var n crypto.Hash
-		copy(n[:], k[10:])
-		z, err := readU64(s.db, rebornKey(n))
-		switch {
-		case errors.Is(err, pebble.ErrNotFound):
-			err = s.deleteNode(b, n, false)
-		case err != nil:
-		case z < h:
-			err = s.deleteNode(b, n, true)
-		default:
-			// Reborn after it left at h: part of a later tree.
-		}
-		if err != nil {
-			return false, fmt.Errorf("state: prune node %s: %w", n, err)
-		}
-		if err := b.Delete(k, nil); err != nil {
-			return false, fmt.Errorf("state: prune nodes: %w", err)
-		}
-		res.Nodes++
+		plan.keys = append(plan.keys, bytes.Clone(k))
 		*budget--
 	}
 	if err := it.Error(); err != nil {
@@ -321,24 +390,8 @@ func (s *Tree) pruneNodes(b *pebble.Batch, oldest uint64, budget *int, res *Prun
 	return false, nil
 }
 
-func (s *Tree) deleteNode(b *pebble.Batch, n crypto.Hash, reborn bool) error {
-	if err := b.Delete(nodeKey(n), nil); err != nil {
-		return err
-	}
-	if reborn {
-		return b.Delete(rebornKey(n), nil)
-	}
-	return nil
-}
-
-func rebornKey(n crypto.Hash) []byte {
-	return append([]byte{prefixState, prefixReborn}, n[:]...)
-}
-
-func (s *Tree) pruneHistory(b *pebble.Batch, oldest uint64, budget *int, res *PruneResult) (bool, error) {
-	lower := []byte{prefixState, prefixWritten}
-	upper := binary.BigEndian.AppendUint64([]byte{prefixState, prefixWritten}, oldest+1)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+func (s *Tree) planHistory(plan *prunePlan, oldest uint64, budget *int) (bool, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixState, prefixWritten}, UpperBound: heightKey(prefixWritten, oldest+1)})
 	if err != nil {
 		return false, fmt.Errorf("state: prune history: %w", err)
 	}
@@ -347,31 +400,32 @@ func (s *Tree) pruneHistory(b *pebble.Batch, oldest uint64, budget *int, res *Pr
 		if *budget <= 0 {
 			return true, nil
 		}
-		k := it.Key()
-		if len(k) < 2+8 {
+		k, v := it.Key(), it.Value()
+		if len(k) != 2+8 {
 			return false, fmt.Errorf("state: prune history: malformed written record %x", k)
 		}
 		h := binary.BigEndian.Uint64(k[2:])
-		key := k[10:]
-		kp := historyKeyPrefix(key)
-		vs, err := s.db.NewIter(&pebble.IterOptions{LowerBound: kp, UpperBound: binary.BigEndian.AppendUint64(kp, h)})
-		if err != nil {
-			return false, fmt.Errorf("state: prune history: %w", err)
-		}
-		for ok := vs.First(); ok; ok = vs.Next() {
-			if err := b.Delete(vs.Key(), nil); err != nil {
-				_ = vs.Close()
+		for off := 0; off < len(v); {
+			if off+4 > len(v) || off+4+int(binary.BigEndian.Uint32(v[off:])) > len(v) {
+				return false, fmt.Errorf("state: prune history: malformed written record %x", k)
+			}
+			key := v[off+4 : off+4+int(binary.BigEndian.Uint32(v[off:]))]
+			off += 4 + len(key)
+			kp := historyKeyPrefix(key)
+			vs, err := s.db.NewIter(&pebble.IterOptions{LowerBound: kp, UpperBound: binary.BigEndian.AppendUint64(kp, h)})
+			if err != nil {
 				return false, fmt.Errorf("state: prune history: %w", err)
 			}
-			res.Versions++
-			*budget--
+			for ok := vs.First(); ok; ok = vs.Next() {
+				plan.keys = append(plan.keys, bytes.Clone(vs.Key()))
+				plan.versions++
+				*budget--
+			}
+			if err := vs.Close(); err != nil {
+				return false, fmt.Errorf("state: prune history of %x: %w", key, err)
+			}
 		}
-		if err := vs.Close(); err != nil {
-			return false, fmt.Errorf("state: prune history of %x: %w", key, err)
-		}
-		if err := b.Delete(k, nil); err != nil {
-			return false, fmt.Errorf("state: prune history: %w", err)
-		}
+		plan.keys = append(plan.keys, bytes.Clone(k))
 		*budget--
 	}
 	if err := it.Error(); err != nil {
@@ -380,7 +434,7 @@ func (s *Tree) pruneHistory(b *pebble.Batch, oldest uint64, budget *int, res *Pr
 	return false, nil
 }
 
-func (s *Tree) pruneRoots(b *pebble.Batch, oldest uint64, budget *int, res *PruneResult) (bool, error) {
+func (s *Tree) planRoots(plan *prunePlan, oldest uint64, budget *int) (bool, error) {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixState, prefixRoot}, UpperBound: rootKey(oldest)})
 	if err != nil {
 		return false, fmt.Errorf("state: prune roots: %w", err)
@@ -390,10 +444,8 @@ func (s *Tree) pruneRoots(b *pebble.Batch, oldest uint64, budget *int, res *Prun
 		if *budget <= 0 {
 			return true, nil
 		}
-		if err := b.Delete(it.Key(), nil); err != nil {
-			return false, fmt.Errorf("state: prune roots: %w", err)
-		}
-		res.Roots++
+		plan.keys = append(plan.keys, bytes.Clone(it.Key()))
+		plan.roots++
 		*budget--
 	}
 	if err := it.Error(); err != nil {
@@ -475,8 +527,8 @@ func (s *Tree) StageRollback(b *pebble.Batch, to uint64) error {
 	}
 	for _, p := range [][2][]byte{
 		{rootKey(to + 1), []byte{prefixState, prefixRoot + 1}},
-		{binary.BigEndian.AppendUint64([]byte{prefixState, prefixOrphan}, to+1), []byte{prefixState, prefixOrphan + 1}},
-		{binary.BigEndian.AppendUint64([]byte{prefixState, prefixWritten}, to+1), []byte{prefixState, prefixWritten + 1}},
+		{heightKey(prefixOrphan, to+1), []byte{prefixState, prefixOrphan + 1}},
+		{heightKey(prefixWritten, to+1), []byte{prefixState, prefixWritten + 1}},
 	} {
 		if err := b.DeleteRange(p[0], p[1], nil); err != nil {
 			return fmt.Errorf("state: rollback: %w", err)

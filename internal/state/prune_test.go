@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -57,7 +58,7 @@ func pruneModel(t *testing.T, seed uint64) {
 			oldest := s.Oldest() + uint64(r.IntN(int(h-s.Oldest())+1))
 			complete := false
 			for {
-				res, err := s.Prune(oldest, 1+r.IntN(6))
+				res, err := s.Prune(oldest, 1+r.IntN(6), nil)
 				if err != nil {
 					t.Fatalf("prune to %d: %v", oldest, err)
 				}
@@ -69,7 +70,7 @@ func pruneModel(t *testing.T, seed uint64) {
 		}
 	}
 	for {
-		res, err := s.Prune(s.Height(), 1000)
+		res, err := s.Prune(s.Height(), 1000, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,6 +83,63 @@ func pruneModel(t *testing.T, seed uint64) {
 
 // checkRetained checks every retained height; with complete (Prune said
 // nothing is left), also that no dead node is left.
+// TestPruneConcurrent prunes on one goroutine while another commits, as a
+// node does (Stage and commit under the lock Prune writes under), with
+// values that come back all the time: nodes brought back while Prune reads
+// must survive its batch.
+func TestPruneConcurrent(t *testing.T) {
+	for seed := uint64(1); seed <= 4; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 7))
+			db := openMemDB(t)
+			s := openState(t, db, Options{Track: true, NodeCacheSize: 64})
+			keys := []string{"a", "b", "c", "d", "e", "f"}
+			values := []string{"x", "y"}
+			var mu sync.Mutex
+			var model []map[string]string
+			cur := map[string]string{}
+			commit := func() {
+				var ws []Write
+				for range 1 + r.IntN(3) {
+					k, v := keys[r.IntN(len(keys))], values[r.IntN(len(values))]
+					ws = append(ws, Write{Key: []byte(k), Value: []byte(v)})
+					cur[k] = v
+				}
+				mu.Lock()
+				commitWrites(t, s, db, ws)
+				mu.Unlock()
+				model = append(model, maps.Clone(cur))
+			}
+			commit()
+			stop, done := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(done)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					h := s.Height()
+					if h < 3 {
+						continue
+					}
+					if _, err := s.Prune(h-2, 4, &mu); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+			for range 400 {
+				commit()
+			}
+			close(stop)
+			<-done
+			checkRetained(t, s, db, keys, model, false)
+		})
+	}
+}
+
 func checkRetained(t *testing.T, s *Tree, db *pebble.DB, keys []string, model []map[string]string, complete bool) {
 	t.Helper()
 	oldest, height := s.Oldest(), s.Height()
@@ -175,7 +233,7 @@ func TestPruneHistory(t *testing.T) {
 		commitWrites(t, s, db, []Write{{Key: []byte("k"), Value: []byte(fmt.Sprint("v", i))}, {Key: []byte("c"), Value: []byte(fmt.Sprint("c", i))}})
 	}
 	commitWrites(t, s, db, []Write{{Key: []byte("other"), Value: []byte("x")}}) // height 6
-	if _, err := s.Prune(6, 100); err != nil {
+	if _, err := s.Prune(6, 100, nil); err != nil {
 		t.Fatal(err)
 	}
 	vs, err := s.HistoryNewest([]byte("k"), 10)
@@ -207,18 +265,18 @@ func TestPruneRefusals(t *testing.T) {
 	db := openMemDB(t)
 	s := openState(t, db, Options{})
 	commitWrites(t, s, db, []Write{{Key: []byte("k"), Value: []byte("v")}})
-	if _, err := s.Prune(0, 10); err == nil {
+	if _, err := s.Prune(0, 10, nil); err == nil {
 		t.Fatal("pruned a tree without records")
 	}
 	s = openState(t, db, Options{Track: true})
 	commitWrites(t, s, db, []Write{{Key: []byte("k"), Value: []byte("w")}})
-	if _, err := s.Prune(5, 10); err == nil {
+	if _, err := s.Prune(5, 10, nil); err == nil {
 		t.Fatal("pruned above the head")
 	}
-	if _, err := s.Prune(1, 10); err != nil {
+	if _, err := s.Prune(1, 10, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Prune(0, 10); err != nil || s.Oldest() != 1 {
+	if _, err := s.Prune(0, 10, nil); err != nil || s.Oldest() != 1 {
 		t.Fatalf("oldest after asking for 0: %d (%v), want it to stay 1", s.Oldest(), err)
 	}
 	// Reopened without Track: tracking and the oldest height persist.

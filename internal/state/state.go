@@ -73,6 +73,9 @@ type Tree struct {
 	oldest      uint64 // the oldest height whose state is kept
 
 	keepHistory func(key []byte) bool
+
+	rebornMu    sync.Mutex
+	rebornSince map[crypto.Hash]bool // rebirths staged while a Prune runs (nil: none runs)
 }
 
 // Open loads the last committed height and root from db. An empty database

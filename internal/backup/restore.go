@@ -109,6 +109,14 @@ func Restore(in, home string, opt RestoreOptions) (*RestoreResult, error) {
 		if !opt.Force {
 			return nil, fmt.Errorf("restore: %s already holds a ledger; stop the node and pass --force to replace it (it is moved aside, not deleted)", dst)
 		}
+		// A running node holds its ledger's lock: never move that away.
+		old, err := ledger.Open(ledger.Options{Dir: dst, CacheBytes: 8 << 20}, g)
+		if err != nil {
+			return nil, fmt.Errorf("restore: the ledger in %s does not open (%v); is the node still running? stop it first", dst, err)
+		}
+		if err := old.Close(); err != nil {
+			return nil, fmt.Errorf("restore: %w", err)
+		}
 		res.Replaced = fmt.Sprintf("%s.replaced-%d", dst, time.Now().Unix())
 		if err := os.Rename(dst, res.Replaced); err != nil {
 			return nil, fmt.Errorf("restore: %w", err)

@@ -160,35 +160,22 @@ func (n *Node) certificateStatus() *client.CertificateStatus {
 // registerOpsMetrics adds the certificate, retention and signing-floor
 // gauges.
 func (n *Node) registerOpsMetrics() {
+	// Captured now: closeAll clears the fields while a scrape may run.
+	tr, l, g := n.net, n.ledger, n.guard
 	n.m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cairn_p2p_certificate_expiry_seconds",
 			Help: "Seconds until the p2p TLS certificate expires (renewed before; negative: expired, which does not stop the node)."},
-			func() float64 {
-				if n.net == nil {
-					return 0
-				}
-				return time.Until(n.net.Certificate().NotAfter).Seconds()
-			}),
+			func() float64 { return time.Until(tr.Certificate().NotAfter).Seconds() }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cairn_retained_state_from_height", Help: "Oldest height whose state is kept (0: all)."},
-			func() float64 {
-				if n.ledger == nil {
-					return 0
-				}
-				return float64(n.ledger.Retained().StateFrom)
-			}),
+			func() float64 { return float64(l.Retained().StateFrom) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cairn_retained_bodies_from_height", Help: "Oldest height whose block body is kept (0: all)."},
-			func() float64 {
-				if n.ledger == nil {
-					return 0
-				}
-				return float64(n.ledger.Retained().BodiesFrom)
-			}),
+			func() float64 { return float64(l.Retained().BodiesFrom) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cairn_sign_floor_height", Help: "This validator signs nothing at or below this height (after a rollback or restore; 0: none)."},
 			func() float64 {
-				if n.guard == nil {
+				if g == nil {
 					return 0
 				}
-				return float64(n.guard.Height())
+				return float64(g.Height())
 			}),
 	)
 }

@@ -45,10 +45,12 @@ func (n *Node) startAPI() error {
 	return nil
 }
 
-// startDebug serves the fault switch on its own loopback listener
+// startDebug serves the admin endpoints (the checkpoint behind cairn
+// backup, and the fault switch in test mode) on their own loopback listener
 // (cfg.DebugAddr, checked by Config.Check) and writes the bound address to
-// HOME/debug.addr for devnet. It is never mounted on the public API: a page
-// or a client that can reach the API must not be able to stall the chain.
+// HOME/debug.addr for cairn backup and devnet. It is never mounted on the
+// public API: a page or a client that can reach the API must not be able
+// to stall the chain or write checkpoints.
 func (n *Node) startDebug() error {
 	ln, err := net.Listen("tcp", n.cfg.DebugAddr)
 	if err != nil {

@@ -145,10 +145,11 @@ type Config struct {
 	Key     string `json:"key"`
 	DataDir string `json:"data_dir"`
 	APIAddr string `json:"api_addr"`
-	// DebugAddr is where the test-only fault switch (/debug/faults, with
-	// --unsafe-test-faults --faults) listens: never the public API, and
-	// always a loopback address, so that nothing off the machine can reach
-	// it. Port 0 picks a free port; the node writes the bound address to
+	// DebugAddr is the loopback admin listener: POST /admin/checkpoint
+	// (for cairn backup) always, and the test-only fault switch
+	// (/debug/faults, with --unsafe-test-faults --faults). Never the public
+	// API, and always a loopback address, so that nothing off the machine
+	// can reach it. Port 0 picks a free port; the node writes the bound address to
 	// HOME/debug.addr, where devnet's Cluster.SetFaults reads it.
 	DebugAddr string          `json:"debug_addr"`
 	P2PAddr   string          `json:"p2p_addr"`

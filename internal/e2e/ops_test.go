@@ -199,4 +199,3 @@ func TestOperations(t *testing.T) {
 	tn.sameChain([]int{0, 1, 3}, target)
 	tn.waitCommitted(1, acked, 30*time.Second)
 }
-

@@ -144,12 +144,16 @@ func BenchmarkCommitWhilePruning(b *testing.B) {
 				defer close(done)
 				for range wake {
 					for more := true; more; {
+						start := time.Now()
 						st, err := l.PruneStep(Retention{StateHeights: 10, BodyHeights: 10}, 2000)
 						if err != nil {
 							b.Error(err)
 							return
 						}
 						more = st.More
+						if more {
+							time.Sleep(min(time.Since(start), time.Second)) // as internal/node's pruner rests
+						}
 					}
 				}
 			}()

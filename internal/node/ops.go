@@ -20,8 +20,9 @@ import (
 // backup`, the signing floor, and the certificate and retention metrics.
 
 // pruneLoop moves the ledger's oldest heights up every Interval and deletes
-// what they no longer need, one bounded batch at a time (ledger.PruneStep);
-// the commit path waits for at most one batch. A failure is logged and
+// what they no longer need, one bounded batch at a time (ledger.PruneStep),
+// resting between batches; the commit path waits for at most one batch
+// write. A failure is logged and
 // retried at the next interval: pruning late costs disk, not correctness.
 func (n *Node) pruneLoop(ctx context.Context) {
 	defer n.wg.Done()
@@ -43,9 +44,7 @@ func (n *Node) pruneLoop(ctx context.Context) {
 			}
 		}
 		for more := true; more; {
-			if ctx.Err() != nil {
-				return
-			}
+			start := time.Now()
 			st, err := n.ledger.PruneStep(r, p.BatchRecords)
 			if err != nil {
 				n.log.Error("pruning failed; retrying at the next interval", "err", err)
@@ -56,6 +55,16 @@ func (n *Node) pruneLoop(ctx context.Context) {
 			n.m.pruned.WithLabelValues("roots").Add(float64(st.Roots))
 			n.m.pruned.WithLabelValues("bodies").Add(float64(st.Bodies))
 			more = st.More
+			if more {
+				// Rest as long as the batch took: the pruner takes at most
+				// about half a core from the committer and the API, and
+				// still deletes faster than a chain writes.
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(min(time.Since(start), time.Second)):
+				}
+			}
 		}
 	}
 }

@@ -126,7 +126,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 			n.closeAll()
 		}
 	}()
-	if n.ledger, err = ledger.Open(ledger.Options{Dir: LedgerDir(cfg), Logger: log, Prunable: !cfg.Pruning.retention().Archive()}, g); err != nil {
+	if n.ledger, err = ledger.Open(ledger.Options{Dir: LedgerDir(cfg), Logger: log, Prunable: cfg.Pruning.StateHeights > 0}, g); err != nil {
 		return nil, err
 	}
 	if err := n.openGuard(); err != nil {

@@ -27,6 +27,10 @@ var txTypes = []TxTypeInfo{
 	{TxFieldChallenge, "field.challenge", func() Payload { return &FieldChallenge{} }},
 	{TxFieldDispute, "field.dispute", func() Payload { return &FieldDispute{} }},
 	{TxFieldClose, "field.close", func() Payload { return &FieldClose{} }},
+	{TxContractDeploy, "contract.deploy", func() Payload { return &ContractDeploy{} }},
+	{TxContractInstantiate, "contract.instantiate", func() Payload { return &ContractInstantiate{} }},
+	{TxContractInvoke, "contract.invoke", func() Payload { return &ContractInvoke{} }},
+	{TxContractUpgrade, "contract.upgrade", func() Payload { return &ContractUpgrade{} }},
 }
 
 // ParsePayloadJSON parses the strict JSON form of a payload of the named

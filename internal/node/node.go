@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,7 +125,8 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 			n.closeAll()
 		}
 	}()
-	if n.ledger, err = ledger.Open(ledger.Options{Dir: LedgerDir(cfg), Logger: log}, g); err != nil {
+	if n.ledger, err = ledger.Open(ledger.Options{Dir: LedgerDir(cfg), Logger: log,
+		ContractCacheDir: filepath.Join(filepath.Dir(LedgerDir(cfg)), "contract-cache")}, g); err != nil {
 		return nil, err
 	}
 	mc := mempool.DefaultConfig(g.ChainID, g.Params)

@@ -30,6 +30,10 @@ const txAbout = `Forms:
       TYPE is open, close, close_unilateral, challenge or dispute; the payload
       is that type's JSON payload, carrying the members' signatures (as
       written by the cairn field commands)
+  cairn tx contract.TYPE PAYLOAD|@FILE|-  --key FILE [flags]
+      TYPE is deploy, instantiate, invoke or upgrade; the payload is that
+      type's JSON payload (docs/encoding.md 3.3); cairn contract deploy,
+      instantiate and invoke build it for you
   cairn tx status HASH                 [--node URL]
 
 Signs with --key, takes the nonce from the node's account endpoint (unless
@@ -226,7 +230,8 @@ func buildPayload(kind string, pos []string, expect *uint64, stderr io.Writer) (
 			return bad("want KEY")
 		}
 		return &types.KVDelete{Key: pos[0], ExpectVersion: expect}, 0
-	case "field.open", "field.close", "field.close_unilateral", "field.challenge", "field.dispute":
+	case "field.open", "field.close", "field.close_unilateral", "field.challenge", "field.dispute",
+		"contract.deploy", "contract.instantiate", "contract.invoke", "contract.upgrade":
 		if len(pos) != 1 {
 			return bad("want one JSON payload (inline, @FILE, or - for stdin)")
 		}

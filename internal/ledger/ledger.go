@@ -137,7 +137,8 @@ func Open(opts Options, g *types.Genesis) (*Ledger, error) {
 		return nil, fmt.Errorf("open ledger: contract engine: %w", err)
 	}
 	l := &Ledger{db: db, store: store.New(db), genesis: g, vals: vals, cache: cache, contracts: eng}
-	if err := l.init(gh, opts); err == nil {
+	err = l.init(gh, opts)
+	if err == nil {
 		err = l.warmContracts()
 	}
 	if err != nil {

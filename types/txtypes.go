@@ -90,3 +90,8 @@ func ParseTxType(s string) (TxType, error) {
 	}
 	return 0, Errf(CodeUnknownType, "unknown transaction type %q", s)
 }
+
+// CheckPayload checks a payload's well-formedness, the rules that hold
+// whatever the chain (what decoding a transaction checks), so a client can
+// refuse a bad payload before signing it.
+func CheckPayload(p Payload) error { return p.wellFormed() }

@@ -32,9 +32,10 @@ const contractUsage = `usage: cairn contract SUBCOMMAND ...
       checks the module as deploy will (imports, features, limits, entry
       point, start-up) and writes it (default DIR/contract.wasm); prints its
       file, size, SHA-256 and code_hash (what instances name it by).
-  deploy FILE.wasm                       --key FILE [tx flags]
+  deploy FILE.wasm                       --key FILE [--no-check] [tx flags]
       Checks the module as a validator will, then sends a contract.deploy;
-      prints the transaction's result and the code_hash.
+      prints the transaction's result and the code_hash. --wait waits up to
+      60 s by default: every validator compiles the module.
   instantiate NAME CODE_HASH [ARGS]      --key FILE [--owner ADDR] [--gas N] [tx flags]
       Creates instance NAME of deployed code and runs its Init with ARGS;
       the owner (default: the sender) may upgrade it.
@@ -175,6 +176,11 @@ func runContractTx(sub string, args []string, stdout, stderr io.Writer) int {
 	ownerHex := fs.String("owner", "", "instantiate: the owner's `ADDRESS` (default: the sender)")
 	argsHex := fs.String("args-hex", "", "instantiate, invoke: the arguments in hex instead of ARGS")
 	noCheck := fs.Bool("no-check", false, "deploy: send the module without checking it first (validators check it anyway)")
+	if sub == "deploy" {
+		// Every validator compiles the module before the block commits:
+		// seconds for a Go-built module.
+		*f.timeout = 60 * time.Second
+	}
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return 2

@@ -124,11 +124,14 @@ func defaultAPILimits() APILimits {
 // apiConfig is the API's configuration for this node's limits on a chain
 // with params p. A single transaction's body may be twice max_tx_bytes
 // plus 64 KiB: its JSON form (hex, escapes) is larger than its encoding,
-// and anything beyond that cannot be a valid transaction.
+// and anything beyond that cannot be a valid transaction. A
+// contract.deploy, bounded by max_code_bytes instead, may need more: its
+// code in base64.
 func (c Config) apiConfig(p types.Params) api.Config {
 	l := c.API
+	maxCode, _ := p.ContractParams()
 	return api.Config{
-		MaxBodyBytes: 2*int64(p.MaxTxBytes) + 64<<10,
+		MaxBodyBytes: max(2*int64(p.MaxTxBytes), int64(maxCode)/3*4+4) + 64<<10,
 		ClientRate:   l.ClientRate, ClientBurst: l.ClientBurst, LimitLoopback: l.LimitLoopback,
 		MaxInFlight: l.MaxInFlight, MaxStreams: l.MaxStreams, MaxReplayBlocks: l.MaxReplayBlocks, MaxWaits: l.MaxWaits,
 	}

@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -126,7 +127,8 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 			n.closeAll()
 		}
 	}()
-	if n.ledger, err = ledger.Open(ledger.Options{Dir: LedgerDir(cfg), Logger: log, Prunable: cfg.Pruning.StateHeights > 0}, g); err != nil {
+	if n.ledger, err = ledger.Open(ledger.Options{Dir: LedgerDir(cfg), Logger: log, Prunable: cfg.Pruning.StateHeights > 0,
+		ContractCacheDir: filepath.Join(filepath.Dir(LedgerDir(cfg)), "contract-cache")}, g); err != nil {
 		return nil, err
 	}
 	if err := n.openGuard(); err != nil {

@@ -100,7 +100,12 @@ func (n *Node) notePeers(seen map[int]time.Time) error {
 func (n *Node) onMessage(m p2p.Message) error {
 	from := n.vals.IndexOf(m.From)
 	if from < 0 {
-		return nil // the transport admits only validators; be safe anyway
+		// A follower (the transport admits only validators and listed
+		// followers): its block requests are served, nothing else of it is
+		// heard. Its votes, proposals or gossip never reach the engine or
+		// the mempool.
+		n.onFollowerMessage(m)
+		return nil
 	}
 	switch m.Channel {
 	case chMempool:
@@ -180,7 +185,9 @@ func (n *Node) apply(rd consensus.Ready) error {
 			heap.Push(&n.timers, t)
 		}
 		for _, s := range rd.Serve {
-			n.server.offer(serveJob{to: s.To, height: s.Height}) // never blocks; see serve.go
+			if s.To >= 0 && s.To < n.vals.Len() {
+				n.server.offer(serveJob{to: n.vals.Validators[s.To].PublicKey, height: s.Height}) // never blocks; see serve.go
+			}
 		}
 		for _, ev := range rd.Evidence {
 			n.recordEvidence(ev)
@@ -235,6 +242,7 @@ func (n *Node) commit(c consensus.Commit) error {
 		return fmt.Errorf("node: commit height %d: %w", b.Header.Height, err)
 	}
 	clear(n.prepared)
+	n.pushToFollowers(b, c.Cert)
 	var receipts []*types.Receipt
 	if p != nil {
 		receipts = p.Result.Receipts

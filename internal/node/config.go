@@ -210,7 +210,8 @@ type Config struct {
 	// follower.go). A follower's Key is its own, not a validator's.
 	Role string `json:"role,omitempty"`
 	// Followers are the followers a validator admits on its p2p listener
-	// (by their keys; Addr is not used: followers dial validators).
+	// (by their keys; Addr is not used: followers dial validators). A
+	// follower ignores them.
 	Followers []Peer `json:"followers,omitempty"`
 	// SubmitTo, on a follower, are validators' API base URLs, named in the
 	// answer to a transaction submitted to the follower (it takes none).
@@ -334,9 +335,6 @@ func (c Config) Check() error {
 	switch c.Role {
 	case "", RoleValidator:
 	case RoleFollower:
-		if len(c.Followers) > 0 {
-			errs = append(errs, "a follower lists no followers (they connect to validators)")
-		}
 		if c.Byzantine != "" {
 			errs = append(errs, "a follower has no Byzantine modes (it never votes)")
 		}

@@ -196,6 +196,9 @@ func (n *Node) openTransport() error {
 	}
 	var followers []crypto.PublicKey
 	for _, f := range n.cfg.Followers {
+		if n.cfg.IsFollower() {
+			break
+		}
 		if n.vals.IndexOf(f.PublicKey) >= 0 {
 			return fmt.Errorf("node: follower %s (%s) is a validator", f.Name, f.PublicKey)
 		}

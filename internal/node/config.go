@@ -57,6 +57,10 @@ type ConsensusConfig struct {
 	TimeoutDelta       Duration `json:"timeout_delta"` // added per round
 	MaxBlockDelay      Duration `json:"max_block_delay"`
 	EmptyBlockInterval Duration `json:"empty_block_interval"` // 0: no empty blocks
+	// CutWhenIdle proposes at once the transactions that arrive while no
+	// block is in flight, instead of after MaxBlockDelay (default true;
+	// consensus.CutPolicy).
+	CutWhenIdle bool `json:"cut_when_idle"`
 }
 
 // SearchConfig controls the node's search index. In config.json it is
@@ -238,6 +242,7 @@ func DefaultConfig(home string) Config {
 			// machine); a round that times out costs more than waiting.
 			TimeoutPropose: Duration{3 * time.Second}, TimeoutVote: Duration{1 * time.Second},
 			TimeoutDelta: Duration{1 * time.Second}, MaxBlockDelay: Duration{50 * time.Millisecond},
+			CutWhenIdle: true,
 		},
 	}
 }

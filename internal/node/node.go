@@ -249,7 +249,7 @@ func (n *Node) openEngine() error {
 	n.engine, err = consensus.New(consensus.Config{
 		ChainID: n.genesis.ChainID, Validators: n.vals, Key: n.key, App: n,
 		Cut: consensus.CutPolicy{MaxTxs: p.MaxBlockTxs, MaxBytes: p.MaxBlockBytes,
-			MaxDelay: c.MaxBlockDelay.Milliseconds(), EmptyBlockInterval: c.EmptyBlockInterval.Milliseconds()},
+			MaxDelay: c.MaxBlockDelay.Milliseconds(), EmptyBlockInterval: c.EmptyBlockInterval.Milliseconds(), CutWhenIdle: c.CutWhenIdle},
 		Timeouts: to,
 	}, consensus.StartPoint{Height: head.Height, BlockHash: head.Hash, WAL: records})
 	if err != nil {

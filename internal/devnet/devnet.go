@@ -176,6 +176,8 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 			c.APIAddr = fmt.Sprintf("0.0.0.0:%d", ContainerAPIPort)
 			c.P2PAddr = fmt.Sprintf("0.0.0.0:%d", ContainerP2PPort)
 			c.DataDir = ContainerDataDir
+			// No followers in container layouts yet: validators index.
+			c.Search.Index = "on"
 			dial[i] = fmt.Sprintf("%s%s:%d", name, o.PeerSuffix, ContainerP2PPort)
 			published[i] = fmt.Sprintf("%s:%d", o.Host, o.APIPort+i)
 		}

@@ -424,6 +424,16 @@ func (r *runner) watch(ctx context.Context) error {
 }
 
 func (r *runner) run(ctx context.Context) (*Result, error) {
+	// The event stream starts after the current head: starting at height
+	// 1 would replay the whole chain first and count that time in every
+	// latency of the run.
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	st, err := r.clients[r.o.Nodes[0]].Status(sctx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("bench: status of %s: %w", r.o.Network.Nodes[r.o.Nodes[0]].Name, err)
+	}
+	r.height.Store(st.Height)
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	watchDone := make(chan struct{})
 	go func() { _ = r.watch(watchCtx); close(watchDone) }()

@@ -48,24 +48,47 @@ func cpuSeconds(ctx context.Context, nodes []client.NetworkNode) []float64 {
 }
 
 func readCPU(ctx context.Context, hc *http.Client, api string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(api, "/")+"/metrics", nil)
+	const name = "process_cpu_seconds_total"
+	v, err := readMetrics(ctx, hc, api, name)
 	if err != nil {
 		return 0, err
+	}
+	if _, ok := v[name]; !ok {
+		return 0, fmt.Errorf("%s/metrics: no %s", api, name)
+	}
+	return v[name], nil
+}
+
+// readMetrics returns the values of the named series (a name with its
+// labels as /metrics writes them, e.g. `cairn_pebble_bytes_total{kind="wal"}`)
+// from a node's /metrics; absent ones are missing from the map.
+func readMetrics(ctx context.Context, hc *http.Client, api string, names ...string) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(api, "/")+"/metrics", nil)
+	if err != nil {
+		return nil, err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	const name = "process_cpu_seconds_total "
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		if line := sc.Text(); strings.HasPrefix(line, name) {
-			return strconv.ParseFloat(strings.TrimSpace(line[len(name):]), 64)
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if !ok || !want[name] {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+			out[name] = v
 		}
 	}
-	return 0, fmt.Errorf("%s/metrics: no %s", api, strings.TrimSpace(name))
+	return out, sc.Err()
 }
 
 // nodeCPU turns two readings into per-node figures.

@@ -88,6 +88,9 @@ type Result struct {
 	IndexCatchUpS float64 `json:"index_catch_up_s"`
 	// NodeCPU is each validator's and follower's CPU over the measured span.
 	NodeCPU []NodeCPU `json:"node_cpu,omitempty"`
+	// Minutes are the run's whole minutes of sending (runs of 2 minutes
+	// and more): committed rate and the first load node's storage writes.
+	Minutes []Minute `json:"minutes,omitempty"`
 }
 
 // Percentiles summarise a latency sample.
@@ -511,6 +514,10 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	}
 	begin := time.Now()
 	cpuBefore := cpuSeconds(ctx, members)
+	var minutes *minuteRecorder
+	if r.o.Duration >= 2*time.Minute {
+		minutes = newMinuteRecorder(ctx, r.o.Network.Nodes[r.o.Nodes[0]].API)
+	}
 	var wg sync.WaitGroup
 	if r.o.Rate > 0 {
 		// Open loop: one batch every Batch/Rate seconds, each on its own
@@ -594,6 +601,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		if r.o.OnTick != nil {
 			r.o.OnTick(el, c)
 		}
+		if minutes != nil && el <= r.o.Duration+time.Second && int(el/time.Minute) > len(minutes.out) {
+			minutes.record(ctx, c, r.height.Load())
+		}
 	}
 	sec := time.NewTicker(time.Second)
 	defer sec.Stop()
@@ -643,6 +653,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	}
 	res.UncommittedLeft = res.Accepted - res.Committed
 	res.IndexCatchUpS = catchUp
+	if minutes != nil {
+		res.Minutes = minutes.out
+	}
 	res.NodeCPU = nodeCPU(members, len(r.o.Network.Followers), cpuBefore, cpuAfter, res.Committed)
 	if lag != nil {
 		res.IndexLag = lag.results(time.Now())

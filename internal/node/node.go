@@ -29,6 +29,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/consensus"
 	"github.com/cairn-db/cairn/internal/events"
@@ -166,6 +168,13 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		},
 		net: func() (p2p.Stats, bool) { return tr.Stats(), true },
 	})
+	lg := n.ledger
+	n.m.reg.MustRegister(storageCollector{metrics: func() *pebble.Metrics {
+		if lg == nil {
+			return nil
+		}
+		return lg.StorageMetrics()
+	}})
 	if !cfg.IsFollower() {
 		if err := n.openEngine(); err != nil {
 			return nil, err

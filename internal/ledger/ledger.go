@@ -274,10 +274,11 @@ func (l *Ledger) execute(height uint64, txs []*types.Tx, opt execute.Options, pr
 	var res *execute.Result
 	var dropped []execute.Dropped
 	var err error
+	r := l.withReplays(txs)
 	if propose {
-		txs, dropped, res, err = execute.Select(l, l.genesis.ChainID, l.genesis.Params, height, txs, opt)
+		txs, dropped, res, err = execute.Select(r, l.genesis.ChainID, l.genesis.Params, height, txs, opt)
 	} else {
-		res, err = execute.Block(l, l.genesis.ChainID, l.genesis.Params, height, txs, opt)
+		res, err = execute.Block(r, l.genesis.ChainID, l.genesis.Params, height, txs, opt)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("block %d: %w", height, err)

@@ -162,8 +162,8 @@ func (n *Node) Info() api.NodeInfo {
 	if t := n.net; t != nil {
 		for _, p := range t.Peers() {
 			info.Peers = append(info.Peers, client.Peer{Name: byKey[p.PublicKey], PublicKey: p.PublicKey, Connected: p.Connected, Since: p.Since})
-			if p.Connected {
-				connected++
+			if p.Connected && !p.Follower {
+				connected++ // the gauge counts validators; followers are listed, not counted
 			}
 		}
 	}

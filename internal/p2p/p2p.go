@@ -41,7 +41,11 @@
 // let the node keep consensus, mempool gossip and block sync apart.
 //
 // Only peers listed in Config.Peers are dialled, with exponential backoff
-// and jitter, capped at MaxBackoff. Any allowed key may dial us.
+// and jitter, capped at MaxBackoff. Any allowed key may dial us, and so may
+// a key listed in Config.Followers: a non-voting replica that is never
+// dialled, never part of a Broadcast, reached only by Send, with a smaller
+// queue of its own, so that followers cannot take a validator's bandwidth
+// or memory from its peers.
 //
 // Use:
 //

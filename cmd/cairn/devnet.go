@@ -329,7 +329,11 @@ func (s *supervisor) Nodes() []devnet.NodeState {
 	out := make([]devnet.NodeState, len(s.members))
 	for i, nd := range s.members {
 		pid := s.c.PID(i)
-		out[i] = devnet.NodeState{Index: i, Name: nd.Name, API: nd.API, Running: pid != 0, PID: pid}
+		role := "validator"
+		if i >= len(s.nw.Nodes) {
+			role = "follower"
+		}
+		out[i] = devnet.NodeState{Index: i, Name: nd.Name, Role: role, API: nd.API, Running: pid != 0, PID: pid}
 	}
 	return out
 }

@@ -254,7 +254,7 @@ func TestDevnetSupervisesValidators(t *testing.T) {
 
 	// A validator that dies (kill -9) is reported; the others keep going.
 	code, stdout, _ = runBin(t, bin, "devnet", "nodes", "--home", home)
-	if err := json.Unmarshal([]byte(stdout), &nodes); code != 0 || err != nil || nodes[3].PID == 0 {
+	if err := json.Unmarshal([]byte(stdout), &nodes); code != 0 || err != nil || nodes[3].PID == 0 || nodes[3].Role != "validator" || len(nodes) != 5 || nodes[4].Role != "follower" {
 		t.Fatalf("nodes: %d %s", code, stdout)
 	}
 	if err := syscall.Kill(nodes[3].PID, syscall.SIGKILL); err != nil {

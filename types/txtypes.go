@@ -27,6 +27,7 @@ var txTypes = []TxTypeInfo{
 	{TxFieldChallenge, "field.challenge", func() Payload { return &FieldChallenge{} }},
 	{TxFieldDispute, "field.dispute", func() Payload { return &FieldDispute{} }},
 	{TxFieldClose, "field.close", func() Payload { return &FieldClose{} }},
+	{TxBlobRecord, "blob.record", func() Payload { return &BlobRecord{} }},
 }
 
 // ParsePayloadJSON parses the strict JSON form of a payload of the named

@@ -30,6 +30,9 @@ const txAbout = `Forms:
       TYPE is open, close, close_unilateral, challenge or dispute; the payload
       is that type's JSON payload, carrying the members' signatures (as
       written by the cairn field commands)
+  cairn tx blob.record PAYLOAD|@FILE|- --key FILE [flags]
+      PAYLOAD is {"document": JSON, "blobs": [{"hash": HEX, "size": N}]},
+      each blob uploaded first (PUT /v1/blobs; docs/scale-out.md)
   cairn tx status HASH                 [--node URL]
 
 Signs with --key, takes the nonce from the node's account endpoint (unless
@@ -226,7 +229,7 @@ func buildPayload(kind string, pos []string, expect *uint64, stderr io.Writer) (
 			return bad("want KEY")
 		}
 		return &types.KVDelete{Key: pos[0], ExpectVersion: expect}, 0
-	case "field.open", "field.close", "field.close_unilateral", "field.challenge", "field.dispute":
+	case "field.open", "field.close", "field.close_unilateral", "field.challenge", "field.dispute", "blob.record":
 		if len(pos) != 1 {
 			return bad("want one JSON payload (inline, @FILE, or - for stdin)")
 		}

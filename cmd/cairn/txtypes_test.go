@@ -31,6 +31,7 @@ var txArgs = map[types.TxType]func(p types.Payload) []string{
 	types.TxFieldCloseUnilateral: fieldArgs("field.close_unilateral"),
 	types.TxFieldChallenge:       fieldArgs("field.challenge"),
 	types.TxFieldDispute:         fieldArgs("field.dispute"),
+	types.TxBlobRecord:           fieldArgs("blob.record"),
 }
 
 // txWithoutCLI lists the types deliberately left out of `cairn tx`, each

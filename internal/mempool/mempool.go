@@ -557,7 +557,7 @@ func debit(p types.Payload) (uint64, error) {
 	switch p := p.(type) {
 	case *types.Transfer:
 		return p.Amount, nil
-	case *types.KVPut, *types.KVDelete, *types.Record:
+	case *types.KVPut, *types.KVDelete, *types.Record, *types.BlobRecord:
 		return 0, nil // they move no funds
 	case *types.FieldOpen:
 		// The leader's own deposit; the other members' deposits come from

@@ -28,6 +28,7 @@ import (
 	"io"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/types"
 )
 
 // DefaultMaxBytes bounds one upload unless configured otherwise (1 GiB).
@@ -51,13 +52,9 @@ var (
 	ErrFull = errors.New("blob store full")
 )
 
-// Ref names a blob by content: its SHA-256 and its size in bytes.
-type Ref struct {
-	Hash crypto.Hash
-	Size uint64
-}
-
-func (r Ref) String() string { return fmt.Sprintf("%s (%d bytes)", r.Hash, r.Size) }
+// Ref names a blob by content: its SHA-256 and its size in bytes (what a
+// blob.record transaction carries).
+type Ref = types.BlobRef
 
 // Store is a blob engine. All methods are safe for concurrent use.
 type Store interface {

@@ -162,6 +162,11 @@ type Config struct {
 	// costs about 100 µs of CPU per transaction; a node that shares its
 	// cores with others may turn it off (CAIRN_SEARCH=off).
 	Search SearchConfig `json:"search"`
+	// Blobs selects the blob store (absent: files under data_dir/blobs);
+	// Stream enables publishing committed blocks to a JetStream stream
+	// (absent: off). docs/scale-out.md.
+	Blobs  *BlobsConfig  `json:"blobs,omitempty"`
+	Stream *StreamConfig `json:"stream,omitempty"`
 	// AllowFaults enables the fault-injection endpoints and flags. It is for
 	// tests and benchmarks only; a node refuses it unless also started with
 	// the --unsafe-test-faults flag.
@@ -276,6 +281,7 @@ func (c Config) Check() error {
 	if c.Consensus.TimeoutPropose.Duration <= 0 || c.Consensus.TimeoutVote.Duration <= 0 || c.Consensus.MaxBlockDelay.Duration <= 0 {
 		errs = append(errs, "consensus timeouts must be positive")
 	}
+	errs = append(errs, c.checkScaleOut()...)
 	switch c.LogFormat {
 	case "", "text", "json":
 	default:

@@ -2,11 +2,10 @@ package blobstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +28,9 @@ type NATSConfig struct {
 	MaxBytes int64
 	// Name identifies this client to the servers (their monitoring).
 	Name string
+	// SpoolDir holds uploads while they are hashed, before they go to the
+	// store (default: the system's temporary directory).
+	SpoolDir string
 }
 
 // DefaultBucket is the object store's name unless configured.
@@ -109,6 +111,23 @@ func (s *NATS) bucket(ctx context.Context) (jetstream.ObjectStore, error) {
 	if err != nil {
 		return nil, s.wrap("open bucket "+s.cfg.Bucket, err)
 	}
+	// Object stores are created with direct gets, which any replica
+	// answers, a lagging one too: a server just restarted would answer
+	// "not found" for a blob the others hold, and a validator would refuse
+	// a good proposal. Reads go through the stream's leader instead.
+	st, err := s.js.Stream(ctx, "OBJ_"+s.cfg.Bucket)
+	if err != nil {
+		return nil, s.wrap("open bucket "+s.cfg.Bucket, err)
+	}
+	if sc := st.CachedInfo().Config; sc.AllowDirect {
+		sc.AllowDirect = false
+		if _, err := s.js.UpdateStream(ctx, sc); err != nil {
+			return nil, s.wrap("bucket "+s.cfg.Bucket+": turn off direct gets", err)
+		}
+		if obs, err = s.js.ObjectStore(ctx, s.cfg.Bucket); err != nil {
+			return nil, s.wrap("open bucket "+s.cfg.Bucket, err)
+		}
+	}
 	s.obs = obs
 	return obs, nil
 }
@@ -129,41 +148,44 @@ func (s *NATS) wrap(what string, err error) error {
 	return fmt.Errorf("%s: %w (nats: %v)", what, ErrUnavailable, err)
 }
 
-// Put implements Store.
+// Put implements Store. The bytes are spooled to a local file first,
+// hashed on the way, and then stored under their hash: the object's
+// metadata message, which makes it visible, is published only after every
+// chunk is acknowledged by a quorum, so a failed upload leaves nothing
+// under any name (the client purges the chunks it sent, or, without a
+// quorum, they stay unreferenced). One write per blob and no renames keep
+// the stream free of the deletes a rename would leave.
 func (s *NATS) Put(ctx context.Context, r io.Reader, limit int64) (Ref, error) {
 	obs, err := s.bucket(ctx)
 	if err != nil {
 		return Ref{}, err
 	}
-	var rnd [12]byte
-	_, _ = rand.Read(rnd[:])
-	tmp := "upload-" + hex.EncodeToString(rnd[:])
-	lh := newLimitedHasher(r, limit)
-	// On a failed upload the client purges the chunks it sent; if even
-	// that fails (no quorum), they stay under a temporary name nothing
-	// refers to.
-	if _, err := obs.Put(ctx, jetstream.ObjectMeta{Name: tmp}, lh); err != nil {
-		return Ref{}, s.wrap("blob upload", err)
+	spool, err := os.CreateTemp(s.cfg.SpoolDir, "blob-upload-*")
+	if err != nil {
+		return Ref{}, fmt.Errorf("blobstore: spool: %w", err)
+	}
+	defer func() {
+		spool.Close()
+		_ = os.Remove(spool.Name())
+	}()
+	lh := newLimitedHasher(ctxReader{ctx, r}, limit)
+	if _, err := io.Copy(spool, lh); err != nil {
+		if errors.Is(err, ErrTooLarge) {
+			return Ref{}, err
+		}
+		return Ref{}, fmt.Errorf("blobstore: upload: %w", err)
 	}
 	ref := lh.ref()
-	name := ref.Hash.String()
-	err = obs.UpdateMeta(ctx, tmp, jetstream.ObjectMeta{Name: name})
-	if errors.Is(err, jetstream.ErrObjectAlreadyExists) {
-		// Stored before: keep that copy, drop this one.
-		_ = obs.Delete(ctx, tmp)
-		if size, err := s.Stat(ctx, ref.Hash); err != nil || size != ref.Size {
-			return Ref{}, fmt.Errorf("blob %s exists with %d bytes, uploaded %d (%v): %w", name, size, ref.Size, err, ErrCorrupt)
-		}
-		return ref, nil
+	if size, err := s.Stat(ctx, ref.Hash); err == nil && size == ref.Size {
+		return ref, nil // stored before: content-addressed, one copy
+	} else if err != nil && !errors.Is(err, ErrNotFound) {
+		return Ref{}, err
 	}
-	if err != nil {
-		// The rename publishes the new name first, then purges the old:
-		// if the new name landed, the blob is stored.
-		if size, serr := s.Stat(ctx, ref.Hash); serr == nil && size == ref.Size {
-			return ref, nil
-		}
-		_ = obs.Delete(ctx, tmp)
-		return Ref{}, s.wrap("blob upload: rename", err)
+	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		return Ref{}, fmt.Errorf("blobstore: spool: %w", err)
+	}
+	if _, err := obs.Put(ctx, jetstream.ObjectMeta{Name: ref.Hash.String()}, spool); err != nil {
+		return Ref{}, s.wrap("blob upload", err)
 	}
 	return ref, nil
 }

@@ -17,8 +17,8 @@ import (
 // verifyFirstBytes: blobs up to this size are read and verified whole
 // before the first byte is sent, so corruption gets a proper 502; larger
 // ones are streamed and, if the end does not verify, the connection is cut
-// (the client sees a short body and its own hash check fails too).
-const verifyFirstBytes = 8 << 20
+// (the client sees a short body and its own hash check fails too). Kept small: every request in flight may hold one such buffer.
+const verifyFirstBytes = 1 << 20
 
 // putBlob stores the request body as a blob (PUT /v1/blobs). A PUT is not a
 // "simple" cross-origin request, so a web page cannot send one without a
@@ -74,7 +74,21 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("X-Cairn-Blob-Sha256", h.String())
 	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	w.WriteHeader(http.StatusOK)
-	if _, err := io.Copy(w, body); err != nil {
+	// All but the last byte as they come; the last only once the reader
+	// has verified the whole blob, so a corrupt blob is never sent whole.
+	err = nil
+	if size := br.Size(); size > 0 {
+		if _, err = io.CopyN(w, body, int64(size-1)); err == nil {
+			var last []byte
+			if last, err = io.ReadAll(body); err == nil {
+				_, err = w.Write(last)
+			}
+		}
+	}
+	if err == nil {
+		_, err = io.ReadAll(body) // an empty blob: verify it too
+	}
+	if err != nil {
 		if errors.Is(err, blobstore.ErrCorrupt) {
 			s.log.Error("api: blob corrupt in the store; response cut", "blob", h, "err", err)
 		}

@@ -32,8 +32,18 @@ func NewChecker(s Store, timeout time.Duration) *Checker {
 	return &Checker{store: s, timeout: timeout, seen: map[Ref]struct{}{}}
 }
 
-// Store returns the store checked.
-func (c *Checker) Store() Store { return c.store }
+// Store returns the store checked (nil for a nil Checker).
+func (c *Checker) Store() Store {
+	if c == nil {
+		return nil
+	}
+	return c.store
+}
+
+// errNoStore answers for a nil Checker: without a store no blob can be
+// confirmed, so no transaction that references one is admitted or voted
+// for; every other transaction is unaffected.
+var errNoStore = fmt.Errorf("no blob store: %w", ErrUnavailable)
 
 func (c *Checker) known(r Ref) bool {
 	c.mu.Lock()
@@ -73,6 +83,9 @@ func (c *Checker) AdmitTx(tx *types.Tx) error {
 	if len(refs) == 0 {
 		return nil
 	}
+	if c == nil {
+		return errNoStore
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	err := c.check(ctx, refs)
@@ -92,10 +105,19 @@ func (c *Checker) AdmitTx(tx *types.Tx) error {
 // CheckBlock returns nil when every blob that txs reference is present
 // with its size, else why not (a proposal with such txs is not prevoted).
 func (c *Checker) CheckBlock(txs []*types.Tx) error {
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	defer cancel()
+	var ctx context.Context
 	for _, tx := range txs {
 		if refs := types.BlobRefs(tx); len(refs) > 0 {
+			if c == nil {
+				return fmt.Errorf("tx %s references a blob: %w", tx.Hash(), errNoStore)
+			}
+			if ctx == nil {
+				// The clock starts at the first reference: a block without
+				// any never waits on the store.
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(context.Background(), c.timeout)
+				defer cancel()
+			}
 			if err := c.check(ctx, refs); err != nil {
 				return fmt.Errorf("tx %s references a blob not available here: %w", tx.Hash(), err)
 			}
@@ -107,11 +129,16 @@ func (c *Checker) CheckBlock(txs []*types.Tx) error {
 // Filter returns txs without those whose blobs are not present (or cannot
 // be checked now), for the proposer; the rest keep their order.
 func (c *Checker) Filter(txs []*types.Tx) (kept []*types.Tx, dropped int) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	defer cancel()
+	var ctx context.Context
 	kept = txs[:0:0]
 	for _, tx := range txs {
-		if refs := types.BlobRefs(tx); len(refs) > 0 && c.check(ctx, refs) != nil {
+		refs := types.BlobRefs(tx)
+		if len(refs) > 0 && c != nil && ctx == nil {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(context.Background(), c.timeout)
+			defer cancel()
+		}
+		if len(refs) > 0 && (c == nil || c.check(ctx, refs) != nil) {
 			dropped++
 			continue
 		}

@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -80,8 +81,11 @@ func (n *Node) openBlobs() error {
 	case "", "files":
 		s, err = blobstore.OpenFiles(filepath.Join(n.cfg.Path(n.cfg.DataDir), "blobs"))
 	case "nats":
-		s, err = blobstore.OpenNATS(blobstore.NATSConfig{URLs: bc.URLs, Bucket: bc.Bucket, Replicas: bc.Replicas,
-			MaxBytes: bc.MaxBytes, Name: "cairn " + n.cfg.Name})
+		spool := filepath.Join(n.cfg.Path(n.cfg.DataDir), "blob-spool")
+		if err = os.MkdirAll(spool, 0o755); err == nil {
+			s, err = blobstore.OpenNATS(blobstore.NATSConfig{URLs: bc.URLs, Bucket: bc.Bucket, Replicas: bc.Replicas,
+				MaxBytes: bc.MaxBytes, Name: "cairn " + n.cfg.Name, SpoolDir: spool})
+		}
 	default:
 		err = fmt.Errorf("unknown engine %q", bc.Engine)
 	}

@@ -93,7 +93,11 @@ export function decodeHeader(b) {
 export const TX_TYPES = {
   1: 'transfer', 2: 'kv.put', 3: 'kv.delete', 4: 'record',
   16: 'field.open', 17: 'field.close_unilateral', 18: 'field.challenge', 19: 'field.dispute', 20: 'field.close',
+  29: 'blob.record',
 };
+
+// MAX_TX_BLOBS bounds a blob.record's references (types.MaxTxBlobs).
+const MAX_TX_BLOBS = 64;
 
 /** FIELD_TX_TYPES are the payment field transactions (encoding.md 9). */
 export const FIELD_TX_TYPES = ['field.open', 'field.close_unilateral', 'field.challenge', 'field.dispute', 'field.close'];
@@ -179,6 +183,13 @@ export function decodeTx(b) {
     case 'kv.put': p.key = r.text16(); p.value = r.text32(); if (r.bool()) p.expect_version = r.u64(); break;
     case 'kv.delete': p.key = r.text16(); if (r.bool()) p.expect_version = r.u64(); break;
     case 'record': p.document = r.text32(); break;
+    case 'blob.record': {
+      p.document = r.text32();
+      const n = count(r, 'blobs', MAX_TX_BLOBS);
+      p.blobs = [];
+      for (let i = 0; i < n; i++) p.blobs.push({ hash: r.hash(), size: r.u64() });
+      break;
+    }
     case 'field.open': fieldTerms(r, p); p.joins = sigs(r, 'joins'); break;
     case 'field.close_unilateral': case 'field.challenge': case 'field.close': fieldClaim(r, p); break;
     case 'field.dispute': fieldDispute(r, p); break;

@@ -143,3 +143,31 @@ func TestConsensusWithoutBlobQuorum(t *testing.T) {
 		t.Fatalf("admission without a quorum: %v", err)
 	}
 }
+
+// TestScaleOutConfigChecked: unusable blob or stream settings stop a node
+// at start with a message naming them.
+func TestScaleOutConfigChecked(t *testing.T) {
+	for _, tc := range []struct {
+		blobs  *BlobsConfig
+		stream *StreamConfig
+		want   string
+	}{
+		{blobs: &BlobsConfig{Engine: "s3"}, want: "engine must be files or nats"},
+		{blobs: &BlobsConfig{Engine: "nats"}, want: "engine nats needs urls"},
+		{blobs: &BlobsConfig{URLs: []string{"nats://x:4222"}}, want: "urls need engine nats"},
+		{blobs: &BlobsConfig{Engine: "nats", URLs: []string{"nats://x:4222"}, Replicas: 7}, want: "replicas must be 1 to 5"},
+		{stream: &StreamConfig{}, want: "stream: needs urls"},
+	} {
+		c := DefaultConfig(t.TempDir())
+		c.Blobs, c.Stream = tc.blobs, tc.stream
+		if err := c.Check(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v %+v: %v, want %q", tc.blobs, tc.stream, err, tc.want)
+		}
+	}
+	c := DefaultConfig(t.TempDir())
+	c.Blobs = &BlobsConfig{Engine: "nats", URLs: []string{"nats://x:4222"}}
+	c.Stream = &StreamConfig{URLs: []string{"nats://x:4222"}}
+	if err := c.Check(); err != nil {
+		t.Fatalf("a good config refused: %v", err)
+	}
+}

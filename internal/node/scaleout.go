@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/cairn-db/cairn/internal/blobstore"
 	"github.com/cairn-db/cairn/internal/blockstream"
 )
@@ -110,6 +112,10 @@ func (n *Node) openStream() error {
 		return fmt.Errorf("node: block stream: %w", err)
 	}
 	n.stream = p
+	n.m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "cairn_stream_published_height",
+		Help: "The last height the block stream acknowledged (compare with cairn_height for the export lag).",
+	}, func() float64 { return float64(p.Published()) }))
 	return nil
 }
 

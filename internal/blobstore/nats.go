@@ -36,6 +36,22 @@ type NATSConfig struct {
 // DefaultBucket is the object store's name unless configured.
 const DefaultBucket = "cairn-blobs"
 
+// opTimeout bounds each request to the cluster's API (bucket lookups,
+// object metadata): without a quorum nobody answers, and a caller's
+// deadline (an HTTP request's, minutes for a large upload) must not be
+// what ends the wait.
+const opTimeout = 5 * time.Second
+
+// withoutDeadline keeps ctx's cancellation but drops its deadline, so that
+// the client bounds each chunk's acknowledgement by its own timeout (5 s)
+// instead of letting a stalled cluster hold an upload until the caller's
+// deadline.
+func withoutDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	c, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, cancel)
+	return c, func() { stop(); cancel() }
+}
+
 // NATS stores blobs in a JetStream object store replicated on Replicas
 // servers. An upload goes to a temporary object name and is renamed to the
 // blob's hex SHA-256 (a metadata message: all-or-nothing) once all its
@@ -98,6 +114,8 @@ func (s *NATS) bucket(ctx context.Context) (jetstream.ObjectStore, error) {
 	if s.obs != nil {
 		return s.obs, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	obs, err := s.js.ObjectStore(ctx, s.cfg.Bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		obs, err = s.js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
@@ -184,7 +202,9 @@ func (s *NATS) Put(ctx context.Context, r io.Reader, limit int64) (Ref, error) {
 	if _, err := spool.Seek(0, io.SeekStart); err != nil {
 		return Ref{}, fmt.Errorf("blobstore: spool: %w", err)
 	}
-	if _, err := obs.Put(ctx, jetstream.ObjectMeta{Name: ref.Hash.String()}, spool); err != nil {
+	pctx, cancel := withoutDeadline(ctx)
+	defer cancel()
+	if _, err := obs.Put(pctx, jetstream.ObjectMeta{Name: ref.Hash.String()}, spool); err != nil {
 		return Ref{}, s.wrap("blob upload", err)
 	}
 	return ref, nil
@@ -194,6 +214,11 @@ func (s *NATS) Put(ctx context.Context, r io.Reader, limit int64) (Ref, error) {
 func (s *NATS) Open(ctx context.Context, h crypto.Hash) (*Reader, error) {
 	obs, err := s.bucket(ctx)
 	if err != nil {
+		return nil, err
+	}
+	// The metadata first, bounded: an absent blob or a cluster without a
+	// leader answers within opTimeout, not the caller's deadline.
+	if _, err := s.Stat(ctx, h); err != nil {
 		return nil, err
 	}
 	res, err := obs.Get(ctx, h.String())
@@ -229,6 +254,8 @@ func (s *NATS) Stat(ctx context.Context, h crypto.Hash) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	info, err := obs.GetInfo(ctx, h.String())
 	if err != nil {
 		return 0, s.wrap("blob "+h.String(), err)

@@ -58,6 +58,13 @@ type testnet struct {
 // startNet initialises and starts n validators with test-friendly timing.
 func startNet(t *testing.T, n int) *testnet {
 	t.Helper()
+	return startNetTuned(t, n, nil)
+}
+
+// startNetTuned is startNet with tune applied to each validator's config
+// last (nil: nothing more).
+func startNetTuned(t *testing.T, n int, tune func(i int, c *node.Config)) *testnet {
+	t.Helper()
 	dir := t.TempDir()
 	ports := freePorts(t, 2*n)
 	nw, err := devnet.InitNetwork(dir, devnet.Options{Validators: n, ChainID: "e2e", Tune: func(i int, c *node.Config) {
@@ -68,6 +75,9 @@ func startNet(t *testing.T, n int) *testnet {
 		c.Consensus.TimeoutDelta = node.Duration{Duration: 200 * time.Millisecond}
 		c.Consensus.MaxBlockDelay = node.Duration{Duration: 20 * time.Millisecond}
 		c.LogLevel = "debug"
+		if tune != nil {
+			tune(i, c)
+		}
 	}})
 	if err != nil {
 		t.Fatal(err)

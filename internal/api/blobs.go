@@ -111,7 +111,7 @@ func blobError(err error) *apiError {
 	case errors.Is(err, blobstore.ErrFull):
 		return errf(http.StatusInsufficientStorage, "blob_store_full", "%v; nothing stored", err)
 	case errors.Is(err, blobstore.ErrUnavailable):
-		return errf(http.StatusServiceUnavailable, "blob_store_unavailable", "%v; nothing stored, try again later", err)
+		return errf(http.StatusServiceUnavailable, "blob_store_unavailable", "%v; nothing was changed, try again later", err)
 	case errors.Is(err, blobstore.ErrSizeMismatch):
 		return errf(http.StatusUnprocessableEntity, "blob_size_mismatch", "%v", err)
 	}

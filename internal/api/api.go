@@ -80,6 +80,8 @@ type NodeInfo struct {
 	Consensus client.ConsensusStatus
 	// IndexedHeight is the last height the search index has applied.
 	IndexedHeight uint64
+	// P2PCertificate describes the p2p certificate (nil: none).
+	P2PCertificate *client.CertificateStatus
 }
 
 // ErrUnavailable is wrapped by Backend.Submit errors that mean the node
@@ -93,8 +95,12 @@ type Config struct {
 	// Events is the hub of committed blocks (for /v1/events and
 	// ?wait=commit). Nil: /v1/events answers 503 and waits poll the ledger.
 	Events *events.Hub
-	// Search answers GET /v1/search (nil: 503 "search is not enabled").
+	// Search answers GET /v1/search (nil: 503 "search is not enabled", or
+	// 421 wrong_node naming SearchElsewhere when that is set).
 	Search Searcher
+	// SearchElsewhere are API base URLs of nodes that index, for a node
+	// that does not (a validator; see WrongNodeError).
+	SearchElsewhere []string
 	// Gatherer is served at /metrics (nil: an empty registry).
 	Gatherer prometheus.Gatherer
 	// Registerer, when set, receives the API's own metrics (requests by
@@ -277,6 +283,11 @@ func New(cfg Config) *Server {
 		{method: "GET", pattern: "/v1/evidence", h: s.evidence},
 		{method: "GET", pattern: "/v1/search", h: s.search},
 		{method: "GET", pattern: "/v1/fields/{id}", h: s.getField},
+		{method: "GET", pattern: "/v1/contracts", h: s.listContracts},
+		{method: "GET", pattern: "/v1/contracts/{name}", h: s.getContract},
+		{method: "GET", pattern: "/v1/contracts/{name}/keys/{key}", h: s.getContractKey},
+		{method: "GET", pattern: "/v1/contracts/{name}/keys/{key}/history", h: s.contractKeyHistory},
+		{method: "POST", pattern: "/v1/contracts/{name}/query", h: s.queryContract},
 		{method: "PUT", pattern: "/v1/blobs", h: s.putBlob, body: cfg.MaxBlobBytes + 1, timeout: cfg.BlobTimeout},
 		{method: "GET", pattern: "/v1/blobs/{hash}", h: s.getBlob, timeout: cfg.BlobTimeout},
 		{method: "GET", pattern: "/v1/openapi.json", h: s.openAPI},

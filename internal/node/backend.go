@@ -30,13 +30,12 @@ func (n *Node) startAPI() error {
 		cfg.Search = n.index // not a nil *Index in the interface: that would not be "disabled"
 	}
 	cfg.Blobs, cfg.MaxBlobBytes = n.blobs.Store(), n.maxBlobBytes
+	cfg.SearchElsewhere = n.cfg.Search.Elsewhere
 	h := api.New(cfg)
 	n.http = api.NewHTTPServer(n.cfg.APIAddr, h, n.log)
-	if n.cfg.AllowFaults {
-		if err := n.startDebug(); err != nil {
-			ln.Close()
-			return err
-		}
+	if err := n.startDebug(); err != nil {
+		ln.Close()
+		return err
 	}
 	n.wg.Add(1)
 	go func() {
@@ -48,10 +47,12 @@ func (n *Node) startAPI() error {
 	return nil
 }
 
-// startDebug serves the fault switch on its own loopback listener
+// startDebug serves the admin endpoints (the checkpoint behind cairn
+// backup, and the fault switch in test mode) on their own loopback listener
 // (cfg.DebugAddr, checked by Config.Check) and writes the bound address to
-// HOME/debug.addr for devnet. It is never mounted on the public API: a page
-// or a client that can reach the API must not be able to stall the chain.
+// HOME/debug.addr for cairn backup and devnet. It is never mounted on the
+// public API: a page or a client that can reach the API must not be able
+// to stall the chain or write checkpoints.
 func (n *Node) startDebug() error {
 	ln, err := net.Listen("tcp", n.cfg.DebugAddr)
 	if err != nil {
@@ -73,9 +74,12 @@ func (n *Node) startDebug() error {
 		return fmt.Errorf("node: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/debug/faults", n.faultsHandler())
+	mux.Handle("/admin/checkpoint", n.checkpointHandler())
+	if n.cfg.AllowFaults {
+		mux.Handle("/debug/faults", n.faultsHandler())
+		n.log.Warn("fault switch listening", "addr", ln.Addr().String())
+	}
 	n.debug = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	n.log.Warn("fault switch listening", "addr", ln.Addr().String())
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -100,6 +104,16 @@ func (n *Node) APIAddr() string {
 
 // Submit implements api.Backend.
 func (n *Node) Submit(txs []*types.Tx) []error {
+	if n.pool == nil {
+		// A follower takes no transactions: a write it accepted could be
+		// lost with no validator ever seeing it. The client is told where
+		// to send them instead (decided in docs/api.md, "Followers").
+		errs := make([]error, len(txs))
+		for i := range errs {
+			errs[i] = &api.WrongNodeError{What: "this node is a follower and takes no transactions; submit them to a validator", Ask: n.cfg.SubmitTo}
+		}
+		return errs
+	}
 	if !n.ready.Load() {
 		errs := make([]error, len(txs))
 		for i := range errs {
@@ -120,7 +134,12 @@ func (n *Node) Submit(txs []*types.Tx) []error {
 }
 
 // Pending implements api.Backend.
-func (n *Node) Pending(h crypto.Hash) (*types.Tx, bool) { return n.pool.Get(h) }
+func (n *Node) Pending(h crypto.Hash) (*types.Tx, bool) {
+	if n.pool == nil {
+		return nil, false
+	}
+	return n.pool.Get(h)
+}
 
 // Ready implements api.Backend.
 func (n *Node) Ready() error {
@@ -140,18 +159,24 @@ func (n *Node) Info() api.NodeInfo {
 	for _, v := range n.vals.Validators {
 		byKey[v.PublicKey] = v.Name
 	}
+	for k, name := range n.followers.names {
+		byKey[k] = name
+	}
 	connected := 0
 	if t := n.net; t != nil {
 		for _, p := range t.Peers() {
 			info.Peers = append(info.Peers, client.Peer{Name: byKey[p.PublicKey], PublicKey: p.PublicKey, Connected: p.Connected, Since: p.Since})
-			if p.Connected {
-				connected++
+			if p.Connected && !p.Follower {
+				connected++ // the gauge counts validators; followers are listed, not counted
 			}
 		}
 	}
 	n.m.peers.Set(float64(connected))
-	st := n.pool.Stats()
-	info.Mempool = client.MempoolStatus{Txs: st.Txs, Bytes: st.Bytes}
+	if n.pool != nil {
+		st := n.pool.Stats()
+		info.Mempool = client.MempoolStatus{Txs: st.Txs, Bytes: st.Bytes}
+	}
+	info.P2PCertificate = n.certificateStatus()
 	if pos := n.position.Load(); pos != nil {
 		info.Consensus = client.ConsensusStatus{Height: pos.Height, Round: pos.Round, Step: pos.Step}
 	}

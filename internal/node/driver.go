@@ -100,7 +100,12 @@ func (n *Node) notePeers(seen map[int]time.Time) error {
 func (n *Node) onMessage(m p2p.Message) error {
 	from := n.vals.IndexOf(m.From)
 	if from < 0 {
-		return nil // the transport admits only validators; be safe anyway
+		// A follower (the transport admits only validators and listed
+		// followers): its block requests are served, nothing else of it is
+		// heard. Its votes, proposals or gossip never reach the engine or
+		// the mempool.
+		n.onFollowerMessage(m)
+		return nil
 	}
 	switch m.Channel {
 	case chMempool:
@@ -129,6 +134,7 @@ func (n *Node) onMessage(m p2p.Message) error {
 			n.log.Debug("undecodable consensus message", "from", n.vals.Validators[from].Name, "err", err)
 			return nil
 		}
+		n.peerHeight(msg)
 		return n.apply(n.engine.Step(nowMs(), consensus.Receive{From: from, Msg: msg}))
 	}
 	n.m.badMessages.Inc()
@@ -163,7 +169,7 @@ func (n *Node) apply(rd consensus.Ready) error {
 		if err := n.writeWAL(rd.WAL); err != nil {
 			return err
 		}
-		for _, o := range n.misbehave(rd.Messages) {
+		for _, o := range n.withhold(n.misbehave(rd.Messages)) {
 			ch := chConsensus
 			switch o.Msg.(type) {
 			case *consensus.BlockRequest, *consensus.BlockResponse, *consensus.Status:
@@ -180,7 +186,9 @@ func (n *Node) apply(rd consensus.Ready) error {
 			heap.Push(&n.timers, t)
 		}
 		for _, s := range rd.Serve {
-			n.server.offer(serveJob{to: s.To, height: s.Height}) // never blocks; see serve.go
+			if s.To >= 0 && s.To < n.vals.Len() {
+				n.server.offer(serveJob{to: n.vals.Validators[s.To].PublicKey, height: s.Height}) // never blocks; see serve.go
+			}
 		}
 		for _, ev := range rd.Evidence {
 			n.recordEvidence(ev)
@@ -241,6 +249,10 @@ func (n *Node) commit(c consensus.Commit) error {
 		return fmt.Errorf("node: commit height %d: %w", b.Header.Height, err)
 	}
 	clear(n.prepared)
+	if n.guard != nil {
+		n.guard.Committed(b.Header.Height)
+	}
+	n.pushToFollowers(b, c.Cert)
 	var receipts []*types.Receipt
 	if p != nil {
 		receipts = p.Result.Receipts

@@ -31,7 +31,7 @@ import (
 // holds every height.
 func TestBlobsOnJetStreamCluster(t *testing.T) {
 	c := natstest.Start(t, 3)
-	tn := startNetTuned(t, 4, func(i int, cfg *node.Config) {
+	tn := startNetTuned(t, 4, 0, nil, func(i int, cfg *node.Config) {
 		cfg.Blobs = &node.BlobsConfig{Engine: "nats", URLs: c.URLs(), Replicas: 3, Bucket: "e2e-blobs",
 			CheckTimeout: node.Duration{Duration: 300 * time.Millisecond}}
 		if i == 0 {

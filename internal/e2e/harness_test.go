@@ -66,12 +66,12 @@ func startNetParams(t *testing.T, n int, p *types.Params) *testnet { return star
 // parameters p (nil: the defaults).
 func startNetWith(t *testing.T, n, f int, p *types.Params) *testnet {
 	t.Helper()
-	return startNetTuned(t, n, nil)
+	return startNetTuned(t, n, f, p, nil)
 }
 
-// startNetTuned is startNet with tune applied to each validator's config
+// startNetTuned is startNetWith with tune applied to each node's config
 // last (nil: nothing more).
-func startNetTuned(t *testing.T, n int, tune func(i int, c *node.Config)) *testnet {
+func startNetTuned(t *testing.T, n, f int, p *types.Params, tune func(i int, c *node.Config)) *testnet {
 	t.Helper()
 	dir := t.TempDir()
 	all := n + f

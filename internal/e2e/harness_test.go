@@ -64,6 +64,13 @@ func startNet(t *testing.T, n int) *testnet { return startNetWith(t, n, 0, nil) 
 // parameters p (nil: the defaults).
 func startNetWith(t *testing.T, n, f int, p *types.Params) *testnet {
 	t.Helper()
+	return startNetTuned(t, n, f, p, nil)
+}
+
+// startNetTuned is startNetWith with tune applied to each node's config
+// last (nil: nothing more).
+func startNetTuned(t *testing.T, n, f int, p *types.Params, tune func(i int, c *node.Config)) *testnet {
+	t.Helper()
 	dir := t.TempDir()
 	all := n + f
 	ports := freePorts(t, 2*all)
@@ -75,6 +82,9 @@ func startNetWith(t *testing.T, n, f int, p *types.Params) *testnet {
 		c.Consensus.TimeoutDelta = node.Duration{Duration: 200 * time.Millisecond}
 		c.Consensus.MaxBlockDelay = node.Duration{Duration: 20 * time.Millisecond}
 		c.LogLevel = "debug"
+		if tune != nil {
+			tune(i, c)
+		}
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,7 @@ func (n *Node) startAPI() error {
 	if n.index != nil {
 		cfg.Search = n.index // not a nil *Index in the interface: that would not be "disabled"
 	}
+	cfg.Blobs, cfg.MaxBlobBytes = n.blobs.Store(), n.maxBlobBytes
 	cfg.SearchElsewhere = n.cfg.Search.Elsewhere
 	h := api.New(cfg)
 	n.http = api.NewHTTPServer(n.cfg.APIAddr, h, n.log)

@@ -314,7 +314,17 @@ func TestContractsOnFourValidators(t *testing.T) {
 	if st, err := cl.Contract(ctx, "adv", 0); err != nil || st.Balance != 0 {
 		t.Fatalf("failed calls' funds stayed with the contract: %+v %v", st, err)
 	}
-	// Floats give the same bits on every validator (a query on each).
+	// Floats give the same bits on every validator and the follower (a
+	// query on each, once each has the contract).
+	h0 := tn.height(0)
+	eventually(t, 30*time.Second, "every node at node0's height", func() bool {
+		for i := range tn.clients {
+			if tn.height(i) < h0 {
+				return false
+			}
+		}
+		return true
+	})
 	var floats []byte
 	for i := range tn.clients {
 		r, err := tn.clients[i].QueryContract(ctx, "adv", client.ContractQuery{Function: "floats", Args: []byte("abc")}, 0)

@@ -27,6 +27,9 @@ var txTypes = []TxTypeInfo{
 	{TxFieldChallenge, "field.challenge", func() Payload { return &FieldChallenge{} }},
 	{TxFieldDispute, "field.dispute", func() Payload { return &FieldDispute{} }},
 	{TxFieldClose, "field.close", func() Payload { return &FieldClose{} }},
+	// Governance (access.go).
+	{TxRoleGrant, "role.grant", func() Payload { return &RoleGrant{} }},
+	{TxRoleRevoke, "role.revoke", func() Payload { return &RoleRevoke{} }},
 }
 
 // ParsePayloadJSON parses the strict JSON form of a payload of the named

@@ -31,6 +31,14 @@ var txArgs = map[types.TxType]func(p types.Payload) []string{
 	types.TxFieldCloseUnilateral: fieldArgs("field.close_unilateral"),
 	types.TxFieldChallenge:       fieldArgs("field.challenge"),
 	types.TxFieldDispute:         fieldArgs("field.dispute"),
+	types.TxRoleGrant: func(p types.Payload) []string {
+		c := p.(*types.RoleGrant)
+		return []string{"role.grant", c.Role, c.Address.String()}
+	},
+	types.TxRoleRevoke: func(p types.Payload) []string {
+		c := p.(*types.RoleRevoke)
+		return []string{"role.revoke", c.Role, c.Address.String()}
+	},
 }
 
 // txWithoutCLI lists the types deliberately left out of `cairn tx`, each

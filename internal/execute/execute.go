@@ -10,6 +10,9 @@
 //
 //  1. chain id, size limits, a usable sender key (types.ValidateTxStateless)
 //  2. signature (batch-verified up front)
+//     2b. authorization: the sender holds a role the chain's permission
+//     table allows for the type, and a governance transaction carries its
+//     governors' approvals (access.go)
 //  3. not a replay: its hash is not already committed, nor earlier in this block
 //  4. nonce = sender's nonce + 1
 //  5. type rules: transfer amount <= balance; kv.put/kv.delete expect_version
@@ -19,7 +22,13 @@
 // due at the block's height call for (expiry, settlement; fields.go): they
 // depend only on state and height.
 //
-// A transaction failing rule 1, 2 or 4 (or of an unknown type) makes the
+// A successful transaction pays its fee (types.FeeOf, the chain's
+// Params.Fees) from the sender's balance before its own effect; the fee is
+// burned and the block adds what it burned to the state's total (one write
+// at the end of the block, none when nothing was burned). A sender that
+// cannot pay the fee fails with insufficient_balance, like an overdraft.
+//
+// A transaction failing rule 1, 2, 2b or 4 (or of an unknown type) makes the
 // whole block invalid (Block returns an *InvalidTxError): such a transaction
 // says nothing the sender asked for, and recording it would let a proposer
 // fill blocks with junk or, by putting an honest user's nonce-2 tx before its
@@ -109,7 +118,7 @@ type Dropped struct {
 func invalidInBlock(c types.Code) bool {
 	switch c {
 	case types.CodeWrongChain, types.CodeOversized, types.CodeMalformed, types.CodeBadSignature,
-		types.CodeBadNonce, types.CodeUnknownType:
+		types.CodeBadNonce, types.CodeUnknownType, types.CodeUnauthorized:
 		return true
 	}
 	return false
@@ -133,7 +142,7 @@ func Select(r Reader, chainID string, p types.Params, height uint64, txs []*type
 
 func run(r Reader, chainID string, p types.Params, height uint64, txs []*types.Tx, opt Options, drop bool) (*Result, []*types.Tx, []Dropped, error) {
 	sigOK := verifySignatures(txs, opt)
-	x := &executor{r: r, chainID: chainID, height: height, cache: make(map[string]*entry, 2*len(txs)), seen: make(map[crypto.Hash]bool, len(txs))}
+	x := &executor{r: r, chainID: chainID, params: p, height: height, cache: make(map[string]*entry, 2*len(txs)), seen: make(map[crypto.Hash]bool, len(txs))}
 	res := &Result{Receipts: make([]*types.Receipt, 0, len(txs)), Accounts: make([][]crypto.Address, 0, len(txs)), Writes: make([]Write, 0, 2*len(txs))}
 	kept := txs
 	if drop {
@@ -153,6 +162,9 @@ func run(r Reader, chainID string, p types.Params, height uint64, txs []*types.T
 		err := types.ValidateTxStateless(tx, chainID, p, false)
 		if err == nil && !sigOK[i] {
 			err = types.Errf(types.CodeBadSignature, "signature does not verify for sender %s", tx.Sender)
+		}
+		if err == nil {
+			err = Authorize(x, chainID, p, tx)
 		}
 		if err == nil {
 			err = x.checkReplay(h)
@@ -185,6 +197,11 @@ func run(r Reader, chainID string, p types.Params, height uint64, txs []*types.T
 		res.Receipts = append(res.Receipts, rc)
 		res.Accounts = append(res.Accounts, involved(tx))
 	}
+	burn, err := x.burnWrite()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("execute height %d: %w", height, err)
+	}
+	res.Writes = append(res.Writes, burn...)
 	return res, kept, dropped, nil
 }
 
@@ -192,6 +209,9 @@ func involved(tx *types.Tx) []crypto.Address {
 	from := tx.Sender.Address()
 	if t, ok := tx.Payload.(*types.Transfer); ok && t.To != from {
 		return []crypto.Address{from, t.To}
+	}
+	if c := types.Change(tx.Payload); c != nil && c.Address != from {
+		return []crypto.Address{from, c.Address}
 	}
 	if o, ok := tx.Payload.(*types.FieldOpen); ok {
 		out := []crypto.Address{from}
@@ -257,7 +277,9 @@ type entry struct {
 type executor struct {
 	r       Reader
 	chainID string
+	params  types.Params
 	height  uint64
+	burned  uint64            // fees paid by this block's successful txs so far
 	cache   map[string]*entry // reads and writes of this block, by state key
 	seen    map[crypto.Hash]bool
 }
@@ -314,6 +336,11 @@ func (x *executor) apply(tx *types.Tx, h crypto.Hash) ([]Write, uint64, error) {
 		return nil, 0, types.Errf(types.CodeBadNonce, "nonce %d, expected %d", tx.Nonce, sender.Nonce+1)
 	}
 	sender.Nonce++
+	fee := types.FeeOf(x.params.Fees, tx)
+	if fee > sender.Balance {
+		return nil, 0, types.Errf(types.CodeInsufficientBalance, "balance %d, fee %d", sender.Balance, fee)
+	}
+	sender.Balance -= fee
 	var writes []Write
 	var version uint64
 	switch p := tx.Payload.(type) {
@@ -348,6 +375,14 @@ func (x *executor) apply(tx *types.Tx, h crypto.Hash) ([]Write, uint64, error) {
 		writes, version = append(writes, w), v
 	case *types.Record:
 		// A record's effect is its presence in the ledger (and the index).
+	case *types.RoleGrant:
+		if writes, err = x.roleChange(true, &p.RoleChange); err != nil {
+			return nil, 0, err
+		}
+	case *types.RoleRevoke:
+		if writes, err = x.roleChange(false, &p.RoleChange); err != nil {
+			return nil, 0, err
+		}
 	case *types.FieldOpen, *types.FieldClose, *types.FieldCloseUnilateral, *types.FieldChallenge, *types.FieldDispute:
 		w, err := x.fieldTx(tx, h, &sender)
 		if err != nil {
@@ -361,6 +396,7 @@ func (x *executor) apply(tx *types.Tx, h crypto.Hash) ([]Write, uint64, error) {
 	for _, w := range writes {
 		x.cache[string(w.Key)] = &entry{raw: w.Value, found: true}
 	}
+	x.burned = satAdd(x.burned, fee)
 	return writes, version, nil
 }
 
@@ -395,11 +431,24 @@ func (x *executor) kvWrite(key string, expect *uint64, del bool, value string, h
 }
 
 // Genesis returns the writes that create the initial balances, in the
-// order genesis lists them.
+// order genesis lists them, then the roles' first members (roles in name
+// order; none for a genesis without roles).
 func Genesis(g *types.Genesis) []Write {
 	ws := make([]Write, 0, len(g.Balances))
 	for _, b := range g.Balances {
 		ws = append(ws, Write{Key: types.AccountKey(b.Address), Value: types.Account{Balance: b.Amount}.Encode()})
 	}
+	keys, values := g.RoleWrites()
+	for i := range keys {
+		ws = append(ws, Write{Key: keys[i], Value: values[i]})
+	}
 	return ws
+}
+
+// satAdd adds without wrapping: a total that would pass 2^64-1 stays there.
+func satAdd(a, b uint64) uint64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return ^uint64(0)
 }

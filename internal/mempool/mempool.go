@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/execute"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -42,6 +43,9 @@ type StateReader interface {
 	// Account returns an account's committed state (the zero Account when
 	// it does not exist).
 	Account(a crypto.Address) (types.Account, error)
+	// Get returns the latest committed value of a state key (role
+	// membership, for execute.Authorize).
+	Get(key []byte) (value []byte, found bool, err error)
 }
 
 // Config sizes the pool. Start from DefaultConfig.
@@ -332,6 +336,7 @@ func (m *Mempool) add(txs []*types.Tx, local bool) []error {
 	cands = kept
 
 	cands = verifySignatures(cands, errs)
+	cands = m.authorize(cands, errs)
 	if len(cands) == 0 {
 		return errs
 	}
@@ -426,6 +431,25 @@ func verifySignatures(cands []candidate, errs []error) []candidate {
 	return kept
 }
 
+// authorize applies the chain's permission rules on committed state (the
+// same rules block execution applies, so a refusal here is one a block
+// would be refused for), records refusals in errs and returns the rest.
+func (m *Mempool) authorize(cands []candidate, errs []error) []candidate {
+	kept := cands[:0]
+	for _, c := range cands {
+		if err := execute.Authorize(m.state, m.cfg.ChainID, m.cfg.Params, c.tx); err != nil {
+			var te *types.TxError
+			if !errors.As(err, &te) {
+				err = fmt.Errorf("mempool: %w", err)
+			}
+			errs[c.i] = err
+			continue
+		}
+		kept = append(kept, c)
+	}
+	return kept
+}
+
 // readAccounts reads the committed account of every distinct sender.
 func (m *Mempool) readAccounts(cands []candidate) (map[crypto.Address]types.Account, map[crypto.Address]error) {
 	accts := make(map[crypto.Address]types.Account, len(cands))
@@ -490,10 +514,19 @@ func (m *Mempool) insertLocked(c candidate, acct types.Account, local bool, now 
 	if err != nil {
 		return false, err
 	}
+	// The fee is part of what the tx takes (execution charges it first).
+	fee := types.FeeOf(m.cfg.Params.Fees, tx)
+	spend, carry := bits.Add64(spend, fee, 0)
+	if carry != 0 {
+		return false, types.Errf(types.CodeInsufficientBalance, "amount plus fee %d overflows", fee)
+	}
 	if spend > 0 {
 		need, carry := bits.Add64(pendingSpend, spend, 0)
 		if carry != 0 || need > acct.Balance {
-			return false, types.Errf(types.CodeInsufficientBalance, "balance %d does not cover %d plus %d in pending transfers", acct.Balance, spend, pendingSpend)
+			if fee == 0 {
+				return false, types.Errf(types.CodeInsufficientBalance, "balance %d does not cover %d plus %d in pending transfers", acct.Balance, spend, pendingSpend)
+			}
+			return false, types.Errf(types.CodeInsufficientBalance, "balance %d does not cover %d (fee %d included) plus %d pending", acct.Balance, spend, fee, pendingSpend)
 		}
 	}
 	size := tx.Size()
@@ -570,6 +603,8 @@ func debit(p types.Payload) (uint64, error) {
 		return 0, nil
 	case *types.FieldClose, *types.FieldCloseUnilateral, *types.FieldChallenge, *types.FieldDispute:
 		return 0, nil // they take nothing from the sender; settlement pays out later
+	case *types.RoleGrant, *types.RoleRevoke:
+		return 0, nil // governance moves no funds
 	case nil:
 		return 0, types.Errf(types.CodeMalformed, "missing payload")
 	default:

@@ -14,7 +14,10 @@
 //     a field of the sender and FieldPeer with a deposit of FieldDeposit from
 //     the sender, close it unilaterally at state 1, challenge with state 2
 //     claiming wrong balances, dispute them with payment 2, and close it
-//     cooperatively at state 2, all within its challenge period).
+//     cooperatively at state 2, all within its challenge period; the
+//     governance samples grant Recipient the role SampleRole and revoke it,
+//     which needs the sender to be a governor: Params and Roles give the
+//     chain that makes it one).
 package txfixtures
 
 import (
@@ -44,6 +47,24 @@ func Key(i int) *crypto.PrivateKey {
 	return crypto.MustKeyFromSeed(seed)
 }
 
+// SampleRole is the role the governance samples grant and revoke.
+const SampleRole = "writers"
+
+// Params are the chain parameters the samples run under: the defaults with
+// governance on (one governor's approval, its own signature, suffices).
+func Params() types.Params {
+	p := types.DefaultParams()
+	p.GovernanceThreshold = 1
+	return p
+}
+
+// Roles makes sender k the chain's one governor, as the governance samples
+// need: put it in the genesis (or write GenesisRoleWrites) of the chain the
+// samples run on.
+func Roles(k *crypto.PrivateKey) []types.Role {
+	return []types.Role{{Name: types.RoleGovernors, Members: []crypto.Address{k.Public().Address()}}}
+}
+
 // Recipient is the address the transfer sample pays.
 func Recipient() crypto.Address { return Key(1000).Public().Address() }
 
@@ -67,6 +88,12 @@ var samples = map[types.TxType]func(chainID string, k *crypto.PrivateKey) types.
 	types.TxFieldChallenge: func(chainID string, k *crypto.PrivateKey) types.Payload { return sampleField(chainID, k).challenge },
 	types.TxFieldDispute:   func(chainID string, k *crypto.PrivateKey) types.Payload { return sampleField(chainID, k).dispute },
 	types.TxFieldClose:     func(chainID string, k *crypto.PrivateKey) types.Payload { return sampleField(chainID, k).close },
+	types.TxRoleGrant: func(string, *crypto.PrivateKey) types.Payload {
+		return &types.RoleGrant{RoleChange: types.RoleChange{Role: SampleRole, Address: Recipient(), Approvals: []types.Approval{}}}
+	},
+	types.TxRoleRevoke: func(string, *crypto.PrivateKey) types.Payload {
+		return &types.RoleRevoke{RoleChange: types.RoleChange{Role: SampleRole, Address: Recipient(), Approvals: []types.Approval{}}}
+	},
 }
 
 // Payload returns a fresh sample payload of type t for chainID and sender

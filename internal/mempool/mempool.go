@@ -747,8 +747,12 @@ func (m *Mempool) Update(height uint64, committed []*types.Tx) error {
 	idx := make(map[crypto.Address]int, len(committed))
 	hashes := make([]crypto.Hash, len(committed))
 	var errs []error
+	var revoked []crypto.Address // accounts a role.revoke in the block named
 	for i, tx := range committed {
 		hashes[i] = tx.Hash()
+		if r, ok := tx.Payload.(*types.RoleRevoke); ok {
+			revoked = append(revoked, r.Address)
+		}
 		a := tx.Sender.Address()
 		j, seen := idx[a]
 		if !seen {
@@ -791,6 +795,23 @@ func (m *Mempool) Update(height uint64, committed []*types.Tx) error {
 			}
 		}
 		if m.resyncLocked(s, base, now) {
+			grew = true
+		}
+	}
+	// An account that lost a role may hold pending txs it may no longer
+	// submit: no block can carry them, so they go now rather than be reaped
+	// and left out of every proposal.
+	for _, a := range revoked {
+		s := m.senders[a]
+		if s == nil {
+			continue
+		}
+		for _, e := range s.byNonce {
+			if err := execute.Authorize(m.state, m.cfg.ChainID, m.cfg.Params, e.tx); errors.Is(err, types.ErrUnauthorized) {
+				m.removeLocked(e)
+			}
+		}
+		if m.senders[a] != nil && m.resyncLocked(s, s.base, now) {
 			grew = true
 		}
 	}

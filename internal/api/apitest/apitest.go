@@ -62,6 +62,9 @@ type Options struct {
 	// one (a different one each height) when there are four or more, so
 	// certificates skip indexes as real ones do.
 	Validators int
+	// Genesis, if set, edits the genesis (permissions, roles, fees) before
+	// the chain starts.
+	Genesis func(g *types.Genesis)
 }
 
 // Chain is a running test chain.
@@ -157,6 +160,12 @@ func New(t testing.TB, opt Options) *Chain {
 		k := Key('u', i)
 		c.Users = append(c.Users, k)
 		g.Balances = append(g.Balances, types.Balance{Address: k.Public().Address(), Amount: Balance})
+	}
+	if opt.Genesis != nil {
+		opt.Genesis(g)
+		if err := g.Check(); err != nil {
+			t.Fatalf("apitest: genesis: %v", err)
+		}
 	}
 	l, err := ledger.Open(ledger.Options{Dir: t.TempDir(), CacheBytes: 8 << 20}, g)
 	if err != nil {

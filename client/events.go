@@ -51,6 +51,7 @@ func (c *Client) Events(ctx context.Context, opt EventOptions) (*EventStream, er
 		return nil, fmt.Errorf("events: %w", err)
 	}
 	req.Header.Set("Accept", "text/event-stream")
+	c.authorize(req)
 	// The stream is long-lived: the client's overall timeout must not apply.
 	hc := *c.hc
 	hc.Timeout = 0

@@ -176,6 +176,10 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 		c.P2PAddr = fmt.Sprintf("%s:%d", o.Host, o.P2PPort+i)
 		if o.Containers {
 			c.APIAddr = fmt.Sprintf("0.0.0.0:%d", ContainerAPIPort)
+			// On the containers' private network, published on the host's
+			// loopback only (deploy/compose.yaml); TLS and tokens are the
+			// operator's to add (docs/security.md).
+			c.InsecureAPI = true
 			c.P2PAddr = fmt.Sprintf("0.0.0.0:%d", ContainerP2PPort)
 			c.DataDir = ContainerDataDir
 			dial[i] = fmt.Sprintf("%s%s:%d", name, o.PeerSuffix, ContainerP2PPort)

@@ -25,12 +25,21 @@ func (n *Node) startAPI() error {
 	}
 	n.apiLn = ln
 	cfg := n.cfg.apiConfig(n.genesis.Params)
+	if cfg.Access, err = n.setupSecurity(); err != nil {
+		ln.Close()
+		return err
+	}
+	cfg.MetricsElsewhere = n.cfg.MetricsAddr != ""
 	cfg.Backend, cfg.Events, cfg.Gatherer, cfg.Registerer, cfg.Logger = n, n.hub, n.m.reg, n.m.reg, n.log.With("component", "api")
 	if n.index != nil {
 		cfg.Search = n.index // not a nil *Index in the interface: that would not be "disabled"
 	}
 	h := api.New(cfg)
 	n.http = api.NewHTTPServer(n.cfg.APIAddr, h, n.log)
+	if err := n.startMetrics(h); err != nil {
+		ln.Close()
+		return err
+	}
 	if n.cfg.AllowFaults {
 		if err := n.startDebug(); err != nil {
 			ln.Close()
@@ -40,7 +49,7 @@ func (n *Node) startAPI() error {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		if err := n.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := n.http.Serve(n.serveListener(ln)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.log.Error("api server", "err", err)
 		}
 	}()

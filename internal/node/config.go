@@ -162,6 +162,16 @@ type Config struct {
 	// costs about 100 µs of CPU per transaction; a node that shares its
 	// cores with others may turn it off (CAIRN_SEARCH=off).
 	Search SearchConfig `json:"search"`
+	// TLS, Auth and MetricsAddr secure the API (security.go,
+	// docs/security.md). MetricsAddr, when set, serves /metrics (and the
+	// probes) on a listener of its own and takes /metrics off the API's;
+	// port 0 picks one, written to HOME/metrics.addr. InsecureAPI accepts
+	// an API bound beyond loopback without TLS and tokens (refused
+	// otherwise).
+	TLS         TLSConfig  `json:"tls"`
+	Auth        AuthConfig `json:"auth"`
+	MetricsAddr string     `json:"metrics_addr"`
+	InsecureAPI bool       `json:"insecure_api,omitempty"`
 	// AllowFaults enables the fault-injection endpoints and flags. It is for
 	// tests and benchmarks only; a node refuses it unless also started with
 	// the --unsafe-test-faults flag.
@@ -179,6 +189,7 @@ func DefaultConfig(home string) Config {
 		Mempool: defaultMempool(),
 		API:     defaultAPILimits(),
 		Search:  SearchConfig{Enabled: true},
+		Auth:    AuthConfig{PublicReads: true},
 		Consensus: ConsensusConfig{
 			// The propose timeout must cover building and validating a full
 			// block (10,000 txs: about a second each on a busy 2-core
@@ -264,6 +275,7 @@ func (c Config) Check() error {
 	if err := checkDebugAddr(c.DebugAddr, c.APIAddr); err != nil {
 		errs = append(errs, err.Error())
 	}
+	errs = append(errs, c.checkSecurity()...)
 	if mp := c.Mempool; mp.MaxTxs <= 0 || mp.MaxBytes <= 0 || mp.MaxSenderTxs <= 0 || mp.MaxSenderBytes <= 0 || mp.HeldTTL.Duration <= 0 {
 		errs = append(errs, "mempool limits and held_ttl must be positive")
 	}

@@ -68,6 +68,7 @@ type Node struct {
 	http   *http.Server
 	apiLn  net.Listener
 	debug  *http.Server // the fault switch's own listener (nil: none)
+	sec    *security    // the API's TLS, tokens and metrics listener (security.go)
 
 	// Owned by the run goroutine.
 	timers       timerHeap
@@ -296,6 +297,7 @@ func (n *Node) Run(ctx context.Context) error {
 	cancel()
 	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = n.http.Shutdown(shutdownCtx)
+	n.stopSecurity(shutdownCtx)
 	if n.debug != nil {
 		_ = n.debug.Shutdown(shutdownCtx)
 		_ = os.Remove(n.cfg.Path(DebugAddrFile))

@@ -119,7 +119,10 @@ func TestTLSAndTokensEndToEnd(t *testing.T) {
 		}
 	}()
 	api := "https://" + strings.TrimPrefix(nw.Nodes[0].API, "http://")
-	waitFor(t, func() bool { c, _, _ := run(t, "status", "--node", api, "--token", reader.Token, "--ca", certFile); return c == 0 })
+	waitFor(t, func() bool {
+		c, _, _ := run(t, "status", "--node", api, "--token", reader.Token, "--ca", certFile)
+		return c == 0
+	})
 
 	// Writes need the submit token; reads need some token.
 	code, stdout, stderr = run(t, "tx", "put", "greeting", "hello", "--key", nw.FaucetKey, "--node", api, "--token", created.Token, "--ca", certFile, "--wait")

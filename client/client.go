@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/cairn-db/cairn/crypto"
+	cairnv1 "github.com/cairn-db/cairn/proto/cairn/v1"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -70,9 +71,10 @@ type Client struct {
 	base    *url.URL
 	hc      *http.Client
 	maxBody int64
-	token   string      // bearer token sent with every request ("" : none)
-	tlsConf *tls.Config // for https: the CA and client certificate (nil: system roots)
-	tlsErr  error       // a CA or certificate option that failed
+	token   string              // bearer token sent with every request ("" : none)
+	tlsConf *tls.Config         // for https: the CA and client certificate (nil: system roots)
+	tlsErr  error               // a CA or certificate option that failed
+	rpc     cairnv1.CairnClient // set: requests go over gRPC (grpc.go)
 }
 
 // Option configures a Client.
@@ -201,6 +203,21 @@ func (c *Client) authorize(req *http.Request) {
 // do sends a request and decodes a 2xx JSON answer into out (when non-nil).
 // It returns the status code.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body []byte, out any) (int, error) {
+	if c.rpc != nil {
+		st, b, err := c.doGRPC(ctx, method, path, q, body)
+		if err != nil {
+			return st, err
+		}
+		if int64(len(b)) > c.maxBody {
+			return st, fmt.Errorf("%s %s: answer larger than %d bytes", method, path, c.maxBody)
+		}
+		if out != nil {
+			if err := json.Unmarshal(b, out); err != nil {
+				return st, fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+			}
+		}
+		return st, nil
+	}
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)

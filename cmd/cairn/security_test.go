@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"io"
 	"log/slog"
 	"math/big"
@@ -85,6 +86,7 @@ func TestTLSAndTokensEndToEnd(t *testing.T) {
 	cfg.TLS = node.TLSConfig{CertFile: "api.crt", KeyFile: "api.key"}
 	cfg.Auth = node.AuthConfig{Tokens: true, PublicReads: false}
 	cfg.MetricsAddr = "127.0.0.1:0"
+	cfg.GRPCAddr = "127.0.0.1:0"
 	if err := cfg.Check(); err != nil {
 		t.Fatal(err)
 	}
@@ -183,6 +185,42 @@ func TestTLSAndTokensEndToEnd(t *testing.T) {
 	decode(t, stdout, &admin)
 	waitFor(t, func() bool { return get(murl+"/metrics", admin.Token) == http.StatusOK })
 
+	// gRPC: same TLS, same tokens.
+	gaddr, err := os.ReadFile(filepath.Join(home, node.GRPCAddrFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := client.DialGRPC(strings.TrimSpace(string(gaddr)), true, client.WithCA(certFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	faucet, err := nw.LoadFaucetKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		token string
+		want  any
+	}{{reader.Token, [2]any{403, "forbidden"}}, {"", [2]any{401, "unauthenticated"}}, {created.Token, nil}} {
+		gc, err := client.New(api, client.WithGRPC(conn), client.WithToken(c.token))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := gc.NewSigner(faucet, "")
+		tx, err := s.Put(context.Background(), "grpc", "hi", nil)
+		if err != nil {
+			if c.want != nil && errorOf(err) == c.want {
+				continue // the nonce lookup (a read) was refused already
+			}
+			t.Fatalf("sign over gRPC: %v", err)
+		}
+		_, err = gc.SubmitWait(context.Background(), tx, 20*time.Second)
+		if got := errorOf(err); got != c.want {
+			t.Errorf("gRPC submit with token %.12q: %v, want %v", c.token, got, c.want)
+		}
+	}
+
 	// Revoke: the node rereads tokens.json by itself.
 	if code, _, stderr = run(t, "token", "revoke", reader.ID, "--home", home); code != 0 {
 		t.Fatalf("revoke: %s", stderr)
@@ -206,6 +244,18 @@ func TestTLSAndTokensEndToEnd(t *testing.T) {
 	if _, err := c.Status(context.Background()); err != nil {
 		t.Fatalf("status against the rotated certificate: %v", err)
 	}
+}
+
+// errorOf is an API refusal's status and code (nil for no error).
+func errorOf(err error) any {
+	var e *client.Error
+	if errors.As(err, &e) {
+		return [2]any{e.Status, e.Code}
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return nil
 }
 
 func waitFor(t *testing.T, ok func() bool) {

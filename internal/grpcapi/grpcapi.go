@@ -419,8 +419,11 @@ func Serve(g *grpc.Server, ln net.Listener) error {
 
 // ServerOptions are the options every Cairn gRPC server takes: TLS when
 // tlsConf is non-nil, and a message size fit for the largest transaction
-// batch and answer.
+// batch (maxMsg; 0: 64 MiB) and answer.
 func ServerOptions(tlsConf *tls.Config, maxMsg int) []grpc.ServerOption {
+	if maxMsg <= 0 {
+		maxMsg = 64 << 20 // the REST API's default batch body limit
+	}
 	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(maxMsg), grpc.MaxSendMsgSize(256 << 20)}
 	if tlsConf != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsConf)))

@@ -171,7 +171,11 @@ type Config struct {
 	TLS         TLSConfig  `json:"tls"`
 	Auth        AuthConfig `json:"auth"`
 	MetricsAddr string     `json:"metrics_addr"`
-	InsecureAPI bool       `json:"insecure_api,omitempty"`
+	// GRPCAddr, when set, serves the gRPC API (proto/cairn/v1) there, with
+	// the API's TLS, tokens and limits; port 0 picks one, written to
+	// HOME/grpc.addr.
+	GRPCAddr    string `json:"grpc_addr"`
+	InsecureAPI bool   `json:"insecure_api,omitempty"`
 	// AllowFaults enables the fault-injection endpoints and flags. It is for
 	// tests and benchmarks only; a node refuses it unless also started with
 	// the --unsafe-test-faults flag.

@@ -15,8 +15,11 @@ import (
 	"syscall"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/cairn-db/cairn/internal/api"
 	"github.com/cairn-db/cairn/internal/auth"
+	"github.com/cairn-db/cairn/internal/grpcapi"
 )
 
 // TLSConfig is the API's TLS (empty cert_file: plain HTTP). The files are
@@ -63,6 +66,9 @@ func (c Config) checkSecurity() []string {
 		errs = append(errs, fmt.Sprintf("api_addr %s is reachable from other machines, but the API is not both TLS (tls.cert_file) and token-protected (auth.tokens); "+
 			"configure both (docs/security.md) or set \"insecure_api\": true to serve it as it is", c.APIAddr))
 	}
+	if c.GRPCAddr != "" && !loopback(c.GRPCAddr) && !c.InsecureAPI && !(c.tlsOn() && c.Auth.Tokens) {
+		errs = append(errs, fmt.Sprintf("grpc_addr %s is reachable from other machines, but the API is not both TLS and token-protected; configure both or set \"insecure_api\": true", c.GRPCAddr))
+	}
 	if c.MetricsAddr != "" && !loopback(c.MetricsAddr) && !c.InsecureAPI && !c.Auth.Tokens {
 		errs = append(errs, fmt.Sprintf("metrics_addr %s is reachable from other machines without tokens; turn auth.tokens on or bind it to loopback", c.MetricsAddr))
 	}
@@ -87,6 +93,7 @@ type security struct {
 	tls     *auth.Reloader // nil: plain HTTP
 	tokens  *auth.Store    // nil: no tokens
 	metrics *http.Server   // nil: /metrics on the API listener
+	grpc    *grpc.Server   // nil: no gRPC listener
 	stop    chan struct{}
 }
 
@@ -156,6 +163,9 @@ func (n *Node) startMetrics(h *api.Server) error {
 			}
 		}
 	}()
+	if err := n.startGRPC(h); err != nil {
+		return err
+	}
 	if n.cfg.MetricsAddr == "" {
 		return nil
 	}
@@ -179,6 +189,42 @@ func (n *Node) startMetrics(h *api.Server) error {
 	}()
 	return nil
 }
+
+// startGRPC serves the gRPC API on grpc_addr over the REST handler h, so
+// that its authentication, limits and answers are the API's.
+func (n *Node) startGRPC(h *api.Server) error {
+	if n.cfg.GRPCAddr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", n.cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("node: grpc listen %s: %w", n.cfg.GRPCAddr, err)
+	}
+	var tc *tls.Config
+	if n.sec.tls != nil {
+		tc = n.sec.tls.Config("h2")
+	}
+	g := grpc.NewServer(grpcapi.ServerOptions(tc, int(n.cfg.apiConfig(n.genesis.Params).MaxBatchBodyBytes))...)
+	grpcapi.New(h).Register(g)
+	if err := n.writeAddrFile(GRPCAddrFile, ln.Addr().String()); err != nil {
+		ln.Close()
+		return err
+	}
+	n.sec.grpc = g
+	n.log.Info("grpc listening", "addr", ln.Addr().String())
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := grpcapi.Serve(g, ln); err != nil {
+			n.log.Error("grpc server", "err", err)
+		}
+	}()
+	return nil
+}
+
+// GRPCAddrFile, in a node's home, holds the gRPC listener's address while
+// it runs with one.
+const GRPCAddrFile = "grpc.addr"
 
 // MetricsAddrFile, in a node's home, holds the metrics listener's address
 // while it runs with one.
@@ -219,6 +265,17 @@ func (n *Node) stopSecurity(ctx context.Context) {
 		return
 	}
 	close(n.sec.stop)
+	if n.sec.grpc != nil {
+		// Streams of blocks end when the API closes them; Stop ends the rest.
+		stopped := make(chan struct{})
+		go func() { n.sec.grpc.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-ctx.Done():
+			n.sec.grpc.Stop()
+		}
+		_ = os.Remove(n.cfg.Path(GRPCAddrFile))
+	}
 	if n.sec.metrics != nil {
 		_ = n.sec.metrics.Shutdown(ctx)
 		_ = os.Remove(n.cfg.Path(MetricsAddrFile))

@@ -255,6 +255,8 @@ function payloadSummary(tx) {
       const y = p.payment;
       return ['dispute the balances of field ', fieldLink(p.field_id), `: payment ${y.seq} (member ${y.from} pays member ${y.to} ${y.amount}) leaves balances ${y.balances.join(', ')}; proof of leaf ${p.proof.index} of ${p.proof.size}`];
     }
+    case 'role.grant': return ['grant role ', h('code', null, p.role), ' to ', h('a', { href: `/accounts/${p.address}` }, short(p.address)), ` (${p.approvals.length} approvals besides the sender's)`];
+    case 'role.revoke': return ['revoke role ', h('code', null, p.role), ' from ', h('a', { href: `/accounts/${p.address}` }, short(p.address)), ` (${p.approvals.length} approvals besides the sender's)`];
     default: return '';
   }
 }

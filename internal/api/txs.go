@@ -37,6 +37,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 	if st.Peers == nil {
 		st.Peers = []client.Peer{}
 	}
+	st.Fees, st.Permissions = l.Genesis().Params.Fees, l.Genesis().Params.Permissions
 	st.SearchEnabled = s.cfg.Search != nil
 	if st.SearchEnabled && head.Height > st.IndexedHeight {
 		st.IndexLag = head.Height - st.IndexedHeight

@@ -87,7 +87,20 @@ func sampleTxs() []namedTx {
 		{"field.challenge", mk(11, &FieldChallenge{sampleClaim(4)})},
 		{"field.dispute", mk(12, sampleDispute())},
 		{"field.close", mk(13, &FieldClose{sampleClaim(0)})},
+		{"role.grant", sampleRoleGrant(k)},
+		{"role.revoke", mk(15, &RoleRevoke{RoleChange{Role: "writers", Address: testKey(2).Public().Address(), Approvals: []Approval{}}})},
 	}
+}
+
+// sampleRoleGrant is a grant approved by a second governor.
+func sampleRoleGrant(k *crypto.PrivateKey) *Tx {
+	tx := &Tx{ChainID: testChain, Sender: k.Public(), Nonce: 14, Timestamp: 1700000000014,
+		Payload: &RoleGrant{RoleChange{Role: "writers", Address: testKey(2).Public().Address(), Approvals: []Approval{}}}}
+	if err := Approve(tx, testKey(3)); err != nil {
+		panic(err)
+	}
+	tx.Sign(k)
+	return tx
 }
 
 func sampleFieldOpen(k *crypto.PrivateKey) *FieldOpen {

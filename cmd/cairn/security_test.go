@@ -268,3 +268,79 @@ func waitFor(t *testing.T, ok func() bool) {
 	}
 	t.Fatal("condition not reached in 10 s")
 }
+
+// Client certificates: with client_auth "require", a connection without a
+// certificate the client CA signed is refused in the handshake; with one,
+// the certificate grants client_scopes (here read: a status read works
+// without a token, a submit needs a submit token on top).
+func TestClientCertificates(t *testing.T) {
+	ports, err := devnet.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw, err := devnet.InitNetwork(t.TempDir(), devnet.Options{Validators: 1, APIPort: ports[0], P2PPort: ports[1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := nw.Nodes[0].Home
+	srvCert, srvKey := filepath.Join(home, "api.crt"), filepath.Join(home, "api.key")
+	writeSelfSigned(t, srvCert, srvKey, 10)
+	dir := t.TempDir()
+	cliCert, cliKey := filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key")
+	writeSelfSigned(t, cliCert, cliKey, 11) // its own CA: the node trusts it as client_ca_file
+	strangerCert, strangerKey := filepath.Join(dir, "stranger.crt"), filepath.Join(dir, "stranger.key")
+	writeSelfSigned(t, strangerCert, strangerKey, 12)
+	cfg, err := node.LoadConfig(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Search.Enabled = false
+	cfg.TLS = node.TLSConfig{CertFile: "api.crt", KeyFile: "api.key", ClientCAFile: cliCert, ClientAuth: "require", ClientScopes: []string{"read"}}
+	cfg.Auth = node.AuthConfig{Tokens: true, PublicReads: false}
+	code, stdout, stderr := run(t, "token", "create", "--home", home, "--scope", "submit")
+	var tok struct{ Token string }
+	decode(t, stdout, &tok)
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	n, err := node.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	api := "https://" + strings.TrimPrefix(nw.Nodes[0].API, "http://")
+	waitFor(t, func() bool {
+		c, _, _ := run(t, "status", "--node", api, "--ca", srvCert, "--cert", cliCert, "--cert-key", cliKey)
+		return c == 0
+	})
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no certificate", []string{"--ca", srvCert}, "certificate"},
+		{"a certificate from another CA", []string{"--ca", srvCert, "--cert", strangerCert, "--cert-key", strangerKey}, "certificate"},
+	} {
+		code, _, stderr := run(t, append([]string{"status", "--node", api, "--token", tok.Token}, c.args...)...)
+		if code != 1 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, %s", c.name, code, stderr)
+		}
+	}
+	faucet := nw.FaucetKey
+	code, _, stderr = run(t, "tx", "put", "k", "v", "--key", faucet, "--node", api, "--ca", srvCert, "--cert", cliCert, "--cert-key", cliKey)
+	if code != 1 || !strings.Contains(stderr, "403 forbidden") {
+		t.Fatalf("submit with a read-only certificate: exit %d, %s", code, stderr)
+	}
+	code, _, stderr = run(t, "tx", "put", "k", "v", "--key", faucet, "--node", api, "--ca", srvCert, "--cert", cliCert, "--cert-key", cliKey, "--token", tok.Token, "--wait")
+	if code != 0 {
+		t.Fatalf("submit with the certificate and a submit token: exit %d, %s", code, stderr)
+	}
+}

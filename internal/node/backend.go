@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -42,6 +43,7 @@ func (n *Node) startAPI() error {
 	}
 	if n.cfg.AllowFaults {
 		if err := n.startDebug(); err != nil {
+			n.stopSecurity(context.Background())
 			ln.Close()
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -95,6 +96,7 @@ type security struct {
 	metrics *http.Server   // nil: /metrics on the API listener
 	grpc    *grpc.Server   // nil: no gRPC listener
 	stop    chan struct{}
+	stopped sync.Once
 }
 
 // setupSecurity reads the certificate and the tokens file and returns the
@@ -145,9 +147,21 @@ func (n *Node) serveListener(ln net.Listener) net.Listener {
 	return tls.NewListener(ln, n.sec.tls.Config("http/1.1"))
 }
 
-// startMetrics serves /metrics, /healthz and /readyz on metrics_addr, and
-// watches SIGHUP to reload the certificate and tokens.
-func (n *Node) startMetrics(h *api.Server) error {
+// startMetrics starts the gRPC listener (grpc_addr), serves /metrics,
+// /healthz and /readyz on metrics_addr, and watches SIGHUP to reload the
+// certificate and tokens. On failure it stops what it started.
+func (n *Node) startMetrics(h *api.Server) (err error) {
+	defer func() {
+		if err != nil {
+			n.stopSecurity(context.Background())
+		}
+	}()
+	if err := n.startGRPC(h); err != nil {
+		return err
+	}
+	if err := n.startMetricsListener(h); err != nil {
+		return err
+	}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -163,9 +177,11 @@ func (n *Node) startMetrics(h *api.Server) error {
 			}
 		}
 	}()
-	if err := n.startGRPC(h); err != nil {
-		return err
-	}
+	return nil
+}
+
+// startMetricsListener serves h's metrics handler on metrics_addr, if set.
+func (n *Node) startMetricsListener(h *api.Server) error {
 	if n.cfg.MetricsAddr == "" {
 		return nil
 	}
@@ -259,11 +275,16 @@ func (n *Node) reloadSecurity() {
 	}
 }
 
-// stopSecurity ends the SIGHUP watcher and the metrics listener.
+// stopSecurity ends the SIGHUP watcher and the gRPC and metrics listeners
+// (once; later calls do nothing).
 func (n *Node) stopSecurity(ctx context.Context) {
 	if n.sec == nil {
 		return
 	}
+	n.sec.stopped.Do(func() { n.stopListeners(ctx) })
+}
+
+func (n *Node) stopListeners(ctx context.Context) {
 	close(n.sec.stop)
 	if n.sec.grpc != nil {
 		// Streams of blocks end when the API closes them; Stop ends the rest.

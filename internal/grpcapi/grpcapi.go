@@ -196,8 +196,8 @@ func Code(httpStatus int) codes.Code {
 	return codes.Internal
 }
 
-// HTTPStatus is Code's inverse for the codes it produces (the SDK reports
-// a refusal with the REST status either transport brought it by).
+// HTTPStatus is Code's inverse for the codes it produces, for a caller
+// that sees only the gRPC status (the trailers carry the exact one).
 func HTTPStatus(c codes.Code) int {
 	switch c {
 	case codes.InvalidArgument:

@@ -73,6 +73,10 @@ func ContractKeyPrefix(name string) []byte {
 	return append(b, name...)
 }
 
+// IsContractKey reports whether state key k is a key of some contract's
+// namespace (whose history contracts read during execution).
+func IsContractKey(k []byte) bool { return len(k) > 0 && k[0] == stateContractKeyPrefix }
+
 // ContractKey is the state key of one key of a contract's namespace.
 func ContractKey(name string, key []byte) []byte {
 	return append(ContractKeyPrefix(name), key...)

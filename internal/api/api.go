@@ -80,6 +80,8 @@ type NodeInfo struct {
 	Consensus client.ConsensusStatus
 	// IndexedHeight is the last height the search index has applied.
 	IndexedHeight uint64
+	// P2PCertificate describes the p2p certificate (nil: none).
+	P2PCertificate *client.CertificateStatus
 }
 
 // ErrUnavailable is wrapped by Backend.Submit errors that mean the node

@@ -38,6 +38,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 		st.Peers = []client.Peer{}
 	}
 	st.Fees, st.Permissions = l.Genesis().Params.Fees, l.Genesis().Params.Permissions
+	kept := l.Retained()
+	st.Retained = client.Retained{StateFrom: kept.StateFrom, BodiesFrom: kept.BodiesFrom}
+	st.P2PCertificate = info.P2PCertificate
 	st.SearchEnabled = s.cfg.Search != nil
 	if st.SearchEnabled && head.Height > st.IndexedHeight {
 		st.IndexLag = head.Height - st.IndexedHeight

@@ -45,6 +45,9 @@ type Options struct {
 	CacheBytes int64
 	// NodeCacheSize bounds the state tree's in-memory node cache.
 	NodeCacheSize int
+	// Prunable keeps the records pruning needs (see Prune) from the next
+	// height on; once a ledger has kept them it keeps them.
+	Prunable bool
 	// Logger receives Pebble's errors (its routine info lines are dropped).
 	// Nil discards everything.
 	Logger *slog.Logger
@@ -89,6 +92,9 @@ type Ledger struct {
 
 	commitMu sync.Mutex
 	head     atomic.Pointer[Head]
+	// writeMu orders a commit's batch against a prune step's (state
+	// requires it: its rebirth check must see every deletion before it).
+	writeMu sync.Mutex
 }
 
 // Open opens (or creates) the ledger in opts.Dir for genesis g. A ledger
@@ -132,11 +138,16 @@ func Open(opts Options, g *types.Genesis) (*Ledger, error) {
 }
 
 func (l *Ledger) init(gh crypto.Hash, opts Options) error {
-	st, err := state.Open(l.db, state.Options{NodeCacheSize: opts.NodeCacheSize})
+	// Contracts read their keys' history during execution, so every node
+	// keeps all of it, pruned or not.
+	st, err := state.Open(l.db, state.Options{NodeCacheSize: opts.NodeCacheSize, Track: opts.Prunable, KeepHistory: types.IsContractKey})
 	if err != nil {
 		return fmt.Errorf("open state: %w", err)
 	}
 	l.state = st
+	if err := l.store.LoadRetention(); err != nil {
+		return fmt.Errorf("open ledger: %w", err)
+	}
 	stored, err := l.store.GenesisHash()
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -386,6 +397,8 @@ func (l *Ledger) Commit(b *types.Block, cert *types.Certificate, p *Prepared) er
 	} else if err := l.CheckHeader(b); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
 	batch := l.db.NewBatch()
 	defer batch.Close()
 	if err := store.StageBlock(batch, b, cert, p.Result.Receipts, p.Result.Accounts); err != nil {

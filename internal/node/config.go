@@ -14,6 +14,7 @@ import (
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/api"
 	"github.com/cairn-db/cairn/internal/mempool"
+	"github.com/cairn-db/cairn/internal/p2p"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -144,10 +145,11 @@ type Config struct {
 	Key     string `json:"key"`
 	DataDir string `json:"data_dir"`
 	APIAddr string `json:"api_addr"`
-	// DebugAddr is where the test-only fault switch (/debug/faults, with
-	// --unsafe-test-faults --faults) listens: never the public API, and
-	// always a loopback address, so that nothing off the machine can reach
-	// it. Port 0 picks a free port; the node writes the bound address to
+	// DebugAddr is the loopback admin listener: POST /admin/checkpoint
+	// (for cairn backup) always, and the test-only fault switch
+	// (/debug/faults, with --unsafe-test-faults --faults). Never the public
+	// API, and always a loopback address, so that nothing off the machine
+	// can reach it. Port 0 picks a free port; the node writes the bound address to
 	// HOME/debug.addr, where devnet's Cluster.SetFaults reads it.
 	DebugAddr string          `json:"debug_addr"`
 	P2PAddr   string          `json:"p2p_addr"`
@@ -176,6 +178,11 @@ type Config struct {
 	// HOME/grpc.addr.
 	GRPCAddr    string `json:"grpc_addr"`
 	InsecureAPI bool   `json:"insecure_api,omitempty"`
+	// Pruning says how much history the node keeps (ops.go, docs/operations.md).
+	Pruning PruningConfig `json:"pruning"`
+	// P2PCertificates sets the lifetime of the self-signed p2p TLS
+	// certificates and how long before expiry they are renewed.
+	P2PCertificates CertificateConfig `json:"p2p_certificates"`
 	// AllowFaults enables the fault-injection endpoints and flags. It is for
 	// tests and benchmarks only; a node refuses it unless also started with
 	// the --unsafe-test-faults flag.
@@ -194,6 +201,9 @@ func DefaultConfig(home string) Config {
 		API:     defaultAPILimits(),
 		Search:  SearchConfig{Enabled: true},
 		Auth:    AuthConfig{PublicReads: true},
+		Pruning: PruningConfig{Interval: Duration{10 * time.Second}, BatchRecords: 5000},
+		P2PCertificates: CertificateConfig{Lifetime: Duration{p2p.DefaultCertLifetime}, RenewBefore: Duration{p2p.DefaultCertLifetime / 3},
+			WarnBefore: Duration{14 * 24 * time.Hour}},
 		Consensus: ConsensusConfig{
 			// The propose timeout must cover building and validating a full
 			// block (10,000 txs: about a second each on a busy 2-core
@@ -291,6 +301,12 @@ func (c Config) Check() error {
 	}
 	if c.Consensus.TimeoutPropose.Duration <= 0 || c.Consensus.TimeoutVote.Duration <= 0 || c.Consensus.MaxBlockDelay.Duration <= 0 {
 		errs = append(errs, "consensus timeouts must be positive")
+	}
+	if err := c.Pruning.check(); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if err := c.P2PCertificates.check(); err != nil {
+		errs = append(errs, err.Error())
 	}
 	switch c.LogFormat {
 	case "", "text", "json":

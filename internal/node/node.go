@@ -35,6 +35,7 @@ import (
 	"github.com/cairn-db/cairn/internal/mempool"
 	"github.com/cairn-db/cairn/internal/p2p"
 	"github.com/cairn-db/cairn/internal/search"
+	"github.com/cairn-db/cairn/internal/signguard"
 	"github.com/cairn-db/cairn/internal/wal"
 	"github.com/cairn-db/cairn/types"
 )
@@ -67,8 +68,9 @@ type Node struct {
 	m      *metrics
 	http   *http.Server
 	apiLn  net.Listener
-	debug  *http.Server // the fault switch's own listener (nil: none)
-	sec    *security    // the API's TLS, tokens and metrics listener (security.go)
+	debug  *http.Server     // the loopback admin listener: checkpoints, and the fault switch in tests
+	guard  *signguard.Guard // the signing floor (nil: none); see ops.go
+	sec    *security        // the API's TLS, tokens, metrics and gRPC listeners (security.go)
 
 	// Owned by the run goroutine.
 	timers       timerHeap
@@ -125,7 +127,10 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 			n.closeAll()
 		}
 	}()
-	if n.ledger, err = ledger.Open(ledger.Options{Dir: LedgerDir(cfg), Logger: log}, g); err != nil {
+	if n.ledger, err = ledger.Open(ledger.Options{Dir: LedgerDir(cfg), Logger: log, Prunable: cfg.Pruning.StateHeights > 0}, g); err != nil {
+		return nil, err
+	}
+	if err := n.openGuard(); err != nil {
 		return nil, err
 	}
 	mc := mempool.DefaultConfig(g.ChainID, g.Params)
@@ -150,6 +155,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	if err := n.openEngine(); err != nil {
 		return nil, err
 	}
+	n.registerOpsMetrics()
 	ok = true
 	return n, nil
 }
@@ -177,6 +183,7 @@ func (n *Node) openTransport() error {
 		Key: n.key, ListenAddr: n.cfg.P2PAddr, Peers: peers, Allowed: allowed,
 		NetworkID: n.genesis.ChainID, Logger: n.log.With("component", "p2p"),
 		QueueSize: 4096, MaxMessageBytes: n.genesis.Params.MaxBlockBytes + (1 << 20),
+		CertLifetime: n.cfg.P2PCertificates.Lifetime.Duration, CertRenewBefore: n.cfg.P2PCertificates.RenewBefore.Duration,
 	})
 	if err != nil {
 		return fmt.Errorf("node: transport: %w", err)
@@ -281,6 +288,10 @@ func (n *Node) Run(ctx context.Context) error {
 	go n.gossipIn(ctx)
 	go n.serveBlocks(ctx)
 	go n.evidenceIn(ctx.Done())
+	if !n.cfg.Pruning.retention().Archive() {
+		n.wg.Add(1)
+		go n.pruneLoop(ctx)
+	}
 	if n.index != nil {
 		n.wg.Add(1)
 		go func() {

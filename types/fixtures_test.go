@@ -87,14 +87,44 @@ func sampleTxs() []namedTx {
 		{"field.challenge", mk(11, &FieldChallenge{sampleClaim(4)})},
 		{"field.dispute", mk(12, sampleDispute())},
 		{"field.close", mk(13, &FieldClose{sampleClaim(0)})},
-		{"role.grant", sampleRoleGrant(k)},
-		{"role.revoke", mk(15, &RoleRevoke{RoleChange{Role: "writers", Address: testKey(2).Public().Address(), Approvals: []Approval{}}})},
 	}
+}
+
+// sampleContractTxs are the contract transactions' samples, kept apart
+// from sampleTxs so that the block, header and receipt vectors built from
+// sampleTxs stay as they were.
+func sampleContractTxs() []namedTx {
+	k := testKey(1)
+	mk := func(nonce uint64, p Payload) *Tx {
+		tx := &Tx{ChainID: testChain, Nonce: nonce, Timestamp: 1700000000000 + int64(nonce), Payload: p}
+		tx.Sign(k)
+		return tx
+	}
+	code := crypto.Sum([]byte("sample code"))
+	return []namedTx{
+		{"contract.deploy", mk(14, &ContractDeploy{Code: []byte("\x00asm\x01\x00\x00\x00")})},
+		{"contract.instantiate", mk(15, &ContractInstantiate{Name: "voucher", CodeHash: code, Owner: k.Public().Address(), Args: []byte(`{"issuer":"x"}`), GasLimit: 5_000_000})},
+		{"contract.instantiate-noargs", mk(16, &ContractInstantiate{Name: "a.b_c-1", CodeHash: code, GasLimit: 1})},
+		{"contract.invoke", mk(17, &ContractInvoke{Name: "voucher", Function: "issue", Args: []byte{0, 0xff, '{'}, GasLimit: 1_000_000, Funds: 42})},
+		{"contract.invoke-nofunds", mk(18, &ContractInvoke{Name: "voucher", Function: "get", GasLimit: ^uint64(0)})},
+		{"contract.upgrade", mk(19, &ContractUpgrade{Name: "voucher", CodeHash: code})},
+	}
+}
+
+// sampleGovernanceTxs are the governance samples, kept apart from
+// sampleTxs like the contract ones: a grant approved by a second governor
+// and a revoke.
+func sampleGovernanceTxs() []namedTx {
+	k := testKey(1)
+	revoke := &Tx{ChainID: testChain, Nonce: 21, Timestamp: 1700000000021,
+		Payload: &RoleRevoke{RoleChange{Role: "writers", Address: testKey(2).Public().Address(), Approvals: []Approval{}}}}
+	revoke.Sign(k)
+	return []namedTx{{"role.grant", sampleRoleGrant(k)}, {"role.revoke", revoke}}
 }
 
 // sampleRoleGrant is a grant approved by a second governor.
 func sampleRoleGrant(k *crypto.PrivateKey) *Tx {
-	tx := &Tx{ChainID: testChain, Sender: k.Public(), Nonce: 14, Timestamp: 1700000000014,
+	tx := &Tx{ChainID: testChain, Sender: k.Public(), Nonce: 20, Timestamp: 1700000000020,
 		Payload: &RoleGrant{RoleChange{Role: "writers", Address: testKey(2).Public().Address(), Approvals: []Approval{}}}}
 	if err := Approve(tx, testKey(3)); err != nil {
 		panic(err)

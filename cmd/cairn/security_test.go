@@ -82,7 +82,7 @@ func TestTLSAndTokensEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Search.Enabled = false
+	cfg.Search.Index = "off"
 	cfg.TLS = node.TLSConfig{CertFile: "api.crt", KeyFile: "api.key"}
 	cfg.Auth = node.AuthConfig{Tokens: true, PublicReads: false}
 	cfg.MetricsAddr = "127.0.0.1:0"
@@ -294,7 +294,7 @@ func TestClientCertificates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Search.Enabled = false
+	cfg.Search.Index = "off"
 	cfg.TLS = node.TLSConfig{CertFile: "api.crt", KeyFile: "api.key", ClientCAFile: cliCert, ClientAuth: "require", ClientScopes: []string{"read"}}
 	cfg.Auth = node.AuthConfig{Tokens: true, PublicReads: false}
 	code, stdout, stderr := run(t, "token", "create", "--home", home, "--scope", "submit")

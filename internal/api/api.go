@@ -95,8 +95,12 @@ type Config struct {
 	// Events is the hub of committed blocks (for /v1/events and
 	// ?wait=commit). Nil: /v1/events answers 503 and waits poll the ledger.
 	Events *events.Hub
-	// Search answers GET /v1/search (nil: 503 "search is not enabled").
+	// Search answers GET /v1/search (nil: 503 "search is not enabled", or
+	// 421 wrong_node naming SearchElsewhere when that is set).
 	Search Searcher
+	// SearchElsewhere are API base URLs of nodes that index, for a node
+	// that does not (a validator; see WrongNodeError).
+	SearchElsewhere []string
 	// Gatherer is served at /metrics (nil: an empty registry).
 	Gatherer prometheus.Gatherer
 	// Registerer, when set, receives the API's own metrics (requests by
@@ -275,6 +279,11 @@ func New(cfg Config) *Server {
 		{method: "GET", pattern: "/v1/evidence", h: s.evidence},
 		{method: "GET", pattern: "/v1/search", h: s.search},
 		{method: "GET", pattern: "/v1/fields/{id}", h: s.getField},
+		{method: "GET", pattern: "/v1/contracts", h: s.listContracts},
+		{method: "GET", pattern: "/v1/contracts/{name}", h: s.getContract},
+		{method: "GET", pattern: "/v1/contracts/{name}/keys/{key}", h: s.getContractKey},
+		{method: "GET", pattern: "/v1/contracts/{name}/keys/{key}/history", h: s.contractKeyHistory},
+		{method: "POST", pattern: "/v1/contracts/{name}/query", h: s.queryContract},
 		{method: "GET", pattern: "/v1/openapi.json", h: s.openAPI},
 		{method: "GET", pattern: "/metrics", h: s.promHandler(), unlimited: true},
 		{method: "GET", pattern: "/healthz", h: s.healthz, unlimited: true},

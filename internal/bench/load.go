@@ -36,8 +36,12 @@ type Options struct {
 	Concurrency int
 	// Batch is how many txs one request carries.
 	Batch int
-	// Type is transfer, put or record.
+	// Type is transfer, put, record or contract (an invoke of the voucher
+	// sample's issue per transaction: Contract is its module).
 	Type string
+	// Contract is the WebAssembly module Type contract deploys (the
+	// voucher sample, built by cairn contract build).
+	Contract []byte
 	// Accounts is how many funded senders take turns.
 	Accounts int
 	// Nodes lists which nodes receive load (default all).
@@ -80,8 +84,17 @@ type Result struct {
 	Timeline        []Point          `json:"timeline"`
 	UncommittedLeft int64            `json:"uncommitted_at_end"`
 	// IndexLag is, for each node with search on, how far its index
-	// trailed its chain.
+	// trailed the chain.
 	IndexLag []IndexLag `json:"index_lag,omitempty"`
+	// IndexCatchUpS is how long after the last commit of the run (the
+	// end of the drain) every index had caught up: 0 when they already
+	// had, -1 when one had not within IndexWait.
+	IndexCatchUpS float64 `json:"index_catch_up_s"`
+	// NodeCPU is each validator's and follower's CPU over the measured span.
+	NodeCPU []NodeCPU `json:"node_cpu,omitempty"`
+	// Minutes are the run's whole minutes of sending (runs of 2 minutes
+	// and more): committed rate and the first load node's storage writes.
+	Minutes []Minute `json:"minutes,omitempty"`
 }
 
 // Percentiles summarise a latency sample.
@@ -114,6 +127,8 @@ type runner struct {
 	o        Options
 	clients  []*client.Client
 	accounts []*account
+	// contract is the instance Type contract invokes.
+	contract string
 	// byNode splits the accounts over the load nodes (by position in
 	// o.Nodes): an account always sends to the same node, so its nonces
 	// arrive in order there, whatever the gossip between nodes does.
@@ -168,8 +183,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	switch o.Type {
 	case "transfer", "put", "record":
+	case "contract":
+		if len(o.Contract) == 0 {
+			return nil, errors.New("bench: type contract needs the voucher sample's module (--contract FILE)")
+		}
 	default:
-		return nil, fmt.Errorf("bench: unknown type %q (transfer, put, record)", o.Type)
+		return nil, fmt.Errorf("bench: unknown type %q (transfer, put, record, contract)", o.Type)
 	}
 	cs, err := o.Network.Clients(client.WithHTTPClient(httpClient()))
 	if err != nil {
@@ -183,6 +202,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	r := &runner{o: o, clients: cs, errs: map[string]int64{}}
 	if err := r.fund(ctx); err != nil {
 		return nil, err
+	}
+	if o.Type == "contract" {
+		if err := r.deployContract(ctx); err != nil {
+			return nil, err
+		}
 	}
 	r.split()
 	return r.run(ctx)
@@ -237,6 +261,9 @@ func (r *runner) payload(a *account, seq uint64) types.Payload {
 		return &types.KVPut{Key: fmt.Sprintf("bench/%s/%d", a.key.Public().Address().String()[:8], seq%64), Value: fmt.Sprintf("value-%d", seq)}
 	case "record":
 		return &types.Record{Document: []byte(fmt.Sprintf(`{"bench":{"seq":%d,"from":"%s"}}`, seq, a.key.Public().Address().String()[:8]))}
+	case "contract":
+		return &types.ContractInvoke{Name: r.contract, Function: "issue", GasLimit: contractGas,
+			Args: []byte(fmt.Sprintf(`{"id":"%s-%d","value":1}`, a.key.Public().Address().String()[:12], seq))}
 	}
 	to := r.accounts[int(seq)%len(r.accounts)].key.Public().Address()
 	return &types.Transfer{To: to, Amount: 1}
@@ -418,6 +445,16 @@ func (r *runner) watch(ctx context.Context) error {
 }
 
 func (r *runner) run(ctx context.Context) (*Result, error) {
+	// The event stream starts after the current head: starting at height
+	// 1 would replay the whole chain first and count that time in every
+	// latency of the run.
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	st, err := r.clients[r.o.Nodes[0]].Status(sctx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("bench: status of %s: %w", r.o.Network.Nodes[r.o.Nodes[0]].Name, err)
+	}
+	r.height.Store(st.Height)
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	watchDone := make(chan struct{})
 	go func() { _ = r.watch(watchCtx); close(watchDone) }()
@@ -426,12 +463,22 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	var lag *lagMonitor
 	lagCtx, stopLag := context.WithCancel(ctx)
 	lagDone := make(chan struct{})
+	members := r.o.Network.Members()
 	if r.o.IndexPoll > 0 {
-		names := make([]string, len(r.o.Network.Nodes))
-		for i, n := range r.o.Network.Nodes {
+		names := make([]string, len(members))
+		clients := append([]*client.Client(nil), r.clients...)
+		for i, n := range members {
 			names[i] = n.Name
+			if i >= len(r.clients) {
+				c, err := client.New(n.API, client.WithHTTPClient(httpClient()))
+				if err != nil {
+					stopLag()
+					return nil, err
+				}
+				clients = append(clients, c)
+			}
 		}
-		lag = newLagMonitor(r.clients, names, r.o.IndexPoll)
+		lag = newLagMonitor(clients, names, len(r.o.Network.Followers), r.o.IndexPoll)
 		lag.poll(ctx) // the heights before the run are not measured
 		go func() { lag.run(lagCtx); close(lagDone) }()
 	} else {
@@ -484,6 +531,11 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		}
 	}
 	begin := time.Now()
+	cpuBefore := cpuSeconds(ctx, members)
+	var minutes *minuteRecorder
+	if r.o.Duration >= 2*time.Minute {
+		minutes = newMinuteRecorder(ctx, r.o.Network.Nodes[r.o.Nodes[0]].API)
+	}
 	var wg sync.WaitGroup
 	if r.o.Rate > 0 {
 		// Open loop: one batch every Batch/Rate seconds, each on its own
@@ -567,6 +619,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		if r.o.OnTick != nil {
 			r.o.OnTick(el, c)
 		}
+		if minutes != nil && el <= r.o.Duration+time.Second && int(el/time.Minute) > len(minutes.out) {
+			minutes.record(ctx, c, r.height.Load())
+		}
 	}
 	sec := time.NewTicker(time.Second)
 	defer sec.Stop()
@@ -586,9 +641,19 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		<-sec.C
 		progress()
 	}
+	cpuAfter := cpuSeconds(ctx, members)
+	drained := time.Now()
+	catchUp := 0.0
 	if lag != nil {
-		for waitEnd := time.Now().Add(r.o.IndexWait); !lag.caughtUp() && time.Now().Before(waitEnd) && ctx.Err() == nil; {
-			<-sec.C
+		lag.poll(ctx)
+		for waitEnd := time.Now().Add(r.o.IndexWait); !lag.caughtUp(); {
+			if !time.Now().Before(waitEnd) || ctx.Err() != nil {
+				catchUp = -1
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+			lag.poll(ctx)
+			catchUp = time.Since(drained).Seconds()
 			if r.o.Progress != nil {
 				fmt.Fprintf(r.o.Progress, "\r%5.1fs  waiting for search indexes to catch up   ", time.Since(begin).Seconds())
 			}
@@ -605,6 +670,11 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		Blocks: r.blocks.Load(), MaxBlockTxs: int(r.maxBlock.Load()), Timeline: timeline,
 	}
 	res.UncommittedLeft = res.Accepted - res.Committed
+	res.IndexCatchUpS = catchUp
+	if minutes != nil {
+		res.Minutes = minutes.out
+	}
+	res.NodeCPU = nodeCPU(members, len(r.o.Network.Followers), cpuBefore, cpuAfter, res.Committed)
 	if lag != nil {
 		res.IndexLag = lag.results(time.Now())
 	}

@@ -4,6 +4,7 @@
 package execute
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/cairn-db/cairn/crypto"
@@ -152,6 +153,32 @@ func (x *executor) roleChange(grant bool, c *types.RoleChange) ([]Write, error) 
 		{Key: types.RoleMemberKey(c.Role, c.Address), Value: []byte{mark}},
 		{Key: countKey, Value: types.EncodeU64(count)},
 	}, nil
+}
+
+// chargeFee takes fee from the sender's account as a successful contract
+// transaction left it (its last write, already in the cache). The caller
+// checked the balance covered fee and funds before the call, and a call
+// can only add to the sender's balance beyond the funds it took, so the fee
+// is always there.
+func (x *executor) chargeFee(writes []Write, senderKey []byte, fee uint64) ([]Write, error) {
+	for i := len(writes) - 1; i >= 0; i-- {
+		if string(writes[i].Key) != string(senderKey) {
+			continue
+		}
+		acc, err := types.DecodeAccount(writes[i].Value)
+		if err != nil {
+			return nil, fmt.Errorf("sender account: %w", err)
+		}
+		if acc.Balance < fee {
+			return nil, fmt.Errorf("sender balance %d below the fee %d after a checked call", acc.Balance, fee)
+		}
+		acc.Balance -= fee
+		writes[i].Value = acc.Encode()
+		x.cache[string(senderKey)] = &entry{raw: writes[i].Value, found: true}
+		x.burned = satAdd(x.burned, fee)
+		return writes, nil
+	}
+	return nil, errors.New("a successful contract transaction wrote no sender account")
 }
 
 // burnWrite adds the fees this block burned to the state's running total;

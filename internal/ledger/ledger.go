@@ -15,6 +15,7 @@
 package ledger
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,7 @@ import (
 	"github.com/cairn-db/cairn/internal/execute"
 	"github.com/cairn-db/cairn/internal/state"
 	"github.com/cairn-db/cairn/internal/store"
+	"github.com/cairn-db/cairn/internal/vm"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -51,6 +53,9 @@ type Options struct {
 	// Logger receives Pebble's errors (its routine info lines are dropped).
 	// Nil discards everything.
 	Logger *slog.Logger
+	// ContractCacheDir, if set, keeps contracts' compiled code on disk, so
+	// a restarted node need not compile its chain's code again.
+	ContractCacheDir string
 }
 
 // pebbleLogger adapts slog to Pebble's logger. Fatalf must not return, as
@@ -89,6 +94,9 @@ type Ledger struct {
 	genesis *types.Genesis
 	vals    *types.ValidatorSet
 	cache   *pebble.Cache
+	// contracts runs contract code for every execution of this ledger; it
+	// has compiled the chain's code since Open (warmContracts).
+	contracts *vm.Engine
 
 	commitMu sync.Mutex
 	head     atomic.Pointer[Head]
@@ -128,14 +136,42 @@ func Open(opts Options, g *types.Genesis) (*Ledger, error) {
 		cache.Unref()
 		return nil, fmt.Errorf("open ledger %s: %w", opts.Dir, err)
 	}
-	l := &Ledger{db: db, store: store.New(db), genesis: g, vals: vals, cache: cache}
-	if err := l.init(gh, opts); err != nil {
+	eng, err := vm.New(context.Background(), vm.Config{CacheDir: opts.ContractCacheDir})
+	if err != nil {
+		_ = db.Close()
+		cache.Unref()
+		return nil, fmt.Errorf("open ledger: contract engine: %w", err)
+	}
+	l := &Ledger{db: db, store: store.New(db), genesis: g, vals: vals, cache: cache, contracts: eng}
+	err = l.init(gh, opts)
+	if err == nil {
+		err = l.warmContracts()
+	}
+	if err != nil {
+		_ = eng.Close(context.Background())
 		_ = db.Close()
 		cache.Unref()
 		return nil, err
 	}
 	return l, nil
 }
+
+// warmContracts compiles every deployed code (and runs its start-up) now,
+// so that the first block calling a contract after a restart costs what it
+// cost before: results never depend on it, only time.
+func (l *Ledger) warmContracts() error {
+	start, end := types.ContractCodeRange()
+	return l.state.Scan(start, end, func(k, code []byte) (bool, error) {
+		if err := l.contracts.Warm(context.Background(), code); err != nil {
+			return false, fmt.Errorf("open ledger: contract code %x: %w", k[1:], err)
+		}
+		return true, nil
+	})
+}
+
+// Contracts returns the engine that runs this ledger's contracts (for
+// read-only queries).
+func (l *Ledger) Contracts() *vm.Engine { return l.contracts }
 
 func (l *Ledger) init(gh crypto.Hash, opts Options) error {
 	// Contracts read their keys' history during execution, so every node
@@ -219,6 +255,7 @@ func (l *Ledger) Close() error {
 	defer l.commitMu.Unlock()
 	err := l.db.Close()
 	l.cache.Unref()
+	_ = l.contracts.Close(context.Background())
 	if err != nil {
 		return fmt.Errorf("close ledger: %w", err)
 	}
@@ -277,7 +314,7 @@ type Prepared struct {
 // execute runs txs as the next block. A proposer's run (propose) leaves out
 // the txs no valid block may carry and returns the ones it kept; a received
 // block's run fails on the first of them.
-func (l *Ledger) execute(height uint64, txs []*types.Tx, opt execute.Options, propose bool) (*Prepared, []*types.Tx, error) {
+func (l *Ledger) execute(height uint64, timeMs int64, txs []*types.Tx, opt execute.Options, propose bool) (*Prepared, []*types.Tx, error) {
 	head := l.head.Load()
 	if height != head.Height+1 {
 		return nil, nil, fmt.Errorf("execute height %d: head is at %d", height, head.Height)
@@ -285,10 +322,14 @@ func (l *Ledger) execute(height uint64, txs []*types.Tx, opt execute.Options, pr
 	var res *execute.Result
 	var dropped []execute.Dropped
 	var err error
+	if opt.Contracts == nil {
+		opt.Contracts = l.contracts
+	}
+	r := l.withReplays(txs)
 	if propose {
-		txs, dropped, res, err = execute.Select(l, l.genesis.ChainID, l.genesis.Params, height, txs, opt)
+		txs, dropped, res, err = execute.Select(r, l.genesis.ChainID, l.genesis.Params, height, timeMs, txs, opt)
 	} else {
-		res, err = execute.Block(l, l.genesis.ChainID, l.genesis.Params, height, txs, opt)
+		res, err = execute.Block(r, l.genesis.ChainID, l.genesis.Params, height, timeMs, txs, opt)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("block %d: %w", height, err)
@@ -309,7 +350,7 @@ func (l *Ledger) Propose(txs []*types.Tx, round uint32, timeMs int64, proposer c
 	if timeMs < head.Time {
 		timeMs = head.Time // block time never goes backwards
 	}
-	p, txs, err := l.execute(head.Height+1, txs, opt, true)
+	p, txs, err := l.execute(head.Height+1, timeMs, txs, opt, true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -362,7 +403,7 @@ func (l *Ledger) Validate(b *types.Block, opt execute.Options) (*Prepared, error
 	if err := l.CheckHeader(b); err != nil {
 		return nil, err
 	}
-	p, _, err := l.execute(b.Header.Height, b.Txs, opt, false)
+	p, _, err := l.execute(b.Header.Height, b.Header.Time, b.Txs, opt, false)
 	if err != nil {
 		return nil, err
 	}

@@ -106,6 +106,12 @@ var fieldSpecs = map[string]fieldSpec{
 	"member":         {name: fMember, kind: kHex, hexLen: 40},
 	"role":           {name: fRole, kind: kExact},
 	"field_event":    {name: fFieldEvent, kind: kEnum, allowed: []string{ledger.FieldStepExpired, ledger.FieldStepSettled}},
+	"contract":       {name: fContract, kind: kExact},
+	"function":       {name: fFunction, kind: kExact},
+	"code_hash":      {name: fCodeHash, kind: kHex, hexLen: 64},
+	"event":          {name: fEvent, kind: kExact},
+	"event_data":     {name: fEventData, kind: kText},
+	"gas_used":       {name: fGasUsed, kind: kUint},
 }
 
 // compiler turns a parsed tree into a Bleve query.

@@ -337,6 +337,18 @@ func (s *Tree) HistoryNewest(key []byte, limit int) ([]Version, error) {
 	return s.versions(key, nil, height, true, limit)
 }
 
+// HistoryNewestAt returns up to limit versions of key written at or below
+// height h, newest first.
+func (s *Tree) HistoryNewestAt(key []byte, h uint64, limit int) ([]Version, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("state: history of %x: limit %d must be positive", key, limit)
+	}
+	if err := s.checkHeight(h); err != nil {
+		return nil, err
+	}
+	return s.versions(key, nil, h, true, limit)
+}
+
 // Update is the result of Prepare: the root after one block's writes and
 // everything Stage needs to persist them. It is immutable.
 type Update struct {

@@ -15,6 +15,9 @@
 //     the sender, close it unilaterally at state 1, challenge with state 2
 //     claiming wrong balances, dispute them with payment 2, and close it
 //     cooperatively at state 2, all within its challenge period; the
+//     contract samples deploy ContractModule, instantiate it as
+//     ContractName, invoke it with 50 tokens of funds and upgrade it to the
+//     same code; the
 //     governance samples grant Recipient the role SampleRole and revoke it,
 //     which needs the sender to be a governor: Params and Roles give the
 //     chain that makes it one).
@@ -100,6 +103,9 @@ var samples = map[types.TxType]func(chainID string, k *crypto.PrivateKey) types.
 // k, or false when the package has none.
 func Payload(t types.TxType, chainID string, k *crypto.PrivateKey) (types.Payload, bool) {
 	mk, ok := samples[t]
+	if !ok {
+		mk, ok = contractSamples()[t]
+	}
 	if !ok {
 		return nil, false
 	}

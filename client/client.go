@@ -12,17 +12,21 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cairn-db/cairn/crypto"
+	cairnv1 "github.com/cairn-db/cairn/proto/cairn/v1"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -82,6 +86,10 @@ type Client struct {
 	base    *url.URL
 	hc      *http.Client
 	maxBody int64
+	token   string              // bearer token sent with every request ("" : none)
+	tlsConf *tls.Config         // for https: the CA and client certificate (nil: system roots)
+	tlsErr  error               // a CA or certificate option that failed
+	rpc     cairnv1.CairnClient // set: requests go over gRPC (grpc.go)
 }
 
 // Option configures a Client.
@@ -91,6 +99,55 @@ type Option func(*Client)
 // which bounds every call including ?wait=commit, and up to 64 idle
 // connections kept; Events streams use no overall timeout).
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
+
+// WithToken sends token as a bearer token with every request (the API's
+// tokens: `cairn token create`, docs/security.md).
+func WithToken(token string) Option { return func(c *Client) { c.token = token } }
+
+// WithCA trusts the PEM certificates in file (and only those) for an
+// https node URL: a node with a private CA or a self-signed certificate.
+func WithCA(file string) Option {
+	return func(c *Client) {
+		pem, err := os.ReadFile(file)
+		if err != nil {
+			c.tlsErr = fmt.Errorf("CA file: %w", err)
+			return
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			c.tlsErr = fmt.Errorf("CA file %s holds no PEM certificate", file)
+			return
+		}
+		c.tlsConfig().RootCAs = pool
+	}
+}
+
+// WithClientCert presents the certificate and key in the PEM files to a
+// node that asks for client certificates (mutual TLS).
+func WithClientCert(certFile, keyFile string) Option {
+	return func(c *Client) {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			c.tlsErr = fmt.Errorf("client certificate: %w", err)
+			return
+		}
+		c.tlsConfig().Certificates = []tls.Certificate{cert}
+	}
+}
+
+func (c *Client) tlsConfig() *tls.Config {
+	if c.tlsConf == nil {
+		c.tlsConf = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return c.tlsConf
+}
+
+// TLSConfig returns the TLS settings the options made (nil: defaults), for
+// another transport to the same node (the gRPC client).
+func (c *Client) TLSConfig() *tls.Config { return c.tlsConf }
+
+// Token returns the bearer token the client sends ("" for none).
+func (c *Client) Token() string { return c.token }
 
 // WithMaxResponseBytes bounds how much of a response body is read
 // (default 256 MiB).
@@ -112,6 +169,14 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	c := &Client{base: u, hc: &http.Client{Timeout: 60 * time.Second, Transport: tr}, maxBody: 256 << 20}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.tlsErr != nil {
+		return nil, c.tlsErr
+	}
+	if c.tlsConf != nil {
+		if t, ok := c.hc.Transport.(*http.Transport); ok {
+			t.TLSClientConfig = c.tlsConf
+		}
 	}
 	return c, nil
 }
@@ -143,9 +208,31 @@ func (c *Client) url(path string, q url.Values) string {
 	return u.String()
 }
 
+// authorize adds the bearer token, if any.
+func (c *Client) authorize(req *http.Request) {
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+}
+
 // do sends a request and decodes a 2xx JSON answer into out (when non-nil).
 // It returns the status code.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body []byte, out any) (int, error) {
+	if c.rpc != nil {
+		st, b, err := c.doGRPC(ctx, method, path, q, body)
+		if err != nil {
+			return st, err
+		}
+		if int64(len(b)) > c.maxBody {
+			return st, fmt.Errorf("%s %s: answer larger than %d bytes", method, path, c.maxBody)
+		}
+		if out != nil {
+			if err := json.Unmarshal(b, out); err != nil {
+				return st, fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+			}
+		}
+		return st, nil
+	}
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -158,6 +245,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	c.authorize(req)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("%s %s: %w", method, path, err)

@@ -15,7 +15,7 @@ import (
 // EventStream reads GET /v1/events, the server-sent events of committed
 // blocks. Close it when done.
 type EventStream struct {
-	resp   *http.Response
+	body   io.ReadCloser
 	r      *bufio.Reader
 	cancel context.CancelFunc
 	// LastID is the id of the last event read (its block height).
@@ -44,6 +44,9 @@ func (c *Client) Events(ctx context.Context, opt EventOptions) (*EventStream, er
 	if opt.NoTxs {
 		q["txs"] = []string{"false"}
 	}
+	if c.rpc != nil {
+		return c.eventsGRPC(ctx, q)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/v1/events", q), nil)
 	if err != nil {
@@ -51,6 +54,7 @@ func (c *Client) Events(ctx context.Context, opt EventOptions) (*EventStream, er
 		return nil, fmt.Errorf("events: %w", err)
 	}
 	req.Header.Set("Accept", "text/event-stream")
+	c.authorize(req)
 	// The stream is long-lived: the client's overall timeout must not apply.
 	hc := *c.hc
 	hc.Timeout = 0
@@ -65,7 +69,7 @@ func (c *Client) Events(ctx context.Context, opt EventOptions) (*EventStream, er
 		cancel()
 		return nil, decodeError(resp.StatusCode, b)
 	}
-	return &EventStream{resp: resp, r: bufio.NewReaderSize(resp.Body, 64<<10), cancel: cancel}, nil
+	return newEventStream(resp.Body, cancel), nil
 }
 
 // ErrStreamEnded is returned by Next when the server ended the stream
@@ -137,5 +141,9 @@ func (s *EventStream) Next() (*BlockEvent, error) {
 // Close ends the stream.
 func (s *EventStream) Close() error {
 	s.cancel()
-	return s.resp.Body.Close()
+	return s.body.Close()
+}
+
+func newEventStream(body io.ReadCloser, cancel context.CancelFunc) *EventStream {
+	return &EventStream{body: body, r: bufio.NewReaderSize(body, 64<<10), cancel: cancel}
 }

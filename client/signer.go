@@ -99,6 +99,27 @@ func (s *Signer) Sign(ctx context.Context, p types.Payload) (*types.Tx, error) {
 	return tx, nil
 }
 
+// SignApproved signs a governance transaction (role.grant, role.revoke)
+// with the next nonce, approved first by each of approvers (governors other
+// than the signer; the chain needs its governance threshold of distinct
+// governors, the signer included if it is one).
+func (s *Signer) SignApproved(ctx context.Context, p types.Payload, approvers ...*crypto.PrivateKey) (*types.Tx, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.loadLocked(ctx, true); err != nil {
+		return nil, err
+	}
+	tx := &types.Tx{ChainID: s.chainID, Sender: s.key.Public(), Nonce: s.next, Timestamp: time.Now().UnixMilli(), Payload: p}
+	for _, k := range approvers {
+		if err := types.Approve(tx, k); err != nil {
+			return nil, err
+		}
+	}
+	tx.Sign(s.key)
+	s.next++
+	return tx, nil
+}
+
 // Transfer signs a transfer of amount to to.
 func (s *Signer) Transfer(ctx context.Context, to crypto.Address, amount uint64) (*types.Tx, error) {
 	return s.Sign(ctx, &types.Transfer{To: to, Amount: amount})

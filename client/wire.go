@@ -80,6 +80,11 @@ type Status struct {
 	IndexedHeight uint64 `json:"indexed_height"`
 	// IndexLag is how many committed heights search has not indexed yet.
 	IndexLag uint64 `json:"index_lag"`
+	// Fees is the chain's price of a transaction (absent: free);
+	// types.FeeOf computes one. Permissions is who may submit what
+	// (docs/security.md).
+	Fees        *types.Fees       `json:"fees,omitempty"`
+	Permissions types.Permissions `json:"permissions,omitempty"`
 	// Retained is what the node still holds (pruning): state from
 	// StateFrom, block bodies from BodiesFrom (0: everything).
 	Retained Retained `json:"retained"`

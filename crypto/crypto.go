@@ -50,6 +50,9 @@ const (
 	DomainFieldClose   = "cairn/field/settle/v1"
 	DomainFieldPayment = "cairn/field/payment/v1"
 	DomainFieldMsg     = "cairn/field/msg/v1"
+	// DomainGovernance signs a governor's approval of a governance
+	// transaction (types.ApprovalSignBytes).
+	DomainGovernance = "cairn/gov/v1"
 )
 
 // PublicKey is an Ed25519 public key.

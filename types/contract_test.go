@@ -226,7 +226,7 @@ func TestContractTxLimits(t *testing.T) {
 	// A genesis without the contract parameters reads as the defaults, and
 	// writes them back absent.
 	var q Params
-	if err := json.Unmarshal([]byte(`{"max_block_txs":1,"max_block_bytes":16777216,"max_tx_bytes":1000,"max_record_bytes":10}`), &q); err != nil {
+	if err := json.Unmarshal([]byte(`{"max_block_txs":1,"max_block_bytes":16777216,"max_tx_bytes":1000,"max_record_bytes":10,"permissions":{"*":["anyone"]}}`), &q); err != nil {
 		t.Fatal(err)
 	}
 	if code, gas := q.ContractParams(); code != DefaultMaxCodeBytes || gas != DefaultMaxTxGas || q.Check() != nil {

@@ -113,6 +113,28 @@ func sampleContractTxs() []namedTx {
 	}
 }
 
+// sampleGovernanceTxs are the governance samples, kept apart from
+// sampleTxs like the contract ones: a grant approved by a second governor
+// and a revoke.
+func sampleGovernanceTxs() []namedTx {
+	k := testKey(1)
+	revoke := &Tx{ChainID: testChain, Nonce: 21, Timestamp: 1700000000021,
+		Payload: &RoleRevoke{RoleChange{Role: "writers", Address: testKey(2).Public().Address(), Approvals: []Approval{}}}}
+	revoke.Sign(k)
+	return []namedTx{{"role.grant", sampleRoleGrant(k)}, {"role.revoke", revoke}}
+}
+
+// sampleRoleGrant is a grant approved by a second governor.
+func sampleRoleGrant(k *crypto.PrivateKey) *Tx {
+	tx := &Tx{ChainID: testChain, Sender: k.Public(), Nonce: 20, Timestamp: 1700000000020,
+		Payload: &RoleGrant{RoleChange{Role: "writers", Address: testKey(2).Public().Address(), Approvals: []Approval{}}}}
+	if err := Approve(tx, testKey(3)); err != nil {
+		panic(err)
+	}
+	tx.Sign(k)
+	return tx
+}
+
 func sampleFieldOpen(k *crypto.PrivateKey) *FieldOpen {
 	t := FieldTerms{FieldID: crypto.Sum([]byte("sample field")), Leader: k.Public(),
 		Members:         []FieldMember{{Key: k.Public(), Deposit: 100}, {Key: testKey(2).Public(), Deposit: 0}, {Key: testKey(3).Public(), Deposit: 7}},

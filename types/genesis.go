@@ -15,6 +15,11 @@ type Params struct {
 	MaxBlockBytes  int `json:"max_block_bytes"`
 	MaxTxBytes     int `json:"max_tx_bytes"`
 	MaxRecordBytes int `json:"max_record_bytes"`
+	// Who may submit what, the governance threshold and the price of a
+	// transaction (access.go, docs/security.md).
+	Permissions         Permissions `json:"permissions"`
+	GovernanceThreshold int         `json:"governance_threshold,omitempty"`
+	Fees                *Fees       `json:"fees,omitempty"`
 
 	// Contracts (docs/contracts.md). Absent from a genesis (zero), each
 	// takes its default (ContractParams); omitted when zero, so a genesis
@@ -52,9 +57,12 @@ func (p Params) ContractParams() (maxCodeBytes int, maxTxGas uint64) {
 }
 
 // DefaultParams returns the defaults: 10,000 txs or 16 MiB per block, 2 MiB
-// per transaction, 1 MiB per record document.
+// per transaction, 1 MiB per record document; an open chain without fees
+// (the library's neutral default: `cairn init` and the devnet add
+// DefaultFees and a governors role).
 func DefaultParams() Params {
-	return Params{MaxBlockTxs: 10000, MaxBlockBytes: 16 << 20, MaxTxBytes: 2 << 20, MaxRecordBytes: 1 << 20}
+	return Params{MaxBlockTxs: 10000, MaxBlockBytes: 16 << 20, MaxTxBytes: 2 << 20, MaxRecordBytes: 1 << 20,
+		Permissions: OpenPermissions()}
 }
 
 // Check rejects impossible parameter values.
@@ -76,7 +84,10 @@ func (p Params) Check() error {
 	if code, _ := p.ContractParams(); p.MaxBlockBytes < code+4096 {
 		return fmt.Errorf("params: max_block_bytes must hold a deploy of max_code_bytes (%d) and its transaction", code)
 	}
-	return nil
+	if err := p.Permissions.check(); err != nil {
+		return err
+	}
+	return p.Fees.check()
 }
 
 // Balance is an initial account balance.
@@ -92,6 +103,9 @@ type Genesis struct {
 	Validators  []Validator `json:"validators"`
 	Balances    []Balance   `json:"balances"`
 	Params      Params      `json:"params"`
+	// Roles are the roles' first members (access.go); governance
+	// transactions change them.
+	Roles []Role `json:"roles,omitempty"`
 }
 
 // ValidatorSet builds the genesis validator set.
@@ -111,6 +125,9 @@ func (g *Genesis) Check() error {
 			return fmt.Errorf("genesis: duplicate balance for %s", b.Address)
 		}
 		seen[b.Address] = true
+	}
+	if err := g.checkRoles(); err != nil {
+		return err
 	}
 	return g.Params.Check()
 }

@@ -31,6 +31,9 @@ var txTypes = []TxTypeInfo{
 	{TxContractInstantiate, "contract.instantiate", func() Payload { return &ContractInstantiate{} }},
 	{TxContractInvoke, "contract.invoke", func() Payload { return &ContractInvoke{} }},
 	{TxContractUpgrade, "contract.upgrade", func() Payload { return &ContractUpgrade{} }},
+	// Governance (access.go).
+	{TxRoleGrant, "role.grant", func() Payload { return &RoleGrant{} }},
+	{TxRoleRevoke, "role.revoke", func() Payload { return &RoleRevoke{} }},
 	{TxBlobRecord, "blob.record", func() Payload { return &BlobRecord{} }},
 }
 

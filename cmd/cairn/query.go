@@ -63,13 +63,19 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // nodeFlag adds --node.
 func nodeFlag(fs *flag.FlagSet) *string {
+	connFlagsOn(fs)
 	return fs.String("node", defaultNode(), "node API `URL` or host:port (default: $CAIRN_NODE, else http://127.0.0.1:8080)")
 }
 
 // newClient connects to node; "host:port" without a scheme means
 // http://host:port.
 func newClient(node string, stderr io.Writer, cmd string) (*client.Client, bool) {
-	c, err := client.New(nodeURL(node))
+	opts, err := connOptions()
+	if err != nil {
+		fmt.Fprintf(stderr, "cairn %s: %v\n", cmd, err)
+		return nil, false
+	}
+	c, err := client.New(nodeURL(node), opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "cairn %s: %v\n", cmd, err)
 		return nil, false

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -58,11 +59,16 @@ func TestReindexCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := crypto.LoadKey(cfg.Path(cfg.Key))
+	vkey, err := crypto.LoadKey(cfg.Path(cfg.Key))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Commit a few blocks as the validator would (records need no balance).
+	// The faucet key pays the records' fees.
+	key, err := crypto.LoadKey(filepath.Join(filepath.Dir(home), "faucet.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Commit a few blocks as the validator would.
 	l, err := ledger.Open(ledger.Options{Dir: node.LedgerDir(cfg)}, g)
 	if err != nil {
 		t.Fatal(err)
@@ -70,11 +76,11 @@ func TestReindexCommand(t *testing.T) {
 	for h := uint64(1); h <= 3; h++ {
 		tx := &types.Tx{ChainID: g.ChainID, Nonce: h, Timestamp: g.GenesisTime, Payload: &types.Record{Document: []byte(`{"n":` + itoa(h) + `}`)}}
 		tx.Sign(key)
-		blk, p, err := l.Propose([]*types.Tx{tx}, 0, l.Head().Time+1000, key.Public(), execute.Options{})
+		blk, p, err := l.Propose([]*types.Tx{tx}, 0, l.Head().Time+1000, vkey.Public(), execute.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		v := types.SignVote(key, g.ChainID, types.Precommit, h, 0, blk.Hash(), 0)
+		v := types.SignVote(vkey, g.ChainID, types.Precommit, h, 0, blk.Hash(), 0)
 		if err := l.Commit(blk, types.NewCertificate(h, 0, blk.Hash(), []types.Vote{v}), p); err != nil {
 			t.Fatal(err)
 		}

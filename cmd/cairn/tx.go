@@ -19,7 +19,7 @@ func init() {
 	register("tx", "sign and send a transaction (transfer, put, delete, record), or show one (status)", runTx)
 }
 
-const txUsageLine = "cairn tx transfer|put|delete|record|status ARGS [flags]"
+const txUsageLine = "cairn tx transfer|put|delete|record|role.grant|role.revoke|status ARGS [flags]"
 
 const txAbout = `Forms:
   cairn tx transfer TO_ADDRESS AMOUNT  --key FILE [flags]
@@ -30,6 +30,11 @@ const txAbout = `Forms:
       TYPE is open, close, close_unilateral, challenge or dispute; the payload
       is that type's JSON payload, carrying the members' signatures (as
       written by the cairn field commands)
+  cairn tx role.grant ROLE ADDRESS     --key FILE [--approve FILE]... [flags]
+  cairn tx role.revoke ROLE ADDRESS    --key FILE [--approve FILE]... [flags]
+      governance: each --approve key (another governor) signs its approval;
+      the chain needs governance_threshold distinct governors, the sender
+      included if it is one (docs/security.md)
   cairn tx contract.TYPE PAYLOAD|@FILE|-  --key FILE [flags]
       TYPE is deploy, instantiate, invoke or upgrade; the payload is that
       type's JSON payload (docs/encoding.md 3.3); cairn contract deploy,
@@ -82,6 +87,16 @@ type txOptions struct {
 	nonce, expect          optUint
 	wait, dryRun           *bool
 	timeout                *time.Duration
+	approve                stringList
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error {
+	*l = append(*l, s)
+	return nil
 }
 
 func txFlags(name string, stderr io.Writer) (*flag.FlagSet, *txOptions) {
@@ -97,6 +112,7 @@ func txFlags(name string, stderr io.Writer) (*flag.FlagSet, *txOptions) {
 	f.wait = fs.Bool("wait", false, "wait for the transaction to commit and print its receipt")
 	f.timeout = fs.Duration("timeout", 10*time.Second, "with --wait: how long to wait, at most 60s")
 	f.dryRun = fs.Bool("dry-run", false, "print the signed transaction JSON and send nothing")
+	fs.Var(&f.approve, "approve", "role.grant/role.revoke: a governor's key `FILE` that approves (repeatable)")
 	return fs, f
 }
 
@@ -170,7 +186,23 @@ func signAndSubmit(cmd string, f *txOptions, payload types.Payload, wrap func(cl
 		}
 		signer.SetNonce(nonce.v)
 	}
-	tx, err := signer.Sign(ctx, payload)
+	if len(f.approve) > 0 && types.Change(payload) == nil {
+		return usageErr("--approve applies to role.grant and role.revoke only")
+	}
+	var approvers []*crypto.PrivateKey
+	for _, file := range f.approve {
+		k, err := crypto.LoadKey(file)
+		if err != nil {
+			return fail(stderr, cmd, err)
+		}
+		approvers = append(approvers, k)
+	}
+	var tx *types.Tx
+	if types.Change(payload) != nil {
+		tx, err = signer.SignApproved(ctx, payload, approvers...)
+	} else {
+		tx, err = signer.Sign(ctx, payload)
+	}
 	if err != nil {
 		return fail(stderr, cmd, err)
 	}
@@ -252,6 +284,22 @@ func buildPayload(kind string, pos []string, expect *uint64, stderr io.Writer) (
 			return bad("want KEY")
 		}
 		return &types.KVDelete{Key: pos[0], ExpectVersion: expect}, 0
+	case "role.grant", "role.revoke":
+		if len(pos) != 2 {
+			return bad("want ROLE ADDRESS")
+		}
+		if err := types.CheckRoleName(pos[0]); err != nil {
+			return bad("%v", err)
+		}
+		a, err := crypto.ParseAddress(strings.ToLower(pos[1]))
+		if err != nil {
+			return bad("%v", err)
+		}
+		c := types.RoleChange{Role: pos[0], Address: a, Approvals: []types.Approval{}}
+		if kind == "role.grant" {
+			return &types.RoleGrant{RoleChange: c}, 0
+		}
+		return &types.RoleRevoke{RoleChange: c}, 0
 	case "field.open", "field.close", "field.close_unilateral", "field.challenge", "field.dispute",
 		"contract.deploy", "contract.instantiate", "contract.invoke", "contract.upgrade", "blob.record":
 		if len(pos) != 1 {

@@ -35,7 +35,15 @@ var txArgs = map[types.TxType]func(p types.Payload) []string{
 	types.TxContractInstantiate:  fieldArgs("contract.instantiate"),
 	types.TxContractInvoke:       fieldArgs("contract.invoke"),
 	types.TxContractUpgrade:      fieldArgs("contract.upgrade"),
-	types.TxBlobRecord:           fieldArgs("blob.record"),
+	types.TxRoleGrant: func(p types.Payload) []string {
+		c := p.(*types.RoleGrant)
+		return []string{"role.grant", c.Role, c.Address.String()}
+	},
+	types.TxRoleRevoke: func(p types.Payload) []string {
+		c := p.(*types.RoleRevoke)
+		return []string{"role.revoke", c.Role, c.Address.String()}
+	},
+	types.TxBlobRecord: fieldArgs("blob.record"),
 }
 
 // txWithoutCLI lists the types deliberately left out of `cairn tx`, each

@@ -36,6 +36,7 @@ import (
 	"mime"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -168,6 +169,11 @@ type Config struct {
 	Blobs        blobstore.Store
 	MaxBlobBytes int64
 	BlobTimeout  time.Duration
+	// Access is who may call which route (auth.go; zero: everyone).
+	Access Access
+	// MetricsElsewhere leaves /metrics out of this handler: it is served
+	// by MetricsHandler on the node's own metrics listener.
+	MetricsElsewhere bool
 }
 
 func (c *Config) setDefaults() {
@@ -295,6 +301,9 @@ func New(cfg Config) *Server {
 		{method: "GET", pattern: "/healthz", h: s.healthz, unlimited: true},
 		{method: "GET", pattern: "/readyz", h: s.readyz, unlimited: true},
 	}
+	if cfg.MetricsElsewhere {
+		s.routes = slices.DeleteFunc(s.routes, func(rt route) bool { return rt.pattern == "/metrics" })
+	}
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
 	}
@@ -311,6 +320,25 @@ func New(cfg Config) *Server {
 	// method.
 	s.mux.Handle("/", s.wrap(route{pattern: "unmatched", h: s.unmatched}))
 	return s
+}
+
+// MetricsHandler serves /metrics, /healthz and /readyz, for a listener of
+// their own (the node's metrics_addr): monitoring then never shares a port,
+// nor its load limits, with clients. /metrics needs scope admin when
+// tokens are on.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range []route{
+		{method: "GET", pattern: "/metrics", h: s.promHandler(), unlimited: true},
+		{method: "GET", pattern: "/healthz", h: s.healthz, unlimited: true},
+		{method: "GET", pattern: "/readyz", h: s.readyz, unlimited: true},
+	} {
+		mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
+	}
+	mux.Handle("/", s.wrap(route{pattern: "unmatched", unlimited: true, h: func(w http.ResponseWriter, r *http.Request) error {
+		return errf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path)
+	}}))
+	return mux
 }
 
 // ServeHTTP implements http.Handler.
@@ -404,6 +432,10 @@ func (s *Server) wrap(rt route) http.Handler {
 				return
 			}
 			defer release()
+		}
+		if err := s.authorize(rec, r, routeScope(rt)); err != nil {
+			s.fail(rec, r, err)
+			return
 		}
 
 		rc := http.NewResponseController(rec)

@@ -69,6 +69,7 @@ var txCodeStatus = map[types.Code]int{
 	types.CodeMalformed:           http.StatusBadRequest,
 	types.CodeUnknownType:         http.StatusBadRequest,
 	types.CodeBadSignature:        http.StatusUnauthorized,
+	types.CodeUnauthorized:        http.StatusForbidden,
 	types.CodeOversized:           http.StatusRequestEntityTooLarge,
 	types.CodeBadNonce:            http.StatusConflict,
 	types.CodeReplay:              http.StatusConflict,

@@ -37,6 +37,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 	if st.Peers == nil {
 		st.Peers = []client.Peer{}
 	}
+	st.Fees, st.Permissions = l.Genesis().Params.Fees, l.Genesis().Params.Permissions
 	kept := l.Retained()
 	st.Retained = client.Retained{StateFrom: kept.StateFrom, BodiesFrom: kept.BodiesFrom}
 	st.P2PCertificate = info.P2PCertificate

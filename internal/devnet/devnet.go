@@ -42,6 +42,19 @@ import (
 	"github.com/cairn-db/cairn/types"
 )
 
+// DefaultChainParams are the parameters `cairn devnet` and `cairn init`
+// write: the defaults, an open chain (the genesis says "*": ["anyone"]; an
+// operator narrows it in genesis.json before the first start), fees of
+// types.DefaultFees (writing is never free), and governance by the faucet
+// key alone (threshold 1), which holds the supply and so is the chain's
+// operator (docs/security.md).
+func DefaultChainParams() types.Params {
+	p := types.DefaultParams()
+	p.Fees = types.DefaultFees()
+	p.GovernanceThreshold = 1
+	return p
+}
+
 // Options of InitNetwork.
 type Options struct {
 	Validators int
@@ -53,7 +66,8 @@ type Options struct {
 	Host      string
 	// FaucetBalance funds the faucet key.
 	FaucetBalance uint64
-	// Params overrides the chain parameters (zero value: defaults).
+	// Params overrides the chain parameters (nil: DefaultChainParams).
+	// With a governance threshold, the faucet key is the one governor.
 	Params *types.Params
 	// Tune, if set, adjusts each node's config before its peers are
 	// filled in (with the other nodes' tuned peer addresses) and it is
@@ -142,13 +156,16 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 	if err := crypto.SaveKey(faucetPath, faucet); err != nil {
 		return nil, err
 	}
-	params := types.DefaultParams()
+	params := DefaultChainParams()
 	if o.Params != nil {
 		params = *o.Params
 	}
 	g := &types.Genesis{
 		ChainID: o.ChainID, GenesisTime: time.Now().UnixMilli(), Params: params,
 		Balances: []types.Balance{{Address: faucet.Public().Address(), Amount: o.FaucetBalance}},
+	}
+	if params.GovernanceThreshold > 0 {
+		g.Roles = []types.Role{{Name: types.RoleGovernors, Members: []crypto.Address{faucet.Public().Address()}}}
 	}
 	keys := make([]*crypto.PrivateKey, o.Validators)
 	cfgs := make([]node.Config, o.Validators)
@@ -174,6 +191,10 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 		c.P2PAddr = fmt.Sprintf("%s:%d", o.Host, o.P2PPort+i)
 		if o.Containers {
 			c.APIAddr = fmt.Sprintf("0.0.0.0:%d", ContainerAPIPort)
+			// On the containers' private network, published on the host's
+			// loopback only (deploy/compose.yaml); TLS and tokens are the
+			// operator's to add (docs/security.md).
+			c.InsecureAPI = true
 			c.P2PAddr = fmt.Sprintf("0.0.0.0:%d", ContainerP2PPort)
 			c.DataDir = ContainerDataDir
 			// No followers in container layouts yet: validators index.

@@ -361,7 +361,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	// learns of the commit on its own schedule; read it once it has.
 	eventually(t, 30*time.Second, "node 2 reaches the transfer's height", func() bool { return tn.height(2) >= res.Height })
 	a, err := tn.clients[2].Account(ctx, alice.Public().Address())
-	if err != nil || a.Balance != 90 || a.Nonce != 1 {
+	if want := 90 - types.FeeOf(types.DefaultFees(), good); err != nil || a.Balance != want || a.Nonce != 1 {
 		t.Fatalf("alice after bad input: %+v %v", a, err)
 	}
 	if st2, _ := tn.clients[1].Status(ctx); st2.StateRoot == before {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http/httptest"
 	"slices"
 	"testing"
@@ -49,11 +50,21 @@ func TestPaymentFields(t *testing.T) {
 		srvs[i].Config.Handler = nd.Handler()
 		srvs[i].Start()
 	}
+	// feesPaid sums the fees each key's successful transactions paid
+	// (the devnet charges types.DefaultFees).
+	feesPaid := map[crypto.PublicKey]uint64{}
 	submit := func(k *crypto.PrivateKey, p types.Payload) *client.TxResult {
 		t.Helper()
 		r, err := field.Submit(ctx, cl, tn.net.ChainID, k, p, 30*time.Second)
 		if err != nil {
 			t.Fatalf("%s: %v", p.TxType(), err)
+		}
+		if r.Receipt != nil && r.Receipt.OK {
+			st, err := cl.Tx(ctx, r.Hash)
+			if err != nil || st.Tx == nil {
+				t.Fatalf("%s: read back: %v", p.TxType(), err)
+			}
+			feesPaid[k.Public()] += types.FeeOf(types.DefaultFees(), st.Tx)
 		}
 		return r
 	}
@@ -144,6 +155,7 @@ func TestPaymentFields(t *testing.T) {
 
 	// 1. Cooperative close after 10,000 payments.
 	before := balances(0)
+	feesBefore := maps.Clone(feesPaid)
 	a := open("cooperative")
 	h0 := tn.height(0)
 	start := time.Now()
@@ -189,9 +201,10 @@ func TestPaymentFields(t *testing.T) {
 	})
 	for i := range tn.clients {
 		got := balances(i)
-		for m := range members {
-			if got[m] != before[m]-deposit+off[m] {
-				t.Fatalf("validator %d: member %d balance %d, want %d", i, m, got[m], before[m]-deposit+off[m])
+		for m, k := range members {
+			fees := feesPaid[k.Public()] - feesBefore[k.Public()]
+			if want := before[m] - deposit + off[m] - fees; got[m] != want {
+				t.Fatalf("validator %d: member %d balance %d, want %d (fees %d)", i, m, got[m], want, fees)
 			}
 		}
 	}

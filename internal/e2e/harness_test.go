@@ -59,7 +59,6 @@ type testnet struct {
 // startNet initialises and starts n validators with test-friendly timing.
 func startNet(t *testing.T, n int) *testnet { return startNetWith(t, n, 0, nil) }
 
-
 // startNetWith also starts f followers (nodes n..n+f-1), on a chain with
 // parameters p (nil: the defaults).
 func startNetWith(t *testing.T, n, f int, p *types.Params) *testnet {

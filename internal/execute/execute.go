@@ -10,6 +10,9 @@
 //
 //  1. chain id, size limits, a usable sender key (types.ValidateTxStateless)
 //  2. signature (batch-verified up front)
+//     2b. authorization: the sender holds a role the chain's permission
+//     table allows for the type, and a governance transaction carries its
+//     governors' approvals (access.go)
 //  3. not a replay: its hash is not already committed, nor earlier in this block
 //  4. nonce = sender's nonce + 1
 //  5. type rules: transfer amount <= balance; kv.put/kv.delete expect_version
@@ -21,7 +24,13 @@
 // due at the block's height call for (expiry, settlement; fields.go): they
 // depend only on state and height.
 //
-// A transaction failing rule 1, 2 or 4 (or of an unknown type) makes the
+// A successful transaction pays its fee (types.FeeOf, the chain's
+// Params.Fees) from the sender's balance before its own effect; the fee is
+// burned and the block adds what it burned to the state's total (one write
+// at the end of the block, none when nothing was burned). A sender that
+// cannot pay the fee fails with insufficient_balance, like an overdraft.
+//
+// A transaction failing rule 1, 2, 2b or 4 (or of an unknown type) makes the
 // whole block invalid (Block returns an *InvalidTxError): such a transaction
 // says nothing the sender asked for, and recording it would let a proposer
 // fill blocks with junk or, by putting an honest user's nonce-2 tx before its
@@ -117,7 +126,7 @@ type Dropped struct {
 func invalidInBlock(c types.Code) bool {
 	switch c {
 	case types.CodeWrongChain, types.CodeOversized, types.CodeMalformed, types.CodeBadSignature,
-		types.CodeBadNonce, types.CodeUnknownType:
+		types.CodeBadNonce, types.CodeUnknownType, types.CodeUnauthorized:
 		return true
 	}
 	return false
@@ -166,6 +175,9 @@ func run(r Reader, chainID string, p types.Params, height uint64, timeMs int64, 
 			err = types.Errf(types.CodeBadSignature, "signature does not verify for sender %s", tx.Sender)
 		}
 		if err == nil {
+			err = Authorize(x, chainID, p, tx)
+		}
+		if err == nil {
 			err = x.checkReplay(h)
 		}
 		var writes []Write
@@ -199,6 +211,11 @@ func run(r Reader, chainID string, p types.Params, height uint64, timeMs int64, 
 		res.Receipts = append(res.Receipts, rc)
 		res.Accounts = append(res.Accounts, involved(tx))
 	}
+	burn, err := x.burnWrite()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("execute height %d: %w", height, err)
+	}
+	res.Writes = append(res.Writes, burn...)
 	return res, kept, dropped, nil
 }
 
@@ -206,6 +223,9 @@ func involved(tx *types.Tx) []crypto.Address {
 	from := tx.Sender.Address()
 	if t, ok := tx.Payload.(*types.Transfer); ok && t.To != from {
 		return []crypto.Address{from, t.To}
+	}
+	if c := types.Change(tx.Payload); c != nil && c.Address != from {
+		return []crypto.Address{from, c.Address}
 	}
 	if o, ok := tx.Payload.(*types.FieldOpen); ok {
 		out := []crypto.Address{from}
@@ -283,6 +303,7 @@ type executor struct {
 	chainID string
 	params  types.Params
 	height  uint64
+	burned  uint64 // fees paid by this block's successful txs so far
 	timeMs  int64
 	cache   map[string]*entry // reads and writes of this block, by state key
 	seen    map[crypto.Hash]bool
@@ -345,9 +366,24 @@ func (x *executor) apply(tx *types.Tx, h crypto.Hash) ([]Write, uint64, *types.C
 	if tx.Nonce != sender.Nonce+1 {
 		return nil, 0, nil, types.Errf(types.CodeBadNonce, "nonce %d, expected %d", tx.Nonce, sender.Nonce+1)
 	}
-	switch tx.Payload.(type) {
+	switch p := tx.Payload.(type) {
 	case *types.ContractDeploy, *types.ContractInstantiate, *types.ContractInvoke, *types.ContractUpgrade:
-		return x.contractTx(tx, h, sender, senderKey)
+		// The fee must be there before the call (with an invoke's funds);
+		// it is taken once the call succeeded (access.go).
+		fee := types.FeeOf(x.params.Fees, tx)
+		var funds uint64
+		if inv, ok := p.(*types.ContractInvoke); ok {
+			funds = inv.Funds
+		}
+		if fee > 0 && (fee > sender.Balance || funds > sender.Balance-fee) {
+			return nil, 0, nil, types.Errf(types.CodeInsufficientBalance, "balance %d, fee %d and funds %d", sender.Balance, fee, funds)
+		}
+		writes, version, res, err := x.contractTx(tx, h, sender, senderKey)
+		if err != nil || fee == 0 {
+			return writes, version, res, err
+		}
+		writes, err = x.chargeFee(writes, senderKey, fee)
+		return writes, version, res, err
 	}
 	writes, version, err := x.applyNative(tx, h, from, sender, senderKey)
 	return writes, version, nil, err
@@ -356,6 +392,11 @@ func (x *executor) apply(tx *types.Tx, h crypto.Hash) ([]Write, uint64, *types.C
 // applyNative applies the transaction types that run no contract code.
 func (x *executor) applyNative(tx *types.Tx, h crypto.Hash, from crypto.Address, sender types.Account, senderKey []byte) ([]Write, uint64, error) {
 	sender.Nonce++
+	fee := types.FeeOf(x.params.Fees, tx)
+	if fee > sender.Balance {
+		return nil, 0, types.Errf(types.CodeInsufficientBalance, "balance %d, fee %d", sender.Balance, fee)
+	}
+	sender.Balance -= fee
 	var writes []Write
 	var version uint64
 	switch p := tx.Payload.(type) {
@@ -390,6 +431,18 @@ func (x *executor) applyNative(tx *types.Tx, h crypto.Hash, from crypto.Address,
 		writes, version = append(writes, w), v
 	case *types.Record, *types.BlobRecord:
 		// A record's effect is its presence in the ledger (and the index).
+	case *types.RoleGrant:
+		w, err := x.roleChange(true, &p.RoleChange)
+		if err != nil {
+			return nil, 0, err
+		}
+		writes = w
+	case *types.RoleRevoke:
+		w, err := x.roleChange(false, &p.RoleChange)
+		if err != nil {
+			return nil, 0, err
+		}
+		writes = w
 	case *types.FieldOpen, *types.FieldClose, *types.FieldCloseUnilateral, *types.FieldChallenge, *types.FieldDispute:
 		w, err := x.fieldTx(tx, h, &sender)
 		if err != nil {
@@ -403,6 +456,7 @@ func (x *executor) applyNative(tx *types.Tx, h crypto.Hash, from crypto.Address,
 	for _, w := range writes {
 		x.cache[string(w.Key)] = &entry{raw: w.Value, found: true}
 	}
+	x.burned = satAdd(x.burned, fee)
 	return writes, version, nil
 }
 
@@ -437,11 +491,24 @@ func (x *executor) kvWrite(key string, expect *uint64, del bool, value string, h
 }
 
 // Genesis returns the writes that create the initial balances, in the
-// order genesis lists them.
+// order genesis lists them, then the roles' first members (roles in name
+// order; none for a genesis without roles).
 func Genesis(g *types.Genesis) []Write {
 	ws := make([]Write, 0, len(g.Balances))
 	for _, b := range g.Balances {
 		ws = append(ws, Write{Key: types.AccountKey(b.Address), Value: types.Account{Balance: b.Amount}.Encode()})
 	}
+	keys, values := g.RoleWrites()
+	for i := range keys {
+		ws = append(ws, Write{Key: keys[i], Value: values[i]})
+	}
 	return ws
+}
+
+// satAdd adds without wrapping: a total that would pass 2^64-1 stays there.
+func satAdd(a, b uint64) uint64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return ^uint64(0)
 }

@@ -175,6 +175,24 @@ var effects = map[types.TxType]func(t *testing.T, tx *types.Tx, rc *types.Receip
 			t.Errorf("contract.upgrade: info %+v, %v", info, err)
 		}
 	},
+	types.TxRoleGrant: func(t *testing.T, tx *types.Tx, _ *types.Receipt, writes map[string][]byte) {
+		c := tx.Payload.(*types.RoleGrant)
+		if v := writes[string(types.RoleMemberKey(c.Role, c.Address))]; len(v) != 1 || v[0] != types.RoleMember {
+			t.Errorf("role.grant: membership %x", v)
+		}
+		if n, err := types.DecodeU64(writes[string(types.RoleCountKey(c.Role))]); err != nil || n != 1 {
+			t.Errorf("role.grant: count %d, %v", n, err)
+		}
+	},
+	types.TxRoleRevoke: func(t *testing.T, tx *types.Tx, _ *types.Receipt, writes map[string][]byte) {
+		c := tx.Payload.(*types.RoleRevoke)
+		if v := writes[string(types.RoleMemberKey(c.Role, c.Address))]; len(v) != 1 || v[0] != types.RoleNotMember {
+			t.Errorf("role.revoke: membership %x", v)
+		}
+		if n, err := types.DecodeU64(writes[string(types.RoleCountKey(c.Role))]); err != nil || n != 0 {
+			t.Errorf("role.revoke: count %d, %v", n, err)
+		}
+	},
 	types.TxFieldClose: func(t *testing.T, tx *types.Tx, _ *types.Receipt, writes map[string][]byte) {
 		p := tx.Payload.(*types.FieldClose)
 		f := mustField(t, writes, p.FieldID)
@@ -230,6 +248,10 @@ func TestEveryTypeExecutes(t *testing.T) {
 	k := txfixtures.Key(0)
 	from := k.Public().Address()
 	state := mapReader{string(types.AccountKey(from)): types.Account{Balance: txfixtures.Balance}.Encode()}
+	keys, values := (&types.Genesis{Roles: txfixtures.Roles(k)}).RoleWrites()
+	for i := range keys {
+		state[string(keys[i])] = values[i]
+	}
 	for i, tx := range txfixtures.Txs(t, txfixtures.ChainID, k, 1) {
 		name := tx.Type().String()
 		check, ok := effects[tx.Type()]
@@ -237,7 +259,7 @@ func TestEveryTypeExecutes(t *testing.T) {
 			t.Errorf("%s: no expected effect in this test: say what the type writes", name)
 			continue
 		}
-		res, err := Block(state, txfixtures.ChainID, types.DefaultParams(), uint64(i+1), 1_700_000_000_000, []*types.Tx{tx}, Options{})
+		res, err := Block(state, txfixtures.ChainID, txfixtures.Params(), uint64(i+1), 1_700_000_000_000, []*types.Tx{tx}, Options{})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

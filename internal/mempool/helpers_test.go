@@ -17,7 +17,8 @@ const testChain = "cairn-test"
 type mapState struct {
 	mu   sync.Mutex
 	m    map[crypto.Address]types.Account
-	fail error // when set, every read fails with it
+	kv   map[string][]byte // other state keys (roles)
+	fail error             // when set, every read fails with it
 }
 
 func newMapState() *mapState { return &mapState{m: map[crypto.Address]types.Account{}} }
@@ -29,6 +30,26 @@ func (s *mapState) Account(a crypto.Address) (types.Account, error) {
 		return types.Account{}, s.fail
 	}
 	return s.m[a], nil
+}
+
+// Get serves role membership from roles (role -> members).
+func (s *mapState) Get(key []byte) ([]byte, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return nil, false, s.fail
+	}
+	v, ok := s.kv[string(key)]
+	return v, ok, nil
+}
+
+func (s *mapState) setKey(key, value []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.kv == nil {
+		s.kv = map[string][]byte{}
+	}
+	s.kv[string(key)] = value
 }
 
 func (s *mapState) set(a crypto.Address, acct types.Account) {

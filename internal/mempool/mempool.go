@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/execute"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -42,6 +43,9 @@ type StateReader interface {
 	// Account returns an account's committed state (the zero Account when
 	// it does not exist).
 	Account(a crypto.Address) (types.Account, error)
+	// Get returns the latest committed value of a state key (role
+	// membership, for execute.Authorize).
+	Get(key []byte) (value []byte, found bool, err error)
 }
 
 // Config sizes the pool. Start from DefaultConfig.
@@ -337,6 +341,7 @@ func (m *Mempool) add(txs []*types.Tx, local bool) []error {
 	cands = kept
 
 	cands = verifySignatures(cands, errs)
+	cands = m.authorize(cands, errs)
 	if m.cfg.Admit != nil {
 		// After the signatures: an outside rule may cost a round trip, so
 		// only signed, new transactions get to ask for one.
@@ -444,6 +449,25 @@ func verifySignatures(cands []candidate, errs []error) []candidate {
 	return kept
 }
 
+// authorize applies the chain's permission rules on committed state (the
+// same rules block execution applies, so a refusal here is one a block
+// would be refused for), records refusals in errs and returns the rest.
+func (m *Mempool) authorize(cands []candidate, errs []error) []candidate {
+	kept := cands[:0]
+	for _, c := range cands {
+		if err := execute.Authorize(m.state, m.cfg.ChainID, m.cfg.Params, c.tx); err != nil {
+			var te *types.TxError
+			if !errors.As(err, &te) {
+				err = fmt.Errorf("mempool: %w", err)
+			}
+			errs[c.i] = err
+			continue
+		}
+		kept = append(kept, c)
+	}
+	return kept
+}
+
 // readAccounts reads the committed account of every distinct sender.
 func (m *Mempool) readAccounts(cands []candidate) (map[crypto.Address]types.Account, map[crypto.Address]error) {
 	accts := make(map[crypto.Address]types.Account, len(cands))
@@ -508,10 +532,19 @@ func (m *Mempool) insertLocked(c candidate, acct types.Account, local bool, now 
 	if err != nil {
 		return false, err
 	}
+	// The fee is part of what the tx takes (execution charges it first).
+	fee := types.FeeOf(m.cfg.Params.Fees, tx)
+	spend, carry := bits.Add64(spend, fee, 0)
+	if carry != 0 {
+		return false, types.Errf(types.CodeInsufficientBalance, "amount plus fee %d overflows", fee)
+	}
 	if spend > 0 {
 		need, carry := bits.Add64(pendingSpend, spend, 0)
 		if carry != 0 || need > acct.Balance {
-			return false, types.Errf(types.CodeInsufficientBalance, "balance %d does not cover %d plus %d in pending transfers", acct.Balance, spend, pendingSpend)
+			if fee == 0 {
+				return false, types.Errf(types.CodeInsufficientBalance, "balance %d does not cover %d plus %d in pending transfers", acct.Balance, spend, pendingSpend)
+			}
+			return false, types.Errf(types.CodeInsufficientBalance, "balance %d does not cover %d (fee %d included) plus %d pending", acct.Balance, spend, fee, pendingSpend)
 		}
 	}
 	size := tx.Size()
@@ -588,6 +621,8 @@ func debit(p types.Payload) (uint64, error) {
 		return 0, nil
 	case *types.FieldClose, *types.FieldCloseUnilateral, *types.FieldChallenge, *types.FieldDispute:
 		return 0, nil // they take nothing from the sender; settlement pays out later
+	case *types.RoleGrant, *types.RoleRevoke:
+		return 0, nil // governance moves no funds
 	case *types.ContractInvoke:
 		// Its funds; what the contract itself pays the sender back is
 		// known only when it runs.
@@ -736,8 +771,12 @@ func (m *Mempool) Update(height uint64, committed []*types.Tx) error {
 	idx := make(map[crypto.Address]int, len(committed))
 	hashes := make([]crypto.Hash, len(committed))
 	var errs []error
+	var revoked []crypto.Address // accounts a role.revoke in the block named
 	for i, tx := range committed {
 		hashes[i] = tx.Hash()
+		if r, ok := tx.Payload.(*types.RoleRevoke); ok {
+			revoked = append(revoked, r.Address)
+		}
 		a := tx.Sender.Address()
 		j, seen := idx[a]
 		if !seen {
@@ -780,6 +819,23 @@ func (m *Mempool) Update(height uint64, committed []*types.Tx) error {
 			}
 		}
 		if m.resyncLocked(s, base, now) {
+			grew = true
+		}
+	}
+	// An account that lost a role may hold pending txs it may no longer
+	// submit: no block can carry them, so they go now rather than be reaped
+	// and left out of every proposal.
+	for _, a := range revoked {
+		s := m.senders[a]
+		if s == nil {
+			continue
+		}
+		for _, e := range s.byNonce {
+			if err := execute.Authorize(m.state, m.cfg.ChainID, m.cfg.Params, e.tx); errors.Is(err, types.ErrUnauthorized) {
+				m.removeLocked(e)
+			}
+		}
+		if m.senders[a] != nil && m.resyncLocked(s, s.base, now) {
 			grew = true
 		}
 	}

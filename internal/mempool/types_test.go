@@ -14,7 +14,11 @@ func TestEveryTypeAdmitted(t *testing.T) {
 	st := newMapState()
 	k := txfixtures.Key(0)
 	st.set(addr(k), types.Account{Balance: txfixtures.Balance})
-	m := newPool(t, st, nil)
+	keys, values := (&types.Genesis{Roles: txfixtures.Roles(k)}).RoleWrites()
+	for i := range keys {
+		st.setKey(keys[i], values[i])
+	}
+	m := newPool(t, st, func(c *Config) { c.Params = txfixtures.Params() })
 	txs := txfixtures.Txs(t, testChain, k, 1)
 	for _, tx := range txs {
 		if err := m.Add(tx); err != nil {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -25,6 +26,11 @@ func (n *Node) startAPI() error {
 	}
 	n.apiLn = ln
 	cfg := n.cfg.apiConfig(n.genesis.Params)
+	if cfg.Access, err = n.setupSecurity(); err != nil {
+		ln.Close()
+		return err
+	}
+	cfg.MetricsElsewhere = n.cfg.MetricsAddr != ""
 	cfg.Backend, cfg.Events, cfg.Gatherer, cfg.Registerer, cfg.Logger = n, n.hub, n.m.reg, n.m.reg, n.log.With("component", "api")
 	if n.index != nil {
 		cfg.Search = n.index // not a nil *Index in the interface: that would not be "disabled"
@@ -33,14 +39,19 @@ func (n *Node) startAPI() error {
 	cfg.SearchElsewhere = n.cfg.Search.Elsewhere
 	h := api.New(cfg)
 	n.http = api.NewHTTPServer(n.cfg.APIAddr, h, n.log)
+	if err := n.startMetrics(h); err != nil {
+		ln.Close()
+		return err
+	}
 	if err := n.startDebug(); err != nil {
+		n.stopSecurity(context.Background())
 		ln.Close()
 		return err
 	}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		if err := n.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := n.http.Serve(n.serveListener(ln)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.log.Error("api server", "err", err)
 		}
 	}()

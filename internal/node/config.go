@@ -213,6 +213,20 @@ type Config struct {
 	// Search indexes committed transactions for GET /v1/search (default:
 	// on for followers, off for validators; CAIRN_SEARCH=on|off overrides).
 	Search SearchConfig `json:"search"`
+	// TLS, Auth and MetricsAddr secure the API (security.go,
+	// docs/security.md). MetricsAddr, when set, serves /metrics (and the
+	// probes) on a listener of its own and takes /metrics off the API's;
+	// port 0 picks one, written to HOME/metrics.addr. InsecureAPI accepts
+	// an API bound beyond loopback without TLS and tokens (refused
+	// otherwise).
+	TLS         TLSConfig  `json:"tls"`
+	Auth        AuthConfig `json:"auth"`
+	MetricsAddr string     `json:"metrics_addr"`
+	// GRPCAddr, when set, serves the gRPC API (proto/cairn/v1) there, with
+	// the API's TLS, tokens and limits; port 0 picks one, written to
+	// HOME/grpc.addr.
+	GRPCAddr    string `json:"grpc_addr"`
+	InsecureAPI bool   `json:"insecure_api,omitempty"`
 	// Pruning says how much history the node keeps (ops.go, docs/operations.md).
 	Pruning PruningConfig `json:"pruning"`
 	// P2PCertificates sets the lifetime of the self-signed p2p TLS
@@ -251,6 +265,7 @@ func DefaultConfig(home string) Config {
 		APIAddr: "127.0.0.1:8080", DebugAddr: "127.0.0.1:0", P2PAddr: "127.0.0.1:26656", LogLevel: "info", LogFormat: "text",
 		Mempool: defaultMempool(),
 		API:     defaultAPILimits(),
+		Auth:    AuthConfig{PublicReads: true},
 		Pruning: PruningConfig{Interval: Duration{10 * time.Second}, BatchRecords: 5000},
 		P2PCertificates: CertificateConfig{Lifetime: Duration{p2p.DefaultCertLifetime}, RenewBefore: Duration{p2p.DefaultCertLifetime / 3},
 			WarnBefore: Duration{14 * 24 * time.Hour}},
@@ -338,6 +353,7 @@ func (c Config) Check() error {
 	if err := checkDebugAddr(c.DebugAddr, c.APIAddr); err != nil {
 		errs = append(errs, err.Error())
 	}
+	errs = append(errs, c.checkSecurity()...)
 	if mp := c.Mempool; mp.MaxTxs <= 0 || mp.MaxBytes <= 0 || mp.MaxSenderTxs <= 0 || mp.MaxSenderBytes <= 0 || mp.HeldTTL.Duration <= 0 {
 		errs = append(errs, "mempool limits and held_ttl must be positive")
 	}

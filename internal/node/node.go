@@ -77,6 +77,7 @@ type Node struct {
 	apiLn  net.Listener
 	debug  *http.Server     // the loopback admin listener: checkpoints, and the fault switch in tests
 	guard  *signguard.Guard // the signing floor (nil: none); see ops.go
+	sec    *security        // the API's TLS, tokens, metrics and gRPC listeners (security.go)
 
 	// Blob store and its availability checks (scaleout.go), and the block
 	// stream publisher (nil unless configured).
@@ -395,6 +396,7 @@ func (n *Node) Run(ctx context.Context) error {
 	cancel()
 	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = n.http.Shutdown(shutdownCtx)
+	n.stopSecurity(shutdownCtx)
 	if n.debug != nil {
 		_ = n.debug.Shutdown(shutdownCtx)
 		_ = os.Remove(n.cfg.Path(DebugAddrFile))

@@ -251,7 +251,10 @@ func (r *run) startNetOnce() error {
 	if err != nil {
 		return err
 	}
-	r.nw, err = devnet.InitNetwork(r.dir, devnet.Options{Validators: validators, ChainID: "robust", Tune: func(i int, c *node.Config) {
+	// Fee-free, so the transfer accounts' total is conserved exactly (fees
+	// have their own conservation test in internal/ledger).
+	params := types.DefaultParams()
+	r.nw, err = devnet.InitNetwork(r.dir, devnet.Options{Validators: validators, ChainID: "robust", Params: &params, Tune: func(i int, c *node.Config) {
 		c.APIAddr = fmt.Sprintf("127.0.0.1:%d", ports[i])
 		c.P2PAddr = fmt.Sprintf("127.0.0.1:%d", ports[validators+i])
 		c.Consensus.TimeoutPropose = node.Duration{Duration: 800 * time.Millisecond}

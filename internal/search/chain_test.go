@@ -9,6 +9,7 @@ import (
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/execute"
 	"github.com/cairn-db/cairn/internal/ledger"
+	"github.com/cairn-db/cairn/internal/txfixtures"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -45,6 +46,11 @@ func newChainID(t testing.TB, chainID string, users int, balance uint64) *chain 
 		k := testKey('u', i)
 		c.users = append(c.users, k)
 		g.Balances = append(g.Balances, types.Balance{Address: k.Public().Address(), Amount: balance})
+	}
+	if users > 0 {
+		// User 0 governs, so the governance samples (txfixtures) commit.
+		g.Params.GovernanceThreshold = 1
+		g.Roles = txfixtures.Roles(c.users[0])
 	}
 	c.g = g
 	c.open()

@@ -44,6 +44,7 @@ const (
 	fField      = "field"
 	fFieldState = "field_state"
 	fMember     = "member"
+	fRole       = "role"        // the role a governance tx grants or revokes
 	fFieldEvent = "field_event" // a block's field steps: expired, settled
 	// Contracts: the instance a transaction names and the contracts whose
 	// events it emitted (exact), the function invoked (exact), the code
@@ -229,6 +230,12 @@ func (b *builder) txDoc(height uint64, idx uint32, tx *types.Tx, r *types.Receip
 		b.fieldState(d, &p.FieldStateClaim)
 	case *types.FieldChallenge:
 		b.fieldState(d, &p.FieldStateClaim)
+	case *types.RoleGrant:
+		b.kw(d, fRole, p.Role, optIDMarked)
+		b.kw(d, fTo, p.Address.String(), optID)
+	case *types.RoleRevoke:
+		b.kw(d, fRole, p.Role, optIDMarked)
+		b.kw(d, fTo, p.Address.String(), optID)
 	case *types.FieldDispute:
 		b.kw(d, fField, p.FieldID.String(), optID)
 		b.uint(d, fFieldState, p.Payment.Seq, optNumSort)

@@ -104,6 +104,7 @@ var fieldSpecs = map[string]fieldSpec{
 	"field":          {name: fField, kind: kHex, hexLen: 64},
 	"field_state":    {name: fFieldState, kind: kUint},
 	"member":         {name: fMember, kind: kHex, hexLen: 40},
+	"role":           {name: fRole, kind: kExact},
 	"field_event":    {name: fFieldEvent, kind: kEnum, allowed: []string{ledger.FieldStepExpired, ledger.FieldStepSettled}},
 	"contract":       {name: fContract, kind: kExact},
 	"function":       {name: fFunction, kind: kExact},

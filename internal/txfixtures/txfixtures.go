@@ -17,7 +17,10 @@
 //     cooperatively at state 2, all within its challenge period; the
 //     contract samples deploy ContractModule, instantiate it as
 //     ContractName, invoke it with 50 tokens of funds and upgrade it to the
-//     same code).
+//     same code; the
+//     governance samples grant Recipient the role SampleRole and revoke it,
+//     which needs the sender to be a governor: Params and Roles give the
+//     chain that makes it one).
 package txfixtures
 
 import (
@@ -50,6 +53,24 @@ func Key(i int) *crypto.PrivateKey {
 // BlobContent is the bytes of the blob the blob.record sample references.
 var BlobContent = []byte("the txfixtures blob: bulk payload bytes kept outside the ledger\n")
 
+// SampleRole is the role the governance samples grant and revoke.
+const SampleRole = "writers"
+
+// Params are the chain parameters the samples run under: the defaults with
+// governance on (one governor's approval, its own signature, suffices).
+func Params() types.Params {
+	p := types.DefaultParams()
+	p.GovernanceThreshold = 1
+	return p
+}
+
+// Roles makes sender k the chain's one governor, as the governance samples
+// need: put it in the genesis (or write GenesisRoleWrites) of the chain the
+// samples run on.
+func Roles(k *crypto.PrivateKey) []types.Role {
+	return []types.Role{{Name: types.RoleGovernors, Members: []crypto.Address{k.Public().Address()}}}
+}
+
 // Recipient is the address the transfer sample pays.
 func Recipient() crypto.Address { return Key(1000).Public().Address() }
 
@@ -73,6 +94,12 @@ var samples = map[types.TxType]func(chainID string, k *crypto.PrivateKey) types.
 	types.TxFieldChallenge: func(chainID string, k *crypto.PrivateKey) types.Payload { return sampleField(chainID, k).challenge },
 	types.TxFieldDispute:   func(chainID string, k *crypto.PrivateKey) types.Payload { return sampleField(chainID, k).dispute },
 	types.TxFieldClose:     func(chainID string, k *crypto.PrivateKey) types.Payload { return sampleField(chainID, k).close },
+	types.TxRoleGrant: func(string, *crypto.PrivateKey) types.Payload {
+		return &types.RoleGrant{RoleChange: types.RoleChange{Role: SampleRole, Address: Recipient(), Approvals: []types.Approval{}}}
+	},
+	types.TxRoleRevoke: func(string, *crypto.PrivateKey) types.Payload {
+		return &types.RoleRevoke{RoleChange: types.RoleChange{Role: SampleRole, Address: Recipient(), Approvals: []types.Approval{}}}
+	},
 	// Its blob is BlobContent: a node with a blob store admits it only once
 	// that is stored.
 	types.TxBlobRecord: func(string, *crypto.PrivateKey) types.Payload {

@@ -63,6 +63,9 @@ type Options struct {
 	// one (a different one each height) when there are four or more, so
 	// certificates skip indexes as real ones do.
 	Validators int
+	// Genesis, if set, edits the genesis (permissions, roles, fees) before
+	// the chain starts.
+	Genesis func(g *types.Genesis)
 }
 
 // Chain is a running test chain.
@@ -160,6 +163,12 @@ func New(t testing.TB, opt Options) *Chain {
 		k := Key('u', i)
 		c.Users = append(c.Users, k)
 		g.Balances = append(g.Balances, types.Balance{Address: k.Public().Address(), Amount: Balance})
+	}
+	if opt.Genesis != nil {
+		opt.Genesis(g)
+		if err := g.Check(); err != nil {
+			t.Fatalf("apitest: genesis: %v", err)
+		}
 	}
 	c.LedgerDir = t.TempDir()
 	l, err := ledger.Open(ledger.Options{Dir: c.LedgerDir, CacheBytes: 8 << 20}, g)

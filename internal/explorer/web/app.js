@@ -261,6 +261,8 @@ function payloadSummary(tx) {
     case 'contract.instantiate': return [`instantiate contract ${p.name} of code `, short(p.code_hash), `, owner `, h('a', { href: `/accounts/${p.owner}` }, short(p.owner)), `, gas limit ${p.gas_limit}`];
     case 'contract.invoke': return [`call ${p.name}.${p.function}`, p.funds ? ` with ${p.funds} tokens` : '', `, gas limit ${p.gas_limit}`];
     case 'contract.upgrade': return [`upgrade contract ${p.name} to code `, short(p.code_hash)];
+    case 'role.grant': return ['grant role ', h('code', null, p.role), ' to ', h('a', { href: `/accounts/${p.address}` }, short(p.address)), ` (${p.approvals.length} approvals besides the sender's)`];
+    case 'role.revoke': return ['revoke role ', h('code', null, p.role), ' from ', h('a', { href: `/accounts/${p.address}` }, short(p.address)), ` (${p.approvals.length} approvals besides the sender's)`];
     default: return '';
   }
 }

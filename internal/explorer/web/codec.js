@@ -94,11 +94,35 @@ export const TX_TYPES = {
   1: 'transfer', 2: 'kv.put', 3: 'kv.delete', 4: 'record',
   16: 'field.open', 17: 'field.close_unilateral', 18: 'field.challenge', 19: 'field.dispute', 20: 'field.close',
   21: 'contract.deploy', 22: 'contract.instantiate', 23: 'contract.invoke', 24: 'contract.upgrade',
+  25: 'role.grant', 26: 'role.revoke',
   29: 'blob.record',
 };
 
 // MAX_TX_BLOBS bounds a blob.record's references (types.MaxTxBlobs).
 const MAX_TX_BLOBS = 64;
+
+// Limits of a role change, as the Go decoder enforces them (types/access.go).
+const MAX_ROLE_BYTES = 32;
+const MAX_APPROVALS = 64;
+
+/** roleChange reads role.grant and role.revoke (encoding.md 3.1) with Go's well-formedness rules. */
+function roleChange(r, p) {
+  const raw = r.bytes16();
+  if (raw.length > MAX_ROLE_BYTES) throw new Error(`role: ${raw.length} bytes, limit ${MAX_ROLE_BYTES}`);
+  p.role = dec.decode(raw);
+  if (!/^[a-z][a-z0-9_]*$/.test(p.role) || p.role === 'anyone') throw new Error(`role ${JSON.stringify(p.role)} is not a role name`);
+  p.address = hex(r.raw(20));
+  const n = count(r, 'approvals', MAX_APPROVALS);
+  p.approvals = [];
+  const seen = new Set();
+  for (let i = 0; i < n; i++) {
+    const key = r.hash();
+    if (seen.has(key)) throw new Error(`approval ${i}: ${key} approves twice`);
+    seen.add(key);
+    p.approvals.push({ key, signature: hex(r.raw(64)) });
+  }
+  return p;
+}
 
 /** base64 is the standard, padded base64 of bytes: the JSON form of a contract's code and arguments. */
 export function base64(b) {
@@ -216,6 +240,7 @@ export function decodeTx(b) {
       break;
     }
     case 'contract.upgrade': p.name = r.text16(); p.code_hash = r.hash(); break;
+    case 'role.grant': case 'role.revoke': roleChange(r, p); break;
   }
   t.payload = p;
   t.unsigned = b.subarray(0, r.o);

@@ -31,6 +31,8 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	faults := fs.Bool("faults", false, "enable the fault-injection endpoint (needs --unsafe-test-faults)")
 	byz := fs.String("byzantine", "", "misbehave: equivocate | double-vote (needs --unsafe-test-faults)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	stateSync := fs.Bool("state-sync", false, "a new node: first fetch and verify a snapshot from state_sync.providers, then catch up (ignored once the ledger holds blocks)")
+	providers := fs.String("state-sync-providers", "", "override state_sync.providers: comma-separated API `URLs` of other nodes")
 	fs.Usage = usageFunc(fs, stderr, "cairn node --home DIR [flags]",
 		"Runs one validator from its home (see cairn init) until SIGINT or SIGTERM.")
 	if err := fs.Parse(args); err != nil {
@@ -51,6 +53,9 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	cfg.AllowFaults, cfg.Byzantine = *faults, *byz
+	if *providers != "" {
+		cfg.StateSync.Providers = node.SplitProviders(*providers)
+	}
 	if *unsafeFaults {
 		node.AllowUnsafeTestFaults()
 	}
@@ -58,6 +63,14 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "cairn node:", err)
 		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *stateSync {
+		if err := node.StateSync(ctx, cfg, log); err != nil {
+			log.Error("cannot start", "err", err)
+			return 1
+		}
 	}
 	n, err := node.New(cfg, log)
 	if err != nil {
@@ -77,8 +90,6 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if err := n.Run(ctx); err != nil {
 		log.Error("stopped with error", "err", err)
 		return 1

@@ -94,6 +94,8 @@ type Config struct {
 	Events *events.Hub
 	// Search answers GET /v1/search (nil: 503 "search is not enabled").
 	Search Searcher
+	// Snapshots serves GET /v1/snapshots (nil: the list is empty).
+	Snapshots SnapshotSource
 	// Gatherer is served at /metrics (nil: an empty registry).
 	Gatherer prometheus.Gatherer
 	// Registerer, when set, receives the API's own metrics (requests by
@@ -271,6 +273,7 @@ func New(cfg Config) *Server {
 		{method: "GET", pattern: "/healthz", h: s.healthz, unlimited: true},
 		{method: "GET", pattern: "/readyz", h: s.readyz, unlimited: true},
 	}
+	s.routes = append(s.routes, s.snapshotRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
 	}

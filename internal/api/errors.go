@@ -102,7 +102,12 @@ func asAPIError(ctx context.Context, err error) *apiError {
 	}
 	var mbe *http.MaxBytesError
 	var qe *search.QueryError
+	var ue *ledger.UnavailableError
 	switch {
+	case errors.As(err, &ue):
+		return prunedError(ue)
+	case errors.Is(err, ErrSnapshotNotFound):
+		return notFound("%v", err)
 	case errors.As(err, &qe):
 		return errf(http.StatusBadRequest, "bad_query", "%v", err)
 	case errors.Is(err, search.ErrBusy):

@@ -89,6 +89,9 @@ type Ledger struct {
 
 	commitMu sync.Mutex
 	head     atomic.Pointer[Head]
+	// base is the snapshot height a state-synced ledger joined from (0:
+	// it holds the chain from genesis); statesync.go.
+	base atomic.Uint64
 }
 
 // Open opens (or creates) the ledger in opts.Dir for genesis g. A ledger
@@ -153,6 +156,9 @@ func (l *Ledger) init(gh crypto.Hash, opts Options) error {
 	}
 	height, err := l.store.Height()
 	if err != nil {
+		return err
+	}
+	if err := l.loadSyncBase(); err != nil {
 		return err
 	}
 	if st.Height() != height {

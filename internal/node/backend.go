@@ -29,6 +29,9 @@ func (n *Node) startAPI() error {
 	if n.index != nil {
 		cfg.Search = n.index // not a nil *Index in the interface: that would not be "disabled"
 	}
+	if n.snapshots != nil {
+		cfg.Snapshots = snapshotSource{n.snapshots}
+	}
 	h := api.New(cfg)
 	n.http = api.NewHTTPServer(n.cfg.APIAddr, h, n.log)
 	if n.cfg.AllowFaults {

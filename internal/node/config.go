@@ -162,6 +162,10 @@ type Config struct {
 	// costs about 100 µs of CPU per transaction; a node that shares its
 	// cores with others may turn it off (CAIRN_SEARCH=off).
 	Search SearchConfig `json:"search"`
+	// Snapshot takes state snapshots for new nodes (snapshots.go);
+	// StateSync is where this node fetches one with --state-sync.
+	Snapshot  SnapshotConfig  `json:"snapshot"`
+	StateSync StateSyncConfig `json:"state_sync"`
 	// AllowFaults enables the fault-injection endpoints and flags. It is for
 	// tests and benchmarks only; a node refuses it unless also started with
 	// the --unsafe-test-faults flag.
@@ -230,6 +234,9 @@ func LoadConfig(home string) (Config, error) {
 			return c, fmt.Errorf("CAIRN_SEARCH: want on or off, got %q", v)
 		}
 	}
+	if err := c.snapshotEnv(); err != nil {
+		return c, err
+	}
 	if v, ok := os.LookupEnv("CAIRN_MEMPOOL_MAX_TXS"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -275,6 +282,9 @@ func (c Config) Check() error {
 	}
 	if c.Consensus.TimeoutPropose.Duration <= 0 || c.Consensus.TimeoutVote.Duration <= 0 || c.Consensus.MaxBlockDelay.Duration <= 0 {
 		errs = append(errs, "consensus timeouts must be positive")
+	}
+	if c.Snapshot.Keep < 0 || c.Snapshot.ChunkBytes < 0 || c.Snapshot.ChunkBytes > 32<<20 {
+		errs = append(errs, "snapshot.keep must not be negative and snapshot.chunk_bytes must be between 0 and 32 MiB")
 	}
 	switch c.LogFormat {
 	case "", "text", "json":

@@ -235,6 +235,7 @@ func (n *Node) commit(c consensus.Commit) error {
 		return fmt.Errorf("node: commit height %d: %w", b.Header.Height, err)
 	}
 	clear(n.prepared)
+	n.afterCommitSnapshot(b.Header.Height)
 	var receipts []*types.Receipt
 	if p != nil {
 		receipts = p.Result.Receipts

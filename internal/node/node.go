@@ -35,6 +35,7 @@ import (
 	"github.com/cairn-db/cairn/internal/mempool"
 	"github.com/cairn-db/cairn/internal/p2p"
 	"github.com/cairn-db/cairn/internal/search"
+	"github.com/cairn-db/cairn/internal/snapshot"
 	"github.com/cairn-db/cairn/internal/wal"
 	"github.com/cairn-db/cairn/types"
 )
@@ -68,6 +69,10 @@ type Node struct {
 	http   *http.Server
 	apiLn  net.Listener
 	debug  *http.Server // the fault switch's own listener (nil: none)
+
+	// Snapshots (snapshots.go); nil when snapshot.interval is 0.
+	snapshots     *snapshot.Store
+	snapshotTaker *snapshot.Taker
 
 	// Owned by the run goroutine.
 	timers       timerHeap
@@ -137,6 +142,9 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 			return nil, fmt.Errorf("node: search index: %w", err)
 		}
 		n.m.watchIndex(n.index.IndexedHeight, func() uint64 { return n.ledger.Head().Height })
+	}
+	if err := n.openSnapshots(); err != nil {
+		return nil, err
 	}
 	if err := n.openTransport(); err != nil {
 		return nil, err
@@ -280,6 +288,13 @@ func (n *Node) Run(ctx context.Context) error {
 	go n.gossipIn(ctx)
 	go n.serveBlocks(ctx)
 	go n.evidenceIn(ctx.Done())
+	if n.snapshotTaker != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.snapshotTaker.Run(ctx.Done())
+		}()
+	}
 	if n.index != nil {
 		n.wg.Add(1)
 		go func() {

@@ -252,6 +252,10 @@ func (s *Store) Tx(h crypto.Hash) (*types.Tx, TxLocation, error) {
 		return nil, TxLocation{}, fmt.Errorf("tx %s: corrupt entry", h)
 	}
 	loc := TxLocation{Height: binary.BigEndian.Uint64(v), Index: binary.BigEndian.Uint32(v[8:])}
+	if len(v) == 12 {
+		// Committed before the snapshot this store joined from (sync.go).
+		return nil, loc, fmt.Errorf("tx %s (height %d): %w", h, loc.Height, ErrBodyNotStored)
+	}
 	tx, err := types.DecodeTx(v[12:])
 	if err != nil {
 		return nil, loc, fmt.Errorf("tx %s: %w", h, err)

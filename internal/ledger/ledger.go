@@ -397,6 +397,9 @@ func (l *Ledger) Commit(b *types.Block, cert *types.Certificate, p *Prepared) er
 	if err := store.StageBlock(batch, b, cert, p.Result.Receipts, p.Result.Accounts); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	if err := l.stageReplayBodies(batch, b, p.Result.Receipts); err != nil {
+		return fmt.Errorf("commit block %d: %w", h, err)
+	}
 	if err := l.state.Stage(batch, p.update); err != nil {
 		return fmt.Errorf("commit block %d: state: %w", h, err)
 	}

@@ -261,3 +261,29 @@ func (r *Restorer) Abort() {
 
 // Next is the height the next AddHeight must carry.
 func (r *Restorer) Next() uint64 { return r.next }
+
+// stageReplayBodies, on a joined ledger, stores the body of each replayed
+// copy in blk of a tx committed before the snapshot (whose body the
+// ledger lacks), so every block from the snapshot on reads whole. Such a
+// tx's lookup by hash then finds this copy, with its replay receipt.
+func (l *Ledger) stageReplayBodies(b *pebble.Batch, blk *types.Block, receipts []*types.Receipt) error {
+	if l.base.Load() == 0 {
+		return nil
+	}
+	for i, rc := range receipts {
+		if rc.Code != types.CodeReplay {
+			continue
+		}
+		tx := blk.Txs[i]
+		stored, err := l.store.BodyStored(tx.Hash())
+		if err != nil {
+			return err
+		}
+		if !stored {
+			if err := store.StageTxBody(b, tx, blk.Header.Height, uint32(i)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

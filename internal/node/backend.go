@@ -30,7 +30,7 @@ func (n *Node) startAPI() error {
 		cfg.Search = n.index // not a nil *Index in the interface: that would not be "disabled"
 	}
 	if n.snapshots != nil {
-		cfg.Snapshots = snapshotSource{n.snapshots}
+		cfg.Snapshots = n.snapshots.API()
 	}
 	h := api.New(cfg)
 	n.http = api.NewHTTPServer(n.cfg.APIAddr, h, n.log)

@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
-	"github.com/cairn-db/cairn/client"
-	"github.com/cairn-db/cairn/internal/api"
 	"github.com/cairn-db/cairn/internal/ledger"
 	"github.com/cairn-db/cairn/internal/snapshot"
 	"github.com/cairn-db/cairn/types"
@@ -37,39 +34,6 @@ type StateSyncConfig struct {
 
 // SnapshotDir is where the node keeps its snapshots.
 func SnapshotDir(c Config) string { return filepath.Join(c.Path(c.DataDir), "snapshots") }
-
-// snapshotSource serves a snapshot store through the API.
-type snapshotSource struct{ s *snapshot.Store }
-
-func (s snapshotSource) List() client.SnapshotList { return s.s.List() }
-
-func (s snapshotSource) Wire(height uint64) (client.SnapshotManifest, error) {
-	m, err := s.s.Manifest(height)
-	if err != nil {
-		return client.SnapshotManifest{}, notFoundErr(err)
-	}
-	return m.Wire(), nil
-}
-
-func (s snapshotSource) Open(height uint64, i int) (io.ReadSeekCloser, int64, error) {
-	f, err := s.s.Chunk(height, i)
-	if err != nil {
-		return nil, 0, notFoundErr(err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, 0, fmt.Errorf("snapshot chunk: %w", err)
-	}
-	return f, st.Size(), nil
-}
-
-func notFoundErr(err error) error {
-	if errors.Is(err, snapshot.ErrNotFound) {
-		return fmt.Errorf("%w: %v", api.ErrSnapshotNotFound, err)
-	}
-	return err
-}
 
 // openSnapshots sets up snapshot taking when configured.
 func (n *Node) openSnapshots() error {

@@ -2,6 +2,11 @@ package snapshot
 
 import (
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/cairn-db/cairn/internal/api"
 
 	"github.com/cairn-db/cairn/client"
 	"github.com/cairn-db/cairn/crypto"
@@ -39,4 +44,40 @@ func (s *Store) List() client.SnapshotList {
 		}
 	}
 	return out
+}
+
+// API returns the store as the API's snapshot source.
+func (s *Store) API() api.SnapshotSource { return source{s} }
+
+// source serves a Store through the API.
+type source struct{ s *Store }
+
+func (s source) List() client.SnapshotList { return s.s.List() }
+
+func (s source) Wire(height uint64) (client.SnapshotManifest, error) {
+	m, err := s.s.Manifest(height)
+	if err != nil {
+		return client.SnapshotManifest{}, notFoundErr(err)
+	}
+	return m.Wire(), nil
+}
+
+func (s source) Open(height uint64, i int) (io.ReadSeekCloser, int64, error) {
+	f, err := s.s.Chunk(height, i)
+	if err != nil {
+		return nil, 0, notFoundErr(err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("snapshot chunk: %w", err)
+	}
+	return f, st.Size(), nil
+}
+
+func notFoundErr(err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("%w: %v", api.ErrSnapshotNotFound, err)
+	}
+	return err
 }

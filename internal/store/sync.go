@@ -147,3 +147,29 @@ func getIn(r pebble.Reader, k []byte) ([]byte, error) {
 	return out, c.Close()
 }
 
+// BodyStored reports whether the store holds tx h's body (false for a tx
+// committed before the snapshot this store joined from, or never).
+func (s *Store) BodyStored(h crypto.Hash) (bool, error) {
+	v, c, err := s.db.Get(key(pTx, h[:]))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("tx %s: %w", h, err)
+	}
+	n := len(v)
+	return n > 12, c.Close()
+}
+
+// StageTxBody puts tx's entry with its body at (height, index). A joined
+// store uses it for a replayed copy of a tx whose first inclusion it holds
+// without a body, so that the block holding the copy can be read whole.
+func StageTxBody(b *pebble.Batch, tx *types.Tx, height uint64, index uint32) error {
+	th := tx.Hash()
+	v := make([]byte, 0, 12+tx.Size())
+	v = append(append(v, hi(height, index)...), tx.Bytes()...)
+	if err := b.Set(key(pTx, th[:]), v, nil); err != nil {
+		return fmt.Errorf("stage tx %s: %w", th, err)
+	}
+	return nil
+}

@@ -210,14 +210,15 @@ func (r *Restorer) Keys() uint64 { return r.loader.Keys() }
 func (r *Restorer) Txs() uint64 { return r.txs }
 
 func (r *Restorer) flushIfFull() error {
-	if r.b.Len() < 32<<20 {
+	// Small batches go into the memtable; large ones would stay in
+	// memory as batches until flushed (see state.BulkLoader).
+	if r.b.Len() < 4<<20 {
 		return nil
 	}
 	if err := r.b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	r.b.Close()
-	r.b = r.l.db.NewBatch()
+	r.b.Reset()
 	return nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -16,7 +18,10 @@ import (
 	"github.com/cairn-db/cairn/types"
 )
 
-var figureKeys = flag.Int("statesync.keys", 0, "build a chain of this many kv keys, snapshot it and time a state sync join in a child process (0: skip)")
+var (
+	figureKeys = flag.Int("statesync.keys", 0, "build a chain of this many kv keys, snapshot it and time a state sync join in a child process (0: skip)")
+	figureDir  = flag.String("statesync.dir", "", "keep the built chain in this directory and reuse it on the next run (default: a temporary directory)")
+)
 
 // TestStateSyncFigures measures a join by state sync: a chain with
 // -statesync.keys kv keys is built through a real ledger (blocks of 10,000
@@ -33,10 +38,14 @@ func TestStateSyncFigures(t *testing.T) {
 		t.Skip("SKIPPED: set -statesync.keys=N to measure a state sync join")
 	}
 	dir := t.TempDir()
-	c := newChain(t, filepath.Join(dir, "provider"), 100)
+	pdir := filepath.Join(dir, "provider")
+	if *figureDir != "" {
+		pdir = *figureDir
+	}
+	c := newChain(t, pdir, 100)
 	start := time.Now()
 	const perBlock = 10_000
-	for n := 0; n < *figureKeys; {
+	for n := int(c.l.Head().Height) * perBlock; n < *figureKeys; {
 		batch := min(perBlock, *figureKeys-n)
 		txs := make([]*types.Tx, batch)
 		for i := range txs {
@@ -98,11 +107,34 @@ func TestStateSyncChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := os.Getenv("CAIRN_SYNC_DIR")
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+				if p := os.Getenv("CAIRN_SYNC_HEAPPROFILE"); p != "" {
+					if f, err := os.Create(p); err == nil {
+						_ = pprof.WriteHeapProfile(f)
+						f.Close()
+					}
+				}
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
 	res, err := Sync(t.Context(), SyncConfig{Providers: []string{os.Getenv("CAIRN_SYNC_URL")}, LedgerDir: dir,
 		Open: func() (*ledger.Ledger, error) { return ledger.Open(ledger.Options{Dir: dir}, g) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(res)
-	t.Logf("result %s", b)
+	t.Logf("result %s; peak Go heap in use %.0f MiB", b, float64(peak.Load())/(1<<20))
 }

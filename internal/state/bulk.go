@@ -19,8 +19,10 @@ import (
 const prefixScratch = 'p'
 
 // bulkBatchBytes is the size at which a bulk load commits its batch: large
-// enough to amortise a commit, small enough to bound memory.
-const bulkBatchBytes = 32 << 20
+// enough to amortise a commit, and well under half of a memtable, so that
+// Pebble copies it into the memtable (whose count it bounds) instead of
+// keeping the batch itself alive until a flush.
+const bulkBatchBytes = 4 << 20
 
 // BulkLoader writes a whole state, given as its (key, value) pairs in
 // ascending key order, as the state after one height, without the
@@ -94,8 +96,7 @@ func (l *BulkLoader) flush() error {
 	if err := l.b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("state: bulk load: %w", err)
 	}
-	l.b.Close()
-	l.b = l.db.NewBatch()
+	l.b.Reset() // keeps its buffer
 	return nil
 }
 

@@ -198,7 +198,7 @@ type cluster struct {
 	chainID string
 	faucet  *crypto.PrivateKey
 
-	env     []string // extra environment of every validator container
+	env []string // extra environment of every validator container
 
 	mu   sync.Mutex
 	urls map[int]string

@@ -3,7 +3,6 @@ package containertest
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -146,6 +145,6 @@ func (c *cluster) holdsAllOn(nodes []int, acked []ack, from uint64) {
 		}
 	}
 	if n == 0 {
-		c.t.Fatal(fmt.Sprintf("no acknowledged transaction at or after height %d to check on %v", from, nodes))
+		c.t.Fatalf("no acknowledged transaction at or after height %d to check on %v", from, nodes)
 	}
 }

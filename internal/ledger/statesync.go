@@ -288,3 +288,22 @@ func (l *Ledger) stageReplayBodies(b *pebble.Batch, blk *types.Block, receipts [
 	}
 	return nil
 }
+
+// auditSyncedTxs checks a height at or below the sync base, where the
+// ledger holds the tx hashes but not the bodies: the hashes must give the
+// header's tx root and count, and each must be in the replay index.
+func (l *Ledger) auditSyncedTxs(h uint64, hdr *types.Header) string {
+	hs, err := l.store.TxHashes(h)
+	if err != nil {
+		return fmt.Sprintf("tx list unreadable: %v", err)
+	}
+	if len(hs) != int(hdr.TxCount) || merkle.RootOfHashes(hs) != hdr.TxRoot {
+		return fmt.Sprintf("%d tx hashes do not give the header's tx root (%d txs)", len(hs), hdr.TxCount)
+	}
+	for _, th := range hs {
+		if ok, err := l.store.HasTx(th); err != nil || !ok {
+			return fmt.Sprintf("tx %s missing from the replay index (%v)", th, err)
+		}
+	}
+	return ""
+}

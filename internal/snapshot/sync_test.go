@@ -121,6 +121,16 @@ func TestStateSyncJoinsAndContinues(t *testing.T) {
 		t.Fatalf("joined receipts %v %v, want replay", jr[0].Code, jr[1].Code)
 	}
 
+	// cairn verify's audit covers what the joined ledger holds; a replay
+	// from genesis is refused with the reason.
+	rep, err := j.Audit(t.Context(), ledger.AuditOptions{})
+	if err != nil || !rep.OK || rep.Height != j.Head().Height {
+		t.Fatalf("audit of the joined ledger: %+v %v", rep, err)
+	}
+	if _, err := j.Audit(t.Context(), ledger.AuditOptions{Replay: true}); err == nil || !strings.Contains(err.Error(), "snapshot") {
+		t.Fatalf("replay audit of a joined ledger: %v", err)
+	}
+
 	// Reads: state from H on, blocks from H+1 on.
 	e, err := j.KVAt("user/7", H)
 	if err != nil || e.Value != "first" {

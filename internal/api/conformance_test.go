@@ -260,7 +260,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	pin := c.Ledger.Pin()
-	_, err = snapStore.Take(pin, apitest.ChainID)
+	_, err = snapStore.Take(t.Context(), pin, apitest.ChainID)
 	pin.Close()
 	if err != nil {
 		t.Fatal(err)

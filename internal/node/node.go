@@ -292,7 +292,7 @@ func (n *Node) Run(ctx context.Context) error {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			n.snapshotTaker.Run(ctx.Done())
+			n.snapshotTaker.Run(ctx)
 		}()
 	}
 	if n.index != nil {

@@ -63,7 +63,7 @@ func TestStateSyncFigures(t *testing.T) {
 		t.Fatal(err)
 	}
 	pin := c.l.Pin()
-	snap, err := st.Take(pin, c.g.ChainID)
+	snap, err := st.Take(t.Context(), pin, c.g.ChainID)
 	pin.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -167,7 +167,7 @@ func TestStateSyncSkipsLyingProviders(t *testing.T) {
 		t.Fatal(err)
 	}
 	pin := c.l.Pin()
-	st, err := store.Take(pin, c.g.ChainID)
+	st, err := store.Take(t.Context(), pin, c.g.ChainID)
 	pin.Close()
 	if err != nil {
 		t.Fatal(err)

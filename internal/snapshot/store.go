@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -148,8 +149,9 @@ type Stats struct {
 
 // Take writes the snapshot of pin's height into the store (replacing one
 // of the same height) and returns what it wrote. It reads only pin, so
-// commits go on meanwhile. pin stays the caller's to close.
-func (s *Store) Take(pin *ledger.Pin, chainID string) (*Stats, error) {
+// commits go on meanwhile; it stops early, writing nothing, when ctx ends.
+// pin stays the caller's to close.
+func (s *Store) Take(ctx context.Context, pin *ledger.Pin, chainID string) (*Stats, error) {
 	start := time.Now()
 	h := pin.Height
 	if h == 0 {
@@ -197,6 +199,9 @@ func (s *Store) Take(pin *ledger.Pin, chainID string) (*Stats, error) {
 	}
 	w.reset(KindChain)
 	for ht := uint64(1); ht <= h; ht++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("snapshot %d: %w", h, err)
+		}
 		hb, err := pin.HeaderBytes(ht)
 		if err != nil {
 			return nil, fmt.Errorf("snapshot %d: %w", h, err)
@@ -221,6 +226,9 @@ func (s *Store) Take(pin *ledger.Pin, chainID string) (*Stats, error) {
 		w.addPair(k, v)
 		m.Keys++
 		if len(w.body) >= s.chunkBytes {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			return flush(&m.StateChunks)
 		}
 		return nil
@@ -306,12 +314,13 @@ func (t *Taker) Offer(pin *ledger.Pin) bool {
 	}
 }
 
-// Run writes the snapshots offered until stop is closed.
-func (t *Taker) Run(stop <-chan struct{}) {
+// Run writes the snapshots offered until ctx ends (which also abandons a
+// snapshot being written).
+func (t *Taker) Run(ctx context.Context) {
 	defer close(t.done)
 	for {
 		select {
-		case <-stop:
+		case <-ctx.Done():
 			select {
 			case pin := <-t.queue:
 				_ = pin.Close()
@@ -319,8 +328,11 @@ func (t *Taker) Run(stop <-chan struct{}) {
 			}
 			return
 		case pin := <-t.queue:
-			st, err := t.store.Take(pin, t.chainID)
+			st, err := t.store.Take(ctx, pin, t.chainID)
 			_ = pin.Close()
+			if ctx.Err() != nil {
+				return
+			}
 			if err != nil {
 				t.log.Error("snapshot failed", "height", pin.Height, "err", err)
 				continue

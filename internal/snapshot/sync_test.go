@@ -58,7 +58,7 @@ func TestStateSyncJoinsAndContinues(t *testing.T) {
 		t.Fatal(err)
 	}
 	pin := c.l.Pin()
-	st, err := store.Take(pin, c.g.ChainID)
+	st, err := store.Take(t.Context(), pin, c.g.ChainID)
 	pin.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +177,7 @@ func TestStateSyncJoinsAndContinues(t *testing.T) {
 		t.Fatal(err)
 	}
 	jpin := j.Pin()
-	if _, err := js.Take(jpin, c.g.ChainID); err != nil {
+	if _, err := js.Take(t.Context(), jpin, c.g.ChainID); err != nil {
 		t.Fatal(err)
 	}
 	jpin.Close()

@@ -29,6 +29,10 @@ func (e *UnavailableError) Error() string {
 		e.What, e.Height, e.Oldest)
 }
 
+// ErrRestoreUnfinished is the refusal to open a ledger a state sync began
+// filling and did not finish.
+var ErrRestoreUnfinished = errors.New("a state sync into this ledger did not finish")
+
 // SyncBase returns the height of the snapshot this ledger joined from, and
 // false for a ledger that holds the chain from genesis.
 func (l *Ledger) SyncBase() (uint64, bool) {
@@ -36,8 +40,14 @@ func (l *Ledger) SyncBase() (uint64, bool) {
 	return b, b > 0
 }
 
-// loadSyncBase reads the sync base at open.
+// loadSyncBase reads the sync base at open, and refuses a ledger a state
+// sync began filling and did not finish: its records are partial.
 func (l *Ledger) loadSyncBase() error {
+	if r, err := l.store.Restoring(); err != nil {
+		return fmt.Errorf("open ledger: %w", err)
+	} else if r {
+		return fmt.Errorf("open ledger: %w; delete its directory, or run the node with --state-sync again (which does)", ErrRestoreUnfinished)
+	}
 	h, ok, err := l.store.SyncBase()
 	if err != nil {
 		return fmt.Errorf("open ledger: %w", err)
@@ -134,6 +144,9 @@ func (l *Ledger) Restore(hdr *types.Header, cert *types.Certificate) (*Restorer,
 		return nil, errors.New("restore: ledger was already restored")
 	}
 	if err := l.CheckCertified(hdr, cert); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	if err := l.store.MarkRestoring(); err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
 	return &Restorer{l: l, target: hdr, cert: cert, loader: state.NewBulkLoader(l.db, hdr.Height), b: l.db.NewBatch(), next: 1}, nil

@@ -81,6 +81,10 @@ func StateSync(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if _, err := os.Stat(LedgerDir(cfg)); err == nil {
 		l, err := open()
 		if err != nil {
+			if errors.Is(err, ledger.ErrRestoreUnfinished) {
+				log.Warn("state sync: an earlier state sync did not finish; starting over", "dir", LedgerDir(cfg))
+				return stateSync(ctx, cfg, open, log)
+			}
 			return err
 		}
 		h := l.Head().Height
@@ -92,6 +96,10 @@ func StateSync(ctx context.Context, cfg Config, log *slog.Logger) error {
 			return nil
 		}
 	}
+	return stateSync(ctx, cfg, open, log)
+}
+
+func stateSync(ctx context.Context, cfg Config, open func() (*ledger.Ledger, error), log *slog.Logger) error {
 	if len(cfg.StateSync.Providers) == 0 {
 		return errors.New("state sync: no providers: set state_sync.providers in config.json or --state-sync-providers")
 	}

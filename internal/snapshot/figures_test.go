@@ -107,6 +107,17 @@ func TestStateSyncChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := os.Getenv("CAIRN_SYNC_DIR")
+	if p := os.Getenv("CAIRN_SYNC_CPUPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var peak atomic.Uint64
 	stop := make(chan struct{})
 	defer close(stop)

@@ -162,6 +162,11 @@ func attempt(ctx context.Context, cfg SyncConfig, o offer) (res *SyncResult, err
 	if err != nil {
 		return nil, fail("%w", err)
 	}
+	// Every attempt starts from an empty directory: nothing of an earlier
+	// attempt (or a crash during one) may mix with this one.
+	if err := os.RemoveAll(cfg.LedgerDir); err != nil {
+		return nil, fmt.Errorf("state sync: %w", err)
+	}
 	l, err := cfg.Open()
 	if err != nil {
 		return nil, fmt.Errorf("state sync: open ledger: %w", err)

@@ -219,3 +219,51 @@ func TestManifestEncoding(t *testing.T) {
 		}
 	}
 }
+
+// TestStateSyncInterrupted: a ledger a state sync began filling and did
+// not finish is refused at open (its records are partial), and state sync
+// into it starts over and succeeds.
+func TestStateSyncInterrupted(t *testing.T) {
+	c := newChain(t, tempDir(t, "provider"), 8)
+	c.commit(t, false, c.tx(c.users[0], &types.KVPut{Key: "a", Value: "1"}))
+	c.commit(t, false, c.tx(c.users[1], &types.KVPut{Key: "b", Value: "2"}))
+	store, err := Open(tempDir(t, "snaps"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin := c.l.Pin()
+	_, err = store.Take(t.Context(), pin, c.g.ChainID)
+	pin.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := serveAPI(t, c.l, store)
+
+	dir := tempDir(t, "joined")
+	l := openLedger(t, c.g, dir)
+	hdr, err := c.l.Store().Header(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := c.l.Store().Certificate(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := l.Restore(hdr, cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Abort() // the process dies here
+	l.Close()
+	if _, err := ledger.Open(ledger.Options{Dir: dir}, c.g); !errors.Is(err, ledger.ErrRestoreUnfinished) {
+		t.Fatalf("open after an unfinished restore: %v", err)
+	}
+	if _, err := syncInto(t, c.g, dir, nil, srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	j := openLedger(t, c.g, dir)
+	defer j.Close()
+	if j.Head() != c.l.Head() {
+		t.Fatalf("head %+v, want %+v", j.Head(), c.l.Head())
+	}
+}

@@ -25,7 +25,33 @@ import (
 // exactly as on a node with the whole chain, and the tx lists let the node
 // serve snapshots of its own whose history checks against the headers;
 // there are no receipts or account index entries below the snapshot height.
-var keySyncBase = []byte{pMeta, 's', 't', 'a', 't', 'e', 's', 'y', 'n', 'c'}
+var (
+	keySyncBase  = []byte{pMeta, 's', 't', 'a', 't', 'e', 's', 'y', 'n', 'c'}
+	keyRestoring = []byte{pMeta, 'r', 'e', 's', 't', 'o', 'r', 'i', 'n', 'g'}
+)
+
+// MarkRestoring records (synced) that a state sync is filling the store:
+// until StageSyncHead's batch commits, the store holds a partial chain
+// that must never be opened as a ledger.
+func (s *Store) MarkRestoring() error {
+	if err := s.db.Set(keyRestoring, nil, pebble.Sync); err != nil {
+		return fmt.Errorf("mark restore: %w", err)
+	}
+	return nil
+}
+
+// Restoring reports whether a state sync began filling the store and did
+// not finish.
+func (s *Store) Restoring() (bool, error) {
+	_, err := s.get(keyRestoring)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read restore mark: %w", err)
+	}
+	return true, nil
+}
 
 // ErrBodyNotStored is returned for a transaction this store knows was
 // committed (its hash is in the replay index) but whose body it does not
@@ -82,6 +108,9 @@ func StageSyncHead(b *pebble.Batch, cert *types.Certificate) error {
 		if err := b.Set(kv[0], kv[1], nil); err != nil {
 			return fmt.Errorf("stage sync head %d: %w", cert.Height, err)
 		}
+	}
+	if err := b.Delete(keyRestoring, nil); err != nil {
+		return fmt.Errorf("stage sync head %d: %w", cert.Height, err)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairn-db/cairn/client"
 	"github.com/cairn-db/cairn/internal/ledger"
+	"github.com/cairn-db/cairn/internal/search"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -120,6 +121,19 @@ func TestStateSyncJoinsAndContinues(t *testing.T) {
 	if jr[0].Code != types.CodeReplay || jr[1].Code != types.CodeReplay {
 		t.Fatalf("joined receipts %v %v, want replay", jr[0].Code, jr[1].Code)
 	}
+
+	// The search index of a joined node starts after the snapshot.
+	ix, err := search.Open(t.TempDir(), j, search.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.CatchUp(t.Context(), nil); err != nil {
+		t.Fatalf("search catch-up on a joined ledger: %v", err)
+	}
+	if ix.IndexedHeight() != j.Head().Height {
+		t.Fatalf("search indexed %d, head %d", ix.IndexedHeight(), j.Head().Height)
+	}
+	ix.Close()
 
 	// cairn verify's audit covers what the joined ledger holds; a replay
 	// from genesis is refused with the reason.

@@ -80,6 +80,32 @@ type Status struct {
 	IndexedHeight uint64 `json:"indexed_height"`
 	// IndexLag is how many committed heights search has not indexed yet.
 	IndexLag uint64 `json:"index_lag"`
+	// Retained is what the node still holds (pruning): state from
+	// StateFrom, block bodies from BodiesFrom (0: everything).
+	Retained Retained `json:"retained"`
+	// P2PCertificate is the p2p TLS certificate the node presents; absent
+	// where the node has none (a test chain).
+	P2PCertificate *CertificateStatus `json:"p2p_certificate,omitempty"`
+}
+
+// Retained is the oldest heights whose state and block bodies a node keeps;
+// reads below them answer height_pruned. Headers and certificates are
+// always kept.
+type Retained struct {
+	StateFrom  uint64 `json:"state_from"`
+	BodiesFrom uint64 `json:"bodies_from"`
+}
+
+// CertificateStatus describes a node's p2p TLS certificate. Peers
+// authenticate the node by its genesis key, not the certificate's dates, so
+// an expired certificate does not stop it; Expiring means it is within the
+// node's warning window, i.e. renewal is failing.
+type CertificateStatus struct {
+	NotAfter         int64  `json:"not_after"` // Unix milliseconds
+	SecondsLeft      int64  `json:"seconds_left"`
+	Expiring         bool   `json:"expiring"`
+	Renewals         uint64 `json:"renewals"`
+	RenewBeforeHours int64  `json:"renew_before_hours"`
 }
 
 // ValidatorSet builds the validator set the status reports. A proof checked

@@ -1,6 +1,7 @@
 package types
 
 import (
+	"crypto/sha256"
 	"fmt"
 
 	"github.com/cairn-db/cairn/canon"
@@ -54,10 +55,32 @@ func CheckContractName(name string) error {
 	return nil
 }
 
+// ContractAddress is the account of contract instance name: the native
+// tokens it holds live there. The first 20 bytes of
+// SHA-256("cairn/contract-address/v1\x00" || name).
+func ContractAddress(name string) crypto.Address {
+	h := sha256.Sum256(append([]byte("cairn/contract-address/v1\x00"), name...))
+	var a crypto.Address
+	copy(a[:], h[:])
+	return a
+}
+
 // ContractCodeKey is the state key of deployed code, by the SHA-256 of its
 // instrumented bytes.
 func ContractCodeKey(codeHash crypto.Hash) []byte {
 	return append([]byte{stateContractCodePrefix}, codeHash[:]...)
+}
+
+// ContractCodeRange is the state key range [start, end) holding all
+// deployed code.
+func ContractCodeRange() (start, end []byte) {
+	return []byte{stateContractCodePrefix}, []byte{stateContractCodePrefix + 1}
+}
+
+// ContractInfoRange is the state key range [start, end) holding every
+// contract instance's info, in name order.
+func ContractInfoRange() (start, end []byte) {
+	return []byte{stateContractInfoPrefix}, []byte{stateContractInfoPrefix + 1}
 }
 
 // ContractInfoKey is the state key of a contract instance's metadata.
@@ -72,6 +95,10 @@ func ContractKeyPrefix(name string) []byte {
 	b = append(b, stateContractKeyPrefix, byte(len(name)))
 	return append(b, name...)
 }
+
+// IsContractKey reports whether state key k is a key of some contract's
+// namespace (whose history contracts read during execution).
+func IsContractKey(k []byte) bool { return len(k) > 0 && k[0] == stateContractKeyPrefix }
 
 // ContractKey is the state key of one key of a contract's namespace.
 func ContractKey(name string, key []byte) []byte {

@@ -194,3 +194,45 @@ func TestContractReceiptJSON(t *testing.T) {
 		t.Fatalf("no events: %s", b)
 	}
 }
+
+// The contract transactions' chain limits: a deploy is bounded by
+// max_code_bytes rather than max_tx_bytes, gas limits by max_tx_gas.
+func TestContractTxLimits(t *testing.T) {
+	k := testKey(1)
+	mk := func(p Payload) *Tx {
+		tx := &Tx{ChainID: testChain, Nonce: 1, Timestamp: 1, Payload: p}
+		tx.Sign(k)
+		return tx
+	}
+	p := DefaultParams()
+	p.MaxTxBytes, p.MaxRecordBytes = 1000, 100
+	big := mk(&ContractDeploy{Code: make([]byte, 5000)})
+	if err := ValidateTxStateless(big, testChain, p, true); err != nil {
+		t.Fatalf("deploy of 5000 bytes under max_tx_bytes 1000: %v", err)
+	}
+	p.MaxCodeBytes = 4999
+	if err := ValidateTxStateless(big, testChain, p, true); !errors.Is(err, &TxError{Code: CodeOversized}) {
+		t.Fatalf("deploy over max_code_bytes: %v", err)
+	}
+	p.MaxTxGas = 10
+	if err := ValidateTxStateless(mk(&ContractInvoke{Name: "c", Function: "f", GasLimit: 10}), testChain, p, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, pl := range []Payload{&ContractInvoke{Name: "c", Function: "f", GasLimit: 11}, &ContractInstantiate{Name: "c", GasLimit: 11}} {
+		if err := ValidateTxStateless(mk(pl), testChain, p, true); !errors.Is(err, &TxError{Code: CodeOversized}) {
+			t.Fatalf("%T over max_tx_gas: %v", pl, err)
+		}
+	}
+	// A genesis without the contract parameters reads as the defaults, and
+	// writes them back absent.
+	var q Params
+	if err := json.Unmarshal([]byte(`{"max_block_txs":1,"max_block_bytes":16777216,"max_tx_bytes":1000,"max_record_bytes":10}`), &q); err != nil {
+		t.Fatal(err)
+	}
+	if code, gas := q.ContractParams(); code != DefaultMaxCodeBytes || gas != DefaultMaxTxGas || q.Check() != nil {
+		t.Fatalf("defaults %d %d, check %v", code, gas, q.Check())
+	}
+	if b, _ := json.Marshal(q); strings.Contains(string(b), "code") || strings.Contains(string(b), "gas") {
+		t.Fatalf("absent contract params written back: %s", b)
+	}
+}

@@ -90,6 +90,27 @@ func sampleTxs() []namedTx {
 	}
 }
 
+// sampleContractTxs are the contract transactions' samples, kept apart
+// from sampleTxs so that the block, header and receipt vectors built from
+// sampleTxs stay as they were.
+func sampleContractTxs() []namedTx {
+	k := testKey(1)
+	mk := func(nonce uint64, p Payload) *Tx {
+		tx := &Tx{ChainID: testChain, Nonce: nonce, Timestamp: 1700000000000 + int64(nonce), Payload: p}
+		tx.Sign(k)
+		return tx
+	}
+	code := crypto.Sum([]byte("sample code"))
+	return []namedTx{
+		{"contract.deploy", mk(14, &ContractDeploy{Code: []byte("\x00asm\x01\x00\x00\x00")})},
+		{"contract.instantiate", mk(15, &ContractInstantiate{Name: "voucher", CodeHash: code, Owner: k.Public().Address(), Args: []byte(`{"issuer":"x"}`), GasLimit: 5_000_000})},
+		{"contract.instantiate-noargs", mk(16, &ContractInstantiate{Name: "a.b_c-1", CodeHash: code, GasLimit: 1})},
+		{"contract.invoke", mk(17, &ContractInvoke{Name: "voucher", Function: "issue", Args: []byte{0, 0xff, '{'}, GasLimit: 1_000_000, Funds: 42})},
+		{"contract.invoke-nofunds", mk(18, &ContractInvoke{Name: "voucher", Function: "get", GasLimit: ^uint64(0)})},
+		{"contract.upgrade", mk(19, &ContractUpgrade{Name: "voucher", CodeHash: code})},
+	}
+}
+
 func sampleFieldOpen(k *crypto.PrivateKey) *FieldOpen {
 	t := FieldTerms{FieldID: crypto.Sum([]byte("sample field")), Leader: k.Public(),
 		Members:         []FieldMember{{Key: k.Public(), Deposit: 100}, {Key: testKey(2).Public(), Deposit: 0}, {Key: testKey(3).Public(), Deposit: 7}},

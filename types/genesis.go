@@ -15,6 +15,40 @@ type Params struct {
 	MaxBlockBytes  int `json:"max_block_bytes"`
 	MaxTxBytes     int `json:"max_tx_bytes"`
 	MaxRecordBytes int `json:"max_record_bytes"`
+
+	// Contracts (docs/contracts.md). Absent from a genesis (zero), each
+	// takes its default (ContractParams); omitted when zero, so a genesis
+	// written before contracts existed is read and written unchanged.
+	//
+	// MaxCodeBytes bounds a contract.deploy's code (default 6 MiB). A deploy
+	// is bounded by it instead of max_tx_bytes: Go-built modules are
+	// larger than an ordinary transaction may be.
+	MaxCodeBytes int `json:"max_code_bytes,omitempty"`
+	// MaxTxGas bounds the gas_limit of a contract transaction (default
+	// 100,000,000).
+	MaxTxGas uint64 `json:"max_tx_gas,omitempty"`
+	// ContractDeployers lists the accounts that may deploy code; empty:
+	// every account may.
+	ContractDeployers []crypto.Address `json:"contract_deployers,omitempty"`
+}
+
+// Contract parameter defaults (Params.MaxCodeBytes, Params.MaxTxGas).
+const (
+	DefaultMaxCodeBytes = 6 << 20
+	DefaultMaxTxGas     = 100_000_000
+)
+
+// ContractParams returns the contract limits in force: max_code_bytes and
+// max_tx_gas, defaults filled in.
+func (p Params) ContractParams() (maxCodeBytes int, maxTxGas uint64) {
+	maxCodeBytes, maxTxGas = p.MaxCodeBytes, p.MaxTxGas
+	if maxCodeBytes == 0 {
+		maxCodeBytes = DefaultMaxCodeBytes
+	}
+	if maxTxGas == 0 {
+		maxTxGas = DefaultMaxTxGas
+	}
+	return maxCodeBytes, maxTxGas
 }
 
 // DefaultParams returns the defaults: 10,000 txs or 16 MiB per block, 2 MiB
@@ -34,6 +68,13 @@ func (p Params) Check() error {
 		return fmt.Errorf("params: max_block_bytes must be at least max_tx_bytes")
 	case p.MaxRecordBytes <= 0 || p.MaxRecordBytes > p.MaxTxBytes:
 		return fmt.Errorf("params: max_record_bytes must be 1..max_tx_bytes")
+	case p.MaxCodeBytes < 0 || p.MaxCodeBytes > MaxTxBytesHard-4096:
+		return fmt.Errorf("params: max_code_bytes must be 0 (default) or at most %d", MaxTxBytesHard-4096)
+	case p.MaxBlockBytes < p.MaxTxBytes:
+		return fmt.Errorf("params: max_block_bytes must be at least max_tx_bytes")
+	}
+	if code, _ := p.ContractParams(); p.MaxBlockBytes < code+4096 {
+		return fmt.Errorf("params: max_block_bytes must hold a deploy of max_code_bytes (%d) and its transaction", code)
 	}
 	return nil
 }
@@ -120,7 +161,23 @@ func ValidateTxStateless(tx *Tx, chainID string, p Params, checkSig bool) error 
 	if tx.ChainID != chainID {
 		return Errf(CodeWrongChain, "transaction is for chain %q, this is %q", tx.ChainID, chainID)
 	}
-	if n := tx.Size(); n > p.MaxTxBytes {
+	maxCode, maxGas := p.ContractParams()
+	switch c := tx.Payload.(type) {
+	case *ContractDeploy:
+		// Bounded by its code instead of max_tx_bytes (see Params).
+		if len(c.Code) > maxCode {
+			return Errf(CodeOversized, "contract code is %d bytes, limit %d (max_code_bytes)", len(c.Code), maxCode)
+		}
+	case *ContractInstantiate:
+		if c.GasLimit > maxGas {
+			return Errf(CodeOversized, "gas_limit %d above the chain's max_tx_gas %d", c.GasLimit, maxGas)
+		}
+	case *ContractInvoke:
+		if c.GasLimit > maxGas {
+			return Errf(CodeOversized, "gas_limit %d above the chain's max_tx_gas %d", c.GasLimit, maxGas)
+		}
+	}
+	if n := tx.Size(); n > p.MaxTxBytes && tx.Type() != TxContractDeploy {
 		return Errf(CodeOversized, "transaction is %d bytes, limit %d", n, p.MaxTxBytes)
 	}
 	if r, ok := tx.Payload.(*Record); ok && len(r.Document) > p.MaxRecordBytes {

@@ -29,6 +29,11 @@ const (
 	TxFieldChallenge       TxType = 18
 	TxFieldDispute         TxType = 19
 	TxFieldClose           TxType = 20
+	// Contracts (types/contract_tx.go).
+	TxContractDeploy      TxType = 21
+	TxContractInstantiate TxType = 22
+	TxContractInvoke      TxType = 23
+	TxContractUpgrade     TxType = 24
 )
 
 // Hard limits enforced by the decoder, whatever the chain's parameters. The

@@ -63,7 +63,7 @@ func TestWorkedExample(t *testing.T) {
 }
 
 func TestTxRoundTrip(t *testing.T) {
-	for _, n := range sampleTxs() {
+	for _, n := range append(sampleTxs(), sampleContractTxs()...) {
 		t.Run(n.name, func(t *testing.T) {
 			b := n.tx.Bytes()
 			d, err := DecodeTx(b)
@@ -218,7 +218,7 @@ func TestDecodeTxRejects(t *testing.T) {
 
 // Every strict prefix of a valid encoding is rejected.
 func TestDecodeTxTruncated(t *testing.T) {
-	for _, n := range sampleTxs() {
+	for _, n := range append(sampleTxs(), sampleContractTxs()...) {
 		b := n.tx.Bytes()
 		for i := 0; i < len(b); i++ {
 			if _, err := DecodeTx(b[:i]); !errors.Is(err, ErrMalformed) || !errors.Is(err, ErrNonCanonical) {
@@ -267,7 +267,7 @@ func TestCanonicalJSON(t *testing.T) {
 }
 
 func TestTxJSONRoundTrip(t *testing.T) {
-	for _, n := range sampleTxs() {
+	for _, n := range append(sampleTxs(), sampleContractTxs()...) {
 		t.Run(n.name, func(t *testing.T) {
 			j, err := json.Marshal(n.tx)
 			if err != nil {

@@ -27,6 +27,10 @@ var txTypes = []TxTypeInfo{
 	{TxFieldChallenge, "field.challenge", func() Payload { return &FieldChallenge{} }},
 	{TxFieldDispute, "field.dispute", func() Payload { return &FieldDispute{} }},
 	{TxFieldClose, "field.close", func() Payload { return &FieldClose{} }},
+	{TxContractDeploy, "contract.deploy", func() Payload { return &ContractDeploy{} }},
+	{TxContractInstantiate, "contract.instantiate", func() Payload { return &ContractInstantiate{} }},
+	{TxContractInvoke, "contract.invoke", func() Payload { return &ContractInvoke{} }},
+	{TxContractUpgrade, "contract.upgrade", func() Payload { return &ContractUpgrade{} }},
 }
 
 // ParsePayloadJSON parses the strict JSON form of a payload of the named
@@ -86,3 +90,8 @@ func ParseTxType(s string) (TxType, error) {
 	}
 	return 0, Errf(CodeUnknownType, "unknown transaction type %q", s)
 }
+
+// CheckPayload checks a payload's well-formedness, the rules that hold
+// whatever the chain (what decoding a transaction checks), so a client can
+// refuse a bad payload before signing it.
+func CheckPayload(p Payload) error { return p.wellFormed() }

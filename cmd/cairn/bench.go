@@ -26,7 +26,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	rate := fs.Float64("rate", 0, "offered tx/s (open loop); 0 = closed loop with --concurrency")
 	conc := fs.Int("concurrency", 8, "concurrent requests in flight")
 	batch := fs.Int("batch", 200, "transactions per request")
-	typ := fs.String("type", "transfer", "transaction type: transfer, put, record")
+	typ := fs.String("type", "transfer", "transaction type: transfer, put, record, contract (voucher issue invokes; needs --contract)")
+	contractFile := fs.String("contract", "", "with --type contract: the voucher sample's module `FILE` (cairn contract build examples/contracts/voucher)")
 	accounts := fs.Int("accounts", 2000, "funded sender accounts")
 	presign := fs.Int("presign", 0, "sign this many transactions before starting and send only those (keeps signing off the measured window)")
 	drain := fs.Duration("drain", 20*time.Second, "how long to wait for in-flight txs after sending stops")
@@ -51,10 +52,17 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cairn bench:", err)
 		return 1
 	}
+	var code []byte
+	if *contractFile != "" {
+		if code, err = os.ReadFile(*contractFile); err != nil {
+			fmt.Fprintln(stderr, "cairn bench:", err)
+			return 1
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	o := bench.Options{Network: nw, Duration: *dur, Rate: *rate, Concurrency: *conc, Batch: *batch,
-		Type: *typ, Accounts: *accounts, Drain: *drain, Presign: *presign, IndexPoll: *indexPoll}
+		Type: *typ, Contract: code, Accounts: *accounts, Drain: *drain, Presign: *presign, IndexPoll: *indexPoll}
 	if *indexPoll <= 0 {
 		o.IndexPoll = -1
 	}

@@ -30,6 +30,10 @@ const txAbout = `Forms:
       TYPE is open, close, close_unilateral, challenge or dispute; the payload
       is that type's JSON payload, carrying the members' signatures (as
       written by the cairn field commands)
+  cairn tx contract.TYPE PAYLOAD|@FILE|-  --key FILE [flags]
+      TYPE is deploy, instantiate, invoke or upgrade; the payload is that
+      type's JSON payload (docs/encoding.md 3.3); cairn contract deploy,
+      instantiate and invoke build it for you
   cairn tx status HASH                 [--node URL]
 
 Signs with --key, takes the nonce from the node's account endpoint (unless
@@ -107,8 +111,7 @@ func runTx(args []string, stdout, stderr io.Writer) int {
 		return runTxStatus(args[1:], stdout, stderr)
 	}
 	fs, f := txFlags("tx "+kind, stderr)
-	node, keyFile, chainID, wait, timeout, dryRun := f.node, f.keyFile, f.chainID, f.wait, f.timeout, f.dryRun
-	nonce, expect := &f.nonce, &f.expect
+	keyFile, timeout, expect := f.keyFile, f.timeout, &f.expect
 	pos, err := parseInterleaved(fs, args[1:])
 	if err != nil {
 		return 2
@@ -127,11 +130,31 @@ func runTx(args []string, stdout, stderr io.Writer) int {
 	if code != 0 {
 		return code
 	}
+	return signAndSubmit("tx "+kind, f, payload, nil, stdout, stderr)
+}
+
+// signAndSubmit signs payload with the --key of f (nonce and chain id from
+// the node unless given), then prints it (--dry-run), submits it, or
+// submits and waits for its receipt (--wait): the common tail of every
+// command that sends a transaction.
+//
+// wrap, if not nil, turns the result into what is printed (a command that
+// knows more about its transaction adds it).
+func signAndSubmit(cmd string, f *txOptions, payload types.Payload, wrap func(client.TxResult) any, stdout, stderr io.Writer) int {
+	if wrap == nil {
+		wrap = func(r client.TxResult) any { return r }
+	}
+	node, keyFile, chainID, wait, timeout, dryRun := f.node, f.keyFile, f.chainID, f.wait, f.timeout, f.dryRun
+	nonce := &f.nonce
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "cairn %s: %s\n", cmd, fmt.Sprintf(format, a...))
+		return 2
+	}
 	key, err := crypto.LoadKey(*keyFile)
 	if err != nil {
-		return fail(stderr, "tx "+kind, err)
+		return fail(stderr, cmd, err)
 	}
-	c, ok := newClient(*node, stderr, "tx")
+	c, ok := newClient(*node, stderr, strings.Fields(cmd)[0])
 	if !ok {
 		return 2
 	}
@@ -146,7 +169,7 @@ func runTx(args []string, stdout, stderr io.Writer) int {
 	}
 	tx, err := signer.Sign(ctx, payload)
 	if err != nil {
-		return fail(stderr, "tx "+kind, err)
+		return fail(stderr, cmd, err)
 	}
 	if *dryRun {
 		return printJSON(stdout, tx)
@@ -154,25 +177,25 @@ func runTx(args []string, stdout, stderr io.Writer) int {
 	if !*wait {
 		h, err := c.Submit(ctx, tx)
 		if err != nil {
-			return fail(stderr, "tx "+kind, err)
+			return fail(stderr, cmd, err)
 		}
-		return printJSON(stdout, client.TxResult{Hash: h, Status: client.StatusPending})
+		return printJSON(stdout, wrap(client.TxResult{Hash: h, Status: client.StatusPending}))
 	}
 	res, err := c.SubmitWait(ctx, tx, *timeout)
 	if err != nil {
-		return fail(stderr, "tx "+kind, err)
+		return fail(stderr, cmd, err)
 	}
-	if code := printJSON(stdout, res); code != 0 {
+	if code := printJSON(stdout, wrap(*res)); code != 0 {
 		return code
 	}
 	switch res.Status {
 	case client.StatusCommitted:
 		return 0
 	case client.StatusFailed:
-		return reportFailedTx(stderr, "tx "+kind, res.Hash, res.Height, res.Receipt)
+		return reportFailedTx(stderr, cmd, res.Hash, res.Height, res.Receipt)
 	default:
 		h := res.Hash
-		return report(stderr, problem{Command: "tx " + kind, Code: "pending", Tx: &h,
+		return report(stderr, problem{Command: cmd, Code: "pending", Tx: &h,
 			Message: fmt.Sprintf("accepted but not committed within %s (status %s); check later with: cairn tx status %s", *timeout, res.Status, res.Hash)})
 	}
 }
@@ -226,7 +249,8 @@ func buildPayload(kind string, pos []string, expect *uint64, stderr io.Writer) (
 			return bad("want KEY")
 		}
 		return &types.KVDelete{Key: pos[0], ExpectVersion: expect}, 0
-	case "field.open", "field.close", "field.close_unilateral", "field.challenge", "field.dispute":
+	case "field.open", "field.close", "field.close_unilateral", "field.challenge", "field.dispute",
+		"contract.deploy", "contract.instantiate", "contract.invoke", "contract.upgrade":
 		if len(pos) != 1 {
 			return bad("want one JSON payload (inline, @FILE, or - for stdin)")
 		}

@@ -31,6 +31,10 @@ var txArgs = map[types.TxType]func(p types.Payload) []string{
 	types.TxFieldCloseUnilateral: fieldArgs("field.close_unilateral"),
 	types.TxFieldChallenge:       fieldArgs("field.challenge"),
 	types.TxFieldDispute:         fieldArgs("field.dispute"),
+	types.TxContractDeploy:       fieldArgs("contract.deploy"),
+	types.TxContractInstantiate:  fieldArgs("contract.instantiate"),
+	types.TxContractInvoke:       fieldArgs("contract.invoke"),
+	types.TxContractUpgrade:      fieldArgs("contract.upgrade"),
 }
 
 // txWithoutCLI lists the types deliberately left out of `cairn tx`, each

@@ -79,6 +79,8 @@ type NodeInfo struct {
 	Consensus client.ConsensusStatus
 	// IndexedHeight is the last height the search index has applied.
 	IndexedHeight uint64
+	// P2PCertificate describes the p2p certificate (nil: none).
+	P2PCertificate *client.CertificateStatus
 }
 
 // ErrUnavailable is wrapped by Backend.Submit errors that mean the node
@@ -268,6 +270,11 @@ func New(cfg Config) *Server {
 		{method: "GET", pattern: "/v1/evidence", h: s.evidence},
 		{method: "GET", pattern: "/v1/search", h: s.search},
 		{method: "GET", pattern: "/v1/fields/{id}", h: s.getField},
+		{method: "GET", pattern: "/v1/contracts", h: s.listContracts},
+		{method: "GET", pattern: "/v1/contracts/{name}", h: s.getContract},
+		{method: "GET", pattern: "/v1/contracts/{name}/keys/{key}", h: s.getContractKey},
+		{method: "GET", pattern: "/v1/contracts/{name}/keys/{key}/history", h: s.contractKeyHistory},
+		{method: "POST", pattern: "/v1/contracts/{name}/query", h: s.queryContract},
 		{method: "GET", pattern: "/v1/openapi.json", h: s.openAPI},
 		{method: "GET", pattern: "/metrics", h: s.promHandler(), unlimited: true},
 		{method: "GET", pattern: "/healthz", h: s.healthz, unlimited: true},

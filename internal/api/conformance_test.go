@@ -189,6 +189,11 @@ func template(u string) string {
 			if len(seg) >= 5 {
 				seg[4] = "{index}"
 			}
+		case "contracts":
+			seg[2] = "{name}"
+			if len(seg) >= 5 && seg[3] == "keys" {
+				seg[4] = "{key}"
+			}
 		}
 	}
 	return "/" + strings.Join(seg, "/")
@@ -248,6 +253,8 @@ func TestOpenAPIConformance(t *testing.T) {
 		conflict,
 		apitest.Tx(alice, 5, &types.KVDelete{Key: "fruit/apple"}), // a failed tx uses no nonce
 		apitest.Tx(alice, 6, fieldOpen),
+		apitest.Tx(alice, 7, &types.ContractDeploy{Code: txfixtures.ContractModule}),
+		apitest.Tx(alice, 8, &types.ContractInstantiate{Name: txfixtures.ContractName, CodeHash: txfixtures.ContractCodeHash(), Owner: alice.Public().Address(), GasLimit: txfixtures.ContractGas}),
 	} {
 		if r, err := cl.SubmitWait(ctx, tx, 5*time.Second); err != nil || (r.Status != client.StatusCommitted && r.Status != client.StatusFailed) {
 			t.Fatalf("setup tx %d: %+v %v", i, r, err)
@@ -350,6 +357,17 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "snapshot chunk", method: "GET", url: "/v1/snapshots/" + h(head) + "/chunks/0", status: 200},
 		{name: "no snapshot chunk", method: "GET", url: "/v1/snapshots/" + h(head) + "/chunks/99", status: 404},
 		{name: "snapshot bad chunk", method: "GET", url: "/v1/snapshots/" + h(head) + "/chunks/x", status: 400, req: reqInvalid},
+		{name: "contracts", method: "GET", url: "/v1/contracts?limit=1", status: 200},
+		{name: "contracts bad after", method: "GET", url: "/v1/contracts?after=Bad", status: 400},
+		{name: "contract", method: "GET", url: "/v1/contracts/fixture", status: 200},
+		{name: "unknown contract", method: "GET", url: "/v1/contracts/nobody", status: 404},
+		{name: "contract key", method: "GET", url: "/v1/contracts/fixture/keys/6b", status: 200},
+		{name: "contract key absent", method: "GET", url: "/v1/contracts/fixture/keys/00ff", status: 200},
+		{name: "contract key not hex", method: "GET", url: "/v1/contracts/fixture/keys/zz", status: 400, req: reqInvalid},
+		{name: "contract key history", method: "GET", url: "/v1/contracts/fixture/keys/6b/history?limit=5", status: 200},
+		{name: "contract key history bad limit", method: "GET", url: "/v1/contracts/fixture/keys/6b/history?limit=0", status: 400, req: reqInvalid},
+		{name: "contract query", method: "POST", url: "/v1/contracts/fixture/query", body: []byte(`{"function":"get","gas_limit":100000}`), status: 200},
+		{name: "contract query unknown field", method: "POST", url: "/v1/contracts/fixture/query", body: []byte(`{"function":"get","gas":1}`), status: 400, req: reqInvalid},
 
 		{name: "openapi", method: "GET", url: "/v1/openapi.json", status: 200},
 		{name: "metrics", method: "GET", url: "/metrics", status: 200},

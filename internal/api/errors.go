@@ -128,6 +128,8 @@ func asAPIError(ctx context.Context, err error) *apiError {
 		return errf(http.StatusConflict, "duplicate", "%v", err)
 	case errors.Is(err, ErrUnavailable):
 		return errf(http.StatusServiceUnavailable, "unavailable", "%v", err)
+	case isPruned(err):
+		return errf(http.StatusGone, "height_pruned", "%v", err)
 	case errors.Is(err, ledger.ErrNotFound):
 		return notFound("%v", err)
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
@@ -178,4 +180,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	// A write error means the client left; there is nobody to tell.
 	_, _ = w.Write(b)
 	return nil
+}
+
+// isPruned reports a read below what this node keeps (pruning, or a node
+// started from a state-sync snapshot): the message names the oldest height
+// that has it.
+func isPruned(err error) bool {
+	_, ok := ledger.HeightPruned(err)
+	return ok
 }

@@ -308,7 +308,17 @@ func (s *Server) accountTxs(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Tx hashes by height, loaded once per block this page touches.
 	blocks := map[uint64][]crypto.Hash{}
-	for _, loc := range locs {
+	for i, loc := range locs {
+		if oldest := st.OldestBody(); loc.Height < oldest {
+			// A pruned node: the page ends at the oldest body it keeps, and
+			// the next page answers height_pruned naming it.
+			if i == 0 {
+				return &store.PrunedError{What: "block body", Height: loc.Height, Oldest: oldest}
+			}
+			prev := locs[i-1]
+			out.NextCursor = fmt.Sprintf("%d.%d", prev.Height, prev.Index)
+			break
+		}
 		hs, ok := blocks[loc.Height]
 		if !ok {
 			if hs, err = st.TxHashes(loc.Height); err != nil {
@@ -319,7 +329,7 @@ func (s *Server) accountTxs(w http.ResponseWriter, r *http.Request) error {
 		if int(loc.Index) >= len(hs) {
 			return fmt.Errorf("account %s: index entry %d/%d has no transaction", a, loc.Height, loc.Index)
 		}
-		tx, _, err := st.Tx(hs[loc.Index])
+		tx, _, err := st.BlockTx(loc.Height, loc.Index, hs[loc.Index])
 		if err != nil {
 			return err
 		}

@@ -37,6 +37,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 	if st.Peers == nil {
 		st.Peers = []client.Peer{}
 	}
+	kept := l.Retained()
+	st.Retained = client.Retained{StateFrom: kept.StateFrom, BodiesFrom: kept.BodiesFrom}
+	st.P2PCertificate = info.P2PCertificate
 	st.SearchEnabled = s.cfg.Search != nil
 	if st.SearchEnabled && head.Height > st.IndexedHeight {
 		st.IndexLag = head.Height - st.IndexedHeight

@@ -36,8 +36,12 @@ type Options struct {
 	Concurrency int
 	// Batch is how many txs one request carries.
 	Batch int
-	// Type is transfer, put or record.
+	// Type is transfer, put, record or contract (an invoke of the voucher
+	// sample's issue per transaction: Contract is its module).
 	Type string
+	// Contract is the WebAssembly module Type contract deploys (the
+	// voucher sample, built by cairn contract build).
+	Contract []byte
 	// Accounts is how many funded senders take turns.
 	Accounts int
 	// Nodes lists which nodes receive load (default all).
@@ -114,6 +118,8 @@ type runner struct {
 	o        Options
 	clients  []*client.Client
 	accounts []*account
+	// contract is the instance Type contract invokes.
+	contract string
 	// byNode splits the accounts over the load nodes (by position in
 	// o.Nodes): an account always sends to the same node, so its nonces
 	// arrive in order there, whatever the gossip between nodes does.
@@ -168,8 +174,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	switch o.Type {
 	case "transfer", "put", "record":
+	case "contract":
+		if len(o.Contract) == 0 {
+			return nil, errors.New("bench: type contract needs the voucher sample's module (--contract FILE)")
+		}
 	default:
-		return nil, fmt.Errorf("bench: unknown type %q (transfer, put, record)", o.Type)
+		return nil, fmt.Errorf("bench: unknown type %q (transfer, put, record, contract)", o.Type)
 	}
 	cs, err := o.Network.Clients(client.WithHTTPClient(httpClient()))
 	if err != nil {
@@ -183,6 +193,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	r := &runner{o: o, clients: cs, errs: map[string]int64{}}
 	if err := r.fund(ctx); err != nil {
 		return nil, err
+	}
+	if o.Type == "contract" {
+		if err := r.deployContract(ctx); err != nil {
+			return nil, err
+		}
 	}
 	r.split()
 	return r.run(ctx)
@@ -237,6 +252,9 @@ func (r *runner) payload(a *account, seq uint64) types.Payload {
 		return &types.KVPut{Key: fmt.Sprintf("bench/%s/%d", a.key.Public().Address().String()[:8], seq%64), Value: fmt.Sprintf("value-%d", seq)}
 	case "record":
 		return &types.Record{Document: []byte(fmt.Sprintf(`{"bench":{"seq":%d,"from":"%s"}}`, seq, a.key.Public().Address().String()[:8]))}
+	case "contract":
+		return &types.ContractInvoke{Name: r.contract, Function: "issue", GasLimit: contractGas,
+			Args: []byte(fmt.Sprintf(`{"id":"%s-%d","value":1}`, a.key.Public().Address().String()[:12], seq))}
 	}
 	to := r.accounts[int(seq)%len(r.accounts)].key.Public().Address()
 	return &types.Transfer{To: to, Amount: 1}

@@ -56,11 +56,14 @@ type testnet struct {
 }
 
 // startNet initialises and starts n validators with test-friendly timing.
-func startNet(t *testing.T, n int) *testnet {
+func startNet(t *testing.T, n int) *testnet { return startNetParams(t, n, nil) }
+
+// startNetParams is startNet with chain parameters (nil: the defaults).
+func startNetParams(t *testing.T, n int, p *types.Params) *testnet {
 	t.Helper()
 	dir := t.TempDir()
 	ports := freePorts(t, 2*n)
-	nw, err := devnet.InitNetwork(dir, devnet.Options{Validators: n, ChainID: "e2e", Tune: func(i int, c *node.Config) {
+	nw, err := devnet.InitNetwork(dir, devnet.Options{Validators: n, ChainID: "e2e", Params: p, Tune: func(i int, c *node.Config) {
 		c.APIAddr = fmt.Sprintf("127.0.0.1:%d", ports[i])
 		c.P2PAddr = fmt.Sprintf("127.0.0.1:%d", ports[n+i])
 		c.Consensus.TimeoutPropose = node.Duration{Duration: 800 * time.Millisecond}

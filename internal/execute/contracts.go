@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
+	"time"
 
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/vm"
@@ -191,12 +193,28 @@ func (b *blockContracts) call(ctx context.Context, tx crypto.Hash, caller crypto
 		}
 		return nil, nil, err
 	}
-	return b.run(ctx, tx, caller, name, info.CodeHash, kind, fn, args, gasLimit, timeNs)
+	return b.run(ctx, tx, caller, name, info.CodeHash, kind, fn, args, gasLimit, timeNs, nil)
 }
 
-// run runs code h as contract name (see call).
-func (b *blockContracts) run(ctx context.Context, tx crypto.Hash, caller crypto.Address, name string, h crypto.Hash, kind byte, fn string, args []byte, gasLimit uint64, timeNs int64) (*vm.Outcome, *callEffects, error) {
+// callWith is call with transfers made before the call starts (an
+// invoke's funds): the contract sees them in its balances, and they are
+// part of the call's effects, undone with them if it fails.
+func (b *blockContracts) callWith(ctx context.Context, tx crypto.Hash, caller crypto.Address, name string, kind byte, fn string, args []byte, gasLimit uint64, timeNs int64, pre []vm.Transfer) (*vm.Outcome, *callEffects, error) {
+	info, err := b.Info(name)
+	if err != nil {
+		var te *types.TxError
+		if errors.As(err, &te) {
+			return &vm.Outcome{Err: te}, nil, nil
+		}
+		return nil, nil, err
+	}
+	return b.run(ctx, tx, caller, name, info.CodeHash, kind, fn, args, gasLimit, timeNs, pre)
+}
+
+// run runs code h as contract name (see call and callWith).
+func (b *blockContracts) run(ctx context.Context, tx crypto.Hash, caller crypto.Address, name string, h crypto.Hash, kind byte, fn string, args []byte, gasLimit uint64, timeNs int64, pre []vm.Transfer) (*vm.Outcome, *callEffects, error) {
 	ov := vm.NewOverlay(b)
+	ov.Transfers = append(ov.Transfers, pre...)
 	env := vm.Env{Contract: name, Self: vm.ContractAddress(name), Caller: caller, TxHash: tx, Height: b.x.height, Time: timeNs}
 	out, err := b.eng.Call(ctx, b.scope, ov, b, h, env, kind, fn, args, gasLimit)
 	if err != nil {
@@ -298,7 +316,7 @@ func (b *blockContracts) instantiate(ctx context.Context, tx crypto.Hash, caller
 		return nil, nil, types.Errf(types.CodeNotFound, "no code %s deployed", h)
 	}
 	info := &types.ContractInfo{Name: name, CodeHash: h, Owner: owner, Created: b.x.height, Updated: b.x.height}
-	out, fx, err := b.run(ctx, tx, caller, name, h, vm.KindInit, "", args, gasLimit, timeNs)
+	out, fx, err := b.run(ctx, tx, caller, name, h, vm.KindInit, "", args, gasLimit, timeNs, nil)
 	if err != nil || out.Err != nil {
 		return out, nil, err
 	}
@@ -323,4 +341,142 @@ func (b *blockContracts) upgrade(sender crypto.Address, name string, h crypto.Ha
 	}
 	info.CodeHash, info.Updated = h, b.x.height
 	return []Write{{Key: types.ContractInfoKey(name), Value: info.Encode()}}, nil
+}
+
+// MayDeploy is the rule for who may deploy contract code: the accounts the
+// genesis parameter contract_deployers lists, or every account when it
+// lists none.
+func MayDeploy(p types.Params, a crypto.Address) error {
+	if len(p.ContractDeployers) == 0 {
+		return nil
+	}
+	for _, d := range p.ContractDeployers {
+		if d == a {
+			return nil
+		}
+	}
+	return types.Errf(types.CodeInvalid, "account %s may not deploy contracts (not in contract_deployers)", a)
+}
+
+var (
+	defaultEngineOnce sync.Once
+	defaultEngine     *vm.Engine
+	defaultEngineErr  error
+)
+
+// DefaultEngine is the process's shared contract engine (default limits),
+// used when Options.Contracts is nil.
+func DefaultEngine() (*vm.Engine, error) {
+	defaultEngineOnce.Do(func() {
+		defaultEngine, defaultEngineErr = vm.New(context.Background(), vm.Config{})
+	})
+	return defaultEngine, defaultEngineErr
+}
+
+// blockContracts returns the block's contract side, starting it at the
+// block's first contract transaction.
+func (x *executor) blockContracts() (*blockContracts, error) {
+	if x.contracts != nil {
+		return x.contracts, nil
+	}
+	eng := x.engine
+	if eng == nil {
+		var err error
+		if eng, err = DefaultEngine(); err != nil {
+			return nil, fmt.Errorf("contract engine: %w", err)
+		}
+	}
+	cr, ok := x.r.(ContractReader)
+	if !ok {
+		return nil, fmt.Errorf("contract transactions need a state reader that scans and reads history (%T does not)", x.r)
+	}
+	x.contracts = newBlockContracts(x, eng, cr)
+	return x.contracts, nil
+}
+
+func (x *executor) closeContracts() {
+	if x.contracts != nil {
+		x.contracts.close(context.Background())
+	}
+}
+
+// contractTx applies a contract transaction (apply has checked its nonce).
+// A call's effects reach the cache only when it succeeded; then the
+// sender's account is read again, since the call (its funds, a contract's
+// transfer to the sender) may have changed its balance, and written once
+// with the nonce bumped. A failed call returns its gas in the contract
+// section along with the error.
+func (x *executor) contractTx(tx *types.Tx, h crypto.Hash, sender types.Account, senderKey []byte) ([]Write, uint64, *types.ContractResult, error) {
+	ctx := context.Background()
+	from := tx.Sender.Address()
+	b, err := x.blockContracts()
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	timeNs := x.timeMs * int64(time.Millisecond)
+	var (
+		writes []Write
+		out    *vm.Outcome
+		fx     *callEffects
+	)
+	switch p := tx.Payload.(type) {
+	case *types.ContractDeploy:
+		if err := MayDeploy(x.params, from); err != nil {
+			return nil, 0, nil, err
+		}
+		if _, writes, err = b.deploy(ctx, p.Code); err != nil {
+			return nil, 0, nil, err
+		}
+	case *types.ContractUpgrade:
+		if writes, err = b.upgrade(from, p.Name, p.CodeHash); err != nil {
+			return nil, 0, nil, err
+		}
+	case *types.ContractInstantiate:
+		if out, fx, err = b.instantiate(ctx, h, from, p.Name, p.CodeHash, p.Owner, p.Args, p.GasLimit, timeNs); err != nil {
+			return nil, 0, nil, err
+		}
+	case *types.ContractInvoke:
+		if p.Funds > sender.Balance {
+			return nil, 0, nil, types.Errf(types.CodeInsufficientBalance, "balance %d, funds %d", sender.Balance, p.Funds)
+		}
+		var funds []vm.Transfer
+		if p.Funds > 0 {
+			funds = []vm.Transfer{{From: from, To: types.ContractAddress(p.Name), Amount: p.Funds}}
+		}
+		if out, fx, err = b.callWith(ctx, h, from, p.Name, vm.KindInvoke, p.Function, p.Args, p.GasLimit, timeNs, funds); err != nil {
+			return nil, 0, nil, err
+		}
+	default:
+		return nil, 0, nil, types.Errf(types.CodeUnknownType, "unknown payload %T", p)
+	}
+	var result *types.ContractResult
+	if out != nil {
+		result = &types.ContractResult{GasUsed: out.GasUsed}
+		if out.Err != nil {
+			var te *types.TxError
+			if !errors.As(out.Err, &te) {
+				return nil, 0, nil, fmt.Errorf("contract call: %w", out.Err)
+			}
+			return nil, 0, result, te
+		}
+		result.Events = fx.Events
+		writes = fx.Writes
+	}
+	// The transaction succeeded: its effects go into the cache, then the
+	// sender's account as they left it, with the nonce bumped.
+	kept := writes[:0:0]
+	for _, w := range writes {
+		x.cache[string(w.Key)] = &entry{raw: w.Value, found: true}
+		if string(w.Key) != string(senderKey) {
+			kept = append(kept, w)
+		}
+	}
+	sender, _, err = x.account(from)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	sender.Nonce++
+	kept = append(kept, Write{Key: senderKey, Value: sender.Encode()})
+	x.cache[string(senderKey)] = &entry{raw: sender.Encode(), found: true}
+	return kept, 0, result, nil
 }

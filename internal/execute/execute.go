@@ -13,7 +13,9 @@
 //  3. not a replay: its hash is not already committed, nor earlier in this block
 //  4. nonce = sender's nonce + 1
 //  5. type rules: transfer amount <= balance; kv.put/kv.delete expect_version
-//     matches; kv.delete of a live key; the payment-field rules (fields.go)
+//     matches; kv.delete of a live key; the payment-field rules (fields.go);
+//     the contract rules (contracts.go: who may deploy, code accepted,
+//     instances, the call itself within its gas limit)
 //
 // Before the first transaction, the chain takes the steps payment fields
 // due at the block's height call for (expiry, settlement; fields.go): they
@@ -49,6 +51,7 @@ import (
 	"sync"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/vm"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -84,6 +87,11 @@ type Options struct {
 	Verified func(crypto.Hash) bool
 	// SkipSignatures trusts every signature (benchmarks only).
 	SkipSignatures bool
+	// Contracts is the engine that runs contract code; nil uses one shared
+	// by the process (DefaultEngine). Any engine with the default limits
+	// gives the same results; a node passes its own, warmed with the
+	// chain's code.
+	Contracts *vm.Engine
 }
 
 // InvalidTxError is a transaction that no valid block may carry (rules 1, 2
@@ -115,25 +123,28 @@ func invalidInBlock(c types.Code) bool {
 	return false
 }
 
-// Block executes a received block's txs at height on r. A tx no valid block
+// Block executes a received block's txs at height on r, as a block of time
+// timeMs (Unix milliseconds: what contracts see as the time). A tx no valid block
 // may carry is an *InvalidTxError; any other error means the state could not
 // be read. Every other bad transaction is a failed receipt.
-func Block(r Reader, chainID string, p types.Params, height uint64, txs []*types.Tx, opt Options) (*Result, error) {
-	res, _, _, err := run(r, chainID, p, height, txs, opt, false)
+func Block(r Reader, chainID string, p types.Params, height uint64, timeMs int64, txs []*types.Tx, opt Options) (*Result, error) {
+	res, _, _, err := run(r, chainID, p, height, timeMs, txs, opt, false)
 	return res, err
 }
 
 // Select executes txs as a proposer: a tx no valid block may carry is left
 // out (and listed in dropped) rather than failing the block. A left-out tx
 // changes nothing, so res is exactly Block's result for kept.
-func Select(r Reader, chainID string, p types.Params, height uint64, txs []*types.Tx, opt Options) (kept []*types.Tx, dropped []Dropped, res *Result, err error) {
-	res, kept, dropped, err = run(r, chainID, p, height, txs, opt, true)
+func Select(r Reader, chainID string, p types.Params, height uint64, timeMs int64, txs []*types.Tx, opt Options) (kept []*types.Tx, dropped []Dropped, res *Result, err error) {
+	res, kept, dropped, err = run(r, chainID, p, height, timeMs, txs, opt, true)
 	return kept, dropped, res, err
 }
 
-func run(r Reader, chainID string, p types.Params, height uint64, txs []*types.Tx, opt Options, drop bool) (*Result, []*types.Tx, []Dropped, error) {
+func run(r Reader, chainID string, p types.Params, height uint64, timeMs int64, txs []*types.Tx, opt Options, drop bool) (*Result, []*types.Tx, []Dropped, error) {
 	sigOK := verifySignatures(txs, opt)
-	x := &executor{r: r, chainID: chainID, height: height, cache: make(map[string]*entry, 2*len(txs)), seen: make(map[crypto.Hash]bool, len(txs))}
+	x := &executor{r: r, chainID: chainID, params: p, height: height, timeMs: timeMs, engine: opt.Contracts,
+		cache: make(map[string]*entry, 2*len(txs)), seen: make(map[crypto.Hash]bool, len(txs))}
+	defer x.closeContracts()
 	res := &Result{Receipts: make([]*types.Receipt, 0, len(txs)), Accounts: make([][]crypto.Address, 0, len(txs)), Writes: make([]Write, 0, 2*len(txs))}
 	kept := txs
 	if drop {
@@ -159,7 +170,7 @@ func run(r Reader, chainID string, p types.Params, height uint64, txs []*types.T
 		}
 		var writes []Write
 		if err == nil {
-			writes, rc.Version, err = x.apply(tx, h)
+			writes, rc.Version, rc.Contract, err = x.apply(tx, h)
 		}
 		if err != nil {
 			var te *types.TxError
@@ -174,6 +185,9 @@ func run(r Reader, chainID string, p types.Params, height uint64, txs []*types.T
 				continue
 			}
 			rc.Code, rc.Reason = te.Code, te.Error()
+			if rc.Contract != nil {
+				rc.Contract.Events = nil // a failed call's events are discarded
+			}
 		} else {
 			rc.OK = true
 			x.seen[h] = true
@@ -201,6 +215,16 @@ func involved(tx *types.Tx) []crypto.Address {
 			}
 		}
 		return out
+	}
+	var contract string
+	switch p := tx.Payload.(type) {
+	case *types.ContractInvoke:
+		contract = p.Name
+	case *types.ContractInstantiate:
+		contract = p.Name
+	}
+	if contract != "" {
+		return []crypto.Address{from, types.ContractAddress(contract)}
 	}
 	return []crypto.Address{from}
 }
@@ -257,9 +281,15 @@ type entry struct {
 type executor struct {
 	r       Reader
 	chainID string
+	params  types.Params
 	height  uint64
+	timeMs  int64
 	cache   map[string]*entry // reads and writes of this block, by state key
 	seen    map[crypto.Hash]bool
+	// engine runs contracts (nil: DefaultEngine); contracts is the block's
+	// contract side, started by the block's first contract transaction.
+	engine    *vm.Engine
+	contracts *blockContracts
 }
 
 func (x *executor) get(key []byte) (*entry, error) {
@@ -302,17 +332,29 @@ func (x *executor) checkReplay(h crypto.Hash) error {
 	return nil
 }
 
-// apply checks the stateful rules and returns the tx's writes. Nothing is
-// written to the cache until every check passed.
-func (x *executor) apply(tx *types.Tx, h crypto.Hash) ([]Write, uint64, error) {
+// apply checks the stateful rules and returns the tx's writes, the key
+// version a kv write made, and the contract section of the receipt (set for
+// calls, failed ones included). Nothing is written to the cache until every
+// check passed.
+func (x *executor) apply(tx *types.Tx, h crypto.Hash) ([]Write, uint64, *types.ContractResult, error) {
 	from := tx.Sender.Address()
 	sender, senderKey, err := x.account(from)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	if tx.Nonce != sender.Nonce+1 {
-		return nil, 0, types.Errf(types.CodeBadNonce, "nonce %d, expected %d", tx.Nonce, sender.Nonce+1)
+		return nil, 0, nil, types.Errf(types.CodeBadNonce, "nonce %d, expected %d", tx.Nonce, sender.Nonce+1)
 	}
+	switch tx.Payload.(type) {
+	case *types.ContractDeploy, *types.ContractInstantiate, *types.ContractInvoke, *types.ContractUpgrade:
+		return x.contractTx(tx, h, sender, senderKey)
+	}
+	writes, version, err := x.applyNative(tx, h, from, sender, senderKey)
+	return writes, version, nil, err
+}
+
+// applyNative applies the transaction types that run no contract code.
+func (x *executor) applyNative(tx *types.Tx, h crypto.Hash, from crypto.Address, sender types.Account, senderKey []byte) ([]Write, uint64, error) {
 	sender.Nonce++
 	var writes []Write
 	var version uint64

@@ -2,10 +2,13 @@ package execute
 
 import (
 	"fmt"
+	"sort"
 	"testing"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/state"
 	"github.com/cairn-db/cairn/internal/txfixtures"
+	"github.com/cairn-db/cairn/internal/vm"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -18,6 +21,41 @@ func (m mapReader) Get(key []byte) ([]byte, bool, error) {
 }
 
 func (m mapReader) TxCommitted(crypto.Hash) (bool, error) { return false, nil }
+
+// Scan visits the map's keys in order (a ContractReader, for contracts'
+// range reads).
+func (m mapReader) Scan(start, end []byte, fn func(key, value []byte) (bool, error)) error {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if k >= string(start) && k < string(end) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if more, err := fn([]byte(k), m[k]); err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// HistoryNewest: a map keeps no history.
+func (m mapReader) HistoryNewest([]byte, int) ([]state.Version, error) { return nil, nil }
+
+// mustContractKey returns a contract key's entry as written.
+func mustContractKey(t *testing.T, writes map[string][]byte, name, key string) *types.ContractEntry {
+	t.Helper()
+	raw, ok := writes[string(types.ContractKey(name, []byte(key)))]
+	if !ok {
+		t.Fatalf("contract %s key %q not written", name, key)
+	}
+	e, err := types.DecodeContractEntry(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
 
 // effects says what each registered type must write, beyond the sender's
 // account (checked for every type). A new type needs an entry:
@@ -90,6 +128,47 @@ var effects = map[types.TxType]func(t *testing.T, tx *types.Tx, rc *types.Receip
 			t.Errorf("field.dispute: pending %+v, want the balances of payment %d", f.Pending, p.Payment.Seq)
 		}
 	},
+	types.TxContractDeploy: func(t *testing.T, _ *types.Tx, rc *types.Receipt, writes map[string][]byte) {
+		if code, ok := writes[string(types.ContractCodeKey(txfixtures.ContractCodeHash()))]; !ok || vm.CodeHash(code) != txfixtures.ContractCodeHash() {
+			t.Errorf("contract.deploy: code not stored under its hash")
+		}
+		if rc.Contract != nil || len(writes) != 2 {
+			t.Errorf("contract.deploy: contract section %+v, %d keys written (want code and sender)", rc.Contract, len(writes))
+		}
+	},
+	types.TxContractInstantiate: func(t *testing.T, tx *types.Tx, rc *types.Receipt, writes map[string][]byte) {
+		info, err := types.DecodeContractInfo(writes[string(types.ContractInfoKey(txfixtures.ContractName))])
+		if err != nil || info.CodeHash != txfixtures.ContractCodeHash() || info.Owner != tx.Sender.Address() || info.Created != info.Updated {
+			t.Errorf("contract.instantiate: info %+v, %v", info, err)
+		}
+		if e := mustContractKey(t, writes, txfixtures.ContractName, "k"); string(e.Value) != "v" || e.TxHash != tx.Hash() {
+			t.Errorf("contract.instantiate: Init wrote %+v", e)
+		}
+		if rc.Contract == nil || rc.Contract.GasUsed == 0 {
+			t.Errorf("contract.instantiate: contract section %+v", rc.Contract)
+		}
+	},
+	types.TxContractInvoke: func(t *testing.T, tx *types.Tx, rc *types.Receipt, writes map[string][]byte) {
+		p := tx.Payload.(*types.ContractInvoke)
+		if e := mustContractKey(t, writes, p.Name, "k"); e.TxHash != tx.Hash() {
+			t.Errorf("contract.invoke: entry %+v", e)
+		}
+		if acc := mustAccount(t, writes, types.ContractAddress(p.Name)); acc.Balance != p.Funds {
+			t.Errorf("contract.invoke: contract balance %d, want the funds %d", acc.Balance, p.Funds)
+		}
+		if acc := mustAccount(t, writes, tx.Sender.Address()); acc.Balance != txfixtures.Balance-250-txfixtures.FieldDeposit-p.Funds {
+			t.Errorf("contract.invoke: sender balance %d, funds not taken once", acc.Balance)
+		}
+		if rc.Contract == nil || rc.Contract.GasUsed == 0 || rc.Contract.GasUsed > p.GasLimit {
+			t.Errorf("contract.invoke: contract section %+v", rc.Contract)
+		}
+	},
+	types.TxContractUpgrade: func(t *testing.T, tx *types.Tx, _ *types.Receipt, writes map[string][]byte) {
+		info, err := types.DecodeContractInfo(writes[string(types.ContractInfoKey(txfixtures.ContractName))])
+		if err != nil || info.Updated <= info.Created {
+			t.Errorf("contract.upgrade: info %+v, %v", info, err)
+		}
+	},
 	types.TxFieldClose: func(t *testing.T, tx *types.Tx, _ *types.Receipt, writes map[string][]byte) {
 		p := tx.Payload.(*types.FieldClose)
 		f := mustField(t, writes, p.FieldID)
@@ -152,7 +231,7 @@ func TestEveryTypeExecutes(t *testing.T) {
 			t.Errorf("%s: no expected effect in this test: say what the type writes", name)
 			continue
 		}
-		res, err := Block(state, txfixtures.ChainID, types.DefaultParams(), uint64(i+1), []*types.Tx{tx}, Options{})
+		res, err := Block(state, txfixtures.ChainID, types.DefaultParams(), uint64(i+1), 1_700_000_000_000, []*types.Tx{tx}, Options{})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

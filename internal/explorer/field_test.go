@@ -28,7 +28,7 @@ func fixtureFieldChain(t *testing.T) (*apitest.Chain, []*types.Tx, string) {
 	txs := txfixtures.Txs(t, apitest.ChainID, c.Users[0], 1)
 	c.CommitBlock(txs[:4]...)
 	var fields []*types.Tx
-	for _, tx := range txs[4:] {
+	for _, tx := range txs[4:9] {
 		c.CommitBlock(tx)
 		fields = append(fields, tx)
 	}

@@ -33,6 +33,12 @@ type AuditReport struct {
 	BadAt    uint64 `json:"first_bad_height,omitempty"`
 	Problem  string `json:"problem,omitempty"`
 	Replayed bool   `json:"replayed"`
+	// What a pruned ledger still holds, and so what was checked: headers
+	// and certificates from 1, bodies (transactions, receipts, tx and
+	// results roots) from BodiesFrom, state roots from StateFrom. Both are
+	// 0 (everything) on an archive ledger.
+	BodiesFrom uint64 `json:"bodies_from"`
+	StateFrom  uint64 `json:"state_from"`
 }
 
 // Audit re-derives from disk every block hash, parent link, tx root, results
@@ -41,14 +47,18 @@ type AuditReport struct {
 // reason text is outside the results root, so no audit vouches for it.
 func (l *Ledger) Audit(ctx context.Context, opt AuditOptions) (*AuditReport, error) {
 	head := l.Head()
-	rep := &AuditReport{OK: true}
-	fail := func(h uint64, format string, args ...any) (*AuditReport, error) {
-		rep.OK, rep.BadAt, rep.Problem = false, h, fmt.Sprintf(format, args...)
-		return rep, nil
-	}
+	kept := l.Retained()
+	rep := &AuditReport{OK: true, BodiesFrom: kept.BodiesFrom, StateFrom: kept.StateFrom}
 	base, _ := l.SyncBase()
 	if opt.Replay && base > 0 {
 		return nil, fmt.Errorf("audit: a replay needs the chain from genesis; this ledger joined from a snapshot at height %d", base)
+	}
+	if opt.Replay && (kept.BodiesFrom > 1 || kept.StateFrom > 0) {
+		return nil, fmt.Errorf("audit: a replay re-executes every block from genesis, and this ledger is pruned (bodies from height %d, state from %d)", kept.BodiesFrom, kept.StateFrom)
+	}
+	fail := func(h uint64, format string, args ...any) (*AuditReport, error) {
+		rep.OK, rep.BadAt, rep.Problem = false, h, fmt.Sprintf(format, args...)
+		return rep, nil
 	}
 	var replay *Ledger
 	if opt.Replay {
@@ -121,16 +131,30 @@ func (l *Ledger) Audit(ctx context.Context, opt AuditOptions) (*AuditReport, err
 			return fail(h, "%v", err)
 		}
 		if h == base {
-			// The snapshot height: its certificate and state root above,
-			// no block body; the tree is checked below.
+			// The snapshot height: its certificate above, its tx hashes and
+			// state root here, no block body; the tree is checked below.
 			if bad := l.auditSyncedTxs(h, hdr); bad != "" {
 				return fail(h, "%s", bad)
 			}
-			if root, err := l.state.RootAt(h); err != nil || root != hdr.StateRoot {
-				return fail(h, "state root %s, state has %s (%v)", hdr.StateRoot, root, err)
+			if bad := l.auditStateRoot(h, hdr); bad != "" {
+				return fail(h, "%s", bad)
 			}
 			parent, parentTime = hash, hdr.Time
 			rep.Height, rep.Blocks = h, rep.Blocks+1
+			continue
+		}
+		parent, parentTime = hash, hdr.Time
+		if h < kept.BodiesFrom {
+			// Pruned body: the header and certificate are all there is.
+			if h >= kept.StateFrom {
+				if bad := l.auditStateRoot(h, hdr); bad != "" {
+					return fail(h, "%s", bad)
+				}
+			}
+			rep.Height, rep.Blocks = h, rep.Blocks+1
+			if opt.Progress != nil {
+				opt.Progress(h)
+			}
 			continue
 		}
 		blk, bad := l.auditTxs(h, hdr)
@@ -152,12 +176,10 @@ func (l *Ledger) Audit(ctx context.Context, opt AuditOptions) (*AuditReport, err
 		if root := types.ResultsRoot(rs); root != hdr.ResultsRoot {
 			return fail(h, "results root %s, receipts give %s", hdr.ResultsRoot, root)
 		}
-		root, err := l.state.RootAt(h)
-		if err != nil {
-			return fail(h, "state root unreadable: %v", err)
-		}
-		if root != hdr.StateRoot {
-			return fail(h, "state root %s, state has %s", hdr.StateRoot, root)
+		if h >= kept.StateFrom {
+			if bad := l.auditStateRoot(h, hdr); bad != "" {
+				return fail(h, "%s", bad)
+			}
 		}
 		if replay != nil {
 			p, err := replay.Validate(blk, execute.Options{})
@@ -176,7 +198,6 @@ func (l *Ledger) Audit(ctx context.Context, opt AuditOptions) (*AuditReport, err
 				return fail(h, "replay: %v", err)
 			}
 		}
-		parent, parentTime = hash, hdr.Time
 		rep.Height, rep.Blocks, rep.Txs = h, rep.Blocks+1, rep.Txs+uint64(len(blk.Txs))
 		if opt.Progress != nil {
 			opt.Progress(h)
@@ -190,8 +211,13 @@ func (l *Ledger) Audit(ctx context.Context, opt AuditOptions) (*AuditReport, err
 	if replay != nil {
 		// Execution is deterministic, so the replayed state records (tree
 		// nodes, roots, latest values, every history version) must equal
-		// ours byte for byte.
-		if bad, err := sameKeyspace(l.db, replay.db, stateLo, stateHi); err != nil {
+		// ours byte for byte. A ledger that keeps pruning records has more
+		// than a replay writes; then the latest values are compared.
+		lo, hi := stateLo, stateHi
+		if l.state.Tracking() {
+			lo, hi = latestLo, latestHi
+		}
+		if bad, err := sameKeyspace(l.db, replay.db, lo, hi); err != nil {
 			return nil, fmt.Errorf("audit: %w", err)
 		} else if bad != "" {
 			return fail(head.Height, "state records differ from replay: %s", bad)
@@ -202,6 +228,21 @@ func (l *Ledger) Audit(ctx context.Context, opt AuditOptions) (*AuditReport, err
 
 // The state package keeps all its records under the prefix 's'.
 var stateLo, stateHi = []byte{'s'}, []byte{'t'}
+
+// Its latest values are under 's' 'l'.
+var latestLo, latestHi = []byte{'s', 'l'}, []byte{'s', 'm'}
+
+// auditStateRoot checks the stored state root at h against the header's.
+func (l *Ledger) auditStateRoot(h uint64, hdr *types.Header) string {
+	root, err := l.state.RootAt(h)
+	if err != nil {
+		return fmt.Sprintf("state root unreadable: %v", err)
+	}
+	if root != hdr.StateRoot {
+		return fmt.Sprintf("state root %s, state has %s", hdr.StateRoot, root)
+	}
+	return ""
+}
 
 // sameKeyspace compares two databases over [lo, hi) and describes the first
 // difference ("" when equal).
@@ -254,7 +295,7 @@ func (l *Ledger) auditTxs(h uint64, hdr *types.Header) (*types.Block, string) {
 	}
 	blk := &types.Block{Header: *hdr, Txs: make([]*types.Tx, len(hs))}
 	for i, th := range hs {
-		tx, loc, err := l.store.Tx(th)
+		tx, loc, err := l.store.BlockTx(h, uint32(i), th)
 		if err != nil {
 			return nil, fmt.Sprintf("tx %d (%s): %v", i, th, err)
 		}
@@ -265,7 +306,10 @@ func (l *Ledger) auditTxs(h uint64, hdr *types.Header) (*types.Block, string) {
 				return nil, fmt.Sprintf("tx %d: index says it is at %d/%d", i, loc.Height, loc.Index)
 			}
 			first, err := l.store.TxHashes(loc.Height)
-			if err != nil || int(loc.Index) >= len(first) || first[loc.Index] != th {
+			if _, pruned := HeightPruned(err); pruned {
+				// The first inclusion's body is pruned; its hash index
+				// still names a height below this one, as it must.
+			} else if err != nil || int(loc.Index) >= len(first) || first[loc.Index] != th {
 				return nil, fmt.Sprintf("tx %d: index points to %d/%d, which holds another tx", i, loc.Height, loc.Index)
 			}
 		}

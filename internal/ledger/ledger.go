@@ -15,6 +15,7 @@
 package ledger
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,7 @@ import (
 	"github.com/cairn-db/cairn/internal/execute"
 	"github.com/cairn-db/cairn/internal/state"
 	"github.com/cairn-db/cairn/internal/store"
+	"github.com/cairn-db/cairn/internal/vm"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -45,9 +47,15 @@ type Options struct {
 	CacheBytes int64
 	// NodeCacheSize bounds the state tree's in-memory node cache.
 	NodeCacheSize int
+	// Prunable keeps the records pruning needs (see Prune) from the next
+	// height on; once a ledger has kept them it keeps them.
+	Prunable bool
 	// Logger receives Pebble's errors (its routine info lines are dropped).
 	// Nil discards everything.
 	Logger *slog.Logger
+	// ContractCacheDir, if set, keeps contracts' compiled code on disk, so
+	// a restarted node need not compile its chain's code again.
+	ContractCacheDir string
 }
 
 // pebbleLogger adapts slog to Pebble's logger. Fatalf must not return, as
@@ -86,9 +94,15 @@ type Ledger struct {
 	genesis *types.Genesis
 	vals    *types.ValidatorSet
 	cache   *pebble.Cache
+	// contracts runs contract code for every execution of this ledger; it
+	// has compiled the chain's code since Open (warmContracts).
+	contracts *vm.Engine
 
 	commitMu sync.Mutex
 	head     atomic.Pointer[Head]
+	// writeMu orders a commit's batch against a prune step's (state
+	// requires it: its rebirth check must see every deletion before it).
+	writeMu sync.Mutex
 	// base is the snapshot height a state-synced ledger joined from (0:
 	// it holds the chain from genesis); statesync.go.
 	base atomic.Uint64
@@ -125,8 +139,19 @@ func Open(opts Options, g *types.Genesis) (*Ledger, error) {
 		cache.Unref()
 		return nil, fmt.Errorf("open ledger %s: %w", opts.Dir, err)
 	}
-	l := &Ledger{db: db, store: store.New(db), genesis: g, vals: vals, cache: cache}
-	if err := l.init(gh, opts); err != nil {
+	eng, err := vm.New(context.Background(), vm.Config{CacheDir: opts.ContractCacheDir})
+	if err != nil {
+		_ = db.Close()
+		cache.Unref()
+		return nil, fmt.Errorf("open ledger: contract engine: %w", err)
+	}
+	l := &Ledger{db: db, store: store.New(db), genesis: g, vals: vals, cache: cache, contracts: eng}
+	err = l.init(gh, opts)
+	if err == nil {
+		err = l.warmContracts()
+	}
+	if err != nil {
+		_ = eng.Close(context.Background())
 		_ = db.Close()
 		cache.Unref()
 		return nil, err
@@ -134,12 +159,34 @@ func Open(opts Options, g *types.Genesis) (*Ledger, error) {
 	return l, nil
 }
 
+// warmContracts compiles every deployed code (and runs its start-up) now,
+// so that the first block calling a contract after a restart costs what it
+// cost before: results never depend on it, only time.
+func (l *Ledger) warmContracts() error {
+	start, end := types.ContractCodeRange()
+	return l.state.Scan(start, end, func(k, code []byte) (bool, error) {
+		if err := l.contracts.Warm(context.Background(), code); err != nil {
+			return false, fmt.Errorf("open ledger: contract code %x: %w", k[1:], err)
+		}
+		return true, nil
+	})
+}
+
+// Contracts returns the engine that runs this ledger's contracts (for
+// read-only queries).
+func (l *Ledger) Contracts() *vm.Engine { return l.contracts }
+
 func (l *Ledger) init(gh crypto.Hash, opts Options) error {
-	st, err := state.Open(l.db, state.Options{NodeCacheSize: opts.NodeCacheSize})
+	// Contracts read their keys' history during execution, so every node
+	// keeps all of it, pruned or not.
+	st, err := state.Open(l.db, state.Options{NodeCacheSize: opts.NodeCacheSize, Track: opts.Prunable, KeepHistory: types.IsContractKey})
 	if err != nil {
 		return fmt.Errorf("open state: %w", err)
 	}
 	l.state = st
+	if err := l.store.LoadRetention(); err != nil {
+		return fmt.Errorf("open ledger: %w", err)
+	}
 	stored, err := l.store.GenesisHash()
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -214,6 +261,7 @@ func (l *Ledger) Close() error {
 	defer l.commitMu.Unlock()
 	err := l.db.Close()
 	l.cache.Unref()
+	_ = l.contracts.Close(context.Background())
 	if err != nil {
 		return fmt.Errorf("close ledger: %w", err)
 	}
@@ -272,7 +320,7 @@ type Prepared struct {
 // execute runs txs as the next block. A proposer's run (propose) leaves out
 // the txs no valid block may carry and returns the ones it kept; a received
 // block's run fails on the first of them.
-func (l *Ledger) execute(height uint64, txs []*types.Tx, opt execute.Options, propose bool) (*Prepared, []*types.Tx, error) {
+func (l *Ledger) execute(height uint64, timeMs int64, txs []*types.Tx, opt execute.Options, propose bool) (*Prepared, []*types.Tx, error) {
 	head := l.head.Load()
 	if height != head.Height+1 {
 		return nil, nil, fmt.Errorf("execute height %d: head is at %d", height, head.Height)
@@ -280,10 +328,13 @@ func (l *Ledger) execute(height uint64, txs []*types.Tx, opt execute.Options, pr
 	var res *execute.Result
 	var dropped []execute.Dropped
 	var err error
+	if opt.Contracts == nil {
+		opt.Contracts = l.contracts
+	}
 	if propose {
-		txs, dropped, res, err = execute.Select(l, l.genesis.ChainID, l.genesis.Params, height, txs, opt)
+		txs, dropped, res, err = execute.Select(l, l.genesis.ChainID, l.genesis.Params, height, timeMs, txs, opt)
 	} else {
-		res, err = execute.Block(l, l.genesis.ChainID, l.genesis.Params, height, txs, opt)
+		res, err = execute.Block(l, l.genesis.ChainID, l.genesis.Params, height, timeMs, txs, opt)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("block %d: %w", height, err)
@@ -304,7 +355,7 @@ func (l *Ledger) Propose(txs []*types.Tx, round uint32, timeMs int64, proposer c
 	if timeMs < head.Time {
 		timeMs = head.Time // block time never goes backwards
 	}
-	p, txs, err := l.execute(head.Height+1, txs, opt, true)
+	p, txs, err := l.execute(head.Height+1, timeMs, txs, opt, true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -357,7 +408,7 @@ func (l *Ledger) Validate(b *types.Block, opt execute.Options) (*Prepared, error
 	if err := l.CheckHeader(b); err != nil {
 		return nil, err
 	}
-	p, _, err := l.execute(b.Header.Height, b.Txs, opt, false)
+	p, _, err := l.execute(b.Header.Height, b.Header.Time, b.Txs, opt, false)
 	if err != nil {
 		return nil, err
 	}
@@ -392,6 +443,8 @@ func (l *Ledger) Commit(b *types.Block, cert *types.Certificate, p *Prepared) er
 	} else if err := l.CheckHeader(b); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
 	batch := l.db.NewBatch()
 	defer batch.Close()
 	if err := store.StageBlock(batch, b, cert, p.Result.Receipts, p.Result.Accounts); err != nil {

@@ -256,6 +256,9 @@ func (r *Restorer) Finish() error {
 		return fmt.Errorf("restore: state root %s from %d keys, the certified header %d says %s",
 			root, r.loader.Keys(), r.target.Height, r.target.StateRoot)
 	}
+	if err := state.StageOldest(r.b, r.target.Height); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
 	if err := store.StageSyncHead(r.b, r.cert); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -306,7 +309,9 @@ func (l *Ledger) stageReplayBodies(b *pebble.Batch, blk *types.Block, receipts [
 // ledger holds the tx hashes but not the bodies: the hashes must give the
 // header's tx root and count, and each must be in the replay index.
 func (l *Ledger) auditSyncedTxs(h uint64, hdr *types.Header) string {
-	hs, err := l.store.TxHashes(h)
+	// The tx lists below the snapshot are kept though the bodies are not
+	// (the store's TxHashes answers them pruned).
+	hs, err := store.TxHashesIn(l.db, h)
 	if err != nil {
 		return fmt.Sprintf("tx list unreadable: %v", err)
 	}

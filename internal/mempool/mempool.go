@@ -570,6 +570,12 @@ func debit(p types.Payload) (uint64, error) {
 		return 0, nil
 	case *types.FieldClose, *types.FieldCloseUnilateral, *types.FieldChallenge, *types.FieldDispute:
 		return 0, nil // they take nothing from the sender; settlement pays out later
+	case *types.ContractInvoke:
+		// Its funds; what the contract itself pays the sender back is
+		// known only when it runs.
+		return p.Funds, nil
+	case *types.ContractDeploy, *types.ContractInstantiate, *types.ContractUpgrade:
+		return 0, nil // they move no funds
 	case nil:
 		return 0, types.Errf(types.CodeMalformed, "missing payload")
 	default:

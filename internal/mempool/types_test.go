@@ -36,6 +36,8 @@ func TestEveryTypeAdmitted(t *testing.T) {
 			want = p.Amount
 		case *types.FieldOpen:
 			want = p.Members[p.Index(p.Leader)].Deposit // the leader's own deposit
+		case *types.ContractInvoke:
+			want = p.Funds
 		}
 		if spend != want {
 			t.Errorf("%s: debit %d", tx.Type(), spend)

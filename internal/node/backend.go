@@ -34,11 +34,9 @@ func (n *Node) startAPI() error {
 	}
 	h := api.New(cfg)
 	n.http = api.NewHTTPServer(n.cfg.APIAddr, h, n.log)
-	if n.cfg.AllowFaults {
-		if err := n.startDebug(); err != nil {
-			ln.Close()
-			return err
-		}
+	if err := n.startDebug(); err != nil {
+		ln.Close()
+		return err
 	}
 	n.wg.Add(1)
 	go func() {
@@ -50,10 +48,12 @@ func (n *Node) startAPI() error {
 	return nil
 }
 
-// startDebug serves the fault switch on its own loopback listener
+// startDebug serves the admin endpoints (the checkpoint behind cairn
+// backup, and the fault switch in test mode) on their own loopback listener
 // (cfg.DebugAddr, checked by Config.Check) and writes the bound address to
-// HOME/debug.addr for devnet. It is never mounted on the public API: a page
-// or a client that can reach the API must not be able to stall the chain.
+// HOME/debug.addr for cairn backup and devnet. It is never mounted on the
+// public API: a page or a client that can reach the API must not be able
+// to stall the chain or write checkpoints.
 func (n *Node) startDebug() error {
 	ln, err := net.Listen("tcp", n.cfg.DebugAddr)
 	if err != nil {
@@ -75,9 +75,12 @@ func (n *Node) startDebug() error {
 		return fmt.Errorf("node: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/debug/faults", n.faultsHandler())
+	mux.Handle("/admin/checkpoint", n.checkpointHandler())
+	if n.cfg.AllowFaults {
+		mux.Handle("/debug/faults", n.faultsHandler())
+		n.log.Warn("fault switch listening", "addr", ln.Addr().String())
+	}
 	n.debug = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	n.log.Warn("fault switch listening", "addr", ln.Addr().String())
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -154,6 +157,7 @@ func (n *Node) Info() api.NodeInfo {
 	n.m.peers.Set(float64(connected))
 	st := n.pool.Stats()
 	info.Mempool = client.MempoolStatus{Txs: st.Txs, Bytes: st.Bytes}
+	info.P2PCertificate = n.certificateStatus()
 	if pos := n.position.Load(); pos != nil {
 		info.Consensus = client.ConsensusStatus{Height: pos.Height, Round: pos.Round, Step: pos.Step}
 	}

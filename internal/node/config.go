@@ -14,6 +14,7 @@ import (
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/api"
 	"github.com/cairn-db/cairn/internal/mempool"
+	"github.com/cairn-db/cairn/internal/p2p"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -123,11 +124,14 @@ func defaultAPILimits() APILimits {
 // apiConfig is the API's configuration for this node's limits on a chain
 // with params p. A single transaction's body may be twice max_tx_bytes
 // plus 64 KiB: its JSON form (hex, escapes) is larger than its encoding,
-// and anything beyond that cannot be a valid transaction.
+// and anything beyond that cannot be a valid transaction. A
+// contract.deploy, bounded by max_code_bytes instead, may need more: its
+// code in base64.
 func (c Config) apiConfig(p types.Params) api.Config {
 	l := c.API
+	maxCode, _ := p.ContractParams()
 	return api.Config{
-		MaxBodyBytes: 2*int64(p.MaxTxBytes) + 64<<10,
+		MaxBodyBytes: max(2*int64(p.MaxTxBytes), int64(maxCode)/3*4+4) + 64<<10,
 		ClientRate:   l.ClientRate, ClientBurst: l.ClientBurst, LimitLoopback: l.LimitLoopback,
 		MaxInFlight: l.MaxInFlight, MaxStreams: l.MaxStreams, MaxReplayBlocks: l.MaxReplayBlocks, MaxWaits: l.MaxWaits,
 	}
@@ -144,10 +148,11 @@ type Config struct {
 	Key     string `json:"key"`
 	DataDir string `json:"data_dir"`
 	APIAddr string `json:"api_addr"`
-	// DebugAddr is where the test-only fault switch (/debug/faults, with
-	// --unsafe-test-faults --faults) listens: never the public API, and
-	// always a loopback address, so that nothing off the machine can reach
-	// it. Port 0 picks a free port; the node writes the bound address to
+	// DebugAddr is the loopback admin listener: POST /admin/checkpoint
+	// (for cairn backup) always, and the test-only fault switch
+	// (/debug/faults, with --unsafe-test-faults --faults). Never the public
+	// API, and always a loopback address, so that nothing off the machine
+	// can reach it. Port 0 picks a free port; the node writes the bound address to
 	// HOME/debug.addr, where devnet's Cluster.SetFaults reads it.
 	DebugAddr string          `json:"debug_addr"`
 	P2PAddr   string          `json:"p2p_addr"`
@@ -166,6 +171,11 @@ type Config struct {
 	// StateSync is where this node fetches one with --state-sync.
 	Snapshot  SnapshotConfig  `json:"snapshot"`
 	StateSync StateSyncConfig `json:"state_sync"`
+	// Pruning says how much history the node keeps (ops.go, docs/operations.md).
+	Pruning PruningConfig `json:"pruning"`
+	// P2PCertificates sets the lifetime of the self-signed p2p TLS
+	// certificates and how long before expiry they are renewed.
+	P2PCertificates CertificateConfig `json:"p2p_certificates"`
 	// AllowFaults enables the fault-injection endpoints and flags. It is for
 	// tests and benchmarks only; a node refuses it unless also started with
 	// the --unsafe-test-faults flag.
@@ -183,6 +193,9 @@ func DefaultConfig(home string) Config {
 		Mempool: defaultMempool(),
 		API:     defaultAPILimits(),
 		Search:  SearchConfig{Enabled: true},
+		Pruning: PruningConfig{Interval: Duration{10 * time.Second}, BatchRecords: 5000},
+		P2PCertificates: CertificateConfig{Lifetime: Duration{p2p.DefaultCertLifetime}, RenewBefore: Duration{p2p.DefaultCertLifetime / 3},
+			WarnBefore: Duration{14 * 24 * time.Hour}},
 		Consensus: ConsensusConfig{
 			// The propose timeout must cover building and validating a full
 			// block (10,000 txs: about a second each on a busy 2-core
@@ -285,6 +298,12 @@ func (c Config) Check() error {
 	}
 	if c.Snapshot.Keep < 0 || c.Snapshot.ChunkBytes < 0 || c.Snapshot.ChunkBytes > 32<<20 {
 		errs = append(errs, "snapshot.keep must not be negative and snapshot.chunk_bytes must be between 0 and 32 MiB")
+	}
+	if err := c.Pruning.check(); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if err := c.P2PCertificates.check(); err != nil {
+		errs = append(errs, err.Error())
 	}
 	switch c.LogFormat {
 	case "", "text", "json":

@@ -75,8 +75,9 @@ func TestAPILimitsConfig(t *testing.T) {
 		ac.MaxWaits != d.MaxWaits || ac.MaxReplayBlocks != d.MaxReplayBlocks {
 		t.Fatalf("api limits %+v from %+v", ac, c.API)
 	}
-	if ac.MaxBodyBytes < int64(p.MaxTxBytes) || ac.MaxBodyBytes > 3*int64(p.MaxTxBytes) {
-		t.Fatalf("single-tx body limit %d for max_tx_bytes %d", ac.MaxBodyBytes, p.MaxTxBytes)
+	maxCode, _ := p.ContractParams()
+	if ac.MaxBodyBytes < int64(p.MaxTxBytes) || ac.MaxBodyBytes < int64(maxCode)*4/3 || ac.MaxBodyBytes > 3*int64(max(p.MaxTxBytes, maxCode)) {
+		t.Fatalf("single-tx body limit %d for max_tx_bytes %d, max_code_bytes %d", ac.MaxBodyBytes, p.MaxTxBytes, maxCode)
 	}
 	if err := os.WriteFile(filepath.Join(home, "config.json"), []byte(`{"name": "n0", "api": {"max_waits": -1}}`), 0o644); err != nil {
 		t.Fatal(err)

@@ -129,6 +129,7 @@ func (n *Node) onMessage(m p2p.Message) error {
 			n.log.Debug("undecodable consensus message", "from", n.vals.Validators[from].Name, "err", err)
 			return nil
 		}
+		n.peerHeight(msg)
 		return n.apply(n.engine.Step(nowMs(), consensus.Receive{From: from, Msg: msg}))
 	}
 	n.m.badMessages.Inc()
@@ -163,7 +164,7 @@ func (n *Node) apply(rd consensus.Ready) error {
 		if err := n.writeWAL(rd.WAL); err != nil {
 			return err
 		}
-		for _, o := range n.misbehave(rd.Messages) {
+		for _, o := range n.withhold(n.misbehave(rd.Messages)) {
 			ch := chConsensus
 			switch o.Msg.(type) {
 			case *consensus.BlockRequest, *consensus.BlockResponse, *consensus.Status:
@@ -236,6 +237,9 @@ func (n *Node) commit(c consensus.Commit) error {
 	}
 	clear(n.prepared)
 	n.afterCommitSnapshot(b.Header.Height)
+	if n.guard != nil {
+		n.guard.Committed(b.Header.Height)
+	}
 	var receipts []*types.Receipt
 	if p != nil {
 		receipts = p.Result.Receipts

@@ -27,11 +27,17 @@ type metrics struct {
 	evidence       prometheus.Counter
 	blockRequests  *prometheus.CounterVec
 	evidenceGossip *prometheus.CounterVec
+	pruned         *prometheus.CounterVec // ops.go
+	withheld       prometheus.Counter     // ops.go
 }
 
 func newMetrics() *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
+	m.pruned = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cairn_pruned_records_total", Help: "Records pruning deleted, by kind (nodes, versions, roots, bodies)."}, []string{"kind"})
+	m.withheld = prometheus.NewCounter(prometheus.CounterOpts{Name: "cairn_withheld_signatures_total", Help: "Own proposals and votes withheld under the signing floor."})
+	f(m.pruned)
+	f(m.withheld)
 	m.height = prometheus.NewGauge(prometheus.GaugeOpts{Name: "cairn_height", Help: "Last committed height."})
 	m.committedTxs = prometheus.NewCounter(prometheus.CounterOpts{Name: "cairn_committed_txs_total", Help: "Transactions committed (rate() gives tx/s)."})
 	m.failedTxs = prometheus.NewCounter(prometheus.CounterOpts{Name: "cairn_failed_txs_total", Help: "Committed transactions whose receipt is failed."})

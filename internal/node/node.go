@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,7 @@ import (
 	"github.com/cairn-db/cairn/internal/mempool"
 	"github.com/cairn-db/cairn/internal/p2p"
 	"github.com/cairn-db/cairn/internal/search"
+	"github.com/cairn-db/cairn/internal/signguard"
 	"github.com/cairn-db/cairn/internal/snapshot"
 	"github.com/cairn-db/cairn/internal/wal"
 	"github.com/cairn-db/cairn/types"
@@ -68,7 +70,8 @@ type Node struct {
 	m      *metrics
 	http   *http.Server
 	apiLn  net.Listener
-	debug  *http.Server // the fault switch's own listener (nil: none)
+	debug  *http.Server     // the loopback admin listener: checkpoints, and the fault switch in tests
+	guard  *signguard.Guard // the signing floor (nil: none); see ops.go
 
 	// Snapshots (snapshots.go); nil when snapshot.interval is 0.
 	snapshots     *snapshot.Store
@@ -129,7 +132,11 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 			n.closeAll()
 		}
 	}()
-	if n.ledger, err = ledger.Open(ledger.Options{Dir: LedgerDir(cfg), Logger: log}, g); err != nil {
+	if n.ledger, err = ledger.Open(ledger.Options{Dir: LedgerDir(cfg), Logger: log, Prunable: cfg.Pruning.StateHeights > 0,
+		ContractCacheDir: filepath.Join(filepath.Dir(LedgerDir(cfg)), "contract-cache")}, g); err != nil {
+		return nil, err
+	}
+	if err := n.openGuard(); err != nil {
 		return nil, err
 	}
 	mc := mempool.DefaultConfig(g.ChainID, g.Params)
@@ -157,6 +164,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	if err := n.openEngine(); err != nil {
 		return nil, err
 	}
+	n.registerOpsMetrics()
 	ok = true
 	return n, nil
 }
@@ -184,6 +192,7 @@ func (n *Node) openTransport() error {
 		Key: n.key, ListenAddr: n.cfg.P2PAddr, Peers: peers, Allowed: allowed,
 		NetworkID: n.genesis.ChainID, Logger: n.log.With("component", "p2p"),
 		QueueSize: 4096, MaxMessageBytes: n.genesis.Params.MaxBlockBytes + (1 << 20),
+		CertLifetime: n.cfg.P2PCertificates.Lifetime.Duration, CertRenewBefore: n.cfg.P2PCertificates.RenewBefore.Duration,
 	})
 	if err != nil {
 		return fmt.Errorf("node: transport: %w", err)
@@ -294,6 +303,10 @@ func (n *Node) Run(ctx context.Context) error {
 			defer n.wg.Done()
 			n.snapshotTaker.Run(ctx)
 		}()
+	}
+	if !n.cfg.Pruning.retention().Archive() {
+		n.wg.Add(1)
+		go n.pruneLoop(ctx)
 	}
 	if n.index != nil {
 		n.wg.Add(1)

@@ -18,23 +18,24 @@ import (
 // endpoint speaking something else fails the handshake instead of the framing.
 const alpnProtocol = "cairn-p2p/1"
 
-// selfSignedCert makes a TLS certificate for key. Nothing checks its
-// signature, names or dates: in TLS 1.3 the CertificateVerify message proves
-// the peer holds the private key of the certificate's public key, and that
-// public key is the whole identity we check. The certificate is only the
-// envelope TLS requires to carry it.
-func selfSignedCert(key *crypto.PrivateKey) (tls.Certificate, error) {
+// selfSignedCert makes a TLS certificate for key, valid from an hour
+// before now for lifetime. Nothing checks its signature, names or dates:
+// in TLS 1.3 the CertificateVerify message proves the peer holds the
+// private key of the certificate's public key, and that public key is the
+// whole identity we check. The certificate is only the envelope TLS
+// requires to carry it, so an expired one still connects (see
+// certificate.go for why it is renewed anyway).
+func selfSignedCert(key *crypto.PrivateKey, now time.Time, lifetime time.Duration) (tls.Certificate, error) {
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("certificate serial: %w", err)
 	}
 	pub := key.Public()
-	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: "cairn validator " + pub.String()},
 		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(100 * 365 * 24 * time.Hour),
+		NotAfter:              now.Add(lifetime),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true,
@@ -44,7 +45,11 @@ func selfSignedCert(key *crypto.PrivateKey) (tls.Certificate, error) {
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("create certificate: %w", err)
 	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: std}, nil
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("parse certificate: %w", err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: std, Leaf: leaf}, nil
 }
 
 // peerKey extracts the Ed25519 identity from a completed handshake.
@@ -65,12 +70,19 @@ func peerKey(cs tls.ConnectionState) (crypto.PublicKey, error) {
 var errRefused = errors.New("peer refused")
 
 // baseTLS is what the server and client configurations share: TLS 1.3 only,
-// our certificate, our ALPN, no session resumption (a resumed session would
-// skip the certificate exchange that identifies the peer).
-func baseTLS(cert tls.Certificate) *tls.Config {
+// our current certificate (asked for at each handshake, so a rotated one
+// serves the next handshake without a restart), our ALPN, no session
+// resumption (a resumed session would skip the certificate exchange that
+// identifies the peer).
+func (t *Transport) baseTLS() *tls.Config {
 	return &tls.Config{
-		MinVersion:             tls.VersionTLS13,
-		Certificates:           []tls.Certificate{cert},
+		MinVersion: tls.VersionTLS13,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return t.cert.Load(), nil
+		},
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return t.cert.Load(), nil
+		},
 		NextProtos:             []string{alpnProtocol},
 		SessionTicketsDisabled: true,
 	}
@@ -80,7 +92,7 @@ func baseTLS(cert tls.Certificate) *tls.Config {
 // our own). The stdlib does no chain verification with RequireAnyClientCert;
 // VerifyConnection is the whole check.
 func (t *Transport) serverTLS() *tls.Config {
-	c := baseTLS(t.cert)
+	c := t.baseTLS()
 	c.ClientAuth = tls.RequireAnyClientCert
 	// Called once the ClientHello is in: the connection leaves the short
 	// HelloTimeout for the rest of HandshakeTimeout (the handshake's context
@@ -111,7 +123,7 @@ func (t *Transport) serverTLS() *tls.Config {
 // clientTLS accepts exactly the key we expect at the address we dial. Normal
 // verification is skipped (there is no CA); VerifyConnection still runs.
 func (t *Transport) clientTLS(expected crypto.PublicKey) *tls.Config {
-	c := baseTLS(t.cert)
+	c := t.baseTLS()
 	c.InsecureSkipVerify = true
 	c.VerifyConnection = func(cs tls.ConnectionState) error {
 		k, err := peerKey(cs)

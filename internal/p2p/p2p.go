@@ -185,6 +185,12 @@ type Config struct {
 	Linger time.Duration
 	// FaultSeed seeds the PRNG behind Faults.DropOutbound.
 	FaultSeed uint64
+	// CertLifetime is how long each self-signed TLS certificate is valid
+	// (default DefaultCertLifetime); CertRenewBefore is how long before
+	// its expiry a new one replaces it (default a third of the lifetime).
+	// See certificate.go.
+	CertLifetime    time.Duration
+	CertRenewBefore time.Duration
 	// Logger receives connection events; nil discards them.
 	Logger *slog.Logger
 }
@@ -216,6 +222,8 @@ func (c *Config) setDefaults() {
 	defDur(&c.MinBackoff, DefaultMinBackoff)
 	defDur(&c.MaxBackoff, DefaultMaxBackoff)
 	defDur(&c.Linger, DefaultLinger)
+	defDur(&c.CertLifetime, DefaultCertLifetime)
+	defDur(&c.CertRenewBefore, c.CertLifetime/3)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -268,6 +276,7 @@ type counters struct {
 	dials, dialFailures, refused, inboundFails atomic.Uint64
 	protocolErrors                             atomic.Uint64
 	pendingRefused, pendingEvicted             atomic.Uint64
+	certRenewals                               atomic.Uint64
 }
 
 // Transport connects this validator to the others. Create it with New, then
@@ -276,7 +285,7 @@ type Transport struct {
 	cfg   Config
 	self  crypto.PublicKey
 	log   *slog.Logger
-	cert  tls.Certificate
+	cert  atomic.Pointer[tls.Certificate] // the current one; see certificate.go
 	srv   *tls.Config
 	peers map[crypto.PublicKey]*peer // fixed after New: Allowed minus self
 	adm   *admission
@@ -319,6 +328,9 @@ func New(cfg Config) (*Transport, error) {
 	}
 	if cfg.MaxMessageBytes > 1<<31 {
 		return nil, fmt.Errorf("p2p config: MaxMessageBytes %d above 2 GiB", cfg.MaxMessageBytes)
+	}
+	if cfg.CertRenewBefore >= cfg.CertLifetime {
+		return nil, fmt.Errorf("p2p config: CertRenewBefore %v must be below CertLifetime %v", cfg.CertRenewBefore, cfg.CertLifetime)
 	}
 	if cfg.MaxBackoff < cfg.MinBackoff {
 		return nil, fmt.Errorf("p2p config: MaxBackoff %v below MinBackoff %v", cfg.MaxBackoff, cfg.MinBackoff)
@@ -368,11 +380,9 @@ func New(cfg Config) (*Transport, error) {
 		t.order = append(t.order, p)
 	}
 	sort.Slice(t.order, func(i, j int) bool { return bytes.Compare(t.order[i].key[:], t.order[j].key[:]) < 0 })
-	cert, err := selfSignedCert(cfg.Key)
-	if err != nil {
+	if err := t.renewCertificate(time.Now()); err != nil {
 		return nil, fmt.Errorf("p2p: %w", err)
 	}
-	t.cert = cert
 	t.srv = t.serverTLS()
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	return t, nil
@@ -408,6 +418,8 @@ func (t *Transport) Start(ctx context.Context) error {
 			go t.dialLoop(p)
 		}
 	}
+	t.wg.Add(1)
+	go t.renewLoop()
 	t.stopWatch = context.AfterFunc(ctx, func() { _ = t.Close() })
 	return nil
 }

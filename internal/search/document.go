@@ -45,6 +45,16 @@ const (
 	fFieldState = "field_state"
 	fMember     = "member"
 	fFieldEvent = "field_event" // a block's field steps: expired, settled
+	// Contracts: the instance a transaction names and the contracts whose
+	// events it emitted (exact), the function invoked (exact), the code
+	// hash deployed to (hex), each event's name (exact) and data (text),
+	// and the gas used (numeric).
+	fContract  = "contract"
+	fFunction  = "function"
+	fCodeHash  = "code_hash"
+	fEvent     = "event"
+	fEventData = "event_data"
+	fGasUsed   = "gas_used"
 	// fUnindexed marks a tx whose payload type has no indexing rule.
 	fUnindexed = "unindexed_payload"
 
@@ -222,11 +232,44 @@ func (b *builder) txDoc(height uint64, idx uint32, tx *types.Tx, r *types.Receip
 		b.kw(d, fField, p.FieldID.String(), optID)
 		b.uint(d, fFieldState, p.Payment.Seq, optNumSort)
 		b.uint(d, fAmount, p.Payment.Amount, optNumSort)
+	case *types.ContractDeploy:
+		b.uint(d, fAmount, uint64(len(p.Code)), optNumSort)
+	case *types.ContractInstantiate:
+		b.kw(d, fContract, p.Name, optIDMarked)
+		b.kw(d, fCodeHash, p.CodeHash.String(), optID)
+	case *types.ContractInvoke:
+		b.kw(d, fContract, p.Name, optIDMarked)
+		b.kw(d, fFunction, p.Function, optIDMarked)
+		if p.Funds > 0 {
+			b.uint(d, fAmount, p.Funds, optNumSort)
+		}
+	case *types.ContractUpgrade:
+		b.kw(d, fContract, p.Name, optIDMarked)
+		b.kw(d, fCodeHash, p.CodeHash.String(), optID)
 	default:
 		// A registered type this builder has no case for (a bug that
 		// TestEveryTypeIndexed catches): the tx stays findable by its
 		// common fields, and the gap is marked instead of silent.
 		b.kw(d, fUnindexed, tx.Type().String(), optIDHidden)
+	}
+	if c := r.Contract; c != nil {
+		b.uint(d, fGasUsed, c.GasUsed, optNumSort)
+		own := ""
+		switch p := tx.Payload.(type) {
+		case *types.ContractInvoke:
+			own = p.Name
+		case *types.ContractInstantiate:
+			own = p.Name
+		}
+		for _, ev := range c.Events {
+			if ev.Contract != own {
+				b.kw(d, fContract, ev.Contract, optIDMarked)
+			}
+			b.kw(d, fEvent, ev.Name, optIDMarked)
+			if len(ev.Data) > 0 {
+				b.text(d, fEventData, nil, string(ev.Data), &all)
+			}
+		}
 	}
 	if len(all) > 0 {
 		d.AddField(document.NewCompositeFieldWithIndexingOptions(fAll, false, all, nil, optAll))

@@ -513,6 +513,15 @@ func (ix *Index) step(ctx context.Context, target uint64) (int, int, bool, error
 			return 0, 0, false, err
 		}
 		blk, _, receipts, err := ix.l.Block(h)
+		if oldest, pruned := ledger.HeightPruned(err); pruned && h == from && oldest > h {
+			// A pruned ledger (docs/operations.md): the index starts at the
+			// oldest block body it can still read.
+			if err := ix.skipTo(oldest - 1); err != nil {
+				return 0, 0, false, err
+			}
+			ix.log.Warn("search: block bodies below the oldest kept height are pruned; indexing from there", "from", oldest)
+			return 0, 0, true, nil
+		}
 		if err != nil {
 			return 0, 0, false, fmt.Errorf("search: read block %d: %w", h, err)
 		}
@@ -585,6 +594,18 @@ func (ix *Index) writeBlocks(blks []*types.Block, rcpts [][]*types.Receipt) erro
 	close(ix.advanced)
 	ix.advanced = make(chan struct{})
 	ix.advMu.Unlock()
+	return nil
+}
+
+// skipTo records height as indexed without documents: the blocks up to it
+// are pruned from the ledger. The caller holds writeMu and mu.
+func (ix *Index) skipTo(height uint64) error {
+	mark := ix.idx.NewBatch()
+	mark.SetInternal(keyHeight, binary.BigEndian.AppendUint64(nil, height))
+	if err := ix.idx.Batch(mark); err != nil {
+		return fmt.Errorf("search: skip to height %d: %w", height, err)
+	}
+	ix.indexed.Store(height)
 	return nil
 }
 

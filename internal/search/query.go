@@ -105,6 +105,12 @@ var fieldSpecs = map[string]fieldSpec{
 	"field_state":    {name: fFieldState, kind: kUint},
 	"member":         {name: fMember, kind: kHex, hexLen: 40},
 	"field_event":    {name: fFieldEvent, kind: kEnum, allowed: []string{ledger.FieldStepExpired, ledger.FieldStepSettled}},
+	"contract":       {name: fContract, kind: kExact},
+	"function":       {name: fFunction, kind: kExact},
+	"code_hash":      {name: fCodeHash, kind: kHex, hexLen: 64},
+	"event":          {name: fEvent, kind: kExact},
+	"event_data":     {name: fEventData, kind: kText},
+	"gas_used":       {name: fGasUsed, kind: kUint},
 }
 
 // compiler turns a parsed tree into a Bleve query.

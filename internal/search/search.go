@@ -475,6 +475,18 @@ func describe(h client.SearchHit, f map[string]any) string {
 		s = fmt.Sprintf("%s of field %s at state %s by %s", h.Type, short(str(f, fField)), str(f, fFieldState), short(str(f, fFrom)))
 	case "field.dispute":
 		s = fmt.Sprintf("field.dispute of field %s proving payment %s by %s", short(str(f, fField)), str(f, fFieldState), short(str(f, fFrom)))
+	case "contract.deploy":
+		s = fmt.Sprintf("contract.deploy of %s bytes of code by %s", str(f, fAmount), short(str(f, fFrom)))
+	case "contract.instantiate", "contract.upgrade":
+		s = fmt.Sprintf("%s of contract %s to code %s by %s", h.Type, str(f, fContract), short(str(f, fCodeHash)), short(str(f, fFrom)))
+	case "contract.invoke":
+		s = fmt.Sprintf("contract.invoke of %s.%s by %s", str(f, fContract), str(f, fFunction), short(str(f, fFrom)))
+		if g := str(f, fGasUsed); g != "" {
+			s += ", gas " + g
+		}
+		if ev := str(f, fEvent); ev != "" {
+			s += ", events " + ev
+		}
 	default:
 		s = h.Type
 	}

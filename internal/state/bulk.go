@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -316,4 +317,14 @@ func RootIn(r pebble.Reader, h uint64) (crypto.Hash, error) {
 	var root crypto.Hash
 	copy(root[:], v)
 	return root, nil
+}
+
+// StageOldest puts into b the record that the state is kept from height h
+// on (Oldest), for a state bulk-loaded at h: reads below it answer
+// *PrunedError, as on a pruned tree.
+func StageOldest(b *pebble.Batch, h uint64) error {
+	if err := b.Set(keyOldest, binary.BigEndian.AppendUint64(nil, h), nil); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	return nil
 }

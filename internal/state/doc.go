@@ -23,9 +23,13 @@
 //
 // A node's stored bytes are exactly its hash preimage, so a node is
 // self-verifying, and a node shared by many heights (or many positions in
-// time) is stored once. Nothing is ever deleted: every height's tree stays
-// readable. The history key orders one key's versions by (height, seq), so a
-// reverse seek finds the value as of the end of any height.
+// time) is stored once. Unless the tree is pruned, nothing is ever deleted:
+// every height's tree stays readable. A pruned tree (Options.Track, Prune)
+// keeps every height from Oldest() on and deletes what only older heights
+// needed; prune.go explains the records that make that safe for
+// content-addressed nodes that come back. The history key orders one key's
+// versions by (height, seq), so a reverse seek finds the value as of the end
+// of any height.
 //
 // # Writing a block
 //

@@ -24,7 +24,7 @@ func (s *Tree) Prove(key []byte, h uint64) ([]byte, bool, *smt.Proof, error) {
 		}
 		n, err := s.loadNode(cur)
 		if err != nil {
-			return nil, false, nil, fmt.Errorf("state: prove %x at %d: %w", key, h, err)
+			return nil, false, nil, s.prunedAt(h, fmt.Errorf("state: prove %x at %d: %w", key, h, err))
 		}
 		if n.isLeaf() {
 			if n.a != path {
@@ -33,10 +33,10 @@ func (s *Tree) Prove(key []byte, h uint64) ([]byte, bool, *smt.Proof, error) {
 			}
 			v, ok, err := s.valueAt(key, h)
 			if err != nil {
-				return nil, false, nil, fmt.Errorf("state: prove %x at %d: %w", key, h, err)
+				return nil, false, nil, s.prunedAt(h, fmt.Errorf("state: prove %x at %d: %w", key, h, err))
 			}
 			if !ok || crypto.Hash(sha256.Sum256(v)) != n.b {
-				return nil, false, nil, fmt.Errorf("state: prove %x at %d: stored value does not match the tree's leaf", key, h)
+				return nil, false, nil, s.prunedAt(h, fmt.Errorf("state: prove %x at %d: stored value does not match the tree's leaf", key, h))
 			}
 			return v, true, p, nil
 		}

@@ -51,6 +51,11 @@ type Options struct {
 	// bytes each). Zero means DefaultNodeCacheSize; negative disables the
 	// cache.
 	NodeCacheSize int
+	// Track keeps the records pruning needs (prune.go) from the next
+	// height on. Once started, tracking stays on for this database.
+	Track bool
+	// KeepHistory, if set, names keys whose history is never pruned.
+	KeepHistory func(key []byte) bool
 }
 
 // Tree is the authenticated map stored in a Pebble database. Reads may run
@@ -64,6 +69,13 @@ type Tree struct {
 	initialized bool
 	height      uint64
 	root        crypto.Hash
+	tracking    bool   // pruning records are kept (prune.go)
+	oldest      uint64 // the oldest height whose state is kept
+
+	keepHistory func(key []byte) bool
+
+	rebornMu    sync.Mutex
+	rebornSince map[crypto.Hash]bool // rebirths staged while a Prune runs (nil: none runs)
 }
 
 // Open loads the last committed height and root from db. An empty database
@@ -79,7 +91,7 @@ func Open(db *pebble.DB, opts Options) (*Tree, error) {
 	if size < 0 {
 		size = 0
 	}
-	s := &Tree{db: db, cache: newNodeCache(size)}
+	s := &Tree{db: db, cache: newNodeCache(size), keepHistory: opts.KeepHistory}
 	lower := []byte{prefixState, prefixRoot}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{prefixState, prefixRoot + 1}})
 	if err != nil {
@@ -97,6 +109,9 @@ func Open(db *pebble.DB, opts Options) (*Tree, error) {
 	}
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("state: open: reading last root: %w", err)
+	}
+	if err := s.loadPruning(opts.Track); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -131,6 +146,9 @@ func (s *Tree) snapshot() (initialized bool, height uint64, root crypto.Hash) {
 // checkHeight returns an error unless h has been committed.
 func (s *Tree) checkHeight(h uint64) error {
 	init, height, _ := s.snapshot()
+	if o := s.Oldest(); h < o {
+		return &PrunedError{Height: h, Oldest: o}
+	}
 	if !init {
 		return fmt.Errorf("state: height %d not committed: no height committed yet", h)
 	}
@@ -147,7 +165,7 @@ func (s *Tree) RootAt(h uint64) (crypto.Hash, error) {
 	}
 	v, closer, err := s.db.Get(rootKey(h))
 	if err != nil {
-		return crypto.Hash{}, fmt.Errorf("state: root at height %d: %w", h, err)
+		return crypto.Hash{}, s.prunedAt(h, fmt.Errorf("state: root at height %d: %w", h, err))
 	}
 	defer closer.Close()
 	if len(v) != crypto.HashSize {
@@ -176,7 +194,12 @@ func (s *Tree) GetAt(key []byte, h uint64) ([]byte, bool, error) {
 	if err := s.checkHeight(h); err != nil {
 		return nil, false, err
 	}
-	return s.valueAt(key, h)
+	v, ok, err := s.valueAt(key, h)
+	if err == nil && s.Oldest() > h {
+		// Pruned while it ran: the version found may not be the one.
+		err = errors.New("pruned during the read")
+	}
+	return v, ok, s.prunedAt(h, err)
 }
 
 func (s *Tree) valueAt(key []byte, h uint64) ([]byte, bool, error) {
@@ -219,6 +242,9 @@ func (s *Tree) HistoryFrom(key []byte, fromHeight uint64, fromSeq uint32, limit 
 		return nil, fmt.Errorf("state: history of %x: limit %d must be positive", key, limit)
 	}
 	init, height, _ := s.snapshot()
+	if o := s.Oldest(); fromHeight < o {
+		return nil, &PrunedError{Height: fromHeight, Oldest: o}
+	}
 	if !init || fromHeight > height {
 		return nil, nil
 	}
@@ -309,6 +335,18 @@ func (s *Tree) HistoryNewest(key []byte, limit int) ([]Version, error) {
 		return nil, nil
 	}
 	return s.versions(key, nil, height, true, limit)
+}
+
+// HistoryNewestAt returns up to limit versions of key written at or below
+// height h, newest first.
+func (s *Tree) HistoryNewestAt(key []byte, h uint64, limit int) ([]Version, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("state: history of %x: limit %d must be positive", key, limit)
+	}
+	if err := s.checkHeight(h); err != nil {
+		return nil, err
+	}
+	return s.versions(key, nil, h, true, limit)
 }
 
 // Update is the result of Prepare: the root after one block's writes and
@@ -657,6 +695,11 @@ func (s *Tree) Stage(b *pebble.Batch, u *Update) error {
 	}
 	if err := s.checkFresh(u); err != nil {
 		return err
+	}
+	if s.Tracking() {
+		if err := s.stageTracking(b, u); err != nil {
+			return err
+		}
 	}
 	// Keys go into the batch in ascending order (history 'h' < latest 'l' <
 	// nodes 'n' < roots 'r', each sorted): Pebble inserts a sorted batch

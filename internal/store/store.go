@@ -7,14 +7,22 @@
 //
 //	'M' "height"                      -> last committed height (8 bytes)
 //	'M' "genesis"                     -> SHA-256 of the genesis document
+//	'M' "bodies"                      -> oldest height whose body is kept (absent: 0)
 //	'H' height                        -> canonical header bytes
 //	'B' block hash                    -> height
 //	'X' height index(4)               -> tx hash
 //	'T' tx hash                       -> height(8) index(4) canonical tx bytes
+//	'Y' height index(4)               -> canonical tx bytes of a replayed copy
 //	'R' height index(4)               -> canonical receipt bytes
 //	'C' height                        -> canonical certificate bytes
 //	'A' address height index(4)       -> (empty) account tx index
 //	'E' height round(4) kind(1) validator(2) -> evidence bytes (one per slot)
+//
+// Pruned bodies (prune.go): below the oldest body height, a block's tx
+// list, receipts and transaction bytes are gone; its header, certificate,
+// hash index and evidence stay, and so does each 'T' record, cut to its
+// height and index, because execution's replay check asks whether a tx
+// hash was ever committed.
 //
 // Invariant: everything about one height is written by one batch (StageBlock
 // plus the state's writes), committed with sync by the ledger; 'M' "height"
@@ -26,6 +34,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -44,6 +53,7 @@ const (
 	pCert     = 'C'
 	pAccount  = 'A'
 	pEvidence = 'E'
+	pReplayed = 'Y'
 )
 
 var (
@@ -57,10 +67,12 @@ var ErrNotFound = errors.New("not found")
 // Store reads and stages block data. It holds no state of its own beyond
 // the database handle, so reads are safe from any goroutine.
 type Store struct {
-	db *pebble.DB
+	db     *pebble.DB
+	oldest atomic.Uint64 // the oldest height with a body (LoadRetention, PruneBodies)
 }
 
-// New wraps an open database.
+// New wraps an open database. Call LoadRetention before reading a store
+// that may have been pruned.
 func New(db *pebble.DB) *Store { return &Store{db: db} }
 
 // DB returns the underlying database.
@@ -162,12 +174,16 @@ func StageBlock(b *pebble.Batch, blk *types.Block, cert *types.Certificate, rece
 		}
 		// A replayed tx (failed receipt) keeps the index of its first, real
 		// inclusion: the later copy stays reachable through its block.
+		// Its bytes are also kept under its own location, so the block
+		// stays whole once the first inclusion's body is pruned.
 		if receipts[i].Code != types.CodeReplay {
 			v := make([]byte, 0, 12+tx.Size())
 			v = append(append(v, idx...), tx.Bytes()...)
 			if err := b.Set(key(pTx, th[:]), v, nil); err != nil {
 				return fmt.Errorf("stage block %d: %w", h, err)
 			}
+		} else if err := b.Set(key(pReplayed, idx), tx.Bytes(), nil); err != nil {
+			return fmt.Errorf("stage block %d: %w", h, err)
 		}
 		if err := b.Set(key(pReceipt, idx), receipts[i].Encode(), nil); err != nil {
 			return fmt.Errorf("stage block %d: %w", h, err)
@@ -217,6 +233,9 @@ func (s *Store) HeightOf(hash crypto.Hash) (uint64, error) {
 
 // TxHashes returns the transaction hashes of the block at height, in order.
 func (s *Store) TxHashes(height uint64) ([]crypto.Hash, error) {
+	if err := s.checkBody(height); err != nil {
+		return nil, err
+	}
 	lo := key(pTxList, hi(height, 0))
 	up := key(pTxList, u64(height+1))
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: up})
@@ -253,8 +272,7 @@ func (s *Store) Tx(h crypto.Hash) (*types.Tx, TxLocation, error) {
 	}
 	loc := TxLocation{Height: binary.BigEndian.Uint64(v), Index: binary.BigEndian.Uint32(v[8:])}
 	if len(v) == 12 {
-		// Committed before the snapshot this store joined from (sync.go).
-		return nil, loc, fmt.Errorf("tx %s (height %d): %w", h, loc.Height, ErrBodyNotStored)
+		return nil, loc, fmt.Errorf("tx %s: %w", h, &PrunedError{What: "block body", Height: loc.Height, Oldest: s.OldestBody()})
 	}
 	tx, err := types.DecodeTx(v[12:])
 	if err != nil {
@@ -287,7 +305,7 @@ func (s *Store) Block(height uint64) (*types.Block, error) {
 	}
 	blk := &types.Block{Header: *hdr, Txs: make([]*types.Tx, len(hs))}
 	for i, th := range hs {
-		tx, _, err := s.Tx(th)
+		tx, _, err := s.BlockTx(height, uint32(i), th)
 		if err != nil {
 			return nil, fmt.Errorf("block %d: %w", height, err)
 		}
@@ -296,8 +314,47 @@ func (s *Store) Block(height uint64) (*types.Block, error) {
 	return blk, nil
 }
 
+// BlockTx returns the transaction th at (height, index) of a block and the
+// location its hash index names (its first inclusion; another one for a
+// replayed copy).
+func (s *Store) BlockTx(height uint64, index uint32, th crypto.Hash) (*types.Tx, TxLocation, error) {
+	v, err := s.get(key(pTx, th[:]))
+	if err != nil {
+		return nil, TxLocation{}, fmt.Errorf("tx %s: %w", th, err)
+	}
+	if len(v) < 12 {
+		return nil, TxLocation{}, fmt.Errorf("tx %s: corrupt entry", th)
+	}
+	loc := TxLocation{Height: binary.BigEndian.Uint64(v), Index: binary.BigEndian.Uint32(v[8:])}
+	if loc.Height != height || loc.Index != index {
+		// A replayed copy: its own bytes, if this store kept them.
+		c, err := s.get(key(pReplayed, hi(height, index)))
+		if err == nil {
+			tx, err := types.DecodeTx(c)
+			if err != nil {
+				return nil, loc, fmt.Errorf("tx %s at %d/%d: %w", th, height, index, err)
+			}
+			return tx, loc, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return nil, loc, fmt.Errorf("tx %s at %d/%d: %w", th, height, index, err)
+		}
+	}
+	if len(v) == 12 {
+		return nil, loc, fmt.Errorf("tx %s: %w", th, &PrunedError{What: "block body", Height: loc.Height, Oldest: s.OldestBody()})
+	}
+	tx, err := types.DecodeTx(v[12:])
+	if err != nil {
+		return nil, loc, fmt.Errorf("tx %s: %w", th, err)
+	}
+	return tx, loc, nil
+}
+
 // Receipts returns the receipts of the block at height, in order.
 func (s *Store) Receipts(height uint64) ([]*types.Receipt, error) {
+	if err := s.checkBody(height); err != nil {
+		return nil, err
+	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: key(pReceipt, hi(height, 0)), UpperBound: key(pReceipt, u64(height+1))})
 	if err != nil {
 		return nil, fmt.Errorf("receipts %d: %w", height, err)
@@ -316,6 +373,9 @@ func (s *Store) Receipts(height uint64) ([]*types.Receipt, error) {
 
 // Receipt returns one receipt.
 func (s *Store) Receipt(loc TxLocation) (*types.Receipt, error) {
+	if err := s.checkBody(loc.Height); err != nil {
+		return nil, err
+	}
 	v, err := s.get(key(pReceipt, hi(loc.Height, loc.Index)))
 	if err != nil {
 		return nil, fmt.Errorf("receipt %d/%d: %w", loc.Height, loc.Index, err)

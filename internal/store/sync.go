@@ -104,7 +104,9 @@ func StageSyncedTx(b *pebble.Batch, h crypto.Hash, height uint64, index uint32) 
 // certificate, the committed height and the sync base.
 func StageSyncHead(b *pebble.Batch, cert *types.Certificate) error {
 	hb := u64(cert.Height)
-	for _, kv := range [][2][]byte{{key(pCert, hb), cert.Encode()}, {keyHeight, hb}, {keySyncBase, hb}} {
+	// Bodies are kept from the height after the snapshot (prune.go).
+	bodies := u64(cert.Height + 1)
+	for _, kv := range [][2][]byte{{key(pCert, hb), cert.Encode()}, {keyHeight, hb}, {keySyncBase, hb}, {keyBodies, bodies}} {
 		if err := b.Set(kv[0], kv[1], nil); err != nil {
 			return fmt.Errorf("stage sync head %d: %w", cert.Height, err)
 		}

@@ -14,7 +14,10 @@
 //     a field of the sender and FieldPeer with a deposit of FieldDeposit from
 //     the sender, close it unilaterally at state 1, challenge with state 2
 //     claiming wrong balances, dispute them with payment 2, and close it
-//     cooperatively at state 2, all within its challenge period).
+//     cooperatively at state 2, all within its challenge period; the
+//     contract samples deploy ContractModule, instantiate it as
+//     ContractName, invoke it with 50 tokens of funds and upgrade it to the
+//     same code).
 package txfixtures
 
 import (
@@ -73,6 +76,9 @@ var samples = map[types.TxType]func(chainID string, k *crypto.PrivateKey) types.
 // k, or false when the package has none.
 func Payload(t types.TxType, chainID string, k *crypto.PrivateKey) (types.Payload, bool) {
 	mk, ok := samples[t]
+	if !ok {
+		mk, ok = contractSamples()[t]
+	}
 	if !ok {
 		return nil, false
 	}

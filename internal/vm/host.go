@@ -44,51 +44,63 @@ type session struct {
 	scope    *Scope
 }
 
-// Scope keeps one instance per code hash across the calls of one block
-// execution (Engine.Call with the same scope), so that a block pays for
-// restoring a contract's started state once per contract rather than once
-// per call: the "fresh instance per (block, contract)" rule. Calls run in
-// the block's order, and a call that fails discards its instance (the next
-// call starts from the snapshot again), so every validator executing the
-// block gives every call the same instance state. A nil *Scope (queries)
-// restores the started state for every call. Close returns the instances
-// to the engine's pool; a scope is used by one goroutine at a time.
+// Scope keeps one instance per contract (instance name) across the calls of
+// one block execution (Engine.Call with the same scope), so that a block pays
+// for restoring a contract's started state once per contract rather than
+// once per call: the "fresh instance per (block, contract)" rule. Instances
+// are keyed by name, not code hash: two contracts running the same code are
+// two instances and never see each other's memory. Calls run in the block's
+// order, and a call that fails discards its instance (the next call starts
+// from the snapshot again), so every validator executing the block gives
+// every call the same instance state. A nil *Scope (queries) restores the
+// started state for every call. Close returns the instances to the engine's
+// pool; a scope is used by one goroutine at a time.
 type Scope struct {
-	held    map[crypto.Hash]*instance // idle, in the state the last call left
-	running map[crypto.Hash]bool
+	held    map[string]*instance // idle, in the state the last call left
+	running map[string]bool
 }
 
 // NewScope starts a scope for one block execution.
 func NewScope() *Scope {
-	return &Scope{held: map[crypto.Hash]*instance{}, running: map[crypto.Hash]bool{}}
+	return &Scope{held: map[string]*instance{}, running: map[string]bool{}}
 }
 
-func (sc *Scope) take(ctx context.Context, e *Engine, p *program, h crypto.Hash) (*instance, error) {
-	if sc == nil || sc.running[h] {
-		// No scope, or the code is running already (a contract calling
+// take returns the instance of contract name (running code p) for a call.
+// An instance is bound to its code: after an upgrade within the block the
+// held instance of the old code is dropped and the new code starts fresh.
+func (sc *Scope) take(ctx context.Context, e *Engine, p *program, name string) (*instance, error) {
+	if sc == nil || sc.running[name] {
+		// No scope, or the contract is running already (it called
 		// itself): a separate instance from the started state.
 		return e.acquire(ctx, p)
 	}
-	in := sc.held[h]
+	in := sc.held[name]
+	if in != nil && in.owner != p {
+		delete(sc.held, name)
+		q := in.owner
+		in.owner = nil
+		e.release(ctx, q, in)
+		in = nil
+	}
 	if in == nil {
 		var err error
 		if in, err = e.acquire(ctx, p); err != nil {
 			return nil, err
 		}
 	}
-	delete(sc.held, h)
-	sc.running[h] = true
+	delete(sc.held, name)
+	sc.running[name] = true
 	in.owner = p
 	return in, nil
 }
 
 // done ends a call's use of an instance: kept for the scope's next call
 // when the call ended cleanly, else closed.
-func (sc *Scope) done(ctx context.Context, e *Engine, p *program, h crypto.Hash, in *instance, clean bool) {
+func (sc *Scope) done(ctx context.Context, e *Engine, p *program, name string, in *instance, clean bool) {
 	if in.owner != nil {
-		sc.running[h] = false
+		sc.running[name] = false
 		if clean {
-			sc.held[h] = in
+			sc.held[name] = in
 			return
 		}
 		in.owner = nil
@@ -105,11 +117,11 @@ func (sc *Scope) Close(ctx context.Context, e *Engine) {
 	if sc == nil {
 		return
 	}
-	for h, in := range sc.held {
+	for name, in := range sc.held {
 		p := in.owner
 		in.owner = nil
 		e.release(ctx, p, in)
-		delete(sc.held, h)
+		delete(sc.held, name)
 	}
 }
 
@@ -580,12 +592,12 @@ func (s *session) call(ctx context.Context, codeHash crypto.Hash, env Env, kind 
 		}
 		return nil, err
 	}
-	in, err := s.scope.take(ctx, e, p, codeHash)
+	in, err := s.scope.take(ctx, e, p, env.Contract)
 	if err != nil {
 		return nil, fmt.Errorf("vm: instance of %s: %w", codeHash, err)
 	}
 	clean := false
-	defer func() { s.scope.done(ctx, e, p, codeHash, in, clean) }()
+	defer func() { s.scope.done(ctx, e, p, env.Contract, in, clean) }()
 	in.rnd.reseed(env)
 	sp := s.overlay.save()
 	f := &frame{s: s, env: env, depth: depth, input: EncodeInput(kind, fn, args), mod: in.mod, gas: in.gas, rnd: in.rnd}

@@ -225,6 +225,7 @@ func BenchmarkVoucherInvoke(b *testing.B) {
 	c := newSampleChain(b)
 	ov := NewOverlay(c.state)
 	var sc *Scope
+	var gas uint64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if i%100 == 0 {
@@ -236,8 +237,10 @@ func BenchmarkVoucherInvoke(b *testing.B) {
 		if err != nil || out.Err != nil {
 			b.Fatal(err, out.Err)
 		}
+		gas += out.GasUsed
 	}
 	sc.Close(context.Background(), c.e)
+	b.ReportMetric(float64(gas)/float64(b.N), "gas/op")
 }
 
 // TestFourEnginesAgree runs one sequence of transactions (samples,

@@ -229,6 +229,14 @@ func (e *Engine) Prepare(ctx context.Context, code []byte) ([]byte, error) {
 	return m.Code, nil
 }
 
+// Warm compiles instrumented code already deployed (and runs its start-up),
+// so that its first call need not: what a node does for its chain's code
+// when it opens. The result of any call is the same warm or cold.
+func (e *Engine) Warm(ctx context.Context, code []byte) error {
+	_, err := e.load(ctx, code)
+	return err
+}
+
 // CodeHash names instrumented code.
 func CodeHash(code []byte) crypto.Hash { return sha256.Sum256(code) }
 
@@ -326,12 +334,7 @@ type Env struct {
 }
 
 // ContractAddress is the account of a contract: its funds live there.
-func ContractAddress(name string) crypto.Address {
-	h := sha256.Sum256(append([]byte("cairn/contract-address/v1\x00"), name...))
-	var a crypto.Address
-	copy(a[:], h[:])
-	return a
-}
+func ContractAddress(name string) crypto.Address { return types.ContractAddress(name) }
 
 // Resolver finds deployed code: a contract's code hash (for calls between
 // contracts; a missing contract is a *types.TxError), and instrumented code

@@ -515,3 +515,27 @@ func TestAllowImport(t *testing.T) {
 		}
 	}
 }
+
+// TestScopeSeparatesInstancesOfOneCode: two instances (names) of the same
+// code share nothing within a block, not even memory; each instance's own
+// calls do share theirs.
+func TestScopeSeparatesInstancesOfOneCode(t *testing.T) {
+	h := newHarness(t, false)
+	sc := NewScope()
+	defer sc.Close(context.Background(), h.e)
+	ov := NewOverlay(h.state)
+	count := func(name string) uint64 {
+		t.Helper()
+		env := h.env()
+		env.Contract, env.Self = name, ContractAddress(name)
+		out, err := h.e.Call(context.Background(), sc, ov, codes{"adv": h.code, "adv2": h.code}, h.hash, env, KindInvoke, "count", nil, bigGas)
+		if err != nil || out.Err != nil {
+			t.Fatalf("count on %s: %v %v", name, err, out.Err)
+		}
+		return binary.BigEndian.Uint64(out.Result)
+	}
+	got := []uint64{count("adv"), count("adv2"), count("adv"), count("adv2"), count("adv2")}
+	if fmt.Sprint(got) != "[1 1 2 2 3]" {
+		t.Fatalf("in-memory counters of adv, adv2, adv, adv2, adv2 = %v, want [1 1 2 2 3]", got)
+	}
+}

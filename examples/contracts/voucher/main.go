@@ -42,7 +42,7 @@ type args struct {
 
 func parse(b []byte) (args, error) {
 	var a args
-	if err := json.Unmarshal(b, &a); err != nil {
+	if err := unmarshalArgs(b, &a); err != nil {
 		return a, fmt.Errorf("arguments: %w", err)
 	}
 	if a.ID == "" || len(a.ID) > 128 {
@@ -59,17 +59,14 @@ func load(id string) (*Voucher, error) {
 		return nil, fmt.Errorf("voucher %q does not exist", id)
 	}
 	var v Voucher
-	if err := json.Unmarshal(raw, &v); err != nil {
+	if err := v.unmarshal(raw); err != nil {
 		return nil, fmt.Errorf("voucher %q: %w", id, err)
 	}
 	return &v, nil
 }
 
 func store(v *Voucher, event string) ([]byte, error) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
+	raw := v.marshal()
 	contract.PutState(key(v.ID), raw)
 	contract.Emit(event, raw)
 	return raw, nil

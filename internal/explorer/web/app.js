@@ -255,6 +255,10 @@ function payloadSummary(tx) {
       const y = p.payment;
       return ['dispute the balances of field ', fieldLink(p.field_id), `: payment ${y.seq} (member ${y.from} pays member ${y.to} ${y.amount}) leaves balances ${y.balances.join(', ')}; proof of leaf ${p.proof.index} of ${p.proof.size}`];
     }
+    case 'contract.deploy': return [`deploy ${Math.floor(p.code.length * 3 / 4)} bytes of contract code`];
+    case 'contract.instantiate': return [`instantiate contract ${p.name} of code `, short(p.code_hash), `, owner `, h('a', { href: `/accounts/${p.owner}` }, short(p.owner)), `, gas limit ${p.gas_limit}`];
+    case 'contract.invoke': return [`call ${p.name}.${p.function}`, p.funds ? ` with ${p.funds} tokens` : '', `, gas limit ${p.gas_limit}`];
+    case 'contract.upgrade': return [`upgrade contract ${p.name} to code `, short(p.code_hash)];
     default: return '';
   }
 }
@@ -264,8 +268,9 @@ function clip(x, n = 80) { x = String(x); return x.length > n ? `${x.slice(0, n)
 
 function receiptCell(r) {
   if (!r) return '';
-  if (r.ok) return h('span', { class: 'ok' }, r.version ? `ok, version ${r.version}` : 'ok');
-  return h('span', { class: 'failed' }, `failed: ${r.code}`, r.reason ? ` (${r.reason})` : '');
+  const gas = r.contract ? `, gas ${r.contract.gas_used}${r.contract.events.length ? `, events ${r.contract.events.map((e) => e.name).join(' ')}` : ''}` : '';
+  if (r.ok) return h('span', { class: 'ok' }, r.version ? `ok, version ${r.version}` : 'ok', gas);
+  return h('span', { class: 'failed' }, `failed: ${r.code}`, r.reason ? ` (${r.reason})` : '', gas);
 }
 
 async function blockPage(height) {

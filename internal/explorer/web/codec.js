@@ -93,7 +93,15 @@ export function decodeHeader(b) {
 export const TX_TYPES = {
   1: 'transfer', 2: 'kv.put', 3: 'kv.delete', 4: 'record',
   16: 'field.open', 17: 'field.close_unilateral', 18: 'field.challenge', 19: 'field.dispute', 20: 'field.close',
+  21: 'contract.deploy', 22: 'contract.instantiate', 23: 'contract.invoke', 24: 'contract.upgrade',
 };
+
+/** base64 is the standard, padded base64 of bytes: the JSON form of a contract's code and arguments. */
+export function base64(b) {
+  let s = '';
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode.apply(null, b.subarray(i, i + 0x8000));
+  return btoa(s);
+}
 
 /** FIELD_TX_TYPES are the payment field transactions (encoding.md 9). */
 export const FIELD_TX_TYPES = ['field.open', 'field.close_unilateral', 'field.challenge', 'field.dispute', 'field.close'];
@@ -182,6 +190,21 @@ export function decodeTx(b) {
     case 'field.open': fieldTerms(r, p); p.joins = sigs(r, 'joins'); break;
     case 'field.close_unilateral': case 'field.challenge': case 'field.close': fieldClaim(r, p); break;
     case 'field.dispute': fieldDispute(r, p); break;
+    case 'contract.deploy': p.code = base64(r.bytes32()); break;
+    case 'contract.instantiate': {
+      p.name = r.text16(); p.code_hash = r.hash(); p.owner = hex(r.raw(20));
+      const args = r.bytes32(); if (args.length) p.args = base64(args);
+      p.gas_limit = r.u64();
+      break;
+    }
+    case 'contract.invoke': {
+      p.name = r.text16(); p.function = r.text16();
+      const args = r.bytes32(); if (args.length) p.args = base64(args);
+      p.gas_limit = r.u64();
+      const funds = r.u64(); if (funds) p.funds = funds;
+      break;
+    }
+    case 'contract.upgrade': p.name = r.text16(); p.code_hash = r.hash(); break;
   }
   t.payload = p;
   t.unsigned = b.subarray(0, r.o);

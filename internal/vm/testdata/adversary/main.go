@@ -16,6 +16,10 @@ import (
 
 var hoard [][]byte
 
+// counter lives in the instance's memory only: what a block's calls of one
+// instance share, and nothing else may.
+var counter uint64
+
 func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
 func recurse(n int) int {
@@ -31,6 +35,10 @@ func init() {
 	contract.Init(func(args []byte) ([]byte, error) {
 		contract.PutState([]byte("init"), args)
 		return nil, nil
+	})
+	contract.Register("count", func(args []byte) ([]byte, error) {
+		counter++
+		return u64(counter), nil
 	})
 	contract.Register("echo", func(args []byte) ([]byte, error) { return args, nil })
 	contract.Register("put", func(args []byte) ([]byte, error) {

@@ -1,0 +1,35 @@
+package search
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/cairn-db/cairn/internal/ledger"
+	"github.com/cairn-db/cairn/types"
+)
+
+// An index built on a ledger whose old block bodies are pruned starts at
+// the oldest body it can read instead of failing on height 1.
+func TestIndexStartsAtTheOldestKeptBody(t *testing.T) {
+	c := newChain(t, 2, 1_000_000)
+	for i := 0; i < 30; i++ {
+		c.commit(c.tx(0, &types.Transfer{To: c.addr(1), Amount: 1}))
+	}
+	for {
+		st, err := c.l.PruneStep(ledger.Retention{BodyHeights: 10}, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.More {
+			break
+		}
+	}
+	if got := c.l.Retained().BodiesFrom; got != 21 {
+		t.Fatalf("bodies from %d, want 21", got)
+	}
+	ix := openIndex(t, c, filepath.Join(t.TempDir(), "search"), Options{})
+	st := ix.Status()
+	if st.IndexedHeight != 30 || st.TxsIndexed != 10 || st.BlocksIndexed != 10 {
+		t.Fatalf("index of a pruned ledger: %+v, want heights 21-30 indexed (10 blocks, 10 txs)", st)
+	}
+}

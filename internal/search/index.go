@@ -495,12 +495,6 @@ func (ix *Index) step(ctx context.Context, target uint64) (int, int, bool, error
 		target = head
 	}
 	from := ix.indexed.Load() + 1
-	if base, ok := ix.l.SyncBase(); ok && from <= base {
-		// The ledger joined from a snapshot at base and holds no block
-		// bodies up to it: the index starts after it.
-		ix.indexed.Store(base)
-		from = base + 1
-	}
 	if from > target {
 		return 0, 0, false, nil
 	}

@@ -37,6 +37,11 @@ type Error struct {
 	// ID names a 500 answer in the node's log (quote it when reporting
 	// one); empty otherwise.
 	ID string
+	// Ask, with Code "wrong_node" (HTTP 421), are the API URLs of nodes
+	// that do serve the request (validators for writes sent to a
+	// follower, followers for a search sent to a validator that does not
+	// index).
+	Ask []string
 }
 
 func (e *Error) Error() string {
@@ -44,6 +49,16 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("node answered %d %s: %s (error id %s)", e.Status, e.Code, e.Message, e.ID)
 	}
 	return fmt.Sprintf("node answered %d %s: %s", e.Status, e.Code, e.Message)
+}
+
+// WrongNode returns the URLs a wrong_node answer names (nil when err is not
+// one): the nodes to ask instead.
+func WrongNode(err error) []string {
+	var e *Error
+	if errors.As(err, &e) && e.Code == "wrong_node" {
+		return e.Ask
+	}
+	return nil
 }
 
 // IsNotFound reports whether err is a 404 from the node.
@@ -167,7 +182,10 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 }
 
 func decodeError(status int, b []byte) error {
-	var er ErrorResponse
+	var er struct {
+		ErrorResponse
+		Ask []string `json:"ask"`
+	}
 	if err := json.Unmarshal(b, &er); err != nil || er.Error.Code == "" {
 		msg := strings.TrimSpace(string(b))
 		if len(msg) > 200 {
@@ -175,7 +193,7 @@ func decodeError(status int, b []byte) error {
 		}
 		return &Error{Status: status, Code: "http_" + strconv.Itoa(status), Message: msg}
 	}
-	return &Error{Status: status, Code: er.Error.Code, Message: er.Error.Message, ID: er.Error.ID}
+	return &Error{Status: status, Code: er.Error.Code, Message: er.Error.Message, ID: er.Error.ID, Ask: er.Ask}
 }
 
 // Status returns GET /v1/status.

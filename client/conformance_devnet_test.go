@@ -42,6 +42,7 @@ func TestGenerateConformanceKitDevnet(t *testing.T) {
 		c.APIAddr = fmt.Sprintf("127.0.0.1:%d", ports[i])
 		c.P2PAddr = fmt.Sprintf("127.0.0.1:%d", ports[n+i])
 		c.Consensus.MaxBlockDelay = node.Duration{Duration: 200 * time.Millisecond}
+		c.Search.Index = "on" // the kit records search answers from node 0
 	}})
 	if err != nil {
 		t.Fatal(err)

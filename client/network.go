@@ -20,8 +20,12 @@ type NetworkNode struct {
 // Network is the network.json file `cairn init` writes: the chain id, each
 // node's API URL and home, and the funded faucet key.
 type Network struct {
-	ChainID   string        `json:"chain_id"`
-	Nodes     []NetworkNode `json:"nodes"`
+	ChainID string `json:"chain_id"`
+	// Nodes are the validators: they take transactions and serve reads.
+	Nodes []NetworkNode `json:"nodes"`
+	// Followers are non-voting replicas: they serve reads and search
+	// (validators do not index by default) and take no transactions.
+	Followers []NetworkNode `json:"followers,omitempty"`
 	FaucetKey string        `json:"faucet_key"`
 	// Dir is the directory of the file; relative paths in it are
 	// relative to Dir.
@@ -47,6 +51,21 @@ func LoadNetwork(path string) (*Network, error) {
 	}
 	n.Dir = filepath.Dir(path)
 	return &n, nil
+}
+
+// Members are the validators, then the followers: the processes of the
+// network, numbered as `cairn devnet stop-node`/`start-node` number them.
+func (n *Network) Members() []NetworkNode {
+	return append(append([]NetworkNode(nil), n.Nodes...), n.Followers...)
+}
+
+// SearchNode is where to search: the first follower, else the first
+// validator (which then indexes only if configured to).
+func (n *Network) SearchNode() NetworkNode {
+	if len(n.Followers) > 0 {
+		return n.Followers[0]
+	}
+	return n.Nodes[0]
 }
 
 func (n *Network) resolve(p string) string {

@@ -26,15 +26,17 @@ func init() {
 	register("devnet", "run a local network: init if needed, start every validator, stop on Ctrl-C; stop-node/start-node N", runDevnet)
 }
 
-const devnetAbout = `Runs every validator of the network in --home as a child process and supervises them
-until Ctrl-C. The first run creates the network (4 validators, a funded faucet key); later
-runs resume the chain where it stopped. A validator that exits is reported and the others
-keep running: with n = 3f+1 validators the chain goes on with f of them down.
+const devnetAbout = `Runs every validator and follower of the network in --home as a child process and
+supervises them until Ctrl-C. The first run creates the network (4 validators, 1 follower, a
+funded faucet key); later runs resume the chain where it stopped. A validator that exits is
+reported and the others keep running: with n = 3f+1 validators the chain goes on with f of
+them down. The follower does not vote: it follows the certified blocks, checks them, and
+serves reads and search (validators do not index); write to a validator.
 
 While it runs, from another terminal:
-  cairn devnet stop-node N [--home DIR]    stop validator N (the others go on)
+  cairn devnet stop-node N [--home DIR]    stop node N (validators 0..n-1, then followers)
   cairn devnet start-node N [--home DIR]   start it again; it catches up from its peers
-  cairn devnet nodes [--home DIR]          list the validators: running, pid, API
+  cairn devnet nodes [--home DIR]          list the nodes: running, pid, API
 
 --api-port and --p2p-port also move an existing network (saved in its configs).
 --reset deletes the network in --home and creates a new one.`
@@ -51,6 +53,7 @@ func runDevnet(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = usageFunc(fs, stderr, "cairn devnet [--home DIR] [--reset] [--api-port P] [--p2p-port P] [--validators N]\n       cairn devnet stop-node|start-node N [--home DIR]", devnetAbout)
 	home := fs.String("home", "./devnet", "the network `DIR`")
 	n := fs.Int("validators", 4, "validators, when creating the network")
+	followers := fs.Int("followers", 1, "followers (non-voting replicas that index for search), when creating the network")
 	api := fs.Int("api-port", 8080, "API port of node0; node i uses api-port+i")
 	p2p := fs.Int("p2p-port", 26656, "peer port of node0; node i uses p2p-port+i")
 	reset := fs.Bool("reset", false, "delete the network in --home first and create a new one (a new chain)")
@@ -82,10 +85,10 @@ func runDevnet(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if !devnet.Exists(*home) {
-		if _, err := devnet.InitNetwork(*home, devnet.Options{Validators: *n, APIPort: *api, P2PPort: *p2p}); err != nil {
+		if _, err := devnet.InitNetwork(*home, devnet.Options{Validators: *n, Followers: *followers, APIPort: *api, P2PPort: *p2p}); err != nil {
 			return failf("%v", err)
 		}
-		fmt.Fprintf(stderr, "created a %d-validator network in %s\n", *n, *home)
+		fmt.Fprintf(stderr, "created a %d-validator network with %d follower(s) in %s\n", *n, *followers, *home)
 	} else {
 		if set["validators"] {
 			if nw, err := devnet.LoadNetwork(*home); err == nil && len(nw.Nodes) != *n {
@@ -123,8 +126,9 @@ func runDevnet(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	s := &supervisor{c: devnet.NewCluster(bin, nw), nw: nw, self: selfName(bin), out: stderr, events: make(chan exitEvent, 4*len(nw.Nodes))}
-	s.stopping = make([]bool, len(nw.Nodes))
+	members := nw.Members()
+	s := &supervisor{c: devnet.NewCluster(bin, nw), nw: nw, members: members, self: selfName(bin), out: stderr, events: make(chan exitEvent, 4*len(members))}
+	s.stopping = make([]bool, len(members))
 	closeCtl, err := devnet.ServeControl(*home, s)
 	if err != nil {
 		return failf("%v", err)
@@ -133,7 +137,7 @@ func runDevnet(args []string, stdout, stderr io.Writer) int {
 	if err := s.c.StartAll(); err != nil {
 		return failf("%v", err)
 	}
-	for i := range nw.Nodes {
+	for i := range members {
 		s.watch(i)
 	}
 	readyCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -172,8 +176,8 @@ func runDevnet(args []string, stdout, stderr io.Writer) int {
 func printReady(w io.Writer, nw *client.Network, bin string) {
 	self := selfName(bin)
 	faucet := relPath(nw.FaucetKey)
-	fmt.Fprintf(w, "ready: %d validators, chain id %s\n", len(nw.Nodes), nw.ChainID)
-	for _, nd := range nw.Nodes {
+	fmt.Fprintf(w, "ready: %d validators, %d follower(s), chain id %s\n", len(nw.Nodes), len(nw.Followers), nw.ChainID)
+	for _, nd := range nw.Members() {
 		fmt.Fprintf(w, "  %s  %s  (logs: %s)\n", nd.Name, nd.API, relPath(filepath.Join(nd.Home, "node.log")))
 	}
 	fmt.Fprintf(w, "faucet key: %s\n\n", faucet)
@@ -184,7 +188,11 @@ func printReady(w io.Writer, nw *client.Network, bin string) {
 		nodeArg = " --node " + strings.TrimPrefix(nw.Nodes[0].API, "http://")
 	}
 	fmt.Fprintf(w, "  1. in another terminal:  %s tx put greeting hello --key %s --wait%s\n", self, faucet, nodeArg)
-	fmt.Fprintf(w, "  2. open the explorer:     %s/\n\n", nw.Nodes[0].API)
+	fmt.Fprintf(w, "  2. open the explorer:     %s/\n", nw.SearchNode().API)
+	if len(nw.Followers) > 0 {
+		fmt.Fprintf(w, "  3. search (on a follower; validators do not index): %s search 'type:kv.put' --node %s\n", self, strings.TrimPrefix(nw.Followers[0].API, "http://"))
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Stop one validator: %s devnet stop-node 1%s (start-node 1 brings it back).\n", self, homeArg(nw.Dir))
 	fmt.Fprintf(w, "Ctrl-C stops them all; run again to resume, or add --reset to start a new chain.\n")
 }
@@ -243,11 +251,12 @@ type exitEvent struct {
 
 // supervisor runs a devnet's validators and answers its control socket.
 type supervisor struct {
-	c      *devnet.Cluster
-	nw     *client.Network
-	self   string // how to run this binary (selfName)
-	out    io.Writer
-	events chan exitEvent
+	c       *devnet.Cluster
+	nw      *client.Network
+	members []client.NetworkNode // validators, then followers
+	self    string               // how to run this binary (selfName)
+	out     io.Writer
+	events  chan exitEvent
 
 	mu       sync.Mutex
 	stopping []bool // an exit of node i was asked for
@@ -283,13 +292,13 @@ func (s *supervisor) report(ev exitEvent) bool {
 			running++
 		}
 	}
-	name := s.nw.Nodes[ev.i].Name
-	logPath := relPath(filepath.Join(s.nw.Nodes[ev.i].Home, "node.log"))
+	name := s.members[ev.i].Name
+	logPath := relPath(filepath.Join(s.members[ev.i].Home, "node.log"))
 	if ev.requested {
 		fmt.Fprintf(s.out, "cairn devnet: %s stopped (stop-node)", name)
 	} else {
 		fmt.Fprintf(s.out, "cairn devnet: %s EXITED; see %s", name, logPath)
-		if last := lastLine(filepath.Join(s.nw.Nodes[ev.i].Home, "node.log")); last != "" {
+		if last := lastLine(filepath.Join(s.members[ev.i].Home, "node.log")); last != "" {
 			fmt.Fprintf(s.out, "\n  last log line: %s", last)
 		}
 	}
@@ -297,13 +306,15 @@ func (s *supervisor) report(ev exitEvent) bool {
 	quorum := n - f
 	fmt.Fprintf(s.out, "\n  %d of %d validators running; ", running, n)
 	switch {
+	case ev.i >= n:
+		fmt.Fprintf(s.out, "a follower does not vote: the chain goes on, reads and search wait for it.")
 	case running >= quorum:
 		fmt.Fprintf(s.out, "the chain goes on (it tolerates %d down).", f)
 	default:
 		fmt.Fprintf(s.out, "the chain cannot commit until %d run (a quorum).", quorum)
 	}
 	fmt.Fprintf(s.out, " Start it again with: %s devnet start-node %d%s\n", s.self, ev.i, homeArg(s.nw.Dir))
-	return running == 0 && !ev.requested
+	return running == 0 && !ev.requested && ev.i < n
 }
 
 func (s *supervisor) stopAll() {
@@ -315,10 +326,14 @@ func (s *supervisor) stopAll() {
 
 // Nodes implements devnet.Controller.
 func (s *supervisor) Nodes() []devnet.NodeState {
-	out := make([]devnet.NodeState, len(s.nw.Nodes))
-	for i, nd := range s.nw.Nodes {
+	out := make([]devnet.NodeState, len(s.members))
+	for i, nd := range s.members {
 		pid := s.c.PID(i)
-		out[i] = devnet.NodeState{Index: i, Name: nd.Name, API: nd.API, Running: pid != 0, PID: pid}
+		role := "validator"
+		if i >= len(s.nw.Nodes) {
+			role = "follower"
+		}
+		out[i] = devnet.NodeState{Index: i, Name: nd.Name, Role: role, API: nd.API, Running: pid != 0, PID: pid}
 	}
 	return out
 }
@@ -326,7 +341,7 @@ func (s *supervisor) Nodes() []devnet.NodeState {
 // StopNode implements devnet.Controller: SIGTERM, SIGKILL after 15s.
 func (s *supervisor) StopNode(i int) error {
 	if !s.c.Running(i) {
-		return fmt.Errorf("%s is not running", s.nw.Nodes[i].Name)
+		return fmt.Errorf("%s is not running", s.members[i].Name)
 	}
 	s.mu.Lock()
 	s.stopping[i] = true
@@ -345,20 +360,20 @@ func (s *supervisor) StartNode(i int) error {
 		return errors.New("the devnet is shutting down")
 	}
 	if s.c.Running(i) {
-		return fmt.Errorf("%s is already running", s.nw.Nodes[i].Name)
+		return fmt.Errorf("%s is already running", s.members[i].Name)
 	}
 	if err := s.c.Start(i); err != nil {
 		return err
 	}
 	s.watch(i)
-	fmt.Fprintf(s.out, "cairn devnet: %s started (start-node)\n", s.nw.Nodes[i].Name)
+	fmt.Fprintf(s.out, "cairn devnet: %s started (start-node)\n", s.members[i].Name)
 	hc := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if !s.c.Running(i) {
-			return fmt.Errorf("%s exited while starting; see %s", s.nw.Nodes[i].Name, filepath.Join(s.nw.Nodes[i].Home, "node.log"))
+			return fmt.Errorf("%s exited while starting; see %s", s.members[i].Name, filepath.Join(s.members[i].Home, "node.log"))
 		}
-		if resp, err := hc.Get(s.nw.Nodes[i].API + "/readyz"); err == nil {
+		if resp, err := hc.Get(s.members[i].API + "/readyz"); err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -367,7 +382,7 @@ func (s *supervisor) StartNode(i int) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("%s started but is not ready after 60s; see %s", s.nw.Nodes[i].Name, filepath.Join(s.nw.Nodes[i].Home, "node.log"))
+	return fmt.Errorf("%s started but is not ready after 60s; see %s", s.members[i].Name, filepath.Join(s.members[i].Home, "node.log"))
 }
 
 // lastLine returns the last non-empty line of the file (reading at most its
@@ -398,9 +413,9 @@ func runDevnetControl(op string, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	line := "cairn devnet " + op + " N [--home DIR]"
 	about := map[string]string{
-		"stop-node":  "Asks the devnet running in --home to stop validator N (SIGTERM); the others keep running.",
-		"start-node": "Asks the devnet running in --home to start validator N again and waits until it is ready.",
-		"nodes":      "Lists the validators of the devnet running in --home: running, pid, API URL.",
+		"stop-node":  "Asks the devnet running in --home to stop node N (SIGTERM): validators are 0..n-1, followers follow; the others keep running.",
+		"start-node": "Asks the devnet running in --home to start node N again and waits until it is ready.",
+		"nodes":      "Lists the validators and followers of the devnet running in --home: running, pid, API URL.",
 	}[op]
 	if op == "nodes" {
 		line = "cairn devnet nodes [--home DIR]"
@@ -424,7 +439,7 @@ func runDevnetControl(op string, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		if i, err = strconv.Atoi(pos[0]); err != nil || i < 0 {
-			fmt.Fprintf(stderr, "cairn devnet %s: N must be a validator index (0, 1, ...), got %q\n", op, pos[0])
+			fmt.Fprintf(stderr, "cairn devnet %s: N must be a node index (0, 1, ...), got %q\n", op, pos[0])
 			return 2
 		}
 	}

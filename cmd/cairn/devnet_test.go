@@ -181,10 +181,12 @@ func TestDevnetSupervisesValidators(t *testing.T) {
 	p := startDevnet(t, bin, "--home", home, "--api-port", "22100", "--p2p-port", "22110")
 	out := p.waitFor(t, "Ctrl-C stops them all", 90*time.Second)
 	for _, want := range []string{
-		"ready: 4 validators",
+		"ready: 4 validators, 1 follower(s)",
+		"follower0  http://127.0.0.1:22104",
 		"an idle chain stays at its height",
 		"1. in another terminal:  " + bin + " tx put greeting hello --key " + filepath.Join(home, "faucet.key") + " --wait --node 127.0.0.1:22100\n",
-		"2. open the explorer:     http://127.0.0.1:22100/",
+		"2. open the explorer:     http://127.0.0.1:22104/",
+		"search 'type:kv.put' --node 127.0.0.1:22104",
 		"--reset",
 	} {
 		if !strings.Contains(out, want) {
@@ -200,6 +202,21 @@ func TestDevnetSupervisesValidators(t *testing.T) {
 		t.Fatal(err)
 	}
 	commitPut(t, nw.Nodes[0].API, faucet, "a")
+
+	// Search sent to a validator is answered by the follower it names.
+	if code, stdout, stderr := runBin(t, bin, "search", "type:kv.put", "--node", nw.Nodes[0].API); code != 0 ||
+		!strings.Contains(stderr, "asking http://127.0.0.1:22104") || !strings.Contains(stdout, `"total"`) {
+		t.Fatalf("search via a validator: %d %s %s", code, stdout, stderr)
+	}
+	// The follower stops and starts like a validator; the chain does not care.
+	if code, _, stderr := runBin(t, bin, "devnet", "stop-node", "4", "--home", home); code != 0 {
+		t.Fatalf("stop-node 4: %d %s", code, stderr)
+	}
+	p.waitFor(t, "a follower does not vote: the chain goes on", 30*time.Second)
+	commitPut(t, nw.Nodes[0].API, faucet, "f")
+	if code, _, stderr := runBin(t, bin, "devnet", "start-node", "4", "--home", home); code != 0 {
+		t.Fatalf("start-node 4: %d %s", code, stderr)
+	}
 
 	// A second devnet on the same network is refused.
 	if code, _, stderr := runBin(t, bin, "devnet", "--home", home); code != 1 || !strings.Contains(stderr, "already running") {
@@ -237,7 +254,7 @@ func TestDevnetSupervisesValidators(t *testing.T) {
 
 	// A validator that dies (kill -9) is reported; the others keep going.
 	code, stdout, _ = runBin(t, bin, "devnet", "nodes", "--home", home)
-	if err := json.Unmarshal([]byte(stdout), &nodes); code != 0 || err != nil || nodes[3].PID == 0 {
+	if err := json.Unmarshal([]byte(stdout), &nodes); code != 0 || err != nil || nodes[3].PID == 0 || nodes[3].Role != "validator" || len(nodes) != 5 || nodes[4].Role != "follower" {
 		t.Fatalf("nodes: %d %s", code, stdout)
 	}
 	if err := syscall.Kill(nodes[3].PID, syscall.SIGKILL); err != nil {
@@ -270,7 +287,7 @@ func TestDevnetSupervisesValidators(t *testing.T) {
 
 	// Resume on other ports: same chain, same height.
 	p = startDevnet(t, bin, "--home", home, "--api-port", "22120", "--p2p-port", "22130")
-	p.waitFor(t, "http://127.0.0.1:22120/", 90*time.Second)
+	p.waitFor(t, "http://127.0.0.1:22124/", 90*time.Second)
 	if h, err := height(t, "http://127.0.0.1:22120"); err != nil || h != last {
 		t.Fatalf("resumed on new ports: height %d %v, want %d", h, err, last)
 	}
@@ -291,7 +308,7 @@ func TestDevnetSupervisesValidators(t *testing.T) {
 	}
 	// The new ports were saved: a plain run uses them.
 	p = startDevnet(t, bin, "--home", home)
-	p.waitFor(t, "http://127.0.0.1:22120/", 90*time.Second)
+	p.waitFor(t, "http://127.0.0.1:22124/", 90*time.Second)
 	p.stop(t)
 
 	// --reset: a new chain (new faucet, height 0).

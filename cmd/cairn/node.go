@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	register("node", "run one validator (see cairn init)", runNode)
+	register("node", "run one validator or follower (see cairn init)", runNode)
 }
 
 func runNode(args []string, stdout, stderr io.Writer) int {
@@ -33,8 +33,9 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	stateSync := fs.Bool("state-sync", false, "a new node: first fetch and verify a snapshot from state_sync.providers, then catch up (ignored once the ledger holds blocks)")
 	providers := fs.String("state-sync-providers", "", "override state_sync.providers: comma-separated API `URLs` of other nodes")
+	follower := fs.Bool("follower", false, "run as a follower (as role \"follower\" in config.json): a non-voting replica that follows the validators in peers and serves reads and search")
 	fs.Usage = usageFunc(fs, stderr, "cairn node --home DIR [flags]",
-		"Runs one validator from its home (see cairn init) until SIGINT or SIGTERM.")
+		"Runs one validator, or with --follower (or role \"follower\" in config.json) one follower, from its\nhome (see cairn init) until SIGINT or SIGTERM.")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -55,6 +56,13 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	cfg.AllowFaults, cfg.Byzantine = *faults, *byz
 	if *providers != "" {
 		cfg.StateSync.Providers = node.SplitProviders(*providers)
+	}
+	if *follower {
+		cfg.Role = node.RoleFollower
+	}
+	if err := cfg.Check(); err != nil {
+		fmt.Fprintln(stderr, "cairn node:", err)
+		return 1
 	}
 	if *unsafeFaults {
 		node.AllowUnsafeTestFaults()

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"html"
 	"io"
 	"os"
@@ -47,6 +48,15 @@ Examples:
 	next := *cursor
 	for first := true; first || (next != "" && len(out.Hits) < *limit); first = false {
 		page, err := c.Search(ctx, client.SearchRequest{Query: q, Sort: *sortBy, Limit: min(1000, *limit-len(out.Hits)), Cursor: next})
+		if ask := client.WrongNode(err); first && len(ask) > 0 {
+			// The node does not index (a validator); ask the node it names
+			// (a follower), once, and say so.
+			fmt.Fprintf(stderr, "cairn search: %s does not index; asking %s\n", nodeURL(*node), ask[0])
+			if c, ok = newClient(ask[0], stderr, "search"); !ok {
+				return 2
+			}
+			page, err = c.Search(ctx, client.SearchRequest{Query: q, Sort: *sortBy, Limit: min(1000, *limit-len(out.Hits)), Cursor: next})
+		}
 		if err != nil {
 			return fail(stderr, "search", err)
 		}

@@ -103,7 +103,10 @@ func asAPIError(ctx context.Context, err error) *apiError {
 	var mbe *http.MaxBytesError
 	var qe *search.QueryError
 	var ue *ledger.UnavailableError
+	var wn *WrongNodeError
 	switch {
+	case errors.As(err, &wn):
+		return &apiError{status: http.StatusMisdirectedRequest, code: "wrong_node", msg: wn.Error(), extra: map[string]any{"ask": append([]string{}, wn.Ask...)}}
 	case errors.As(err, &ue):
 		return prunedError(ue)
 	case errors.Is(err, ErrSnapshotNotFound):

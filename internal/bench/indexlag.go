@@ -8,10 +8,15 @@ import (
 	"github.com/cairn-db/cairn/client"
 )
 
-// IndexLag is how far one node's search index trailed its own chain during
-// a run, measured by polling GET /v1/status.
+// IndexLag is how far one node's search index trailed the chain during a
+// run, measured by polling GET /v1/status. For a validator the chain is its
+// own; for a follower it is the validators' (the highest height any of them
+// reported in the same poll), so a follower's lag includes receiving and
+// re-executing each block, not only indexing it.
 type IndexLag struct {
 	Node string `json:"node"`
+	// Follower marks a follower's lag (measured against the validators).
+	Follower bool `json:"follower,omitempty"`
 	// LagS summarises, over the heights the node committed during the
 	// run, the seconds from the first poll that showed the height
 	// committed to the first that showed it indexed (so each figure is
@@ -36,6 +41,7 @@ type statusSample struct {
 // lagTracker follows one node's committed and indexed heights.
 type lagTracker struct {
 	name      string
+	follower  bool
 	start     uint64 // height before the run: not measured
 	started   bool
 	enabled   bool
@@ -76,7 +82,7 @@ func (t *lagTracker) caughtUp() bool { return !t.enabled || t.indexed >= t.heigh
 
 // result summarises the lag; end is when polling stopped.
 func (t *lagTracker) result(end time.Time) IndexLag {
-	r := IndexLag{Node: t.name, MaxBehind: t.maxBehind}
+	r := IndexLag{Node: t.name, Follower: t.follower, MaxBehind: t.maxBehind}
 	lags := make([]float64, 0, len(t.committed))
 	for h, c := range t.committed {
 		at, ok := t.searched[h]
@@ -93,16 +99,17 @@ func (t *lagTracker) result(end time.Time) IndexLag {
 
 // lagMonitor polls every node's status and tracks its index lag.
 type lagMonitor struct {
-	clients  []*client.Client
-	names    []string
-	interval time.Duration
+	clients   []*client.Client
+	names     []string
+	followers int // the last followers of clients are followers
+	interval  time.Duration
 
 	mu       sync.Mutex
 	trackers []*lagTracker
 }
 
-func newLagMonitor(clients []*client.Client, names []string, interval time.Duration) *lagMonitor {
-	m := &lagMonitor{clients: clients, names: names, interval: interval}
+func newLagMonitor(clients []*client.Client, names []string, followers int, interval time.Duration) *lagMonitor {
+	m := &lagMonitor{clients: clients, names: names, followers: followers, interval: interval}
 	for _, n := range names {
 		m.trackers = append(m.trackers, newLagTracker(n))
 	}
@@ -112,6 +119,7 @@ func newLagMonitor(clients []*client.Client, names []string, interval time.Durat
 // poll asks every node once, concurrently.
 func (m *lagMonitor) poll(ctx context.Context) {
 	var wg sync.WaitGroup
+	samples := make([]*statusSample, len(m.clients))
 	for i, c := range m.clients {
 		wg.Add(1)
 		go func() {
@@ -122,12 +130,29 @@ func (m *lagMonitor) poll(ctx context.Context) {
 			if err != nil {
 				return // a node that does not answer is measured by its next answer
 			}
-			m.mu.Lock()
-			m.trackers[i].observe(statusSample{at: time.Now(), height: st.Height, indexed: st.IndexedHeight, searchEnabled: st.SearchEnabled})
-			m.mu.Unlock()
+			samples[i] = &statusSample{at: time.Now(), height: st.Height, indexed: st.IndexedHeight, searchEnabled: st.SearchEnabled}
 		}()
 	}
 	wg.Wait()
+	validators := len(m.clients) - m.followers
+	var chain uint64
+	for _, s := range samples[:validators] {
+		if s != nil {
+			chain = max(chain, s.height)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, s := range samples {
+		if s == nil {
+			continue
+		}
+		if i >= validators {
+			m.trackers[i].follower = true
+			s.height = max(s.height, chain)
+		}
+		m.trackers[i].observe(*s)
+	}
 }
 
 // run polls until ctx ends.

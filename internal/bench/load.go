@@ -84,8 +84,17 @@ type Result struct {
 	Timeline        []Point          `json:"timeline"`
 	UncommittedLeft int64            `json:"uncommitted_at_end"`
 	// IndexLag is, for each node with search on, how far its index
-	// trailed its chain.
+	// trailed the chain.
 	IndexLag []IndexLag `json:"index_lag,omitempty"`
+	// IndexCatchUpS is how long after the last commit of the run (the
+	// end of the drain) every index had caught up: 0 when they already
+	// had, -1 when one had not within IndexWait.
+	IndexCatchUpS float64 `json:"index_catch_up_s"`
+	// NodeCPU is each validator's and follower's CPU over the measured span.
+	NodeCPU []NodeCPU `json:"node_cpu,omitempty"`
+	// Minutes are the run's whole minutes of sending (runs of 2 minutes
+	// and more): committed rate and the first load node's storage writes.
+	Minutes []Minute `json:"minutes,omitempty"`
 }
 
 // Percentiles summarise a latency sample.
@@ -436,6 +445,16 @@ func (r *runner) watch(ctx context.Context) error {
 }
 
 func (r *runner) run(ctx context.Context) (*Result, error) {
+	// The event stream starts after the current head: starting at height
+	// 1 would replay the whole chain first and count that time in every
+	// latency of the run.
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	st, err := r.clients[r.o.Nodes[0]].Status(sctx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("bench: status of %s: %w", r.o.Network.Nodes[r.o.Nodes[0]].Name, err)
+	}
+	r.height.Store(st.Height)
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	watchDone := make(chan struct{})
 	go func() { _ = r.watch(watchCtx); close(watchDone) }()
@@ -444,12 +463,22 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	var lag *lagMonitor
 	lagCtx, stopLag := context.WithCancel(ctx)
 	lagDone := make(chan struct{})
+	members := r.o.Network.Members()
 	if r.o.IndexPoll > 0 {
-		names := make([]string, len(r.o.Network.Nodes))
-		for i, n := range r.o.Network.Nodes {
+		names := make([]string, len(members))
+		clients := append([]*client.Client(nil), r.clients...)
+		for i, n := range members {
 			names[i] = n.Name
+			if i >= len(r.clients) {
+				c, err := client.New(n.API, client.WithHTTPClient(httpClient()))
+				if err != nil {
+					stopLag()
+					return nil, err
+				}
+				clients = append(clients, c)
+			}
 		}
-		lag = newLagMonitor(r.clients, names, r.o.IndexPoll)
+		lag = newLagMonitor(clients, names, len(r.o.Network.Followers), r.o.IndexPoll)
 		lag.poll(ctx) // the heights before the run are not measured
 		go func() { lag.run(lagCtx); close(lagDone) }()
 	} else {
@@ -502,6 +531,11 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		}
 	}
 	begin := time.Now()
+	cpuBefore := cpuSeconds(ctx, members)
+	var minutes *minuteRecorder
+	if r.o.Duration >= 2*time.Minute {
+		minutes = newMinuteRecorder(ctx, r.o.Network.Nodes[r.o.Nodes[0]].API)
+	}
 	var wg sync.WaitGroup
 	if r.o.Rate > 0 {
 		// Open loop: one batch every Batch/Rate seconds, each on its own
@@ -585,6 +619,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		if r.o.OnTick != nil {
 			r.o.OnTick(el, c)
 		}
+		if minutes != nil && el <= r.o.Duration+time.Second && int(el/time.Minute) > len(minutes.out) {
+			minutes.record(ctx, c, r.height.Load())
+		}
 	}
 	sec := time.NewTicker(time.Second)
 	defer sec.Stop()
@@ -604,9 +641,19 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		<-sec.C
 		progress()
 	}
+	cpuAfter := cpuSeconds(ctx, members)
+	drained := time.Now()
+	catchUp := 0.0
 	if lag != nil {
-		for waitEnd := time.Now().Add(r.o.IndexWait); !lag.caughtUp() && time.Now().Before(waitEnd) && ctx.Err() == nil; {
-			<-sec.C
+		lag.poll(ctx)
+		for waitEnd := time.Now().Add(r.o.IndexWait); !lag.caughtUp(); {
+			if !time.Now().Before(waitEnd) || ctx.Err() != nil {
+				catchUp = -1
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+			lag.poll(ctx)
+			catchUp = time.Since(drained).Seconds()
 			if r.o.Progress != nil {
 				fmt.Fprintf(r.o.Progress, "\r%5.1fs  waiting for search indexes to catch up   ", time.Since(begin).Seconds())
 			}
@@ -623,6 +670,11 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		Blocks: r.blocks.Load(), MaxBlockTxs: int(r.maxBlock.Load()), Timeline: timeline,
 	}
 	res.UncommittedLeft = res.Accepted - res.Committed
+	res.IndexCatchUpS = catchUp
+	if minutes != nil {
+		res.Minutes = minutes.out
+	}
+	res.NodeCPU = nodeCPU(members, len(r.o.Network.Followers), cpuBefore, cpuAfter, res.Committed)
 	if lag != nil {
 		res.IndexLag = lag.results(time.Now())
 	}

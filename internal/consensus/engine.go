@@ -35,7 +35,11 @@ type App interface {
 
 // CutPolicy decides when a proposer cuts a block: at MaxTxs pending
 // transactions, at MaxBytes pending bytes, or MaxDelay milliseconds after
-// the oldest pending transaction arrived, whichever comes first. With
+// the oldest pending transaction arrived, whichever comes first; with
+// CutWhenIdle, at once when every pending transaction arrived after the
+// height began (the engine was idle: no block was in flight, so waiting
+// would only add latency; under load the backlog that builds while a block
+// is decided is the batch). With
 // nothing pending the proposer of round 0 proposes nothing, unless
 // EmptyBlockInterval (ms) is positive and has elapsed since the height
 // started. MaxTxs and MaxBytes must be the chain's genesis parameters: the
@@ -45,6 +49,7 @@ type CutPolicy struct {
 	MaxBytes           int
 	MaxDelay           int64
 	EmptyBlockInterval int64
+	CutWhenIdle        bool
 }
 
 // Timeouts are in milliseconds. Round r waits Propose+r*ProposeDelta for a

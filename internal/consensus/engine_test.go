@@ -575,3 +575,23 @@ func TestConflictingProposalsAreEvidence(t *testing.T) {
 		t.Fatal("same proposer's equivocation in one round reported twice")
 	}
 }
+
+// With CutWhenIdle a transaction that arrives while no block is in flight
+// is proposed at once, not after MaxDelay; a backlog that built up while a
+// block was being decided still waits for the cut rules.
+func TestCutWhenIdle(t *testing.T) {
+	cut := testCut()
+	cut.MaxDelay = 1_000_000 // never by delay
+	cut.CutWhenIdle = true
+	h := newHarness(t, 4, cut)
+	start := h.now
+	h.submit(testTx(t, 1))
+	h.run(start+10_000, func() bool { return h.minHeight() >= 1 })
+	if h.minHeight() != 1 || len(h.chains[0][0].Block.Txs) != 1 {
+		t.Fatalf("an idle engine did not cut at once: height %d", h.minHeight())
+	}
+	if took := h.now - start; took >= cut.MaxDelay {
+		t.Fatalf("the idle cut took %d ms", took)
+	}
+	h.checkAgreement()
+}

@@ -153,6 +153,10 @@ func (e *Engine) cutDeadline() (at int64, ok bool) {
 			return e.heightStart, true
 		}
 		at, ok = max(e.pending.Since+c.MaxDelay, e.heightStart), true
+		if c.CutWhenIdle && e.pending.Since >= e.heightStart {
+			// Idle: see CutPolicy.
+			at = max(e.pending.Since, e.heightStart)
+		}
 	}
 	if c.EmptyBlockInterval > 0 {
 		if ea := e.heightStart + c.EmptyBlockInterval; !ok || ea < at {

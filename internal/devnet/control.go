@@ -30,6 +30,7 @@ import (
 type NodeState struct {
 	Index   int    `json:"index"`
 	Name    string `json:"name"`
+	Role    string `json:"role"` // "validator" or "follower"
 	API     string `json:"api"`
 	Running bool   `json:"running"`
 	PID     int    `json:"pid,omitempty"`

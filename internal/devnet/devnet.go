@@ -6,9 +6,16 @@
 // Layout of DIR:
 //
 //	genesis.json
-//	network.json           {"chain_id", "nodes": [{"name", "api", "home"}], "faucet_key"}
+//	network.json           {"chain_id", "nodes": [{"name", "api", "home"}], "followers": [...], "faucet_key"}
 //	faucet.key
 //	node0/config.json, node0/validator.key, node0/data/ ...
+//	follower0/config.json, follower0/follower.key, follower0/data/ ...
+//
+// Followers (Options.Followers) listen after the validators: follower i on
+// APIPort+Validators+i and P2PPort+Validators+i. Validators list them (so
+// they admit their connections) and name their APIs for search, and do not
+// index; followers index and name the validators' APIs for writes.
+//
 //	devnet.sock            while `cairn devnet` runs: its control socket (control.go)
 //
 // With Options.Containers the same files describe one container per
@@ -38,10 +45,12 @@ import (
 // Options of InitNetwork.
 type Options struct {
 	Validators int
-	ChainID    string
-	APIPort    int // node i listens on APIPort+i
-	P2PPort    int // node i listens on P2PPort+i
-	Host       string
+	// Followers is the number of non-voting replicas (see the package doc).
+	Followers int
+	ChainID   string
+	APIPort   int // node i listens on APIPort+i
+	P2PPort   int // node i listens on P2PPort+i
+	Host      string
 	// FaucetBalance funds the faucet key.
 	FaucetBalance uint64
 	// Params overrides the chain parameters (zero value: defaults).
@@ -90,6 +99,12 @@ func LoadNetwork(path string) (*client.Network, error) { return client.LoadNetwo
 func InitNetwork(dir string, o Options) (*client.Network, error) {
 	if o.Validators <= 0 || o.Validators > 100 {
 		return nil, fmt.Errorf("init: validators must be 1..100, got %d", o.Validators)
+	}
+	if o.Followers < 0 || o.Followers > 100 {
+		return nil, fmt.Errorf("init: followers must be 0..100, got %d", o.Followers)
+	}
+	if o.Followers > 0 && o.Containers {
+		return nil, errors.New("init: followers are not laid out for containers yet")
 	}
 	if o.ChainID == "" {
 		o.ChainID = "cairn-devnet"
@@ -161,6 +176,8 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 			c.APIAddr = fmt.Sprintf("0.0.0.0:%d", ContainerAPIPort)
 			c.P2PAddr = fmt.Sprintf("0.0.0.0:%d", ContainerP2PPort)
 			c.DataDir = ContainerDataDir
+			// No followers in container layouts yet: validators index.
+			c.Search.Index = "on"
 			dial[i] = fmt.Sprintf("%s%s:%d", name, o.PeerSuffix, ContainerP2PPort)
 			published[i] = fmt.Sprintf("%s:%d", o.Host, o.APIPort+i)
 		}
@@ -172,8 +189,29 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 	if err := g.Save(filepath.Join(abs, "genesis.json")); err != nil {
 		return nil, err
 	}
+	fkeys := make([]*crypto.PrivateKey, o.Followers)
+	for i := range fkeys {
+		if fkeys[i], err = crypto.GenerateKey(); err != nil {
+			return nil, err
+		}
+		name := fmt.Sprintf("follower%d", i)
+		home := filepath.Join(abs, name)
+		if err := os.MkdirAll(home, 0o755); err != nil {
+			return nil, fmt.Errorf("init: %w", err)
+		}
+		if err := crypto.SaveKey(filepath.Join(home, "follower.key"), fkeys[i]); err != nil {
+			return nil, err
+		}
+		c := node.DefaultConfig(home)
+		c.Name, c.Role, c.Key = name, node.RoleFollower, "follower.key"
+		c.APIAddr = fmt.Sprintf("%s:%d", o.Host, o.APIPort+o.Validators+i)
+		c.P2PAddr = fmt.Sprintf("%s:%d", o.Host, o.P2PPort+o.Validators+i)
+		cfgs = append(cfgs, c)
+		dial = append(dial, "")
+	}
 	// Tune every config first, so that each node dials its peers where
-	// they listen after Tune (which may move them).
+	// they listen after Tune (which may move them). Followers are tuned
+	// after the validators, as nodes Validators, Validators+1, ...
 	for i := range cfgs {
 		if o.Tune != nil {
 			o.Tune(i, &cfgs[i])
@@ -182,18 +220,41 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 			dial[i] = cfgs[i].P2PAddr
 		}
 	}
+	var valAPIs, followerAPIs []string
 	for i := range cfgs {
-		for j := range cfgs {
+		if i < o.Validators {
+			valAPIs = append(valAPIs, "http://"+cfgs[i].APIAddr)
+		} else {
+			followerAPIs = append(followerAPIs, "http://"+cfgs[i].APIAddr)
+		}
+	}
+	for i := range cfgs {
+		for j := range keys { // everyone dials the validators
 			if i != j {
 				cfgs[i].Peers = append(cfgs[i].Peers, node.Peer{Name: cfgs[j].Name, PublicKey: keys[j].Public(), Addr: dial[j]})
 			}
+		}
+		if i < o.Validators {
+			for j, k := range fkeys {
+				cfgs[i].Followers = append(cfgs[i].Followers, node.Peer{Name: cfgs[o.Validators+j].Name, PublicKey: k.Public()})
+			}
+			if cfgs[i].Search.Index != "on" {
+				cfgs[i].Search.Elsewhere = followerAPIs
+			}
+		} else {
+			cfgs[i].SubmitTo = valAPIs
 		}
 		// After Tune, which may move the API.
 		api := cfgs[i].APIAddr
 		if o.Containers {
 			api = published[i]
 		}
-		nw.Nodes = append(nw.Nodes, client.NetworkNode{Name: cfgs[i].Name, API: "http://" + api, Home: cfgs[i].Home})
+		member := client.NetworkNode{Name: cfgs[i].Name, API: "http://" + api, Home: cfgs[i].Home}
+		if i < o.Validators {
+			nw.Nodes = append(nw.Nodes, member)
+		} else {
+			nw.Followers = append(nw.Followers, member)
+		}
 		if err := cfgs[i].Save(); err != nil {
 			return nil, err
 		}

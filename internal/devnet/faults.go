@@ -42,7 +42,7 @@ func (c *Cluster) SetFaults(ctx context.Context, hc *http.Client, i int, f Fault
 	if err != nil {
 		return err
 	}
-	name := c.Net.Nodes[i].Name
+	name := c.member(i).Name
 	addr, err := c.debugAddr(ctx, i)
 	if err != nil {
 		return fmt.Errorf("faults on %s: no debug listener (started with --unsafe-test-faults --faults?): %w", name, err)
@@ -72,7 +72,7 @@ func (c *Cluster) SetFaults(ctx context.Context, hc *http.Client, i int, f Fault
 // but has not written it yet is still starting (Start removes a killed
 // process's stale file): wait for it, polling, until ctx ends.
 func (c *Cluster) debugAddr(ctx context.Context, i int) ([]byte, error) {
-	path := filepath.Join(c.Net.Nodes[i].Home, node.DebugAddrFile)
+	path := filepath.Join(c.member(i).Home, node.DebugAddrFile)
 	for {
 		addr, err := os.ReadFile(path)
 		if err == nil || !errors.Is(err, fs.ErrNotExist) || !c.Running(i) {

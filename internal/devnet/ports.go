@@ -13,10 +13,11 @@ import (
 	"github.com/cairn-db/cairn/internal/node"
 )
 
-// SetPorts moves the validators of the network in dir to new ports: node i
-// listens for the API on apiPort+i and for peers on p2pPort+i (a zero port
-// leaves that kind unchanged). Every node's config (its own addresses and
-// its peers' addresses) and network.json are rewritten; keys, genesis and
+// SetPorts moves the validators and followers of the network in dir to new
+// ports: node i (Members order) listens for the API on apiPort+i and for
+// peers on p2pPort+i (a zero port leaves that kind unchanged). Every node's
+// config (its own addresses, its peers' addresses and the API URLs it names
+// for writes or search) and network.json are rewritten; keys, genesis and
 // data are untouched, so the chain resumes where it stopped. The network
 // must be stopped.
 func SetPorts(dir string, apiPort, p2pPort int) (*client.Network, error) {
@@ -27,12 +28,13 @@ func SetPorts(dir string, apiPort, p2pPort int) (*client.Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	if apiPort+len(nw.Nodes)-1 > 65535 || p2pPort+len(nw.Nodes)-1 > 65535 {
-		return nil, fmt.Errorf("set ports: %d validators do not fit below port 65536", len(nw.Nodes))
+	members := nw.Members()
+	if apiPort+len(members)-1 > 65535 || p2pPort+len(members)-1 > 65535 {
+		return nil, fmt.Errorf("set ports: %d nodes do not fit below port 65536", len(members))
 	}
-	cfgs := make([]node.Config, len(nw.Nodes))
+	cfgs := make([]node.Config, len(members))
 	p2pByName := map[string]string{}
-	for i, n := range nw.Nodes {
+	for i, n := range members {
 		if cfgs[i], err = node.ReadConfigFile(n.Home); err != nil {
 			return nil, err
 		}
@@ -48,16 +50,34 @@ func SetPorts(dir string, apiPort, p2pPort int) (*client.Network, error) {
 		}
 		p2pByName[cfgs[i].Name] = cfgs[i].P2PAddr
 	}
+	var valAPIs, followerAPIs []string
+	for i := range cfgs {
+		if i < len(nw.Nodes) {
+			valAPIs = append(valAPIs, "http://"+cfgs[i].APIAddr)
+		} else {
+			followerAPIs = append(followerAPIs, "http://"+cfgs[i].APIAddr)
+		}
+	}
 	for i := range cfgs {
 		for j, p := range cfgs[i].Peers {
 			if a, ok := p2pByName[p.Name]; ok {
 				cfgs[i].Peers[j].Addr = a
 			}
 		}
+		if len(cfgs[i].SubmitTo) > 0 {
+			cfgs[i].SubmitTo = valAPIs
+		}
+		if len(cfgs[i].Search.Elsewhere) > 0 {
+			cfgs[i].Search.Elsewhere = followerAPIs
+		}
 		if err := cfgs[i].Save(); err != nil {
 			return nil, err
 		}
-		nw.Nodes[i].API = "http://" + cfgs[i].APIAddr
+		if i < len(nw.Nodes) {
+			nw.Nodes[i].API = "http://" + cfgs[i].APIAddr
+		} else {
+			nw.Followers[i-len(nw.Nodes)].API = "http://" + cfgs[i].APIAddr
+		}
 	}
 	b, err := json.MarshalIndent(nw, "", "  ")
 	if err != nil {
@@ -83,7 +103,7 @@ func withPort(addr string, port int) (string, error) {
 // instead of validators that exit at once.
 func PortsInUse(nw *client.Network) ([]string, error) {
 	var taken []string
-	for _, n := range nw.Nodes {
+	for _, n := range nw.Members() {
 		c, err := node.ReadConfigFile(n.Home)
 		if err != nil {
 			return nil, err

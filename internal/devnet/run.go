@@ -18,8 +18,9 @@ import (
 	"github.com/cairn-db/cairn/internal/node"
 )
 
-// Cluster runs a network's validators as child processes of one binary
-// (`BIN node --home DIR/nodeN`). Each child's output goes to its
+// Cluster runs a network's validators and followers as child processes of
+// one binary (`BIN node --home DIR/nodeN`); node i is Net.Members()[i]: the
+// validators, then the followers. Each child's output goes to its
 // home/node.log. Tests and benchmarks use it to kill -9 and restart nodes.
 type Cluster struct {
 	Bin     string
@@ -35,7 +36,7 @@ type Cluster struct {
 
 // NewCluster prepares a cluster for network nw using binary bin.
 func NewCluster(bin string, nw *client.Network, extraArgs ...string) *Cluster {
-	n := len(nw.Nodes)
+	n := len(nw.Members())
 	return &Cluster{Bin: bin, Net: nw, Args: extraArgs, procs: make([]*exec.Cmd, n), exited: make([]chan struct{}, n), logs: make([]*os.File, n)}
 }
 
@@ -46,17 +47,17 @@ func (c *Cluster) Start(i int) error {
 	if c.procs[i] != nil {
 		return nil
 	}
-	home := c.Net.Nodes[i].Home
+	home := c.member(i).Home
 	lf, err := os.OpenFile(filepath.Join(home, "node.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return fmt.Errorf("start %s: %w", c.Net.Nodes[i].Name, err)
+		return fmt.Errorf("start %s: %w", c.member(i).Name, err)
 	}
 	// A node killed with SIGKILL leaves its fault switch's address behind;
 	// remove it so SetFaults waits for the new process's listener instead
 	// of posting to a dead port.
 	if err := os.Remove(filepath.Join(home, node.DebugAddrFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		lf.Close()
-		return fmt.Errorf("start %s: %w", c.Net.Nodes[i].Name, err)
+		return fmt.Errorf("start %s: %w", c.member(i).Name, err)
 	}
 	args := append([]string{"node", "--home", home}, c.Args...)
 	args = append(args, c.nodeArg[i]...)
@@ -67,7 +68,7 @@ func (c *Cluster) Start(i int) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		lf.Close()
-		return fmt.Errorf("start %s: %w", c.Net.Nodes[i].Name, err)
+		return fmt.Errorf("start %s: %w", c.member(i).Name, err)
 	}
 	done := make(chan struct{})
 	c.procs[i], c.exited[i], c.logs[i] = cmd, done, lf
@@ -86,6 +87,8 @@ func (c *Cluster) Start(i int) error {
 	return nil
 }
 
+func (c *Cluster) member(i int) client.NetworkNode { return c.Net.Members()[i] }
+
 // SetArgs sets extra arguments for node i's next starts (e.g. a Byzantine
 // mode for one validator).
 func (c *Cluster) SetArgs(i int, args ...string) {
@@ -99,7 +102,7 @@ func (c *Cluster) SetArgs(i int, args ...string) {
 
 // StartAll starts every node.
 func (c *Cluster) StartAll() error {
-	for i := range c.Net.Nodes {
+	for i := range c.Net.Members() {
 		if err := c.Start(i); err != nil {
 			c.StopAll(5 * time.Second)
 			return err
@@ -171,7 +174,7 @@ func (c *Cluster) Stop(i int, grace time.Duration) {
 // StopAll stops every node in parallel.
 func (c *Cluster) StopAll(grace time.Duration) {
 	var wg sync.WaitGroup
-	for i := range c.Net.Nodes {
+	for i := range c.Net.Members() {
 		wg.Add(1)
 		go func() { defer wg.Done(); c.Stop(i, grace) }()
 	}
@@ -182,7 +185,7 @@ func (c *Cluster) StopAll(grace time.Duration) {
 // ends.
 func (c *Cluster) WaitReady(ctx context.Context) error {
 	client := &http.Client{Timeout: 2 * time.Second}
-	for i, n := range c.Net.Nodes {
+	for i, n := range c.Net.Members() {
 		for {
 			if !c.Running(i) {
 				return fmt.Errorf("%s exited; see %s", n.Name, filepath.Join(n.Home, "node.log"))

@@ -246,20 +246,21 @@ func TestUnsafeModesNeedTheFlag(t *testing.T) {
 	}
 }
 
+// Search is served by the follower (node 4); validators do not index.
 func TestSearchFindsCommittedTransactions(t *testing.T) {
-	tn := startNet(t, 4)
+	tn := startNetWith(t, 4, 1, nil)
 	senders := newKeys(t, 4)
 	tn.fund(senders, 1_000_000)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	acked := tn.load(ctx, senders, []int{0, 1, 2, 3}, 10, nil)
-	tn.waitCommitted(2, acked, 60*time.Second)
+	tn.waitCommitted(4, acked, 60*time.Second)
 	addr := senders[0].Public().Address().String()
 	var body struct {
 		Total int `json:"total"`
 	}
 	eventually(t, 30*time.Second, "search sees the sender's transfers", func() bool {
-		resp, err := http.Get(tn.net.Nodes[2].API + "/v1/search?q=" + url.QueryEscape("type:transfer AND sender_address:"+addr))
+		resp, err := http.Get(tn.net.Followers[0].API + "/v1/search?q=" + url.QueryEscape("type:transfer AND sender_address:"+addr))
 		if err != nil {
 			return false
 		}
@@ -269,14 +270,14 @@ func TestSearchFindsCommittedTransactions(t *testing.T) {
 		}
 		return body.Total == 10
 	})
-	st, err := tn.clients[2].Status(ctx)
+	st, err := tn.clients[4].Status(ctx)
 	if err != nil || !st.SearchEnabled || st.IndexedHeight == 0 || st.IndexedHeight+st.IndexLag < st.Height {
 		t.Fatalf("status: %+v %v", st, err)
 	}
-	if m := tn.metric(2, "cairn_search_indexed_height"); m < float64(st.IndexedHeight) {
+	if m := tn.metric(4, "cairn_search_indexed_height"); m < float64(st.IndexedHeight) {
 		t.Fatalf("cairn_search_indexed_height %v, status says %d", m, st.IndexedHeight)
 	}
-	resp, err := http.Get(tn.net.Nodes[2].API + "/v1/search?q=" + url.QueryEscape("amount:>>5"))
+	resp, err := http.Get(tn.net.Followers[0].API + "/v1/search?q=" + url.QueryEscape("amount:>>5"))
 	if err != nil {
 		t.Fatal(err)
 	}

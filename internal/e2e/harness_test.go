@@ -45,7 +45,8 @@ func freePorts(t *testing.T, n int) []int {
 	return ports
 }
 
-// testnet is a running network of validator processes.
+// testnet is a running network of validator and follower processes;
+// clients and cluster indexes are the validators', then the followers'.
 type testnet struct {
 	t       *testing.T
 	dir     string
@@ -56,16 +57,21 @@ type testnet struct {
 }
 
 // startNet initialises and starts n validators with test-friendly timing.
-func startNet(t *testing.T, n int) *testnet { return startNetParams(t, n, nil) }
+func startNet(t *testing.T, n int) *testnet { return startNetWith(t, n, 0, nil) }
 
 // startNetParams is startNet with chain parameters (nil: the defaults).
-func startNetParams(t *testing.T, n int, p *types.Params) *testnet {
+func startNetParams(t *testing.T, n int, p *types.Params) *testnet { return startNetWith(t, n, 0, p) }
+
+// startNetWith also starts f followers (nodes n..n+f-1), on a chain with
+// parameters p (nil: the defaults).
+func startNetWith(t *testing.T, n, f int, p *types.Params) *testnet {
 	t.Helper()
 	dir := t.TempDir()
-	ports := freePorts(t, 2*n)
-	nw, err := devnet.InitNetwork(dir, devnet.Options{Validators: n, ChainID: "e2e", Params: p, Tune: func(i int, c *node.Config) {
+	all := n + f
+	ports := freePorts(t, 2*all)
+	nw, err := devnet.InitNetwork(dir, devnet.Options{Validators: n, Followers: f, ChainID: "e2e", Params: p, Tune: func(i int, c *node.Config) {
 		c.APIAddr = fmt.Sprintf("127.0.0.1:%d", ports[i])
-		c.P2PAddr = fmt.Sprintf("127.0.0.1:%d", ports[n+i])
+		c.P2PAddr = fmt.Sprintf("127.0.0.1:%d", ports[all+i])
 		c.Consensus.TimeoutPropose = node.Duration{Duration: 800 * time.Millisecond}
 		c.Consensus.TimeoutVote = node.Duration{Duration: 400 * time.Millisecond}
 		c.Consensus.TimeoutDelta = node.Duration{Duration: 200 * time.Millisecond}
@@ -76,8 +82,12 @@ func startNetParams(t *testing.T, n int, p *types.Params) *testnet {
 		t.Fatal(err)
 	}
 	tn := &testnet{t: t, dir: dir, net: nw, cluster: devnet.NewCluster(bin, nw)}
-	if tn.clients, err = nw.Clients(); err != nil {
-		t.Fatal(err)
+	for _, m := range nw.Members() {
+		c, err := client.New(m.API)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn.clients = append(tn.clients, c)
 	}
 	if tn.faucet, err = crypto.LoadKey(nw.FaucetKey); err != nil {
 		t.Fatal(err)
@@ -85,7 +95,7 @@ func startNetParams(t *testing.T, n int, p *types.Params) *testnet {
 	t.Cleanup(func() {
 		tn.cluster.StopAll(10 * time.Second)
 		if t.Failed() {
-			for _, nd := range nw.Nodes {
+			for _, nd := range nw.Members() {
 				b, _ := os.ReadFile(filepath.Join(nd.Home, "node.log"))
 				if len(b) > 8000 {
 					b = b[len(b)-8000:]
@@ -190,7 +200,7 @@ func (tn *testnet) sameChain(nodes []int, h uint64) {
 
 // metric reads one un-labelled series from node i's /metrics (0 if absent).
 func (tn *testnet) metric(i int, name string) float64 {
-	resp, err := http.Get(tn.net.Nodes[i].API + "/metrics")
+	resp, err := http.Get(tn.net.Members()[i].API + "/metrics")
 	if err != nil {
 		return 0
 	}

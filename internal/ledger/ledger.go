@@ -331,10 +331,11 @@ func (l *Ledger) execute(height uint64, timeMs int64, txs []*types.Tx, opt execu
 	if opt.Contracts == nil {
 		opt.Contracts = l.contracts
 	}
+	r := l.withReplays(txs)
 	if propose {
-		txs, dropped, res, err = execute.Select(l, l.genesis.ChainID, l.genesis.Params, height, timeMs, txs, opt)
+		txs, dropped, res, err = execute.Select(r, l.genesis.ChainID, l.genesis.Params, height, timeMs, txs, opt)
 	} else {
-		res, err = execute.Block(l, l.genesis.ChainID, l.genesis.Params, height, timeMs, txs, opt)
+		res, err = execute.Block(r, l.genesis.ChainID, l.genesis.Params, height, timeMs, txs, opt)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("block %d: %w", height, err)

@@ -32,6 +32,7 @@ func (n *Node) startAPI() error {
 	if n.snapshots != nil {
 		cfg.Snapshots = n.snapshots.API()
 	}
+	cfg.SearchElsewhere = n.cfg.Search.Elsewhere
 	h := api.New(cfg)
 	n.http = api.NewHTTPServer(n.cfg.APIAddr, h, n.log)
 	if err := n.startDebug(); err != nil {
@@ -105,6 +106,16 @@ func (n *Node) APIAddr() string {
 
 // Submit implements api.Backend.
 func (n *Node) Submit(txs []*types.Tx) []error {
+	if n.pool == nil {
+		// A follower takes no transactions: a write it accepted could be
+		// lost with no validator ever seeing it. The client is told where
+		// to send them instead (decided in docs/api.md, "Followers").
+		errs := make([]error, len(txs))
+		for i := range errs {
+			errs[i] = &api.WrongNodeError{What: "this node is a follower and takes no transactions; submit them to a validator", Ask: n.cfg.SubmitTo}
+		}
+		return errs
+	}
 	if !n.ready.Load() {
 		errs := make([]error, len(txs))
 		for i := range errs {
@@ -125,7 +136,12 @@ func (n *Node) Submit(txs []*types.Tx) []error {
 }
 
 // Pending implements api.Backend.
-func (n *Node) Pending(h crypto.Hash) (*types.Tx, bool) { return n.pool.Get(h) }
+func (n *Node) Pending(h crypto.Hash) (*types.Tx, bool) {
+	if n.pool == nil {
+		return nil, false
+	}
+	return n.pool.Get(h)
+}
 
 // Ready implements api.Backend.
 func (n *Node) Ready() error {
@@ -145,18 +161,23 @@ func (n *Node) Info() api.NodeInfo {
 	for _, v := range n.vals.Validators {
 		byKey[v.PublicKey] = v.Name
 	}
+	for k, name := range n.followers.names {
+		byKey[k] = name
+	}
 	connected := 0
 	if t := n.net; t != nil {
 		for _, p := range t.Peers() {
 			info.Peers = append(info.Peers, client.Peer{Name: byKey[p.PublicKey], PublicKey: p.PublicKey, Connected: p.Connected, Since: p.Since})
-			if p.Connected {
-				connected++
+			if p.Connected && !p.Follower {
+				connected++ // the gauge counts validators; followers are listed, not counted
 			}
 		}
 	}
 	n.m.peers.Set(float64(connected))
-	st := n.pool.Stats()
-	info.Mempool = client.MempoolStatus{Txs: st.Txs, Bytes: st.Bytes}
+	if n.pool != nil {
+		st := n.pool.Stats()
+		info.Mempool = client.MempoolStatus{Txs: st.Txs, Bytes: st.Bytes}
+	}
 	info.P2PCertificate = n.certificateStatus()
 	if pos := n.position.Load(); pos != nil {
 		info.Consensus = client.ConsensusStatus{Height: pos.Height, Round: pos.Round, Step: pos.Step}

@@ -58,12 +58,59 @@ type ConsensusConfig struct {
 	TimeoutDelta       Duration `json:"timeout_delta"` // added per round
 	MaxBlockDelay      Duration `json:"max_block_delay"`
 	EmptyBlockInterval Duration `json:"empty_block_interval"` // 0: no empty blocks
+	// CutWhenIdle proposes at once the transactions that arrive while no
+	// block is in flight, instead of after MaxBlockDelay (default true;
+	// consensus.CutPolicy).
+	CutWhenIdle bool `json:"cut_when_idle"`
 }
 
-// SearchConfig controls the node's search index.
+// SearchConfig controls the node's search index. In config.json it is
+// "on", "off", or an object {"index": "on"|"off", "elsewhere": [URLs]}
+// ({"enabled": true|false} as older configs wrote it is still read).
 type SearchConfig struct {
-	Enabled bool `json:"enabled"`
+	// Index is "on", "off", or "" for the role's default: followers
+	// index, validators do not (indexing costs 50-100 µs of CPU per
+	// transaction, more than a validator's whole share of the chain's work).
+	Index string
+	// Elsewhere are API base URLs of nodes that do index; a search on a
+	// node that does not answers 421 wrong_node naming them.
+	Elsewhere []string
 }
+
+type searchConfigJSON struct {
+	Index     string   `json:"index,omitempty"`
+	Elsewhere []string `json:"elsewhere,omitempty"`
+	Enabled   *bool    `json:"enabled,omitempty"`
+}
+
+// MarshalJSON writes the object form.
+func (s SearchConfig) MarshalJSON() ([]byte, error) {
+	return json.Marshal(searchConfigJSON{Index: s.Index, Elsewhere: s.Elsewhere})
+}
+
+// UnmarshalJSON reads "on", "off" or the object form.
+func (s *SearchConfig) UnmarshalJSON(b []byte) error {
+	var mode string
+	if err := json.Unmarshal(b, &mode); err == nil {
+		*s = SearchConfig{Index: mode}
+		return nil
+	}
+	var o searchConfigJSON
+	if err := json.Unmarshal(b, &o); err != nil {
+		return fmt.Errorf("search: want \"on\", \"off\" or {\"index\": ..., \"elsewhere\": [...]}: %w", err)
+	}
+	*s = SearchConfig{Index: o.Index, Elsewhere: o.Elsewhere}
+	if o.Enabled != nil && o.Index == "" {
+		s.Index = map[bool]string{true: "on", false: "off"}[*o.Enabled]
+	}
+	return nil
+}
+
+// Roles a node can have (Config.Role).
+const (
+	RoleValidator = "validator"
+	RoleFollower  = "follower"
+)
 
 // MempoolConfig bounds the mempool (internal/mempool's package doc says
 // what each bound does). Held txs are those behind a nonce gap, which cannot
@@ -163,9 +210,8 @@ type Config struct {
 	Consensus ConsensusConfig `json:"consensus"`
 	// API bounds the load the REST API takes.
 	API APILimits `json:"api"`
-	// Search indexes committed transactions for GET /v1/search. Indexing
-	// costs about 100 µs of CPU per transaction; a node that shares its
-	// cores with others may turn it off (CAIRN_SEARCH=off).
+	// Search indexes committed transactions for GET /v1/search (default:
+	// on for followers, off for validators; CAIRN_SEARCH=on|off overrides).
 	Search SearchConfig `json:"search"`
 	// Snapshot takes state snapshots for new nodes (snapshots.go);
 	// StateSync is where this node fetches one with --state-sync.
@@ -176,6 +222,18 @@ type Config struct {
 	// P2PCertificates sets the lifetime of the self-signed p2p TLS
 	// certificates and how long before expiry they are renewed.
 	P2PCertificates CertificateConfig `json:"p2p_certificates"`
+	// Role is "validator" (the default) or "follower": a non-voting replica
+	// that dials the validators in Peers, follows their certified blocks,
+	// re-executes and checks every one, and serves the read API (see
+	// follower.go). A follower's Key is its own, not a validator's.
+	Role string `json:"role,omitempty"`
+	// Followers are the followers a validator admits on its p2p listener
+	// (by their keys; Addr is not used: followers dial validators). A
+	// follower ignores them.
+	Followers []Peer `json:"followers,omitempty"`
+	// SubmitTo, on a follower, are validators' API base URLs, named in the
+	// answer to a transaction submitted to the follower (it takes none).
+	SubmitTo []string `json:"submit_to,omitempty"`
 	// AllowFaults enables the fault-injection endpoints and flags. It is for
 	// tests and benchmarks only; a node refuses it unless also started with
 	// the --unsafe-test-faults flag.
@@ -192,7 +250,6 @@ func DefaultConfig(home string) Config {
 		APIAddr: "127.0.0.1:8080", DebugAddr: "127.0.0.1:0", P2PAddr: "127.0.0.1:26656", LogLevel: "info", LogFormat: "text",
 		Mempool: defaultMempool(),
 		API:     defaultAPILimits(),
-		Search:  SearchConfig{Enabled: true},
 		Pruning: PruningConfig{Interval: Duration{10 * time.Second}, BatchRecords: 5000},
 		P2PCertificates: CertificateConfig{Lifetime: Duration{p2p.DefaultCertLifetime}, RenewBefore: Duration{p2p.DefaultCertLifetime / 3},
 			WarnBefore: Duration{14 * 24 * time.Hour}},
@@ -202,6 +259,7 @@ func DefaultConfig(home string) Config {
 			// machine); a round that times out costs more than waiting.
 			TimeoutPropose: Duration{3 * time.Second}, TimeoutVote: Duration{1 * time.Second},
 			TimeoutDelta: Duration{1 * time.Second}, MaxBlockDelay: Duration{50 * time.Millisecond},
+			CutWhenIdle: true,
 		},
 	}
 }
@@ -239,10 +297,8 @@ func LoadConfig(home string) (Config, error) {
 	}
 	if v, ok := os.LookupEnv("CAIRN_SEARCH"); ok {
 		switch v {
-		case "on":
-			c.Search.Enabled = true
-		case "off":
-			c.Search.Enabled = false
+		case "on", "off":
+			c.Search.Index = v
 		default:
 			return c, fmt.Errorf("CAIRN_SEARCH: want on or off, got %q", v)
 		}
@@ -305,6 +361,20 @@ func (c Config) Check() error {
 	if err := c.P2PCertificates.check(); err != nil {
 		errs = append(errs, err.Error())
 	}
+	switch c.Search.Index {
+	case "", "on", "off":
+	default:
+		errs = append(errs, fmt.Sprintf("search must be on or off, got %q", c.Search.Index))
+	}
+	switch c.Role {
+	case "", RoleValidator:
+	case RoleFollower:
+		if c.Byzantine != "" {
+			errs = append(errs, "a follower has no Byzantine modes (it never votes)")
+		}
+	default:
+		errs = append(errs, fmt.Sprintf("role must be validator or follower, got %q", c.Role))
+	}
 	switch c.LogFormat {
 	case "", "text", "json":
 	default:
@@ -335,6 +405,21 @@ func checkDebugAddr(debug, api string) error {
 		return fmt.Errorf("debug_addr %q must differ from api_addr: the fault switch never shares the public listener", debug)
 	}
 	return nil
+}
+
+// IsFollower reports whether the node is a follower.
+func (c Config) IsFollower() bool { return c.Role == RoleFollower }
+
+// SearchOn reports whether the node keeps a search index: as configured,
+// else by role (followers do, validators do not).
+func (c Config) SearchOn() bool {
+	switch c.Search.Index {
+	case "on":
+		return true
+	case "off":
+		return false
+	}
+	return c.IsFollower()
 }
 
 // Path resolves p relative to the node's home.

@@ -31,7 +31,7 @@ func TestFaultSwitchNotOnPublicListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Search.Enabled = false
+	cfg.Search.Index = "off"
 	cfg.AllowFaults = true
 	node.AllowUnsafeTestFaults()
 	n, err := node.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))

@@ -100,7 +100,12 @@ func (n *Node) notePeers(seen map[int]time.Time) error {
 func (n *Node) onMessage(m p2p.Message) error {
 	from := n.vals.IndexOf(m.From)
 	if from < 0 {
-		return nil // the transport admits only validators; be safe anyway
+		// A follower (the transport admits only validators and listed
+		// followers): its block requests are served, nothing else of it is
+		// heard. Its votes, proposals or gossip never reach the engine or
+		// the mempool.
+		n.onFollowerMessage(m)
+		return nil
 	}
 	switch m.Channel {
 	case chMempool:
@@ -181,7 +186,9 @@ func (n *Node) apply(rd consensus.Ready) error {
 			heap.Push(&n.timers, t)
 		}
 		for _, s := range rd.Serve {
-			n.server.offer(serveJob{to: s.To, height: s.Height}) // never blocks; see serve.go
+			if s.To >= 0 && s.To < n.vals.Len() {
+				n.server.offer(serveJob{to: n.vals.Validators[s.To].PublicKey, height: s.Height}) // never blocks; see serve.go
+			}
 		}
 		for _, ev := range rd.Evidence {
 			n.recordEvidence(ev)
@@ -240,6 +247,7 @@ func (n *Node) commit(c consensus.Commit) error {
 	if n.guard != nil {
 		n.guard.Committed(b.Header.Height)
 	}
+	n.pushToFollowers(b, c.Cert)
 	var receipts []*types.Receipt
 	if p != nil {
 		receipts = p.Result.Receipts

@@ -40,7 +40,7 @@ func testNode(t *testing.T) *Node {
 	self := vals.IndexOf(gossipKey(1).Public())
 	n := &Node{log: slog.New(slog.NewTextHandler(io.Discard, nil)), key: gossipKey(1), genesis: g, vals: vals, self: self,
 		ledger: l, pool: pool, m: newMetrics(), prepared: map[crypto.Hash]*ledger.Prepared{}}
-	n.server = newBlockServer(vals.Len(), n.m)
+	n.server = newBlockServer(n.m)
 	n.evidenceQ = make(chan p2p.Message, maxEvidenceQueue)
 	n.evidenceGate = evidenceGate{counts: make([]int, vals.Len())}
 	// An engine for what apply reads (its position); tests step it only

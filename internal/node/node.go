@@ -1,6 +1,8 @@
 // Package node runs one Cairn validator: it wires the ledger, the mempool,
 // the consensus engine, the peer transport and the API together and owns
-// every goroutine, timer and file handle among them.
+// every goroutine, timer and file handle among them. With the follower role
+// (follower.go) it runs a non-voting replica instead: ledger, transport,
+// search index and API, no engine, WAL or mempool.
 //
 // Concurrency: one goroutine (run) drives the consensus engine and is the
 // only writer of the ledger; it handles peer messages, mempool signals and
@@ -27,6 +29,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/consensus"
@@ -91,10 +95,14 @@ type Node struct {
 	evidenceQ    chan p2p.Message
 	evidenceMu   sync.Mutex
 	ready        atomic.Bool
-	position     atomic.Pointer[consensus.Position]
-	submitAt     sync.Map // tx hash -> time admitted through this node's API
-	tracked      atomic.Int64
-	wg           sync.WaitGroup
+	// Followers: the validator's listed followers (followers.go); a
+	// follower's own state (follower.go, nil on a validator).
+	followers followerSet
+	follow    *followState
+	position  atomic.Pointer[consensus.Position]
+	submitAt  sync.Map // tx hash -> time admitted through this node's API
+	tracked   atomic.Int64
+	wg        sync.WaitGroup
 }
 
 // New opens everything a validator needs; Run starts it.
@@ -118,14 +126,21 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		return nil, err
 	}
 	self := vals.IndexOf(key.Public())
-	if self < 0 {
+	switch {
+	case cfg.IsFollower() && self >= 0:
+		return nil, fmt.Errorf("node: key %s is validator %s's; a follower needs a key of its own (cairn keygen)", key.Public(), vals.Validators[self].Name)
+	case !cfg.IsFollower() && self < 0:
 		return nil, fmt.Errorf("node: key %s is not a validator of %s", key.Public(), g.ChainID)
 	}
 	n := &Node{cfg: cfg, log: log, key: key, genesis: g, vals: vals, self: self,
 		hub: events.NewHub(), prepared: map[crypto.Hash]*ledger.Prepared{}, ingest: make(chan p2p.Message, 256),
 		evidenceQ: make(chan p2p.Message, maxEvidenceQueue), evidenceGate: evidenceGate{counts: make([]int, vals.Len())}}
 	n.m = newMetrics()
-	n.server = newBlockServer(vals.Len(), n.m)
+	n.server = newBlockServer(n.m)
+	n.followers = newFollowerSet(cfg.Followers, n.m)
+	if cfg.IsFollower() {
+		n.follow = newFollowState(key.Public(), n.m)
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -139,12 +154,14 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	if err := n.openGuard(); err != nil {
 		return nil, err
 	}
-	mc := mempool.DefaultConfig(g.ChainID, g.Params)
-	cfg.Mempool.apply(&mc)
-	if n.pool, err = mempool.New(mc, n.ledger); err != nil {
-		return nil, err
+	if !cfg.IsFollower() {
+		mc := mempool.DefaultConfig(g.ChainID, g.Params)
+		cfg.Mempool.apply(&mc)
+		if n.pool, err = mempool.New(mc, n.ledger); err != nil {
+			return nil, err
+		}
 	}
-	if cfg.Search.Enabled {
+	if cfg.SearchOn() {
 		if n.index, err = search.Open(search.Dir(cfg.Path(cfg.DataDir)), n.ledger, search.Options{Logger: log.With("component", "search")}); err != nil {
 			return nil, fmt.Errorf("node: search index: %w", err)
 		}
@@ -158,11 +175,25 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	pool, tr := n.pool, n.net
 	n.m.reg.MustRegister(statsCollector{
-		pool: func() (mempool.Stats, bool) { return pool.Stats(), true },
-		net:  func() (p2p.Stats, bool) { return tr.Stats(), true },
+		pool: func() (mempool.Stats, bool) {
+			if pool == nil {
+				return mempool.Stats{}, false
+			}
+			return pool.Stats(), true
+		},
+		net: func() (p2p.Stats, bool) { return tr.Stats(), true },
 	})
-	if err := n.openEngine(); err != nil {
-		return nil, err
+	lg := n.ledger
+	n.m.reg.MustRegister(storageCollector{metrics: func() *pebble.Metrics {
+		if lg == nil {
+			return nil
+		}
+		return lg.StorageMetrics()
+	}})
+	if !cfg.IsFollower() {
+		if err := n.openEngine(); err != nil {
+			return nil, err
+		}
 	}
 	n.registerOpsMetrics()
 	ok = true
@@ -188,8 +219,18 @@ func (n *Node) openTransport() error {
 	for _, v := range n.vals.Validators {
 		allowed = append(allowed, v.PublicKey)
 	}
+	var followers []crypto.PublicKey
+	for _, f := range n.cfg.Followers {
+		if n.cfg.IsFollower() {
+			break
+		}
+		if n.vals.IndexOf(f.PublicKey) >= 0 {
+			return fmt.Errorf("node: follower %s (%s) is a validator", f.Name, f.PublicKey)
+		}
+		followers = append(followers, f.PublicKey)
+	}
 	t, err := p2p.New(p2p.Config{
-		Key: n.key, ListenAddr: n.cfg.P2PAddr, Peers: peers, Allowed: allowed,
+		Key: n.key, ListenAddr: n.cfg.P2PAddr, Peers: peers, Allowed: allowed, Followers: followers,
 		NetworkID: n.genesis.ChainID, Logger: n.log.With("component", "p2p"),
 		QueueSize: 4096, MaxMessageBytes: n.genesis.Params.MaxBlockBytes + (1 << 20),
 		CertLifetime: n.cfg.P2PCertificates.Lifetime.Duration, CertRenewBefore: n.cfg.P2PCertificates.RenewBefore.Duration,
@@ -234,7 +275,7 @@ func (n *Node) openEngine() error {
 	n.engine, err = consensus.New(consensus.Config{
 		ChainID: n.genesis.ChainID, Validators: n.vals, Key: n.key, App: n,
 		Cut: consensus.CutPolicy{MaxTxs: p.MaxBlockTxs, MaxBytes: p.MaxBlockBytes,
-			MaxDelay: c.MaxBlockDelay.Milliseconds(), EmptyBlockInterval: c.EmptyBlockInterval.Milliseconds()},
+			MaxDelay: c.MaxBlockDelay.Milliseconds(), EmptyBlockInterval: c.EmptyBlockInterval.Milliseconds(), CutWhenIdle: c.CutWhenIdle},
 		Timeouts: to,
 	}, consensus.StartPoint{Height: head.Height, BlockHash: head.Hash, WAL: records})
 	if err != nil {
@@ -287,16 +328,23 @@ func (n *Node) Run(ctx context.Context) error {
 		n.closeAll()
 		return err
 	}
-	n.log.Info("validator started", "name", n.cfg.Name, "chain", n.genesis.ChainID, "height", n.ledger.Head().Height,
-		"api", n.apiLn.Addr().String(), "p2p", n.net.Addr().String(), "index", n.self)
+	if n.cfg.IsFollower() {
+		n.log.Info("follower started", "name", n.cfg.Name, "chain", n.genesis.ChainID, "height", n.ledger.Head().Height,
+			"api", n.apiLn.Addr().String(), "p2p", n.net.Addr().String(), "search", n.index != nil)
+	} else {
+		n.log.Info("validator started", "name", n.cfg.Name, "chain", n.genesis.ChainID, "height", n.ledger.Head().Height,
+			"api", n.apiLn.Addr().String(), "p2p", n.net.Addr().String(), "index", n.self, "search", n.index != nil)
+	}
 	if n.cfg.Byzantine != "" || n.cfg.AllowFaults {
 		n.log.Warn("UNSAFE TEST MODE", "byzantine", n.cfg.Byzantine, "fault_injection", n.cfg.AllowFaults)
 	}
-	n.wg.Add(4)
-	go n.gossipOut(ctx)
-	go n.gossipIn(ctx)
-	go n.serveBlocks(ctx)
-	go n.evidenceIn(ctx.Done())
+	if !n.cfg.IsFollower() {
+		n.wg.Add(4)
+		go n.gossipOut(ctx)
+		go n.gossipIn(ctx)
+		go n.serveBlocks(ctx)
+		go n.evidenceIn(ctx.Done())
+	}
 	if n.snapshotTaker != nil {
 		n.wg.Add(1)
 		go func() {
@@ -320,7 +368,12 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	err := n.run(ctx)
+	var err error
+	if n.cfg.IsFollower() {
+		err = n.runFollower(ctx)
+	} else {
+		err = n.run(ctx)
+	}
 	cancel()
 	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = n.http.Shutdown(shutdownCtx)
@@ -336,7 +389,7 @@ func (n *Node) Run(ctx context.Context) error {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
-	n.log.Info("validator stopped", "height", height)
+	n.log.Info("stopped", "role", map[bool]string{false: RoleValidator, true: RoleFollower}[n.cfg.IsFollower()], "height", height)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/consensus"
 )
 
@@ -22,14 +23,17 @@ import (
 //   - the queue holds at most maxServeQueue requests of all peers together.
 //
 // A dropped request is not an error: the requester asks again at its next
-// tick, of whichever peer claims the height.
+// tick, of whichever peer claims the height. Followers' requests go through
+// the same queue under the same per-peer budget (followers.go), so many
+// followers can take at most the queue's share of this worker, never a
+// vote's time.
 const (
 	maxServePerPeer = 16
 	maxServeQueue   = 256
 )
 
 type serveJob struct {
-	to     int
+	to     crypto.PublicKey // a validator or a listed follower
 	height uint64
 }
 
@@ -46,13 +50,13 @@ type blockServer struct {
 
 	mu          sync.Mutex
 	queued      map[serveJob]bool
-	outstanding []int // per validator index
+	outstanding map[crypto.PublicKey]int
 	st          serveStats
 }
 
-func newBlockServer(validators int, m *metrics) *blockServer {
+func newBlockServer(m *metrics) *blockServer {
 	return &blockServer{jobs: make(chan serveJob, maxServeQueue), m: m,
-		queued: map[serveJob]bool{}, outstanding: make([]int, validators)}
+		queued: map[serveJob]bool{}, outstanding: map[crypto.PublicKey]int{}}
 }
 
 // offer queues a request unless it is a duplicate, over its peer's budget
@@ -62,8 +66,6 @@ func (s *blockServer) offer(j serveJob) {
 	defer s.mu.Unlock()
 	result := "queued"
 	switch {
-	case j.to < 0 || j.to >= len(s.outstanding):
-		return
 	case s.queued[j]:
 		s.st.Duplicates++
 		result = "duplicate"
@@ -89,7 +91,9 @@ func (s *blockServer) done(j serveJob, found bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.queued, j)
-	s.outstanding[j.to]--
+	if s.outstanding[j.to]--; s.outstanding[j.to] <= 0 {
+		delete(s.outstanding, j.to)
+	}
 	if found {
 		s.st.Served++
 	} else {
@@ -124,6 +128,6 @@ func (n *Node) serveBlock(j serveJob) bool {
 		return false // we do not have it (yet); the requester asks someone else
 	}
 	msg := consensus.Encode(&consensus.BlockResponse{Block: b, Cert: cert})
-	n.net.Send(n.vals.Validators[j.to].PublicKey, chSync, msg)
+	n.net.Send(j.to, chSync, msg)
 	return true
 }

@@ -113,7 +113,7 @@ func (t *Transport) serverTLS() *tls.Config {
 			return t.refuse(errors.New("peer presented our own key"))
 		}
 		if _, ok := t.peers[k]; !ok {
-			return t.refuse(fmt.Errorf("key %s is not in the validator set", short(k)))
+			return t.refuse(fmt.Errorf("key %s is neither a validator nor a listed follower", short(k)))
 		}
 		return nil
 	}

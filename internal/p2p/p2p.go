@@ -41,7 +41,11 @@
 // let the node keep consensus, mempool gossip and block sync apart.
 //
 // Only peers listed in Config.Peers are dialled, with exponential backoff
-// and jitter, capped at MaxBackoff. Any allowed key may dial us.
+// and jitter, capped at MaxBackoff. Any allowed key may dial us, and so may
+// a key listed in Config.Followers: a non-voting replica that is never
+// dialled, never part of a Broadcast, reached only by Send, with a smaller
+// queue of its own, so that followers cannot take a validator's bandwidth
+// or memory from its peers.
 //
 // Use:
 //
@@ -99,16 +103,19 @@ type Message struct {
 
 // Defaults for zero Config fields.
 const (
-	DefaultQueueSize         = 1024
-	DefaultQueueBytes        = 64 << 20
-	DefaultRecvQueueSize     = 4096
-	DefaultMaxMessageBytes   = 16 << 20
-	DefaultHeartbeatInterval = time.Second
-	DefaultReadTimeout       = 5 * time.Second
-	DefaultWriteTimeout      = 5 * time.Second
-	DefaultDialTimeout       = 3 * time.Second
-	DefaultHandshakeTimeout  = 5 * time.Second
-	DefaultHelloTimeout      = time.Second
+	DefaultQueueSize     = 1024
+	DefaultQueueBytes    = 64 << 20
+	DefaultRecvQueueSize = 4096
+	// A follower's queue: a few blocks in flight, no more (it pulls).
+	DefaultFollowerQueueSize  = 256
+	DefaultFollowerQueueBytes = 16 << 20
+	DefaultMaxMessageBytes    = 16 << 20
+	DefaultHeartbeatInterval  = time.Second
+	DefaultReadTimeout        = 5 * time.Second
+	DefaultWriteTimeout       = 5 * time.Second
+	DefaultDialTimeout        = 3 * time.Second
+	DefaultHandshakeTimeout   = 5 * time.Second
+	DefaultHelloTimeout       = time.Second
 	// DefaultMaxPendingHandshakes bounds concurrent inbound handshakes from
 	// addresses that are not a configured peer's, so a flood of TCP
 	// connections costs a bounded amount of memory and CPU.
@@ -142,6 +149,19 @@ type Config struct {
 	// Allowed is the set of keys that may connect (the genesis validators).
 	// Empty means exactly the keys in Peers.
 	Allowed []crypto.PublicKey
+	// Followers are keys of non-voting replicas that may connect to us
+	// (they dial; we never do). They are not peers of the protocol:
+	// Broadcast skips them, only Send reaches them, and each has the
+	// smaller queue of FollowerQueueSize messages and FollowerQueueBytes
+	// bytes, so that many followers, or a slow one, cost a validator a
+	// bounded amount of memory and never hold up its validators' queues.
+	// A key both in Allowed and in Followers is a follower.
+	Followers []crypto.PublicKey
+	// FollowerQueueSize and FollowerQueueBytes bound each follower's
+	// outgoing queue (defaults 256 messages, and 16 MiB or one
+	// MaxMessageBytes, whichever is larger).
+	FollowerQueueSize  int
+	FollowerQueueBytes int
 	// NetworkID (e.g. the chain id) must match on both sides; it keeps
 	// validators of two networks that share keys apart. At most 128 bytes.
 	NetworkID string
@@ -210,6 +230,8 @@ func (c *Config) setDefaults() {
 	def(&c.RecvQueueSize, DefaultRecvQueueSize)
 	def(&c.MaxMessageBytes, DefaultMaxMessageBytes)
 	def(&c.QueueBytes, max(DefaultQueueBytes, 4*c.MaxMessageBytes))
+	def(&c.FollowerQueueSize, DefaultFollowerQueueSize)
+	def(&c.FollowerQueueBytes, max(DefaultFollowerQueueBytes, c.MaxMessageBytes))
 	defDur(&c.HeartbeatInterval, DefaultHeartbeatInterval)
 	defDur(&c.ReadTimeout, DefaultReadTimeout)
 	defDur(&c.WriteTimeout, DefaultWriteTimeout)
@@ -244,6 +266,10 @@ type peer struct {
 	key   crypto.PublicKey
 	addr  string // configured dial address; "" if we only accept
 	queue chan outMsg
+	// follower: a non-voting replica (Config.Followers): skipped by
+	// Broadcast, bounded by the follower queue limits.
+	follower   bool
+	queueBytes int64 // this peer's bound on queuedBytes
 	// queuedBytes is the payload bytes in queue, against Config.QueueBytes;
 	// queueFull is set while sends are being refused for a full queue, so
 	// that each such episode is logged once.
@@ -356,7 +382,20 @@ func New(cfg Config) (*Transport, error) {
 		if k == self || t.peers[k] != nil {
 			continue
 		}
-		p := &peer{key: k, queue: make(chan outMsg, cfg.QueueSize), wake: make(chan struct{}, 1)}
+		p := &peer{key: k, queue: make(chan outMsg, cfg.QueueSize), queueBytes: int64(cfg.QueueBytes), wake: make(chan struct{}, 1)}
+		p.cond = sync.NewCond(&p.mu)
+		t.peers[k] = p
+	}
+	for _, k := range cfg.Followers {
+		if k == self {
+			continue
+		}
+		if p := t.peers[k]; p != nil && !p.follower {
+			delete(t.peers, k) // listed as a follower: treated as one
+		} else if p != nil {
+			continue
+		}
+		p := &peer{key: k, follower: true, queue: make(chan outMsg, cfg.FollowerQueueSize), queueBytes: int64(cfg.FollowerQueueBytes), wake: make(chan struct{}, 1)}
 		p.cond = sync.NewCond(&p.mu)
 		t.peers[k] = p
 	}
@@ -367,6 +406,9 @@ func New(cfg Config) (*Transport, error) {
 		p := t.peers[pc.PublicKey]
 		if p == nil {
 			return nil, fmt.Errorf("p2p config: peer %s at %s is not in the allowed set", short(pc.PublicKey), pc.Addr)
+		}
+		if p.follower {
+			return nil, fmt.Errorf("p2p config: peer %s at %s is a follower; followers dial validators, never the reverse", short(pc.PublicKey), pc.Addr)
 		}
 		if pc.Addr == "" {
 			return nil, fmt.Errorf("p2p config: peer %s has no address", short(pc.PublicKey))
@@ -503,8 +545,9 @@ func (t *Transport) Send(to crypto.PublicKey, channel byte, msg []byte) bool {
 	return t.enqueue(p, channel, bytes.Clone(msg), t.faults.Load())
 }
 
-// Broadcast queues msg for every connected peer without blocking and
-// returns how many queues took it. msg is copied once and shared.
+// Broadcast queues msg for every connected peer other than followers
+// without blocking and returns how many queues took it. msg is copied once
+// and shared.
 func (t *Transport) Broadcast(channel byte, msg []byte) int {
 	if len(msg) > t.cfg.MaxMessageBytes {
 		t.stats.dropTooLarge.Add(1)
@@ -514,6 +557,9 @@ func (t *Transport) Broadcast(channel byte, msg []byte) int {
 	f := t.faults.Load()
 	n := 0
 	for _, p := range t.order {
+		if p.follower {
+			continue
+		}
 		if t.enqueue(p, channel, cp, f) {
 			n++
 		}
@@ -546,7 +592,7 @@ func (t *Transport) enqueue(p *peer, channel byte, payload []byte, f *Faults) bo
 	// Reserve the bytes first so that concurrent senders cannot overshoot
 	// the bound together. An empty queue takes any message.
 	n := int64(len(payload))
-	if after := p.queuedBytes.Add(n); after > int64(t.cfg.QueueBytes) && after != n {
+	if after := p.queuedBytes.Add(n); after > p.queueBytes && after != n {
 		p.queuedBytes.Add(-n)
 		t.dropQueueFull(p)
 		return false
@@ -580,6 +626,7 @@ func (p *peer) took(m outMsg) { p.queuedBytes.Add(-int64(len(m.payload))) }
 // PeerStatus describes one validator as seen by this transport.
 type PeerStatus struct {
 	PublicKey   crypto.PublicKey
+	Follower    bool   // a non-voting replica (Config.Followers)
 	Addr        string // configured dial address; "" if we only accept from it
 	RemoteAddr  string // of the current connection
 	Connected   bool
@@ -597,13 +644,14 @@ type PeerStatus struct {
 	Connects, Disconnects uint64
 }
 
-// Peers returns the status of every allowed validator other than us, sorted
-// by public key.
+// Peers returns the status of every allowed validator and follower other
+// than us, sorted by public key.
 func (t *Transport) Peers() []PeerStatus {
 	out := make([]PeerStatus, 0, len(t.order))
 	for _, p := range t.order {
 		s := PeerStatus{
 			PublicKey:   p.key,
+			Follower:    p.follower,
 			Addr:        p.addr,
 			Partitioned: t.partitioned(p.key),
 			QueueLen:    len(p.queue),
@@ -633,6 +681,10 @@ func (t *Transport) Peers() []PeerStatus {
 type Stats struct {
 	Peers          int // allowed validators other than us
 	ConnectedPeers int
+	// Followers and ConnectedFollowers count the listed followers (in none
+	// of the other peer counts; their messages are in the totals).
+	Followers          int
+	ConnectedFollowers int
 
 	MessagesIn, MessagesOut uint64
 	BytesIn, BytesOut       uint64 // payload bytes
@@ -660,7 +712,6 @@ type Stats struct {
 // Stats returns the current totals.
 func (t *Transport) Stats() Stats {
 	s := Stats{
-		Peers:               len(t.order),
 		DroppedTooLarge:     t.stats.dropTooLarge.Load(),
 		DroppedNotConnected: t.stats.dropUnknown.Load(),
 		Dials:               t.stats.dials.Load(),
@@ -672,8 +723,18 @@ func (t *Transport) Stats() Stats {
 		ProtocolErrors:      t.stats.protocolErrors.Load(),
 	}
 	for _, p := range t.order {
-		if p.active.Load() != nil {
-			s.ConnectedPeers++
+		connected := p.active.Load() != nil
+		switch {
+		case p.follower:
+			s.Followers++
+			if connected {
+				s.ConnectedFollowers++
+			}
+		default:
+			s.Peers++
+			if connected {
+				s.ConnectedPeers++
+			}
 		}
 		s.MessagesIn += p.msgsIn.Load()
 		s.MessagesOut += p.msgsOut.Load()

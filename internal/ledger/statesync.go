@@ -58,10 +58,10 @@ func (l *Ledger) loadSyncBase() error {
 	return nil
 }
 
-// checkState refuses a state read at a height before the sync base.
-// Height 0 (genesis) stays readable: its state is in every ledger.
+// checkState refuses a state read at a height before the sync base (the
+// state's own retention record says the same: state.StageOldest).
 func (l *Ledger) checkState(height uint64) error {
-	if b := l.base.Load(); b > 0 && height > 0 && height < b {
+	if b := l.base.Load(); b > 0 && height < b {
 		return &UnavailableError{What: "state", Height: height, Oldest: b}
 	}
 	return nil

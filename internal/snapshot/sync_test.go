@@ -154,6 +154,14 @@ func TestStateSyncJoinsAndContinues(t *testing.T) {
 	if _, err := j.KVAt("user/7", H-1); !errors.As(err, &ue) || ue.Oldest != H {
 		t.Fatalf("KVAt(H-1): %v", err)
 	}
+	if vs, err := j.KVHistoryFrom("user/7", H, 0, 10); err != nil || len(vs) != 1 || vs[0].Height != H || vs[0].Entry.Height != 1 {
+		t.Fatalf("history from the snapshot height: %+v %v", vs, err)
+	}
+	if _, err := j.KVHistoryFrom("user/7", 0, 0, 10); err == nil {
+		t.Fatal("history from height 0 answered on a joined ledger")
+	} else if oldest, ok := ledger.HeightPruned(err); !ok || oldest != H {
+		t.Fatalf("history from height 0: %v", err)
+	}
 	if _, _, _, err := j.Block(H); !errors.As(err, &ue) || ue.Oldest != H+1 {
 		t.Fatalf("Block(H): %v", err)
 	}

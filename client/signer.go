@@ -114,6 +114,16 @@ func (s *Signer) Delete(ctx context.Context, key string, expect *uint64) (*types
 	return s.Sign(ctx, &types.KVDelete{Key: key, ExpectVersion: expect})
 }
 
+// BlobRecord signs a blob.record: the JSON document doc (canonicalized
+// first) referencing blobs already uploaded (PutBlob).
+func (s *Signer) BlobRecord(ctx context.Context, doc []byte, blobs ...types.BlobRef) (*types.Tx, error) {
+	c, err := types.CanonicalJSON(doc)
+	if err != nil {
+		return nil, fmt.Errorf("blob.record document: %w", err)
+	}
+	return s.Sign(ctx, &types.BlobRecord{Document: c, Blobs: blobs})
+}
+
 // Record signs a record of the JSON document doc (canonicalized first).
 func (s *Signer) Record(ctx context.Context, doc []byte) (*types.Tx, error) {
 	c, err := types.CanonicalJSON(doc)

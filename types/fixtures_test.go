@@ -87,6 +87,8 @@ func sampleTxs() []namedTx {
 		{"field.challenge", mk(11, &FieldChallenge{sampleClaim(4)})},
 		{"field.dispute", mk(12, sampleDispute())},
 		{"field.close", mk(13, &FieldClose{sampleClaim(0)})},
+		{"blob.record", mk(14, &BlobRecord{Document: recordDoc, Blobs: []BlobRef{
+			{Hash: crypto.Sum([]byte("blob one")), Size: 8}, {Hash: crypto.Sum(nil), Size: 0}}})},
 	}
 }
 

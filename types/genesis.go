@@ -183,6 +183,9 @@ func ValidateTxStateless(tx *Tx, chainID string, p Params, checkSig bool) error 
 	if r, ok := tx.Payload.(*Record); ok && len(r.Document) > p.MaxRecordBytes {
 		return Errf(CodeOversized, "record document is %d bytes, limit %d", len(r.Document), p.MaxRecordBytes)
 	}
+	if r, ok := tx.Payload.(*BlobRecord); ok && len(r.Document) > p.MaxRecordBytes {
+		return Errf(CodeOversized, "blob.record document is %d bytes, limit %d", len(r.Document), p.MaxRecordBytes)
+	}
 	if tx.Sender.SmallOrder() {
 		return Errf(CodeBadSignature, "sender %s is not a usable public key (small-order point)", tx.Sender)
 	}

@@ -31,6 +31,7 @@ var txTypes = []TxTypeInfo{
 	{TxContractInstantiate, "contract.instantiate", func() Payload { return &ContractInstantiate{} }},
 	{TxContractInvoke, "contract.invoke", func() Payload { return &ContractInvoke{} }},
 	{TxContractUpgrade, "contract.upgrade", func() Payload { return &ContractUpgrade{} }},
+	{TxBlobRecord, "blob.record", func() Payload { return &BlobRecord{} }},
 }
 
 // ParsePayloadJSON parses the strict JSON form of a payload of the named

@@ -34,6 +34,9 @@ const txAbout = `Forms:
       TYPE is deploy, instantiate, invoke or upgrade; the payload is that
       type's JSON payload (docs/encoding.md 3.3); cairn contract deploy,
       instantiate and invoke build it for you
+  cairn tx blob.record PAYLOAD|@FILE|- --key FILE [flags]
+      PAYLOAD is {"document": JSON, "blobs": [{"hash": HEX, "size": N}]},
+      each blob uploaded first (PUT /v1/blobs; docs/scale-out.md)
   cairn tx status HASH                 [--node URL]
 
 Signs with --key, takes the nonce from the node's account endpoint (unless
@@ -250,7 +253,7 @@ func buildPayload(kind string, pos []string, expect *uint64, stderr io.Writer) (
 		}
 		return &types.KVDelete{Key: pos[0], ExpectVersion: expect}, 0
 	case "field.open", "field.close", "field.close_unilateral", "field.challenge", "field.dispute",
-		"contract.deploy", "contract.instantiate", "contract.invoke", "contract.upgrade":
+		"contract.deploy", "contract.instantiate", "contract.invoke", "contract.upgrade", "blob.record":
 		if len(pos) != 1 {
 			return bad("want one JSON payload (inline, @FILE, or - for stdin)")
 		}

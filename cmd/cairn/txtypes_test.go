@@ -35,6 +35,7 @@ var txArgs = map[types.TxType]func(p types.Payload) []string{
 	types.TxContractInstantiate:  fieldArgs("contract.instantiate"),
 	types.TxContractInvoke:       fieldArgs("contract.invoke"),
 	types.TxContractUpgrade:      fieldArgs("contract.upgrade"),
+	types.TxBlobRecord:           fieldArgs("blob.record"),
 }
 
 // txWithoutCLI lists the types deliberately left out of `cairn tx`, each

@@ -47,6 +47,7 @@ import (
 
 	"github.com/cairn-db/cairn/client"
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/blobstore"
 	"github.com/cairn-db/cairn/internal/events"
 	"github.com/cairn-db/cairn/internal/explorer"
 	"github.com/cairn-db/cairn/internal/ledger"
@@ -161,6 +162,14 @@ type Config struct {
 	// MaxWaits bounds requests waiting with ?wait=commit at once (512).
 	// Past it: 503 busy, before the body is read.
 	MaxWaits int
+
+	// Blobs is the node's blob store for PUT and GET /v1/blobs (nil: they
+	// answer 503 blobs_disabled). MaxBlobBytes bounds one upload
+	// (blobstore.DefaultMaxBytes, 1 GiB); BlobTimeout bounds one blob
+	// request, body included (10 minutes).
+	Blobs        blobstore.Store
+	MaxBlobBytes int64
+	BlobTimeout  time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -199,6 +208,8 @@ func (c *Config) setDefaults() {
 	defInt(&c.MaxStreams, 256)
 	defInt(&c.MaxReplayBlocks, 10_000)
 	defInt(&c.MaxWaits, 512)
+	def(&c.MaxBlobBytes, blobstore.DefaultMaxBytes)
+	defDur(&c.BlobTimeout, 10*time.Minute)
 	if c.MaxBatchBodyBytes < c.MaxBodyBytes {
 		c.MaxBatchBodyBytes = c.MaxBodyBytes
 	}
@@ -279,6 +290,8 @@ func New(cfg Config) *Server {
 		{method: "GET", pattern: "/v1/contracts/{name}/keys/{key}", h: s.getContractKey},
 		{method: "GET", pattern: "/v1/contracts/{name}/keys/{key}/history", h: s.contractKeyHistory},
 		{method: "POST", pattern: "/v1/contracts/{name}/query", h: s.queryContract},
+		{method: "PUT", pattern: "/v1/blobs", h: s.putBlob, body: cfg.MaxBlobBytes + 1, timeout: cfg.BlobTimeout},
+		{method: "GET", pattern: "/v1/blobs/{hash}", h: s.getBlob, timeout: cfg.BlobTimeout},
 		{method: "GET", pattern: "/v1/openapi.json", h: s.openAPI},
 		{method: "GET", pattern: "/metrics", h: s.promHandler(), unlimited: true},
 		{method: "GET", pattern: "/healthz", h: s.healthz, unlimited: true},

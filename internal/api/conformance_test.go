@@ -25,6 +25,7 @@ import (
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/api"
 	"github.com/cairn-db/cairn/internal/api/apitest"
+	"github.com/cairn-db/cairn/internal/blobstore"
 	"github.com/cairn-db/cairn/internal/ledger"
 	"github.com/cairn-db/cairn/internal/snapshot"
 	"github.com/cairn-db/cairn/internal/txfixtures"
@@ -174,7 +175,7 @@ func template(u string) string {
 	seg := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	if len(seg) >= 3 && seg[0] == "v1" {
 		switch seg[1] {
-		case "txs":
+		case "txs", "blobs":
 			seg[2] = "{hash}"
 		case "blocks":
 			seg[2] = "{height}"
@@ -205,7 +206,11 @@ func template(u string) string {
 // of the document that no case exercised fails the test.
 func TestOpenAPIConformance(t *testing.T) {
 	snaps := &lateSnapshots{}
-	c := apitest.New(t, apitest.Options{Search: true, API: api.Config{Snapshots: snaps}})
+	blobs, err := blobstore.OpenFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := apitest.New(t, apitest.Options{Search: true, API: api.Config{Blobs: blobs, MaxBlobBytes: 1 << 20, Snapshots: snaps}})
 	cl := c.Client()
 	ctx := context.Background()
 
@@ -281,6 +286,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	badSig.Signature[0] ^= 1
 	wrongChain := &types.Tx{ChainID: "elsewhere", Nonce: 1, Timestamp: 1, Payload: &types.Transfer{To: addr2(alice), Amount: 1}}
 	wrongChain.Sign(bob)
+	octets := http.Header{"Content-Type": {"application/octet-stream"}}
 	huge := mustJSON(t, apitest.Tx(bob, 1, &types.KVPut{Key: "big", Value: strings.Repeat("x", 5<<20)}))
 
 	calls := []call{
@@ -368,6 +374,10 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "contract key history bad limit", method: "GET", url: "/v1/contracts/fixture/keys/6b/history?limit=0", status: 400, req: reqInvalid},
 		{name: "contract query", method: "POST", url: "/v1/contracts/fixture/query", body: []byte(`{"function":"get","gas_limit":100000}`), status: 200},
 		{name: "contract query unknown field", method: "POST", url: "/v1/contracts/fixture/query", body: []byte(`{"function":"get","gas":1}`), status: 400, req: reqInvalid},
+		{name: "put blob", method: "PUT", url: "/v1/blobs", header: octets, body: []byte("bulk payload"), status: 201},
+		{name: "put blob over the limit", method: "PUT", url: "/v1/blobs", header: octets, body: make([]byte, 1<<20+1), status: 413},
+		{name: "get blob", method: "GET", url: "/v1/blobs/" + crypto.Sum([]byte("bulk payload")).String(), status: 200},
+		{name: "get absent blob", method: "GET", url: "/v1/blobs/" + crypto.Sum([]byte("absent")).String(), status: 404},
 
 		{name: "openapi", method: "GET", url: "/v1/openapi.json", status: 200},
 		{name: "metrics", method: "GET", url: "/metrics", status: 200},

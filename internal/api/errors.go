@@ -100,6 +100,9 @@ func asAPIError(ctx context.Context, err error) *apiError {
 		}
 		return &apiError{status: st, code: string(te.Code), msg: msg}
 	}
+	if ae := blobError(err); ae != nil {
+		return ae
+	}
 	var mbe *http.MaxBytesError
 	var qe *search.QueryError
 	var ue *ledger.UnavailableError

@@ -105,7 +105,7 @@ func TestContractsOnFourValidators(t *testing.T) {
 	// about 130 M gas: each doubling of the Go stack copies it).
 	p := types.DefaultParams()
 	p.MaxTxGas = 300_000_000
-	tn := startNetParams(t, 4, &p)
+	tn := startNetWith(t, 4, 1, &p) // the follower (node 4) indexes for search
 	keys := newKeys(t, 2)
 	bob, carol := keys[0], keys[1]
 	tn.fund(keys, 1000)
@@ -335,7 +335,7 @@ func TestContractsOnFourValidators(t *testing.T) {
 
 	// Events are searchable by contract and name.
 	eventually(t, 30*time.Second, "contract:voucher event:redeemed in search", func() bool {
-		res, err := cl.Search(ctx, client.SearchRequest{Query: "contract:voucher event:redeemed", Limit: 10})
+		res, err := tn.clients[4].Search(ctx, client.SearchRequest{Query: "contract:voucher event:redeemed", Limit: 10})
 		return err == nil && len(res.Hits) == 2
 	})
 	var list client.ContractList
@@ -354,5 +354,5 @@ func TestContractsOnFourValidators(t *testing.T) {
 		}
 		return true
 	})
-	tn.sameChain([]int{0, 1, 2, 3}, target)
+	tn.sameChain([]int{0, 1, 2, 3, 4}, target)
 }

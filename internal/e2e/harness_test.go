@@ -59,12 +59,17 @@ type testnet struct {
 // startNet initialises and starts n validators with test-friendly timing.
 func startNet(t *testing.T, n int) *testnet { return startNetWith(t, n, 0, nil) }
 
-// startNetParams is startNet with chain parameters (nil: the defaults).
-func startNetParams(t *testing.T, n int, p *types.Params) *testnet { return startNetWith(t, n, 0, p) }
 
 // startNetWith also starts f followers (nodes n..n+f-1), on a chain with
 // parameters p (nil: the defaults).
 func startNetWith(t *testing.T, n, f int, p *types.Params) *testnet {
+	t.Helper()
+	return startNetTuned(t, n, f, p, nil)
+}
+
+// startNetTuned is startNetWith with tune applied to each node's config
+// last (nil: nothing more).
+func startNetTuned(t *testing.T, n, f int, p *types.Params, tune func(i int, c *node.Config)) *testnet {
 	t.Helper()
 	dir := t.TempDir()
 	all := n + f
@@ -77,6 +82,9 @@ func startNetWith(t *testing.T, n, f int, p *types.Params) *testnet {
 		c.Consensus.TimeoutDelta = node.Duration{Duration: 200 * time.Millisecond}
 		c.Consensus.MaxBlockDelay = node.Duration{Duration: 20 * time.Millisecond}
 		c.LogLevel = "debug"
+		if tune != nil {
+			tune(i, c)
+		}
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -155,11 +163,26 @@ func (tn *testnet) fund(keys []*crypto.PrivateKey, amount uint64) {
 	if err != nil {
 		tn.t.Fatalf("fund: %v", err)
 	}
+	var top uint64
 	for i, r := range res.Results {
 		if r == nil || r.Receipt == nil || !r.Receipt.OK {
 			tn.t.Fatalf("fund tx %d: %+v (%+v)", i, r, res.Errors[i])
 		}
+		top = max(top, r.Height)
 	}
+	// Every node has the funds before the test submits anywhere: a node
+	// that has not yet committed that height would refuse a spend of them.
+	eventually(tn.t, 30*time.Second, "every node at the funding height", func() bool {
+		for _, c := range tn.clients {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			st, err := c.Status(ctx)
+			cancel()
+			if err == nil && st.Height < top { // a node that is down is not waited for
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func newKeys(t *testing.T, n int) []*crypto.PrivateKey {

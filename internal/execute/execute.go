@@ -388,7 +388,7 @@ func (x *executor) applyNative(tx *types.Tx, h crypto.Hash, from crypto.Address,
 			return nil, 0, err
 		}
 		writes, version = append(writes, w), v
-	case *types.Record:
+	case *types.Record, *types.BlobRecord:
 		// A record's effect is its presence in the ledger (and the index).
 	case *types.FieldOpen, *types.FieldClose, *types.FieldCloseUnilateral, *types.FieldChallenge, *types.FieldDispute:
 		w, err := x.fieldTx(tx, h, &sender)

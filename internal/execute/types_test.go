@@ -92,6 +92,12 @@ var effects = map[types.TxType]func(t *testing.T, tx *types.Tx, rc *types.Receip
 			t.Errorf("record: %d keys written, want only the sender's account", len(writes))
 		}
 	},
+	types.TxBlobRecord: func(t *testing.T, _ *types.Tx, _ *types.Receipt, writes map[string][]byte) {
+		// As a record: the blobs' availability is checked outside execution.
+		if len(writes) != 1 {
+			t.Errorf("blob.record: %d keys written, want only the sender's account", len(writes))
+		}
+	},
 	types.TxFieldOpen: func(t *testing.T, tx *types.Tx, _ *types.Receipt, writes map[string][]byte) {
 		p := tx.Payload.(*types.FieldOpen)
 		f := mustField(t, writes, p.FieldID)

@@ -190,6 +190,12 @@ func (l *Ledger) Tx(h crypto.Hash) (*TxInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	if loc.Height > l.Head().Height {
+		// Commit writes the height's batch before it moves the head; until
+		// then the tx is not committed as far as readers can tell, so that
+		// a status that says committed always comes with a readable height.
+		return nil, fmt.Errorf("tx %s: %w", h, store.ErrNotFound)
+	}
 	rc, err := l.store.Receipt(loc)
 	if err != nil {
 		return nil, err

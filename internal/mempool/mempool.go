@@ -77,6 +77,11 @@ type Config struct {
 	RecentCommitted int
 	// GossipQueue is the capacity, in batches, of the Gossip channel.
 	GossipQueue int
+	// Admit, when set, is a rule from outside the chain's state that every
+	// signed, new transaction must pass (the node's: every blob a
+	// blob.record references is in its blob store). Its error is the
+	// transaction's result. It must be safe for concurrent use.
+	Admit func(tx *types.Tx) error
 }
 
 // DefaultConfig returns the defaults: 100,000 txs or 128 MiB pending; per
@@ -332,6 +337,19 @@ func (m *Mempool) add(txs []*types.Tx, local bool) []error {
 	cands = kept
 
 	cands = verifySignatures(cands, errs)
+	if m.cfg.Admit != nil {
+		// After the signatures: an outside rule may cost a round trip, so
+		// only signed, new transactions get to ask for one.
+		kept := cands[:0]
+		for _, c := range cands {
+			if err := m.cfg.Admit(c.tx); err != nil {
+				errs[c.i] = err
+				continue
+			}
+			kept = append(kept, c)
+		}
+		cands = kept
+	}
 	if len(cands) == 0 {
 		return errs
 	}
@@ -557,7 +575,7 @@ func debit(p types.Payload) (uint64, error) {
 	switch p := p.(type) {
 	case *types.Transfer:
 		return p.Amount, nil
-	case *types.KVPut, *types.KVDelete, *types.Record:
+	case *types.KVPut, *types.KVDelete, *types.Record, *types.BlobRecord:
 		return 0, nil // they move no funds
 	case *types.FieldOpen:
 		// The leader's own deposit; the other members' deposits come from

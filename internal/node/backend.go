@@ -33,6 +33,7 @@ func (n *Node) startAPI() error {
 	if n.snapshots != nil {
 		cfg.Snapshots = n.snapshots.API()
 	}
+	cfg.Blobs, cfg.MaxBlobBytes = n.blobs.Store(), n.maxBlobBytes
 	cfg.SearchElsewhere = n.cfg.Search.Elsewhere
 	h := api.New(cfg)
 	n.http = api.NewHTTPServer(n.cfg.APIAddr, h, n.log)

@@ -234,6 +234,11 @@ type Config struct {
 	// SubmitTo, on a follower, are validators' API base URLs, named in the
 	// answer to a transaction submitted to the follower (it takes none).
 	SubmitTo []string `json:"submit_to,omitempty"`
+	// Blobs selects the blob store (absent: files under data_dir/blobs);
+	// Stream enables publishing committed blocks to a JetStream stream
+	// (absent: off). docs/scale-out.md.
+	Blobs  *BlobsConfig  `json:"blobs,omitempty"`
+	Stream *StreamConfig `json:"stream,omitempty"`
 	// AllowFaults enables the fault-injection endpoints and flags. It is for
 	// tests and benchmarks only; a node refuses it unless also started with
 	// the --unsafe-test-faults flag.
@@ -375,6 +380,7 @@ func (c Config) Check() error {
 	default:
 		errs = append(errs, fmt.Sprintf("role must be validator or follower, got %q", c.Role))
 	}
+	errs = append(errs, c.checkScaleOut()...)
 	switch c.LogFormat {
 	case "", "text", "json":
 	default:

@@ -220,6 +220,12 @@ func (n *Node) apply(rd consensus.Ready) error {
 func (n *Node) build(req *consensus.BuildRequest) consensus.Ready {
 	start := time.Now()
 	txs := n.pool.Reap(req.MaxTxs, req.MaxBytes)
+	// Leave out txs whose blobs are not (or no longer provably) in the
+	// store: peers would refuse to prevote the whole block.
+	if kept, dropped := n.blobs.Filter(txs); dropped > 0 {
+		n.log.Warn("left txs out of a proposal: their blobs are not available", "height", req.Height, "txs", dropped)
+		txs = kept
+	}
 	blk, p, err := n.ledger.Propose(txs, req.Round, req.Time, req.Proposer, execute.Options{Verified: n.pool.Verified})
 	n.log.Debug("built proposal", "height", req.Height, "round", req.Round, "txs", len(txs), "took", time.Since(start))
 	if err != nil {

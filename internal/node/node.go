@@ -33,6 +33,8 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/blobstore"
+	"github.com/cairn-db/cairn/internal/blockstream"
 	"github.com/cairn-db/cairn/internal/consensus"
 	"github.com/cairn-db/cairn/internal/events"
 	"github.com/cairn-db/cairn/internal/execute"
@@ -80,6 +82,12 @@ type Node struct {
 	// Snapshots (snapshots.go); nil when snapshot.interval is 0.
 	snapshots     *snapshot.Store
 	snapshotTaker *snapshot.Taker
+
+	// Blob store and its availability checks (scaleout.go), and the block
+	// stream publisher (nil unless configured).
+	blobs        *blobstore.Checker
+	maxBlobBytes int64
+	stream       *blockstream.Publisher
 
 	// Owned by the run goroutine.
 	timers       timerHeap
@@ -154,9 +162,16 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	if err := n.openGuard(); err != nil {
 		return nil, err
 	}
+	if err := n.openBlobs(); err != nil {
+		return nil, err
+	}
+	if err := n.openStream(); err != nil {
+		return nil, err
+	}
 	if !cfg.IsFollower() {
 		mc := mempool.DefaultConfig(g.ChainID, g.Params)
 		cfg.Mempool.apply(&mc)
+		mc.Admit = n.blobs.AdmitTx
 		if n.pool, err = mempool.New(mc, n.ledger); err != nil {
 			return nil, err
 		}
@@ -300,6 +315,12 @@ func (n *Node) ValidateBlock(b *types.Block) error {
 	if err := ledger.CheckTime(&b.Header, start); err != nil {
 		return err
 	}
+	// Availability, also outside the engine: no prevote for a block that
+	// references a blob this validator's store does not hold (or cannot
+	// confirm now); the round moves on instead (docs/scale-out.md).
+	if err := n.blobs.CheckBlock(b.Txs); err != nil {
+		return err
+	}
 	p, err := n.ledger.Validate(b, execute.Options{Verified: n.pool.Verified})
 	n.log.Debug("validated proposal", "height", b.Header.Height, "round", b.Header.Round, "txs", len(b.Txs), "took", time.Since(start), "err", err)
 	if err != nil {
@@ -368,6 +389,18 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	if n.stream != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			// Its own goroutine, reading committed blocks from the ledger:
+			// a slow or absent stream never holds up a commit. A follower
+			// publishes as a validator does.
+			if err := n.stream.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				n.log.Error("block stream publisher stopped", "err", err)
+			}
+		}()
+	}
 	var err error
 	if n.cfg.IsFollower() {
 		err = n.runFollower(ctx)
@@ -394,6 +427,9 @@ func (n *Node) Run(ctx context.Context) error {
 }
 
 func (n *Node) closeAll() {
+	if err := n.closeScaleOut(); err != nil {
+		n.log.Warn("closing the blob store or block stream", "err", err)
+	}
 	if n.net != nil {
 		_ = n.net.Close()
 		n.net = nil

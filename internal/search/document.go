@@ -210,8 +210,9 @@ func (b *builder) txDoc(height uint64, idx uint32, tx *types.Tx, r *types.Receip
 		}
 	case *types.KVDelete:
 		b.kw(d, fKey, p.Key, optIDMarked)
-	case *types.Record:
-		if err := b.record(d, p.Document, &all); err != nil {
+	case *types.Record, *types.BlobRecord:
+		doc := recordDocument(p)
+		if err := b.record(d, doc, &all); err != nil {
 			// The ledger only commits canonical JSON, so this is a bug or
 			// corruption; index the rest of the transaction anyway.
 			b.kw(d, "record_error", err.Error(), optIDHidden)
@@ -367,4 +368,14 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// recordDocument is the indexed document of a record or a blob.record (the
+// blobs' bytes are not the chain's: only the document the client wrote is
+// indexed).
+func recordDocument(p types.Payload) []byte {
+	if r, ok := p.(*types.BlobRecord); ok {
+		return r.Document
+	}
+	return p.(*types.Record).Document
 }

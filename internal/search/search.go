@@ -453,7 +453,7 @@ func describe(h client.SearchHit, f map[string]any) string {
 		s = fmt.Sprintf("transfer of %s from %s to %s", str(f, fAmount), short(str(f, fFrom)), short(str(f, fTo)))
 	case "kv.put", "kv.delete":
 		s = fmt.Sprintf("%s key %s by %s", h.Type, truncate(str(f, fKey), 80), short(str(f, fFrom)))
-	case "record":
+	case "record", "blob.record":
 		var parts []string
 		keys := make([]string, 0, len(f))
 		for k := range f {
@@ -465,7 +465,7 @@ func describe(h client.SearchHit, f map[string]any) string {
 		for _, k := range keys[:min(3, len(keys))] {
 			parts = append(parts, fmt.Sprintf("%s=%q", k, truncate(str(f, k), 40)))
 		}
-		s = "record by " + short(str(f, fFrom))
+		s = h.Type + " by " + short(str(f, fFrom))
 		if len(parts) > 0 {
 			s += ": " + strings.Join(parts, ", ")
 		}

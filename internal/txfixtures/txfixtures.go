@@ -47,6 +47,9 @@ func Key(i int) *crypto.PrivateKey {
 	return crypto.MustKeyFromSeed(seed)
 }
 
+// BlobContent is the bytes of the blob the blob.record sample references.
+var BlobContent = []byte("the txfixtures blob: bulk payload bytes kept outside the ledger\n")
+
 // Recipient is the address the transfer sample pays.
 func Recipient() crypto.Address { return Key(1000).Public().Address() }
 
@@ -70,6 +73,12 @@ var samples = map[types.TxType]func(chainID string, k *crypto.PrivateKey) types.
 	types.TxFieldChallenge: func(chainID string, k *crypto.PrivateKey) types.Payload { return sampleField(chainID, k).challenge },
 	types.TxFieldDispute:   func(chainID string, k *crypto.PrivateKey) types.Payload { return sampleField(chainID, k).dispute },
 	types.TxFieldClose:     func(chainID string, k *crypto.PrivateKey) types.Payload { return sampleField(chainID, k).close },
+	// Its blob is BlobContent: a node with a blob store admits it only once
+	// that is stored.
+	types.TxBlobRecord: func(string, *crypto.PrivateKey) types.Payload {
+		return &types.BlobRecord{Document: []byte(`{"fixture":"blob.record"}`),
+			Blobs: []types.BlobRef{{Hash: crypto.Sum(BlobContent), Size: uint64(len(BlobContent))}}}
+	},
 }
 
 // Payload returns a fresh sample payload of type t for chainID and sender

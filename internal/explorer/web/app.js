@@ -247,6 +247,8 @@ function payloadSummary(tx) {
     case 'kv.put': return [h('a', { href: `/keys/${escapeKey(p.key)}` }, p.key), ' = ', h('q', null, clip(p.value)), p.expect_version !== undefined ? ` (if version ${p.expect_version})` : ''];
     case 'kv.delete': return ['delete ', h('a', { href: `/keys/${escapeKey(p.key)}` }, p.key), p.expect_version !== undefined ? ` (if version ${p.expect_version})` : ''];
     case 'record': return h('code', null, clip(stringifyJSON(p.document)));
+    case 'blob.record': return [h('code', null, clip(stringifyJSON(p.document))), ` with ${p.blobs.length} blob${p.blobs.length === 1 ? '' : 's'}: `,
+      ...p.blobs.flatMap((b, i) => [i ? ', ' : '', h('a', { href: `/v1/blobs/${b.hash}` }, short(b.hash)), ` (${b.size} bytes)`])];
     case 'field.open': return ['open field ', fieldLink(p.field_id), `: ${p.members.length} members, deposits ${p.members.map((m) => m.deposit).join(' + ')}; challenge period ${p.challenge_period} blocks, expiry at height ${p.expiry}, penalty ${p.penalty}`];
     case 'field.close_unilateral': return ['close field ', fieldLink(p.field_id), ' unilaterally', claimText(p)];
     case 'field.challenge': return ['challenge the close of field ', fieldLink(p.field_id), ' with', claimText(p)];

@@ -94,7 +94,11 @@ export const TX_TYPES = {
   1: 'transfer', 2: 'kv.put', 3: 'kv.delete', 4: 'record',
   16: 'field.open', 17: 'field.close_unilateral', 18: 'field.challenge', 19: 'field.dispute', 20: 'field.close',
   21: 'contract.deploy', 22: 'contract.instantiate', 23: 'contract.invoke', 24: 'contract.upgrade',
+  29: 'blob.record',
 };
+
+// MAX_TX_BLOBS bounds a blob.record's references (types.MaxTxBlobs).
+const MAX_TX_BLOBS = 64;
 
 /** base64 is the standard, padded base64 of bytes: the JSON form of a contract's code and arguments. */
 export function base64(b) {
@@ -187,6 +191,13 @@ export function decodeTx(b) {
     case 'kv.put': p.key = r.text16(); p.value = r.text32(); if (r.bool()) p.expect_version = r.u64(); break;
     case 'kv.delete': p.key = r.text16(); if (r.bool()) p.expect_version = r.u64(); break;
     case 'record': p.document = r.text32(); break;
+    case 'blob.record': {
+      p.document = r.text32();
+      const n = count(r, 'blobs', MAX_TX_BLOBS);
+      p.blobs = [];
+      for (let i = 0; i < n; i++) p.blobs.push({ hash: r.hash(), size: r.u64() });
+      break;
+    }
     case 'field.open': fieldTerms(r, p); p.joins = sigs(r, 'joins'); break;
     case 'field.close_unilateral': case 'field.challenge': case 'field.close': fieldClaim(r, p); break;
     case 'field.dispute': fieldDispute(r, p); break;

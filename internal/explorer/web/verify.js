@@ -337,9 +337,10 @@ export function txDiffers(shown, d) {
   if (!shown) return ['(missing)'];
   const bad = ['chain_id', 'type', 'sender', 'nonce', 'timestamp', 'signature'].filter((n) => String(shown[n]) !== String(d[n]));
   const sp = shown.payload || {};
-  if (d.type === 'record') {
+  if (d.type === 'record' || d.type === 'blob.record') {
     // The JSON form embeds the document; compare it as parsed JSON.
     if (!canonicalEqual(sp.document, d.payload.document)) bad.push('payload.document');
+    if (d.type === 'blob.record' && canonical(sp.blobs) !== canonical(d.payload.blobs)) bad.push('payload.blobs');
   } else if (FIELD_TX_TYPES.includes(d.type)) {
     // Members, balances, signatures, a payment and its proof: compared whole.
     for (const k of new Set([...Object.keys(sp), ...Object.keys(d.payload)])) {

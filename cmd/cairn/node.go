@@ -31,6 +31,8 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	faults := fs.Bool("faults", false, "enable the fault-injection endpoint (needs --unsafe-test-faults)")
 	byz := fs.String("byzantine", "", "misbehave: equivocate | double-vote (needs --unsafe-test-faults)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	stateSync := fs.Bool("state-sync", false, "a new node: first fetch and verify a snapshot from state_sync.providers, then catch up (ignored once the ledger holds blocks)")
+	providers := fs.String("state-sync-providers", "", "override state_sync.providers: comma-separated API `URLs` of other nodes")
 	follower := fs.Bool("follower", false, "run as a follower (as role \"follower\" in config.json): a non-voting replica that follows the validators in peers and serves reads and search")
 	fs.Usage = usageFunc(fs, stderr, "cairn node --home DIR [flags]",
 		"Runs one validator, or with --follower (or role \"follower\" in config.json) one follower, from its\nhome (see cairn init) until SIGINT or SIGTERM.")
@@ -52,6 +54,9 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	cfg.AllowFaults, cfg.Byzantine = *faults, *byz
+	if *providers != "" {
+		cfg.StateSync.Providers = node.SplitProviders(*providers)
+	}
 	if *follower {
 		cfg.Role = node.RoleFollower
 	}
@@ -66,6 +71,14 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "cairn node:", err)
 		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *stateSync {
+		if err := node.StateSync(ctx, cfg, log); err != nil {
+			log.Error("cannot start", "err", err)
+			return 1
+		}
 	}
 	n, err := node.New(cfg, log)
 	if err != nil {
@@ -85,8 +98,6 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if err := n.Run(ctx); err != nil {
 		log.Error("stopped with error", "err", err)
 		return 1

@@ -99,6 +99,8 @@ type Config struct {
 	// Search answers GET /v1/search (nil: 503 "search is not enabled", or
 	// 421 wrong_node naming SearchElsewhere when that is set).
 	Search Searcher
+	// Snapshots serves GET /v1/snapshots (nil: the list is empty).
+	Snapshots SnapshotSource
 	// SearchElsewhere are API base URLs of nodes that index, for a node
 	// that does not (a validator; see WrongNodeError).
 	SearchElsewhere []string
@@ -301,6 +303,7 @@ func New(cfg Config) *Server {
 		{method: "GET", pattern: "/healthz", h: s.healthz, unlimited: true},
 		{method: "GET", pattern: "/readyz", h: s.readyz, unlimited: true},
 	}
+	s.routes = append(s.routes, s.snapshotRoutes()...)
 	if cfg.MetricsElsewhere {
 		s.routes = slices.DeleteFunc(s.routes, func(rt route) bool { return rt.pattern == "/metrics" })
 	}

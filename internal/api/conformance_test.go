@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/cairn-db/cairn/internal/api/apitest"
 	"github.com/cairn-db/cairn/internal/blobstore"
 	"github.com/cairn-db/cairn/internal/ledger"
+	"github.com/cairn-db/cairn/internal/snapshot"
 	"github.com/cairn-db/cairn/internal/txfixtures"
 	"github.com/cairn-db/cairn/types"
 )
@@ -52,6 +54,7 @@ func (brokenGatherer) Gather() ([]*dto.MetricFamily, error) {
 var noErrorCase = map[string]string{
 	"GET /healthz":         "answers 200 whenever the process serves HTTP",
 	"GET /v1/openapi.json": "serves a constant document",
+	"GET /v1/snapshots":    "lists the snapshots held, an empty list when the node takes none",
 }
 
 // conformance sends requests and checks each, and its answer, against the
@@ -182,6 +185,11 @@ func template(u string) string {
 			seg[2] = "{address}"
 		case "fields":
 			seg[2] = "{id}"
+		case "snapshots":
+			seg[2] = "{height}"
+			if len(seg) >= 5 {
+				seg[4] = "{index}"
+			}
 		case "contracts":
 			seg[2] = "{name}"
 			if len(seg) >= 5 && seg[3] == "keys" {
@@ -197,11 +205,12 @@ func template(u string) string {
 // request and each answer validated by libopenapi-validator. An operation
 // of the document that no case exercised fails the test.
 func TestOpenAPIConformance(t *testing.T) {
+	snaps := &lateSnapshots{}
 	blobs, err := blobstore.OpenFiles(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := apitest.New(t, apitest.Options{Search: true, API: api.Config{Blobs: blobs, MaxBlobBytes: 1 << 20}})
+	c := apitest.New(t, apitest.Options{Search: true, API: api.Config{Blobs: blobs, MaxBlobBytes: 1 << 20, Snapshots: snaps}})
 	cl := c.Client()
 	ctx := context.Background()
 
@@ -258,6 +267,17 @@ func TestOpenAPIConformance(t *testing.T) {
 	}
 	c.WaitIndexed()
 	head := c.Ledger.Head().Height
+	snapStore, err := snapshot.Open(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin := c.Ledger.Pin()
+	_, err = snapStore.Take(t.Context(), pin, apitest.ChainID)
+	pin.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps.set(snapStore.API())
 	h := func(n uint64) string { return itoa(n) }
 	addr := alice.Public().Address().String()
 
@@ -336,6 +356,13 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "unknown field", method: "GET", url: "/v1/fields/" + crypto.Hash{1}.String(), status: 404},
 		{name: "bad field id", method: "GET", url: "/v1/fields/xyz", status: 400, req: reqInvalid},
 
+		{name: "snapshots", method: "GET", url: "/v1/snapshots", status: 200},
+		{name: "snapshot", method: "GET", url: "/v1/snapshots/" + h(head), status: 200},
+		{name: "no snapshot", method: "GET", url: "/v1/snapshots/" + h(head+100), status: 404},
+		{name: "snapshot bad height", method: "GET", url: "/v1/snapshots/0", status: 400, req: reqInvalid},
+		{name: "snapshot chunk", method: "GET", url: "/v1/snapshots/" + h(head) + "/chunks/0", status: 200},
+		{name: "no snapshot chunk", method: "GET", url: "/v1/snapshots/" + h(head) + "/chunks/99", status: 404},
+		{name: "snapshot bad chunk", method: "GET", url: "/v1/snapshots/" + h(head) + "/chunks/x", status: 400, req: reqInvalid},
 		{name: "contracts", method: "GET", url: "/v1/contracts?limit=1", status: 200},
 		{name: "contracts bad after", method: "GET", url: "/v1/contracts?after=Bad", status: 400},
 		{name: "contract", method: "GET", url: "/v1/contracts/fixture", status: 200},
@@ -402,3 +429,43 @@ func TestOpenAPIConformance(t *testing.T) {
 func itoa(n uint64) string { b, _ := json.Marshal(n); return string(b) }
 
 func addr2(k *crypto.PrivateKey) crypto.Address { return k.Public().Address() }
+
+// lateSnapshots is a snapshot source set once the test chain has blocks to
+// snapshot (the API is built before them).
+type lateSnapshots struct {
+	mu  sync.Mutex
+	src api.SnapshotSource
+}
+
+func (l *lateSnapshots) set(s api.SnapshotSource) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.src = s
+}
+
+func (l *lateSnapshots) get() api.SnapshotSource {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.src
+}
+
+func (l *lateSnapshots) List() client.SnapshotList {
+	if s := l.get(); s != nil {
+		return s.List()
+	}
+	return client.SnapshotList{Snapshots: []client.SnapshotInfo{}}
+}
+
+func (l *lateSnapshots) Wire(h uint64) (client.SnapshotManifest, error) {
+	if s := l.get(); s != nil {
+		return s.Wire(h)
+	}
+	return client.SnapshotManifest{}, api.ErrSnapshotNotFound
+}
+
+func (l *lateSnapshots) Open(h uint64, i int) (io.ReadSeekCloser, int64, error) {
+	if s := l.get(); s != nil {
+		return s.Open(h, i)
+	}
+	return nil, 0, api.ErrSnapshotNotFound
+}

@@ -106,10 +106,15 @@ func asAPIError(ctx context.Context, err error) *apiError {
 	}
 	var mbe *http.MaxBytesError
 	var qe *search.QueryError
+	var ue *ledger.UnavailableError
 	var wn *WrongNodeError
 	switch {
 	case errors.As(err, &wn):
 		return &apiError{status: http.StatusMisdirectedRequest, code: "wrong_node", msg: wn.Error(), extra: map[string]any{"ask": append([]string{}, wn.Ask...)}}
+	case errors.As(err, &ue):
+		return prunedError(ue)
+	case errors.Is(err, ErrSnapshotNotFound):
+		return notFound("%v", err)
 	case errors.As(err, &qe):
 		return errf(http.StatusBadRequest, "bad_query", "%v", err)
 	case errors.Is(err, search.ErrBusy):

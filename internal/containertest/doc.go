@@ -17,6 +17,9 @@
 //     validators disagree on a block; after healing the chain resumes;
 //   - stopping and restarting every validator in turn under load loses no
 //     acknowledged transaction, and each stops cleanly (exit 0) on SIGTERM;
+//   - a validator whose container and data volume are removed is rebuilt
+//     by state sync from the others' snapshots, rejoins and agrees with
+//     them on every block it holds (TestNodeLoss);
 //   - at the end every validator holds the same blocks (hash by hash, via
 //     the API) and every acknowledged transaction at the same height.
 //

@@ -198,6 +198,8 @@ type cluster struct {
 	chainID string
 	faucet  *crypto.PrivateKey
 
+	env []string // extra environment of every validator container
+
 	mu   sync.Mutex
 	urls map[int]string
 }
@@ -223,9 +225,16 @@ func (c *cluster) docker(timeout time.Duration, args ...string) string {
 // healthy (the image's HEALTHCHECK, cairn health).
 func startCluster(t *testing.T, n int) *cluster {
 	t.Helper()
+	return startClusterEnv(t, n)
+}
+
+// startClusterEnv is startCluster with extra environment (KEY=VALUE) for
+// every validator container.
+func startClusterEnv(t *testing.T, n int, env ...string) *cluster {
+	t.Helper()
 	requireDocker(t)
 	short := strings.ToLower(strings.TrimPrefix(t.Name(), "Test"))
-	c := &cluster{t: t, id: "ct" + runID + "-" + short, n: n, urls: map[int]string{}}
+	c := &cluster{t: t, id: "ct" + runID + "-" + short, n: n, urls: map[int]string{}, env: env}
 	t.Cleanup(func() {
 		if t.Failed() {
 			for i := 0; i < n; i++ {
@@ -258,13 +267,7 @@ func startCluster(t *testing.T, n int) *cluster {
 	}
 	c.chainID = g.ChainID
 	for i := 0; i < n; i++ {
-		data := fmt.Sprintf("%s-data%d", c.id, i)
-		c.docker(time.Minute, append(append([]string{"volume", "create"}, c.labels()...), data)...)
-		c.docker(time.Minute, append(append([]string{"create", "--name", c.name(i), "--network", c.net("ctl")}, c.labels()...),
-			"-p", "127.0.0.1::8080", "-v", vol+":/cairn:ro", "-v", data+":/data",
-			"-e", "CAIRN_SEARCH=off", "--health-interval", "1s", "--health-timeout", "3s",
-			imageName, "node", "--home", "/cairn/"+c.alias(i))...)
-		c.connect(i, "p2p")
+		c.create(i)
 	}
 	for i := 0; i < n; i++ {
 		c.docker(time.Minute, "start", c.name(i))
@@ -274,6 +277,25 @@ func startCluster(t *testing.T, n int) *cluster {
 	}
 	return c
 }
+
+// create creates validator i's data volume and container (with extra
+// node flags), attached to the peer network, not started.
+func (c *cluster) create(i int, nodeFlags ...string) {
+	c.t.Helper()
+	data := c.dataVolume(i)
+	c.docker(time.Minute, append(append([]string{"volume", "create"}, c.labels()...), data)...)
+	args := append(append([]string{"create", "--name", c.name(i), "--network", c.net("ctl")}, c.labels()...),
+		"-p", "127.0.0.1::8080", "-v", c.id+"-network:/cairn:ro", "-v", data+":/data",
+		"-e", "CAIRN_SEARCH=off", "--health-interval", "1s", "--health-timeout", "3s")
+	for _, e := range c.env {
+		args = append(args, "-e", e)
+	}
+	args = append(append(args, imageName, "node", "--home", "/cairn/"+c.alias(i)), nodeFlags...)
+	c.docker(time.Minute, args...)
+	c.connect(i, "p2p")
+}
+
+func (c *cluster) dataVolume(i int) string { return fmt.Sprintf("%s-data%d", c.id, i) }
 
 // connect attaches validator i to a peer network under its alias.
 func (c *cluster) connect(i int, nw string) {

@@ -103,6 +103,9 @@ type Ledger struct {
 	// writeMu orders a commit's batch against a prune step's (state
 	// requires it: its rebirth check must see every deletion before it).
 	writeMu sync.Mutex
+	// base is the snapshot height a state-synced ledger joined from (0:
+	// it holds the chain from genesis); statesync.go.
+	base atomic.Uint64
 }
 
 // Open opens (or creates) the ledger in opts.Dir for genesis g. A ledger
@@ -200,6 +203,9 @@ func (l *Ledger) init(gh crypto.Hash, opts Options) error {
 	}
 	height, err := l.store.Height()
 	if err != nil {
+		return err
+	}
+	if err := l.loadSyncBase(); err != nil {
 		return err
 	}
 	if st.Height() != height {
@@ -444,6 +450,9 @@ func (l *Ledger) Commit(b *types.Block, cert *types.Certificate, p *Prepared) er
 	defer batch.Close()
 	if err := store.StageBlock(batch, b, cert, p.Result.Receipts, p.Result.Accounts); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if err := l.stageReplayBodies(batch, b, p.Result.Receipts); err != nil {
+		return fmt.Errorf("commit block %d: %w", h, err)
 	}
 	if err := l.state.Stage(batch, p.update); err != nil {
 		return fmt.Errorf("commit block %d: state: %w", h, err)

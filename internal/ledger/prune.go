@@ -88,5 +88,9 @@ func HeightPruned(err error) (oldest uint64, ok bool) {
 	if errors.As(err, &be) {
 		return be.Oldest, true
 	}
+	var ue *UnavailableError // a ledger that joined from a snapshot
+	if errors.As(err, &ue) {
+		return ue.Oldest, true
+	}
 	return 0, false
 }

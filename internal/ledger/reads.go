@@ -36,6 +36,9 @@ func (l *Ledger) KVAt(key string, height uint64) (*types.KVEntry, error) {
 	if height > l.Head().Height {
 		return nil, fmt.Errorf("height %d is above the head %d: %w", height, l.Head().Height, ErrNotFound)
 	}
+	if err := l.checkState(height); err != nil {
+		return nil, err
+	}
 	v, ok, err := l.state.GetAt(types.KVKey(key), height)
 	return liveEntry(key, v, ok, err)
 }
@@ -124,6 +127,9 @@ func (l *Ledger) Prove(stateKey []byte, height uint64) (*StateProof, error) {
 	if height > head.Height {
 		return nil, fmt.Errorf("prove at height %d: head is %d: %w", height, head.Height, ErrNotFound)
 	}
+	if err := l.checkState(height); err != nil {
+		return nil, err
+	}
 	v, found, p, err := l.state.Prove(stateKey, height)
 	if err != nil {
 		return nil, fmt.Errorf("prove at height %d: %w", height, err)
@@ -177,6 +183,10 @@ type TxInfo struct {
 // Tx returns a committed transaction, its receipt and inclusion proof.
 func (l *Ledger) Tx(h crypto.Hash) (*TxInfo, error) {
 	tx, loc, err := l.store.Tx(h)
+	if errors.Is(err, store.ErrBodyNotStored) {
+		b, _ := l.SyncBase()
+		return nil, &UnavailableError{What: "transaction", Height: loc.Height, Oldest: b + 1}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +215,9 @@ func (l *Ledger) Tx(h crypto.Hash) (*TxInfo, error) {
 func (l *Ledger) Block(height uint64) (*types.Block, *types.Certificate, []*types.Receipt, error) {
 	if height == 0 || height > l.Head().Height {
 		return nil, nil, nil, fmt.Errorf("block %d: %w", height, ErrNotFound)
+	}
+	if err := l.checkBlock(height); err != nil {
+		return nil, nil, nil, err
 	}
 	b, err := l.store.Block(height)
 	if err != nil {

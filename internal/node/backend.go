@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/cairn-db/cairn/client"
@@ -34,6 +35,9 @@ func (n *Node) startAPI() error {
 	cfg.Backend, cfg.Events, cfg.Gatherer, cfg.Registerer, cfg.Logger = n, n.hub, n.m.reg, n.m.reg, n.log.With("component", "api")
 	if n.index != nil {
 		cfg.Search = n.index // not a nil *Index in the interface: that would not be "disabled"
+	}
+	if n.snapshots != nil {
+		cfg.Snapshots = n.snapshots.API()
 	}
 	cfg.Blobs, cfg.MaxBlobBytes = n.blobs.Store(), n.maxBlobBytes
 	cfg.SearchElsewhere = n.cfg.Search.Elsewhere
@@ -74,13 +78,16 @@ func (n *Node) startDebug() error {
 		return fmt.Errorf("node: debug listener %s is the API's", ln.Addr())
 	}
 	// Written whole under a temporary name and renamed, so a reader never
-	// sees a half-written address.
+	// sees a half-written address. A home mounted read-only (the container
+	// layout: config and key from a read-only volume, data elsewhere) gets
+	// no file: the node runs, and the admin listener is at debug_addr.
 	tmp := n.cfg.Path(DebugAddrFile + ".tmp")
-	if err := os.WriteFile(tmp, []byte(ln.Addr().String()+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(ln.Addr().String()+"\n"), 0o644); errors.Is(err, syscall.EROFS) && !n.cfg.AllowFaults {
+		n.log.Warn("home is read-only: the admin listener's address is not written to "+DebugAddrFile, "addr", ln.Addr().String())
+	} else if err != nil {
 		ln.Close()
 		return fmt.Errorf("node: %w", err)
-	}
-	if err := os.Rename(tmp, n.cfg.Path(DebugAddrFile)); err != nil {
+	} else if err := os.Rename(tmp, n.cfg.Path(DebugAddrFile)); err != nil {
 		ln.Close()
 		return fmt.Errorf("node: %w", err)
 	}

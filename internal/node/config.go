@@ -227,6 +227,10 @@ type Config struct {
 	// HOME/grpc.addr.
 	GRPCAddr    string `json:"grpc_addr"`
 	InsecureAPI bool   `json:"insecure_api,omitempty"`
+	// Snapshot takes state snapshots for new nodes (snapshots.go);
+	// StateSync is where this node fetches one with --state-sync.
+	Snapshot  SnapshotConfig  `json:"snapshot"`
+	StateSync StateSyncConfig `json:"state_sync"`
 	// Pruning says how much history the node keeps (ops.go, docs/operations.md).
 	Pruning PruningConfig `json:"pruning"`
 	// P2PCertificates sets the lifetime of the self-signed p2p TLS
@@ -319,6 +323,9 @@ func LoadConfig(home string) (Config, error) {
 			return c, fmt.Errorf("CAIRN_SEARCH: want on or off, got %q", v)
 		}
 	}
+	if err := c.snapshotEnv(); err != nil {
+		return c, err
+	}
 	if v, ok := os.LookupEnv("CAIRN_MEMPOOL_MAX_TXS"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -365,6 +372,9 @@ func (c Config) Check() error {
 	}
 	if c.Consensus.TimeoutPropose.Duration <= 0 || c.Consensus.TimeoutVote.Duration <= 0 || c.Consensus.MaxBlockDelay.Duration <= 0 {
 		errs = append(errs, "consensus timeouts must be positive")
+	}
+	if c.Snapshot.Keep < 0 || c.Snapshot.ChunkBytes < 0 || c.Snapshot.ChunkBytes > 32<<20 {
+		errs = append(errs, "snapshot.keep must not be negative and snapshot.chunk_bytes must be between 0 and 32 MiB")
 	}
 	if err := c.Pruning.check(); err != nil {
 		errs = append(errs, err.Error())

@@ -249,6 +249,7 @@ func (n *Node) commit(c consensus.Commit) error {
 		return fmt.Errorf("node: commit height %d: %w", b.Header.Height, err)
 	}
 	clear(n.prepared)
+	n.afterCommitSnapshot(b.Header.Height)
 	if n.guard != nil {
 		n.guard.Committed(b.Header.Height)
 	}

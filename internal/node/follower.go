@@ -236,6 +236,7 @@ func (n *Node) followCommit(r *consensus.BlockResponse) error {
 	if err := n.ledger.Commit(b, cert, p); err != nil {
 		return fmt.Errorf("%w: commit height %d: %w", errLedgerIO, b.Header.Height, err)
 	}
+	n.afterCommitSnapshot(b.Header.Height)
 	receipts := p.Result.Receipts
 	ev := events.BlockEvent{Block: b, Certificate: cert, Receipts: receipts}
 	if err := (fanout.Targets{Index: n.index, Hub: n.hub}).Committed(ev); err != nil {

@@ -43,6 +43,7 @@ import (
 	"github.com/cairn-db/cairn/internal/p2p"
 	"github.com/cairn-db/cairn/internal/search"
 	"github.com/cairn-db/cairn/internal/signguard"
+	"github.com/cairn-db/cairn/internal/snapshot"
 	"github.com/cairn-db/cairn/internal/wal"
 	"github.com/cairn-db/cairn/types"
 )
@@ -78,6 +79,10 @@ type Node struct {
 	debug  *http.Server     // the loopback admin listener: checkpoints, and the fault switch in tests
 	guard  *signguard.Guard // the signing floor (nil: none); see ops.go
 	sec    *security        // the API's TLS, tokens, metrics and gRPC listeners (security.go)
+
+	// Snapshots (snapshots.go); nil when snapshot.interval is 0.
+	snapshots     *snapshot.Store
+	snapshotTaker *snapshot.Taker
 
 	// Blob store and its availability checks (scaleout.go), and the block
 	// stream publisher (nil unless configured).
@@ -177,6 +182,9 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 			return nil, fmt.Errorf("node: search index: %w", err)
 		}
 		n.m.watchIndex(n.index.IndexedHeight, func() uint64 { return n.ledger.Head().Height })
+	}
+	if err := n.openSnapshots(); err != nil {
+		return nil, err
 	}
 	if err := n.openTransport(); err != nil {
 		return nil, err
@@ -358,6 +366,13 @@ func (n *Node) Run(ctx context.Context) error {
 		go n.gossipIn(ctx)
 		go n.serveBlocks(ctx)
 		go n.evidenceIn(ctx.Done())
+	}
+	if n.snapshotTaker != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.snapshotTaker.Run(ctx)
+		}()
 	}
 	if !n.cfg.Pruning.retention().Archive() {
 		n.wg.Add(1)

@@ -25,7 +25,7 @@ type composeFile struct {
 }
 
 // deploy/compose.yaml runs what cairn init --docker writes: validators
-// named as init names them, each with its own data volume, the network
+// and followers named as init names them, each with its own data volume, the network
 // volume read-only, APIs published on 127.0.0.1 only, after init.
 func TestComposeFile(t *testing.T) {
 	var f composeFile
@@ -36,15 +36,19 @@ func TestComposeFile(t *testing.T) {
 	if !ok || !slices.Contains(init.Command, "--docker") || !slices.Contains(init.Command, "--exist-ok") || !slices.Contains(init.Volumes, "network:/cairn") {
 		t.Fatalf("compose: want an init service running cairn init --docker --exist-ok onto the network volume, got %+v", init)
 	}
-	n := 0
+	n, followers := 0, 0
 	dataVolumes := map[string]bool{}
 	for name, s := range f.Services {
 		if name == "init" {
 			continue
 		}
-		n++
+		if strings.HasPrefix(name, "follower") {
+			followers++
+		} else {
+			n++
+		}
 		if want := []string{"node", "--home", "/cairn/" + name}; !slices.Equal(s.Command, want) {
-			t.Errorf("%s runs %v, want %v (init --docker names its validators node0..)", name, s.Command, want)
+			t.Errorf("%s runs %v, want %v (init --docker names its validators node0.., its followers follower0..)", name, s.Command, want)
 		}
 		if !slices.Contains(s.Volumes, "network:/cairn:ro") {
 			t.Errorf("%s does not mount the network volume read-only", name)
@@ -67,10 +71,13 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("%s health check %s, want cairn health", name, test)
 		}
 	}
-	if n != 4 || len(dataVolumes) != 4 {
-		t.Errorf("%d validators with %d data volumes, want 4 and 4", n, len(dataVolumes))
+	if n != 4 || followers != 1 || len(dataVolumes) != 5 {
+		t.Errorf("%d validators and %d followers with %d data volumes, want 4, 1 and 5", n, followers, len(dataVolumes))
 	}
-	if !slices.Contains(init.Command, "4") {
-		t.Errorf("init writes %v validators, compose runs %d", init.Command, n)
+	if i := slices.Index(init.Command, "--validators"); i < 0 || i+1 >= len(init.Command) || init.Command[i+1] != fmt.Sprint(n) {
+		t.Errorf("init runs %v, compose runs %d validators", init.Command, n)
+	}
+	if i := slices.Index(init.Command, "--followers"); i < 0 || i+1 >= len(init.Command) || init.Command[i+1] != fmt.Sprint(followers) {
+		t.Errorf("init runs %v, compose runs %d followers", init.Command, followers)
 	}
 }

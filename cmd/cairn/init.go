@@ -17,16 +17,16 @@ func runInit(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("init", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	n := fs.Int("validators", 4, "number of validators")
-	followers := fs.Int("followers", 1, "number of followers (non-voting replicas that serve reads and search; validators do not index); 0 with --docker or --kubernetes")
+	followers := fs.Int("followers", 1, "number of followers (non-voting replicas that serve reads and search; validators do not index unless there are none)")
 	home := fs.String("home", "./devnet", "`DIR` for the network")
 	chain := fs.String("chain-id", "cairn-devnet", "chain id")
 	api := fs.Int("api-port", 8080, "API port of node0 (node i uses api-port+i)")
 	p2p := fs.Int("p2p-port", 26656, "peer port of node0 (node i uses p2p-port+i)")
-	docker := fs.Bool("docker", false, "lay the network out for containers named node0..nodeN-1 (deploy/compose.yaml): each listens on 0.0.0.0:8080 and :26656, dials peers by name, keeps data in /data; api-port+i is the host port publishing node i's API")
-	kube := fs.Bool("kubernetes", false, "lay the network out for deploy/kubernetes (validators cairn-0..cairn-N-1 behind the headless Service cairn) and write DIR/kubernetes/: the genesis and config ConfigMaps and the keys Secret to kubectl apply")
+	docker := fs.Bool("docker", false, "lay the network out for containers named node0..nodeN-1 and follower0.. (deploy/compose.yaml): each listens on 0.0.0.0:8080 and :26656, dials peers by name, keeps data in /data; api-port+i is the host port publishing node i's API (followers after the validators)")
+	kube := fs.Bool("kubernetes", false, "lay the network out for deploy/kubernetes (validators cairn-0..cairn-N-1 behind the headless Service cairn, followers cairn-follower-0.. behind cairn-follower) and write DIR/kubernetes/: the genesis and config ConfigMaps and the keys Secret to kubectl apply")
 	existOK := fs.Bool("exist-ok", false, "if DIR already holds a network, print it and exit 0 instead of failing")
 	fs.Usage = usageFunc(fs, stderr, "cairn init [--home DIR] [flags]",
-		"Writes a new local network: genesis, one home per validator and follower (key and config),\na funded faucet key and network.json. cairn devnet does this on its first run. With --docker, for\none container per validator (see deploy/compose.yaml); with --kubernetes, for the\nStatefulSet in deploy/kubernetes, plus the ConfigMaps and Secret it mounts.")
+		"Writes a new local network: genesis, one home per validator and follower (key and config),\na funded faucet key and network.json. cairn devnet does this on its first run. With --docker, for\none container per validator and follower (see deploy/compose.yaml); with --kubernetes,\nfor the StatefulSets in deploy/kubernetes, plus the ConfigMaps and Secret they mount.")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -42,13 +42,7 @@ func runInit(args []string, stdout, stderr io.Writer) int {
 		}
 		return printJSON(stdout, nw)
 	}
-	f := *followers
-	if *docker || *kube {
-		// Followers are not laid out for containers yet; their validators
-		// index instead (devnet.Options.Containers).
-		f = 0
-	}
-	opts := devnet.Options{Validators: *n, Followers: f, ChainID: *chain, APIPort: *api, P2PPort: *p2p, Containers: *docker}
+	opts := devnet.Options{Validators: *n, Followers: *followers, ChainID: *chain, APIPort: *api, P2PPort: *p2p, Containers: *docker}
 	if *kube {
 		opts = kubeOptions(opts)
 	}

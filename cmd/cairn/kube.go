@@ -12,28 +12,46 @@ import (
 )
 
 // The layout deploy/kubernetes/statefulset.yaml mounts into each pod
-// cairn-N: its config.json (from the ConfigMap cairn-config) as the home,
-// its own key (from the Secret cairn-keys) and the genesis (ConfigMap
-// cairn-genesis), each selected by the pod's name.
+// cairn-N (and follower.yaml into each cairn-follower-N): its config.json
+// (from the ConfigMap cairn-config) as the home, its own key (from the
+// Secret cairn-keys) and the genesis (ConfigMap cairn-genesis), each
+// selected by the pod's name.
 const (
-	kubeName        = "cairn"
-	kubeGenesisPath = "/cairn/genesis/genesis.json"
-	kubeKeyPath     = "/cairn/key/validator.key"
+	kubeName            = "cairn"
+	kubeFollowerName    = "cairn-follower"
+	kubeGenesisPath     = "/cairn/genesis/genesis.json"
+	kubeKeyPath         = "/cairn/key/validator.key"
+	kubeFollowerKeyPath = "/cairn/key/follower.key"
 )
 
-// kubeOptions lays a network out for the StatefulSet: validators named
-// cairn-0.., reached through the headless Service as cairn-N.cairn.
+// kubeOptions lays a network out for the StatefulSets: validators named
+// cairn-0.., reached through the headless Service as cairn-N.cairn, and
+// followers cairn-follower-0.., whose APIs the validators name to clients
+// for search as cairn-follower-N.cairn-follower (and they the validators'
+// for writes).
 func kubeOptions(o devnet.Options) devnet.Options {
 	o.Containers, o.NamePrefix, o.PeerSuffix = true, kubeName+"-", "."+kubeName
-	o.Tune = func(_ int, c *node.Config) {
+	o.FollowerPrefix = kubeFollowerName + "-"
+	validators := o.Validators
+	o.Tune = func(i int, c *node.Config) {
 		c.Genesis, c.Key = kubeGenesisPath, kubeKeyPath
+		if i >= validators {
+			c.Key = kubeFollowerKeyPath
+		}
+	}
+	o.ClientAPI = func(i int, name string) string {
+		service := kubeName
+		if i >= validators {
+			service = kubeFollowerName
+		}
+		return fmt.Sprintf("http://%s.%s:%d", name, service, devnet.ContainerAPIPort)
 	}
 	return o
 }
 
 // writeKubernetes writes DIR/kubernetes/: the ConfigMaps cairn-genesis and
-// cairn-config and the Secret cairn-keys (one entry per validator, keyed
-// by pod name), as JSON manifests for kubectl apply.
+// cairn-config and the Secret cairn-keys (one entry per validator and
+// follower, keyed by pod name), as JSON manifests for kubectl apply.
 func writeKubernetes(nw *client.Network) (string, error) {
 	dir := filepath.Join(nw.Dir, "kubernetes")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -51,11 +69,16 @@ func writeKubernetes(nw *client.Network) (string, error) {
 		return "", err
 	}
 	configs, keys := map[string]string{}, map[string]string{}
-	for _, n := range nw.Nodes {
+	members := append(append([]client.NetworkNode(nil), nw.Nodes...), nw.Followers...)
+	for i, n := range members {
+		keyFile := "validator.key"
+		if i >= len(nw.Nodes) {
+			keyFile = "follower.key"
+		}
 		if configs[n.Name+".json"], err = read(filepath.Join(n.Home, "config.json")); err != nil {
 			return "", err
 		}
-		if keys[n.Name+".key"], err = read(filepath.Join(n.Home, "validator.key")); err != nil {
+		if keys[n.Name+".key"], err = read(filepath.Join(n.Home, keyFile)); err != nil {
 			return "", err
 		}
 	}

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -102,10 +104,14 @@ func TestKubernetesManifests(t *testing.T) {
 			t.Fatalf("no %s among the manifests", k)
 		}
 	}
-	if len(objs["StatefulSet"]) != 1 {
-		t.Fatalf("%d StatefulSets, want 1", len(objs["StatefulSet"]))
+	sets := map[string]*appsv1.StatefulSet{}
+	for _, o := range objs["StatefulSet"] {
+		sets[o.(*appsv1.StatefulSet).Name] = o.(*appsv1.StatefulSet)
 	}
-	ss := objs["StatefulSet"][0].(*appsv1.StatefulSet)
+	ss, fs := sets[kubeName], sets[kubeFollowerName]
+	if len(sets) != 2 || ss == nil || fs == nil {
+		t.Fatalf("StatefulSets %v, want the validators' %s and the followers' %s", slices.Collect(maps.Keys(sets)), kubeName, kubeFollowerName)
+	}
 	configMaps, secrets, services := map[string]*corev1.ConfigMap{}, map[string]*corev1.Secret{}, map[string]*corev1.Service{}
 	for _, o := range objs["ConfigMap"] {
 		configMaps[o.(*corev1.ConfigMap).Name] = o.(*corev1.ConfigMap)
@@ -117,152 +123,32 @@ func TestKubernetesManifests(t *testing.T) {
 		services[o.(*corev1.Service).Name] = o.(*corev1.Service)
 	}
 
-	// The StatefulSet: selector, replicas, headless Service, start policy.
+	m := kubeSet{configMaps: configMaps, secrets: secrets, services: services, validators: ss, followers: fs}
 	pod := ss.Spec.Template
-	if ss.Spec.Selector == nil || !selects(ss.Spec.Selector.MatchLabels, pod.Labels) {
-		t.Fatalf("StatefulSet selector %v does not select its pods %v", ss.Spec.Selector, pod.Labels)
+	n := m.check(t, ss, "validator.key")
+	if n < 4 {
+		t.Fatalf("replicas %d: a BFT network needs at least 4", n)
 	}
-	if ss.Spec.Replicas == nil || *ss.Spec.Replicas < 4 {
-		t.Fatalf("replicas %v: a BFT network needs at least 4", ss.Spec.Replicas)
+	if hl := services[ss.Spec.ServiceName]; !hl.Spec.PublishNotReadyAddresses {
+		t.Errorf("Service %s: want publishNotReadyAddresses (a validator is ready only once its peers find it)", hl.Name)
 	}
-	n := int(*ss.Spec.Replicas)
-	if ss.Spec.PodManagementPolicy != appsv1.ParallelPodManagement {
-		t.Errorf("podManagementPolicy %q: an ordered start waits forever for cairn-0 to be ready, which needs a quorum", ss.Spec.PodManagementPolicy)
-	}
-	hl, ok := services[ss.Spec.ServiceName]
-	if !ok || hl.Spec.ClusterIP != corev1.ClusterIPNone || !hl.Spec.PublishNotReadyAddresses || !selects(hl.Spec.Selector, pod.Labels) {
-		t.Fatalf("serviceName %q: want a headless Service selecting the pods and publishing not-ready addresses", ss.Spec.ServiceName)
+	f := m.check(t, fs, "follower.key")
+	if f < 1 {
+		t.Errorf("follower replicas %d, want at least 1", f)
 	}
 	for _, s := range services {
-		if !selects(s.Spec.Selector, pod.Labels) {
-			t.Errorf("Service %s selects %v, not the validator pods", s.Name, s.Spec.Selector)
+		if selects(s.Spec.Selector, pod.Labels) == selects(s.Spec.Selector, fs.Spec.Template.Labels) {
+			t.Errorf("Service %s selects %v: want either the validator or the follower pods", s.Name, s.Spec.Selector)
 		}
 	}
-
-	// The container: image user, probes, ports, mounts.
-	if len(pod.Spec.Containers) != 1 {
-		t.Fatalf("%d containers, want 1", len(pod.Spec.Containers))
+	if selects(ss.Spec.Selector.MatchLabels, fs.Spec.Template.Labels) || selects(fs.Spec.Selector.MatchLabels, pod.Labels) {
+		t.Error("the two StatefulSets' selectors overlap")
 	}
-	c := pod.Spec.Containers[0]
-	sc := pod.Spec.SecurityContext
-	if sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot || sc.RunAsUser == nil || sc.FSGroup == nil {
-		t.Fatal("pod securityContext: want runAsNonRoot, runAsUser and fsGroup")
+	if cfgs := configMaps[kubeName+"-config"]; len(cfgs.Data) != n+f {
+		t.Errorf("%d configs for %d validators and %d followers", len(cfgs.Data), n, f)
 	}
-	dockerfile := readRepoFile(t, "Dockerfile")
-	if want := fmt.Sprintf("\nUSER %d:", *sc.RunAsUser); !strings.Contains(dockerfile, want) {
-		t.Errorf("runAsUser %d is not the Dockerfile's USER", *sc.RunAsUser)
-	}
-	ports := map[string]int32{}
-	for _, p := range c.Ports {
-		ports[p.Name] = p.ContainerPort
-	}
-	for _, s := range services {
-		for _, p := range s.Spec.Ports {
-			if _, ok := ports[p.TargetPort.String()]; !ok {
-				t.Errorf("Service %s port %s targets %q, which the container does not name", s.Name, p.Name, p.TargetPort.String())
-			}
-		}
-	}
-	for what, pr := range map[string]*corev1.Probe{"/readyz": c.ReadinessProbe, "/healthz": c.LivenessProbe} {
-		if pr == nil || pr.HTTPGet == nil || pr.HTTPGet.Path != what {
-			t.Errorf("want a probe on GET %s", what)
-			continue
-		}
-		if _, ok := ports[pr.HTTPGet.Port.String()]; !ok {
-			t.Errorf("probe %s on port %q, which the container does not name", what, pr.HTTPGet.Port.String())
-		}
-	}
-	if !hasEnvFromField(c.Env, "POD_NAME", "metadata.name") {
-		t.Error("the container needs POD_NAME from metadata.name for its subPathExpr mounts")
-	}
-	volumes := map[string]corev1.Volume{}
-	for _, v := range pod.Spec.Volumes {
-		volumes[v.Name] = v
-	}
-	claims := map[string]bool{}
-	for _, pvc := range ss.Spec.VolumeClaimTemplates {
-		claims[pvc.Name] = true
-		if len(pvc.Spec.AccessModes) != 1 || pvc.Spec.AccessModes[0] != corev1.ReadWriteOnce || pvc.Spec.Resources.Requests.Storage().IsZero() {
-			t.Errorf("claim template %s: want one ReadWriteOnce claim with a storage request", pvc.Name)
-		}
-	}
-	mounts := map[string]corev1.VolumeMount{}
-	for _, m := range c.VolumeMounts {
-		if _, ok := volumes[m.Name]; !ok && !claims[m.Name] {
-			t.Errorf("mount %s names no volume or claim template", m.Name)
-		}
-		mounts[m.MountPath] = m
-	}
-
-	// Every generated config agrees with the pod: names, peers' DNS names
-	// under the headless Service, ports, and the paths it mounts.
-	cfgMap := volumes["config"].ConfigMap
-	keyVol := volumes["keys"].Secret
-	genVol := volumes["genesis"].ConfigMap
-	if cfgMap == nil || keyVol == nil || genVol == nil {
-		t.Fatal("want volumes config (ConfigMap), keys (Secret) and genesis (ConfigMap)")
-	}
-	configs, ok1 := configMaps[cfgMap.Name]
-	keys, ok2 := secrets[keyVol.SecretName]
-	genesis, ok3 := configMaps[genVol.Name]
-	if !ok1 || !ok2 || !ok3 {
-		t.Fatalf("init --kubernetes does not write %s, %s and %s", cfgMap.Name, keyVol.SecretName, genVol.Name)
-	}
-	if _, ok := genesis.Data["genesis.json"]; !ok {
-		t.Errorf("ConfigMap %s has no genesis.json", genesis.Name)
-	}
-	if len(configs.Data) != n || len(keys.StringData) != n || len(cfgMap.Items) != n || len(keyVol.Items) != n {
-		t.Fatalf("%d replicas but %d configs, %d keys, %d config items, %d key items", n, len(configs.Data), len(keys.StringData), len(cfgMap.Items), len(keyVol.Items))
-	}
-	if keyVol.DefaultMode == nil || *keyVol.DefaultMode&0o007 != 0 {
-		t.Error("the keys Secret must not be readable by others (defaultMode)")
-	}
-	home, keyDir, genDir := mountOf(t, mounts, "config"), mountOf(t, mounts, "keys"), mountOf(t, mounts, "genesis")
-	if home.SubPathExpr != "$(POD_NAME)" || keyDir.SubPathExpr != "$(POD_NAME)" {
-		t.Error("config and keys must be mounted per pod (subPathExpr: $(POD_NAME)), so a pod sees only its own key")
-	}
-	for i := 0; i < n; i++ {
-		pod := fmt.Sprintf("%s-%d", ss.Name, i)
-		if cfgMap.Items[i].Key != pod+".json" || cfgMap.Items[i].Path != pod+"/config.json" {
-			t.Errorf("config item %d: %+v, want %s.json at %s/config.json", i, cfgMap.Items[i], pod, pod)
-		}
-		if keyVol.Items[i].Key != pod+".key" || keyVol.Items[i].Path != pod+"/validator.key" {
-			t.Errorf("key item %d: %+v, want %s.key at %s/validator.key", i, keyVol.Items[i], pod, pod)
-		}
-		raw, ok := configs.Data[pod+".json"]
-		if !ok {
-			t.Fatalf("no config for pod %s", pod)
-		}
-		if _, ok := keys.StringData[pod+".key"]; !ok {
-			t.Fatalf("no key for pod %s", pod)
-		}
-		cfg := node.DefaultConfig(home.MountPath)
-		if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
-			t.Fatalf("config of %s: %v", pod, err)
-		}
-		if err := cfg.Check(); err != nil {
-			t.Errorf("config of %s: %v", pod, err)
-		}
-		if cfg.Name != pod {
-			t.Errorf("config of %s names %q", pod, cfg.Name)
-		}
-		if cfg.Key != keyDir.MountPath+"/validator.key" || cfg.Genesis != genDir.MountPath+"/genesis.json" {
-			t.Errorf("config of %s: key %q, genesis %q; the pod mounts them under %s and %s", pod, cfg.Key, cfg.Genesis, keyDir.MountPath, genDir.MountPath)
-		}
-		if m, ok := mounts[cfg.DataDir]; !ok || !claims[m.Name] {
-			t.Errorf("config of %s keeps data in %q, which is not the claim's mount", pod, cfg.DataDir)
-		}
-		if port(t, cfg.APIAddr) != ports["api"] || port(t, cfg.P2PAddr) != ports["p2p"] {
-			t.Errorf("config of %s listens on %s and %s; the container names ports %v", pod, cfg.APIAddr, cfg.P2PAddr, ports)
-		}
-		if len(cfg.Peers) != n-1 {
-			t.Errorf("config of %s has %d peers, want %d", pod, len(cfg.Peers), n-1)
-		}
-		for _, p := range cfg.Peers {
-			if want := fmt.Sprintf("%s.%s:%d", p.Name, ss.Spec.ServiceName, ports["p2p"]); p.Addr != want {
-				t.Errorf("config of %s dials %s at %s, want %s (the headless Service's name for it)", pod, p.Name, p.Addr, want)
-			}
-		}
+	if keys := secrets[kubeName+"-keys"]; len(keys.StringData) != n+f {
+		t.Errorf("%d keys for %d validators and %d followers", len(keys.StringData), n, f)
 	}
 
 	// The budget: at most f = (n-1)/3 validators away at once.
@@ -320,4 +206,195 @@ func port(t *testing.T, addr string) int32 {
 		t.Fatal(err)
 	}
 	return int32(v)
+}
+
+// kubeSet checks one StatefulSet (validators or followers) against the
+// Services and what cairn init --kubernetes wrote.
+type kubeSet struct {
+	configMaps            map[string]*corev1.ConfigMap
+	secrets               map[string]*corev1.Secret
+	services              map[string]*corev1.Service
+	validators, followers *appsv1.StatefulSet
+}
+
+// check checks ss's pods (their key mounted as keyFile) and returns its
+// replicas.
+func (m kubeSet) check(t *testing.T, ss *appsv1.StatefulSet, keyFile string) int {
+	t.Helper()
+	configMaps, secrets, services := m.configMaps, m.secrets, m.services
+	// The StatefulSet: selector, replicas, headless Service, start policy.
+	pod := ss.Spec.Template
+	if ss.Spec.Selector == nil || !selects(ss.Spec.Selector.MatchLabels, pod.Labels) {
+		t.Fatalf("StatefulSet %s selector %v does not select its pods %v", ss.Name, ss.Spec.Selector, pod.Labels)
+	}
+	if ss.Spec.Replicas == nil {
+		t.Fatalf("StatefulSet %s: no replicas", ss.Name)
+	}
+	n := int(*ss.Spec.Replicas)
+	if ss.Spec.PodManagementPolicy != appsv1.ParallelPodManagement {
+		t.Errorf("podManagementPolicy %q: an ordered start waits forever for cairn-0 to be ready, which needs a quorum", ss.Spec.PodManagementPolicy)
+	}
+	hl, ok := services[ss.Spec.ServiceName]
+	if !ok || hl.Spec.ClusterIP != corev1.ClusterIPNone || !selects(hl.Spec.Selector, pod.Labels) {
+		t.Fatalf("serviceName %q: want a headless Service selecting the pods", ss.Spec.ServiceName)
+	}
+
+	// The container: image user, probes, ports, mounts.
+	if len(pod.Spec.Containers) != 1 {
+		t.Fatalf("%d containers, want 1", len(pod.Spec.Containers))
+	}
+	c := pod.Spec.Containers[0]
+	sc := pod.Spec.SecurityContext
+	if sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot || sc.RunAsUser == nil || sc.FSGroup == nil {
+		t.Fatal("pod securityContext: want runAsNonRoot, runAsUser and fsGroup")
+	}
+	dockerfile := readRepoFile(t, "Dockerfile")
+	if want := fmt.Sprintf("\nUSER %d:", *sc.RunAsUser); !strings.Contains(dockerfile, want) {
+		t.Errorf("runAsUser %d is not the Dockerfile's USER", *sc.RunAsUser)
+	}
+	ports := map[string]int32{}
+	for _, p := range c.Ports {
+		ports[p.Name] = p.ContainerPort
+	}
+	for _, s := range services {
+		if !selects(s.Spec.Selector, pod.Labels) {
+			continue
+		}
+		for _, p := range s.Spec.Ports {
+			if _, ok := ports[p.TargetPort.String()]; !ok {
+				t.Errorf("Service %s port %s targets %q, which the container does not name", s.Name, p.Name, p.TargetPort.String())
+			}
+		}
+	}
+	for what, pr := range map[string]*corev1.Probe{"/readyz": c.ReadinessProbe, "/healthz": c.LivenessProbe} {
+		if pr == nil || pr.HTTPGet == nil || pr.HTTPGet.Path != what {
+			t.Errorf("want a probe on GET %s", what)
+			continue
+		}
+		if _, ok := ports[pr.HTTPGet.Port.String()]; !ok {
+			t.Errorf("probe %s on port %q, which the container does not name", what, pr.HTTPGet.Port.String())
+		}
+	}
+	if !hasEnvFromField(c.Env, "POD_NAME", "metadata.name") {
+		t.Error("the container needs POD_NAME from metadata.name for its subPathExpr mounts")
+	}
+	volumes := map[string]corev1.Volume{}
+	for _, v := range pod.Spec.Volumes {
+		volumes[v.Name] = v
+	}
+	claims := map[string]bool{}
+	for _, pvc := range ss.Spec.VolumeClaimTemplates {
+		claims[pvc.Name] = true
+		if len(pvc.Spec.AccessModes) != 1 || pvc.Spec.AccessModes[0] != corev1.ReadWriteOnce || pvc.Spec.Resources.Requests.Storage().IsZero() {
+			t.Errorf("claim template %s: want one ReadWriteOnce claim with a storage request", pvc.Name)
+		}
+	}
+	mounts := map[string]corev1.VolumeMount{}
+	for _, m := range c.VolumeMounts {
+		if _, ok := volumes[m.Name]; !ok && !claims[m.Name] {
+			t.Errorf("mount %s names no volume or claim template", m.Name)
+		}
+		mounts[m.MountPath] = m
+	}
+
+	// Every generated config agrees with the pod: names, peers' DNS names
+	// under the headless Service, ports, and the paths it mounts.
+	cfgMap := volumes["config"].ConfigMap
+	keyVol := volumes["keys"].Secret
+	genVol := volumes["genesis"].ConfigMap
+	if cfgMap == nil || keyVol == nil || genVol == nil {
+		t.Fatal("want volumes config (ConfigMap), keys (Secret) and genesis (ConfigMap)")
+	}
+	configs, ok1 := configMaps[cfgMap.Name]
+	keys, ok2 := secrets[keyVol.SecretName]
+	genesis, ok3 := configMaps[genVol.Name]
+	if !ok1 || !ok2 || !ok3 {
+		t.Fatalf("init --kubernetes does not write %s, %s and %s", cfgMap.Name, keyVol.SecretName, genVol.Name)
+	}
+	if _, ok := genesis.Data["genesis.json"]; !ok {
+		t.Errorf("ConfigMap %s has no genesis.json", genesis.Name)
+	}
+	if len(cfgMap.Items) != n || len(keyVol.Items) != n {
+		t.Fatalf("%s: %d replicas but %d config items, %d key items", ss.Name, n, len(cfgMap.Items), len(keyVol.Items))
+	}
+	if keyVol.DefaultMode == nil || *keyVol.DefaultMode&0o007 != 0 {
+		t.Error("the keys Secret must not be readable by others (defaultMode)")
+	}
+	home, keyDir, genDir := mountOf(t, mounts, "config"), mountOf(t, mounts, "keys"), mountOf(t, mounts, "genesis")
+	if home.SubPathExpr != "$(POD_NAME)" || keyDir.SubPathExpr != "$(POD_NAME)" {
+		t.Error("config and keys must be mounted per pod (subPathExpr: $(POD_NAME)), so a pod sees only its own key")
+	}
+	for i := 0; i < n; i++ {
+		pod := fmt.Sprintf("%s-%d", ss.Name, i)
+		if cfgMap.Items[i].Key != pod+".json" || cfgMap.Items[i].Path != pod+"/config.json" {
+			t.Errorf("config item %d: %+v, want %s.json at %s/config.json", i, cfgMap.Items[i], pod, pod)
+		}
+		if keyVol.Items[i].Key != pod+".key" || keyVol.Items[i].Path != pod+"/"+keyFile {
+			t.Errorf("key item %d: %+v, want %s.key at %s/%s", i, keyVol.Items[i], pod, pod, keyFile)
+		}
+		raw, ok := configs.Data[pod+".json"]
+		if !ok {
+			t.Fatalf("no config for pod %s", pod)
+		}
+		if _, ok := keys.StringData[pod+".key"]; !ok {
+			t.Fatalf("no key for pod %s", pod)
+		}
+		cfg := node.DefaultConfig(home.MountPath)
+		if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+			t.Fatalf("config of %s: %v", pod, err)
+		}
+		if err := cfg.Check(); err != nil {
+			t.Errorf("config of %s: %v", pod, err)
+		}
+		if cfg.Name != pod {
+			t.Errorf("config of %s names %q", pod, cfg.Name)
+		}
+		if cfg.Key != keyDir.MountPath+"/"+keyFile || cfg.Genesis != genDir.MountPath+"/genesis.json" {
+			t.Errorf("config of %s: key %q, genesis %q; the pod mounts them under %s and %s", pod, cfg.Key, cfg.Genesis, keyDir.MountPath, genDir.MountPath)
+		}
+		if m, ok := mounts[cfg.DataDir]; !ok || !claims[m.Name] {
+			t.Errorf("config of %s keeps data in %q, which is not the claim's mount", pod, cfg.DataDir)
+		}
+		if port(t, cfg.APIAddr) != ports["api"] || port(t, cfg.P2PAddr) != ports["p2p"] {
+			t.Errorf("config of %s listens on %s and %s; the container names ports %v", pod, cfg.APIAddr, cfg.P2PAddr, ports)
+		}
+		m.checkRole(t, ss, cfg)
+		for _, p := range cfg.Peers {
+			if want := fmt.Sprintf("%s.%s:%d", p.Name, m.validators.Spec.ServiceName, ports["p2p"]); p.Addr != want {
+				t.Errorf("config of %s dials %s at %s, want %s (the headless Service's name for it)", pod, p.Name, p.Addr, want)
+			}
+		}
+	}
+	return n
+}
+
+// checkRole checks what a config names by its role: a validator dials the
+// other validators, admits every follower and sends searches to the
+// followers' pod names; a follower dials every validator and sends writes
+// to their pod names.
+func (m kubeSet) checkRole(t *testing.T, ss *appsv1.StatefulSet, cfg node.Config) {
+	t.Helper()
+	podURLs := func(set *appsv1.StatefulSet) []string {
+		var urls []string
+		for i := 0; i < int(*set.Spec.Replicas); i++ {
+			urls = append(urls, fmt.Sprintf("http://%s-%d.%s:%d", set.Name, i, set.Spec.ServiceName, 8080))
+		}
+		return urls
+	}
+	nv, nf := int(*m.validators.Spec.Replicas), int(*m.followers.Spec.Replicas)
+	if ss == m.followers {
+		if cfg.Role != node.RoleFollower || len(cfg.Peers) != nv {
+			t.Errorf("config of %s: role %q with %d peers, want a follower dialing the %d validators", cfg.Name, cfg.Role, len(cfg.Peers), nv)
+		}
+		if !slices.Equal(cfg.SubmitTo, podURLs(m.validators)) {
+			t.Errorf("config of %s sends writes to %v, want the validators' pods %v", cfg.Name, cfg.SubmitTo, podURLs(m.validators))
+		}
+		return
+	}
+	if cfg.Role == node.RoleFollower || len(cfg.Peers) != nv-1 || len(cfg.Followers) != nf {
+		t.Errorf("config of %s: role %q, %d peers, %d followers; want a validator with %d and %d", cfg.Name, cfg.Role, len(cfg.Peers), len(cfg.Followers), nv-1, nf)
+	}
+	if cfg.Search.Index == "on" || !slices.Equal(cfg.Search.Elsewhere, podURLs(m.followers)) {
+		t.Errorf("config of %s: search %+v, want it left to the followers' pods %v", cfg.Name, cfg.Search, podURLs(m.followers))
+	}
 }

@@ -19,9 +19,10 @@
 //	devnet.sock            while `cairn devnet` runs: its control socket (control.go)
 //
 // With Options.Containers the same files describe one container per
-// validator named nodeN (DIR mounted read-only at the same path in each,
-// the data directory a volume at /data); see the Dockerfile and
-// deploy/compose.yaml.
+// validator named nodeN and per follower named followerN (DIR mounted
+// read-only at the same path in each, the data directory a volume at
+// /data); see the Dockerfile and deploy/compose.yaml. A container layout
+// without followers has its validators index search instead.
 //
 // Invariants: network.json is written last, so its presence marks a
 // complete network; at most one devnet supervises a network at a time
@@ -74,12 +75,20 @@ type Options struct {
 	// written.
 	Tune func(i int, c *node.Config)
 	// Containers lays the network out for one container per validator
-	// (ContainerLayout): every node listens on 0.0.0.0 on the same ports
+	// and follower: every node listens on 0.0.0.0 on the same ports
 	// (ContainerAPIPort, ContainerP2PPort), dials its peers by container
 	// name (node1:26656), and keeps its data in /data (a volume). APIPort+i
 	// is then only the port the host publishes node i's API on, which
-	// network.json names for clients on the host.
+	// network.json names for clients on the host (followers after the
+	// validators, as without containers).
 	Containers bool
+	// FollowerPrefix names the followers (default "follower": follower0, ...).
+	FollowerPrefix string
+	// ClientAPI, if set, gives the API base URL of node i (validators,
+	// then followers) that the other nodes name to clients: validators'
+	// search.elsewhere, followers' submit_to. Default: the URL
+	// network.json names for it.
+	ClientAPI func(i int, name string) string
 	// NamePrefix names the validators (default "node": node0, node1, ...).
 	NamePrefix string
 	// PeerSuffix, with Containers, is appended to a validator's name to
@@ -117,9 +126,6 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 	if o.Followers < 0 || o.Followers > 100 {
 		return nil, fmt.Errorf("init: followers must be 0..100, got %d", o.Followers)
 	}
-	if o.Followers > 0 && o.Containers {
-		return nil, errors.New("init: followers are not laid out for containers yet")
-	}
 	if o.ChainID == "" {
 		o.ChainID = "cairn-devnet"
 	}
@@ -134,6 +140,9 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 	}
 	if o.NamePrefix == "" {
 		o.NamePrefix = "node"
+	}
+	if o.FollowerPrefix == "" {
+		o.FollowerPrefix = "follower"
 	}
 	if o.FaucetBalance == 0 {
 		o.FaucetBalance = 1 << 62
@@ -197,8 +206,10 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 			c.InsecureAPI = true
 			c.P2PAddr = fmt.Sprintf("0.0.0.0:%d", ContainerP2PPort)
 			c.DataDir = ContainerDataDir
-			// No followers in container layouts yet: validators index.
-			c.Search.Index = "on"
+			if o.Followers == 0 {
+				// No follower to leave search to: validators index.
+				c.Search.Index = "on"
+			}
 			dial[i] = fmt.Sprintf("%s%s:%d", name, o.PeerSuffix, ContainerP2PPort)
 			published[i] = fmt.Sprintf("%s:%d", o.Host, o.APIPort+i)
 		}
@@ -215,7 +226,7 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 		if fkeys[i], err = crypto.GenerateKey(); err != nil {
 			return nil, err
 		}
-		name := fmt.Sprintf("follower%d", i)
+		name := fmt.Sprintf("%s%d", o.FollowerPrefix, i)
 		home := filepath.Join(abs, name)
 		if err := os.MkdirAll(home, 0o755); err != nil {
 			return nil, fmt.Errorf("init: %w", err)
@@ -227,6 +238,14 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 		c.Name, c.Role, c.Key = name, node.RoleFollower, "follower.key"
 		c.APIAddr = fmt.Sprintf("%s:%d", o.Host, o.APIPort+o.Validators+i)
 		c.P2PAddr = fmt.Sprintf("%s:%d", o.Host, o.P2PPort+o.Validators+i)
+		if o.Containers {
+			// As a validator's container; nobody dials a follower.
+			c.APIAddr = fmt.Sprintf("0.0.0.0:%d", ContainerAPIPort)
+			c.InsecureAPI = true
+			c.P2PAddr = fmt.Sprintf("0.0.0.0:%d", ContainerP2PPort)
+			c.DataDir = ContainerDataDir
+			published = append(published, fmt.Sprintf("%s:%d", o.Host, o.APIPort+o.Validators+i))
+		}
 		cfgs = append(cfgs, c)
 		dial = append(dial, "")
 	}
@@ -241,14 +260,21 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 			dial[i] = cfgs[i].P2PAddr
 		}
 	}
-	var valAPIs, followerAPIs []string
+	// What network.json names (after Tune, which may move the API), and
+	// what the nodes name to clients.
+	apiURL := make([]string, len(cfgs))
+	clientURL := make([]string, len(cfgs))
 	for i := range cfgs {
-		if i < o.Validators {
-			valAPIs = append(valAPIs, "http://"+cfgs[i].APIAddr)
-		} else {
-			followerAPIs = append(followerAPIs, "http://"+cfgs[i].APIAddr)
+		apiURL[i] = "http://" + cfgs[i].APIAddr
+		if o.Containers {
+			apiURL[i] = "http://" + published[i]
+		}
+		clientURL[i] = apiURL[i]
+		if o.ClientAPI != nil {
+			clientURL[i] = o.ClientAPI(i, cfgs[i].Name)
 		}
 	}
+	valAPIs, followerAPIs := clientURL[:o.Validators:o.Validators], clientURL[o.Validators:]
 	for i := range cfgs {
 		for j := range keys { // everyone dials the validators
 			if i != j {
@@ -265,12 +291,7 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 		} else {
 			cfgs[i].SubmitTo = valAPIs
 		}
-		// After Tune, which may move the API.
-		api := cfgs[i].APIAddr
-		if o.Containers {
-			api = published[i]
-		}
-		member := client.NetworkNode{Name: cfgs[i].Name, API: "http://" + api, Home: cfgs[i].Home}
+		member := client.NetworkNode{Name: cfgs[i].Name, API: apiURL[i], Home: cfgs[i].Home}
 		if i < o.Validators {
 			nw.Nodes = append(nw.Nodes, member)
 		} else {

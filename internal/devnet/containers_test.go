@@ -11,14 +11,19 @@ import (
 // With Containers every validator listens on all interfaces on the same
 // ports, dials its peers by container name, keeps its data on the volume
 // at /data, and its config passes the node's own checks; network.json
-// names the APIs as the host publishes them.
+// names the APIs as the host publishes them. A follower's container is
+// laid out the same way, after the validators; the validators leave
+// search to it, unless there is none.
 func TestInitNetworkForContainers(t *testing.T) {
 	dir := t.TempDir()
-	nw, err := InitNetwork(dir, Options{Validators: 4, APIPort: 18080, Containers: true})
+	nw, err := InitNetwork(dir, Options{Validators: 4, Followers: 1, APIPort: 18080, Containers: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, n := range nw.Nodes {
+	if len(nw.Followers) != 1 || nw.Followers[0].Name != "follower0" || nw.Followers[0].API != "http://127.0.0.1:18084" {
+		t.Fatalf("followers in network.json: %+v, want follower0 at http://127.0.0.1:18084", nw.Followers)
+	}
+	for i, n := range append(nw.Nodes, nw.Followers...) {
 		if want := fmt.Sprintf("http://127.0.0.1:%d", 18080+i); n.API != want {
 			t.Errorf("%s: network.json api %q, want %q", n.Name, n.API, want)
 		}
@@ -29,8 +34,12 @@ func TestInitNetworkForContainers(t *testing.T) {
 		if c.APIAddr != "0.0.0.0:8080" || c.P2PAddr != "0.0.0.0:26656" || c.DataDir != ContainerDataDir {
 			t.Errorf("%s: api %s, p2p %s, data %s", n.Name, c.APIAddr, c.P2PAddr, c.DataDir)
 		}
-		if len(c.Peers) != 3 {
-			t.Fatalf("%s: %d peers", n.Name, len(c.Peers))
+		if i < 4 {
+			if len(c.Peers) != 3 || len(c.Followers) != 1 || c.Search.Index == "on" || len(c.Search.Elsewhere) != 1 || c.Search.Elsewhere[0] != nw.Followers[0].API {
+				t.Fatalf("%s: %d peers, followers %v, search %+v; want 3 peers and search left to follower0", n.Name, len(c.Peers), c.Followers, c.Search)
+			}
+		} else if c.Role != node.RoleFollower || len(c.Peers) != 4 || len(c.SubmitTo) != 4 || c.SubmitTo[3] != nw.Nodes[3].API {
+			t.Fatalf("%s: role %q, %d peers, submit_to %v; want a follower of the 4 validators", n.Name, c.Role, len(c.Peers), c.SubmitTo)
 		}
 		for _, p := range c.Peers {
 			if p.Addr != p.Name+":26656" {
@@ -49,6 +58,9 @@ func TestInitNetworkForContainers(t *testing.T) {
 	}
 	if c.Name != "cairn-2" || c.Peers[0].Addr != "cairn-0.cairn:26656" {
 		t.Errorf("prefixed network: name %s, first peer at %s", c.Name, c.Peers[0].Addr)
+	}
+	if c.Search.Index != "on" {
+		t.Errorf("containers without followers: validator search %+v, want it indexed", c.Search)
 	}
 }
 

@@ -2,16 +2,21 @@ package containertest
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cairn-db/cairn/client"
 )
 
 const writers = 4
 
 // finish stops the load, waits for the validators to agree on one head and
-// checks the whole chain and every acknowledged transaction on each.
-func finish(t *testing.T, c *cluster, l *load) {
+// checks the whole chain and every acknowledged transaction on each; it
+// returns that head and the acknowledged transactions.
+func finish(t *testing.T, c *cluster, l *load) (uint64, []ack) {
 	t.Helper()
 	acked := l.stop()
 	if f := l.failures(); len(f) > 0 {
@@ -21,14 +26,61 @@ func finish(t *testing.T, c *cluster, l *load) {
 	c.sameChains([]int{0, 1, 2, 3}, h)
 	c.holdsAll(acked)
 	t.Logf("%d transactions acknowledged (%d attempts); 4 validators hold the same %d blocks and every acknowledged transaction", len(acked), l.attempts, h)
+	return h, acked
+}
+
+// checkFollower checks that follower f (cluster.startFollower) follows the
+// chain the validators agree on up to height h, block hash by block hash,
+// and answers a search for the last acknowledged transaction, which the
+// validators leave to it (421 wrong_node).
+func checkFollower(t *testing.T, c *cluster, f int, h uint64, acked []ack) {
+	t.Helper()
+	c.waitHeight([]int{f}, h, time.Minute)
+	c.sameChains([]int{0, f}, h)
+	if len(acked) == 0 {
+		t.Fatal("no acknowledged transaction to search for")
+	}
+	last := acked[len(acked)-1]
+	q := client.SearchRequest{Query: "hash:" + last.hash.String()}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := c.client(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		res, err := cl.Search(ctx, q)
+		if err == nil && len(res.Hits) > 0 {
+			if hit := res.Hits[0]; hit.Hash != last.hash.String() || hit.Height != last.height || hit.Status != "committed" {
+				t.Fatalf("%s: search %q found %+v, want %s committed at %d", c.alias(f), q.Query, hit, last.hash, last.height)
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s: search %q found nothing in time (last answer: %v %v)", c.alias(f), q.Query, res, err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	v, err := c.client(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wrong *client.Error
+	if _, err := v.Search(ctx, q); !errors.As(err, &wrong) || wrong.Status != http.StatusMisdirectedRequest {
+		t.Errorf("node0 answered a search with %v, want 421: validators leave search to the follower", err)
+	}
+	t.Logf("%s holds the same %d blocks and finds %s by search", c.alias(f), h, last.hash)
 }
 
 // TestPartitionOne cuts one validator off the peer network while load
 // runs: the other three (a quorum) go on committing, the cut-off one does
 // not move; reconnected, it catches up and all four chains are identical.
+// The follower cairn init --docker writes runs beside them all along: it
+// holds the same chain and answers searches the validators do not.
 func TestPartitionOne(t *testing.T) {
 	t.Parallel() // each test has its own networks, volumes and containers
 	c := startCluster(t, 4)
+	f := c.startFollower()
 	l := c.startLoad(writers)
 	defer l.cancel()
 	l.waitAcks(t, 10, time.Minute, "before the partition")
@@ -49,7 +101,8 @@ func TestPartitionOne(t *testing.T) {
 	c.connect(3, "p2p")
 	c.waitHeight([]int{3}, ahead, time.Minute)
 	l.waitAcks(t, 10, time.Minute, "after reconnecting node3")
-	finish(t, c, l)
+	h, acked := finish(t, c, l)
+	checkFollower(t, c, f, h, acked)
 }
 
 // TestPartitionTwoTwo splits the validators into two islands of two on

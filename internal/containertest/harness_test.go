@@ -200,12 +200,23 @@ type cluster struct {
 
 	env []string // extra environment of every validator container
 
+	followers int // started with startFollower: nodes n, n+1, ...
+
 	mu   sync.Mutex
 	urls map[int]string
 }
 
-func (c *cluster) name(i int) string       { return fmt.Sprintf("%s-node%d", c.id, i) }
-func (c *cluster) alias(i int) string      { return fmt.Sprintf("node%d", i) }
+func (c *cluster) name(i int) string { return c.id + "-" + c.alias(i) }
+
+// alias is node i's name in the network cairn init --docker wrote:
+// validators node0.., then followers follower0...
+func (c *cluster) alias(i int) string {
+	if i >= c.n {
+		return fmt.Sprintf("follower%d", i-c.n)
+	}
+	return fmt.Sprintf("node%d", i)
+}
+
 func (c *cluster) net(which string) string { return c.id + "-" + which }
 func (c *cluster) labels() []string {
 	return []string{"--label", labelKey + "=" + runID, "--label", labelKey + ".cluster=" + c.id}
@@ -237,7 +248,7 @@ func startClusterEnv(t *testing.T, n int, env ...string) *cluster {
 	c := &cluster{t: t, id: "ct" + runID + "-" + short, n: n, urls: map[int]string{}, env: env}
 	t.Cleanup(func() {
 		if t.Failed() {
-			for i := 0; i < n; i++ {
+			for i := 0; i < n+c.followers; i++ {
 				out, _ := docker(context.Background(), 30*time.Second, "logs", "--tail", "60", c.name(i))
 				t.Logf("last log lines of %s:\n%s", c.name(i), out)
 			}
@@ -286,9 +297,11 @@ func (c *cluster) create(i int, nodeFlags ...string) {
 	c.docker(time.Minute, append(append([]string{"volume", "create"}, c.labels()...), data)...)
 	args := append(append([]string{"create", "--name", c.name(i), "--network", c.net("ctl")}, c.labels()...),
 		"-p", "127.0.0.1::8080", "-v", c.id+"-network:/cairn:ro", "-v", data+":/data",
-		"-e", "CAIRN_SEARCH=off", "--health-interval", "1s", "--health-timeout", "3s")
-	for _, e := range c.env {
-		args = append(args, "-e", e)
+		"--health-interval", "1s", "--health-timeout", "3s")
+	if i < c.n {
+		for _, e := range c.env {
+			args = append(args, "-e", e)
+		}
 	}
 	args = append(append(args, imageName, "node", "--home", "/cairn/"+c.alias(i)), nodeFlags...)
 	c.docker(time.Minute, args...)
@@ -296,6 +309,21 @@ func (c *cluster) create(i int, nodeFlags ...string) {
 }
 
 func (c *cluster) dataVolume(i int) string { return fmt.Sprintf("%s-data%d", c.id, i) }
+
+// startFollower starts the follower cairn init --docker wrote (as node
+// c.n+k, the k-th started) with its own data volume, on the peer network,
+// and returns its index once it is ready and healthy.
+func (c *cluster) startFollower() int {
+	c.t.Helper()
+	c.mu.Lock()
+	i := c.n + c.followers
+	c.followers++
+	c.mu.Unlock()
+	c.create(i)
+	c.docker(time.Minute, "start", c.name(i))
+	c.waitReady(i, 90*time.Second)
+	return i
+}
 
 // connect attaches validator i to a peer network under its alias.
 func (c *cluster) connect(i int, nw string) {
@@ -359,7 +387,7 @@ func (c *cluster) height(i int) uint64 {
 	c.t.Helper()
 	st, err := c.status(i)
 	if err != nil {
-		c.t.Fatalf("node%d status: %v", i, err)
+		c.t.Fatalf("%s status: %v", c.alias(i), err)
 	}
 	return st.Height
 }
@@ -396,7 +424,7 @@ func (c *cluster) waitReady(i int, timeout time.Duration) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	c.t.Fatalf("node%d not ready after %s: %s", i, timeout, last)
+	c.t.Fatalf("%s not ready after %s: %s", c.alias(i), timeout, last)
 }
 
 // waitHeight waits until every validator in nodes reports a height of at
@@ -409,16 +437,16 @@ func (c *cluster) waitHeight(nodes []int, h uint64, timeout time.Duration) {
 		for _, i := range nodes {
 			st, err := c.status(i)
 			if err != nil {
-				low = append(low, fmt.Sprintf("node%d: %v", i, err))
+				low = append(low, fmt.Sprintf("%s: %v", c.alias(i), err))
 			} else if st.Height < h {
-				low = append(low, fmt.Sprintf("node%d at %d", i, st.Height))
+				low = append(low, fmt.Sprintf("%s at %d", c.alias(i), st.Height))
 			}
 		}
 		if len(low) == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("not every validator reached height %d in %s: %s", h, timeout, strings.Join(low, ", "))
+			c.t.Fatalf("not every node reached height %d in %s: %s", h, timeout, strings.Join(low, ", "))
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
@@ -478,15 +506,15 @@ func (c *cluster) sameChains(nodes []int, upTo uint64) {
 		for k, cl := range cls {
 			b, err := cl.Block(ctx, h)
 			if err != nil {
-				c.t.Fatalf("node%d block %d: %v", nodes[k], h, err)
+				c.t.Fatalf("%s block %d: %v", c.alias(nodes[k]), h, err)
 			}
 			if b.Height != h {
-				c.t.Fatalf("node%d block %d: answered height %d", nodes[k], h, b.Height)
+				c.t.Fatalf("%s block %d: answered height %d", c.alias(nodes[k]), h, b.Height)
 			}
 			if k == 0 {
 				want = b.Hash
 			} else if b.Hash != want {
-				c.t.Fatalf("FORK at height %d: node%d has %s, node%d has %s", h, nodes[0], want, nodes[k], b.Hash)
+				c.t.Fatalf("FORK at height %d: %s has %s, %s has %s", h, c.alias(nodes[0]), want, c.alias(nodes[k]), b.Hash)
 			}
 		}
 	}

@@ -1,7 +1,7 @@
 // Package containertest holds the tests that run Cairn the way an operator
 // deploys it: the image built from the repository's Dockerfile (a static
 // binary FROM scratch, built on the host; nothing is pulled), one
-// container per validator on private Docker networks, the network written
+// container per validator (and follower) on private Docker networks, the network written
 // by `cairn init --docker` inside a container onto a volume, one data
 // volume per validator. Faults are Docker's own: a container disconnected
 // from the peer network, two halves on two networks, containers stopped
@@ -20,6 +20,10 @@
 //   - a validator whose container and data volume are removed is rebuilt
 //     by state sync from the others' snapshots, rejoins and agrees with
 //     them on every block it holds (TestNodeLoss);
+//   - the follower `cairn init --docker` writes, in its own container,
+//     holds the same blocks as the validators and answers a search for
+//     an acknowledged transaction, which the validators leave to it
+//     (TestPartitionOne);
 //   - at the end every validator holds the same blocks (hash by hash, via
 //     the API) and every acknowledged transaction at the same height.
 //

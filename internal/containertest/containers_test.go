@@ -51,8 +51,8 @@ func checkFollower(t *testing.T, c *cluster, f int, h uint64, acked []ack) {
 	for {
 		res, err := cl.Search(ctx, q)
 		if err == nil && len(res.Hits) > 0 {
-			if hit := res.Hits[0]; hit.Hash != last.hash.String() || hit.Height != last.height || hit.Status != "committed" {
-				t.Fatalf("%s: search %q found %+v, want %s committed at %d", c.alias(f), q.Query, hit, last.hash, last.height)
+			if hit := res.Hits[0]; hit.Hash != last.hash.String() || hit.Height != last.height || hit.Status != "ok" {
+				t.Fatalf("%s: search %q found %+v, want %s at height %d, status ok", c.alias(f), q.Query, hit, last.hash, last.height)
 			}
 			break
 		}

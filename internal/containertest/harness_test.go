@@ -202,6 +202,8 @@ type cluster struct {
 
 	followers int // started with startFollower: nodes n, n+1, ...
 
+	fundMu sync.Mutex // one faucet transfer at a time (its nonce)
+
 	mu   sync.Mutex
 	urls map[int]string
 }
@@ -555,6 +557,8 @@ type ack struct {
 // next. A writer whose transaction is not acknowledged (node down,
 // partitioned, wait timed out) starts over with a fresh key, so nonces
 // never block it; unacknowledged transactions may still commit later.
+// Writing costs fees (the genesis init writes), so every fresh key is
+// first funded from the faucet (cluster.fund).
 type load struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -595,6 +599,12 @@ func (l *load) writer(ctx context.Context, c *cluster, w, writers int) {
 				return
 			}
 			nonce = 1
+			target = (target + 1) % c.n
+			if err := c.fund(ctx, target, key.Public().Address()); err != nil {
+				key = nil
+				sleepCtx(ctx, 200*time.Millisecond)
+				continue
+			}
 		}
 		target = (target + 1) % c.n
 		cl, err := c.client(target)
@@ -626,6 +636,38 @@ func (l *load) writer(ctx context.Context, c *cluster, w, writers int) {
 			sleepCtx(ctx, 200*time.Millisecond)
 		}
 	}
+}
+
+// loadFunds is what the faucet gives each writer's key: fees for far more
+// kv.put transactions than a writer sends.
+const loadFunds = 1 << 40
+
+// fund transfers loadFunds from the faucet to addr through validator
+// target and waits for the commit. The faucet's next nonce is read from
+// that validator's committed state, so a transfer that was not
+// acknowledged costs at most a retry.
+func (c *cluster) fund(ctx context.Context, target int, addr crypto.Address) error {
+	c.fundMu.Lock()
+	defer c.fundMu.Unlock()
+	cl, err := c.client(target)
+	if err != nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(ctx, 8*time.Second)
+	defer cancel()
+	acct, err := cl.Account(rctx, c.faucet.Public().Address())
+	if err != nil {
+		return fmt.Errorf("faucet account: %w", err)
+	}
+	tx := client.NewTx(c.chainID, c.faucet, acct.Nonce+1, &types.Transfer{To: addr, Amount: loadFunds})
+	res, err := cl.SubmitWait(rctx, tx, 4*time.Second)
+	if err != nil {
+		return fmt.Errorf("fund %s: %w", addr, err)
+	}
+	if res.Status != "committed" {
+		return fmt.Errorf("fund %s: %s %+v", addr, res.Status, res.Receipt)
+	}
+	return nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

@@ -202,7 +202,8 @@ type cluster struct {
 
 	followers int // started with startFollower: nodes n, n+1, ...
 
-	fundMu sync.Mutex // one faucet transfer at a time (its nonce)
+	fundMu sync.Mutex              // one faucet transfer at a time (its nonce)
+	funded chan *crypto.PrivateKey // keys funded ahead (prefund), taken by writers
 
 	mu   sync.Mutex
 	urls map[int]string
@@ -558,7 +559,8 @@ type ack struct {
 // partitioned, wait timed out) starts over with a fresh key, so nonces
 // never block it; unacknowledged transactions may still commit later.
 // Writing costs fees (the genesis init writes), so every fresh key is
-// first funded from the faucet (cluster.fund).
+// first funded from the faucet: taken from those funded ahead in a few
+// blocks (cluster.prefund), or one transfer at a time (cluster.fund).
 type load struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -576,6 +578,7 @@ const (
 )
 
 func (c *cluster) startLoad(writers int) *load {
+	c.prefund(prefundKeys)
 	ctx, cancel := context.WithTimeout(context.Background(), maxLoadTime)
 	l := &load{cancel: cancel}
 	for w := 0; w < writers; w++ {
@@ -595,15 +598,19 @@ func (l *load) writer(ctx context.Context, c *cluster, w, writers int) {
 	for n := 0; n < maxLoadTxs && ctx.Err() == nil; n++ {
 		if key == nil {
 			var err error
-			if key, err = crypto.GenerateKey(); err != nil {
-				return
-			}
 			nonce = 1
-			target = (target + 1) % c.n
-			if err := c.fund(ctx, target, key.Public().Address()); err != nil {
-				key = nil
-				sleepCtx(ctx, 200*time.Millisecond)
-				continue
+			select {
+			case key = <-c.funded:
+			default:
+				if key, err = crypto.GenerateKey(); err != nil {
+					return
+				}
+				target = (target + 1) % c.n
+				if err := c.fund(ctx, target, key.Public().Address()); err != nil {
+					key = nil
+					sleepCtx(ctx, 200*time.Millisecond)
+					continue
+				}
 			}
 		}
 		target = (target + 1) % c.n
@@ -639,8 +646,55 @@ func (l *load) writer(ctx context.Context, c *cluster, w, writers int) {
 }
 
 // loadFunds is what the faucet gives each writer's key: fees for far more
-// kv.put transactions than a writer sends.
-const loadFunds = 1 << 40
+// kv.put transactions than a writer sends. prefundKeys is how many keys
+// the load funds before it starts: more than a test's writers start over
+// with (each unacknowledged transaction costs one), so a partition does
+// not make them wait on the faucet.
+const (
+	loadFunds   = 1 << 40
+	prefundKeys = 128
+)
+
+// prefund funds k fresh keys through node0 (transfers with consecutive
+// faucet nonces, the last waited for: once it commits, all have) and
+// queues them for the writers.
+func (c *cluster) prefund(k int) {
+	c.t.Helper()
+	c.fundMu.Lock()
+	defer c.fundMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := c.client(0)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	acct, err := cl.Account(ctx, c.faucet.Public().Address())
+	if err != nil {
+		c.t.Fatalf("faucet account: %v", err)
+	}
+	c.funded = make(chan *crypto.PrivateKey, k)
+	keys := make([]*crypto.PrivateKey, k)
+	for i := range keys {
+		if keys[i], err = crypto.GenerateKey(); err != nil {
+			c.t.Fatal(err)
+		}
+		tx := client.NewTx(c.chainID, c.faucet, acct.Nonce+1+uint64(i), &types.Transfer{To: keys[i].Public().Address(), Amount: loadFunds})
+		if i < k-1 {
+			_, err = cl.Submit(ctx, tx)
+		} else {
+			var res *client.TxResult
+			if res, err = cl.SubmitWait(ctx, tx, 30*time.Second); err == nil && res.Status != "committed" {
+				err = fmt.Errorf("%s %+v", res.Status, res.Receipt)
+			}
+		}
+		if err != nil {
+			c.t.Fatalf("prefund: transfer %d of %d: %v", i+1, k, err)
+		}
+	}
+	for _, key := range keys {
+		c.funded <- key
+	}
+}
 
 // fund transfers loadFunds from the faucet to addr through validator
 // target and waits for the commit. The faucet's next nonce is read from

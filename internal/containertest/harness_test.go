@@ -535,6 +535,7 @@ type load struct {
 	acked    []ack
 	failed   []string // committed with a failed receipt: never expected
 	attempts int
+	keys     []*crypto.PrivateKey // funded writer keys not yet taken
 }
 
 // maxLoadTxs bounds each writer; maxLoadTime bounds the whole load.
@@ -543,9 +544,18 @@ const (
 	maxLoadTime = 4 * time.Minute
 )
 
-func (c *cluster) startLoad(writers int) *load {
+// keysPerWriter bounds the fresh keys a writer may take (it takes one
+// after every unacknowledged transaction); writerFunds pays the fees of
+// maxLoadTxs transactions many times over.
+const (
+	keysPerWriter = 40
+	writerFunds   = 1_000_000
+)
+
+func (c *cluster) startLoad(t *testing.T, writers int) *load {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), maxLoadTime)
-	l := &load{cancel: cancel}
+	l := &load{cancel: cancel, keys: c.fundKeys(t, writers*keysPerWriter)}
 	for w := 0; w < writers; w++ {
 		l.wg.Add(1)
 		go func() {
@@ -562,9 +572,8 @@ func (l *load) writer(ctx context.Context, c *cluster, w, writers int) {
 	target := w
 	for n := 0; n < maxLoadTxs && ctx.Err() == nil; n++ {
 		if key == nil {
-			var err error
-			if key, err = crypto.GenerateKey(); err != nil {
-				return
+			if key = l.takeKey(); key == nil {
+				return // every funded key used: the writer is done
 			}
 			nonce = 1
 		}
@@ -608,6 +617,70 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 }
 
 // stop ends the load and returns what was acknowledged.
+// takeKey hands out a funded key no writer has used, or nil.
+func (l *load) takeKey() *crypto.PrivateKey {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.keys) == 0 {
+		return nil
+	}
+	k := l.keys[len(l.keys)-1]
+	l.keys = l.keys[:len(l.keys)-1]
+	return k
+}
+
+// fundKeys makes n keys and funds each from the faucet in one batch, so
+// the load's writers can pay the chain's fees (writing is never free).
+// The whole batch is retried, with the faucet's nonce read again, until it
+// commits; a key funded twice only has more.
+func (c *cluster) fundKeys(t *testing.T, n int) []*crypto.PrivateKey {
+	t.Helper()
+	keys := make([]*crypto.PrivateKey, n)
+	for i := range keys {
+		k, err := crypto.GenerateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[i] = k
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	var last error
+	for attempt := 0; time.Now().Before(deadline); attempt++ {
+		if last = c.fundOnce(attempt%c.n, keys); last == nil {
+			return keys
+		}
+		time.Sleep(time.Second)
+	}
+	t.Fatalf("funding the load's %d keys from the faucet: %v", n, last)
+	return nil
+}
+
+func (c *cluster) fundOnce(node int, keys []*crypto.PrivateKey) error {
+	cl, err := c.client(node)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := cl.NewSigner(c.faucet, c.chainID)
+	txs := make([]*types.Tx, len(keys))
+	for i, k := range keys {
+		if txs[i], err = s.Transfer(ctx, k.Public().Address(), writerFunds); err != nil {
+			return err
+		}
+	}
+	res, err := cl.SubmitBatchWait(ctx, txs, 20*time.Second)
+	if err != nil {
+		return err
+	}
+	for i, r := range res.Results {
+		if r == nil || r.Receipt == nil || !r.Receipt.OK {
+			return fmt.Errorf("funding tx %d: %+v (%v)", i, r, res.Errors[i])
+		}
+	}
+	return nil
+}
+
 func (l *load) stop() []ack {
 	l.cancel()
 	l.wg.Wait()

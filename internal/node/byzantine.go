@@ -103,18 +103,32 @@ func UnauthorizedSender() (*crypto.PrivateKey, error) {
 // ledger.Validate. The tx never enters the mempool. Its nonce is always 1:
 // the account never commits anything on an honest chain.
 func (n *Node) proposeUnauthorized(msgs []consensus.Outbound) []consensus.Outbound {
+	k, err := UnauthorizedSender()
+	if err != nil {
+		return msgs
+	}
 	out := make([]consensus.Outbound, 0, len(msgs))
 	for _, o := range msgs {
 		m, ok := o.Msg.(*consensus.Proposal)
-		k, err := UnauthorizedSender()
-		if !ok || m.Block == nil || err != nil {
+		if !ok || m.Block == nil {
 			out = append(out, o)
 			continue
 		}
 		bad := &types.Tx{ChainID: n.genesis.ChainID, Sender: k.Public(), Nonce: 1, Timestamp: m.Block.Header.Time,
 			Payload: &types.KVPut{Key: UnauthorizedKVKey, Value: fmt.Sprintf("height %d round %d", m.Height, m.Round)}}
 		bad.Sign(k)
-		txs := append(append([]*types.Tx(nil), m.Block.Txs...), bad)
+		// Room for it within the block limits, so that only the permission
+		// is wrong: the honest block's last txs make way (a prefix of a
+		// valid block's txs is valid).
+		txs, size := m.Block.Txs, bad.Size()
+		for _, tx := range txs {
+			size += tx.Size()
+		}
+		for len(txs) > 0 && (len(txs)+1 > n.genesis.Params.MaxBlockTxs || size > n.genesis.Params.MaxBlockBytes) {
+			size -= txs[len(txs)-1].Size()
+			txs = txs[:len(txs)-1]
+		}
+		txs = append(append([]*types.Tx(nil), txs...), bad)
 		blk, p, err := n.ledger.Propose(txs, m.Round, m.Block.Header.Time, m.Block.Header.Proposer,
 			execute.Options{Verified: n.pool.Verified, SkipAuthorize: true})
 		if err != nil || len(blk.Txs) != len(txs) {

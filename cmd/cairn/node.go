@@ -29,7 +29,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("log-format", "", "override log_format: text or json")
 	unsafeFaults := fs.Bool("unsafe-test-faults", false, "allow fault injection and Byzantine modes (tests and benchmarks only)")
 	faults := fs.Bool("faults", false, "enable the fault-injection endpoint (needs --unsafe-test-faults)")
-	byz := fs.String("byzantine", "", "misbehave: equivocate | double-vote (needs --unsafe-test-faults)")
+	byz := fs.String("byzantine", "", "misbehave: equivocate | double-vote | unauthorized (needs --unsafe-test-faults)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	stateSync := fs.Bool("state-sync", false, "a new node: first fetch and verify a snapshot from state_sync.providers, then catch up (ignored once the ledger holds blocks)")
 	providers := fs.String("state-sync-providers", "", "override state_sync.providers: comma-separated API `URLs` of other nodes")

@@ -81,7 +81,7 @@ func TestPartitionOne(t *testing.T) {
 	t.Parallel() // each test has its own networks, volumes and containers
 	c := startCluster(t, 4)
 	f := c.startFollower()
-	l := c.startLoad(writers)
+	l := c.startLoad(t, writers)
 	defer l.cancel()
 	l.waitAcks(t, 10, time.Minute, "before the partition")
 
@@ -111,7 +111,7 @@ func TestPartitionOne(t *testing.T) {
 func TestPartitionTwoTwo(t *testing.T) {
 	t.Parallel() // each test has its own networks, volumes and containers
 	c := startCluster(t, 4)
-	l := c.startLoad(writers)
+	l := c.startLoad(t, writers)
 	defer l.cancel()
 	l.waitAcks(t, 10, time.Minute, "before the partition")
 
@@ -164,7 +164,7 @@ func TestPartitionTwoTwo(t *testing.T) {
 func TestRollingRestart(t *testing.T) {
 	t.Parallel() // each test has its own networks, volumes and containers
 	c := startCluster(t, 4)
-	l := c.startLoad(writers)
+	l := c.startLoad(t, writers)
 	defer l.cancel()
 	l.waitAcks(t, 10, time.Minute, "before the restarts")
 

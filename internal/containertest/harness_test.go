@@ -202,9 +202,6 @@ type cluster struct {
 
 	followers int // started with startFollower: nodes n, n+1, ...
 
-	fundMu sync.Mutex              // one faucet transfer at a time (its nonce)
-	funded chan *crypto.PrivateKey // keys funded ahead (prefund), taken by writers
-
 	mu   sync.Mutex
 	urls map[int]string
 }
@@ -558,9 +555,6 @@ type ack struct {
 // next. A writer whose transaction is not acknowledged (node down,
 // partitioned, wait timed out) starts over with a fresh key, so nonces
 // never block it; unacknowledged transactions may still commit later.
-// Writing costs fees (the genesis init writes), so every fresh key is
-// first funded from the faucet: taken from those funded ahead in a few
-// blocks (cluster.prefund), or one transfer at a time (cluster.fund).
 type load struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -569,6 +563,7 @@ type load struct {
 	acked    []ack
 	failed   []string // committed with a failed receipt: never expected
 	attempts int
+	keys     []*crypto.PrivateKey // funded writer keys not yet taken
 }
 
 // maxLoadTxs bounds each writer; maxLoadTime bounds the whole load.
@@ -577,10 +572,18 @@ const (
 	maxLoadTime = 4 * time.Minute
 )
 
-func (c *cluster) startLoad(writers int) *load {
-	c.prefund(prefundKeys)
+// keysPerWriter bounds the fresh keys a writer may take (it takes one
+// after every unacknowledged transaction); writerFunds pays the fees of
+// maxLoadTxs transactions many times over.
+const (
+	keysPerWriter = 40
+	writerFunds   = 1_000_000
+)
+
+func (c *cluster) startLoad(t *testing.T, writers int) *load {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), maxLoadTime)
-	l := &load{cancel: cancel}
+	l := &load{cancel: cancel, keys: c.fundKeys(t, writers*keysPerWriter)}
 	for w := 0; w < writers; w++ {
 		l.wg.Add(1)
 		go func() {
@@ -597,21 +600,10 @@ func (l *load) writer(ctx context.Context, c *cluster, w, writers int) {
 	target := w
 	for n := 0; n < maxLoadTxs && ctx.Err() == nil; n++ {
 		if key == nil {
-			var err error
-			nonce = 1
-			select {
-			case key = <-c.funded:
-			default:
-				if key, err = crypto.GenerateKey(); err != nil {
-					return
-				}
-				target = (target + 1) % c.n
-				if err := c.fund(ctx, target, key.Public().Address()); err != nil {
-					key = nil
-					sleepCtx(ctx, 200*time.Millisecond)
-					continue
-				}
+			if key = l.takeKey(); key == nil {
+				return // every funded key used: the writer is done
 			}
+			nonce = 1
 		}
 		target = (target + 1) % c.n
 		cl, err := c.client(target)
@@ -645,85 +637,6 @@ func (l *load) writer(ctx context.Context, c *cluster, w, writers int) {
 	}
 }
 
-// loadFunds is what the faucet gives each writer's key: fees for far more
-// kv.put transactions than a writer sends. prefundKeys is how many keys
-// the load funds before it starts: more than a test's writers start over
-// with (each unacknowledged transaction costs one), so a partition does
-// not make them wait on the faucet.
-const (
-	loadFunds   = 1 << 40
-	prefundKeys = 128
-)
-
-// prefund funds k fresh keys through node0 (transfers with consecutive
-// faucet nonces, the last waited for: once it commits, all have) and
-// queues them for the writers.
-func (c *cluster) prefund(k int) {
-	c.t.Helper()
-	c.fundMu.Lock()
-	defer c.fundMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cl, err := c.client(0)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	acct, err := cl.Account(ctx, c.faucet.Public().Address())
-	if err != nil {
-		c.t.Fatalf("faucet account: %v", err)
-	}
-	c.funded = make(chan *crypto.PrivateKey, k)
-	keys := make([]*crypto.PrivateKey, k)
-	for i := range keys {
-		if keys[i], err = crypto.GenerateKey(); err != nil {
-			c.t.Fatal(err)
-		}
-		tx := client.NewTx(c.chainID, c.faucet, acct.Nonce+1+uint64(i), &types.Transfer{To: keys[i].Public().Address(), Amount: loadFunds})
-		if i < k-1 {
-			_, err = cl.Submit(ctx, tx)
-		} else {
-			var res *client.TxResult
-			if res, err = cl.SubmitWait(ctx, tx, 30*time.Second); err == nil && res.Status != "committed" {
-				err = fmt.Errorf("%s %+v", res.Status, res.Receipt)
-			}
-		}
-		if err != nil {
-			c.t.Fatalf("prefund: transfer %d of %d: %v", i+1, k, err)
-		}
-	}
-	for _, key := range keys {
-		c.funded <- key
-	}
-}
-
-// fund transfers loadFunds from the faucet to addr through validator
-// target and waits for the commit. The faucet's next nonce is read from
-// that validator's committed state, so a transfer that was not
-// acknowledged costs at most a retry.
-func (c *cluster) fund(ctx context.Context, target int, addr crypto.Address) error {
-	c.fundMu.Lock()
-	defer c.fundMu.Unlock()
-	cl, err := c.client(target)
-	if err != nil {
-		return err
-	}
-	rctx, cancel := context.WithTimeout(ctx, 8*time.Second)
-	defer cancel()
-	acct, err := cl.Account(rctx, c.faucet.Public().Address())
-	if err != nil {
-		return fmt.Errorf("faucet account: %w", err)
-	}
-	tx := client.NewTx(c.chainID, c.faucet, acct.Nonce+1, &types.Transfer{To: addr, Amount: loadFunds})
-	res, err := cl.SubmitWait(rctx, tx, 4*time.Second)
-	if err != nil {
-		return fmt.Errorf("fund %s: %w", addr, err)
-	}
-	if res.Status != "committed" {
-		return fmt.Errorf("fund %s: %s %+v", addr, res.Status, res.Receipt)
-	}
-	return nil
-}
-
 func sleepCtx(ctx context.Context, d time.Duration) {
 	select {
 	case <-ctx.Done():
@@ -732,6 +645,70 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 }
 
 // stop ends the load and returns what was acknowledged.
+// takeKey hands out a funded key no writer has used, or nil.
+func (l *load) takeKey() *crypto.PrivateKey {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.keys) == 0 {
+		return nil
+	}
+	k := l.keys[len(l.keys)-1]
+	l.keys = l.keys[:len(l.keys)-1]
+	return k
+}
+
+// fundKeys makes n keys and funds each from the faucet in one batch, so
+// the load's writers can pay the chain's fees (writing is never free).
+// The whole batch is retried, with the faucet's nonce read again, until it
+// commits; a key funded twice only has more.
+func (c *cluster) fundKeys(t *testing.T, n int) []*crypto.PrivateKey {
+	t.Helper()
+	keys := make([]*crypto.PrivateKey, n)
+	for i := range keys {
+		k, err := crypto.GenerateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[i] = k
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	var last error
+	for attempt := 0; time.Now().Before(deadline); attempt++ {
+		if last = c.fundOnce(attempt%c.n, keys); last == nil {
+			return keys
+		}
+		time.Sleep(time.Second)
+	}
+	t.Fatalf("funding the load's %d keys from the faucet: %v", n, last)
+	return nil
+}
+
+func (c *cluster) fundOnce(node int, keys []*crypto.PrivateKey) error {
+	cl, err := c.client(node)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := cl.NewSigner(c.faucet, c.chainID)
+	txs := make([]*types.Tx, len(keys))
+	for i, k := range keys {
+		if txs[i], err = s.Transfer(ctx, k.Public().Address(), writerFunds); err != nil {
+			return err
+		}
+	}
+	res, err := cl.SubmitBatchWait(ctx, txs, 20*time.Second)
+	if err != nil {
+		return err
+	}
+	for i, r := range res.Results {
+		if r == nil || r.Receipt == nil || !r.Receipt.OK {
+			return fmt.Errorf("funding tx %d: %+v (%v)", i, r, res.Errors[i])
+		}
+	}
+	return nil
+}
+
 func (l *load) stop() []ack {
 	l.cancel()
 	l.wg.Wait()

@@ -25,7 +25,7 @@ import (
 func TestNodeLoss(t *testing.T) {
 	t.Parallel() // each test has its own networks, volumes and containers
 	c := startClusterEnv(t, 4, "CAIRN_SNAPSHOT_INTERVAL=10")
-	l := c.startLoad(writers)
+	l := c.startLoad(t, writers)
 	defer l.cancel()
 	l.waitAcks(t, 10, time.Minute, "before the loss")
 	c.waitHeight([]int{0, 1, 2, 3}, 25, 2*time.Minute)

@@ -70,6 +70,9 @@ type Options struct {
 	// Params overrides the chain parameters (nil: DefaultChainParams).
 	// With a governance threshold, the faucet key is the one governor.
 	Params *types.Params
+	// Roles are genesis roles besides the faucet's governors (e.g. the
+	// writers a permission table in Params names).
+	Roles []types.Role
 	// Tune, if set, adjusts each node's config before its peers are
 	// filled in (with the other nodes' tuned peer addresses) and it is
 	// written.
@@ -176,6 +179,7 @@ func InitNetwork(dir string, o Options) (*client.Network, error) {
 	if params.GovernanceThreshold > 0 {
 		g.Roles = []types.Role{{Name: types.RoleGovernors, Members: []crypto.Address{faucet.Public().Address()}}}
 	}
+	g.Roles = append(g.Roles, o.Roles...)
 	keys := make([]*crypto.PrivateKey, o.Validators)
 	cfgs := make([]node.Config, o.Validators)
 	dial := make([]string, o.Validators)      // where peers reach node i

@@ -70,10 +70,16 @@ func startNetWith(t *testing.T, n, f int, p *types.Params) *testnet {
 // last (nil: nothing more).
 func startNetTuned(t *testing.T, n, f int, p *types.Params, tune func(i int, c *node.Config)) *testnet {
 	t.Helper()
+	return startNetRoles(t, n, f, p, nil, tune)
+}
+
+// startNetRoles is startNetTuned on a genesis that also has roles.
+func startNetRoles(t *testing.T, n, f int, p *types.Params, roles []types.Role, tune func(i int, c *node.Config)) *testnet {
+	t.Helper()
 	dir := t.TempDir()
 	all := n + f
 	ports := freePorts(t, 2*all)
-	nw, err := devnet.InitNetwork(dir, devnet.Options{Validators: n, Followers: f, ChainID: "e2e", Params: p, Tune: func(i int, c *node.Config) {
+	nw, err := devnet.InitNetwork(dir, devnet.Options{Validators: n, Followers: f, ChainID: "e2e", Params: p, Roles: roles, Tune: func(i int, c *node.Config) {
 		c.APIAddr = fmt.Sprintf("127.0.0.1:%d", ports[i])
 		c.P2PAddr = fmt.Sprintf("127.0.0.1:%d", ports[all+i])
 		c.Consensus.TimeoutPropose = node.Duration{Duration: 800 * time.Millisecond}

@@ -27,9 +27,15 @@ import (
 //   - equivocate: as proposer, a second, different block is proposed to
 //     half the peers; votes are doubled as above so that peers record
 //     double-sign evidence.
+//   - unauthorized: as proposer, the block also carries a kv.put by an
+//     account the permission table does not let write (see
+//     proposeUnauthorized); votes are honest.
 func (n *Node) misbehave(msgs []consensus.Outbound) []consensus.Outbound {
-	if n.cfg.Byzantine == "" {
+	switch n.cfg.Byzantine {
+	case "":
 		return msgs
+	case "unauthorized":
+		return n.proposeUnauthorized(msgs)
 	}
 	var out []consensus.Outbound
 	half := n.otherHalf()
@@ -73,6 +79,66 @@ func (n *Node) misbehave(msgs []consensus.Outbound) []consensus.Outbound {
 		default:
 			out = append(out, o)
 		}
+	}
+	return out
+}
+
+// UnauthorizedKVKey is the key the "unauthorized" mode's kv.put writes;
+// UnauthorizedSender signs it. Tests look for both on the honest chain.
+const UnauthorizedKVKey = "byzantine/unauthorized"
+
+// UnauthorizedSender is the account the "unauthorized" mode writes from: a
+// fixed key no genesis gives a role, so a chain that limits kv.put to a role
+// forbids its puts.
+func UnauthorizedSender() (*crypto.PrivateKey, error) {
+	seed := crypto.Sum([]byte("cairn byzantine unauthorized sender"))
+	return crypto.KeyFromSeed(seed[:])
+}
+
+// proposeUnauthorized replaces each own proposal by one whose block
+// also carries a kv.put from UnauthorizedSender, built with the permission
+// check skipped (execute.Options.SkipAuthorize) so that its roots are what
+// execution gives if the put were allowed: the only fault left in the
+// block is the permission, and honest validators refuse it in
+// ledger.Validate. The tx never enters the mempool. Its nonce is always 1:
+// the account never commits anything on an honest chain.
+func (n *Node) proposeUnauthorized(msgs []consensus.Outbound) []consensus.Outbound {
+	k, err := UnauthorizedSender()
+	if err != nil {
+		return msgs
+	}
+	out := make([]consensus.Outbound, 0, len(msgs))
+	for _, o := range msgs {
+		m, ok := o.Msg.(*consensus.Proposal)
+		if !ok || m.Block == nil {
+			out = append(out, o)
+			continue
+		}
+		bad := &types.Tx{ChainID: n.genesis.ChainID, Sender: k.Public(), Nonce: 1, Timestamp: m.Block.Header.Time,
+			Payload: &types.KVPut{Key: UnauthorizedKVKey, Value: fmt.Sprintf("height %d round %d", m.Height, m.Round)}}
+		bad.Sign(k)
+		// Room for it within the block limits, so that only the permission
+		// is wrong: the honest block's last txs make way (a prefix of a
+		// valid block's txs is valid).
+		txs, size := m.Block.Txs, bad.Size()
+		for _, tx := range txs {
+			size += tx.Size()
+		}
+		for len(txs) > 0 && (len(txs)+1 > n.genesis.Params.MaxBlockTxs || size > n.genesis.Params.MaxBlockBytes) {
+			size -= txs[len(txs)-1].Size()
+			txs = txs[:len(txs)-1]
+		}
+		txs = append(append([]*types.Tx(nil), txs...), bad)
+		blk, p, err := n.ledger.Propose(txs, m.Round, m.Block.Header.Time, m.Block.Header.Proposer,
+			execute.Options{Verified: n.pool.Verified, SkipAuthorize: true})
+		if err != nil || len(blk.Txs) != len(txs) {
+			n.log.Warn("byzantine: could not build the unauthorized proposal", "height", m.Height, "err", err)
+			out = append(out, o)
+			continue
+		}
+		n.prepared[blk.Hash()] = p
+		n.log.Warn("byzantine: proposing an unauthorized tx", "height", m.Height, "round", m.Round, "tx", bad.Hash(), "block", blk.Hash())
+		out = append(out, consensus.Outbound{To: o.To, Msg: consensus.SignProposal(n.key, n.genesis.ChainID, m.Height, m.Round, m.POLRound, blk)})
 	}
 	return out
 }

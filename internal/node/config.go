@@ -258,7 +258,8 @@ type Config struct {
 	// the --unsafe-test-faults flag.
 	AllowFaults bool `json:"-"`
 	// Byzantine makes the validator misbehave (tests and benchmarks only;
-	// same guard as AllowFaults): "", "equivocate", "double-vote".
+	// same guard as AllowFaults): "", "equivocate", "double-vote",
+	// "unauthorized".
 	Byzantine string `json:"-"`
 }
 
@@ -403,9 +404,9 @@ func (c Config) Check() error {
 		errs = append(errs, "log_format must be text or json")
 	}
 	switch c.Byzantine {
-	case "", "equivocate", "double-vote":
+	case "", "equivocate", "double-vote", "unauthorized":
 	default:
-		errs = append(errs, "byzantine mode must be equivocate or double-vote")
+		errs = append(errs, "byzantine mode must be equivocate, double-vote or unauthorized")
 	}
 	if len(errs) > 0 {
 		return errors.New("config: " + strings.Join(errs, "; "))

@@ -18,11 +18,17 @@ import (
 // testNode is a Node with a real ledger and mempool for a two-validator
 // chain whose keys are gossipKey(1) and gossipKey(2), and no engine,
 // transport or API: enough for the paths that only read or record.
-func testNode(t *testing.T) *Node {
+func testNode(t *testing.T) *Node { return testNodeWith(t, nil) }
+
+// testNodeWith is testNode on a genesis edit changed (nil: none).
+func testNodeWith(t *testing.T, edit func(g *types.Genesis)) *Node {
 	t.Helper()
 	g := &types.Genesis{ChainID: "gossip-test", GenesisTime: 1_700_000_000_000, Params: types.DefaultParams()}
 	for i := byte(1); i <= 2; i++ {
 		g.Validators = append(g.Validators, types.Validator{Name: string('a' + rune(i-1)), PublicKey: gossipKey(i).Public(), Power: 1})
+	}
+	if edit != nil {
+		edit(g)
 	}
 	l, err := ledger.Open(ledger.Options{Dir: t.TempDir(), CacheBytes: 8 << 20}, g)
 	if err != nil {

@@ -29,6 +29,7 @@ type metrics struct {
 	evidenceGossip *prometheus.CounterVec
 	pruned         *prometheus.CounterVec // ops.go
 	withheld       prometheus.Counter     // ops.go
+	refused        prometheus.Counter     // ValidateBlock
 }
 
 func newMetrics() *metrics {
@@ -38,6 +39,8 @@ func newMetrics() *metrics {
 	m.withheld = prometheus.NewCounter(prometheus.CounterOpts{Name: "cairn_withheld_signatures_total", Help: "Own proposals and votes withheld under the signing floor."})
 	f(m.pruned)
 	f(m.withheld)
+	m.refused = prometheus.NewCounter(prometheus.CounterOpts{Name: "cairn_proposals_refused_total", Help: "Proposed blocks whose execution this validator refused (a tx no valid block may carry, e.g. an unauthorized one, or roots that execution does not give); it prevotes nil for them."})
+	f(m.refused)
 	m.height = prometheus.NewGauge(prometheus.GaugeOpts{Name: "cairn_height", Help: "Last committed height."})
 	m.committedTxs = prometheus.NewCounter(prometheus.CounterOpts{Name: "cairn_committed_txs_total", Help: "Transactions committed (rate() gives tx/s)."})
 	m.failedTxs = prometheus.NewCounter(prometheus.CounterOpts{Name: "cairn_failed_txs_total", Help: "Committed transactions whose receipt is failed."})

@@ -325,6 +325,8 @@ func (n *Node) ValidateBlock(b *types.Block) error {
 	p, err := n.ledger.Validate(b, execute.Options{Verified: n.pool.Verified})
 	n.log.Debug("validated proposal", "height", b.Header.Height, "round", b.Header.Round, "txs", len(b.Txs), "took", time.Since(start), "err", err)
 	if err != nil {
+		n.m.refused.Inc()
+		n.log.Warn("refused proposal", "height", b.Header.Height, "round", b.Header.Round, "proposer", b.Header.Proposer, "err", err)
 		return err
 	}
 	n.prepared[b.Hash()] = p

@@ -53,10 +53,9 @@ func withoutDeadline(ctx context.Context) (context.Context, context.CancelFunc) 
 }
 
 // NATS stores blobs in a JetStream object store replicated on Replicas
-// servers. An upload goes to a temporary object name and is renamed to the
-// blob's hex SHA-256 (a metadata message: all-or-nothing) once all its
-// chunks are acknowledged by a quorum of the replicas, so a reader never
-// finds part of a blob under its hash. Without a quorum, writes fail
+// servers, each under its hex SHA-256. A blob exists for this store only
+// when its metadata message and every chunk it names are in the stream
+// (Stat), so a reader never finds part of a blob under its hash. Without a quorum, writes fail
 // (ErrUnavailable) and reads still work from any replica that has the blob.
 type NATS struct {
 	cfg NATSConfig
@@ -65,6 +64,7 @@ type NATS struct {
 
 	mu  sync.Mutex
 	obs jetstream.ObjectStore // nil until the bucket is reached
+	st  jetstream.Stream      // the bucket's stream, set with obs
 }
 
 // OpenNATS connects to the cluster. An unreachable cluster is not an error
@@ -106,13 +106,13 @@ func (s *NATS) Close() error {
 	return nil
 }
 
-// bucket returns the object store, creating it with the configured
-// replicas and size on first use.
-func (s *NATS) bucket(ctx context.Context) (jetstream.ObjectStore, error) {
+// bucket returns the object store and its stream, creating them with the
+// configured replicas and size on first use.
+func (s *NATS) bucket(ctx context.Context) (jetstream.ObjectStore, jetstream.Stream, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.obs != nil {
-		return s.obs, nil
+		return s.obs, s.st, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
@@ -127,7 +127,7 @@ func (s *NATS) bucket(ctx context.Context) (jetstream.ObjectStore, error) {
 		}
 	}
 	if err != nil {
-		return nil, s.wrap("open bucket "+s.cfg.Bucket, err)
+		return nil, nil, s.wrap("open bucket "+s.cfg.Bucket, err)
 	}
 	// Object stores are created with direct gets, which any replica
 	// answers, a lagging one too: a server just restarted would answer
@@ -135,19 +135,19 @@ func (s *NATS) bucket(ctx context.Context) (jetstream.ObjectStore, error) {
 	// a good proposal. Reads go through the stream's leader instead.
 	st, err := s.js.Stream(ctx, "OBJ_"+s.cfg.Bucket)
 	if err != nil {
-		return nil, s.wrap("open bucket "+s.cfg.Bucket, err)
+		return nil, nil, s.wrap("open bucket "+s.cfg.Bucket, err)
 	}
 	if sc := st.CachedInfo().Config; sc.AllowDirect {
 		sc.AllowDirect = false
 		if _, err := s.js.UpdateStream(ctx, sc); err != nil {
-			return nil, s.wrap("bucket "+s.cfg.Bucket+": turn off direct gets", err)
+			return nil, nil, s.wrap("bucket "+s.cfg.Bucket+": turn off direct gets", err)
 		}
 		if obs, err = s.js.ObjectStore(ctx, s.cfg.Bucket); err != nil {
-			return nil, s.wrap("open bucket "+s.cfg.Bucket, err)
+			return nil, nil, s.wrap("open bucket "+s.cfg.Bucket, err)
 		}
 	}
-	s.obs = obs
-	return obs, nil
+	s.obs, s.st = obs, st
+	return obs, st, nil
 }
 
 // wrap classifies a client or server error: anything but a missing object
@@ -167,14 +167,14 @@ func (s *NATS) wrap(what string, err error) error {
 }
 
 // Put implements Store. The bytes are spooled to a local file first,
-// hashed on the way, and then stored under their hash: the object's
-// metadata message, which makes it visible, is published only after every
-// chunk is acknowledged by a quorum, so a failed upload leaves nothing
-// under any name (the client purges the chunks it sent, or, without a
-// quorum, they stay unreferenced). One write per blob and no renames keep
+// hashed on the way, and then stored under their hash. The client sends
+// the object's metadata message right after its chunks and reports success
+// once a quorum acknowledged all of them; a failed upload can leave its
+// metadata without (all) its chunks, which Stat and Open treat as absent
+// and a later upload of the same bytes replaces. One write per blob and no renames keep
 // the stream free of the deletes a rename would leave.
 func (s *NATS) Put(ctx context.Context, r io.Reader, limit int64) (Ref, error) {
-	obs, err := s.bucket(ctx)
+	obs, _, err := s.bucket(ctx)
 	if err != nil {
 		return Ref{}, err
 	}
@@ -212,12 +212,14 @@ func (s *NATS) Put(ctx context.Context, r io.Reader, limit int64) (Ref, error) {
 
 // Open implements Store. ctx bounds the whole read, not just the opening.
 func (s *NATS) Open(ctx context.Context, h crypto.Hash) (*Reader, error) {
-	obs, err := s.bucket(ctx)
+	obs, _, err := s.bucket(ctx)
 	if err != nil {
 		return nil, err
 	}
-	// The metadata first, bounded: an absent blob or a cluster without a
-	// leader answers within opTimeout, not the caller's deadline.
+	// The metadata and the chunks' count first, bounded: an absent blob,
+	// one whose chunks are missing, or a cluster without a leader answers
+	// within opTimeout, not the caller's deadline (the read below would
+	// wait for missing chunks until that deadline).
 	if _, err := s.Stat(ctx, h); err != nil {
 		return nil, err
 	}
@@ -248,9 +250,15 @@ func (r natsResult) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Stat implements Store.
+// Stat implements Store. A blob is there when its metadata is and the
+// stream holds every chunk it names. The client publishes an object's
+// metadata right after its chunks, without waiting for their
+// acknowledgement, and purges the chunks when the upload fails; without a
+// quorum both can stay in a server's log and be committed when the quorum
+// is back, leaving a name with no bytes behind it. Such a blob is not
+// stored: the upload was refused, and reading it would wait forever.
 func (s *NATS) Stat(ctx context.Context, h crypto.Hash) (uint64, error) {
-	obs, err := s.bucket(ctx)
+	obs, st, err := s.bucket(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -259,6 +267,16 @@ func (s *NATS) Stat(ctx context.Context, h crypto.Hash) (uint64, error) {
 	info, err := obs.GetInfo(ctx, h.String())
 	if err != nil {
 		return 0, s.wrap("blob "+h.String(), err)
+	}
+	if info.Chunks > 0 {
+		subj := "$O." + s.cfg.Bucket + ".C." + info.NUID
+		si, err := st.Info(ctx, jetstream.WithSubjectFilter(subj))
+		if err != nil {
+			return 0, s.wrap("blob "+h.String()+": chunks", err)
+		}
+		if n := si.State.Subjects[subj]; n != uint64(info.Chunks) {
+			return 0, fmt.Errorf("blob %s: %d of its %d chunks stored (an upload that failed): %w", h, n, info.Chunks, ErrNotFound)
+		}
 	}
 	return info.Size, nil
 }

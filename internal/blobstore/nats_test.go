@@ -177,3 +177,68 @@ func TestNATSCluster(t *testing.T) {
 	}
 	readEvery("all servers back")
 }
+
+// TestNATSMetaWithoutChunks: the JetStream client publishes an object's
+// metadata right after its chunks, without waiting for their
+// acknowledgement, and purges the chunks when the upload fails. Without a
+// quorum both can be left in a server's log and committed once the
+// quorum is back: the blob's name then exists with no bytes behind it.
+// Such a blob must be absent (ErrNotFound) to Stat, which the validators'
+// checks and Put's deduplication rely on, and to Open, whose read would
+// otherwise wait for chunks that never come; and uploading it again must
+// store it whole.
+func TestNATSMetaWithoutChunks(t *testing.T) {
+	c := natstest.Start(t, 3)
+	const bucket = "metaonly"
+	s := openNATS(t, c, bucket)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	data := bytes.Repeat([]byte("refused upload "), 20000) // several chunks
+	ref, err := s.Put(ctx, bytes.NewReader(data), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a refused upload can leave: the metadata, its chunks purged.
+	nc, err := nats.Connect(strings.Join(c.URLs(), ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	obs, err := js.ObjectStore(ctx, bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := obs.GetInfo(ctx, ref.Hash.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, "OBJ_"+bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Purge(ctx, jetstream.WithPurgeSubject("$O."+bucket+".C."+info.NUID)); err != nil {
+		t.Fatal(err)
+	}
+
+	if size, err := s.Stat(ctx, ref.Hash); !errors.Is(err, blobstore.ErrNotFound) {
+		t.Fatalf("Stat of a blob without chunks: %d, %v; want ErrNotFound", size, err)
+	}
+	if r, err := s.Open(ctx, ref.Hash); !errors.Is(err, blobstore.ErrNotFound) {
+		if r != nil {
+			r.Close()
+		}
+		t.Fatalf("Open of a blob without chunks: %v; want ErrNotFound", err)
+	}
+	if _, err := s.Put(ctx, bytes.NewReader(data), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Open(ctx, ref.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("uploaded again: %d bytes, %v", len(got), err)
+	}
+}

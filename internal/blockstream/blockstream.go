@@ -32,6 +32,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cairn-db/cairn/client"
+	"github.com/cairn-db/cairn/client/streamconsumer"
 	"github.com/cairn-db/cairn/internal/ledger"
 	"github.com/cairn-db/cairn/types"
 )
@@ -39,11 +40,12 @@ import (
 // Message headers.
 const (
 	HeaderChainID = "Cairn-Chain-Id"
-	HeaderHeight  = "Cairn-Height"
+	HeaderHeight  = streamconsumer.HeaderHeight
 )
 
-// DefaultStream is the stream's name unless configured.
-const DefaultStream = "CAIRN_BLOCKS"
+// DefaultStream is the stream's name unless configured; readers
+// (client/streamconsumer) default to the same.
+const DefaultStream = streamconsumer.DefaultStream
 
 // Config configures a Publisher.
 type Config struct {
@@ -60,15 +62,9 @@ type Config struct {
 	Poll time.Duration
 }
 
-// Subject returns the default subject of chainID's blocks.
-func Subject(chainID string) string {
-	return "cairn.blocks." + strings.Map(func(r rune) rune {
-		if r == '.' || r == '*' || r == '>' || r == ' ' {
-			return '_'
-		}
-		return r
-	}, chainID)
-}
+// Subject returns the default subject of chainID's blocks, the one
+// readers default to.
+func Subject(chainID string) string { return streamconsumer.Subject(chainID) }
 
 // MsgID is the deduplication id of chainID's block at height.
 func MsgID(chainID string, height uint64) string {

@@ -21,7 +21,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cairn-db/cairn/client"
@@ -55,7 +57,35 @@ type Consumer struct {
 	msgs    jetstream.MessagesContext
 	next    uint64      // the height expected next
 	parent  crypto.Hash // the hash of block next-1 (zero before the first read)
+	nc      *nats.Conn  // the connection Dial opened (nil from New)
 }
+
+// Dial connects to the NATS servers at urls (comma-separated) as name and
+// opens a Consumer on it as New does, the opening bounded by openTimeout;
+// Close closes the connection too.
+func Dial(ctx context.Context, urls, name, stream, subject string, g *types.Genesis, from uint64) (*Consumer, error) {
+	nc, err := nats.Connect(urls, nats.Name(name), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("nats %s: %w", urls, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("nats %s: %w", urls, err)
+	}
+	octx, cancel := context.WithTimeout(ctx, openTimeout)
+	defer cancel()
+	c, err := New(octx, js, stream, subject, g, from)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	c.nc = nc
+	return c, nil
+}
+
+// openTimeout bounds Dial's finding of the first message.
+const openTimeout = 30 * time.Second
 
 // New reads stream's subject from the message of height from on (1 when
 // from is 0), trusting g's validators.
@@ -155,3 +185,11 @@ func (c *Consumer) Next() (*client.StreamBlock, error) {
 // Stop ends the subscription; a Next waiting returns an error. Safe to
 // call from another goroutine and more than once.
 func (c *Consumer) Stop() { c.msgs.Stop() }
+
+// Close stops the consumer and closes the connection Dial opened.
+func (c *Consumer) Close() {
+	c.Stop()
+	if c.nc != nil {
+		c.nc.Close()
+	}
+}

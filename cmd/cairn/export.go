@@ -10,10 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cairn-db/cairn/client"
 	"github.com/cairn-db/cairn/client/streamconsumer"
@@ -116,20 +112,7 @@ func export(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *subject == "" {
 		*subject = streamconsumer.Subject(g.ChainID)
 	}
-	nc, err := nats.Connect(*urls, nats.Name("cairn export"), nats.MaxReconnects(-1))
-	if err != nil {
-		fmt.Fprintf(stderr, "cairn export: nats %s: %v\n", *urls, err)
-		return 1
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		fmt.Fprintf(stderr, "cairn export: %v\n", err)
-		return 1
-	}
-	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	c, err := streamconsumer.New(octx, js, *stream, *subject, g, *from)
-	cancel()
+	c, err := streamconsumer.Dial(ctx, *urls, "cairn export", *stream, *subject, g, *from)
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0
@@ -137,7 +120,7 @@ func export(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cairn export: %v\n", err)
 		return 1
 	}
-	defer c.Stop()
+	defer c.Close()
 	done := make(chan struct{})
 	defer close(done)
 	go func() {

@@ -22,10 +22,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cairn-db/cairn/client/streamconsumer"
 	"github.com/cairn-db/cairn/crypto"
@@ -68,24 +64,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	nc, err := nats.Connect(*urls, nats.Name("cairn stream-consumer"), nats.MaxReconnects(-1))
+	c, err := streamconsumer.Dial(ctx, *urls, "cairn stream-consumer", *stream, *subject, g, *from)
 	if err != nil {
 		fmt.Fprintf(stderr, "stream-consumer: %v\n", err)
 		return 1
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		fmt.Fprintf(stderr, "stream-consumer: %v\n", err)
-		return 1
-	}
-	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	c, err := streamconsumer.New(octx, js, *stream, *subject, g, *from)
-	cancel()
-	if err != nil {
-		fmt.Fprintf(stderr, "stream-consumer: %v\n", err)
-		return 1
-	}
+	defer c.Close()
 	go func() { <-ctx.Done(); c.Stop() }()
 	enc := json.NewEncoder(stdout)
 	for n := uint64(0); *count == 0 || n < *count; n++ {
@@ -105,7 +89,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		_ = enc.Encode(l)
 	}
-	c.Stop()
 	return 0
 }
 

@@ -99,7 +99,7 @@ type ContractQueryResult struct {
 // the info entry (value_hex, which must decode to Info) to its state root.
 // Balance is not covered: prove it with the account endpoint.
 func (c *ContractState) Verify(chainID string, vals *types.ValidatorSet) error {
-	value, err := verifyStateEntry(chainID, vals, c.Height, types.ContractInfoKey(c.Name), c.StateKeyHex, c.ValueHex, c.ProofHex, c.HeaderHex, c.Header, c.Certificate, true)
+	value, err := verifyStateEntry(chainID, vals, c.Height, types.ContractInfoKey(c.Name), c.StateKeyHex, c.ValueHex, c.Proof, c.ProofHex, c.HeaderHex, c.Header, c.Certificate, true)
 	if err != nil {
 		return fmt.Errorf("contract %s: %w", c.Name, err)
 	}
@@ -120,7 +120,7 @@ func (k *ContractKey) Verify(chainID string, vals *types.ValidatorSet) error {
 	if err != nil {
 		return err
 	}
-	value, err := verifyStateEntry(chainID, vals, k.Height, types.ContractKey(k.Contract, key), k.StateKeyHex, k.ValueHex, k.ProofHex, k.HeaderHex, k.Header, k.Certificate, k.Found)
+	value, err := verifyStateEntry(chainID, vals, k.Height, types.ContractKey(k.Contract, key), k.StateKeyHex, k.ValueHex, k.Proof, k.ProofHex, k.HeaderHex, k.Header, k.Certificate, k.Found)
 	if err != nil {
 		return fmt.Errorf("contract %s key %s: %w", k.Contract, k.KeyHex, err)
 	}
@@ -137,10 +137,10 @@ func (k *ContractKey) Verify(chainID string, vals *types.ValidatorSet) error {
 	return nil
 }
 
-// verifyStateEntry checks a certified header at height and a state proof
-// of wantKey (present with value_hex, or absent) against its state root;
-// it returns the proven value.
-func verifyStateEntry(chainID string, vals *types.ValidatorSet, height uint64, wantKey []byte, stateKeyHex, valueHex, proofHex, headerHex string, header *types.Header, cert *Certificate, found bool) ([]byte, error) {
+// verifyStateEntry checks a certified header at height and, through
+// verifyState, a state proof of wantKey (present with value_hex, or absent)
+// against its state root; it returns the proven value.
+func verifyStateEntry(chainID string, vals *types.ValidatorSet, height uint64, wantKey []byte, stateKeyHex, valueHex string, proof *smt.Proof, proofHex, headerHex string, header *types.Header, cert *Certificate, found bool) ([]byte, error) {
 	h, err := verifyCertifiedHeader(chainID, vals, headerHex, cert)
 	if err != nil {
 		return nil, err
@@ -148,29 +148,9 @@ func verifyStateEntry(chainID string, vals *types.ValidatorSet, height uint64, w
 	if h.Height != height || (header != nil && *header != *h) {
 		return nil, verifyErr("header does not match height %d", height)
 	}
-	sk, err := decodeHex(stateKeyHex, "state_key_hex")
+	value, err := verifyState(h.StateRoot, wantKey, stateKeyHex, found, valueHex, proof, proofHex)
 	if err != nil {
-		return nil, err
-	}
-	if !bytes.Equal(sk, wantKey) {
-		return nil, verifyErr("state key %x is not the one asked for", sk)
-	}
-	pb, err := decodeHex(proofHex, "proof_hex")
-	if err != nil {
-		return nil, err
-	}
-	proof, err := smt.DecodeProof(pb)
-	if err != nil {
-		return nil, verifyErr("%v", err)
-	}
-	var value []byte
-	if found {
-		if value, err = decodeHex(valueHex, "value_hex"); err != nil {
-			return nil, err
-		}
-	}
-	if err := smt.Verify(h.StateRoot, sk, value, proof); err != nil {
-		return nil, verifyErr("at height %d: %v", h.Height, err)
+		return nil, fmt.Errorf("at height %d: %w", h.Height, err)
 	}
 	return value, nil
 }

@@ -37,31 +37,9 @@ type FieldState struct {
 // validator set: a certified header, and the state proof leading from the
 // field's entry (value_hex, which must decode to Field) to its state root.
 func (f *FieldState) Verify(chainID string, vals *types.ValidatorSet) error {
-	h, err := verifyCertifiedHeader(chainID, vals, f.HeaderHex, f.Certificate)
+	value, err := verifyStateEntry(chainID, vals, f.Height, types.FieldKey(f.ID), f.StateKeyHex, f.ValueHex, f.Proof, f.ProofHex, f.HeaderHex, f.Header, f.Certificate, true)
 	if err != nil {
 		return fmt.Errorf("field %s: %w", f.ID, err)
-	}
-	if h.Height != f.Height || (f.Header != nil && *f.Header != *h) {
-		return fmt.Errorf("field %s: %w", f.ID, verifyErr("header does not match height %d", f.Height))
-	}
-	sk, err := decodeHex(f.StateKeyHex, "state_key_hex")
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(sk, types.FieldKey(f.ID)) {
-		return fmt.Errorf("field %s: %w", f.ID, verifyErr("state key %x is not the field's", sk))
-	}
-	pb, err := decodeHex(f.ProofHex, "proof_hex")
-	if err != nil {
-		return err
-	}
-	proof, err := smt.DecodeProof(pb)
-	if err != nil {
-		return fmt.Errorf("field %s: %w", f.ID, verifyErr("%v", err))
-	}
-	value, err := decodeHex(f.ValueHex, "value_hex")
-	if err != nil {
-		return err
 	}
 	e, err := types.DecodeField(value)
 	if err != nil {
@@ -78,9 +56,6 @@ func (f *FieldState) Verify(chainID string, vals *types.ValidatorSet) error {
 	if f.TotalDeposits != e.Total() || f.Deadline != e.Deadline() {
 		return fmt.Errorf("field %s: %w", f.ID, verifyErr("total_deposits %d / deadline %d differ from the entry's %d / %d",
 			f.TotalDeposits, f.Deadline, e.Total(), e.Deadline()))
-	}
-	if err := smt.Verify(h.StateRoot, sk, value, proof); err != nil {
-		return fmt.Errorf("field %s at height %d: %w", f.ID, h.Height, verifyErr("%v", err))
 	}
 	return nil
 }

@@ -116,7 +116,7 @@ func (l *BulkLoader) Finish() (crypto.Hash, error) {
 	if err != nil {
 		return crypto.Hash{}, fmt.Errorf("state: bulk load: %w", err)
 	}
-	bld := treeBuilder{emit: l.putNode}
+	bld := treeBuilder{emit: l.putNode, ver: l.height}
 	var n uint64
 	for ok := it.First(); ok; ok = it.Next() {
 		k, v := it.Key(), it.Value()
@@ -145,7 +145,14 @@ func (l *BulkLoader) Finish() (crypto.Hash, error) {
 	if err != nil {
 		return crypto.Hash{}, fmt.Errorf("state: bulk load: %w", err)
 	}
-	if err := l.b.Set(rootKey(l.height), root[:], nil); err != nil {
+	rootVer := l.height
+	if root.IsZero() {
+		rootVer = 0
+	}
+	if err := l.b.Set(rootKey(l.height), rootValue(root, rootVer), nil); err != nil {
+		return crypto.Hash{}, fmt.Errorf("state: bulk load: %w", err)
+	}
+	if err := l.b.Set(keyFormat, binary.BigEndian.AppendUint64(nil, storageFormat), nil); err != nil {
 		return crypto.Hash{}, fmt.Errorf("state: bulk load: %w", err)
 	}
 	if err := l.b.DeleteRange(lo, hi, nil); err != nil {
@@ -157,23 +164,23 @@ func (l *BulkLoader) Finish() (crypto.Hash, error) {
 	return root, nil
 }
 
-func (l *BulkLoader) putNode(h crypto.Hash, n treeNode) error {
-	var k [2 + crypto.HashSize]byte
-	k[0], k[1] = prefixState, prefixNode
-	copy(k[2:], h[:])
-	v := n.encode()
-	if err := l.b.Set(k[:], v[:], nil); err != nil {
+func (l *BulkLoader) putNode(n treeNode, pos nodePos) error {
+	var kb [2 + 10 + crypto.HashSize]byte
+	var vb [internalStoredSize]byte
+	if err := l.b.Set(appendNodeKey(kb[:0], l.height, pos), n.appendStored(vb[:0]), nil); err != nil {
 		return err
 	}
 	return l.flushIfFull()
 }
 
 // subtree is a finished part of the tree during a bulk build: its hash,
-// whether it is a single leaf, the depth of its top internal node, and one
-// of its paths (every path below it shares the bits above top).
+// whether it is a single leaf (with its value hash: a leaf is stored only
+// once its depth is known), the depth of its top internal node, and one of
+// its paths (every path below it shares the bits above top).
 type subtree struct {
 	hash crypto.Hash
 	leaf bool
+	vh   crypto.Hash
 	top  int
 	path crypto.Hash
 }
@@ -191,21 +198,20 @@ type pending struct {
 // whose subtree's keys all share bit d has one empty child, so a subtree
 // whose top node is deeper than its parent's child slot is wrapped in such
 // nodes ("lifted"). Leaves are never lifted: a leaf sits at its shortest
-// unique prefix. The stack's split depths strictly increase, so it never
-// holds more than 256 entries.
+// unique prefix, which is known once the next leaf is: a leaf is emitted
+// when it is placed. The stack's split depths strictly increase, so it
+// never holds more than 256 entries. Every node is emitted with its
+// position; internal nodes name their children as stored at version ver.
 type treeBuilder struct {
-	emit  func(crypto.Hash, treeNode) error
+	emit  func(treeNode, nodePos) error
+	ver   uint64
 	stack []pending
 	cur   *subtree
 }
 
 func (b *treeBuilder) add(path, vh crypto.Hash) error {
 	n := treeNode{tag: tagLeaf, a: path, b: vh}
-	h := n.hash()
-	if err := b.emit(h, n); err != nil {
-		return err
-	}
-	leaf := subtree{hash: h, leaf: true, path: path}
+	leaf := subtree{hash: n.hash(), leaf: true, vh: vh, path: path}
 	if b.cur == nil {
 		b.cur = &leaf
 		return nil
@@ -236,32 +242,32 @@ func (b *treeBuilder) merge(depth int) error {
 		if err != nil {
 			return err
 		}
-		n := treeNode{tag: tagInternal, a: left, b: right}
-		h := n.hash()
-		if err := b.emit(h, n); err != nil {
+		n := treeNode{tag: tagInternal, a: left, b: right, va: b.ver, vb: b.ver}
+		if err := b.emit(n, posOf(top.split, &b.cur.path)); err != nil {
 			return err
 		}
-		b.cur = &subtree{hash: h, top: top.split, path: b.cur.path}
+		b.cur = &subtree{hash: n.hash(), top: top.split, path: b.cur.path}
 	}
 	return nil
 }
 
 // lift returns the hash of s placed as the subtree at depth: a leaf as
-// itself, an internal subtree wrapped in one-child nodes from its top up.
+// itself, stored there, an internal subtree wrapped in one-child nodes
+// from its top up.
 func (b *treeBuilder) lift(s subtree, depth int) (crypto.Hash, error) {
 	h := s.hash
 	if s.leaf {
-		return h, nil
+		return h, b.emit(treeNode{tag: tagLeaf, a: s.path, b: s.vh}, posOf(depth, &s.path))
 	}
 	for d := s.top - 1; d >= depth; d-- {
 		var n treeNode
 		if smt.Bit(&s.path, d) == 0 {
-			n = treeNode{tag: tagInternal, a: h}
+			n = treeNode{tag: tagInternal, a: h, va: b.ver}
 		} else {
-			n = treeNode{tag: tagInternal, b: h}
+			n = treeNode{tag: tagInternal, b: h, vb: b.ver}
 		}
 		h = n.hash()
-		if err := b.emit(h, n); err != nil {
+		if err := b.emit(n, posOf(d, &s.path)); err != nil {
 			return crypto.Hash{}, err
 		}
 	}
@@ -311,11 +317,10 @@ func RootIn(r pebble.Reader, h uint64) (crypto.Hash, error) {
 		return crypto.Hash{}, fmt.Errorf("state: root at height %d: %w", h, err)
 	}
 	defer closer.Close()
-	if len(v) != crypto.HashSize {
+	if len(v) != rootValueSize {
 		return crypto.Hash{}, fmt.Errorf("state: root at height %d: stored root is %d bytes", h, len(v))
 	}
-	var root crypto.Hash
-	copy(root[:], v)
+	root, _ := decodeRootValue(v)
 	return root, nil
 }
 

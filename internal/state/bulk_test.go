@@ -112,7 +112,7 @@ func TestBulkLoadRefusesDisorder(t *testing.T) {
 
 // TestTreeBuilderSorted: the builder refuses paths out of order.
 func TestTreeBuilderSorted(t *testing.T) {
-	b := treeBuilder{emit: func(crypto.Hash, treeNode) error { return nil }}
+	b := treeBuilder{emit: func(treeNode, nodePos) error { return nil }}
 	p := []crypto.Hash{{2}, {1}}
 	if err := b.add(p[0], crypto.Hash{}); err != nil {
 		t.Fatal(err)

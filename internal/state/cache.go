@@ -16,7 +16,8 @@ import (
 // map: a map under constant delete/insert churn accumulates tombstones that
 // lengthen every probe (measured: over 1 µs per hit after some blocks of
 // churn on a million-node map). Here a set is 64 bytes of 4-byte tags (one
-// cache line) followed by sixteen 96-byte slots, so a hit reads the tag line
+// cache line) followed by sixteen 112-byte slots (hash, two child hashes,
+// two child versions), so a hit reads the tag line
 // and one slot; memory is bounded by the slot count; and the table holds no
 // pointers, so the garbage collector never scans it. Sets come in buddy
 // pairs (index i and i^1): a node whose set is full goes to its buddy if
@@ -57,6 +58,7 @@ const (
 // cacheSlot is a node without its tag byte (kept in the set's tag).
 type cacheSlot struct {
 	h, a, b crypto.Hash
+	va, vb  uint64
 }
 
 type cacheSet struct {
@@ -154,11 +156,17 @@ func (t *cacheTable) find(h *crypto.Hash) (treeNode, bool) {
 	if s == nil {
 		return treeNode{}, false
 	}
-	n := treeNode{tag: tagInternal, a: s.slots[w].a, b: s.slots[w].b}
+	return s.node(w), true
+}
+
+// node returns the node in slot w.
+func (s *cacheSet) node(w int) treeNode {
+	sl := &s.slots[w]
+	n := treeNode{tag: tagInternal, a: sl.a, b: sl.b, va: sl.va, vb: sl.vb}
 	if s.tags[w]&cacheTagLeaf != 0 {
 		n.tag = tagLeaf
 	}
-	return n, true
+	return n
 }
 
 // get looks h up from any goroutine.
@@ -195,10 +203,12 @@ func (c *nodeCache) touch(h *crypto.Hash) uint32 {
 }
 
 // insert adds h and reports whether the cache gained an entry (false when h
-// was there already or evicted another entry). The caller holds h's stripe
-// lock or is the only user of t.
+// was there already or evicted another entry). An entry already there
+// takes n's child versions: the current tree's copy of h is the one to
+// keep. The caller holds h's stripe lock or is the only user of t.
 func (t *cacheTable) insert(h *crypto.Hash, n *treeNode) bool {
-	if s, _ := t.locate(h); s != nil {
+	if s, w := t.locate(h); s != nil {
+		s.slots[w].va, s.slots[w].vb = n.va, n.vb
 		return false
 	}
 	i := t.home(h)
@@ -219,7 +229,7 @@ func (t *cacheTable) insert(h *crypto.Hash, n *treeNode) bool {
 		tag |= cacheTagLeaf
 	}
 	s.tags[w] = tag
-	s.slots[w] = cacheSlot{h: *h, a: n.a, b: n.b}
+	s.slots[w] = cacheSlot{h: *h, a: n.a, b: n.b, va: n.va, vb: n.vb}
 	return grew
 }
 
@@ -234,9 +244,9 @@ func (t *cacheTable) remove(h *crypto.Hash) bool {
 	return true
 }
 
-// apply removes the hashes in drop, then inserts the nodes in add, taking
+// apply removes the nodes in drop, then inserts the nodes in add, taking
 // each stripe's lock once. Writer goroutine only.
-func (c *nodeCache) apply(drop []crypto.Hash, add []newNode) {
+func (c *nodeCache) apply(drop []staleNode, add []newNode) {
 	if c.maxSets == 0 {
 		return
 	}
@@ -246,7 +256,7 @@ func (c *nodeCache) apply(drop []crypto.Hash, add []newNode) {
 	t := c.tab.Load()
 	var dropBy, addBy [cacheStripes][]int32
 	for i := range drop {
-		sh := c.stripe(t, &drop[i])
+		sh := c.stripe(t, &drop[i].hash)
 		dropBy[sh] = append(dropBy[sh], int32(i))
 	}
 	for i := range add {
@@ -261,7 +271,7 @@ func (c *nodeCache) apply(drop []crypto.Hash, add []newNode) {
 		// independent, so their cache misses overlap.
 		var sink uint32
 		for _, i := range dropBy[sh] {
-			sink += t.sets[t.home(&drop[i])].tags[0]
+			sink += t.sets[t.home(&drop[i].hash)].tags[0]
 		}
 		for _, i := range addBy[sh] {
 			sink += t.sets[t.home(&add[i].hash)].tags[0]
@@ -270,7 +280,7 @@ func (c *nodeCache) apply(drop []crypto.Hash, add []newNode) {
 		st := &c.stripes[sh]
 		st.Lock()
 		for _, i := range dropBy[sh] {
-			if t.remove(&drop[i]) {
+			if t.remove(&drop[i].hash) {
 				c.count--
 			}
 		}
@@ -301,10 +311,7 @@ func (c *nodeCache) grow(extra int64) {
 		s := &t.sets[i]
 		for w := range s.tags {
 			if s.tags[w]&cacheTagUsed != 0 {
-				nd := treeNode{tag: tagInternal, a: s.slots[w].a, b: s.slots[w].b}
-				if s.tags[w]&cacheTagLeaf != 0 {
-					nd.tag = tagLeaf
-				}
+				nd := s.node(w)
 				if n.insert(&s.slots[w].h, &nd) {
 					count++
 				}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/smt"
 )
 
 func testHash(i int) crypto.Hash {
@@ -51,7 +52,7 @@ func TestNodeCache(t *testing.T) {
 	}
 	// Removal and re-insertion.
 	h := testHash(5)
-	c.apply([]crypto.Hash{h}, nil)
+	c.apply([]staleNode{{hash: h}}, nil)
 	if _, ok := c.get(h); ok {
 		t.Fatal("dropped entry still cached")
 	}
@@ -107,11 +108,11 @@ func TestNodeCacheConcurrent(t *testing.T) {
 	}
 	for b := 0; b < 40; b++ {
 		var add []newNode
-		var drop []crypto.Hash
+		var drop []staleNode
 		for i := b * 500; i < (b+1)*500; i++ {
 			add = append(add, newNode{hash: testHash(i), n: want(i)})
 			if i%3 == 0 {
-				drop = append(drop, testHash(i/2))
+				drop = append(drop, staleNode{hash: testHash(i / 2)})
 			}
 		}
 		c.apply(drop, add)
@@ -142,7 +143,7 @@ func TestNodeCacheBuddy(t *testing.T) {
 		}
 	}
 	// Removing entries, wherever they live, frees their slots.
-	c.apply([]crypto.Hash{add[0].hash, add[1].hash, add[31].hash}, nil)
+	c.apply([]staleNode{{hash: add[0].hash}, {hash: add[1].hash}, {hash: add[31].hash}}, nil)
 	if c.count != 2*cacheWays-3 {
 		t.Fatalf("count after removal %d", c.count)
 	}
@@ -165,32 +166,41 @@ func TestNodeCacheBuddy(t *testing.T) {
 	}
 }
 
-func TestSortNodesByHash(t *testing.T) {
+func TestSortNodesByPos(t *testing.T) {
 	for _, n := range []int{0, 1, 2, 1000, 200_000} {
 		nodes := make([]newNode, n)
 		for i := range nodes {
-			nodes[i].hash = testHash(i)
-			nodes[i].n.a = testHash(-i) // payload travels with its hash
+			h := testHash(i)
+			d := int(h[31]) % 40
 			if i%7 == 0 {
-				nodes[i].hash[0], nodes[i].hash[1] = 0x12, 0x34 // crowd one bucket
+				d = 17 // crowd one depth
 			}
+			if i%1001 == 0 {
+				d = smt.MaxDepth // the deepest a leaf can sit
+			}
+			nodes[i].pos = posOf(d, &h)
+			nodes[i].hash = h
+			nodes[i].n.a = testHash(-i) // payload travels with its node
 		}
 		want := map[crypto.Hash]crypto.Hash{}
 		for _, nn := range nodes {
 			want[nn.hash] = nn.n.a
 		}
-		sorted := sortNodesByHash(nodes)
+		sorted := sortNodesByPos(nodes)
 		if len(sorted) != n {
 			t.Fatalf("n=%d: got %d nodes", n, len(sorted))
 		}
+		var prev []byte
 		for k, nn := range sorted {
 			if want[nn.hash] != nn.n.a {
 				t.Fatalf("n=%d: node %d lost its payload", n, k)
 			}
 			delete(want, nn.hash)
-			if k > 0 && bytes.Compare(sorted[k-1].hash[:], nn.hash[:]) >= 0 {
+			key := nodeKey(7, nn.pos)
+			if k > 0 && bytes.Compare(prev, key) > 0 {
 				t.Fatalf("n=%d: out of order at %d", n, k)
 			}
+			prev = key
 		}
 		if len(want) != 0 {
 			t.Fatalf("n=%d: %d nodes missing", n, len(want))

@@ -16,32 +16,38 @@ import (
 // bypassing the cache so it audits what is on disk: every node's hash must
 // match its stored bytes, every leaf must sit on its own key's path, the
 // shape must be canonical (no internal node with an empty child beside a
-// leaf, or with two empty children), and the root must equal RootAt(h).
+// leaf, or with two empty children), no node may name a child stored at a
+// later version than itself, and the root must equal RootAt(h).
 // The error names the first node that fails and where it is.
 //
-// It reads the tree one level at a time with the level's hashes sorted, so
-// one Pebble iterator moves forward through the node key range instead of
-// paying a separate point lookup per node.
+// It reads the tree one level at a time with the level's storage keys
+// sorted, so one Pebble iterator moves forward through the node key range
+// instead of paying a separate point lookup per node.
 func (s *Tree) CheckTree(h uint64) error {
-	root, err := s.RootAt(h)
+	root, ver, err := s.rootRefAt(h)
 	if err != nil {
 		return fmt.Errorf("state: check tree: %w", err)
 	}
-	if err := s.checkTree(root); err != nil {
+	if ver > h {
+		return fmt.Errorf("state: check tree at height %d (root %s): root stored at later version %d", h, root, ver)
+	}
+	if err := s.checkTree(root, ver); err != nil {
 		return fmt.Errorf("state: check tree at height %d (root %s): %w", h, root, err)
 	}
 	return nil
 }
 
-// checkItem is a node to check: its hash, where it sits, and whether its
-// sibling is empty (then it must not be a leaf).
+// checkItem is a node to check: its hash, where it is stored, and whether
+// its sibling is empty (then it must not be a leaf).
 type checkItem struct {
 	h            crypto.Hash
-	prefix       crypto.Hash // path bits above the node; the rest zero
+	key          []byte // storage key: version and position
+	ver          uint64
+	pos          nodePos // its path bits above the node; the rest zero
 	siblingEmpty bool
 }
 
-func (s *Tree) checkTree(root crypto.Hash) error {
+func (s *Tree) checkTree(root crypto.Hash, rootVer uint64) error {
 	if root.IsZero() {
 		return nil
 	}
@@ -53,53 +59,57 @@ func (s *Tree) checkTree(root crypto.Hash) error {
 		return err
 	}
 	defer it.Close()
-	level := []checkItem{{h: root}}
-	key := make([]byte, 0, 2+crypto.HashSize)
+	level := []checkItem{{h: root, ver: rootVer, key: nodeKey(rootVer, nodePos{})}}
 	for depth := 0; len(level) > 0; depth++ {
-		slices.SortFunc(level, func(a, b checkItem) int { return bytes.Compare(a.h[:], b.h[:]) })
+		slices.SortFunc(level, func(a, b checkItem) int { return bytes.Compare(a.key, b.key) })
 		var next []checkItem
 		for i := range level {
 			c := &level[i]
-			key = append(append(key[:0], prefixState, prefixNode), c.h[:]...)
-			if !it.SeekGE(key) || !bytes.Equal(it.Key(), key) {
+			if !it.SeekGE(c.key) || !bytes.Equal(it.Key(), c.key) {
 				if err := it.Error(); err != nil {
-					return fmt.Errorf("%s: %w", where(c.h, depth, &c.prefix), err)
+					return fmt.Errorf("%s: %w", where(c), err)
 				}
-				return fmt.Errorf("%s: node missing", where(c.h, depth, &c.prefix))
+				return fmt.Errorf("%s: node missing", where(c))
 			}
 			v, err := it.ValueAndErr()
 			if err != nil {
-				return fmt.Errorf("%s: %w", where(c.h, depth, &c.prefix), err)
+				return fmt.Errorf("%s: %w", where(c), err)
 			}
 			n, err := decodeNode(v)
 			if err != nil {
-				return fmt.Errorf("%s: %w", where(c.h, depth, &c.prefix), err)
+				return fmt.Errorf("%s: %w", where(c), err)
 			}
-			if got := crypto.Hash(sha256.Sum256(v)); got != c.h {
-				return fmt.Errorf("%s: stored bytes hash to %s", where(c.h, depth, &c.prefix), got)
+			if got := crypto.Hash(sha256.Sum256(v[:nodeSize])); got != c.h {
+				return fmt.Errorf("%s: stored bytes hash to %s", where(c), got)
 			}
 			if n.isLeaf() {
-				if smt.CommonPrefixBits(&n.a, &c.prefix) < depth {
-					return fmt.Errorf("%s: leaf of key hash %s is off its path", where(c.h, depth, &c.prefix), n.a)
+				if smt.CommonPrefixBits(&n.a, &c.pos.path) < depth {
+					return fmt.Errorf("%s: leaf of key hash %s is off its path", where(c), n.a)
 				}
 				if c.siblingEmpty {
-					return fmt.Errorf("%s: internal node above holds only this leaf (should collapse to it)", where(c.h, depth, &c.prefix))
+					return fmt.Errorf("%s: internal node above holds only this leaf (should collapse to it)", where(c))
 				}
 				continue
 			}
 			if depth >= smt.MaxDepth {
-				return fmt.Errorf("%s: internal node below depth %d", where(c.h, depth, &c.prefix), smt.MaxDepth)
+				return fmt.Errorf("%s: internal node below depth %d", where(c), smt.MaxDepth)
 			}
 			if n.a.IsZero() && n.b.IsZero() {
-				return fmt.Errorf("%s: internal node with two empty children", where(c.h, depth, &c.prefix))
+				return fmt.Errorf("%s: internal node with two empty children", where(c))
 			}
-			right := c.prefix
-			right[depth/8] |= 0x80 >> uint(depth%8)
-			if !n.a.IsZero() {
-				next = append(next, checkItem{h: n.a, prefix: c.prefix, siblingEmpty: n.b.IsZero()})
-			}
-			if !n.b.IsZero() {
-				next = append(next, checkItem{h: n.b, prefix: right, siblingEmpty: n.a.IsZero()})
+			for bit, ch := range []struct {
+				h   crypto.Hash
+				ver uint64
+			}{{n.a, n.va}, {n.b, n.vb}} {
+				if ch.h.IsZero() {
+					continue
+				}
+				if ch.ver > c.ver {
+					return fmt.Errorf("%s: child stored at version %d, after the node itself", where(c), ch.ver)
+				}
+				pos := c.pos.child(byte(bit))
+				next = append(next, checkItem{h: ch.h, ver: ch.ver, pos: pos, key: nodeKey(ch.ver, pos),
+					siblingEmpty: (bit == 0 && n.b.IsZero()) || (bit == 1 && n.a.IsZero())})
 			}
 		}
 		level = next
@@ -108,8 +118,9 @@ func (s *Tree) checkTree(root crypto.Hash) error {
 }
 
 // where describes a node's position for an error message.
-func where(h crypto.Hash, depth int, prefix *crypto.Hash) string {
-	return fmt.Sprintf("node %s at depth %d (path prefix %s)", h, depth, prefixString(prefix, depth))
+func where(c *checkItem) string {
+	d := int(c.pos.depth)
+	return fmt.Sprintf("node %s at depth %d (path prefix %s, stored at version %d)", c.h, d, prefixString(&c.pos.path, d), c.ver)
 }
 
 func prefixString(p *crypto.Hash, depth int) string {

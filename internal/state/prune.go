@@ -8,53 +8,35 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
-
-	"github.com/cairn-db/cairn/crypto"
 )
 
 // Pruning: what may be deleted, and why it is safe.
 //
 // A pruned tree keeps every height from Oldest() to Height() readable and
-// provable; heights below Oldest() answer *PrunedError. Nodes are
-// content-addressed, so one stored node can belong to many heights, and a
-// node that stopped being part of the tree can come back later (a key set
-// back to a value it had, and with it every internal node above it whose
-// subtree is again exactly what it was). Deleting a node is therefore
-// decided by when it was superseded, plus a record of rebirths:
+// provable; heights below Oldest() answer *PrunedError. A stored node is
+// named by the version (height) that stored it and its position (node.go),
+// so a node that leaves the tree is never stored again under the same key:
+// when the same node comes back (a key set back to a value it had, and with
+// it every internal node above it whose subtree is again exactly what it
+// was), Prepare stores a new copy at the new height. A stored node is part
+// of the trees from the height that stored it up to the height before the
+// one that took it out, and of no later tree, because later trees only
+// point at nodes of the tree before them or at new ones. So:
 //
-//	's' 'o' height(8)  -> hash(32)...                 the nodes that left the tree at height
-//	's' 'z' hash(32)   -> height(8)                   node hash re-entered the tree at height (its latest rebirth)
-//	's' 'w' height(8)  -> (len(4, BE) key)...         the keys written at height
-//	's' 'm' "track"             -> height(8)   the height from which the records above are kept
-//	's' 'm' "oldest"            -> height(8)   Oldest()
+//	's' 'o' height(8)  -> (version(8) depth(2) path)...   the stored nodes that left the tree at height
+//	's' 'w' height(8)  -> (len(4, BE) key)...             the keys written at height
+//	's' 'm' "track"    -> height(8)   the height from which the records above are kept
+//	's' 'm' "oldest"   -> height(8)   Oldest()
 //
-// Stage writes an orphan record ('o') listing the nodes an update replaces.
-// Before an update's new nodes are written, Stage asks the database
-// whether each new leaf is already stored; a stored one is a rebirth (its
-// orphan records are still pending), and then every new internal node of
-// the update is asked too. Each stored one gets a rebirth record ('z')
-// with the update's height. Asking only the leaves first is enough: an
-// internal node comes back only if its whole subtree is again what it was
-// when it left (keys are never removed, so only values can have changed
-// and changed back), so some new leaf below it is one of the leaves that
-// subtree held when the internal node left at height s; that leaf left the
-// tree at s or later, and Prune deletes whole heights in ascending order,
-// so if the internal node is still stored, so is that leaf.
-//
-// Prune takes the orphan records of heights s <= Oldest() in order, whole
-// heights at a time. A node hash N orphaned at s was not part of the tree at s; it is part of a
-// retained tree again only if it was reborn after s. So N is deleted,
-// with its rebirth record, exactly when it has no rebirth record or its
-// latest rebirth is before s; otherwise only the orphan record goes (a
-// later orphan record of N, if N left again, decides). N still in the
-// current tree has been reborn after its last orphaning, so it is never
-// deleted. A node deleted and created once more later is simply new.
-//
-// The rebirth check reads the database, so a Stage and the commit of its
-// batch must not interleave with the write of Prune's batch: the caller
-// holds one lock around each (package ledger's writeMu), and Prune spares
-// the nodes reborn while it was reading (see Prune). Prune's own writes
-// need no sync: Pebble's log is one
+// Stage writes an orphan record ('o') listing the stored nodes an update
+// takes out (each as its storage key without 's' 'n'). Prune takes the
+// orphan records of heights s <= Oldest() in order, whole heights at a
+// time, and deletes every node they list: a node that left at s is in no
+// tree from s on. Nothing a later Stage writes can refer to those nodes,
+// so Prune and Stage need no coordination for nodes; Prune still writes
+// its batch under the caller's lock, so the "oldest" record and the
+// deletions are ordered with the commits.
+// Prune's own writes need no sync: Pebble's log is one
 // sequence, so the next synced commit makes them durable too, and a lost
 // Prune batch is simply done again.
 //
@@ -69,14 +51,12 @@ import (
 // Roots below Oldest() are deleted. A tree whose records were not kept for
 // a while (opened without Options.Track) can still be pruned from then on;
 // nodes superseded before the records started are never deleted. Once
-// tracking has started it stays on (the "track" record), because a rebirth
-// missed while it was off could get a live node deleted.
+// tracking has started it stays on (the "track" record).
 
 // Keys of the pruning records; see above.
 const (
 	prefixOrphan  = 'o'
 	prefixWritten = 'w'
-	prefixReborn  = 'z'
 	prefixMeta    = 'm'
 )
 
@@ -159,9 +139,9 @@ func readU64(db *pebble.DB, k []byte) (uint64, error) {
 // whatever the block's size.
 func (s *Tree) stageTracking(b *pebble.Batch, u *Update) error {
 	if len(u.removed) > 0 {
-		v := make([]byte, 0, len(u.removed)*crypto.HashSize)
-		for _, h := range u.removed {
-			v = append(v, h[:]...)
+		v := make([]byte, 0, len(u.removed)*16)
+		for _, r := range u.removed {
+			v = appendNodeID(v, r.ver, r.pos)
 		}
 		if err := b.Set(heightKey(prefixOrphan, u.height), v, nil); err != nil {
 			return fmt.Errorf("state: stage height %d: orphan record: %w", u.height, err)
@@ -181,51 +161,11 @@ func (s *Tree) stageTracking(b *pebble.Batch, u *Update) error {
 			return fmt.Errorf("state: stage height %d: written record: %w", u.height, err)
 		}
 	}
-	reborn := false
-	for pass := 0; pass < 2; pass++ {
-		for _, nn := range u.nodes {
-			// First pass: the leaves; second (only after a rebirth): the
-			// internal nodes.
-			if nn.n.isLeaf() != (pass == 0) {
-				continue
-			}
-			_, closer, err := s.db.Get(nodeKey(nn.hash))
-			if errors.Is(err, pebble.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("state: stage height %d: rebirth check: %w", u.height, err)
-			}
-			_ = closer.Close()
-			reborn = true
-			if err := b.Set(rebornKey(nn.hash), binary.BigEndian.AppendUint64(nil, u.height), nil); err != nil {
-				return fmt.Errorf("state: stage height %d: rebirth record: %w", u.height, err)
-			}
-			s.noteReborn(nn.hash)
-		}
-		if !reborn {
-			break
-		}
-	}
 	return nil
-}
-
-// noteReborn tells a Prune in progress about a rebirth it may not have
-// read (see Prune).
-func (s *Tree) noteReborn(h crypto.Hash) {
-	s.rebornMu.Lock()
-	defer s.rebornMu.Unlock()
-	if s.rebornSince != nil {
-		s.rebornSince[h] = true
-	}
 }
 
 func heightKey(prefix byte, height uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte{prefixState, prefix}, height)
-}
-
-func rebornKey(n crypto.Hash) []byte {
-	return append([]byte{prefixState, prefixReborn}, n[:]...)
 }
 
 // PruneResult says what one Prune call did.
@@ -242,11 +182,8 @@ type PruneResult struct {
 //
 // It reads and decides without holding writes, then takes it only to
 // write its batch. writes is the lock under which the caller stages and
-// commits each block (nil: the caller commits nothing meanwhile). A block
-// committed while Prune was reading may have brought back a node Prune
-// chose to delete; Stage reports every rebirth to a Prune in progress,
-// and Prune spares those nodes (their rebirth records keep them from then
-// on), so a commit waits for one batch write at most.
+// commits each block (nil: the caller commits nothing meanwhile), so a
+// commit waits for one batch write at most.
 func (s *Tree) Prune(oldest uint64, maxRecords int, writes sync.Locker) (PruneResult, error) {
 	var res PruneResult
 	if maxRecords <= 0 {
@@ -269,15 +206,6 @@ func (s *Tree) Prune(oldest uint64, maxRecords int, writes sync.Locker) (PruneRe
 	}
 	oldest = s.oldest
 	s.mu.Unlock()
-
-	s.rebornMu.Lock()
-	s.rebornSince = map[crypto.Hash]bool{}
-	s.rebornMu.Unlock()
-	defer func() {
-		s.rebornMu.Lock()
-		s.rebornSince = nil
-		s.rebornMu.Unlock()
-	}()
 
 	var plan prunePlan
 	budget := maxRecords
@@ -302,9 +230,6 @@ func (s *Tree) Prune(oldest uint64, maxRecords int, writes sync.Locker) (PruneRe
 		writes.Lock()
 		defer writes.Unlock()
 	}
-	s.rebornMu.Lock()
-	reborn := s.rebornSince
-	s.rebornMu.Unlock()
 	b := s.db.NewBatch()
 	defer b.Close()
 	if raised {
@@ -312,17 +237,9 @@ func (s *Tree) Prune(oldest uint64, maxRecords int, writes sync.Locker) (PruneRe
 			return res, fmt.Errorf("state: prune: %w", err)
 		}
 	}
-	for _, d := range plan.nodes {
-		if reborn[d.hash] {
-			continue // brought back while we read: its rebirth record keeps it
-		}
-		if err := b.Delete(nodeKey(d.hash), nil); err != nil {
+	for _, k := range plan.nodes {
+		if err := b.Delete(k, nil); err != nil {
 			return res, fmt.Errorf("state: prune: %w", err)
-		}
-		if d.marker {
-			if err := b.Delete(rebornKey(d.hash), nil); err != nil {
-				return res, fmt.Errorf("state: prune: %w", err)
-			}
 		}
 		res.Nodes++
 	}
@@ -340,14 +257,9 @@ func (s *Tree) Prune(oldest uint64, maxRecords int, writes sync.Locker) (PruneRe
 
 // prunePlan is what one Prune call deletes.
 type prunePlan struct {
-	nodes           []plannedNode
+	nodes           [][]byte // node keys
 	keys            [][]byte // records, history versions and roots
 	versions, roots int
-}
-
-type plannedNode struct {
-	hash   crypto.Hash
-	marker bool // also delete its (outdated) rebirth record
 }
 
 func (s *Tree) planNodes(plan *prunePlan, oldest uint64, budget *int) (bool, error) {
@@ -361,24 +273,16 @@ func (s *Tree) planNodes(plan *prunePlan, oldest uint64, budget *int) (bool, err
 			return true, nil // whole heights only
 		}
 		k, v := it.Key(), it.Value()
-		if len(k) != 2+8 || len(v)%crypto.HashSize != 0 {
+		if len(k) != 2+8 {
 			return false, fmt.Errorf("state: prune nodes: malformed orphan record %x", k)
 		}
-		h := binary.BigEndian.Uint64(k[2:])
-		for off := 0; off < len(v); off += crypto.HashSize {
-			var n crypto.Hash
-			copy(n[:], v[off:])
-			z, err := readU64(s.db, rebornKey(n))
-			switch {
-			case errors.Is(err, pebble.ErrNotFound):
-				plan.nodes = append(plan.nodes, plannedNode{hash: n})
-			case err != nil:
-				return false, fmt.Errorf("state: prune node %s: %w", n, err)
-			case z < h:
-				plan.nodes = append(plan.nodes, plannedNode{hash: n, marker: true})
-			default:
-				// Reborn after it left at h: part of a later tree.
+		for off := 0; off < len(v); {
+			n := nodeIDLen(v[off:])
+			if n < 0 {
+				return false, fmt.Errorf("state: prune nodes: malformed orphan record %x", k)
 			}
+			plan.nodes = append(plan.nodes, append([]byte{prefixState, prefixNode}, v[off:off+n]...))
+			off += n
 			*budget--
 		}
 		plan.keys = append(plan.keys, bytes.Clone(k))
@@ -471,8 +375,10 @@ func (s *Tree) prunedAt(h uint64, err error) error {
 // Tree no writer is using: every history version above it, the roots and
 // the pruning records above it are deleted, and each key written above it
 // gets back its value at `to` as its latest value (or none). It scans the
-// whole history (rollbacks are rare and offline). Rebirth records stay:
-// one that names a height above `to` only makes Prune keep a node longer.
+// whole history (rollbacks are rare and offline). The nodes stored above
+// `to` are deleted too: they are one key range, since node keys start with
+// the version. Nodes that left the tree above `to` are part of it again;
+// their orphan records go with the heights above `to`.
 // The caller reopens the Tree after committing b.
 func (s *Tree) StageRollback(b *pebble.Batch, to uint64) error {
 	if err := s.checkHeight(to); err != nil {
@@ -526,6 +432,7 @@ func (s *Tree) StageRollback(b *pebble.Batch, to uint64) error {
 		return fmt.Errorf("state: rollback: %w", err)
 	}
 	for _, p := range [][2][]byte{
+		{binary.BigEndian.AppendUint64([]byte{prefixState, prefixNode}, to+1), []byte{prefixState, prefixNode + 1}},
 		{rootKey(to + 1), []byte{prefixState, prefixRoot + 1}},
 		{heightKey(prefixOrphan, to+1), []byte{prefixState, prefixOrphan + 1}},
 		{heightKey(prefixWritten, to+1), []byte{prefixState, prefixWritten + 1}},

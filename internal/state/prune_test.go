@@ -85,8 +85,8 @@ func pruneModel(t *testing.T, seed uint64) {
 // nothing is left), also that no dead node is left.
 // TestPruneConcurrent prunes on one goroutine while another commits, as a
 // node does (Stage and commit under the lock Prune writes under), with
-// values that come back all the time: nodes brought back while Prune reads
-// must survive its batch.
+// values that come back all the time: a node that comes back while Prune
+// reads is a new copy, and every retained height stays whole.
 func TestPruneConcurrent(t *testing.T) {
 	for seed := uint64(1); seed <= 4; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
@@ -143,7 +143,7 @@ func TestPruneConcurrent(t *testing.T) {
 func checkRetained(t *testing.T, s *Tree, db *pebble.DB, keys []string, model []map[string]string, complete bool) {
 	t.Helper()
 	oldest, height := s.Oldest(), s.Height()
-	want := map[crypto.Hash]bool{}
+	want := map[string]bool{} // storage keys of the retained trees' nodes
 	for h := uint64(0); h <= height; h++ {
 		if h < oldest {
 			var pe *PrunedError
@@ -165,7 +165,11 @@ func checkRetained(t *testing.T, s *Tree, db *pebble.DB, keys []string, model []
 		if err := s.CheckTree(h); err != nil {
 			t.Fatalf("height %d (oldest %d, head %d): %v", h, oldest, height, err)
 		}
-		collectNodes(t, s, root, want)
+		_, rootVer, err := s.rootRefAt(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		collectNodes(t, s, root, rootVer, nodePos{}, want)
 		for _, k := range keys {
 			mv, inModel := model[h][k]
 			v, found, p, err := s.Prove([]byte(k), h)
@@ -195,10 +199,8 @@ func checkRetained(t *testing.T, s *Tree, db *pebble.DB, keys []string, model []
 	defer it.Close()
 	stored := 0
 	for ok := it.First(); ok; ok = it.Next() {
-		var h crypto.Hash
-		copy(h[:], it.Key()[2:])
-		if !want[h] && complete {
-			t.Fatalf("node %s is stored but in no retained tree (oldest %d, head %d)", h, oldest, height)
+		if !want[string(it.Key())] && complete {
+			t.Fatalf("node %x is stored but in no retained tree (oldest %d, head %d)", it.Key(), oldest, height)
 		}
 		stored++
 	}
@@ -207,18 +209,22 @@ func checkRetained(t *testing.T, s *Tree, db *pebble.DB, keys []string, model []
 	}
 }
 
-func collectNodes(t *testing.T, s *Tree, h crypto.Hash, into map[crypto.Hash]bool) {
-	if h.IsZero() || into[h] {
+func collectNodes(t *testing.T, s *Tree, h crypto.Hash, ver uint64, pos nodePos, into map[string]bool) {
+	k := string(nodeKey(ver, pos))
+	if h.IsZero() || into[k] {
 		return
 	}
-	into[h] = true
-	n, err := s.readNode(h)
+	into[k] = true
+	n, err := s.readNode(h, ver, pos)
 	if err != nil {
 		t.Fatalf("node %s: %v", h, err)
 	}
+	if n.hash() != h {
+		t.Fatalf("node stored at %x hashes to %s, its parent names %s", k, n.hash(), h)
+	}
 	if !n.isLeaf() {
-		collectNodes(t, s, n.a, into)
-		collectNodes(t, s, n.b, into)
+		collectNodes(t, s, n.a, n.va, pos.child(0), into)
+		collectNodes(t, s, n.b, n.vb, pos.child(1), into)
 	}
 }
 

@@ -28,7 +28,7 @@ const (
 )
 
 // DefaultNodeCacheSize is the number of nodes cached when Options leaves
-// NodeCacheSize at zero (about 400 MiB at full size; the table grows as it
+// NodeCacheSize at zero (about 470 MiB at full size; the table grows as it
 // fills): it holds the current tree of a million keys (2.44 nodes per key)
 // with room to spare. Use about 4 slots per key for larger states.
 const DefaultNodeCacheSize = 4 << 20
@@ -47,7 +47,7 @@ type Version struct {
 
 // Options tune a Tree.
 type Options struct {
-	// NodeCacheSize is the number of tree nodes kept in memory (about 100
+	// NodeCacheSize is the number of tree nodes kept in memory (about 115
 	// bytes each). Zero means DefaultNodeCacheSize; negative disables the
 	// cache.
 	NodeCacheSize int
@@ -69,13 +69,11 @@ type Tree struct {
 	initialized bool
 	height      uint64
 	root        crypto.Hash
+	rootVer     uint64 // the version (height) at which the root node is stored
 	tracking    bool   // pruning records are kept (prune.go)
 	oldest      uint64 // the oldest height whose state is kept
 
 	keepHistory func(key []byte) bool
-
-	rebornMu    sync.Mutex
-	rebornSince map[crypto.Hash]bool // rebirths staged while a Prune runs (nil: none runs)
 }
 
 // Open loads the last committed height and root from db. An empty database
@@ -92,6 +90,9 @@ func Open(db *pebble.DB, opts Options) (*Tree, error) {
 		size = 0
 	}
 	s := &Tree{db: db, cache: newNodeCache(size), keepHistory: opts.KeepHistory}
+	if err := checkFormat(db); err != nil {
+		return nil, err
+	}
 	lower := []byte{prefixState, prefixRoot}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{prefixState, prefixRoot + 1}})
 	if err != nil {
@@ -100,12 +101,12 @@ func Open(db *pebble.DB, opts Options) (*Tree, error) {
 	defer it.Close()
 	if it.Last() {
 		k, v := it.Key(), it.Value()
-		if len(k) != 2+8 || len(v) != crypto.HashSize {
+		if len(k) != 2+8 || len(v) != rootValueSize {
 			return nil, fmt.Errorf("state: open: malformed root entry (key %x, %d-byte value)", k, len(v))
 		}
 		s.initialized = true
 		s.height = binary.BigEndian.Uint64(k[2:])
-		copy(s.root[:], v)
+		s.root, s.rootVer = decodeRootValue(v)
 	}
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("state: open: reading last root: %w", err)
@@ -143,6 +144,12 @@ func (s *Tree) snapshot() (initialized bool, height uint64, root crypto.Hash) {
 	return s.initialized, s.height, s.root
 }
 
+func (s *Tree) rootVersion() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.rootVer
+}
+
 // checkHeight returns an error unless h has been committed.
 func (s *Tree) checkHeight(h uint64) error {
 	init, height, _ := s.snapshot()
@@ -160,20 +167,26 @@ func (s *Tree) checkHeight(h uint64) error {
 
 // RootAt returns the root after height h.
 func (s *Tree) RootAt(h uint64) (crypto.Hash, error) {
+	r, _, err := s.rootRefAt(h)
+	return r, err
+}
+
+// rootRefAt returns the root after height h and the version its node is
+// stored at.
+func (s *Tree) rootRefAt(h uint64) (crypto.Hash, uint64, error) {
 	if err := s.checkHeight(h); err != nil {
-		return crypto.Hash{}, err
+		return crypto.Hash{}, 0, err
 	}
 	v, closer, err := s.db.Get(rootKey(h))
 	if err != nil {
-		return crypto.Hash{}, s.prunedAt(h, fmt.Errorf("state: root at height %d: %w", h, err))
+		return crypto.Hash{}, 0, s.prunedAt(h, fmt.Errorf("state: root at height %d: %w", h, err))
 	}
 	defer closer.Close()
-	if len(v) != crypto.HashSize {
-		return crypto.Hash{}, fmt.Errorf("state: root at height %d: stored root is %d bytes", h, len(v))
+	if len(v) != rootValueSize {
+		return crypto.Hash{}, 0, fmt.Errorf("state: root at height %d: stored root is %d bytes", h, len(v))
 	}
-	var r crypto.Hash
-	copy(r[:], v)
-	return r, nil
+	r, ver := decodeRootValue(v)
+	return r, ver, nil
 }
 
 // Get returns the latest committed value of key.
@@ -356,12 +369,13 @@ type Update struct {
 	baseInit bool
 	base     crypto.Hash
 	root     crypto.Hash
-	nodes    []newNode     // nodes the new tree has and the old one does not
-	removed  []crypto.Hash // nodes of the old tree that the new one drops
-	writes   []Write       // copies, in execution order
-	last     []int32       // index in writes of the last write of each distinct key
-	loads    int           // nodes Prepare read
-	misses   int           // of which not in the node cache
+	rootVer  uint64
+	nodes    []newNode   // nodes the new tree stores at this height
+	removed  []staleNode // stored nodes of the old tree that the new one drops
+	writes   []Write     // copies, in execution order
+	last     []int32     // index in writes of the last write of each distinct key
+	loads    int         // nodes Prepare read
+	misses   int         // of which not in the node cache
 }
 
 // Root is the state root after the update's height.
@@ -378,7 +392,8 @@ type leafUp struct {
 	path crypto.Hash
 	vh   crypto.Hash
 	// existing marks a leaf already in the tree that is being pushed down
-	// by an insert next to it: its node is already stored.
+	// by an insert next to it: its hash is unchanged, but it is stored
+	// again at its new position.
 	existing bool
 }
 
@@ -389,6 +404,7 @@ type leafUp struct {
 // called from the single writer goroutine.
 func (s *Tree) Prepare(height uint64, writes []Write) (*Update, error) {
 	init, cur, root := s.snapshot()
+	rootVer := s.rootVersion()
 	next := uint64(0)
 	if init {
 		if cur == math.MaxUint64 {
@@ -453,13 +469,13 @@ func (s *Tree) Prepare(height uint64, writes []Write) (*Update, error) {
 	// A block of k writes on a tree of n keys creates about k*(log2(n/k)+2)
 	// nodes; reserving up front avoids copying a large slice as it grows.
 	u.nodes = make([]newNode, 0, 8*len(ups)+16)
-	u.removed = make([]crypto.Hash, 0, 8*len(ups)+16)
+	u.removed = make([]staleNode, 0, 8*len(ups)+16)
 	p := preparer{s: s, u: u}
-	newRoot, err := p.update(root, ups)
+	newRoot, newVer, err := p.update(root, rootVer, ups)
 	if err != nil {
 		return nil, fmt.Errorf("state: prepare height %d: %w", height, err)
 	}
-	u.root = newRoot
+	u.root, u.rootVer = newRoot, newVer
 	return u, nil
 }
 
@@ -469,15 +485,23 @@ type preparer struct {
 	sink uint32 // keeps the cache-touching reads from being optimized away
 }
 
-func (p *preparer) emit(n treeNode) crypto.Hash {
+// emit records n, at position pos, as a node stored at the update's height.
+func (p *preparer) emit(n treeNode, pos nodePos) crypto.Hash {
 	h := n.hash()
-	p.u.nodes = append(p.u.nodes, newNode{hash: h, n: n})
+	p.u.nodes = append(p.u.nodes, newNode{hash: h, n: n, pos: pos})
 	return h
+}
+
+// drop records that the node h stored at version ver and position pos
+// leaves the tree.
+func (p *preparer) drop(h crypto.Hash, ver uint64, pos nodePos) {
+	p.u.removed = append(p.u.removed, staleNode{hash: h, ver: ver, pos: pos})
 }
 
 // levelItem is one touched subtree in Prepare's level-by-level pass.
 type levelItem struct {
 	old      crypto.Hash // the subtree's current hash
+	oldVer   uint64      // the version its top node is stored at
 	lo, hi   int32       // its updates: ups[lo:hi]
 	parent   int32       // index of the parent in the level above
 	right    bool        // whether it is its parent's right child
@@ -485,6 +509,7 @@ type levelItem struct {
 	cached   bool        // n came from the node cache
 	n        treeNode    // the old node; for an internal node, its children become the new ones
 	result   crypto.Hash // the subtree's new hash
+	ver      uint64      // the version its new top node is stored at
 }
 
 // update returns the new root after applying ups (sorted by path, distinct)
@@ -493,11 +518,11 @@ type levelItem struct {
 // lookups the CPU overlaps (each one is a cache miss in a table of hundreds
 // of megabytes), then splits their updates into the next level's items,
 // and finally rebuilds the changed internal nodes bottom-up.
-func (p *preparer) update(h crypto.Hash, ups []leafUp) (crypto.Hash, error) {
+func (p *preparer) update(h crypto.Hash, hv uint64, ups []leafUp) (crypto.Hash, uint64, error) {
 	if len(ups) == 0 {
-		return h, nil
+		return h, hv, nil
 	}
-	levels := [][]levelItem{{{old: h, lo: 0, hi: int32(len(ups)), parent: -1}}}
+	levels := [][]levelItem{{{old: h, oldVer: hv, lo: 0, hi: int32(len(ups)), parent: -1}}}
 	for depth := 0; len(levels[depth]) > 0; depth++ {
 		cur := levels[depth]
 		// Look up every item of the level before using any: the lookups
@@ -525,38 +550,39 @@ func (p *preparer) update(h crypto.Hash, ups []leafUp) (crypto.Hash, error) {
 			if it.old.IsZero() {
 				r, err := p.build(depth, sub)
 				if err != nil {
-					return crypto.Hash{}, err
+					return crypto.Hash{}, 0, err
 				}
-				it.result = r
+				it.result, it.ver = r, p.u.height
 				continue
 			}
 			p.u.loads++
 			n := it.n
+			pos := posOf(depth, &sub[0].path)
 			if !it.cached {
 				p.u.misses++
 				var err error
-				if n, err = p.s.readNode(it.old); err != nil {
-					return crypto.Hash{}, err
+				if n, err = p.s.readNode(it.old, it.oldVer, pos); err != nil {
+					return crypto.Hash{}, 0, err
 				}
 			}
 			if n.isLeaf() {
-				r, err := p.updateLeaf(it.old, n, depth, sub)
+				r, v, err := p.updateLeaf(it.old, it.oldVer, n, depth, sub)
 				if err != nil {
-					return crypto.Hash{}, err
+					return crypto.Hash{}, 0, err
 				}
-				it.result = r
+				it.result, it.ver = r, v
 				continue
 			}
 			if depth >= smt.MaxDepth {
-				return crypto.Hash{}, fmt.Errorf("internal node %s below depth %d", it.old, smt.MaxDepth)
+				return crypto.Hash{}, 0, fmt.Errorf("internal node %s below depth %d", it.old, smt.MaxDepth)
 			}
 			it.internal, it.n = true, n
 			split := it.lo + int32(sort.Search(len(sub), func(i int) bool { return smt.Bit(&sub[i].path, depth) == 1 }))
 			if split > it.lo {
-				next = append(next, levelItem{old: n.a, lo: it.lo, hi: split, parent: int32(i)})
+				next = append(next, levelItem{old: n.a, oldVer: n.va, lo: it.lo, hi: split, parent: int32(i)})
 			}
 			if it.hi > split {
-				next = append(next, levelItem{old: n.b, lo: split, hi: it.hi, parent: int32(i), right: true})
+				next = append(next, levelItem{old: n.b, oldVer: n.vb, lo: split, hi: it.hi, parent: int32(i), right: true})
 			}
 		}
 		levels = append(levels, next)
@@ -567,59 +593,66 @@ func (p *preparer) update(h crypto.Hash, ups []leafUp) (crypto.Hash, error) {
 		for i := range levels[depth] {
 			it := &levels[depth][i]
 			if it.internal {
-				it.result = p.rebuild(it.old, it.n)
+				it.result, it.ver = p.rebuild(it.old, it.oldVer, posOf(depth, &ups[it.lo].path), it.n)
 			}
 			if depth > 0 {
 				par := &levels[depth-1][it.parent]
 				if it.right {
-					par.n.b = it.result
+					par.n.b, par.n.vb = it.result, it.ver
 				} else {
-					par.n.a = it.result
+					par.n.a, par.n.va = it.result, it.ver
 				}
 			}
 		}
 	}
-	return levels[0][0].result, nil
+	return levels[0][0].result, levels[0][0].ver, nil
 }
 
-// rebuild returns the hash of internal node n (whose children were
-// replaced by their new hashes), emitting it if it changed from old.
-func (p *preparer) rebuild(old crypto.Hash, n treeNode) crypto.Hash {
+// rebuild returns the hash and version of internal node n at pos (whose
+// children were replaced by their new hashes and versions), emitting it if
+// it changed from old (stored at oldVer). A node whose hash is unchanged
+// has unchanged children: a child is stored anew only when its hash
+// changes, so the old node's child versions still hold.
+func (p *preparer) rebuild(old crypto.Hash, oldVer uint64, pos nodePos, n treeNode) (crypto.Hash, uint64) {
 	h := n.hash()
 	if h == old {
-		return old
+		return old, oldVer
 	}
 	// Without deletions a subtree never shrinks, so an internal node (two
 	// or more keys) stays internal and never collapses.
-	p.u.removed = append(p.u.removed, old)
-	p.u.nodes = append(p.u.nodes, newNode{hash: h, n: n})
-	return h
+	p.drop(old, oldVer, pos)
+	p.u.nodes = append(p.u.nodes, newNode{hash: h, n: n, pos: pos})
+	return h, p.u.height
 }
 
-// updateLeaf returns the hash of the subtree at depth that is now the leaf
-// n (hash h) after applying ups.
-func (p *preparer) updateLeaf(h crypto.Hash, n treeNode, depth int, ups []leafUp) (crypto.Hash, error) {
+// updateLeaf returns the hash and version of the subtree at depth that is
+// now the leaf n (hash h, stored at ver) after applying ups. Whatever
+// replaces the leaf, its stored copy at this position leaves the tree: a
+// leaf pushed down by an insert next to it keeps its hash but is stored
+// again at its new position.
+func (p *preparer) updateLeaf(h crypto.Hash, ver uint64, n treeNode, depth int, ups []leafUp) (crypto.Hash, uint64, error) {
 	// Replace the leaf in place if one of the updates is its key;
 	// otherwise it joins the updates and is pushed down with them.
 	i, found := sort.Find(len(ups), func(i int) int { return bytes.Compare(n.a[:], ups[i].path[:]) })
-	if found {
-		if ups[i].vh == n.b {
-			// Rewritten with the same value: the leaf is unchanged.
-			if len(ups) == 1 {
-				return h, nil
-			}
-			merged := slices.Clone(ups)
-			merged[i].existing = true
-			return p.build(depth, merged)
-		}
-		p.u.removed = append(p.u.removed, h)
-		return p.build(depth, ups)
+	var merged []leafUp
+	switch {
+	case found && ups[i].vh == n.b && len(ups) == 1:
+		// Rewritten with the same value: the leaf is unchanged.
+		return h, ver, nil
+	case found && ups[i].vh == n.b:
+		merged = slices.Clone(ups)
+		merged[i].existing = true
+	case found:
+		merged = ups
+	default:
+		merged = make([]leafUp, 0, len(ups)+1)
+		merged = append(merged, ups[:i]...)
+		merged = append(merged, leafUp{path: n.a, vh: n.b, existing: true})
+		merged = append(merged, ups[i:]...)
 	}
-	merged := make([]leafUp, 0, len(ups)+1)
-	merged = append(merged, ups[:i]...)
-	merged = append(merged, leafUp{path: n.a, vh: n.b, existing: true})
-	merged = append(merged, ups[i:]...)
-	return p.build(depth, merged)
+	p.drop(h, ver, posOf(depth, &n.a))
+	r, err := p.build(depth, merged)
+	return r, p.u.height, err
 }
 
 // build returns the hash of the canonical subtree at depth holding exactly
@@ -629,11 +662,10 @@ func (p *preparer) build(depth int, ups []leafUp) (crypto.Hash, error) {
 	case 0:
 		return crypto.Hash{}, nil
 	case 1:
+		// An existing leaf comes here only pushed below its old position,
+		// so it is stored again like a new one.
 		n := treeNode{tag: tagLeaf, a: ups[0].path, b: ups[0].vh}
-		if ups[0].existing {
-			return n.hash(), nil
-		}
-		return p.emit(n), nil
+		return p.emit(n, posOf(depth, &ups[0].path)), nil
 	}
 	if depth >= smt.MaxDepth {
 		return crypto.Hash{}, fmt.Errorf("two keys share the path %s", ups[0].path)
@@ -647,28 +679,39 @@ func (p *preparer) build(depth int, ups []leafUp) (crypto.Hash, error) {
 	if err != nil {
 		return crypto.Hash{}, err
 	}
-	return p.emit(treeNode{tag: tagInternal, a: left, b: right}), nil
+	n := treeNode{tag: tagInternal, a: left, b: right}
+	if !left.IsZero() {
+		n.va = p.u.height
+	}
+	if !right.IsZero() {
+		n.vb = p.u.height
+	}
+	return p.emit(n, posOf(depth, &ups[0].path)), nil
 }
 
-// loadNode returns the node with hash h from the cache or the database,
-// from any goroutine.
-func (s *Tree) loadNode(h crypto.Hash) (treeNode, error) {
+// loadNode returns the node with hash h, stored at version ver and
+// position pos, from the cache or the database, from any goroutine. A
+// cached node is the current tree's copy of h: the same hash, so the same
+// node, though its children may be stored at other versions than those of
+// the copy at ver.
+func (s *Tree) loadNode(h crypto.Hash, ver uint64, pos nodePos) (treeNode, error) {
 	if n, ok := s.cache.get(h); ok {
 		return n, nil
 	}
-	return s.readNode(h)
+	return s.readNode(h, ver, pos)
 }
 
-// readNode reads the node with hash h from the database, bypassing the cache.
-func (s *Tree) readNode(h crypto.Hash) (treeNode, error) {
-	v, closer, err := s.db.Get(nodeKey(h))
+// readNode reads the node with hash h stored at version ver and position
+// pos from the database, bypassing the cache.
+func (s *Tree) readNode(h crypto.Hash, ver uint64, pos nodePos) (treeNode, error) {
+	v, closer, err := s.db.Get(nodeKey(ver, pos))
 	if err != nil {
-		return treeNode{}, fmt.Errorf("reading node %s: %w", h, err)
+		return treeNode{}, fmt.Errorf("reading node %s (version %d, depth %d): %w", h, ver, pos.depth, err)
 	}
 	defer closer.Close()
 	n, err := decodeNode(v)
 	if err != nil {
-		return treeNode{}, fmt.Errorf("reading node %s: %w", h, err)
+		return treeNode{}, fmt.Errorf("reading node %s (version %d, depth %d): %w", h, ver, pos.depth, err)
 	}
 	return n, nil
 }
@@ -702,7 +745,8 @@ func (s *Tree) Stage(b *pebble.Batch, u *Update) error {
 		}
 	}
 	// Keys go into the batch in ascending order (history 'h' < latest 'l' <
-	// nodes 'n' < roots 'r', each sorted): Pebble inserts a sorted batch
+	// nodes 'n' < roots 'r', each sorted; the pruning records are few):
+	// Pebble inserts a sorted batch
 	// into its memtable several times faster than a random one, because
 	// each insert starts from the previous one's position.
 	key := make([]byte, 0, 64)
@@ -730,16 +774,15 @@ func (s *Tree) Stage(b *pebble.Batch, u *Update) error {
 			return fmt.Errorf("state: stage height %d: latest value: %w", u.height, err)
 		}
 	}
-	var val [nodeSize]byte
-	for _, nn := range sortNodesByHash(u.nodes) {
-		key = append(key[:0], prefixState, prefixNode)
-		key = append(key, nn.hash[:]...)
-		val = nn.n.encode()
-		if err := b.Set(key, val[:], nil); err != nil {
+	val := make([]byte, 0, internalStoredSize)
+	for _, nn := range sortNodesByPos(u.nodes) {
+		key = appendNodeKey(key[:0], u.height, nn.pos)
+		val = nn.n.appendStored(val[:0])
+		if err := b.Set(key, val, nil); err != nil {
 			return fmt.Errorf("state: stage height %d: node: %w", u.height, err)
 		}
 	}
-	if err := b.Set(rootKey(u.height), u.root[:], nil); err != nil {
+	if err := b.Set(rootKey(u.height), rootValue(u.root, u.rootVer), nil); err != nil {
 		return fmt.Errorf("state: stage height %d: root: %w", u.height, err)
 	}
 	return nil
@@ -775,37 +818,30 @@ func keyPrefix(k []byte) uint64 {
 	return binary.BigEndian.Uint64(b[:])
 }
 
-// sortNodesByHash returns a copy of nodes in ascending hash order. Hashes
-// are uniform, so a counting sort on the first two bytes (scattering the
-// nodes in one sequential pass) leaves buckets of a few entries, finished
-// by insertion sort.
-func sortNodesByHash(nodes []newNode) []newNode {
-	const buckets = 1 << 16
-	bucket := func(h *crypto.Hash) int { return int(h[0])<<8 | int(h[1]) }
-	start := make([]int32, buckets+1)
+// sortNodesByPos returns a copy of nodes in ascending storage key order:
+// by depth, then path. A counting pass by depth scatters them into
+// buckets; each bucket is then sorted by path.
+func sortNodesByPos(nodes []newNode) []newNode {
+	var start [smt.MaxDepth + 2]int32
 	for i := range nodes {
-		start[bucket(&nodes[i].hash)+1]++
+		start[nodes[i].pos.depth+1]++
 	}
-	for i := 1; i <= buckets; i++ {
-		start[i] += start[i-1]
+	for d := 1; d < len(start); d++ {
+		start[d] += start[d-1]
 	}
 	out := make([]newNode, len(nodes))
-	next := start[:buckets]
+	next := start
 	for i := range nodes {
-		bk := bucket(&nodes[i].hash)
-		out[next[bk]] = nodes[i]
-		next[bk]++
+		d := nodes[i].pos.depth
+		out[next[d]] = nodes[i]
+		next[d]++
 	}
-	// next[bk] is now the end of bucket bk, the start of bucket bk+1.
-	lo := int32(0)
-	for bk := 0; bk < buckets; bk++ {
-		hi := next[bk]
-		for i := lo + 1; i < hi; i++ {
-			for j := i; j > lo && bytes.Compare(out[j-1].hash[:], out[j].hash[:]) > 0; j-- {
-				out[j-1], out[j] = out[j], out[j-1]
-			}
+	for d := 0; d <= smt.MaxDepth; d++ {
+		part := out[start[d]:start[d+1]]
+		if len(part) > 1 {
+			n := (d + 7) / 8
+			slices.SortFunc(part, func(a, b newNode) int { return bytes.Compare(a.pos.path[:n], b.pos.path[:n]) })
 		}
-		lo = hi
 	}
 	return out
 }
@@ -826,19 +862,27 @@ func (s *Tree) Committed(u *Update) {
 		s.mu.Unlock()
 		return
 	}
-	s.initialized, s.height, s.root = true, u.height, u.root
+	s.initialized, s.height, s.root, s.rootVer = true, u.height, u.root, u.rootVer
 	s.mu.Unlock()
 	s.cache.apply(u.removed, u.nodes)
 }
 
-func nodeKey(h crypto.Hash) []byte {
-	k := make([]byte, 0, 2+crypto.HashSize)
-	k = append(k, prefixState, prefixNode)
-	return append(k, h[:]...)
-}
-
 func rootKey(h uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte{prefixState, prefixRoot}, h)
+}
+
+// rootValueSize is the size of a root record: the root hash and the
+// version its node is stored at (0 for the empty tree).
+const rootValueSize = crypto.HashSize + 8
+
+func rootValue(root crypto.Hash, ver uint64) []byte {
+	return binary.BigEndian.AppendUint64(append(make([]byte, 0, rootValueSize), root[:]...), ver)
+}
+
+func decodeRootValue(v []byte) (crypto.Hash, uint64) {
+	var r crypto.Hash
+	copy(r[:], v)
+	return r, binary.BigEndian.Uint64(v[crypto.HashSize:])
 }
 
 func latestKey(key []byte) []byte {

@@ -545,8 +545,7 @@ func TestCheckTreeDetectsCorruption(t *testing.T) {
 	}
 	bad := victim.n
 	bad.b[0] ^= 1
-	enc := bad.encode()
-	if err := db.Set(nodeKey(victim.hash), enc[:], pebble.Sync); err != nil {
+	if err := db.Set(nodeKey(0, victim.pos), bad.appendStored(nil), pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
 	err := s.CheckTree(0)
@@ -554,7 +553,7 @@ func TestCheckTreeDetectsCorruption(t *testing.T) {
 		t.Fatalf("CheckTree after corrupting node %s: %v", victim.hash, err)
 	}
 	// A missing node is reported too.
-	if err := db.Delete(nodeKey(victim.hash), pebble.Sync); err != nil {
+	if err := db.Delete(nodeKey(0, victim.pos), pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.CheckTree(0); err == nil {
@@ -577,9 +576,9 @@ func TestCheckTreeShape(t *testing.T) {
 	}
 	ih := in.hash()
 	b := db.NewBatch()
-	enc := in.encode()
-	_ = b.Set(nodeKey(ih), enc[:], nil)
-	_ = b.Set(rootKey(0), ih[:], nil)
+	_ = b.Set(nodeKey(0, nodePos{}), in.appendStored(nil), nil)
+	_ = b.Set(nodeKey(0, posOf(1, &kh)), leaf.appendStored(nil), nil)
+	_ = b.Set(rootKey(0), rootValue(ih, 0), nil)
 	if err := b.Commit(pebble.Sync); err != nil {
 		t.Fatal(err)
 	}

@@ -16,20 +16,40 @@
 //
 // Every Pebble key the package writes starts with 's':
 //
-//	's' 'n' nodeHash(32)                    -> node: 0x00 keyHash valueHash | 0x01 leftHash rightHash
-//	's' 'r' height(8, big-endian)           -> root hash (32 bytes) of the tree after that height
+//	's' 'n' version(8, BE) depth(2, BE) path[:ceil(depth/8)]
+//	                                        -> node: 0x00 keyHash valueHash | 0x01 leftHash rightHash leftVersion(8) rightVersion(8)
+//	's' 'r' height(8, big-endian)           -> root hash (32 bytes) of the tree after that height, and its node's version (8)
 //	's' 'l' key                             -> latest value of key
 //	's' 'h' len(key)(4, BE) key height(8, BE) seq(4, BE) -> value written by the seq-th write of the block
+//	's' 'm' "format"                        -> storage format (8, BE): 2 (format.go)
 //
-// A node's stored bytes are exactly its hash preimage, so a node is
-// self-verifying, and a node shared by many heights (or many positions in
-// time) is stored once. Unless the tree is pruned, nothing is ever deleted:
-// every height's tree stays readable. A pruned tree (Options.Track, Prune)
-// keeps every height from Oldest() on and deletes what only older heights
-// needed; prune.go explains the records that make that safe for
-// content-addressed nodes that come back. The history key orders one key's
-// versions by (height, seq), so a reverse seek finds the value as of the end
-// of any height.
+// A node is stored under the height that wrote it (its version) and its
+// position: its depth and the first depth bits of its path, the rest of
+// the path's bytes left out. An internal node names each child by hash and
+// version, and the child's position follows from its parent's, so a walk
+// from a root record reaches every node of that height's tree by key. The
+// first 65 bytes of a stored node are exactly its hash preimage (the
+// versions after them are not hashed), so a node is self-verifying, and
+// the tree's hashes, roots and proofs do not depend on the layout.
+//
+// Why not key nodes by hash, which would store a node shared by many
+// heights once: hashes are random, so every height's nodes would land all
+// over the key space, and Pebble's compactions would merge them into, and
+// rewrite, ever more of the older nodes as the chain grows (write
+// amplification rising from 2.7 to over 7 in ten minutes of load,
+// docs/experiments.md). Keyed by version, a height's nodes are one run
+// after every older height's, which compaction moves rather than merges.
+// The cost is that a node that comes back (a key set back to an earlier
+// value) and a leaf pushed one level down by a new key beside it are
+// stored again; as in the Jellyfish Merkle tree and IAVL, whose node keys
+// are (version, path) and (version, nonce).
+//
+// Unless the tree is pruned, nothing is ever deleted: every height's tree
+// stays readable. A pruned tree (Options.Track, Prune) keeps every height
+// from Oldest() on and deletes what only older heights needed; prune.go
+// explains the records. The history key orders one key's versions by
+// (height, seq), so a reverse seek finds the value as of the end of any
+// height.
 //
 // # Writing a block
 //
@@ -63,9 +83,9 @@
 //
 // # Pebble configuration
 //
-// Node keys are uniformly random hashes, so a lookup of a node the cache
-// lacks may have to search every level of the LSM. The database should be
-// opened with bloom filters (Levels[i].FilterPolicy = bloom.FilterPolicy(10)).
-// Hashes do not compress; block compression of the node key range costs
-// CPU for nothing.
+// A lookup of a node the cache lacks names an exact key that may sit in
+// any level of the LSM, and history and latest-value keys are spread over
+// the key space; the database should be opened with bloom filters
+// (Levels[i].FilterPolicy = bloom.FilterPolicy(10)). Hashes do not
+// compress; block compression of the node key range costs CPU for nothing.
 package state

@@ -100,8 +100,8 @@ type Ledger struct {
 
 	commitMu sync.Mutex
 	head     atomic.Pointer[Head]
-	// writeMu orders a commit's batch against a prune step's (state
-	// requires it: its rebirth check must see every deletion before it).
+	// writeMu orders a commit's batch against a prune step's, so a
+	// commit waits for one prune batch write at most.
 	writeMu sync.Mutex
 	// base is the snapshot height a state-synced ledger joined from (0:
 	// it holds the chain from genesis); statesync.go.

@@ -42,8 +42,8 @@ type PruneStats struct {
 
 // PruneStep moves the oldest heights up to what r keeps at the current
 // head and deletes at most about maxRecords records that only older
-// heights needed (see internal/state's prune.go for why deletion is safe
-// with content-addressed nodes). Call it again while More is set, from one
+// heights needed (see internal/state's prune.go for why deletion is
+// safe). Call it again while More is set, from one
 // goroutine. It reads without locks and holds the ledger's write lock only
 // to write its state batch, so a commit waits for one batch write at most.
 func (l *Ledger) PruneStep(r Retention, maxRecords int) (PruneStats, error) {

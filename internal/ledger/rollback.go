@@ -22,8 +22,7 @@ func (l *Ledger) Checkpoint(dir string) error {
 // running. It refuses a height whose state or the bodies above which are
 // pruned (the bodies name the transactions whose records must go).
 // Search indexes ahead of the ledger rebuild themselves; the tree nodes
-// written above `to` stay stored (content-addressed, harmless) and are
-// reused if the same state comes back.
+// written above `to` are deleted with the rest (state.StageRollback).
 func (l *Ledger) Rollback(to uint64) (from uint64, err error) {
 	l.commitMu.Lock()
 	defer l.commitMu.Unlock()

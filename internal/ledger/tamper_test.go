@@ -46,7 +46,7 @@ func TestAuditDetectsEveryFlippedByte(t *testing.T) {
 	for it.First(); it.Valid(); it.Next() {
 		k := it.Key()
 		switch k[0] {
-		case 'H', 'C', 'X', 'R', 'B':
+		case 'H', 'C', 'X', 'R', 'B', 'Y':
 			if k[0] == 'B' && string(k[1:]) != string(hash[:]) {
 				continue
 			}
@@ -62,7 +62,8 @@ func TestAuditDetectsEveryFlippedByte(t *testing.T) {
 	it.Close()
 	flips := 0
 	for _, tg := range targets {
-		// Transactions are keyed by hash; only those of height 2.
+		// Transactions' hash index records are keyed by hash; only those
+		// of height 2.
 		if tg.k[0] == 'T' && (len(tg.v) < 12 || tg.v[7] != 2) {
 			continue
 		}

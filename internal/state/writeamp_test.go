@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
 )
 
 // BenchmarkWriteAmp commits many heights of transfer-like updates (random
@@ -16,11 +17,12 @@ import (
 // reports Pebble's write amplification, (flushed + compacted bytes) / WAL
 // bytes, over the first and the last quarter of the heights: a layout
 // whose compaction cost grows with the chain shows last-wa well above
-// first-wa. The LSM is scaled down (4 MiB memtable, 8 MiB base level) so
-// that a few hundred megabytes written build the levels a long run builds.
-// b.N is ignored: one run is CAIRN_STATE_WA_BLOCKS blocks (default 400) of
-// CAIRN_STATE_WA_WRITES writes (default 2,000) on CAIRN_STATE_WA_KEYS
-// accounts (default 20,000).
+// first-wa. The LSM is the node's (internal/ledger: 64 MiB memtable,
+// Pebble's 64 MiB base level and 2 MiB L0 files, bloom filters, no
+// compression) scaled down 16 times, so that a few hundred megabytes
+// written build the levels a long run builds. b.N is ignored: one run is
+// CAIRN_STATE_WA_BLOCKS blocks (default 400) of CAIRN_STATE_WA_WRITES
+// writes (default 2,000) on CAIRN_STATE_WA_KEYS accounts (default 20,000).
 //
 //	go test ./internal/state -run '^$' -bench WriteAmp -benchtime 1x
 func BenchmarkWriteAmp(b *testing.B) {
@@ -36,11 +38,13 @@ func BenchmarkWriteAmp(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		dir := b.TempDir()
 		o := &pebble.Options{
-			MemTableSize:  4 << 20,
-			LBaseMaxBytes: 8 << 20,
+			MemTableSize:  64 << 20 / 16,
+			LBaseMaxBytes: 64 << 20 / 16,
 			Cache:         pebble.NewCache(64 << 20),
 		}
+		o.TargetFileSizes[0] = 2 << 20 / 16
 		o.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+		o.Levels[0].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 		db, err := pebble.Open(dir, o)
 		if err != nil {
 			b.Fatal(err)

@@ -88,14 +88,15 @@ func (s *Store) PruneBodies(oldest uint64, maxTxs int) (deleted int, more bool, 
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return deleted, false, fmt.Errorf("prune bodies: %w", err)
 		}
-		// A replayed copy's record points at the first inclusion; only the
-		// first inclusion cuts it.
+		// In the older layout the hash index record holds the bytes too
+		// (store.go): the first inclusion cuts it to its location (a
+		// replayed copy's record points at the first inclusion).
 		if err == nil && len(v) > 12 && string(v[:12]) == string(loc) {
 			if err := b.Set(tk, loc, nil); err != nil {
 				return deleted, false, fmt.Errorf("prune bodies: %w", err)
 			}
 		}
-		if err := b.Delete(key(pReplayed, loc), nil); err != nil {
+		if err := b.Delete(key(pTxBytes, loc), nil); err != nil {
 			return deleted, false, fmt.Errorf("prune bodies: %w", err)
 		}
 		if err := b.Delete(key(pReceipt, loc), nil); err != nil {
@@ -146,7 +147,7 @@ func (s *Store) StageRemoveBlock(b *pebble.Batch, height uint64) error {
 				return fmt.Errorf("remove block %d: %w", height, err)
 			}
 		}
-		for _, k := range [][]byte{key(pTxList, loc), key(pReceipt, loc), key(pReplayed, loc)} {
+		for _, k := range [][]byte{key(pTxList, loc), key(pReceipt, loc), key(pTxBytes, loc)} {
 			if err := b.Delete(k, nil); err != nil {
 				return fmt.Errorf("remove block %d: %w", height, err)
 			}

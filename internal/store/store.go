@@ -11,18 +11,24 @@
 //	'H' height                        -> canonical header bytes
 //	'B' block hash                    -> height
 //	'X' height index(4)               -> tx hash
-//	'T' tx hash                       -> height(8) index(4) canonical tx bytes
-//	'Y' height index(4)               -> canonical tx bytes of a replayed copy
+//	'T' tx hash                       -> height(8) index(4): where it was first committed
+//	'Y' height index(4)               -> canonical tx bytes
 //	'R' height index(4)               -> canonical receipt bytes
 //	'C' height                        -> canonical certificate bytes
 //	'A' address height index(4)       -> (empty) account tx index
 //	'E' height round(4) kind(1) validator(2) -> evidence bytes (one per slot)
 //
+// A transaction's bytes are keyed by where they are in the chain, not by
+// their hash, so each block's land after every earlier block's and
+// Pebble's compactions move them instead of merging them into (and
+// rewriting) older data; only the small 'T' record is keyed by a random
+// hash. (Stores written before this layout hold the bytes in the 'T'
+// record after the location; reads still accept that.)
+//
 // Pruned bodies (prune.go): below the oldest body height, a block's tx
 // list, receipts and transaction bytes are gone; its header, certificate,
-// hash index and evidence stay, and so does each 'T' record, cut to its
-// height and index, because execution's replay check asks whether a tx
-// hash was ever committed.
+// hash index and evidence stay, and so does each 'T' record, because
+// execution's replay check asks whether a tx hash was ever committed.
 //
 // Invariant: everything about one height is written by one batch (StageBlock
 // plus the state's writes), committed with sync by the ledger; 'M' "height"
@@ -53,7 +59,7 @@ const (
 	pCert     = 'C'
 	pAccount  = 'A'
 	pEvidence = 'E'
-	pReplayed = 'Y'
+	pTxBytes  = 'Y'
 )
 
 var (
@@ -174,15 +180,13 @@ func StageBlock(b *pebble.Batch, blk *types.Block, cert *types.Certificate, rece
 		}
 		// A replayed tx (failed receipt) keeps the index of its first, real
 		// inclusion: the later copy stays reachable through its block.
-		// Its bytes are also kept under its own location, so the block
-		// stays whole once the first inclusion's body is pruned.
+		// Every copy's bytes are kept under its own location.
 		if receipts[i].Code != types.CodeReplay {
-			v := make([]byte, 0, 12+tx.Size())
-			v = append(append(v, idx...), tx.Bytes()...)
-			if err := b.Set(key(pTx, th[:]), v, nil); err != nil {
+			if err := b.Set(key(pTx, th[:]), idx, nil); err != nil {
 				return fmt.Errorf("stage block %d: %w", h, err)
 			}
-		} else if err := b.Set(key(pReplayed, idx), tx.Bytes(), nil); err != nil {
+		}
+		if err := b.Set(key(pTxBytes, idx), tx.Bytes(), nil); err != nil {
 			return fmt.Errorf("stage block %d: %w", h, err)
 		}
 		if err := b.Set(key(pReceipt, idx), receipts[i].Encode(), nil); err != nil {
@@ -271,14 +275,28 @@ func (s *Store) Tx(h crypto.Hash) (*types.Tx, TxLocation, error) {
 		return nil, TxLocation{}, fmt.Errorf("tx %s: corrupt entry", h)
 	}
 	loc := TxLocation{Height: binary.BigEndian.Uint64(v), Index: binary.BigEndian.Uint32(v[8:])}
-	if len(v) == 12 {
+	body, err := s.body(v)
+	if errors.Is(err, ErrNotFound) {
 		return nil, loc, fmt.Errorf("tx %s: %w", h, &PrunedError{What: "block body", Height: loc.Height, Oldest: s.OldestBody()})
 	}
-	tx, err := types.DecodeTx(v[12:])
+	if err != nil {
+		return nil, loc, fmt.Errorf("tx %s: %w", h, err)
+	}
+	tx, err := types.DecodeTx(body)
 	if err != nil {
 		return nil, loc, fmt.Errorf("tx %s: %w", h, err)
 	}
 	return tx, loc, nil
+}
+
+// body returns the bytes of the tx whose 'T' record is v: from the record
+// itself in the older layout, else from its location (ErrNotFound: not
+// stored, pruned or never held by a store that joined later).
+func (s *Store) body(v []byte) ([]byte, error) {
+	if len(v) > 12 {
+		return v[12:], nil
+	}
+	return s.get(key(pTxBytes, v[:12]))
 }
 
 // HasTx reports whether a transaction hash is committed.
@@ -326,19 +344,18 @@ func (s *Store) BlockTx(height uint64, index uint32, th crypto.Hash) (*types.Tx,
 		return nil, TxLocation{}, fmt.Errorf("tx %s: corrupt entry", th)
 	}
 	loc := TxLocation{Height: binary.BigEndian.Uint64(v), Index: binary.BigEndian.Uint32(v[8:])}
-	if loc.Height != height || loc.Index != index {
-		// A replayed copy: its own bytes, if this store kept them.
-		c, err := s.get(key(pReplayed, hi(height, index)))
-		if err == nil {
-			tx, err := types.DecodeTx(c)
-			if err != nil {
-				return nil, loc, fmt.Errorf("tx %s at %d/%d: %w", th, height, index, err)
-			}
-			return tx, loc, nil
-		}
-		if !errors.Is(err, ErrNotFound) {
+	// The bytes under this location (a replayed copy's own, too), if this
+	// store kept them.
+	c, err := s.get(key(pTxBytes, hi(height, index)))
+	if err == nil {
+		tx, err := types.DecodeTx(c)
+		if err != nil {
 			return nil, loc, fmt.Errorf("tx %s at %d/%d: %w", th, height, index, err)
 		}
+		return tx, loc, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, loc, fmt.Errorf("tx %s at %d/%d: %w", th, height, index, err)
 	}
 	if len(v) == 12 {
 		return nil, loc, fmt.Errorf("tx %s: %w", th, &PrunedError{What: "block body", Height: loc.Height, Oldest: s.OldestBody()})

@@ -188,8 +188,21 @@ func (s *Store) BodyStored(h crypto.Hash) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("tx %s: %w", h, err)
 	}
-	n := len(v)
-	return n > 12, c.Close()
+	if len(v) > 12 {
+		return true, c.Close() // the older layout: the bytes are in the record
+	}
+	loc := key(pTxBytes, v[:min(len(v), 12)])
+	if err := c.Close(); err != nil {
+		return false, err
+	}
+	_, c, err = s.db.Get(loc)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("tx %s: %w", h, err)
+	}
+	return true, c.Close()
 }
 
 // StageTxBody puts tx's entry with its body at (height, index). A joined
@@ -197,9 +210,11 @@ func (s *Store) BodyStored(h crypto.Hash) (bool, error) {
 // without a body, so that the block holding the copy can be read whole.
 func StageTxBody(b *pebble.Batch, tx *types.Tx, height uint64, index uint32) error {
 	th := tx.Hash()
-	v := make([]byte, 0, 12+tx.Size())
-	v = append(append(v, hi(height, index)...), tx.Bytes()...)
-	if err := b.Set(key(pTx, th[:]), v, nil); err != nil {
+	loc := hi(height, index)
+	if err := b.Set(key(pTx, th[:]), loc, nil); err != nil {
+		return fmt.Errorf("stage tx %s: %w", th, err)
+	}
+	if err := b.Set(key(pTxBytes, loc), tx.Bytes(), nil); err != nil {
 		return fmt.Errorf("stage tx %s: %w", th, err)
 	}
 	return nil

@@ -178,6 +178,10 @@ func TestSortNodesByPos(t *testing.T) {
 			if i%1001 == 0 {
 				d = smt.MaxDepth // the deepest a leaf can sit
 			}
+			if i%13 == 0 {
+				d = 100 // deep, with the first 8 bytes shared: ordered by the rest
+				copy(h[:8], "cairn-db")
+			}
 			nodes[i].pos = posOf(d, &h)
 			nodes[i].hash = h
 			nodes[i].n.a = testHash(-i) // payload travels with its node
@@ -186,12 +190,13 @@ func TestSortNodesByPos(t *testing.T) {
 		for _, nn := range nodes {
 			want[nn.hash] = nn.n.a
 		}
-		sorted := sortNodesByPos(nodes)
-		if len(sorted) != n {
-			t.Fatalf("n=%d: got %d nodes", n, len(sorted))
+		order := sortNodesByPos(nodes)
+		if len(order) != n {
+			t.Fatalf("n=%d: got %d nodes", n, len(order))
 		}
 		var prev []byte
-		for k, nn := range sorted {
+		for k, i := range order {
+			nn := nodes[i]
 			if want[nn.hash] != nn.n.a {
 				t.Fatalf("n=%d: node %d lost its payload", n, k)
 			}

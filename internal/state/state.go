@@ -74,6 +74,11 @@ type Tree struct {
 	oldest      uint64 // the oldest height whose state is kept
 
 	keepHistory func(key []byte) bool
+
+	// nodesPerUp is the number of nodes per distinct key the last Prepare
+	// created, in 1/16ths: the next one sizes its slices by it. Writer
+	// goroutine only.
+	nodesPerUp int
 }
 
 // Open loads the last committed height and root from db. An empty database
@@ -467,13 +472,23 @@ func (s *Tree) Prepare(height uint64, writes []Write) (*Update, error) {
 	}
 
 	// A block of k writes on a tree of n keys creates about k*(log2(n/k)+2)
-	// nodes; reserving up front avoids copying a large slice as it grows.
-	u.nodes = make([]newNode, 0, 8*len(ups)+16)
-	u.removed = make([]staleNode, 0, 8*len(ups)+16)
+	// nodes; reserving up front avoids copying a large slice as it grows,
+	// and sizing by the last block (n changes slowly) avoids clearing
+	// memory that is never used.
+	per := s.nodesPerUp
+	if per == 0 {
+		per = 8 * 16
+	}
+	est := len(ups)*(per+per/8)/16 + 16
+	u.nodes = make([]newNode, 0, est)
+	u.removed = make([]staleNode, 0, est)
 	p := preparer{s: s, u: u}
 	newRoot, newVer, err := p.update(root, rootVer, ups)
 	if err != nil {
 		return nil, fmt.Errorf("state: prepare height %d: %w", height, err)
+	}
+	if len(ups) > 0 {
+		s.nodesPerUp = max(16, 16*len(u.nodes)/len(ups))
 	}
 	u.root, u.rootVer = newRoot, newVer
 	return u, nil
@@ -543,7 +558,10 @@ func (p *preparer) update(h crypto.Hash, hv uint64, ups []leafUp) (crypto.Hash, 
 				}
 			}
 		}
-		var next []levelItem
+		// Each item has at most two children, and most levels of a large
+		// block hold about as many items as the one above: sizing the next
+		// level up front saves growing a slice of large items.
+		next := make([]levelItem, 0, len(cur)+len(cur)/4+2)
 		for i := range cur {
 			it := &cur[i]
 			sub := ups[it.lo:it.hi]
@@ -557,11 +575,10 @@ func (p *preparer) update(h crypto.Hash, hv uint64, ups []leafUp) (crypto.Hash, 
 			}
 			p.u.loads++
 			n := it.n
-			pos := posOf(depth, &sub[0].path)
 			if !it.cached {
 				p.u.misses++
 				var err error
-				if n, err = p.s.readNode(it.old, it.oldVer, pos); err != nil {
+				if n, err = p.s.readNode(it.old, it.oldVer, posOf(depth, &sub[0].path)); err != nil {
 					return crypto.Hash{}, 0, err
 				}
 			}
@@ -775,7 +792,8 @@ func (s *Tree) Stage(b *pebble.Batch, u *Update) error {
 		}
 	}
 	val := make([]byte, 0, internalStoredSize)
-	for _, nn := range sortNodesByPos(u.nodes) {
+	for _, i := range sortNodesByPos(u.nodes) {
+		nn := &u.nodes[i]
 		key = appendNodeKey(key[:0], u.height, nn.pos)
 		val = nn.n.appendStored(val[:0])
 		if err := b.Set(key, val, nil); err != nil {
@@ -818,30 +836,37 @@ func keyPrefix(k []byte) uint64 {
 	return binary.BigEndian.Uint64(b[:])
 }
 
-// sortNodesByPos returns a copy of nodes in ascending storage key order:
-// by depth, then path. A counting pass by depth scatters them into
-// buckets; each bucket is then sorted by path.
-func sortNodesByPos(nodes []newNode) []newNode {
-	var start [smt.MaxDepth + 2]int32
+// sortNodesByPos returns the indexes of nodes in ascending storage key
+// order: by depth, then path. It sorts small (depth, first 8 path bytes,
+// index) entries rather than the nodes themselves; within a depth of at
+// most 64 the first 8 bytes of two positions' paths differ, and deeper
+// ties fall back to the whole path.
+func sortNodesByPos(nodes []newNode) []int32 {
+	type entry struct {
+		depth uint16
+		pfx   uint64
+		idx   int32
+	}
+	es := make([]entry, len(nodes))
 	for i := range nodes {
-		start[nodes[i].pos.depth+1]++
+		es[i] = entry{depth: nodes[i].pos.depth, pfx: binary.BigEndian.Uint64(nodes[i].pos.path[:8]), idx: int32(i)}
 	}
-	for d := 1; d < len(start); d++ {
-		start[d] += start[d-1]
-	}
-	out := make([]newNode, len(nodes))
-	next := start
-	for i := range nodes {
-		d := nodes[i].pos.depth
-		out[next[d]] = nodes[i]
-		next[d]++
-	}
-	for d := 0; d <= smt.MaxDepth; d++ {
-		part := out[start[d]:start[d+1]]
-		if len(part) > 1 {
-			n := (d + 7) / 8
-			slices.SortFunc(part, func(a, b newNode) int { return bytes.Compare(a.pos.path[:n], b.pos.path[:n]) })
+	slices.SortFunc(es, func(a, b entry) int {
+		switch {
+		case a.depth != b.depth:
+			return int(a.depth) - int(b.depth)
+		case a.pfx < b.pfx:
+			return -1
+		case a.pfx > b.pfx:
+			return 1
+		case a.depth <= 64:
+			return 0
 		}
+		return bytes.Compare(nodes[a.idx].pos.path[:], nodes[b.idx].pos.path[:])
+	})
+	out := make([]int32, len(es))
+	for i := range es {
+		out[i] = es[i].idx
 	}
 	return out
 }

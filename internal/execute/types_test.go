@@ -259,7 +259,7 @@ func TestEveryTypeExecutes(t *testing.T) {
 			t.Errorf("%s: no expected effect in this test: say what the type writes", name)
 			continue
 		}
-		res, err := Block(state, txfixtures.ChainID, txfixtures.Params(), uint64(i+1), 1_700_000_000_000, []*types.Tx{tx}, Options{})
+		res, err := Block(state, txfixtures.ChainID, txfixtures.Params(), Env{Height: uint64(i + 1), TimeMs: 1_700_000_000_000}, []*types.Tx{tx}, Options{})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

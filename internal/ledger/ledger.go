@@ -332,10 +332,11 @@ func (l *Ledger) execute(height uint64, timeMs int64, txs []*types.Tx, opt execu
 		opt.Contracts = l.contracts
 	}
 	r := l.withReplays(txs)
+	env := execute.Env{Height: height, TimeMs: timeMs}
 	if propose {
-		txs, dropped, res, err = execute.Select(r, l.genesis.ChainID, l.genesis.Params, height, timeMs, txs, opt)
+		txs, dropped, res, err = execute.Select(r, l.genesis.ChainID, l.genesis.Params, env, txs, opt)
 	} else {
-		res, err = execute.Block(r, l.genesis.ChainID, l.genesis.Params, height, timeMs, txs, opt)
+		res, err = execute.Block(r, l.genesis.ChainID, l.genesis.Params, env, txs, opt)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("block %d: %w", height, err)

@@ -97,21 +97,40 @@ func (c *Client) Validator(ctx context.Context, pub crypto.PublicKey) (*Validato
 	return &v, nil
 }
 
+// ValidatorChange is a set change a walk verified: the set in force from
+// height From.
+type ValidatorChange struct {
+	From uint64
+	Set  *types.ValidatorSet
+}
+
 // VerifyValidatorSets returns the validator set of height, verified by
 // walking every set change from the genesis set, the only set the caller
-// trusts: for each change from height F, the node's certified header of
-// F-1 must verify against the set already verified (the set of F-1) and
-// its next_validators_hash must be the new set's hash. The result
-// certifies headers of height (Block.Verify, KVProof.Verify with it).
+// trusts (WalkValidatorSets). The result certifies headers of height
+// (Block.Verify, KVProof.Verify with it).
+func (c *Client) VerifyValidatorSets(ctx context.Context, chainID string, genesis *types.ValidatorSet, height uint64) (*types.ValidatorSet, error) {
+	changes, err := c.WalkValidatorSets(ctx, chainID, genesis, height)
+	if err != nil {
+		return nil, err
+	}
+	return changes[len(changes)-1].Set, nil
+}
+
+// WalkValidatorSets verifies every set change up to height from the
+// genesis set: for each change from height F, the node's certified header
+// of F-1 must verify against the set already verified (the set of F-1) and
+// its next_validators_hash must be the new set's hash. It returns the
+// changes, the first the genesis set from height 1.
 //
 // A node that leaves a change out is caught when a header's certificate
 // or next_validators_hash no longer matches the set the walk holds.
-func (c *Client) VerifyValidatorSets(ctx context.Context, chainID string, genesis *types.ValidatorSet, height uint64) (*types.ValidatorSet, error) {
+func (c *Client) WalkValidatorSets(ctx context.Context, chainID string, genesis *types.ValidatorSet, height uint64) ([]ValidatorChange, error) {
 	target, err := c.Validators(ctx, height)
 	if err != nil {
 		return nil, err
 	}
 	cur := genesis
+	out := []ValidatorChange{{From: 1, Set: genesis}}
 	for _, ch := range target.Changes {
 		if ch.From <= 1 {
 			if ch.ValidatorsHash != genesis.Hash() {
@@ -120,7 +139,7 @@ func (c *Client) VerifyValidatorSets(ctx context.Context, chainID string, genesi
 			continue
 		}
 		step := target
-		if ch.From != height {
+		if ch.From != target.Height {
 			if step, err = c.Validators(ctx, ch.From); err != nil {
 				return nil, err
 			}
@@ -128,11 +147,12 @@ func (c *Client) VerifyValidatorSets(ctx context.Context, chainID string, genesi
 		if cur, err = verifySetStep(chainID, cur, step); err != nil {
 			return nil, err
 		}
+		out = append(out, ValidatorChange{From: ch.From, Set: cur})
 	}
 	if cur.Hash() != target.ValidatorsHash {
-		return nil, verifyErr("walking the changes gives set %s at height %d, the node says %s", cur.Hash(), height, target.ValidatorsHash)
+		return nil, verifyErr("walking the changes gives set %s at height %d, the node says %s", cur.Hash(), target.Height, target.ValidatorsHash)
 	}
-	return cur, nil
+	return out, nil
 }
 
 // verifySetStep checks one change: step's certified header (of

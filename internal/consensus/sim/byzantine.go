@@ -162,7 +162,7 @@ func (a *adversary) sign(nd *replica, p *consensus.Proposal, b *types.Block) *co
 // altBlock is a second valid block for the same slot: same transactions,
 // another timestamp, hence another hash.
 func altBlock(b *types.Block) *types.Block {
-	alt := &types.Block{Header: b.Header, Txs: b.Txs}
+	alt := &types.Block{Header: b.Header, Txs: b.Txs, LastCommit: b.LastCommit}
 	alt.Header.Time++
 	return alt
 }
@@ -172,7 +172,7 @@ func altBlock(b *types.Block) *types.Block {
 // transaction, or a wrong state root.
 func (a *adversary) invalidBlock(nd *replica, b *types.Block) *types.Block {
 	s := a.s
-	bad := &types.Block{Header: b.Header, Txs: append([]*types.Tx(nil), b.Txs...)}
+	bad := &types.Block{Header: b.Header, Txs: append([]*types.Tx(nil), b.Txs...), LastCommit: b.LastCommit}
 	kind := s.rng.IntN(3)
 	if kind == 1 && len(nd.chain) == 0 {
 		kind = 0

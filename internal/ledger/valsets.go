@@ -121,7 +121,7 @@ func (l *Ledger) ValidatorChanges() []SetChange {
 	return out
 }
 
-// mustValidatorsAt is ValidatorsAt for heights the ledger always knows
+// validatorsAt is ValidatorsAt for heights the ledger always knows
 // (head+1, head+2).
 func (l *Ledger) validatorsAt(h uint64) (*types.ValidatorSet, error) {
 	vs, err := l.ValidatorsAt(h)

@@ -32,6 +32,14 @@ async function address(pubHex) {
 async function initTrust(status) {
   lastStatus = status;
   trustState = await loadTrust(status);
+  if (trustState.warning && status.chain_id === trustState.trust.chain_id) {
+    // The node's set may differ because the set changed since the trusted
+    // one: no warning when the changes walk from the trusted set to it.
+    try {
+      const walked = await walkTrust(get, trustState.trust, BigInt(status.height) + 1n);
+      if (walked.hash === status.validators_hash) trustState.warning = '';
+    } catch { /* the warning stands */ }
+  }
   drawTrust();
 }
 

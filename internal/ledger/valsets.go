@@ -56,9 +56,15 @@ func (l *Ledger) loadValidators() error {
 		}
 		changes = addChange(changes, setChange{from: v.Height + 2, vs: vs})
 	}
-	if base := l.base.Load(); base > 0 && len(vers) > 0 {
+	if l.synced == nil {
+		if l.synced, err = l.readSynced(); err != nil {
+			return err
+		}
+	}
+	if len(l.synced) > 0 {
 		// A state-synced ledger has the key's history from its snapshot
-		// on: its sets below base+2 are not all known (see SetBaseValidators).
+		// on: its sets below base+2 are the ones it verified while
+		// syncing (SetSyncedValidators).
 		changes = l.withSynced(changes)
 	}
 	l.valMu.Lock()

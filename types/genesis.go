@@ -35,6 +35,12 @@ type Params struct {
 	// ContractDeployers lists the accounts that may deploy code; empty:
 	// every account may.
 	ContractDeployers []crypto.Address `json:"contract_deployers,omitempty"`
+
+	// ValidatorGovernance says who changes the validator set (valset.go):
+	// "" or "permissioned" (validator.update approved by the governors, as
+	// role.grant) or "dpos" (the staking epoch step; validator.update is
+	// refused).
+	ValidatorGovernance string `json:"validator_governance,omitempty"`
 }
 
 // Contract parameter defaults (Params.MaxCodeBytes, Params.MaxTxGas).
@@ -81,6 +87,11 @@ func (p Params) Check() error {
 	case p.MaxBlockBytes < p.MaxTxBytes:
 		return fmt.Errorf("params: max_block_bytes must be at least max_tx_bytes")
 	}
+	switch p.ValidatorGovernance {
+	case "", GovernancePermissioned, GovernanceDPoS:
+	default:
+		return fmt.Errorf("params: validator_governance must be %q or %q, got %q", GovernancePermissioned, GovernanceDPoS, p.ValidatorGovernance)
+	}
 	if code, _ := p.ContractParams(); p.MaxBlockBytes < code+4096 {
 		return fmt.Errorf("params: max_block_bytes must hold a deploy of max_code_bytes (%d) and its transaction", code)
 	}
@@ -118,6 +129,11 @@ func (g *Genesis) Check() error {
 	}
 	if _, err := g.ValidatorSet(); err != nil {
 		return fmt.Errorf("genesis: %w", err)
+	}
+	for _, v := range g.Validators {
+		if len(v.Name) > MaxValidatorNameBytes {
+			return fmt.Errorf("genesis: validator name %q is longer than %d bytes", v.Name, MaxValidatorNameBytes)
+		}
 	}
 	seen := map[crypto.Address]bool{}
 	for _, b := range g.Balances {

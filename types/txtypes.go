@@ -35,6 +35,8 @@ var txTypes = []TxTypeInfo{
 	{TxRoleGrant, "role.grant", func() Payload { return &RoleGrant{} }},
 	{TxRoleRevoke, "role.revoke", func() Payload { return &RoleRevoke{} }},
 	{TxBlobRecord, "blob.record", func() Payload { return &BlobRecord{} }},
+	// The validator set (valset_tx.go).
+	{TxValidatorUpdate, "validator.update", func() Payload { return &ValidatorUpdate{} }},
 }
 
 // ParsePayloadJSON parses the strict JSON form of a payload of the named

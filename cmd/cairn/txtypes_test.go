@@ -43,7 +43,8 @@ var txArgs = map[types.TxType]func(p types.Payload) []string{
 		c := p.(*types.RoleRevoke)
 		return []string{"role.revoke", c.Role, c.Address.String()}
 	},
-	types.TxBlobRecord: fieldArgs("blob.record"),
+	types.TxBlobRecord:      fieldArgs("blob.record"),
+	types.TxValidatorUpdate: fieldArgs("validator.update"),
 }
 
 // txWithoutCLI lists the types deliberately left out of `cairn tx`, each

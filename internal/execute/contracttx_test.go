@@ -40,7 +40,7 @@ func (c *txChain) block(txs ...*types.Tx) []*types.Receipt {
 	c.t.Helper()
 	h := c.next()
 	run := func() *Result {
-		res, err := Block(treeReader{c.s}, txfixtures.ChainID, c.p, h, 1_700_000_000_000+int64(h)*1000, txs, Options{Contracts: c.eng})
+		res, err := Block(treeReader{c.s}, txfixtures.ChainID, c.p, Env{Height: h, TimeMs: 1_700_000_000_000 + int64(h)*1000}, txs, Options{Contracts: c.eng})
 		if err != nil {
 			c.t.Fatalf("block %d: %v", h, err)
 		}

@@ -136,26 +136,43 @@ func invalidInBlock(c types.Code) bool {
 	return false
 }
 
-// Block executes a received block's txs at height on r, as a block of time
-// timeMs (Unix milliseconds: what contracts see as the time). A tx no valid block
+// Env is what a block's execution may know beyond the state and its
+// transactions: facts of the block itself, all fixed by its header and its
+// last-commit certificate, so every validator passes the same Env.
+type Env struct {
+	Height uint64
+	// TimeMs is the block's time (Unix milliseconds: what contracts see as
+	// the time).
+	TimeMs   int64
+	Proposer crypto.PublicKey
+	// LastSigners are the validators whose precommit for Height-1 the block
+	// carries (verified by the ledger against LastValidators), in the
+	// set's order; nil at height 1.
+	LastSigners []crypto.PublicKey
+	// LastValidators is the validator set of Height-1 (nil at height 1).
+	LastValidators []types.Validator
+}
+
+// Block executes a received block's txs in env on r. A tx no valid block
 // may carry is an *InvalidTxError; any other error means the state could not
 // be read. Every other bad transaction is a failed receipt.
-func Block(r Reader, chainID string, p types.Params, height uint64, timeMs int64, txs []*types.Tx, opt Options) (*Result, error) {
-	res, _, _, err := run(r, chainID, p, height, timeMs, txs, opt, false)
+func Block(r Reader, chainID string, p types.Params, env Env, txs []*types.Tx, opt Options) (*Result, error) {
+	res, _, _, err := run(r, chainID, p, env, txs, opt, false)
 	return res, err
 }
 
 // Select executes txs as a proposer: a tx no valid block may carry is left
 // out (and listed in dropped) rather than failing the block. A left-out tx
 // changes nothing, so res is exactly Block's result for kept.
-func Select(r Reader, chainID string, p types.Params, height uint64, timeMs int64, txs []*types.Tx, opt Options) (kept []*types.Tx, dropped []Dropped, res *Result, err error) {
-	res, kept, dropped, err = run(r, chainID, p, height, timeMs, txs, opt, true)
+func Select(r Reader, chainID string, p types.Params, env Env, txs []*types.Tx, opt Options) (kept []*types.Tx, dropped []Dropped, res *Result, err error) {
+	res, kept, dropped, err = run(r, chainID, p, env, txs, opt, true)
 	return kept, dropped, res, err
 }
 
-func run(r Reader, chainID string, p types.Params, height uint64, timeMs int64, txs []*types.Tx, opt Options, drop bool) (*Result, []*types.Tx, []Dropped, error) {
+func run(r Reader, chainID string, p types.Params, env Env, txs []*types.Tx, opt Options, drop bool) (*Result, []*types.Tx, []Dropped, error) {
+	height := env.Height
 	sigOK := verifySignatures(txs, opt)
-	x := &executor{r: r, chainID: chainID, params: p, height: height, timeMs: timeMs, engine: opt.Contracts,
+	x := &executor{r: r, chainID: chainID, params: p, height: height, timeMs: env.TimeMs, env: env, engine: opt.Contracts,
 		cache: make(map[string]*entry, 2*len(txs)), seen: make(map[crypto.Hash]bool, len(txs))}
 	defer x.closeContracts()
 	res := &Result{Receipts: make([]*types.Receipt, 0, len(txs)), Accounts: make([][]crypto.Address, 0, len(txs)), Writes: make([]Write, 0, 2*len(txs))}
@@ -220,6 +237,12 @@ func run(r Reader, chainID string, p types.Params, height uint64, timeMs int64, 
 		return nil, nil, nil, fmt.Errorf("execute height %d: %w", height, err)
 	}
 	res.Writes = append(res.Writes, burn...)
+	// Last, the validator set two heights on (valset.go).
+	next, err := x.validatorStep()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("execute height %d: %w", height, err)
+	}
+	res.Writes = append(res.Writes, next...)
 	return res, kept, dropped, nil
 }
 
@@ -309,6 +332,7 @@ type executor struct {
 	height  uint64
 	burned  uint64 // fees paid by this block's successful txs so far
 	timeMs  int64
+	env     Env
 	cache   map[string]*entry // reads and writes of this block, by state key
 	seen    map[crypto.Hash]bool
 	// engine runs contracts (nil: DefaultEngine); contracts is the block's
@@ -447,6 +471,12 @@ func (x *executor) applyNative(tx *types.Tx, h crypto.Hash, from crypto.Address,
 			return nil, 0, err
 		}
 		writes = w
+	case *types.ValidatorUpdate:
+		w, err := x.validatorUpdate(p)
+		if err != nil {
+			return nil, 0, err
+		}
+		writes = w
 	case *types.FieldOpen, *types.FieldClose, *types.FieldCloseUnilateral, *types.FieldChallenge, *types.FieldDispute:
 		w, err := x.fieldTx(tx, h, &sender)
 		if err != nil {
@@ -496,7 +526,8 @@ func (x *executor) kvWrite(key string, expect *uint64, del bool, value string, h
 
 // Genesis returns the writes that create the initial balances, in the
 // order genesis lists them, then the roles' first members (roles in name
-// order; none for a genesis without roles).
+// order; none for a genesis without roles), then the validator set: the
+// next and target lists (both the genesis set) and each validator's info.
 func Genesis(g *types.Genesis) []Write {
 	ws := make([]Write, 0, len(g.Balances))
 	for _, b := range g.Balances {
@@ -506,7 +537,7 @@ func Genesis(g *types.Genesis) []Write {
 	for i := range keys {
 		ws = append(ws, Write{Key: keys[i], Value: values[i]})
 	}
-	return ws
+	return append(ws, genesisValidators(g)...)
 }
 
 // satAdd adds without wrapping: a total that would pass 2^64-1 stays there.

@@ -42,12 +42,12 @@ func (c *fieldChain) block(ps ...types.Payload) []*types.Receipt {
 		tx.Sign(c.k)
 		txs = append(txs, tx)
 	}
-	res, err := Block(c.state, txfixtures.ChainID, types.DefaultParams(), c.h, 1_700_000_000_000, txs, Options{})
+	res, err := Block(c.state, txfixtures.ChainID, types.DefaultParams(), Env{Height: c.h, TimeMs: 1_700_000_000_000}, txs, Options{})
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	// The same block on the same state gives the same result.
-	again, err := Block(c.state, txfixtures.ChainID, types.DefaultParams(), c.h, 1_700_000_000_000, txs, Options{})
+	again, err := Block(c.state, txfixtures.ChainID, types.DefaultParams(), Env{Height: c.h, TimeMs: 1_700_000_000_000}, txs, Options{})
 	if err != nil || len(again.Writes) != len(res.Writes) {
 		c.t.Fatalf("second run differs: %v", err)
 	}

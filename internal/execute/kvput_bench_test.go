@@ -27,7 +27,7 @@ func BenchmarkKVPutBlock(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i += per {
-		res, err := Block(state, txfixtures.ChainID, types.DefaultParams(), 1, 1_700_000_000_000, txs, Options{SkipSignatures: true})
+		res, err := Block(state, txfixtures.ChainID, types.DefaultParams(), Env{Height: 1, TimeMs: 1_700_000_000_000}, txs, Options{SkipSignatures: true})
 		if err != nil || !res.Receipts[per-1].OK {
 			b.Fatal(err)
 		}
@@ -69,7 +69,7 @@ func BenchmarkVoucherInvokeBlock(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i += per {
-		res, err := Block(state, txfixtures.ChainID, types.DefaultParams(), 1, 1_700_000_000_000, txs, Options{SkipSignatures: true, Contracts: eng})
+		res, err := Block(state, txfixtures.ChainID, types.DefaultParams(), Env{Height: 1, TimeMs: 1_700_000_000_000}, txs, Options{SkipSignatures: true, Contracts: eng})
 		if err != nil || !res.Receipts[per-1].OK {
 			b.Fatal(err, res.Receipts[per-1])
 		}

@@ -193,6 +193,17 @@ var effects = map[types.TxType]func(t *testing.T, tx *types.Tx, rc *types.Receip
 			t.Errorf("role.revoke: count %d, %v", n, err)
 		}
 	},
+	types.TxValidatorUpdate: func(t *testing.T, tx *types.Tx, _ *types.Receipt, writes map[string][]byte) {
+		p := tx.Payload.(*types.ValidatorUpdate)
+		target, err := types.DecodeValidators(writes[string(types.TargetValidatorsKey())])
+		if err != nil || target[len(target)-1].PublicKey != p.PublicKey {
+			t.Errorf("validator.update: target %v, %v", target, err)
+		}
+		info, err := types.DecodeValidatorInfo(writes[string(types.ValidatorInfoKey(p.PublicKey))])
+		if err != nil || info.Addr != p.Addr {
+			t.Errorf("validator.update: info %+v, %v", info, err)
+		}
+	},
 	types.TxFieldClose: func(t *testing.T, tx *types.Tx, _ *types.Receipt, writes map[string][]byte) {
 		p := tx.Payload.(*types.FieldClose)
 		f := mustField(t, writes, p.FieldID)
@@ -252,6 +263,9 @@ func TestEveryTypeExecutes(t *testing.T) {
 	for i := range keys {
 		state[string(keys[i])] = values[i]
 	}
+	for _, w := range genesisValidators(&types.Genesis{Validators: testVals(4)}) {
+		state[string(w.Key)] = w.Value
+	}
 	for i, tx := range txfixtures.Txs(t, txfixtures.ChainID, k, 1) {
 		name := tx.Type().String()
 		check, ok := effects[tx.Type()]
@@ -259,7 +273,7 @@ func TestEveryTypeExecutes(t *testing.T) {
 			t.Errorf("%s: no expected effect in this test: say what the type writes", name)
 			continue
 		}
-		res, err := Block(state, txfixtures.ChainID, txfixtures.Params(), uint64(i+1), 1_700_000_000_000, []*types.Tx{tx}, Options{})
+		res, err := Block(state, txfixtures.ChainID, txfixtures.Params(), Env{Height: uint64(i + 1), TimeMs: 1_700_000_000_000}, []*types.Tx{tx}, Options{})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

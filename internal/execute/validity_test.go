@@ -37,16 +37,16 @@ func TestBlockValidityRules(t *testing.T) {
 		"stale nonce":      {[]*types.Tx{one, signed(chain, 1, &types.KVPut{Key: "j", Value: "v"})}, types.CodeBadNonce},
 	}
 	for name, c := range invalid {
-		_, err := Block(state, chain, p, 1, 1_700_000_000_000, c.txs, Options{})
+		_, err := Block(state, chain, p, Env{Height: 1, TimeMs: 1_700_000_000_000}, c.txs, Options{})
 		var ie *InvalidTxError
 		if !errors.As(err, &ie) || ie.Err.Code != c.code {
 			t.Errorf("%s: Block = %v, want an invalid tx with code %s", name, err, c.code)
 		}
-		kept, dropped, res, err := Select(state, chain, p, 1, 1_700_000_000_000, c.txs, Options{})
+		kept, dropped, res, err := Select(state, chain, p, Env{Height: 1, TimeMs: 1_700_000_000_000}, c.txs, Options{})
 		if err != nil || len(dropped) != 1 || dropped[0].Err.Code != c.code {
 			t.Fatalf("%s: Select dropped %+v, err %v", name, dropped, err)
 		}
-		again, err := Block(state, chain, p, 1, 1_700_000_000_000, kept, Options{})
+		again, err := Block(state, chain, p, Env{Height: 1, TimeMs: 1_700_000_000_000}, kept, Options{})
 		if err != nil || !reflect.DeepEqual(again, res) {
 			t.Errorf("%s: Block(kept) = %+v, %v; Select gave %+v", name, again, err, res)
 		}
@@ -59,7 +59,7 @@ func TestBlockValidityRules(t *testing.T) {
 		signed(chain, 1, &types.KVPut{Key: "k", Value: "v", ExpectVersion: new(uint64(3))}),
 		one,
 	}
-	res, err := Block(state, chain, p, 1, 1_700_000_000_000, txs, Options{})
+	res, err := Block(state, chain, p, Env{Height: 1, TimeMs: 1_700_000_000_000}, txs, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -270,7 +270,7 @@ func TestOrderFollowsSenderEpochs(t *testing.T) {
 	waitFor(t, "the first connection registered", func() bool { return connectedTo(m, rk.Public()) })
 	second := handDriven(t, rk, mk.Public(), mln.Addr().String())
 	waitFor(t, "the second connection registered", func() bool {
-		a := m.peers[rk.Public()].active.Load()
+		a := m.lookup(rk.Public()).active.Load()
 		return a != nil && a.raw.RemoteAddr().String() == second.raw.LocalAddr().String()
 	})
 	// Here the second connection is the active one, but the sender wrote on
@@ -386,7 +386,7 @@ func TestDuplicateConnectionsResolve(t *testing.T) {
 	cols := []*collector{collect(trs[0]), collect(trs[1])}
 	waitMesh(t, trs)
 	a, b := trs[0], trs[1]
-	pa, pb := a.peers[b.PublicKey()], b.peers[a.PublicKey()]
+	pa, pb := a.lookup(b.PublicKey()), b.lookup(a.PublicKey())
 
 	sent := make(chan error, 1)
 	go func() {
@@ -418,7 +418,7 @@ func TestDuplicateConnectionsResolve(t *testing.T) {
 	// Extra connections in both directions, as simultaneous dials make,
 	// while traffic flows.
 	for _, d := range []struct{ from, to *Transport }{{a, b}, {b, a}, {a, b}, {b, a}} {
-		c, err := d.from.dial(d.from.peers[d.to.PublicKey()])
+		c, err := d.from.dial(d.from.lookup(d.to.PublicKey()))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@
 //	'Y' height index(4)               -> canonical tx bytes
 //	'R' height index(4)               -> canonical receipt bytes
 //	'C' height                        -> canonical certificate bytes
+//	'L' height                        -> the last commit the block carries (certificate of height-1)
 //	'A' address height index(4)       -> (empty) account tx index
 //	'E' height round(4) kind(1) validator(2) -> evidence bytes (one per slot)
 //
@@ -60,6 +61,9 @@ const (
 	pAccount  = 'A'
 	pEvidence = 'E'
 	pTxBytes  = 'Y'
+	// pLastCommit holds the certificate of height-1 a block carries
+	// (types.Block.LastCommit); absent at height 1.
+	pLastCommit = 'L'
 )
 
 var (
@@ -166,6 +170,9 @@ func StageBlock(b *pebble.Batch, blk *types.Block, cert *types.Certificate, rece
 		{key(pByHash, hash[:]), hb},
 		{key(pCert, hb), cert.Encode()},
 		{keyHeight, hb},
+	}
+	if blk.LastCommit != nil {
+		sets = append(sets, [2][]byte{key(pLastCommit, hb), blk.LastCommit.Encode()})
 	}
 	for _, kv := range sets {
 		if err := b.Set(kv[0], kv[1], nil); err != nil {
@@ -322,6 +329,11 @@ func (s *Store) Block(height uint64) (*types.Block, error) {
 		return nil, err
 	}
 	blk := &types.Block{Header: *hdr, Txs: make([]*types.Tx, len(hs))}
+	if !hdr.LastCommitHash.IsZero() {
+		if blk.LastCommit, err = s.LastCommit(height); err != nil {
+			return nil, err
+		}
+	}
 	for i, th := range hs {
 		tx, _, err := s.BlockTx(height, uint32(i), th)
 		if err != nil {
@@ -330,6 +342,20 @@ func (s *Store) Block(height uint64) (*types.Block, error) {
 		blk.Txs[i] = tx
 	}
 	return blk, nil
+}
+
+// LastCommit returns the last commit block height carries (the
+// certificate of height-1 in the block's body).
+func (s *Store) LastCommit(height uint64) (*types.Certificate, error) {
+	v, err := s.get(key(pLastCommit, u64(height)))
+	if err != nil {
+		return nil, fmt.Errorf("block %d: last commit: %w", height, err)
+	}
+	c, err := types.DecodeCertificate(v)
+	if err != nil {
+		return nil, fmt.Errorf("block %d: last commit: %w", height, err)
+	}
+	return c, nil
 }
 
 // BlockTx returns the transaction th at (height, index) of a block and the

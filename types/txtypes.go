@@ -35,6 +35,13 @@ var txTypes = []TxTypeInfo{
 	{TxRoleGrant, "role.grant", func() Payload { return &RoleGrant{} }},
 	{TxRoleRevoke, "role.revoke", func() Payload { return &RoleRevoke{} }},
 	{TxBlobRecord, "blob.record", func() Payload { return &BlobRecord{} }},
+	// Delegated proof of stake (staking.go).
+	{TxValidatorRegister, "validator.register", func() Payload { return &ValidatorRegister{} }},
+	{TxStakeDelegate, "stake.delegate", func() Payload { return &StakeDelegate{} }},
+	{TxStakeUndelegate, "stake.undelegate", func() Payload { return &StakeUndelegate{} }},
+	{TxStakeVote, "stake.vote", func() Payload { return &StakeVote{} }},
+	{TxValidatorUnjail, "validator.unjail", func() Payload { return &ValidatorUnjail{} }},
+	{TxEvidenceSubmit, "evidence.submit", func() Payload { return &EvidenceSubmit{} }},
 }
 
 // ParsePayloadJSON parses the strict JSON form of a payload of the named

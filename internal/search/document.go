@@ -184,6 +184,19 @@ func (b *builder) blockDoc(h *types.Header, steps []ledger.FieldStep) *document.
 	return d
 }
 
+// coinbase adds a block's reward receipt to its document: the amount
+// issued (reward) and every account it credited (to), so that
+// "to:ADDRESS type:block" finds the blocks that paid an account.
+func (b *builder) coinbase(d *document.Document, cb *types.Coinbase) {
+	if cb == nil {
+		return
+	}
+	b.uint(d, fReward, cb.Reward, optNumSort)
+	for _, p := range cb.Payments {
+		b.kw(d, fTo, p.Address.String(), optID)
+	}
+}
+
 // txDoc is the document of one committed transaction and its receipt.
 func (b *builder) txDoc(height uint64, idx uint32, tx *types.Tx, r *types.Receipt) *document.Document {
 	th := tx.Hash()

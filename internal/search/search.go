@@ -449,6 +449,9 @@ func describe(h client.SearchHit, f map[string]any) string {
 		if ev := str(f, fFieldEvent); ev != "" {
 			s += fmt.Sprintf("; field %s %s", short(str(f, fField)), ev)
 		}
+		if r := str(f, fReward); r != "" {
+			s += fmt.Sprintf("; reward %s", r)
+		}
 	case "transfer":
 		s = fmt.Sprintf("transfer of %s from %s to %s", str(f, fAmount), short(str(f, fFrom)), short(str(f, fTo)))
 	case "kv.put", "kv.delete":

@@ -101,13 +101,13 @@ type bheader struct {
 }
 
 func (h *hand) header(b []byte) *bheader {
-	if len(b) < 3 || b[0] != 1 {
+	if len(b) < 3 || b[0] != 2 {
 		h.fail("header: bad version")
 		return &bheader{}
 	}
 	n := int(binary.BigEndian.Uint16(b[1:3]))
-	if len(b) != 219+n {
-		h.fail("header: %d bytes, want %d", len(b), 219+n)
+	if len(b) != 283+n {
+		h.fail("header: %d bytes, want %d", len(b), 283+n)
 		return &bheader{}
 	}
 	o := 3 + n

@@ -45,8 +45,8 @@ const (
 	MaxApprovals = 64
 )
 
-// Transaction types of governance (numbers 25-29 are governance's; 27-29
-// are not yet used).
+// Transaction types of governance (numbers 25-29 are governance's; 27 and
+// 28 are not yet used; validator.update is 30, valset_tx.go).
 const (
 	TxRoleGrant  TxType = 25
 	TxRoleRevoke TxType = 26
@@ -303,10 +303,44 @@ type RoleRevoke struct{ RoleChange }
 func (*RoleGrant) TxType() TxType  { return TxRoleGrant }
 func (*RoleRevoke) TxType() TxType { return TxRoleRevoke }
 
+// Approvable is a governance payload (role.grant, role.revoke,
+// validator.update): its approved fields, which approvals sign
+// (ApprovalSignBytes), and its approvals. Every governance type shares
+// this one approval scheme and its check (execute.Authorize).
+type Approvable interface {
+	// approvalBody appends the fields the approvals sign.
+	approvalBody(e *canon.Encoder)
+	approvalList() *[]Approval
+}
+
+// Approvals returns a governance payload's Approvable, or nil for any
+// other payload.
+func Approvals(p Payload) Approvable {
+	switch p := p.(type) {
+	case *RoleGrant:
+		return &p.RoleChange
+	case *RoleRevoke:
+		return &p.RoleChange
+	case *ValidatorUpdate:
+		return p
+	}
+	return nil
+}
+
+// ApprovalList returns the approvals a governance payload carries.
+func ApprovalList(a Approvable) []Approval { return *a.approvalList() }
+
+func (c *RoleChange) approvalBody(e *canon.Encoder) { c.encodeBody(e) }
+func (c *RoleChange) approvalList() *[]Approval     { return &c.Approvals }
+
 func (c *RoleChange) encode(e *canon.Encoder) {
 	c.encodeBody(e)
-	e.U16(uint16(len(c.Approvals)))
-	for _, a := range c.Approvals {
+	encodeApprovals(e, c.Approvals)
+}
+
+func encodeApprovals(e *canon.Encoder, as []Approval) {
+	e.U16(uint16(len(as)))
+	for _, a := range as {
 		e.Fixed(a.Key[:])
 		e.Fixed(a.Signature[:])
 	}
@@ -320,27 +354,36 @@ func (c *RoleChange) encodeBody(e *canon.Encoder) {
 func (c *RoleChange) decode(d *canon.Decoder) {
 	c.Role = string(d.Bytes16("role", MaxRoleBytes))
 	d.Fixed(c.Address[:], "address")
+	c.Approvals = decodeApprovals(d)
+}
+
+func decodeApprovals(d *canon.Decoder) []Approval {
 	n := int(d.U16("approvals"))
 	if n > MaxApprovals {
 		d.Fail("approvals: %d, limit %d", n, MaxApprovals)
-		return
+		return nil
 	}
-	c.Approvals = make([]Approval, n)
-	for i := range c.Approvals {
-		d.Fixed(c.Approvals[i].Key[:], "approval key")
-		d.Fixed(c.Approvals[i].Signature[:], "approval signature")
+	as := make([]Approval, n)
+	for i := range as {
+		d.Fixed(as[i].Key[:], "approval key")
+		d.Fixed(as[i].Signature[:], "approval signature")
 	}
+	return as
 }
 
 func (c *RoleChange) wellFormed() error {
 	if err := CheckRoleName(c.Role); err != nil {
 		return Errf(CodeMalformed, "%v", err)
 	}
-	if len(c.Approvals) > MaxApprovals {
-		return Errf(CodeMalformed, "%d approvals, limit %d", len(c.Approvals), MaxApprovals)
+	return checkApprovalList(c.Approvals)
+}
+
+func checkApprovalList(as []Approval) error {
+	if len(as) > MaxApprovals {
+		return Errf(CodeMalformed, "%d approvals, limit %d", len(as), MaxApprovals)
 	}
-	seen := make(map[crypto.PublicKey]bool, len(c.Approvals))
-	for i, a := range c.Approvals {
+	seen := make(map[crypto.PublicKey]bool, len(as))
+	for i, a := range as {
 		if seen[a.Key] {
 			return Errf(CodeMalformed, "approval %d: %s approves twice", i, a.Key)
 		}
@@ -368,15 +411,23 @@ func (c *RoleChange) parseJSON(b []byte) error {
 	if err := missing(field{"role", in.Role != nil}, field{"address", in.Address != nil}, field{"approvals", in.Approvals != nil}); err != nil {
 		return err
 	}
-	out := RoleChange{Role: *in.Role, Address: *in.Address, Approvals: make([]Approval, 0, len(in.Approvals))}
-	for _, a := range in.Approvals {
-		if err := missing(field{"approvals[].key", a.Key != nil}, field{"approvals[].signature", a.Signature != nil}); err != nil {
-			return err
-		}
-		out.Approvals = append(out.Approvals, Approval{Key: *a.Key, Signature: *a.Signature})
+	as, err := parseApprovals(in.Approvals)
+	if err != nil {
+		return err
 	}
-	*c = out
+	*c = RoleChange{Role: *in.Role, Address: *in.Address, Approvals: as}
 	return nil
+}
+
+func parseApprovals(in []approvalIn) ([]Approval, error) {
+	out := make([]Approval, 0, len(in))
+	for _, a := range in {
+		if err := missing(field{"approvals[].key", a.Key != nil}, field{"approvals[].signature", a.Signature != nil}); err != nil {
+			return nil, err
+		}
+		out = append(out, Approval{Key: *a.Key, Signature: *a.Signature})
+	}
+	return out, nil
 }
 
 func (p *RoleGrant) encode(e *canon.Encoder)  { p.RoleChange.encode(e) }
@@ -403,27 +454,30 @@ func Change(p Payload) *RoleChange {
 
 // ApprovalSignBytes is what a governor signs to approve a governance
 // transaction: chain id, type, the sender and its nonce (which make the
-// approval good for this one transaction only), role and address, under
-// domain crypto.DomainGovernance. The approvals themselves are not in it.
-func ApprovalSignBytes(chainID string, t TxType, sender crypto.PublicKey, nonce uint64, c *RoleChange) []byte {
+// approval good for this one transaction only), and the payload's approved
+// fields (role and address; a validator.update's op, key, power, name and
+// address), under domain crypto.DomainGovernance. The approvals themselves
+// are not in it.
+func ApprovalSignBytes(chainID string, t TxType, sender crypto.PublicKey, nonce uint64, c Approvable) []byte {
 	e := canon.Encoder{B: make([]byte, 0, 128)}
 	e.Bytes16([]byte(chainID))
 	e.U8(uint8(t))
 	e.Fixed(sender[:])
 	e.U64(nonce)
-	c.encodeBody(&e)
+	c.approvalBody(&e)
 	return e.B
 }
 
 // Approve adds k's approval to a governance transaction (before the sender
 // signs it). tx.Sender and tx.Nonce must already be set.
 func Approve(tx *Tx, k *crypto.PrivateKey) error {
-	c := Change(tx.Payload)
+	c := Approvals(tx.Payload)
 	if c == nil {
 		return fmt.Errorf("approve: %s is not a governance transaction", tx.Type())
 	}
 	sig := k.Sign(crypto.DomainGovernance, ApprovalSignBytes(tx.ChainID, tx.Type(), tx.Sender, tx.Nonce, c))
-	c.Approvals = append(c.Approvals, Approval{Key: k.Public(), Signature: sig})
+	l := c.approvalList()
+	*l = append(*l, Approval{Key: k.Public(), Signature: sig})
 	tx.raw = nil
 	return nil
 }

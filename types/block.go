@@ -10,7 +10,9 @@ import (
 	"github.com/cairn-db/cairn/merkle"
 )
 
-const headerVersion = 1
+// headerVersion 2 added next_validators_hash and last_commit_hash (the
+// validator set changes: docs/consensus.md).
+const headerVersion = 2
 
 // Header is what validators sign (through its hash). Hash = SHA-256 of the
 // canonical header bytes.
@@ -26,6 +28,13 @@ type Header struct {
 	ResultsRoot    crypto.Hash      `json:"results_root"` // RFC 6962 root over receipt result hashes
 	StateRoot      crypto.Hash      `json:"state_root"`   // state after executing this block
 	ValidatorsHash crypto.Hash      `json:"validators_hash"`
+	// NextValidatorsHash is the hash of the set of height+1, which the
+	// state after height-1 fixed: a client that trusts this header's set
+	// learns the next one from it (docs/consensus.md).
+	NextValidatorsHash crypto.Hash `json:"next_validators_hash"`
+	// LastCommitHash is SHA-256 of the block's LastCommit encoding, zero
+	// at height 1.
+	LastCommitHash crypto.Hash `json:"last_commit_hash"`
 }
 
 // Encode returns the canonical header bytes.
@@ -43,6 +52,8 @@ func (h *Header) Encode() []byte {
 	e.Fixed(h.ResultsRoot[:])
 	e.Fixed(h.StateRoot[:])
 	e.Fixed(h.ValidatorsHash[:])
+	e.Fixed(h.NextValidatorsHash[:])
+	e.Fixed(h.LastCommitHash[:])
 	return e.B
 }
 
@@ -67,6 +78,8 @@ func DecodeHeader(b []byte) (*Header, error) {
 	d.Fixed(h.ResultsRoot[:], "results_root")
 	d.Fixed(h.StateRoot[:], "state_root")
 	d.Fixed(h.ValidatorsHash[:], "validators_hash")
+	d.Fixed(h.NextValidatorsHash[:], "next_validators_hash")
+	d.Fixed(h.LastCommitHash[:], "last_commit_hash")
 	if err := d.Finish(); err != nil {
 		return nil, err
 	}
@@ -76,10 +89,25 @@ func DecodeHeader(b []byte) (*Header, error) {
 	return h, nil
 }
 
-// Block is a header and its transactions in order.
+// Block is a header, its transactions in order and the certificate of
+// the previous height its proposer held (LastCommit, nil at height 1): the
+// precommits that decided height-1, verified against the set of height-1,
+// whose signers execution learns (execute.Env.LastSigners). Another
+// validator may hold other precommits of the same block; which ones a
+// block carries is its proposer's choice, fixed by LastCommitHash.
 type Block struct {
-	Header Header
-	Txs    []*Tx
+	Header     Header
+	Txs        []*Tx
+	LastCommit *Certificate
+}
+
+// LastCommitHash is the header field for a last commit: SHA-256 of its
+// encoding, zero for none.
+func LastCommitHash(c *Certificate) crypto.Hash {
+	if c == nil {
+		return crypto.Hash{}
+	}
+	return crypto.Sum(c.Encode())
 }
 
 // Hash is the header hash.
@@ -97,7 +125,8 @@ func (b *Block) TxHashes() []crypto.Hash {
 // ComputeTxRoot returns the RFC 6962 root over the block's tx hashes.
 func (b *Block) ComputeTxRoot() crypto.Hash { return merkle.RootOfHashes(b.TxHashes()) }
 
-// CheckTxs verifies that TxCount and TxRoot match the transactions.
+// CheckTxs verifies that TxCount and TxRoot match the transactions and
+// LastCommitHash the last commit, which certifies the parent.
 func (b *Block) CheckTxs() error {
 	if int(b.Header.TxCount) != len(b.Txs) {
 		return fmt.Errorf("block %d: header tx_count %d, block has %d", b.Header.Height, b.Header.TxCount, len(b.Txs))
@@ -105,14 +134,25 @@ func (b *Block) CheckTxs() error {
 	if r := b.ComputeTxRoot(); r != b.Header.TxRoot {
 		return fmt.Errorf("block %d: tx_root %s does not match transactions (%s)", b.Header.Height, b.Header.TxRoot, r)
 	}
+	if h := LastCommitHash(b.LastCommit); h != b.Header.LastCommitHash {
+		return fmt.Errorf("block %d: last_commit_hash %s does not match the last commit (%s)", b.Header.Height, b.Header.LastCommitHash, h)
+	}
+	if c := b.LastCommit; c != nil && (c.Height+1 != b.Header.Height || c.BlockHash != b.Header.ParentHash) {
+		return fmt.Errorf("block %d: last commit is for height %d block %s, not the parent", b.Header.Height, c.Height, c.BlockHash)
+	}
 	return nil
 }
 
 // Encode returns the canonical block bytes: the header bytes, then each
-// transaction's signed bytes, each with a 4-byte length.
+// transaction's signed bytes, each with a 4-byte length, then the last
+// commit's bytes behind a 4-byte length (length 0: none).
 func (b *Block) Encode() []byte {
 	hb := b.Header.Encode()
-	n := 8 + len(hb)
+	var lc []byte
+	if b.LastCommit != nil {
+		lc = b.LastCommit.Encode()
+	}
+	n := 12 + len(hb) + len(lc)
 	for _, tx := range b.Txs {
 		n += 4 + tx.Size()
 	}
@@ -122,6 +162,7 @@ func (b *Block) Encode() []byte {
 	for _, tx := range b.Txs {
 		e.Bytes32(tx.Bytes())
 	}
+	e.Bytes32(lc)
 	return e.B
 }
 
@@ -152,6 +193,13 @@ func DecodeBlock(b []byte) (*Block, error) {
 			return nil, fmt.Errorf("block: tx %d: %w", i, err)
 		}
 		blk.Txs = append(blk.Txs, tx)
+	}
+	if lc := d.Bytes32("last_commit", 2+MaxValidators*66+64); d.Err() == nil && len(lc) > 0 {
+		c, err := DecodeCertificate(lc)
+		if err != nil {
+			return nil, fmt.Errorf("block: last commit: %w", err)
+		}
+		blk.LastCommit = c
 	}
 	if err := d.Finish(); err != nil {
 		return nil, err

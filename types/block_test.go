@@ -21,7 +21,7 @@ func TestHeaderRoundTrip(t *testing.T) {
 		{ChainID: "x", Height: ^uint64(0), Round: ^uint32(0), Time: 1<<63 - 1, TxCount: ^uint32(0)},
 	} {
 		b := h.Encode()
-		wantLen := 1 + 2 + len(h.ChainID) + 8 + 4 + 8 + 32 + 32 + 4 + 4*32
+		wantLen := 1 + 2 + len(h.ChainID) + 8 + 4 + 8 + 32 + 32 + 4 + 6*32
 		if len(b) != wantLen {
 			t.Fatalf("header is %d bytes, want %d", len(b), wantLen)
 		}
@@ -46,7 +46,7 @@ func TestHeaderLayout(t *testing.T) {
 	b := h.Encode()
 	off := 0
 	next := func(n int) []byte { v := b[off : off+n]; off += n; return v }
-	if next(1)[0] != 1 {
+	if next(1)[0] != 2 {
 		t.Fatal("version")
 	}
 	if binary.BigEndian.Uint16(next(2)) != uint16(len(testChain)) || string(next(len(testChain))) != testChain {
@@ -64,7 +64,7 @@ func TestHeaderLayout(t *testing.T) {
 	if binary.BigEndian.Uint32(next(4)) != h.TxCount {
 		t.Fatal("tx_count")
 	}
-	for _, want := range [][]byte{h.TxRoot[:], h.ResultsRoot[:], h.StateRoot[:], h.ValidatorsHash[:]} {
+	for _, want := range [][]byte{h.TxRoot[:], h.ResultsRoot[:], h.StateRoot[:], h.ValidatorsHash[:], h.NextValidatorsHash[:], h.LastCommitHash[:]} {
 		if !bytes.Equal(next(32), want) {
 			t.Fatal("roots")
 		}
@@ -83,7 +83,8 @@ func TestDecodeHeaderRejects(t *testing.T) {
 	cases := map[string][]byte{
 		"trailing byte":   append(append([]byte(nil), good...), 0),
 		"version 0":       set(good, 0, 0),
-		"version 2":       set(good, 0, 2),
+		"version 1":       set(good, 0, 1),
+		"version 3":       set(good, 0, 3),
 		"negative time":   neg.Encode(),
 		"chain id 65":     long.Encode(),
 		"length too long": set(good, 2, byte(len(testChain)+1)),
@@ -159,8 +160,27 @@ func TestBlockLayout(t *testing.T) {
 		want = binary.BigEndian.AppendUint32(want, uint32(tx.Size()))
 		want = append(want, tx.Bytes()...)
 	}
+	want = binary.BigEndian.AppendUint32(want, 0) // no last commit
 	if !bytes.Equal(b, want) {
 		t.Fatal("block layout differs from docs/encoding.md")
+	}
+	// With a last commit: its certificate bytes behind a u32 length, and
+	// the header commits to them.
+	last := &Certificate{Height: 1, BlockHash: blk.Header.ParentHash, Sigs: []CommitSig{{Validator: 1}}}
+	blk.LastCommit, blk.Header.LastCommitHash = last, LastCommitHash(last)
+	b = blk.Encode()
+	cb := last.Encode()
+	if !bytes.HasSuffix(b, append(binary.BigEndian.AppendUint32(nil, uint32(len(cb))), cb...)) {
+		t.Fatal("last commit layout differs from docs/encoding.md")
+	}
+	d, err := DecodeBlock(b)
+	if err != nil || d.LastCommit == nil || LastCommitHash(d.LastCommit) != blk.Header.LastCommitHash {
+		t.Fatalf("block with a last commit: %v", err)
+	}
+	// A last commit the header does not commit to is refused.
+	blk.Header.LastCommitHash = crypto.Hash{}
+	if _, err := DecodeBlock(blk.Encode()); err == nil {
+		t.Fatal("a last commit outside the header's hash was accepted")
 	}
 }
 

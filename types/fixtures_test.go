@@ -121,7 +121,18 @@ func sampleGovernanceTxs() []namedTx {
 	revoke := &Tx{ChainID: testChain, Nonce: 21, Timestamp: 1700000000021,
 		Payload: &RoleRevoke{RoleChange{Role: "writers", Address: testKey(2).Public().Address(), Approvals: []Approval{}}}}
 	revoke.Sign(k)
-	return []namedTx{{"role.grant", sampleRoleGrant(k)}, {"role.revoke", revoke}}
+	return []namedTx{{"role.grant", sampleRoleGrant(k)}, {"role.revoke", revoke}, {"validator.update", sampleValidatorUpdate(k)}}
+}
+
+// sampleValidatorUpdate adds a validator, approved by a second governor.
+func sampleValidatorUpdate(k *crypto.PrivateKey) *Tx {
+	tx := &Tx{ChainID: testChain, Sender: k.Public(), Nonce: 22, Timestamp: 1700000000022,
+		Payload: &ValidatorUpdate{Op: ValidatorAdd, PublicKey: testKey(9).Public(), Power: 3, Name: "v9", Addr: "127.0.0.1:19709", Approvals: []Approval{}}}
+	if err := Approve(tx, testKey(3)); err != nil {
+		panic(err)
+	}
+	tx.Sign(k)
+	return tx
 }
 
 // sampleRoleGrant is a grant approved by a second governor.
@@ -199,6 +210,8 @@ func sampleBlock(txs []*Tx) *Block {
 			ResultsRoot:    crypto.Sum([]byte("results")),
 			StateRoot:      crypto.Sum([]byte("state")),
 			ValidatorsHash: vs.Hash(),
+			// The sample's next set is the same.
+			NextValidatorsHash: vs.Hash(),
 		},
 		Txs: txs,
 	}

@@ -35,6 +35,8 @@ var txTypes = []TxTypeInfo{
 	{TxRoleGrant, "role.grant", func() Payload { return &RoleGrant{} }},
 	{TxRoleRevoke, "role.revoke", func() Payload { return &RoleRevoke{} }},
 	{TxBlobRecord, "blob.record", func() Payload { return &BlobRecord{} }},
+	// The validator set (valset_tx.go).
+	{TxValidatorUpdate, "validator.update", func() Payload { return &ValidatorUpdate{} }},
 	// Delegated proof of stake (staking.go).
 	{TxValidatorRegister, "validator.register", func() Payload { return &ValidatorRegister{} }},
 	{TxStakeDelegate, "stake.delegate", func() Payload { return &StakeDelegate{} }},

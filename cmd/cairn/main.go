@@ -91,7 +91,7 @@ func commandHelp(name string, stdout, stderr io.Writer) int {
 
 // hasSubcommands names the commands whose first argument picks a form
 // with its own usage.
-func hasSubcommands(name string) bool { return name == "tx" || name == "devnet" }
+func hasSubcommands(name string) bool { return name == "tx" || name == "devnet" || name == "gov" }
 
 func unknown(name string, stderr io.Writer) int {
 	if best, ok := nearest(name); ok {

@@ -39,6 +39,10 @@ const txAbout = `Forms:
       TYPE is deploy, instantiate, invoke or upgrade; the payload is that
       type's JSON payload (docs/encoding.md 3.3); cairn contract deploy,
       instantiate and invoke build it for you
+  cairn tx validator.update PAYLOAD|@FILE|- --key FILE [--approve FILE]... [flags]
+      the validator set on a permissioned chain: the JSON payload of
+      docs/encoding.md; cairn gov add-validator, remove-validator and
+      set-power build it for you
   cairn tx blob.record PAYLOAD|@FILE|- --key FILE [flags]
       PAYLOAD is {"document": JSON, "blobs": [{"hash": HEX, "size": N}]},
       each blob uploaded first (PUT /v1/blobs; docs/scale-out.md)
@@ -115,7 +119,7 @@ func txFlags(name string, stderr io.Writer) (*flag.FlagSet, *txOptions) {
 	f.wait = fs.Bool("wait", false, "wait for the transaction to commit and print its receipt")
 	f.timeout = fs.Duration("timeout", 10*time.Second, "with --wait: how long to wait, at most 60s")
 	f.dryRun = fs.Bool("dry-run", false, "print the signed transaction JSON and send nothing")
-	fs.Var(&f.approve, "approve", "role.grant/role.revoke: a governor's key `FILE` that approves (repeatable)")
+	fs.Var(&f.approve, "approve", "governance (role.grant, role.revoke, validator.update): a governor's key `FILE` that approves (repeatable)")
 	return fs, f
 }
 
@@ -189,8 +193,8 @@ func signAndSubmit(cmd string, f *txOptions, payload types.Payload, wrap func(cl
 		}
 		signer.SetNonce(nonce.v)
 	}
-	if len(f.approve) > 0 && types.Change(payload) == nil {
-		return usageErr("--approve applies to role.grant and role.revoke only")
+	if len(f.approve) > 0 && types.Approvals(payload) == nil {
+		return usageErr("--approve applies to governance transactions only (role.grant, role.revoke, validator.update)")
 	}
 	var approvers []*crypto.PrivateKey
 	for _, file := range f.approve {
@@ -201,7 +205,7 @@ func signAndSubmit(cmd string, f *txOptions, payload types.Payload, wrap func(cl
 		approvers = append(approvers, k)
 	}
 	var tx *types.Tx
-	if types.Change(payload) != nil {
+	if types.Approvals(payload) != nil {
 		tx, err = signer.SignApproved(ctx, payload, approvers...)
 	} else {
 		tx, err = signer.Sign(ctx, payload)
@@ -304,7 +308,7 @@ func buildPayload(kind string, pos []string, expect *uint64, stderr io.Writer) (
 		}
 		return &types.RoleRevoke{RoleChange: c}, 0
 	case "field.open", "field.close", "field.close_unilateral", "field.challenge", "field.dispute",
-		"contract.deploy", "contract.instantiate", "contract.invoke", "contract.upgrade", "blob.record",
+		"contract.deploy", "contract.instantiate", "contract.invoke", "contract.upgrade", "blob.record", "validator.update",
 		"validator.register", "stake.delegate", "stake.undelegate", "stake.vote", "validator.unjail", "evidence.submit":
 		if len(pos) != 1 {
 			return bad("want one JSON payload (inline, @FILE, or - for stdin)")

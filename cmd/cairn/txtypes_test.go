@@ -43,7 +43,8 @@ var txArgs = map[types.TxType]func(p types.Payload) []string{
 		c := p.(*types.RoleRevoke)
 		return []string{"role.revoke", c.Role, c.Address.String()}
 	},
-	types.TxBlobRecord: fieldArgs("blob.record"),
+	types.TxBlobRecord:      fieldArgs("blob.record"),
+	types.TxValidatorUpdate: fieldArgs("validator.update"),
 	// Staking: the generic JSON form (cairn validator and cairn stake
 	// build the same payloads; stake_test.go).
 	types.TxValidatorRegister: fieldArgs("validator.register"),

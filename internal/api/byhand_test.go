@@ -82,7 +82,7 @@ type header struct {
 
 func parseHeader(t *testing.T, b []byte) header {
 	t.Helper()
-	if b[0] != 1 {
+	if b[0] != 2 {
 		t.Fatalf("header version %d", b[0])
 	}
 	n := int(binary.BigEndian.Uint16(b[1:3]))
@@ -94,8 +94,9 @@ func parseHeader(t *testing.T, b []byte) header {
 	h.txCount = binary.BigEndian.Uint32(b[o:])
 	o += 4
 	h.txRoot, h.resultsRoot, h.stateRoot, h.valsHash = b[o:o+32], b[o+32:o+64], b[o+64:o+96], b[o+96:o+128]
-	if len(b) != o+128 {
-		t.Fatalf("header is %d bytes, want %d", len(b), o+128)
+	// next_validators_hash and last_commit_hash follow.
+	if len(b) != o+192 {
+		t.Fatalf("header is %d bytes, want %d", len(b), o+192)
 	}
 	return h
 }

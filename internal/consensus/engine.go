@@ -242,10 +242,9 @@ func New(cfg Config, st StartPoint) (*Engine, error) {
 		e.verify = crypto.VerifyRaw
 	}
 	if cfg.Key != nil {
+		// A key outside the set follows without voting until a set
+		// that includes it (SetValidators).
 		e.self = cfg.Validators.IndexOf(cfg.Key.Public())
-		if e.self < 0 {
-			return nil, fmt.Errorf("consensus: key %s is not in the validator set", cfg.Key.Public())
-		}
 	}
 	for i := range e.statusSentTo {
 		e.statusSentTo[i] = math.MinInt64 / 2
@@ -304,6 +303,60 @@ func (e *Engine) restore(recs []WALRecord) error {
 	}
 	return nil
 }
+
+// SetValidators gives the engine the validator set of the height it has
+// just entered: the driver calls it after applying a Commit and before the
+// next Step, with the set the committed state fixed for that height
+// (docs/consensus.md, "Validator set changes"). Votes, proposals,
+// certificates and evidence of a height are checked against that height's
+// set, and the engine votes and proposes only at heights whose set holds
+// its key. A set equal to the current one changes nothing.
+//
+// Indexes name validators within one set, so what the engine keeps by
+// index is carried over by key (peers' heights) or dropped (messages
+// buffered for this height, outstanding block requests): peers re-send on
+// their tick, and catch-up asks again.
+func (e *Engine) SetValidators(vs *types.ValidatorSet) error {
+	if vs == nil || vs.Len() == 0 {
+		return errors.New("consensus: no validator set")
+	}
+	if vs.Hash() == e.vs.Hash() {
+		return nil
+	}
+	if !e.deferred {
+		return errors.New("consensus: the validator set changes only between heights (after a commit, before the next step)")
+	}
+	old := e.vs
+	n := vs.Len()
+	peerHeight, claimAt, statusSentTo := make([]uint64, n), make([]int64, n), make([]int64, n)
+	for i := range statusSentTo {
+		statusSentTo[i] = math.MinInt64 / 2
+	}
+	for i, v := range old.Validators {
+		if j := vs.IndexOf(v.PublicKey); j >= 0 {
+			peerHeight[j], claimAt[j], statusSentTo[j] = e.peerHeight[i], e.claimAt[i], e.statusSentTo[i]
+		}
+	}
+	e.vs, e.quorum, e.skip = vs, vs.Quorum(), vs.MaxFaulty()+1
+	e.peerHeight, e.claimAt, e.statusSentTo = peerHeight, claimAt, statusSentTo
+	e.futureCount, e.future = make([]int, n), nil
+	e.requests = map[uint64]*blockReq{}
+	e.self = -1
+	if e.cfg.Key != nil {
+		e.self = vs.IndexOf(e.cfg.Key.Public())
+	}
+	// Nothing of the new height was processed yet (deferred): start it
+	// again with the new set's sizes.
+	e.resetHeight()
+	e.startRound(0)
+	return nil
+}
+
+// Validators is the validator set of the height being decided.
+func (e *Engine) Validators() *types.ValidatorSet { return e.vs }
+
+// Voting reports whether this engine's key is in the current height's set.
+func (e *Engine) Voting() bool { return e.self >= 0 }
 
 // Height is the height being decided (one above the last committed).
 func (e *Engine) Height() uint64 { return e.height }

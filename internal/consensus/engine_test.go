@@ -408,11 +408,6 @@ func TestInvalidBlockIsNotPrevoted(t *testing.T) {
 func TestNewRejectsBadConfig(t *testing.T) {
 	h := newHarness(t, 4, testCut())
 	c := h.config(0)
-	c.Key = testKey(99)
-	if _, err := New(c, StartPoint{}); err == nil {
-		t.Fatal("accepted a key outside the validator set")
-	}
-	c = h.config(0)
 	c.Cut.MaxTxs = 0
 	if _, err := New(c, StartPoint{}); err == nil {
 		t.Fatal("accepted max txs 0")

@@ -52,7 +52,10 @@ func Authorize(g Getter, chainID string, p types.Params, tx *types.Tx) error {
 			}
 		}
 	}
-	if c := types.Change(tx.Payload); c != nil {
+	if _, ok := tx.Payload.(*types.ValidatorUpdate); ok && p.ValidatorGovernance == types.GovernanceDPoS {
+		return types.Errf(types.CodeUnauthorized, "this chain elects its validators by stake (validator_governance %q): validator.update is refused", p.ValidatorGovernance)
+	}
+	if c := types.Approvals(tx.Payload); c != nil {
 		return checkApprovals(g, chainID, p, tx, c)
 	}
 	return nil
@@ -60,7 +63,7 @@ func Authorize(g Getter, chainID string, p types.Params, tx *types.Tx) error {
 
 // checkApprovals counts the distinct governors among the sender and the
 // approvers; every approval must verify and come from a governor.
-func checkApprovals(g Getter, chainID string, p types.Params, tx *types.Tx, c *types.RoleChange) error {
+func checkApprovals(g Getter, chainID string, p types.Params, tx *types.Tx, c types.Approvable) error {
 	need := p.GovernanceThreshold
 	if need <= 0 {
 		return types.Errf(types.CodeUnauthorized, "this chain has no governance (governance_threshold is 0)")
@@ -74,7 +77,7 @@ func checkApprovals(g Getter, chainID string, p types.Params, tx *types.Tx, c *t
 		n++
 	}
 	msg := types.ApprovalSignBytes(chainID, tx.Type(), tx.Sender, tx.Nonce, c)
-	for i, a := range c.Approvals {
+	for i, a := range types.ApprovalList(c) {
 		if a.Key == tx.Sender {
 			return types.Errf(types.CodeUnauthorized, "approval %d is the sender's own (its transaction signature already counts)", i)
 		}

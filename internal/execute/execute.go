@@ -483,6 +483,12 @@ func (x *executor) applyNative(tx *types.Tx, h crypto.Hash, from crypto.Address,
 			return nil, 0, err
 		}
 		writes = w
+	case *types.ValidatorUpdate:
+		w, err := x.validatorUpdate(p)
+		if err != nil {
+			return nil, 0, err
+		}
+		writes = w
 	case *types.FieldOpen, *types.FieldClose, *types.FieldCloseUnilateral, *types.FieldChallenge, *types.FieldDispute:
 		w, err := x.fieldTx(tx, h, &sender)
 		if err != nil {

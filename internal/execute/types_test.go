@@ -193,6 +193,17 @@ var effects = map[types.TxType]func(t *testing.T, tx *types.Tx, rc *types.Receip
 			t.Errorf("role.revoke: count %d, %v", n, err)
 		}
 	},
+	types.TxValidatorUpdate: func(t *testing.T, tx *types.Tx, _ *types.Receipt, writes map[string][]byte) {
+		p := tx.Payload.(*types.ValidatorUpdate)
+		target, err := types.DecodeValidators(writes[string(types.TargetValidatorsKey())])
+		if err != nil || target[len(target)-1].PublicKey != p.PublicKey {
+			t.Errorf("validator.update: target %v, %v", target, err)
+		}
+		info, err := types.DecodeValidatorInfo(writes[string(types.ValidatorInfoKey(p.PublicKey))])
+		if err != nil || info.Addr != p.Addr {
+			t.Errorf("validator.update: info %+v, %v", info, err)
+		}
+	},
 	types.TxFieldClose: func(t *testing.T, tx *types.Tx, _ *types.Receipt, writes map[string][]byte) {
 		p := tx.Payload.(*types.FieldClose)
 		f := mustField(t, writes, p.FieldID)
@@ -251,6 +262,9 @@ func TestEveryTypeExecutes(t *testing.T) {
 	keys, values := (&types.Genesis{Roles: txfixtures.Roles(k)}).RoleWrites()
 	for i := range keys {
 		state[string(keys[i])] = values[i]
+	}
+	for _, w := range genesisValidators(&types.Genesis{Validators: testVals(4)}) {
+		state[string(w.Key)] = w.Value
 	}
 	for i, tx := range txfixtures.Txs(t, txfixtures.ChainID, k, 1) {
 		name := tx.Type().String()

@@ -58,3 +58,70 @@ func genesisValidators(g *types.Genesis) []Write {
 	}
 	return ws
 }
+
+// validatorUpdate applies a validator.update whose approvals Authorize
+// checked: it changes the target list, and for an add writes the
+// validator's info. Refused, changing nothing: adding a key already in the
+// target, removing or re-weighting one that is not, setting the power it
+// already has, removing the last validator, and a target the set cannot
+// step to (types.CheckValidatorPath: a proposer cycle or total power out of
+// bounds on the way).
+func (x *executor) validatorUpdate(p *types.ValidatorUpdate) ([]Write, error) {
+	te, err := x.get(types.TargetValidatorsKey())
+	if err != nil {
+		return nil, err
+	}
+	ne, err := x.get(types.NextValidatorsKey())
+	if err != nil {
+		return nil, err
+	}
+	if !te.found || !ne.found {
+		return nil, types.Errf(types.CodeInvalid, "this chain's state holds no validator set")
+	}
+	target, err := types.DecodeValidators(te.raw)
+	if err != nil {
+		return nil, fmt.Errorf("target validators: %w", err)
+	}
+	next, err := types.DecodeValidators(ne.raw)
+	if err != nil {
+		return nil, fmt.Errorf("next validators: %w", err)
+	}
+	i := -1
+	for j, v := range target {
+		if v.PublicKey == p.PublicKey {
+			i = j
+		}
+	}
+	var ws []Write
+	switch p.Op {
+	case types.ValidatorAdd:
+		if i >= 0 {
+			return nil, types.Errf(types.CodeInvalid, "validator %s (%s) is already in the validator set", p.PublicKey, target[i].Name)
+		}
+		target = append(target, types.Validator{Name: p.Name, PublicKey: p.PublicKey, Power: p.Power})
+		ws = append(ws, Write{Key: types.ValidatorInfoKey(p.PublicKey), Value: types.ValidatorInfo{Name: p.Name, Addr: p.Addr}.Encode()})
+	case types.ValidatorRemove:
+		if i < 0 {
+			return nil, types.Errf(types.CodeNotFound, "validator %s is not in the validator set", p.PublicKey)
+		}
+		if len(target) == 1 {
+			return nil, types.Errf(types.CodeInvalid, "removing %s would leave no validator", target[i].Name)
+		}
+		target = append(target[:i:i], target[i+1:]...)
+	case types.ValidatorSetPower:
+		if i < 0 {
+			return nil, types.Errf(types.CodeNotFound, "validator %s is not in the validator set", p.PublicKey)
+		}
+		if target[i].Power == p.Power {
+			return nil, types.Errf(types.CodeInvalid, "validator %s already has power %d", target[i].Name, p.Power)
+		}
+		target = append([]types.Validator(nil), target...)
+		target[i].Power = p.Power
+	default:
+		return nil, types.Errf(types.CodeMalformed, "unknown validator op %d", p.Op)
+	}
+	if _, err := types.CheckValidatorPath(next, target); err != nil {
+		return nil, types.Errf(types.CodeInvalid, "validator set after this change: %v", err)
+	}
+	return append(ws, Write{Key: types.TargetValidatorsKey(), Value: types.EncodeValidators(target)}), nil
+}

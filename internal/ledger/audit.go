@@ -103,10 +103,18 @@ func (l *Ledger) Audit(ctx context.Context, opt AuditOptions) (*AuditReport, err
 			return fail(h, "header chain id %q", hdr.ChainID)
 		case hdr.ParentHash != parent:
 			return fail(h, "parent hash %s, previous block is %s", hdr.ParentHash, parent)
-		case hdr.ValidatorsHash != l.vals.Hash():
-			return fail(h, "validators hash %s, want %s", hdr.ValidatorsHash, l.vals.Hash())
 		case hdr.Time < parentTime:
 			return fail(h, "time %d before parent's %d", hdr.Time, parentTime)
+		}
+		vs, err := l.lookupValidators(h)
+		if err != nil {
+			return fail(h, "%v", err)
+		}
+		if hdr.ValidatorsHash != vs.Hash() {
+			return fail(h, "validators hash %s, want %s", hdr.ValidatorsHash, vs.Hash())
+		}
+		if next, err := l.lookupValidators(h + 1); err == nil && hdr.NextValidatorsHash != next.Hash() {
+			return fail(h, "next validators hash %s, want %s", hdr.NextValidatorsHash, next.Hash())
 		}
 		if at, err := l.store.HeightOf(hash); err != nil || at != h {
 			return fail(h, "block hash index does not point here (%v)", err)
@@ -127,7 +135,7 @@ func (l *Ledger) Audit(ctx context.Context, opt AuditOptions) (*AuditReport, err
 		if cert.BlockHash != hash || cert.Height != h {
 			return fail(h, "certificate is for block %s at %d, header hashes to %s", cert.BlockHash, cert.Height, hash)
 		}
-		if err := cert.Verify(l.genesis.ChainID, l.vals); err != nil {
+		if err := cert.Verify(l.genesis.ChainID, vs); err != nil {
 			return fail(h, "%v", err)
 		}
 		if h == base {
@@ -294,6 +302,14 @@ func (l *Ledger) auditTxs(h uint64, hdr *types.Header) (*types.Block, string) {
 		return nil, fmt.Sprintf("%d txs stored, header says %d", len(hs), hdr.TxCount)
 	}
 	blk := &types.Block{Header: *hdr, Txs: make([]*types.Tx, len(hs))}
+	if !hdr.LastCommitHash.IsZero() {
+		if blk.LastCommit, err = l.store.LastCommit(h); err != nil {
+			return nil, err.Error()
+		}
+		if types.LastCommitHash(blk.LastCommit) != hdr.LastCommitHash {
+			return nil, "stored last commit does not match the header's last_commit_hash"
+		}
+	}
 	for i, th := range hs {
 		tx, loc, err := l.store.BlockTx(h, uint32(i), th)
 		if err != nil {

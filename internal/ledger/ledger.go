@@ -106,6 +106,13 @@ type Ledger struct {
 	// base is the snapshot height a state-synced ledger joined from (0:
 	// it holds the chain from genesis); statesync.go.
 	base atomic.Uint64
+
+	// valsets indexes the validator set of every height (valsets.go).
+	valMu   sync.RWMutex
+	valsets []setChange
+	// synced are the sets a state-synced ledger learned for heights below
+	// its snapshot's (statesync.go).
+	synced []setChange
 }
 
 // Open opens (or creates) the ledger in opts.Dir for genesis g. A ledger
@@ -179,7 +186,7 @@ func (l *Ledger) Contracts() *vm.Engine { return l.contracts }
 func (l *Ledger) init(gh crypto.Hash, opts Options) error {
 	// Contracts read their keys' history during execution, so every node
 	// keeps all of it, pruned or not.
-	st, err := state.Open(l.db, state.Options{NodeCacheSize: opts.NodeCacheSize, Track: opts.Prunable, KeepHistory: types.IsContractKey})
+	st, err := state.Open(l.db, state.Options{NodeCacheSize: opts.NodeCacheSize, Track: opts.Prunable, KeepHistory: keepHistory})
 	if err != nil {
 		return fmt.Errorf("open state: %w", err)
 	}
@@ -223,7 +230,7 @@ func (l *Ledger) init(gh crypto.Hash, opts Options) error {
 		}
 	}
 	l.head.Store(head)
-	return nil
+	return l.loadValidators()
 }
 
 func (l *Ledger) writeGenesis(gh crypto.Hash) error {
@@ -271,8 +278,19 @@ func (l *Ledger) Close() error {
 // Genesis returns the chain's genesis.
 func (l *Ledger) Genesis() *types.Genesis { return l.genesis }
 
-// Validators returns the validator set.
-func (l *Ledger) Validators() *types.ValidatorSet { return l.vals }
+// Validators returns the validator set of the next height (head+1): the
+// one deciding it. ValidatorsAt gives any height's; GenesisValidators the
+// genesis set.
+func (l *Ledger) Validators() *types.ValidatorSet {
+	vs, err := l.ValidatorsAt(l.head.Load().Height + 1)
+	if err != nil {
+		return l.vals // unreachable: head+1 is always known
+	}
+	return vs
+}
+
+// GenesisValidators returns the genesis validator set.
+func (l *Ledger) GenesisValidators() *types.ValidatorSet { return l.vals }
 
 // Head returns the last committed block's summary.
 func (l *Ledger) Head() Head { return *l.head.Load() }
@@ -320,8 +338,9 @@ type Prepared struct {
 // execute runs txs as the next block. A proposer's run (propose) leaves out
 // the txs no valid block may carry and returns the ones it kept; a received
 // block's run fails on the first of them.
-func (l *Ledger) execute(height uint64, timeMs int64, txs []*types.Tx, opt execute.Options, propose bool) (*Prepared, []*types.Tx, error) {
+func (l *Ledger) execute(env execute.Env, txs []*types.Tx, opt execute.Options, propose bool) (*Prepared, []*types.Tx, error) {
 	head := l.head.Load()
+	height := env.Height
 	if height != head.Height+1 {
 		return nil, nil, fmt.Errorf("execute height %d: head is at %d", height, head.Height)
 	}
@@ -332,7 +351,6 @@ func (l *Ledger) execute(height uint64, timeMs int64, txs []*types.Tx, opt execu
 		opt.Contracts = l.contracts
 	}
 	r := l.withReplays(txs)
-	env := execute.Env{Height: height, TimeMs: timeMs}
 	if propose {
 		txs, dropped, res, err = execute.Select(r, l.genesis.ChainID, l.genesis.Params, env, txs, opt)
 	} else {
@@ -357,14 +375,34 @@ func (l *Ledger) Propose(txs []*types.Tx, round uint32, timeMs int64, proposer c
 	if timeMs < head.Time {
 		timeMs = head.Time // block time never goes backwards
 	}
-	p, txs, err := l.execute(head.Height+1, timeMs, txs, opt, true)
+	h := head.Height + 1
+	vs, err := l.validatorsAt(h)
 	if err != nil {
 		return nil, nil, err
 	}
-	blk := &types.Block{Txs: txs, Header: types.Header{
-		ChainID: l.genesis.ChainID, Height: head.Height + 1, Round: round, Time: timeMs,
+	next, err := l.validatorsAt(h + 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	var last *types.Certificate
+	if head.Height > 0 {
+		if last, err = l.store.Certificate(head.Height); err != nil {
+			return nil, nil, fmt.Errorf("propose %d: last commit: %w", h, err)
+		}
+	}
+	env, err := l.env(h, timeMs, proposer, last)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, txs, err := l.execute(env, txs, opt, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	blk := &types.Block{Txs: txs, LastCommit: last, Header: types.Header{
+		ChainID: l.genesis.ChainID, Height: h, Round: round, Time: timeMs,
 		Proposer: proposer, ParentHash: head.Hash, TxCount: uint32(len(txs)),
-		ResultsRoot: p.ResultsRoot, StateRoot: p.StateRoot, ValidatorsHash: l.vals.Hash(),
+		ResultsRoot: p.ResultsRoot, StateRoot: p.StateRoot, ValidatorsHash: vs.Hash(),
+		NextValidatorsHash: next.Hash(), LastCommitHash: types.LastCommitHash(last),
 	}}
 	blk.Header.TxRoot = blk.ComputeTxRoot()
 	return blk, p, nil
@@ -375,6 +413,14 @@ func (l *Ledger) Propose(txs []*types.Tx, round uint32, timeMs int64, proposer c
 func (l *Ledger) CheckHeader(b *types.Block) error {
 	head := l.head.Load()
 	h := &b.Header
+	vs, err := l.validatorsAt(head.Height + 1)
+	if err != nil {
+		return err
+	}
+	next, err := l.validatorsAt(head.Height + 2)
+	if err != nil {
+		return err
+	}
 	switch {
 	case h.ChainID != l.genesis.ChainID:
 		return fmt.Errorf("block %d: chain %q, want %q", h.Height, h.ChainID, l.genesis.ChainID)
@@ -382,14 +428,16 @@ func (l *Ledger) CheckHeader(b *types.Block) error {
 		return fmt.Errorf("block %d: head is at %d", h.Height, head.Height)
 	case h.ParentHash != head.Hash:
 		return fmt.Errorf("block %d: parent %s, head is %s", h.Height, h.ParentHash, head.Hash)
-	case h.ValidatorsHash != l.vals.Hash():
-		return fmt.Errorf("block %d: validators hash %s, want %s", h.Height, h.ValidatorsHash, l.vals.Hash())
+	case h.ValidatorsHash != vs.Hash():
+		return fmt.Errorf("block %d: validators hash %s, want %s", h.Height, h.ValidatorsHash, vs.Hash())
+	case h.NextValidatorsHash != next.Hash():
+		return fmt.Errorf("block %d: next validators hash %s, want %s", h.Height, h.NextValidatorsHash, next.Hash())
 	case h.Time < head.Time:
 		return fmt.Errorf("block %d: time %d before parent's %d", h.Height, h.Time, head.Time)
 	case len(b.Txs) > l.genesis.Params.MaxBlockTxs:
 		return fmt.Errorf("block %d: %d txs, limit %d", h.Height, len(b.Txs), l.genesis.Params.MaxBlockTxs)
 	}
-	if p := l.vals.Proposer(h.Height, h.Round); l.vals.Validators[p].PublicKey != h.Proposer {
+	if p := vs.Proposer(h.Height, h.Round); vs.Validators[p].PublicKey != h.Proposer {
 		return fmt.Errorf("block %d round %d: proposer %s is not the scheduled proposer", h.Height, h.Round, h.Proposer)
 	}
 	size := 0
@@ -399,7 +447,10 @@ func (l *Ledger) CheckHeader(b *types.Block) error {
 	if size > l.genesis.Params.MaxBlockBytes {
 		return fmt.Errorf("block %d: %d bytes of txs, limit %d", h.Height, size, l.genesis.Params.MaxBlockBytes)
 	}
-	return b.CheckTxs()
+	if err := b.CheckTxs(); err != nil {
+		return err
+	}
+	return l.checkLastCommit(b)
 }
 
 // Validate checks a received block fully: header rules, then execution,
@@ -410,7 +461,11 @@ func (l *Ledger) Validate(b *types.Block, opt execute.Options) (*Prepared, error
 	if err := l.CheckHeader(b); err != nil {
 		return nil, err
 	}
-	p, _, err := l.execute(b.Header.Height, b.Header.Time, b.Txs, opt, false)
+	env, err := l.env(b.Header.Height, b.Header.Time, b.Header.Proposer, b.LastCommit)
+	if err != nil {
+		return nil, err
+	}
+	p, _, err := l.execute(env, b.Txs, opt, false)
 	if err != nil {
 		return nil, err
 	}
@@ -433,7 +488,11 @@ func (l *Ledger) Commit(b *types.Block, cert *types.Certificate, p *Prepared) er
 	if cert == nil || cert.BlockHash != hash || cert.Height != h {
 		return fmt.Errorf("commit block %d: certificate does not name this block", h)
 	}
-	if err := cert.Verify(l.genesis.ChainID, l.vals); err != nil {
+	vs, err := l.validatorsAt(h)
+	if err != nil {
+		return fmt.Errorf("commit block %d: %w", h, err)
+	}
+	if err := cert.Verify(l.genesis.ChainID, vs); err != nil {
 		return fmt.Errorf("commit block %d: %w", h, err)
 	}
 	head := l.head.Load()
@@ -462,6 +521,7 @@ func (l *Ledger) Commit(b *types.Block, cert *types.Certificate, p *Prepared) er
 		return fmt.Errorf("commit block %d: %w", h, err)
 	}
 	l.state.Committed(p.update)
+	l.noteValidators(h, p.Result.Writes)
 	l.head.Store(&Head{Height: h, Hash: hash, Time: b.Header.Time, StateRoot: b.Header.StateRoot})
 	return nil
 }

@@ -56,5 +56,5 @@ func (l *Ledger) Rollback(to uint64) (from uint64, err error) {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return head.Height, fmt.Errorf("rollback: %w", err)
 	}
-	return head.Height, nil
+	return head.Height, nil // the ledger is reopened after a rollback, which reloads the sets
 }

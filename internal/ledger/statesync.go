@@ -152,8 +152,9 @@ func (l *Ledger) Restore(hdr *types.Header, cert *types.Certificate) (*Restorer,
 	return &Restorer{l: l, target: hdr, cert: cert, loader: state.NewBulkLoader(l.db, hdr.Height), b: l.db.NewBatch(), next: 1}, nil
 }
 
-// CheckCertified verifies that cert, a certificate of this chain's
-// validator set, certifies hdr.
+// CheckCertified verifies that cert, a certificate of the validator set of
+// hdr's height (for a snapshot beyond the sets this ledger knows: the ones
+// given to SetSyncedValidators), certifies hdr.
 func (l *Ledger) CheckCertified(hdr *types.Header, cert *types.Certificate) error {
 	switch {
 	case hdr == nil || cert == nil:
@@ -162,12 +163,18 @@ func (l *Ledger) CheckCertified(hdr *types.Header, cert *types.Certificate) erro
 		return fmt.Errorf("header of chain %q, want %q", hdr.ChainID, l.genesis.ChainID)
 	case hdr.Height == 0:
 		return errors.New("header at height 0")
-	case hdr.ValidatorsHash != l.vals.Hash():
-		return fmt.Errorf("header %d: validators hash %s, want %s", hdr.Height, hdr.ValidatorsHash, l.vals.Hash())
+	}
+	vs, err := l.lookupValidators(hdr.Height)
+	if err != nil {
+		return err
+	}
+	switch {
+	case hdr.ValidatorsHash != vs.Hash():
+		return fmt.Errorf("header %d: validators hash %s, want %s", hdr.Height, hdr.ValidatorsHash, vs.Hash())
 	case cert.Height != hdr.Height || cert.BlockHash != hdr.Hash():
 		return fmt.Errorf("certificate (height %d, block %s) does not name header %d (%s)", cert.Height, cert.BlockHash, hdr.Height, hdr.Hash())
 	}
-	if err := cert.Verify(l.genesis.ChainID, l.vals); err != nil {
+	if err := cert.Verify(l.genesis.ChainID, vs); err != nil {
 		return fmt.Errorf("header %d: %w", hdr.Height, err)
 	}
 	return nil

@@ -621,7 +621,7 @@ func debit(p types.Payload) (uint64, error) {
 		return 0, nil
 	case *types.FieldClose, *types.FieldCloseUnilateral, *types.FieldChallenge, *types.FieldDispute:
 		return 0, nil // they take nothing from the sender; settlement pays out later
-	case *types.RoleGrant, *types.RoleRevoke:
+	case *types.RoleGrant, *types.RoleRevoke, *types.ValidatorUpdate:
 		return 0, nil // governance moves no funds
 	case *types.ContractInvoke:
 		// Its funds; what the contract itself pays the sender back is

@@ -174,7 +174,7 @@ func (n *Node) Info() api.NodeInfo {
 		info.IndexedHeight = ix.IndexedHeight()
 	}
 	byKey := map[crypto.PublicKey]string{}
-	for _, v := range n.vals.Validators {
+	for _, v := range n.ledger.Validators().Validators {
 		byKey[v.PublicKey] = v.Name
 	}
 	for k, name := range n.followers.names {

@@ -241,6 +241,11 @@ type Config struct {
 	// re-executes and checks every one, and serves the read API (see
 	// follower.go). A follower's Key is its own, not a validator's.
 	Role string `json:"role,omitempty"`
+	// Join lets a validator node start with a key that is not (yet) in the
+	// validator set: it syncs and follows the chain without voting, and
+	// votes from the height whose set includes it (`cairn node --join`,
+	// docs/operations.md). Its Peers are the network's validators.
+	Join bool `json:"join,omitempty"`
 	// Followers are the followers a validator admits on its p2p listener
 	// (by their keys; Addr is not used: followers dial validators). A
 	// follower ignores them.

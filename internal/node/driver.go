@@ -166,6 +166,12 @@ func (n *Node) apply(rd consensus.Ready) error {
 			}
 			committed = true
 		}
+		if committed {
+			// The engine entered a new height: give it that height's set.
+			if err := n.refreshValidators(); err != nil {
+				return err
+			}
+		}
 		if err := n.writeWAL(rd.WAL); err != nil {
 			return err
 		}

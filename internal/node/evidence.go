@@ -131,7 +131,12 @@ func (n *Node) admitEvidenceErr(m p2p.Message) (string, error) {
 	if err != nil {
 		return "invalid", err
 	}
-	if err := ev.Verify(n.genesis.ChainID, n.vals); err != nil {
+	// Evidence is checked against the set of its own height.
+	vs, err := n.ledger.ValidatorsAt(ev.Key().Height)
+	if err != nil {
+		return "invalid", err
+	}
+	if err := ev.Verify(n.genesis.ChainID, vs); err != nil {
 		return "invalid", err
 	}
 	stored, err := n.storeEvidence(ev)

@@ -56,11 +56,12 @@ func newFollowerSet(cfg []Peer, m *metrics) followerSet {
 	return s
 }
 
-// onFollowerMessage handles a message whose sender is not a validator (run
-// goroutine).
+// onFollowerMessage handles a message whose sender is not a validator of
+// the current height (run goroutine): a listed follower, or a validator
+// admitted for a coming height (valset.go) that is catching up.
 func (n *Node) onFollowerMessage(m p2p.Message) {
 	fs := &n.followers
-	if _, ok := fs.names[m.From]; !ok || m.Channel != chSync {
+	if _, ok := fs.names[m.From]; (!ok && !n.candidates[m.From]) || m.Channel != chSync {
 		fs.requests.WithLabelValues("ignored").Inc()
 		return
 	}

@@ -62,8 +62,12 @@ type Node struct {
 	log     *slog.Logger
 	key     *crypto.PrivateKey
 	genesis *types.Genesis
-	vals    *types.ValidatorSet
-	self    int
+	vals    *types.ValidatorSet // the set of the height being decided (run goroutine)
+	// candidates are the validators admitted on the transport (valset.go),
+	// peersSig what it was last given (run goroutine).
+	candidates map[crypto.PublicKey]bool
+	peersSig   crypto.Hash
+	self       int
 
 	ledger *ledger.Ledger
 	pool   *mempool.Mempool
@@ -135,11 +139,8 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		return nil, err
 	}
 	self := vals.IndexOf(key.Public())
-	switch {
-	case cfg.IsFollower() && self >= 0:
+	if cfg.IsFollower() && self >= 0 {
 		return nil, fmt.Errorf("node: key %s is validator %s's; a follower needs a key of its own (cairn keygen)", key.Public(), vals.Validators[self].Name)
-	case !cfg.IsFollower() && self < 0:
-		return nil, fmt.Errorf("node: key %s is not a validator of %s", key.Public(), g.ChainID)
 	}
 	n := &Node{cfg: cfg, log: log, key: key, genesis: g, vals: vals, self: self,
 		hub: events.NewHub(), prepared: map[crypto.Hash]*ledger.Prepared{}, ingest: make(chan p2p.Message, 256),
@@ -159,6 +160,13 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	if n.ledger, err = ledger.Open(ledger.Options{Dir: LedgerDir(cfg), Logger: log, Prunable: cfg.Pruning.StateHeights > 0,
 		ContractCacheDir: filepath.Join(filepath.Dir(LedgerDir(cfg)), "contract-cache")}, g); err != nil {
 		return nil, err
+	}
+	// The set of the next height, which may have changed since genesis.
+	n.vals = n.ledger.Validators()
+	n.self = n.vals.IndexOf(key.Public())
+	n.evidenceGate.counts = make([]int, n.vals.Len())
+	if !cfg.IsFollower() && n.self < 0 && !cfg.Join && !n.isValidatorPeer(key.Public()) {
+		return nil, fmt.Errorf("node: key %s is not a validator of %s (a node joining the validators: --join, docs/operations.md)", key.Public(), g.ChainID)
 	}
 	if err := n.openGuard(); err != nil {
 		return nil, err
@@ -224,16 +232,20 @@ var unsafeTestFaults atomic.Bool
 func AllowUnsafeTestFaults() { unsafeTestFaults.Store(true) }
 
 func (n *Node) openTransport() error {
-	var peers []p2p.Peer
 	for _, p := range n.cfg.Peers {
-		if n.vals.IndexOf(p.PublicKey) < 0 {
+		if !n.cfg.Join && !n.isValidatorPeer(p.PublicKey) {
 			return fmt.Errorf("node: peer %s (%s) is not a validator", p.Name, p.PublicKey)
 		}
-		peers = append(peers, p2p.Peer{PublicKey: p.PublicKey, Addr: p.Addr})
 	}
-	allowed := make([]crypto.PublicKey, 0, n.vals.Len())
-	for _, v := range n.vals.Validators {
-		allowed = append(allowed, v.PublicKey)
+	// Admitted and dialled: the validators of the next heights and the
+	// target (valset.go); a follower dials its configured peers.
+	allowed, peers := n.peerSets()
+	if n.cfg.IsFollower() {
+		peers = peers[:0]
+		for _, p := range n.cfg.Peers {
+			peers = append(peers, p2p.Peer{PublicKey: p.PublicKey, Addr: p.Addr})
+		}
+		allowed = nil
 	}
 	var followers []crypto.PublicKey
 	for _, f := range n.cfg.Followers {

@@ -56,7 +56,7 @@ func (c *conn) startRetire(linger time.Duration) {
 func (t *Transport) acceptLoop(ln net.Listener) {
 	defer t.wg.Done()
 	var dialAddrs []string
-	for _, p := range t.order {
+	for _, p := range t.list() {
 		if p.addr != "" {
 			dialAddrs = append(dialAddrs, p.addr)
 		}
@@ -136,11 +136,11 @@ func (t *Transport) dialLoop(p *peer) {
 		for p.active.Load() != nil {
 			select {
 			case <-p.wake:
-			case <-t.ctx.Done():
+			case <-p.ctx.Done():
 				return
 			}
 		}
-		if !sleepCtx(t.ctx, t.dialDelay(p, attempt)) {
+		if !sleepCtx(p.ctx, t.dialDelay(p, attempt)) {
 			return
 		}
 		if p.active.Load() != nil {
@@ -261,7 +261,7 @@ func (t *Transport) handshake(raw net.Conn, outbound bool, expected crypto.Publi
 	if err != nil {
 		return nil, err
 	}
-	p := t.peers[key]
+	p := t.lookup(key)
 	if p == nil {
 		return nil, fmt.Errorf("%w: key %s", errRefused, short(key))
 	}

@@ -112,7 +112,7 @@ func (t *Transport) serverTLS() *tls.Config {
 		if k == t.self {
 			return t.refuse(errors.New("peer presented our own key"))
 		}
-		if _, ok := t.peers[k]; !ok {
+		if t.lookup(k) == nil {
 			return t.refuse(fmt.Errorf("key %s is neither a validator nor a listed follower", short(k)))
 		}
 		return nil

@@ -263,9 +263,13 @@ type outMsg struct {
 // counters belong to the peer, so a replacement connection picks up what its
 // predecessor had not yet written.
 type peer struct {
-	key   crypto.PublicKey
-	addr  string // configured dial address; "" if we only accept
-	queue chan outMsg
+	key  crypto.PublicKey
+	addr string // configured dial address; "" if we only accept; set before the peer is published
+	// ctx ends when SetValidators removes the peer (or the transport
+	// closes): its dial loop stops.
+	ctx    context.Context
+	cancel context.CancelFunc
+	queue  chan outMsg
 	// follower: a non-voting replica (Config.Followers): skipped by
 	// Broadcast, bounded by the follower queue limits.
 	follower   bool
@@ -308,15 +312,16 @@ type counters struct {
 // Transport connects this validator to the others. Create it with New, then
 // Start it; Close stops it and closes the Receive channel.
 type Transport struct {
-	cfg   Config
-	self  crypto.PublicKey
-	log   *slog.Logger
-	cert  atomic.Pointer[tls.Certificate] // the current one; see certificate.go
-	srv   *tls.Config
-	peers map[crypto.PublicKey]*peer // fixed after New: Allowed minus self
-	adm   *admission
-	order []*peer // peers sorted by key, for Peers()
-	recv  chan Message
+	cfg  Config
+	self crypto.PublicKey
+	log  *slog.Logger
+	cert atomic.Pointer[tls.Certificate] // the current one; see certificate.go
+	srv  *tls.Config
+	// tab is the allowed peers (Allowed minus self, and Followers), by key
+	// and sorted by key; replaced whole by SetValidators.
+	tab  atomic.Pointer[peerTable]
+	adm  *admission
+	recv chan Message
 
 	faults atomic.Pointer[Faults]
 	rngMu  sync.Mutex
@@ -363,15 +368,17 @@ func New(cfg Config) (*Transport, error) {
 	}
 	self := cfg.Key.Public()
 	t := &Transport{
-		cfg:   cfg,
-		self:  self,
-		log:   cfg.Logger.With("self", short(self)),
-		peers: make(map[crypto.PublicKey]*peer),
-		recv:  make(chan Message, cfg.RecvQueueSize),
-		rng:   rand.New(rand.NewPCG(cfg.FaultSeed, cfg.FaultSeed^0x9e3779b97f4a7c15)),
-		live:  make(map[net.Conn]struct{}),
-		adm:   newAdmission(cfg.MaxPendingHandshakes, cfg.MaxPendingPerSource),
+		cfg:  cfg,
+		self: self,
+		log:  cfg.Logger.With("self", short(self)),
+		recv: make(chan Message, cfg.RecvQueueSize),
+		rng:  rand.New(rand.NewPCG(cfg.FaultSeed, cfg.FaultSeed^0x9e3779b97f4a7c15)),
+		live: make(map[net.Conn]struct{}),
+		adm:  newAdmission(cfg.MaxPendingHandshakes, cfg.MaxPendingPerSource),
 	}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	peers := make(map[crypto.PublicKey]*peer)
+	var order []*peer
 	allowed := cfg.Allowed
 	if len(allowed) == 0 {
 		for _, p := range cfg.Peers {
@@ -379,31 +386,27 @@ func New(cfg Config) (*Transport, error) {
 		}
 	}
 	for _, k := range allowed {
-		if k == self || t.peers[k] != nil {
+		if k == self || peers[k] != nil {
 			continue
 		}
-		p := &peer{key: k, queue: make(chan outMsg, cfg.QueueSize), queueBytes: int64(cfg.QueueBytes), wake: make(chan struct{}, 1)}
-		p.cond = sync.NewCond(&p.mu)
-		t.peers[k] = p
+		peers[k] = t.newPeer(k, false)
 	}
 	for _, k := range cfg.Followers {
 		if k == self {
 			continue
 		}
-		if p := t.peers[k]; p != nil && !p.follower {
-			delete(t.peers, k) // listed as a follower: treated as one
+		if p := peers[k]; p != nil && !p.follower {
+			delete(peers, k) // listed as a follower: treated as one
 		} else if p != nil {
 			continue
 		}
-		p := &peer{key: k, follower: true, queue: make(chan outMsg, cfg.FollowerQueueSize), queueBytes: int64(cfg.FollowerQueueBytes), wake: make(chan struct{}, 1)}
-		p.cond = sync.NewCond(&p.mu)
-		t.peers[k] = p
+		peers[k] = t.newPeer(k, true)
 	}
 	for _, pc := range cfg.Peers {
 		if pc.PublicKey == self {
 			continue
 		}
-		p := t.peers[pc.PublicKey]
+		p := peers[pc.PublicKey]
 		if p == nil {
 			return nil, fmt.Errorf("p2p config: peer %s at %s is not in the allowed set", short(pc.PublicKey), pc.Addr)
 		}
@@ -418,15 +421,15 @@ func New(cfg Config) (*Transport, error) {
 		}
 		p.addr = pc.Addr
 	}
-	for _, p := range t.peers {
-		t.order = append(t.order, p)
+	for _, p := range peers {
+		order = append(order, p)
 	}
-	sort.Slice(t.order, func(i, j int) bool { return bytes.Compare(t.order[i].key[:], t.order[j].key[:]) < 0 })
+	sort.Slice(order, func(i, j int) bool { return bytes.Compare(order[i].key[:], order[j].key[:]) < 0 })
+	t.tab.Store(&peerTable{byKey: peers, order: order})
 	if err := t.renewCertificate(time.Now()); err != nil {
 		return nil, fmt.Errorf("p2p: %w", err)
 	}
 	t.srv = t.serverTLS()
-	t.ctx, t.cancel = context.WithCancel(context.Background())
 	return t, nil
 }
 
@@ -451,10 +454,10 @@ func (t *Transport) Start(ctx context.Context) error {
 	}
 	t.ln = ln
 	t.started = true
-	t.log.Info("p2p: listening", "addr", ln.Addr().String(), "peers", len(t.peers))
+	t.log.Info("p2p: listening", "addr", ln.Addr().String(), "peers", len(t.list()))
 	t.wg.Add(1)
 	go t.acceptLoop(ln)
-	for _, p := range t.order {
+	for _, p := range t.list() {
 		if p.addr != "" {
 			t.wg.Add(1)
 			go t.dialLoop(p)
@@ -513,7 +516,7 @@ func (t *Transport) Close() error {
 	if stop != nil {
 		stop()
 	}
-	for _, p := range t.order { // wake readers holding deliveries
+	for _, p := range t.list() { // wake readers holding deliveries
 		p.mu.Lock()
 		p.cond.Broadcast()
 		p.mu.Unlock()
@@ -537,7 +540,7 @@ func (t *Transport) Send(to crypto.PublicKey, channel byte, msg []byte) bool {
 		t.stats.dropTooLarge.Add(1)
 		return false
 	}
-	p := t.peers[to]
+	p := t.lookup(to)
 	if p == nil {
 		t.stats.dropUnknown.Add(1)
 		return false
@@ -556,7 +559,7 @@ func (t *Transport) Broadcast(channel byte, msg []byte) int {
 	cp := bytes.Clone(msg)
 	f := t.faults.Load()
 	n := 0
-	for _, p := range t.order {
+	for _, p := range t.list() {
 		if p.follower {
 			continue
 		}
@@ -647,8 +650,8 @@ type PeerStatus struct {
 // Peers returns the status of every allowed validator and follower other
 // than us, sorted by public key.
 func (t *Transport) Peers() []PeerStatus {
-	out := make([]PeerStatus, 0, len(t.order))
-	for _, p := range t.order {
+	out := make([]PeerStatus, 0, len(t.list()))
+	for _, p := range t.list() {
 		s := PeerStatus{
 			PublicKey:   p.key,
 			Follower:    p.follower,
@@ -722,7 +725,7 @@ func (t *Transport) Stats() Stats {
 		PendingEvicted:      t.stats.pendingEvicted.Load(),
 		ProtocolErrors:      t.stats.protocolErrors.Load(),
 	}
-	for _, p := range t.order {
+	for _, p := range t.list() {
 		connected := p.active.Load() != nil
 		switch {
 		case p.follower:
@@ -765,4 +768,92 @@ func (t *Transport) removeLive(c net.Conn) {
 	t.mu.Lock()
 	delete(t.live, c)
 	t.mu.Unlock()
+}
+
+// peerTable is the allowed peers at one time: by key, and sorted by key.
+type peerTable struct {
+	byKey map[crypto.PublicKey]*peer
+	order []*peer
+}
+
+func (t *Transport) lookup(k crypto.PublicKey) *peer { return t.tab.Load().byKey[k] }
+
+func (t *Transport) list() []*peer { return t.tab.Load().order }
+
+func (t *Transport) newPeer(k crypto.PublicKey, follower bool) *peer {
+	p := &peer{key: k, follower: follower, wake: make(chan struct{}, 1)}
+	if follower {
+		p.queue, p.queueBytes = make(chan outMsg, t.cfg.FollowerQueueSize), int64(t.cfg.FollowerQueueBytes)
+	} else {
+		p.queue, p.queueBytes = make(chan outMsg, t.cfg.QueueSize), int64(t.cfg.QueueBytes)
+	}
+	p.cond = sync.NewCond(&p.mu)
+	p.ctx, p.cancel = context.WithCancel(t.ctx)
+	return p
+}
+
+// SetValidators changes, at run time, who may connect and whom we dial:
+// allowed are the validator keys admitted from now on (with the keys of
+// peers), peers those we dial. A key new to the transport is admitted (and
+// dialled when peers give its address); a validator no longer allowed is
+// dropped: its dial loop stops and its connection is closed. Followers are
+// kept as configured. A peer already known keeps its address. The node
+// calls it after each commit from the validator sets of the next heights
+// (internal/node), so a joining validator is reached before it votes and
+// a leaving one is let go once it no longer does.
+func (t *Transport) SetValidators(peers []Peer, allowed []crypto.PublicKey) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	want := map[crypto.PublicKey]string{}
+	for _, k := range allowed {
+		want[k] = ""
+	}
+	for _, pc := range peers {
+		want[pc.PublicKey] = pc.Addr
+	}
+	delete(want, t.self)
+	old := t.tab.Load()
+	byKey := make(map[crypto.PublicKey]*peer, len(want))
+	var removed, dial []*peer
+	for k, p := range old.byKey {
+		if _, ok := want[k]; ok || p.follower {
+			byKey[k] = p
+		} else {
+			removed = append(removed, p)
+		}
+	}
+	for k, addr := range want {
+		if byKey[k] != nil {
+			continue
+		}
+		p := t.newPeer(k, false)
+		p.addr = addr
+		byKey[k] = p
+		if addr != "" {
+			dial = append(dial, p)
+		}
+	}
+	order := make([]*peer, 0, len(byKey))
+	for _, p := range byKey {
+		order = append(order, p)
+	}
+	sort.Slice(order, func(i, j int) bool { return bytes.Compare(order[i].key[:], order[j].key[:]) < 0 })
+	t.tab.Store(&peerTable{byKey: byKey, order: order})
+	for _, p := range removed {
+		p.cancel()
+		if c := p.active.Load(); c != nil {
+			_ = c.raw.Close()
+		}
+		t.log.Info("p2p: peer removed", "peer", short(p.key))
+	}
+	for _, p := range dial {
+		t.log.Info("p2p: peer added", "peer", short(p.key), "addr", p.addr)
+		if t.started {
+			t.wg.Add(1)
+			go t.dialLoop(p)
+		}
+	}
 }

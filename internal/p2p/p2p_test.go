@@ -311,7 +311,7 @@ func TestDuplicateConnectionsResolve(t *testing.T) {
 	cols := []*collector{collect(trs[0]), collect(trs[1])}
 	waitMesh(t, trs)
 	a, b := trs[0], trs[1]
-	pa, pb := a.peers[b.PublicKey()], b.peers[a.PublicKey()]
+	pa, pb := a.lookup(b.PublicKey()), b.lookup(a.PublicKey())
 
 	sent := make(chan error, 1)
 	go func() {
@@ -343,7 +343,7 @@ func TestDuplicateConnectionsResolve(t *testing.T) {
 	// Extra connections in both directions, as simultaneous dials make,
 	// while traffic flows.
 	for _, d := range []struct{ from, to *Transport }{{a, b}, {b, a}, {a, b}, {b, a}} {
-		c, err := d.from.dial(d.from.peers[d.to.PublicKey()])
+		c, err := d.from.dial(d.from.lookup(d.to.PublicKey()))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -254,6 +254,10 @@ func (b *builder) txDoc(height uint64, idx uint32, tx *types.Tx, r *types.Receip
 	case *types.RoleRevoke:
 		b.kw(d, fRole, p.Role, optIDMarked)
 		b.kw(d, fTo, p.Address.String(), optID)
+	case *types.ValidatorUpdate:
+		// to: the validator's account address; amount: its new power.
+		b.kw(d, fTo, p.PublicKey.Address().String(), optID)
+		b.uint(d, fAmount, p.Power, optNumSort)
 	case *types.FieldDispute:
 		b.kw(d, fField, p.FieldID.String(), optID)
 		b.uint(d, fFieldState, p.Payment.Seq, optNumSort)

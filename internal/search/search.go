@@ -478,6 +478,8 @@ func describe(h client.SearchHit, f map[string]any) string {
 		s = fmt.Sprintf("%s of field %s at state %s by %s", h.Type, short(str(f, fField)), str(f, fFieldState), short(str(f, fFrom)))
 	case "role.grant", "role.revoke":
 		s = fmt.Sprintf("%s of role %s to %s by %s", h.Type, str(f, fRole), short(str(f, fTo)), short(str(f, fFrom)))
+	case "validator.update":
+		s = fmt.Sprintf("validator.update of validator %s to power %s by %s", short(str(f, fTo)), str(f, fAmount), short(str(f, fFrom)))
 	case "field.dispute":
 		s = fmt.Sprintf("field.dispute of field %s proving payment %s by %s", short(str(f, fField)), str(f, fFieldState), short(str(f, fFrom)))
 	case "contract.deploy":

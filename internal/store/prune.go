@@ -129,7 +129,7 @@ func (s *Store) StageRemoveBlock(b *pebble.Batch, height uint64) error {
 		return err
 	}
 	hash := hdr.Hash()
-	for _, k := range [][]byte{key(pHeader, u64(height)), key(pByHash, hash[:]), key(pCert, u64(height))} {
+	for _, k := range [][]byte{key(pHeader, u64(height)), key(pByHash, hash[:]), key(pCert, u64(height)), key(pLastCommit, u64(height))} {
 		if err := b.Delete(k, nil); err != nil {
 			return fmt.Errorf("remove block %d: %w", height, err)
 		}

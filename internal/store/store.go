@@ -54,6 +54,9 @@ const (
 	pAccount  = 'A'
 	pEvidence = 'E'
 	pReplayed = 'Y'
+	// pLastCommit holds the certificate of height-1 a block carries
+	// (types.Block.LastCommit); absent at height 1.
+	pLastCommit = 'L'
 )
 
 var (
@@ -160,6 +163,9 @@ func StageBlock(b *pebble.Batch, blk *types.Block, cert *types.Certificate, rece
 		{key(pByHash, hash[:]), hb},
 		{key(pCert, hb), cert.Encode()},
 		{keyHeight, hb},
+	}
+	if blk.LastCommit != nil {
+		sets = append(sets, [2][]byte{key(pLastCommit, hb), blk.LastCommit.Encode()})
 	}
 	for _, kv := range sets {
 		if err := b.Set(kv[0], kv[1], nil); err != nil {
@@ -304,6 +310,11 @@ func (s *Store) Block(height uint64) (*types.Block, error) {
 		return nil, err
 	}
 	blk := &types.Block{Header: *hdr, Txs: make([]*types.Tx, len(hs))}
+	if !hdr.LastCommitHash.IsZero() {
+		if blk.LastCommit, err = s.LastCommit(height); err != nil {
+			return nil, err
+		}
+	}
 	for i, th := range hs {
 		tx, _, err := s.BlockTx(height, uint32(i), th)
 		if err != nil {
@@ -312,6 +323,20 @@ func (s *Store) Block(height uint64) (*types.Block, error) {
 		blk.Txs[i] = tx
 	}
 	return blk, nil
+}
+
+// LastCommit returns the last commit block height carries (the
+// certificate of height-1 in the block's body).
+func (s *Store) LastCommit(height uint64) (*types.Certificate, error) {
+	v, err := s.get(key(pLastCommit, u64(height)))
+	if err != nil {
+		return nil, fmt.Errorf("block %d: last commit: %w", height, err)
+	}
+	c, err := types.DecodeCertificate(v)
+	if err != nil {
+		return nil, fmt.Errorf("block %d: last commit: %w", height, err)
+	}
+	return c, nil
 }
 
 // BlockTx returns the transaction th at (height, index) of a block and the

@@ -20,7 +20,8 @@
 //     same code; the
 //     governance samples grant Recipient the role SampleRole and revoke it,
 //     which needs the sender to be a governor: Params and Roles give the
-//     chain that makes it one).
+//     chain that makes it one; validator.update adds SampleValidator to
+//     the chain's validator set).
 package txfixtures
 
 import (
@@ -71,6 +72,9 @@ func Roles(k *crypto.PrivateKey) []types.Role {
 	return []types.Role{{Name: types.RoleGovernors, Members: []crypto.Address{k.Public().Address()}}}
 }
 
+// SampleValidator is the key the validator.update sample adds.
+func SampleValidator() crypto.PublicKey { return Key(2000).Public() }
+
 // Recipient is the address the transfer sample pays.
 func Recipient() crypto.Address { return Key(1000).Public().Address() }
 
@@ -99,6 +103,13 @@ var samples = map[types.TxType]func(chainID string, k *crypto.PrivateKey) types.
 	},
 	types.TxRoleRevoke: func(string, *crypto.PrivateKey) types.Payload {
 		return &types.RoleRevoke{RoleChange: types.RoleChange{Role: SampleRole, Address: Recipient(), Approvals: []types.Approval{}}}
+	},
+	// Adds SampleValidator; the chain needs a validator set in its state
+	// (every genesis writes one) whose total power is at least 4, so that
+	// a power-1 join fits in one step.
+	types.TxValidatorUpdate: func(string, *crypto.PrivateKey) types.Payload {
+		return &types.ValidatorUpdate{Op: types.ValidatorAdd, PublicKey: SampleValidator(), Power: 1, Name: "fixture-validator",
+			Addr: "127.0.0.1:26699", Approvals: []types.Approval{}}
 	},
 	// Its blob is BlobContent: a node with a blob store admits it only once
 	// that is stored.

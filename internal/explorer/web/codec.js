@@ -74,7 +74,7 @@ export function decodeHeader(b) {
   const r = new Reader(b);
   const h = {};
   h.version = r.u8();
-  if (h.version !== 1) throw new Error(`header version ${h.version}`);
+  if (h.version !== 2) throw new Error(`header version ${h.version}`);
   h.chain_id = r.text16();
   h.height = r.u64();
   h.round = r.u32();
@@ -86,6 +86,8 @@ export function decodeHeader(b) {
   h.results_root = r.hash();
   h.state_root = r.hash();
   h.validators_hash = r.hash();
+  h.next_validators_hash = r.hash();
+  h.last_commit_hash = r.hash();
   r.end();
   return h;
 }
@@ -96,9 +98,13 @@ export const TX_TYPES = {
   21: 'contract.deploy', 22: 'contract.instantiate', 23: 'contract.invoke', 24: 'contract.upgrade',
   25: 'role.grant', 26: 'role.revoke',
   29: 'blob.record',
+  30: 'validator.update',
   31: 'validator.register', 32: 'stake.delegate', 33: 'stake.undelegate', 34: 'stake.vote',
   35: 'validator.unjail', 36: 'evidence.submit',
 };
+
+// validator.update's operations (types/valset_tx.go).
+const VALIDATOR_OPS = { 1: 'add', 2: 'remove', 3: 'set_power' };
 
 // Limits of the staking payloads, as the Go decoder enforces them (types/staking.go).
 const MAX_VOTES = 64;
@@ -113,13 +119,8 @@ const MAX_TX_BLOBS = 64;
 const MAX_ROLE_BYTES = 32;
 const MAX_APPROVALS = 64;
 
-/** roleChange reads role.grant and role.revoke (encoding.md 3.1) with Go's well-formedness rules. */
-function roleChange(r, p) {
-  const raw = r.bytes16();
-  if (raw.length > MAX_ROLE_BYTES) throw new Error(`role: ${raw.length} bytes, limit ${MAX_ROLE_BYTES}`);
-  p.role = dec.decode(raw);
-  if (!/^[a-z][a-z0-9_]*$/.test(p.role) || p.role === 'anyone') throw new Error(`role ${JSON.stringify(p.role)} is not a role name`);
-  p.address = hex(r.raw(20));
+/** approvals reads a governance payload's approvals: at most 64, no key twice. */
+function approvals(r, p) {
   const n = count(r, 'approvals', MAX_APPROVALS);
   p.approvals = [];
   const seen = new Set();
@@ -130,6 +131,31 @@ function roleChange(r, p) {
     p.approvals.push({ key, signature: hex(r.raw(64)) });
   }
   return p;
+}
+
+/** validatorUpdate reads validator.update (encoding.md 3.1). */
+function validatorUpdate(r, p) {
+  const op = r.u8();
+  p.op = VALIDATOR_OPS[op];
+  if (!p.op) throw new Error(`validator.update: unknown op ${op}`);
+  p.public_key = r.hash();
+  p.power = r.u64();
+  const name = r.text16(); if (name) p.name = name;
+  const addr = r.text16(); if (addr) p.p2p_addr = addr;
+  if ((p.op === 'add' || p.op === 'set_power') && p.power === 0n) throw new Error(`validator.update: ${p.op} needs a positive power`);
+  if (p.op !== 'add' && (name || addr)) throw new Error(`validator.update: ${p.op} takes no name or address`);
+  if (p.op === 'remove' && p.power !== 0n) throw new Error('validator.update: remove takes no power');
+  return approvals(r, p);
+}
+
+/** roleChange reads role.grant and role.revoke (encoding.md 3.1) with Go's well-formedness rules. */
+function roleChange(r, p) {
+  const raw = r.bytes16();
+  if (raw.length > MAX_ROLE_BYTES) throw new Error(`role: ${raw.length} bytes, limit ${MAX_ROLE_BYTES}`);
+  p.role = dec.decode(raw);
+  if (!/^[a-z][a-z0-9_]*$/.test(p.role) || p.role === 'anyone') throw new Error(`role ${JSON.stringify(p.role)} is not a role name`);
+  p.address = hex(r.raw(20));
+  return approvals(r, p);
 }
 
 /** base64 is the standard, padded base64 of bytes: the JSON form of a contract's code and arguments. */
@@ -249,6 +275,7 @@ export function decodeTx(b) {
     }
     case 'contract.upgrade': p.name = r.text16(); p.code_hash = r.hash(); break;
     case 'role.grant': case 'role.revoke': roleChange(r, p); break;
+    case 'validator.update': validatorUpdate(r, p); break;
     case 'validator.register': {
       p.public_key = r.hash();
       const name = r.bytes16(); if (name.length > MAX_VALIDATOR_NAME_BYTES) throw new Error(`name: ${name.length} bytes`);

@@ -224,7 +224,6 @@ const (
 	stakeStakerTag     = 'a' // address(20) -> Staker
 	stakeUnbondingTag  = 'u' // key(32) -> unbonding entries from that candidate
 	stakeQueueTag      = 'q' // height(8) -> candidate keys with entries maturing then
-	stakeEvidenceTag   = 'e' // key(32) height(8) -> 1: punished once per height
 	stakeMissedTag     = 'm' // key(32) -> heights of recently missed precommits
 	stakeSetsTag       = 'h' // -> recent validator sets: (from height, hash) list
 	stakeSetTag        = 'H' // hash(32) -> EncodeValidators bytes
@@ -267,12 +266,6 @@ func UnbondingKey(pub crypto.PublicKey) []byte { return stakeKey(stakeUnbondingT
 // entries mature at height.
 func UnbondingQueueKey(height uint64) []byte { return stakeKey(stakeQueueTag, u64Bytes(height)) }
 
-// EvidenceSeenKey is the state key marking a validator punished for
-// evidence at height.
-func EvidenceSeenKey(pub crypto.PublicKey, height uint64) []byte {
-	return stakeKey(stakeEvidenceTag, pub[:], u64Bytes(height))
-}
-
 // MissedKey is the state key of a validator's recently missed precommits.
 func MissedKey(pub crypto.PublicKey) []byte { return stakeKey(stakeMissedTag, pub[:]) }
 
@@ -305,8 +298,11 @@ type Candidate struct {
 	Votes       uint64 `json:"votes"`
 	Jailed      bool   `json:"jailed"`
 	JailedUntil uint64 `json:"jailed_until,omitempty"`
-	// Slashed is the stake burned for its misbehaviour so far.
-	Slashed uint64 `json:"slashed"`
+	// Slashed is the stake burned for its misbehaviour so far; SlashedAt
+	// the height of the block that last slashed it (0: never). Evidence
+	// about a height up to SlashedAt is covered by that punishment.
+	Slashed   uint64 `json:"slashed"`
+	SlashedAt uint64 `json:"slashed_at,omitempty"`
 	// Rewards is what the blocks it proposed have paid, all recipients.
 	Rewards      uint64 `json:"rewards"`
 	RegisteredAt uint64 `json:"registered_at"`
@@ -323,6 +319,7 @@ func (c *Candidate) Encode() []byte {
 	e.Bool(c.Jailed)
 	e.U64(c.JailedUntil)
 	e.U64(c.Slashed)
+	e.U64(c.SlashedAt)
 	e.U64(c.Rewards)
 	e.U64(c.RegisteredAt)
 	return e.B
@@ -340,6 +337,7 @@ func DecodeCandidate(b []byte) (*Candidate, error) {
 	c.Jailed = d.Bool("jailed")
 	c.JailedUntil = d.U64("jailed_until")
 	c.Slashed = d.U64("slashed")
+	c.SlashedAt = d.U64("slashed_at")
 	c.Rewards = d.U64("rewards")
 	c.RegisteredAt = d.U64("registered_at")
 	if err := d.Finish(); err != nil {

@@ -83,7 +83,7 @@ func TestStakingPayloadsRefused(t *testing.T) {
 
 func TestStakingRecordsRoundTrip(t *testing.T) {
 	c := &Candidate{PublicKey: testKey(1).Public(), Operator: testKey(2).Public().Address(), CommissionBP: 5, Stake: 10,
-		Votes: 20, Jailed: true, JailedUntil: 99, Slashed: 3, Rewards: 7, RegisteredAt: 4}
+		Votes: 20, Jailed: true, JailedUntil: 99, Slashed: 3, SlashedAt: 8, Rewards: 7, RegisteredAt: 4}
 	if back, err := DecodeCandidate(c.Encode()); err != nil || *back != *c {
 		t.Errorf("candidate: %+v %v", back, err)
 	}

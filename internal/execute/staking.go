@@ -499,7 +499,9 @@ func (o *overlay) unjail(a crypto.Address, pub crypto.PublicKey, height uint64) 
 // and jail. The votes must be signed by p.Validator, for a height neither
 // in the future nor older than evidence_max_age; where the state knows the
 // set of that height (the set history of a DPoS chain) the votes' index
-// must name p.Validator in it. A validator is punished once per height.
+// must name p.Validator in it. A validator is punished once for all it
+// signed up to the block that punishes it: evidence about a height up to
+// its SlashedAt is refused.
 func (o *overlay) evidence(p *types.EvidenceSubmit, chainID string, height uint64, sp types.StakingParams) error {
 	a, b, err := types.ParseVoteEvidence(p.Evidence)
 	if err != nil {
@@ -524,12 +526,6 @@ func (o *overlay) evidence(p *types.EvidenceSubmit, chainID string, height uint6
 	if known && (int(a.Validator) >= len(set) || set[a.Validator].PublicKey != pub) {
 		return types.Errf(types.CodeBadEvidence, "%s is not validator %d of height %d", pub, a.Validator, h)
 	}
-	seenKey := types.EvidenceSeenKey(pub, h)
-	if _, seen, err := o.get(seenKey); err != nil {
-		return err
-	} else if seen {
-		return types.Errf(types.CodeBadEvidence, "%s was already punished for height %d", pub, h)
-	}
 	c, err := o.candidate(pub)
 	if err != nil {
 		return err
@@ -537,8 +533,10 @@ func (o *overlay) evidence(p *types.EvidenceSubmit, chainID string, height uint6
 	if c == nil {
 		return types.Errf(types.CodeNotCandidate, "%s is not a registered candidate: no stake to slash", pub)
 	}
-	o.put(seenKey, []byte{1})
-	if err := o.slash(pub, sp.SlashFractionBP); err != nil {
+	if c.SlashedAt > 0 && h <= c.SlashedAt {
+		return types.Errf(types.CodeBadEvidence, "%s was already punished at height %d for what it signed up to then (evidence about height %d)", pub, c.SlashedAt, h)
+	}
+	if err := o.slash(pub, sp.SlashFractionBP, height); err != nil {
 		return err
 	}
 	return o.jail(pub, height, sp)
@@ -547,7 +545,7 @@ func (o *overlay) evidence(p *types.EvidenceSubmit, chainID string, height uint6
 // slash burns bp basis points of every delegation to pub and of every
 // unbonding entry from it (each rounded down, so a delegator never loses
 // more than the fraction).
-func (o *overlay) slash(pub crypto.PublicKey, bp uint64) error {
+func (o *overlay) slash(pub crypto.PublicKey, bp, height uint64) error {
 	ds, err := o.delegators(pub)
 	if err != nil {
 		return err
@@ -599,6 +597,7 @@ func (o *overlay) slash(pub crypto.PublicKey, bp uint64) error {
 	}
 	c.Stake -= bondedCut
 	c.Slashed += bondedCut + unbondingCut
+	c.SlashedAt = height
 	o.putCandidate(c)
 	t, err := o.totals()
 	if err != nil {

@@ -522,9 +522,17 @@ func TestSlashingEvidence(t *testing.T) {
 			t.Errorf("the jailed validator is still in the target")
 		}
 	}
-	// Once only.
+	// Once only: the same piece again, or another about a height before
+	// the punishment, is refused.
 	if res := d.proposed(0, d.tx(bob, ev)); code(res, 0) != types.CodeBadEvidence {
 		t.Errorf("second submission: %q", code(res, 0))
+	}
+	other := &types.EvidenceSubmit{Validator: bad.Public(), Evidence: txfixtures.DoubleVote(dposChain, bad, 1, 2)}
+	if res := d.proposed(0, d.tx(bob, other)); code(res, 0) != types.CodeBadEvidence {
+		t.Errorf("evidence about an earlier height after the punishment: %q", code(res, 0))
+	}
+	if c := d.candidate(bad.Public()); c.Slashed != 300 || c.SlashedAt != d.h-2 {
+		t.Errorf("slashed again: %+v", c)
 	}
 	// Evidence is free: bob's balance did not move.
 	if b := d.balance(bob.Public().Address()); b != 10_000 {

@@ -129,7 +129,8 @@ type Genesis struct {
 }
 
 // ValidatorSet builds the genesis validator set.
-func (g *Genesis) ValidatorSet() (*ValidatorSet, error) { return NewValidatorSet(g.Validators) }
+// On a DPoS chain its proposers take turns in slots (Params.ValidatorSet).
+func (g *Genesis) ValidatorSet() (*ValidatorSet, error) { return g.Params.ValidatorSet(g.Validators) }
 
 // Check validates the genesis document.
 func (g *Genesis) Check() error {

@@ -139,6 +139,18 @@ func (p Params) Staking() StakingParams {
 	return s
 }
 
+// ValidatorSet builds a validator set of this chain: on a DPoS chain with
+// ALZA's slotted proposer rotation (ValidatorSet.WithSlots(slot_blocks)),
+// otherwise as NewValidatorSet. Every set a node uses for consensus is
+// built here, so that all agree on the proposer.
+func (p Params) ValidatorSet(vals []Validator) (*ValidatorSet, error) {
+	vs, err := NewValidatorSet(vals)
+	if err != nil || !p.DPoS() {
+		return vs, err
+	}
+	return vs.WithSlots(p.Staking().SlotBlocks), nil
+}
+
 // DPoS reports whether the chain's validator set is elected by stake.
 func (p Params) DPoS() bool { return p.ValidatorGovernance == GovernanceDPoS }
 
@@ -300,7 +312,8 @@ type Candidate struct {
 	JailedUntil uint64 `json:"jailed_until,omitempty"`
 	// Slashed is the stake burned for its misbehaviour so far; SlashedAt
 	// the height of the block that last slashed it (0: never). Evidence
-	// about a height up to SlashedAt is covered by that punishment.
+	// about a height before SlashedAt + jail_blocks is covered by that
+	// punishment.
 	Slashed   uint64 `json:"slashed"`
 	SlashedAt uint64 `json:"slashed_at,omitempty"`
 	// Rewards is what the blocks it proposed have paid, all recipients.

@@ -330,6 +330,25 @@ func TestDPoSElectionRewardsAndSlashing(t *testing.T) {
 		}
 		balances += acc.Balance
 	}
+	// ALZA's slots: while the genesis set is in force (heights 1-31), the
+	// proposer of a round-0 block h is validator ((h-1)/slot_blocks) mod 4.
+	slotted := 0
+	for hh := uint64(1); hh <= 31; hh++ {
+		b, err := c.Block(ctx, hh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Header.Round != 0 {
+			continue
+		}
+		if want := g.Validators[((hh-1)/sp.SlotBlocks)%4].PublicKey; b.Header.Proposer != want {
+			t.Errorf("height %d: proposer %s, want slot owner %s", hh, b.Header.Proposer, want)
+		}
+		slotted++
+	}
+	if slotted < 10 {
+		t.Errorf("only %d of 31 heights decided in round 0", slotted)
+	}
 	tot := params.Totals
 	if balances+tot.Bonded+tot.Unbonding != supply+tot.Issued-params.Burned-tot.Slashed {
 		t.Fatalf("height %d: balances %d + bonded %d + unbonding %d != supply %d + issued %d - burned %d - slashed %d",

@@ -500,8 +500,9 @@ func (o *overlay) unjail(a crypto.Address, pub crypto.PublicKey, height uint64) 
 // in the future nor older than evidence_max_age; where the state knows the
 // set of that height (the set history of a DPoS chain) the votes' index
 // must name p.Validator in it. A validator is punished once for all it
-// signed up to the block that punishes it: evidence about a height up to
-// its SlashedAt is refused.
+// signs until its jail ends: evidence about a height before SlashedAt +
+// jail_blocks is refused (it stays in the set a few heights after being
+// jailed, and a double-voter keeps double-voting there).
 func (o *overlay) evidence(p *types.EvidenceSubmit, chainID string, height uint64, sp types.StakingParams) error {
 	a, b, err := types.ParseVoteEvidence(p.Evidence)
 	if err != nil {
@@ -533,8 +534,8 @@ func (o *overlay) evidence(p *types.EvidenceSubmit, chainID string, height uint6
 	if c == nil {
 		return types.Errf(types.CodeNotCandidate, "%s is not a registered candidate: no stake to slash", pub)
 	}
-	if c.SlashedAt > 0 && h <= c.SlashedAt {
-		return types.Errf(types.CodeBadEvidence, "%s was already punished at height %d for what it signed up to then (evidence about height %d)", pub, c.SlashedAt, h)
+	if c.SlashedAt > 0 && h < c.SlashedAt+sp.JailBlocks {
+		return types.Errf(types.CodeBadEvidence, "%s was punished at height %d for all it signs until height %d (evidence about height %d)", pub, c.SlashedAt, c.SlashedAt+sp.JailBlocks, h)
 	}
 	if err := o.slash(pub, sp.SlashFractionBP, height); err != nil {
 		return err

@@ -531,7 +531,11 @@ func TestSlashingEvidence(t *testing.T) {
 	if res := d.proposed(0, d.tx(bob, other)); code(res, 0) != types.CodeBadEvidence {
 		t.Errorf("evidence about an earlier height after the punishment: %q", code(res, 0))
 	}
-	if c := d.candidate(bad.Public()); c.Slashed != 300 || c.SlashedAt != d.h-2 {
+	later := &types.EvidenceSubmit{Validator: bad.Public(), Evidence: txfixtures.DoubleVote(dposChain, bad, d.h, 2)}
+	if res := d.proposed(0, d.tx(bob, later)); code(res, 0) != types.CodeBadEvidence {
+		t.Errorf("evidence about a later height within its jail: %q", code(res, 0))
+	}
+	if c := d.candidate(bad.Public()); c.Slashed != 300 || c.SlashedAt != d.h-3 {
 		t.Errorf("slashed again: %+v", c)
 	}
 	// Evidence is free: bob's balance did not move.

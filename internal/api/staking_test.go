@@ -189,3 +189,50 @@ func TestStakingBadInputAPI(t *testing.T) {
 		t.Errorf("delegator after bad input: %+v %v", del, err)
 	}
 }
+
+// Block rewards are provable and searchable: the coinbase of a block is
+// served with a proof that verifies, and the block is found by the account
+// it paid and by its reward.
+func TestStakingRewardsProvableAndSearchable(t *testing.T) {
+	c := apitest.New(t, apitest.Options{Search: true, Genesis: func(g *types.Genesis) {
+		g.Params.ValidatorGovernance = types.GovernanceDPoS
+		g.Params.StakingParams = types.StakingParams{EpochBlocks: 100_000, BlockReward: 77}
+		v := g.Validators[0].PublicKey
+		g.Stakes = []types.GenesisStake{{Delegator: v.Address(), Validator: v, Amount: 1000}}
+	}})
+	cl := c.Client()
+	ctx := context.Background()
+	s := cl.NewSigner(c.Users[0], "")
+	tx, err := s.Transfer(ctx, c.Users[1].Public().Address(), 5)
+	r := commitOK(t, cl, tx, err)
+	c.WaitIndexed()
+	rw, err := cl.StakingReward(ctx, r.Height, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.Verify(apitest.ChainID, c.Ledger.Validators()); err != nil {
+		t.Fatal(err)
+	}
+	op := c.ValKey.Public().Address()
+	if !rw.Paid || rw.Coinbase.Reward != 77 || len(rw.Coinbase.Payments) != 1 || rw.Coinbase.Payments[0] != (types.Payment{Address: op, Amount: 77}) {
+		t.Fatalf("reward of block %d: %+v", r.Height, rw)
+	}
+	rw.Coinbase.Reward++
+	if err := rw.Verify(apitest.ChainID, c.Ledger.Validators()); err == nil {
+		t.Error("a tampered coinbase verified")
+	}
+	res, err := cl.Search(ctx, client.SearchRequest{Query: "type:block to:" + op.String(), Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, h := range res.Hits {
+		found = found || h.Height == r.Height
+	}
+	if !found || res.Total == 0 {
+		t.Errorf("search for the blocks that paid %s: %+v", op, res)
+	}
+	if res, err = cl.Search(ctx, client.SearchRequest{Query: "reward:77", Limit: 1}); err != nil || res.Total == 0 {
+		t.Errorf("search reward:77: %+v %v", res, err)
+	}
+}

@@ -88,7 +88,9 @@ func Dial(ctx context.Context, urls, name, stream, subject string, g *types.Gene
 const openTimeout = 30 * time.Second
 
 // New reads stream's subject from the message of height from on (1 when
-// from is 0), trusting g's validators.
+// from is 0), trusting g's validators: the set of height 1, and of height
+// from only if no set change came before it (follow the changes from
+// height 1, or check the set of from with client.VerifyValidatorSets).
 func New(ctx context.Context, js jetstream.JetStream, stream, subject string, g *types.Genesis, from uint64) (*Consumer, error) {
 	vals, err := g.ValidatorSet()
 	if err != nil {
@@ -174,10 +176,16 @@ func (c *Consumer) Next() (*client.StreamBlock, error) {
 		if err := sb.Verify(c.chainID, c.vals); err != nil {
 			return nil, err
 		}
+		// The set of the next height (docs/consensus.md): the same, or
+		// the one the message carries, which the certified header names.
+		next, err := sb.NextSet(c.vals)
+		if err != nil {
+			return nil, err
+		}
 		if !c.parent.IsZero() && sb.Block.Header.ParentHash != c.parent {
 			return nil, fmt.Errorf("block %d names parent %s, block %d was %s", h, sb.Block.Header.ParentHash, h-1, c.parent)
 		}
-		c.next, c.parent = h+1, sb.Block.Header.Hash()
+		c.next, c.parent, c.vals = h+1, sb.Block.Header.Hash(), next
 		return sb, nil
 	}
 }

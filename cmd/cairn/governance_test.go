@@ -47,7 +47,7 @@ func TestGovernanceFromTheCLI(t *testing.T) {
 		t.Fatalf("put after the revoke: exit %d, %s", code, stderr)
 	}
 	code, _, stderr = run(t, "tx", "put", "k", "w", "--key", user, "--approve", gov1, node)
-	if code != 2 || !strings.Contains(stderr, "--approve applies to role.grant and role.revoke only") {
+	if code != 2 || !strings.Contains(stderr, "--approve applies to governance transactions only") {
 		t.Fatalf("--approve on a put: exit %d, %s", code, stderr)
 	}
 }

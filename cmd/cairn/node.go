@@ -33,6 +33,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	stateSync := fs.Bool("state-sync", false, "a new node: first fetch and verify a snapshot from state_sync.providers, then catch up (ignored once the ledger holds blocks)")
 	providers := fs.String("state-sync-providers", "", "override state_sync.providers: comma-separated API `URLs` of other nodes")
+	join := fs.Bool("join", false, "a validator key not (yet) in the set: sync from peers and follow without voting until the validator set includes this key (after cairn gov add-validator), then vote (docs/operations.md)")
 	follower := fs.Bool("follower", false, "run as a follower (as role \"follower\" in config.json): a non-voting replica that follows the validators in peers and serves reads and search")
 	fs.Usage = usageFunc(fs, stderr, "cairn node --home DIR [flags]",
 		"Runs one validator, or with --follower (or role \"follower\" in config.json) one follower, from its\nhome (see cairn init) until SIGINT or SIGTERM.")
@@ -54,6 +55,9 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	cfg.AllowFaults, cfg.Byzantine = *faults, *byz
+	if *join {
+		cfg.Join = true
+	}
 	if *providers != "" {
 		cfg.StateSync.Providers = node.SplitProviders(*providers)
 	}

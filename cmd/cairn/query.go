@@ -109,11 +109,13 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	return printJSON(stdout, st)
 }
 
-// trustedValidators returns the chain id and validator set to verify
-// against: from a genesis file when given (trust what you chose), else from
-// the node's own /v1/status (which only proves the node is consistent with
-// itself; say so).
-func trustedValidators(ctx context.Context, c *client.Client, genesis string) (string, *types.ValidatorSet, string, error) {
+// trustedValidators returns the chain id and the validator set of height
+// to verify against: with a genesis file, the set walked from that
+// genesis's set through every set change up to height, each change's
+// certified header checked (client.VerifyValidatorSets: trust what you
+// chose); else the node's own /v1/validators (which only proves the node
+// is consistent with itself; say so).
+func trustedValidators(ctx context.Context, c *client.Client, genesis string, height uint64) (string, *types.ValidatorSet, string, error) {
 	if genesis != "" {
 		g, err := types.LoadGenesis(genesis)
 		if err != nil {
@@ -123,17 +125,25 @@ func trustedValidators(ctx context.Context, c *client.Client, genesis string) (s
 		if err != nil {
 			return "", nil, "", err
 		}
-		return g.ChainID, vs, "genesis file " + genesis, nil
+		walked, err := c.VerifyValidatorSets(ctx, g.ChainID, vs, height)
+		if err != nil {
+			return "", nil, "", fmt.Errorf("validators of height %d from genesis %s: %w", height, genesis, err)
+		}
+		return g.ChainID, walked, "genesis file " + genesis + " (set changes walked)", nil
 	}
 	st, err := c.Status(ctx)
 	if err != nil {
 		return "", nil, "", fmt.Errorf("fetch validators: %w", err)
 	}
-	vs, err := st.ValidatorSet()
+	v, err := c.Validators(ctx, height)
 	if err != nil {
-		return "", nil, "", fmt.Errorf("validators from status: %w", err)
+		return "", nil, "", fmt.Errorf("fetch validators of height %d: %w", height, err)
 	}
-	return st.ChainID, vs, "the node's /v1/status (pass --genesis to trust your own copy)", nil
+	vs, err := v.Set()
+	if err != nil {
+		return "", nil, "", fmt.Errorf("validators of height %d: %w", height, err)
+	}
+	return st.ChainID, vs, "the node's /v1/validators (pass --genesis to trust your own copy)", nil
 }
 
 // verifiedGet is the output of `cairn get --prove`.
@@ -184,7 +194,7 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "get", err)
 	}
-	chainID, vals, from, err := trustedValidators(ctx, c, *genesis)
+	chainID, vals, from, err := trustedValidators(ctx, c, *genesis, p.Height)
 	if err != nil {
 		return fail(stderr, "get", err)
 	}
@@ -347,7 +357,7 @@ func proveAccount(ctx context.Context, c *client.Client, addr crypto.Address, he
 	if err != nil {
 		return fail(stderr, "account", err)
 	}
-	chainID, vals, from, err := trustedValidators(ctx, c, genesis)
+	chainID, vals, from, err := trustedValidators(ctx, c, genesis, p.Height)
 	if err != nil {
 		return fail(stderr, "account", err)
 	}
@@ -407,7 +417,7 @@ func runBlock(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "block", err)
 	}
 	if *verify {
-		chainID, vals, from, err := trustedValidators(ctx, c, *genesis)
+		chainID, vals, from, err := trustedValidators(ctx, c, *genesis, b.Height)
 		if err != nil {
 			return fail(stderr, "block", err)
 		}

@@ -30,6 +30,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		"comma-separated faults: drop, dup, partition, crash, crashstop, omission, net (drop,dup,partition), all (net,crash,omission), none; "+
 			"and Byzantine behaviours: "+strings.Join(sim.Behaviours, ", "))
 	useLedger := fs.Bool("ledger", false, "run each validator's application on a real ledger (in-memory Pebble), checking identical state and receipts")
+	churn := fs.Bool("churn", false, "change the validator set during each run: a joiner enters at height 4, an honest validator's power doubles at 8, the joiner leaves at 12 (not with --ledger; docs/consensus.md)")
 	heights := fs.Int("heights", 20, "height every live honest validator must reach in a run")
 	workers := fs.Int("workers", 0, "parallel runs (0: GOMAXPROCS)")
 	scale := fs.Bool("scale", false, "print the scale table instead (4..64 validators, no faults)")
@@ -99,7 +100,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cairn sim: --crash needs crash, crashstop or omission in --faults")
 		return 2
 	}
-	cfg := sim.Config{Validators: *validators, Powers: powers, Ledger: *useLedger, Byzantine: *byzantine, Crash: *crash, Heights: *heights,
+	cfg := sim.Config{Validators: *validators, Powers: powers, Ledger: *useLedger, Churn: *churn, Byzantine: *byzantine, Crash: *crash, Heights: *heights,
 		Faults: fl, Behaviour: strings.Join(behaviours, ",")}
 	if err := sim.CheckBehaviour(cfg.Behaviour); err != nil {
 		fmt.Fprintf(stderr, "cairn sim: %v\n", err)

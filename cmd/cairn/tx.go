@@ -381,7 +381,7 @@ func runTxStatus(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "tx status", err)
 	}
 	if st.Status == client.StatusCommitted || st.Status == client.StatusFailed {
-		chainID, vals, from, err := trustedValidators(ctx, c, *genesis)
+		chainID, vals, from, err := trustedValidators(ctx, c, *genesis, st.Height)
 		if err != nil {
 			return fail(stderr, "tx status", err)
 		}

@@ -43,7 +43,7 @@ func TestTxStatusVerifiesOutcome(t *testing.T) {
 	code, stdout, stderr := run(t, "tx", "status", okTx.Hash().String(), node)
 	var ts client.TxStatus
 	decode(t, stdout, &ts)
-	wantOK := "verified: tx " + okTx.Hash().String() + " committed at height " + itoa(ts.Height) + ", position 0, and ok (tx inclusion under tx_root and receipt inclusion under results_root of the certified header); certificate checked against 1 validators (quorum power 1) from the node's /v1/status"
+	wantOK := "verified: tx " + okTx.Hash().String() + " committed at height " + itoa(ts.Height) + ", position 0, and ok (tx inclusion under tx_root and receipt inclusion under results_root of the certified header); certificate checked against 1 validators (quorum power 1) from the node's /v1/validators"
 	if code != 0 || ts.Status != client.StatusCommitted || ts.ReceiptProof == nil || ts.HeaderHex == "" || !strings.HasPrefix(stderr, wantOK) {
 		t.Fatalf("tx status of an ok tx: exit %d, %+v\nstderr %q\nwant   %q", code, ts, stderr, wantOK)
 	}

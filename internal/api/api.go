@@ -304,6 +304,7 @@ func New(cfg Config) *Server {
 		{method: "GET", pattern: "/readyz", h: s.readyz, unlimited: true},
 	}
 	s.routes = append(s.routes, s.snapshotRoutes()...)
+	s.routes = append(s.routes, s.validatorRoutes()...)
 	s.routes = append(s.routes, s.stakingRoutes()...) // staking.go
 	if cfg.MetricsElsewhere {
 		s.routes = slices.DeleteFunc(s.routes, func(rt route) bool { return rt.pattern == "/metrics" })

@@ -6,12 +6,22 @@ import (
 	"strconv"
 
 	"github.com/cairn-db/cairn/client"
+	"github.com/cairn-db/cairn/internal/ledger"
 	"github.com/cairn-db/cairn/types"
 )
 
 // certificateJSON renders a certificate with, for each signature, the
 // validator's name and key and the exact bytes it signed, so an auditor
 // needs nothing but Ed25519.
+// valsAt is the validator set of height h, which certifies its block (the
+// next height's when h is not known: never for a committed height).
+func valsAt(l *ledger.Ledger, h uint64) *types.ValidatorSet {
+	if vs, err := l.ValidatorsAt(h); err == nil {
+		return vs
+	}
+	return l.Validators()
+}
+
 func certificateJSON(c *types.Certificate, chainID string, vals *types.ValidatorSet) *client.Certificate {
 	sb := hex.EncodeToString(c.SignBytes(chainID))
 	out := &client.Certificate{Height: c.Height, Round: c.Round, BlockHash: c.BlockHash, Signatures: make([]client.CertSignature, len(c.Sigs))}
@@ -93,5 +103,5 @@ func (s *Server) getBlock(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, blockJSON(b, c, rs, l.Genesis().ChainID, l.Validators(), decode))
+	return writeJSON(w, http.StatusOK, blockJSON(b, c, rs, l.Genesis().ChainID, valsAt(l, c.Height), decode))
 }

@@ -179,7 +179,7 @@ func template(u string) string {
 			seg[2] = "{hash}"
 		case "blocks":
 			seg[2] = "{height}"
-		case "kv":
+		case "kv", "validators":
 			seg[2] = "{key}"
 		case "accounts":
 			seg[2] = "{address}"
@@ -352,6 +352,14 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "events", method: "GET", url: "/v1/events?from=1", status: 200, stream: true},
 		{name: "events bad from", method: "GET", url: "/v1/events?from=x", status: 400, req: reqInvalid},
 		{name: "events bad Last-Event-ID", method: "GET", url: "/v1/events", header: http.Header{"Last-Event-Id": {"x"}}, status: 400, req: reqInvalid},
+
+		{name: "validators", method: "GET", url: "/v1/validators", status: 200},
+		{name: "validators of a height", method: "GET", url: "/v1/validators?height=2", status: 200},
+		{name: "validators bad height", method: "GET", url: "/v1/validators?height=x", status: 400, req: reqInvalid},
+		{name: "validators future height", method: "GET", url: "/v1/validators?height=" + h(head+100), status: 404},
+		{name: "validator", method: "GET", url: "/v1/validators/" + c.Ledger.Validators().Validators[0].PublicKey.String(), status: 200},
+		{name: "validator unknown", method: "GET", url: "/v1/validators/" + bob.Public().String(), status: 404},
+		{name: "validator bad key", method: "GET", url: "/v1/validators/xyz", status: 400, req: reqInvalid},
 
 		{name: "evidence", method: "GET", url: "/v1/evidence", status: 200},
 		{name: "evidence, broken node", base: broken.URL, method: "GET", url: "/v1/evidence", status: 500},

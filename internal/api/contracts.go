@@ -107,7 +107,7 @@ func (s *Server) getContract(w http.ResponseWriter, r *http.Request) error {
 		StateKeyHex: hex.EncodeToString(sp.Key), ValueHex: hex.EncodeToString(sp.Value),
 		Proof: sp.Proof, ProofHex: hex.EncodeToString(sp.Proof.Encode()),
 		HeaderHex: hex.EncodeToString(sp.HeaderBytes), Header: sp.Header,
-		Certificate: certificateJSON(sp.Certificate, l.Genesis().ChainID, l.Validators())})
+		Certificate: certificateJSON(sp.Certificate, l.Genesis().ChainID, valsAt(l, sp.Certificate.Height))})
 }
 
 // contractKeyParam returns the {key} segment: the contract key in hex.
@@ -145,7 +145,7 @@ func (s *Server) getContractKey(w http.ResponseWriter, r *http.Request) error {
 	out := client.ContractKey{Contract: name, KeyHex: hex.EncodeToString(key), Height: h, Found: sp.Found,
 		StateKeyHex: hex.EncodeToString(sp.Key), Proof: sp.Proof, ProofHex: hex.EncodeToString(sp.Proof.Encode()),
 		HeaderHex: hex.EncodeToString(sp.HeaderBytes), Header: sp.Header,
-		Certificate: certificateJSON(sp.Certificate, l.Genesis().ChainID, l.Validators())}
+		Certificate: certificateJSON(sp.Certificate, l.Genesis().ChainID, valsAt(l, sp.Certificate.Height))}
 	if sp.Found {
 		e, err := types.DecodeContractEntry(sp.Value)
 		if err != nil {

@@ -42,7 +42,7 @@ func (s *Server) getField(w http.ResponseWriter, r *http.Request) error {
 		StateKeyHex: hex.EncodeToString(sp.Key), ValueHex: hex.EncodeToString(sp.Value),
 		Proof: sp.Proof, ProofHex: hex.EncodeToString(sp.Proof.Encode()),
 		HeaderHex: hex.EncodeToString(sp.HeaderBytes), Header: sp.Header,
-		Certificate: certificateJSON(sp.Certificate, l.Genesis().ChainID, l.Validators())}
+		Certificate: certificateJSON(sp.Certificate, l.Genesis().ChainID, valsAt(l, sp.Certificate.Height))}
 	out.Deadline = f.Deadline()
 	return writeJSON(w, http.StatusOK, out)
 }

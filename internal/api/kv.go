@@ -86,13 +86,12 @@ func (s *Server) proveKV(w http.ResponseWriter, l *ledger.Ledger, key string, h 
 	if sp.Header == nil || sp.Certificate == nil || sp.Proof == nil {
 		return fmt.Errorf("prove %q at %d: ledger returned an incomplete proof", key, h)
 	}
-	vals := l.Validators()
 	out := client.KVProof{
 		Key: key, Height: h, Found: sp.Found,
 		StateKeyHex: hex.EncodeToString(sp.Key),
 		Proof:       sp.Proof, ProofHex: hex.EncodeToString(sp.Proof.Encode()),
 		HeaderHex: hex.EncodeToString(sp.HeaderBytes), Header: sp.Header,
-		Certificate: certificateJSON(sp.Certificate, l.Genesis().ChainID, vals),
+		Certificate: certificateJSON(sp.Certificate, l.Genesis().ChainID, valsAt(l, sp.Certificate.Height)),
 	}
 	if sp.Found {
 		e, err := types.DecodeKVEntry(sp.Value)
@@ -261,7 +260,7 @@ func (s *Server) proveAccount(w http.ResponseWriter, l *ledger.Ledger, a crypto.
 		StateKeyHex: hex.EncodeToString(sp.Key),
 		Proof:       sp.Proof, ProofHex: hex.EncodeToString(sp.Proof.Encode()),
 		HeaderHex: hex.EncodeToString(sp.HeaderBytes), Header: sp.Header,
-		Certificate: certificateJSON(sp.Certificate, l.Genesis().ChainID, l.Validators()),
+		Certificate: certificateJSON(sp.Certificate, l.Genesis().ChainID, valsAt(l, sp.Certificate.Height)),
 	}
 	if sp.Found {
 		acct, err := types.DecodeAccount(sp.Value)

@@ -72,7 +72,7 @@ func (bp *blockProofs) certified(height uint64) (*client.CertifiedHeader, error)
 	}
 	return &client.CertifiedHeader{
 		Height: height, Hash: b.header.Hash(), HeaderHex: hex.EncodeToString(b.header.Encode()), Header: b.header,
-		Certificate: certificateJSON(b.cert, bp.l.Genesis().ChainID, bp.l.Validators()),
+		Certificate: certificateJSON(b.cert, bp.l.Genesis().ChainID, valsAt(bp.l, b.cert.Height)),
 	}, nil
 }
 

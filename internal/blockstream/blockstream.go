@@ -85,6 +85,9 @@ func LedgerSource(l *ledger.Ledger) Source { return ledgerSource{l} }
 type ledgerSource struct{ l *ledger.Ledger }
 
 func (s ledgerSource) Height() uint64 { return s.l.Head().Height }
+func (s ledgerSource) ValidatorsAt(h uint64) (*types.ValidatorSet, error) {
+	return s.l.ValidatorsAt(h)
+}
 func (s ledgerSource) Block(h uint64) (*types.Block, *types.Certificate, []*types.Receipt, error) {
 	return s.l.Block(h)
 }
@@ -251,7 +254,23 @@ func (p *Publisher) publish(ctx context.Context, height, lastSeq uint64) (uint64
 	if err != nil {
 		return 0, fmt.Errorf("read block %d: %w", height, err)
 	}
-	data := (&client.StreamBlock{Block: b, Certificate: cert, Receipts: rs}).Encode()
+	sb := &client.StreamBlock{Block: b, Certificate: cert, Receipts: rs}
+	if b.Header.NextValidatorsHash != b.Header.ValidatorsHash {
+		// The set changes: carry the next one, so a consumer follows it
+		// from the stream alone.
+		vs, ok := p.src.(interface {
+			ValidatorsAt(uint64) (*types.ValidatorSet, error)
+		})
+		if !ok {
+			return 0, fmt.Errorf("block %d: the validator set changes and the source cannot say to what", height)
+		}
+		next, err := vs.ValidatorsAt(height + 1)
+		if err != nil {
+			return 0, fmt.Errorf("block %d: next validators: %w", height, err)
+		}
+		sb.NextValidators = next.Validators
+	}
+	data := sb.Encode()
 	if max := p.nc.MaxPayload(); max > 0 && int64(len(data)) > max {
 		return 0, fmt.Errorf("block %d is a %d-byte message, the servers' max_payload is %d: raise max_payload", height, len(data), max)
 	}

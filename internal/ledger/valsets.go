@@ -2,9 +2,13 @@ package ledger
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sort"
 
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/cairn-db/cairn/canon"
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/execute"
 	"github.com/cairn-db/cairn/types"
@@ -234,6 +238,53 @@ func (l *Ledger) SetSyncedValidators(changes []SetChange) error {
 	if len(cs) == 0 || cs[0].from != 1 {
 		return fmt.Errorf("synced validators: the list must start at height 1")
 	}
+	e := canon.Encoder{}
+	e.U16(uint16(len(cs)))
+	for _, c := range cs {
+		e.U64(c.from)
+		e.Bytes32(types.EncodeValidators(c.vs.Validators))
+	}
+	if err := l.db.Set(keySyncedValidators, e.B, pebble.Sync); err != nil {
+		return fmt.Errorf("synced validators: %w", err)
+	}
 	l.synced = cs
 	return l.loadValidators()
+}
+
+// keySyncedValidators holds the sets SetSyncedValidators was given, so a
+// reopened state-synced ledger knows them.
+var keySyncedValidators = []byte("Mledger/synced-validators")
+
+func (l *Ledger) readSynced() ([]setChange, error) {
+	v, closer, err := l.db.Get(keySyncedValidators)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return []setChange{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("synced validators: %w", err)
+	}
+	defer closer.Close()
+	d := canon.NewDecoder(v, "synced validators", types.ErrNonCanonical)
+	n := int(d.U16("count"))
+	var cs []setChange
+	for i := 0; i < n && d.Err() == nil; i++ {
+		from := d.U64("from")
+		raw := d.Bytes32("validators", 1<<26)
+		if d.Err() != nil {
+			break
+		}
+		vals, err := types.DecodeValidators(raw)
+		if err != nil {
+			return nil, fmt.Errorf("synced validators: %w", err)
+		}
+		vs, err := types.NewValidatorSet(vals)
+		if err != nil {
+			return nil, fmt.Errorf("synced validators: %w", err)
+		}
+		cs = append(cs, setChange{from: from, vs: vs})
+	}
+	if err := d.Finish(); err != nil {
+		return nil, err
+	}
+	return cs, nil
 }

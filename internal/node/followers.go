@@ -47,7 +47,7 @@ type followerSet struct {
 func newFollowerSet(cfg []Peer, m *metrics) followerSet {
 	s := followerSet{names: map[crypto.PublicKey]string{}, wants: map[crypto.PublicKey]uint64{}, lastStatus: map[crypto.PublicKey]uint64{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cairn_follower_requests_total",
-			Help: "Messages from followers by what became of them: served (queued for the serving worker), parked (pushed at the next commit), behind (answered with our head), ignored (anything but a block request)."},
+			Help: "Messages from followers by what became of them: served (queued for the serving worker), parked (pushed at the next commit), behind (answered with our head), status (a coming validator's status, answered with our head), ignored (anything else)."},
 			[]string{"result"})}
 	for _, p := range cfg {
 		s.names[p.PublicKey] = p.Name
@@ -66,6 +66,16 @@ func (n *Node) onFollowerMessage(m p2p.Message) {
 		return
 	}
 	msg, err := consensus.Decode(m.Payload)
+	if st, isStatus := msg.(*consensus.Status); err == nil && isStatus && n.candidates[m.From] {
+		// A validator of a coming height catching up tells us where it
+		// is: answer with our head so it asks for blocks, also on an idle
+		// chain where nothing else would reach it.
+		if head := n.ledger.Head().Height; st.Height < head {
+			n.net.Send(m.From, chSync, consensus.Encode(&consensus.Status{Height: head}))
+		}
+		fs.requests.WithLabelValues("status").Inc()
+		return
+	}
 	req, ok := msg.(*consensus.BlockRequest)
 	if err != nil || !ok || req.Height == 0 {
 		fs.requests.WithLabelValues("ignored").Inc()

@@ -65,7 +65,8 @@ func TestCertificateRenewsWithoutRestart(t *testing.T) {
 	if d := first.NotAfter.Sub(first.NotBefore); d != time.Hour+3*time.Second {
 		t.Fatalf("certificate validity %v", d)
 	}
-	waitFor(t, "renewal", func() bool { return trs[0].Certificate().Renewals >= 1 })
+	// Under a slow run the first renewal may come before first was read.
+	waitFor(t, "renewal", func() bool { return trs[0].Certificate().Renewals > first.Renewals })
 	renewed := trs[0].Certificate()
 	if renewed.Serial == first.Serial || !renewed.NotAfter.After(first.NotAfter) {
 		t.Fatalf("renewed certificate %+v, first %+v", renewed, first)

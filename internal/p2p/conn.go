@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,9 +38,17 @@ type conn struct {
 	lingerUntil atomic.Int64 // unix nanoseconds; 0 while not retiring
 	writerDone  chan struct{}
 
-	// Guarded by p.mu: draining is set while the connection is not active
-	// but its reader runs; readerDone once the reader has returned.
-	draining   bool
+	// dial is the dialler's sequence number for this connection (its hello).
+	dial uint64
+	// sendEpoch is the epoch our writer announces in its start frame,
+	// assigned when the connection is registered (see frame.go).
+	sendEpoch uint64
+
+	// Guarded by p.mu (written only by the reader goroutine): recvEpoch is
+	// the epoch the peer announced for its writes on this connection, once
+	// recvKnown; readerDone once the reader has returned.
+	recvEpoch  uint64
+	recvKnown  bool
 	readerDone bool
 }
 
@@ -281,7 +291,11 @@ func (t *Transport) handshake(raw net.Conn, outbound bool, expected crypto.Publi
 	if err := raw.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
 		return nil, fmt.Errorf("hello: %w", err)
 	}
-	if err := writeFrame(c.w, kindHello, 0, helloPayload(t.cfg.NetworkID)); err != nil {
+	var dial uint64
+	if outbound {
+		dial = t.nextDial()
+	}
+	if err := writeFrame(c.w, kindHello, 0, helloPayload(t.cfg.NetworkID, dial)); err != nil {
 		return nil, fmt.Errorf("send hello: %w", err)
 	}
 	if err := c.w.Flush(); err != nil {
@@ -294,8 +308,13 @@ func (t *Transport) handshake(raw net.Conn, outbound bool, expected crypto.Publi
 	if kind != kindHello {
 		return nil, fmt.Errorf("%w: first frame has kind %d, want hello", errProtocol, kind)
 	}
-	if err := checkHello(payload, t.cfg.NetworkID); err != nil {
+	theirDial, err := checkHello(payload, t.cfg.NetworkID)
+	if err != nil {
 		return nil, err
+	}
+	c.dial = dial
+	if !outbound {
+		c.dial = theirDial
 	}
 	if err := raw.SetDeadline(time.Time{}); err != nil {
 		return nil, fmt.Errorf("hello: %w", err)
@@ -316,14 +335,9 @@ func (t *Transport) serve(c *conn) {
 		_ = c.raw.SetWriteDeadline(time.Now().Add(t.cfg.WriteTimeout))
 		_ = c.tc.CloseWrite()
 	}
+	t.addReader(c)
 	err := t.readLoop(c)
-	c.p.mu.Lock()
-	c.readerDone = true
-	if c.draining {
-		c.draining = false
-		t.setDraining(c.p, -1)
-	}
-	c.p.mu.Unlock()
+	t.removeReader(c)
 	c.startRetire(0)
 	if !errors.Is(err, io.EOF) {
 		_ = c.raw.Close()
@@ -337,6 +351,18 @@ func (t *Transport) serve(c *conn) {
 	t.unregister(c, err)
 }
 
+// nextDial returns a sequence number for a connection we dial: larger than
+// any before, also across restarts (it starts from the clock).
+func (t *Transport) nextDial() uint64 {
+	for {
+		last := t.dials.Load()
+		next := max(last+1, uint64(time.Now().UnixNano()))
+		if t.dials.CompareAndSwap(last, next) {
+			return next
+		}
+	}
+}
+
 // preferred reports whether c was dialled by the lower of the two keys: the
 // connection both sides keep when they dialled each other at once.
 func (t *Transport) preferred(c *conn) bool {
@@ -346,28 +372,33 @@ func (t *Transport) preferred(c *conn) bool {
 
 // register makes c the peer's active connection and reports whether it did,
 // and which connection it displaced. Against an existing connection in the
-// other direction, the preferred one wins; in the same direction the newer
-// one wins, since the dialler made it because it believes the old one dead.
+// other direction, the preferred one wins; in the same direction the one
+// dialled later wins (the dialler made it because it believes the old one
+// dead), by the dialler's sequence number rather than by arrival here, so
+// that both sides keep the same one.
 func (t *Transport) register(c *conn) (ok bool, prev *conn) {
 	p := c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old := p.active.Load()
-	if t.ctx.Err() != nil || (old != nil && old.outbound != c.outbound && !t.preferred(c)) {
+	if t.ctx.Err() != nil || (old != nil && old.outbound != c.outbound && !t.preferred(c)) ||
+		(old != nil && old.outbound == c.outbound && c.dial < old.dial) {
 		if t.ctx.Err() == nil {
 			t.log.Debug("p2p: keeping existing connection over duplicate", "peer", short(p.key), "outbound", c.outbound)
 		}
-		c.draining = true
-		t.setDraining(p, +1)
 		return false, nil
 	}
 	if old != nil {
 		old.startRetire(t.cfg.Linger)
-		if !old.readerDone {
-			old.draining = true
-			t.setDraining(p, +1)
-		}
 	}
+	// Epochs rise across the connections we write on, also across a
+	// restart of this process (they start from the clock), so the peer can
+	// order what arrives on them.
+	if p.nextEpoch == 0 {
+		p.nextEpoch = uint64(time.Now().UnixNano())
+	}
+	p.nextEpoch++
+	c.sendEpoch = p.nextEpoch
 	p.active.Store(c)
 	p.since = time.Now()
 	p.connects.Add(1)
@@ -380,29 +411,56 @@ func (t *Transport) register(c *conn) (ok bool, prev *conn) {
 	return true, old
 }
 
-// setDraining adjusts p.draining; p.mu must be held.
-func (t *Transport) setDraining(p *peer, delta int) {
-	p.draining += delta
-	p.drainingN.Store(int32(p.draining))
-	if p.draining == 0 {
-		p.cond.Broadcast()
-	}
+// addReader and removeReader keep p.readers, the connections to p whose
+// reader runs, for holdForOrder.
+func (t *Transport) addReader(c *conn) {
+	p := c.p
+	p.mu.Lock()
+	p.readers = append(p.readers, c)
+	p.readersN.Store(int32(len(p.readers)))
+	p.mu.Unlock()
 }
 
-// holdForDrain blocks the active connection's reader while older
-// connections to the same peer are still delivering, so per-peer order
-// survives a connection replacement. Draining readers end at EOF or after
-// Linger, which bounds the wait.
-func (t *Transport) holdForDrain(c *conn) {
+func (t *Transport) removeReader(c *conn) {
 	p := c.p
-	if p.drainingN.Load() == 0 {
+	p.mu.Lock()
+	c.readerDone = true
+	if i := slices.Index(p.readers, c); i >= 0 {
+		p.readers = slices.Delete(p.readers, i, i+1)
+	}
+	p.readersN.Store(int32(len(p.readers)))
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}
+
+// holdForOrder blocks c's reader while another connection to the same peer
+// may still deliver messages the peer sent before c's: one whose epoch is
+// smaller, or not yet known (its start frame has not arrived). The peer
+// writes on one connection at a time, in epoch order, and a connection it
+// does not write on it closes for writing at once, so every wait ends when
+// an older connection is drained (EOF, or the linger deadline of a retired
+// one) or announces a later epoch.
+func (t *Transport) holdForOrder(c *conn) {
+	p := c.p
+	if p.readersN.Load() <= 1 {
 		return
 	}
 	p.mu.Lock()
-	for p.draining > 0 && p.active.Load() == c && t.ctx.Err() == nil {
+	for t.ctx.Err() == nil && olderReader(p, c) {
 		p.cond.Wait()
 	}
 	p.mu.Unlock()
+}
+
+// olderReader reports whether p has a running reader other than c that may
+// deliver messages sent before c's; p.mu must be held.
+func olderReader(p *peer, c *conn) bool {
+	for _, o := range p.readers {
+		if o != c && (!o.recvKnown || o.recvEpoch < c.recvEpoch) {
+			return true
+		}
+	}
+	return false
 }
 
 // unregister forgets c if it is still the active connection. Messages still
@@ -449,8 +507,7 @@ func (t *Transport) readLoop(c *conn) error {
 		kind, ch, payload, err := readFrame(c.r, t.cfg.MaxMessageBytes)
 		if err != nil {
 			if errors.Is(err, errProtocol) {
-				t.stats.protocolErrors.Add(1)
-				t.log.Warn("p2p: protocol violation; disconnecting", "peer", short(p.key), "err", err)
+				return t.violation(p, err)
 			}
 			return err
 		}
@@ -458,10 +515,19 @@ func (t *Transport) readLoop(c *conn) error {
 		case kindPing:
 			continue
 		case kindHello:
-			t.stats.protocolErrors.Add(1)
-			err := fmt.Errorf("%w: second hello", errProtocol)
-			t.log.Warn("p2p: protocol violation; disconnecting", "peer", short(p.key), "err", err)
-			return err
+			return t.violation(p, fmt.Errorf("%w: second hello", errProtocol))
+		case kindStart:
+			if c.recvKnown {
+				return t.violation(p, fmt.Errorf("%w: second start frame", errProtocol))
+			}
+			p.mu.Lock()
+			c.recvEpoch, c.recvKnown = binary.BigEndian.Uint64(payload), true
+			p.cond.Broadcast()
+			p.mu.Unlock()
+			continue
+		}
+		if !c.recvKnown {
+			return t.violation(p, fmt.Errorf("%w: data before the start frame", errProtocol))
 		}
 		p.msgsIn.Add(1)
 		p.bytesIn.Add(uint64(len(payload)))
@@ -469,13 +535,21 @@ func (t *Transport) readLoop(c *conn) error {
 			p.dropByFaults.Add(1)
 			continue
 		}
-		t.holdForDrain(c)
+		t.holdForOrder(c)
 		select {
 		case t.recv <- Message{From: p.key, Channel: ch, Payload: payload}:
 		case <-t.ctx.Done():
 			return t.ctx.Err()
 		}
 	}
+}
+
+// violation counts and logs a peer's breach of the wire format and returns
+// err, which ends the connection.
+func (t *Transport) violation(p *peer, err error) error {
+	t.stats.protocolErrors.Add(1)
+	t.log.Warn("p2p: protocol violation; disconnecting", "peer", short(p.key), "err", err)
+	return err
 }
 
 // writeLoop drains the peer's queue onto c, once prev (the connection c
@@ -500,6 +574,13 @@ func (t *Transport) writeLoop(c *conn, prev *conn) {
 			err = errRetired
 		case <-t.ctx.Done():
 			return
+		}
+	}
+	if err == nil {
+		var epoch [startPayloadSize]byte
+		binary.BigEndian.PutUint64(epoch[:], c.sendEpoch)
+		if err = w.frame(kindStart, 0, epoch[:]); err == nil {
+			err = w.flush()
 		}
 	}
 	for err == nil {

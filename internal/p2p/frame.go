@@ -11,12 +11,21 @@ import (
 // Wire format, after the TLS handshake, in both directions:
 //
 //	frame   = length:u32be kind:u8 channel:u8 payload[length]
-//	kind    = 1 hello | 2 data | 3 ping
+//	kind    = 1 hello | 2 data | 3 ping | 4 start
 //
 // The first frame each side sends is a hello whose payload is
-// version:u8 followed by the network id bytes; a connection is registered only
-// after both hellos were exchanged and match. Data frames carry one message
-// on one channel. Ping frames have an empty payload; each side sends one when
+// version:u8 dial:u64be followed by the network id bytes; a connection is
+// registered only after both hellos were exchanged and match. dial is the
+// dialler's sequence number for the connection (rising with every dial, also
+// across restarts: it starts from the clock), 0 from the acceptor: of two
+// connections dialled the same way the one with the larger number is kept,
+// which both sides can tell without talking. A side that writes on a
+// connection (it registered it as its active one) first sends one start frame
+// whose payload is epoch:u64be, larger for every connection it writes on
+// after another: the receiver delivers a connection's messages only once no
+// connection with a smaller or not yet known epoch is still being read, which
+// keeps one peer's messages in order across connection replacements. Data
+// frames, after the start frame, carry one message on one channel. Ping frames have an empty payload; each side sends one when
 // it has written nothing for a heartbeat interval, so a silent connection is a
 // dead one. A length above the receiver's MaxMessageBytes, or an unknown kind,
 // is a protocol error and closes the connection.
@@ -26,11 +35,14 @@ const (
 	kindHello byte = 1
 	kindData  byte = 2
 	kindPing  byte = 3
+	kindStart byte = 4
 
-	protocolVersion byte = 1
+	startPayloadSize = 8
+
+	protocolVersion byte = 2
 
 	// maxHelloBytes bounds the hello payload independently of MaxMessageBytes.
-	maxHelloBytes = 1 + maxNetworkIDBytes
+	maxHelloBytes = 1 + 8 + maxNetworkIDBytes
 )
 
 // errProtocol marks errors caused by a peer breaking the wire format.
@@ -72,6 +84,10 @@ func readFrame(r *bufio.Reader, maxLen int) (kind, channel byte, payload []byte,
 			return 0, 0, nil, fmt.Errorf("%w: ping frame with %d payload bytes", errProtocol, n)
 		}
 		return kind, channel, nil, nil
+	case kindStart:
+		if n != startPayloadSize {
+			return 0, 0, nil, fmt.Errorf("%w: start frame with %d payload bytes, want %d", errProtocol, n, startPayloadSize)
+		}
 	default:
 		return 0, 0, nil, fmt.Errorf("%w: unknown frame kind %d", errProtocol, kind)
 	}
@@ -82,21 +98,27 @@ func readFrame(r *bufio.Reader, maxLen int) (kind, channel byte, payload []byte,
 	return kind, channel, payload, nil
 }
 
-func helloPayload(networkID string) []byte {
-	b := make([]byte, 0, 1+len(networkID))
+func helloPayload(networkID string, dial uint64) []byte {
+	b := make([]byte, 0, 1+8+len(networkID))
 	b = append(b, protocolVersion)
+	b = binary.BigEndian.AppendUint64(b, dial)
 	return append(b, networkID...)
 }
 
-func checkHello(payload []byte, networkID string) error {
+// checkHello checks a peer's hello and returns the dial sequence number it
+// carries.
+func checkHello(payload []byte, networkID string) (dial uint64, err error) {
 	if len(payload) < 1 {
-		return fmt.Errorf("%w: empty hello", errProtocol)
+		return 0, fmt.Errorf("%w: empty hello", errProtocol)
 	}
 	if payload[0] != protocolVersion {
-		return fmt.Errorf("%w: peer speaks protocol version %d, we speak %d", errProtocol, payload[0], protocolVersion)
+		return 0, fmt.Errorf("%w: peer speaks protocol version %d, we speak %d", errProtocol, payload[0], protocolVersion)
 	}
-	if got := string(payload[1:]); got != networkID {
-		return fmt.Errorf("%w: peer is on network %q, we are on %q", errProtocol, got, networkID)
+	if len(payload) < 1+8 {
+		return 0, fmt.Errorf("%w: hello of %d bytes is too short", errProtocol, len(payload))
 	}
-	return nil
+	if got := string(payload[1+8:]); got != networkID {
+		return 0, fmt.Errorf("%w: peer is on network %q, we are on %q", errProtocol, got, networkID)
+	}
+	return binary.BigEndian.Uint64(payload[1:9]), nil
 }

@@ -3,6 +3,7 @@ package p2p
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"log/slog"
 	"net"
 	"os"
@@ -240,4 +241,28 @@ func handDriven(t *testing.T, key *crypto.PrivateKey, server crypto.PublicKey, a
 		t.Fatalf("handshake: %v", err)
 	}
 	return c
+}
+
+// startFrame writes and flushes a start frame announcing epoch on c.
+func startFrame(t *testing.T, c *conn, epoch uint64) {
+	t.Helper()
+	var b [startPayloadSize]byte
+	binary.BigEndian.PutUint64(b[:], epoch)
+	if err := writeFrame(c.w, kindStart, 0, b[:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dataFrame writes and flushes one data frame on channel 0.
+func dataFrame(t *testing.T, c *conn, payload string) {
+	t.Helper()
+	if err := writeFrame(c.w, kindData, 0, []byte(payload)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.w.Flush(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -29,9 +29,11 @@
 //     TLS ClientHello and, when its address is at its limit, gives way to a
 //     newer one (admission.go).
 //   - Messages from one peer arrive in the order it sent them, also across
-//     the replacement of a duplicate connection (the new writer starts after
-//     the old one stopped; the receiver delivers from the new connection only
-//     once the old one is drained). Delivery is best effort: what was in
+//     the replacement of a duplicate connection: the new writer starts after
+//     the old one stopped and announces a higher epoch (frame.go), and the
+//     receiver delivers from a connection only once every connection with a
+//     lower or not yet announced epoch is drained; the two sides need not
+//     agree on which connection came first. Delivery is best effort: what was in
 //     flight when a connection fails is lost and never retried; the protocols
 //     above (consensus, gossip, block sync) tolerate loss.
 //
@@ -286,14 +288,14 @@ type peer struct {
 	since  time.Time     // guarded by mu
 	wake   chan struct{} // signalled (cap 1) when active becomes nil
 
-	// draining counts connections to this peer that are no longer (or never
-	// were) active but whose reader still runs: they carry messages sent
-	// before those on the active connection, so the active reader holds its
-	// deliveries until they are drained (bounded by Linger). drainingN
-	// mirrors it for a lock-free fast path. cond (on mu) signals changes of
-	// draining and active.
-	draining  int // guarded by mu
-	drainingN atomic.Int32
+	// readers lists the connections to this peer whose reader runs; a
+	// reader holds its deliveries while another may still deliver older
+	// messages (holdForOrder). readersN mirrors its length for a lock-free
+	// fast path. cond (on mu) signals changes of readers and their epochs.
+	// nextEpoch is the last epoch given to a connection we write on.
+	readers   []*conn // guarded by mu
+	readersN  atomic.Int32
+	nextEpoch uint64 // guarded by mu
 	cond      *sync.Cond
 
 	msgsIn, msgsOut, bytesIn, bytesOut        atomic.Uint64
@@ -319,9 +321,10 @@ type Transport struct {
 	srv  *tls.Config
 	// tab is the allowed peers (Allowed minus self, and Followers), by key
 	// and sorted by key; replaced whole by SetValidators.
-	tab  atomic.Pointer[peerTable]
-	adm  *admission
-	recv chan Message
+	tab   atomic.Pointer[peerTable]
+	adm   *admission
+	recv  chan Message
+	dials atomic.Uint64 // the last dial sequence number (nextDial)
 
 	faults atomic.Pointer[Faults]
 	rngMu  sync.Mutex

@@ -220,6 +220,7 @@ func TestOversizeFrameDisconnects(t *testing.T) {
 	waitFor(t, "the client registered", func() bool { return connectedTo(m, rk.Public()) })
 
 	// A valid frame first, then one a byte too long.
+	startFrame(t, c, 1)
 	if err := writeFrame(c.w, kindData, 3, make([]byte, limit)); err != nil {
 		t.Fatal(err)
 	}
@@ -253,6 +254,80 @@ func TestOversizeFrameDisconnects(t *testing.T) {
 	waitFor(t, "the disconnect", func() bool { return !connectedTo(m, rk.Public()) })
 	if s := m.Stats(); s.ProtocolErrors != 1 {
 		t.Fatalf("protocol errors = %d, want 1", s.ProtocolErrors)
+	}
+}
+
+// Messages from one peer keep the order it wrote them in even when its
+// connections were registered here in another order: the receiver follows
+// the epochs the sender announces, not its own view of which is newer.
+func TestOrderFollowsSenderEpochs(t *testing.T) {
+	mk, rk := testKey(0), testKey(1)
+	mln := listen(t)
+	mc := testConfig(mk, mln)
+	mc.Allowed = []crypto.PublicKey{mk.Public(), rk.Public()}
+	m := start(t, mc)
+	first := handDriven(t, rk, mk.Public(), mln.Addr().String())
+	waitFor(t, "the first connection registered", func() bool { return connectedTo(m, rk.Public()) })
+	second := handDriven(t, rk, mk.Public(), mln.Addr().String())
+	waitFor(t, "the second connection registered", func() bool {
+		a := m.lookup(rk.Public()).active.Load()
+		return a != nil && a.raw.RemoteAddr().String() == second.raw.LocalAddr().String()
+	})
+	// Here the second connection is the active one, but the sender wrote on
+	// it first (epoch 1) and then on the first one (epoch 2).
+	startFrame(t, second, 1)
+	dataFrame(t, second, "early")
+	startFrame(t, first, 2)
+	dataFrame(t, first, "late")
+	select {
+	case msg := <-m.Receive():
+		if string(msg.Payload) != "early" {
+			t.Fatalf("first delivery %q, want early", msg.Payload)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("nothing delivered")
+	}
+	select {
+	case msg := <-m.Receive():
+		t.Fatalf("%q delivered while the older connection is still open", msg.Payload)
+	case <-time.After(100 * time.Millisecond):
+	}
+	// The sender is done with the older connection: the later one's
+	// messages follow.
+	if err := second.tc.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case msg := <-m.Receive():
+		if string(msg.Payload) != "late" {
+			t.Fatalf("second delivery %q, want late", msg.Payload)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("the later connection's message was not delivered")
+	}
+}
+
+// Data before the start frame, and a second start frame, break the wire
+// format: the connection is closed and counted.
+func TestStartFrameRules(t *testing.T) {
+	for name, send := range map[string]func(t *testing.T, c *conn){
+		"data before start": func(t *testing.T, c *conn) { dataFrame(t, c, "x") },
+		"second start":      func(t *testing.T, c *conn) { startFrame(t, c, 1); startFrame(t, c, 2) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			mk, rk := testKey(0), testKey(1)
+			mln := listen(t)
+			mc := testConfig(mk, mln)
+			mc.Allowed = []crypto.PublicKey{mk.Public(), rk.Public()}
+			m := start(t, mc)
+			c := handDriven(t, rk, mk.Public(), mln.Addr().String())
+			waitFor(t, "the client registered", func() bool { return connectedTo(m, rk.Public()) })
+			send(t, c)
+			waitFor(t, "the disconnect", func() bool { return !connectedTo(m, rk.Public()) })
+			if s := m.Stats(); s.ProtocolErrors != 1 || s.MessagesIn != 0 {
+				t.Fatalf("protocol errors %d, received %d; want 1 and 0", s.ProtocolErrors, s.MessagesIn)
+			}
+		})
 	}
 }
 

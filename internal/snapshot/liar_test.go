@@ -80,6 +80,19 @@ func (l *liar) lie(h string) (*Manifest, [][]byte, error) {
 }
 
 func (l *liar) handle(w http.ResponseWriter, r *http.Request) error {
+	if strings.HasPrefix(r.URL.Path, "/v1/validators") {
+		// The liar forges snapshots; the validator sets it passes on
+		// (state sync walks them) are the honest node's.
+		resp, err := http.Get(l.honest + r.URL.RequestURI())
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(resp.StatusCode)
+		_, err = io.Copy(w, resp.Body)
+		return err
+	}
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/v1/snapshots"), "/")
 	// The list: the honest one, with the forged manifests' heights.
 	if len(parts) == 1 {

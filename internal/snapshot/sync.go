@@ -179,6 +179,26 @@ func attempt(ctx context.Context, cfg SyncConfig, o offer) (res *SyncResult, err
 	if m.ChainID != l.Genesis().ChainID {
 		return nil, fail("snapshot of chain %q, this node's genesis is %q", m.ChainID, l.Genesis().ChainID)
 	}
+	// The sets in force up to the snapshot's next height are not in the
+	// snapshot's state history: walk them from the genesis set through
+	// the provider's certified headers (docs/consensus.md), so the
+	// snapshot's certificate and the blocks after it are checked against
+	// the sets of their own heights.
+	cl, err := client.New(o.provider, client.WithHTTPClient(cfg.HTTP))
+	if err != nil {
+		return nil, fail("%w", err)
+	}
+	walked, err := cl.WalkValidatorSets(ctx, m.ChainID, l.GenesisValidators(), m.Height+1)
+	if err != nil {
+		return nil, fail("manifest does not match a certified header: no verified validator sets up to height %d: %w", m.Height+1, err)
+	}
+	changes := make([]ledger.SetChange, len(walked))
+	for i, c := range walked {
+		changes[i] = ledger.SetChange{From: c.From, Set: c.Set}
+	}
+	if err := l.SetSyncedValidators(changes); err != nil {
+		return nil, fail("%w", err)
+	}
 	r, err := l.Restore(hdr, cert)
 	if err != nil {
 		return nil, fail("manifest does not match a certified header: %w", err)

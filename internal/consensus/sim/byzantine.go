@@ -118,7 +118,7 @@ func (a *adversary) outbound(nd *replica, targets []int, m consensus.Message) {
 		if v, ok := m.(*consensus.VoteMessage); ok && s.rng.IntN(4) == 0 && len(nd.chain) > 0 {
 			// A proposal for a round it does not lead, validly signed by
 			// itself: honest validators must refuse it as the wrong proposer.
-			if s.vs.Proposer(v.Vote.Height, v.Vote.Round) != nd.id {
+			if s.setAt(v.Vote.Height).Proposer(v.Vote.Height, v.Vote.Round) != nd.id {
 				last := nd.chain[len(nd.chain)-1]
 				s.transmit(nd.id, targets, consensus.SignProposal(nd.key, ChainID, v.Vote.Height, v.Vote.Round, -1, last))
 			}
@@ -152,7 +152,7 @@ func (a *adversary) outbound(nd *replica, targets []int, m consensus.Message) {
 
 func (a *adversary) ownProposal(nd *replica, m consensus.Message) (*consensus.Proposal, bool) {
 	p, ok := m.(*consensus.Proposal)
-	return p, ok && a.s.vs.Proposer(p.Height, p.Round) == nd.id
+	return p, ok && a.s.setAt(p.Height).Proposer(p.Height, p.Round) == nd.id
 }
 
 func (a *adversary) sign(nd *replica, p *consensus.Proposal, b *types.Block) *consensus.Proposal {
@@ -162,7 +162,7 @@ func (a *adversary) sign(nd *replica, p *consensus.Proposal, b *types.Block) *co
 // altBlock is a second valid block for the same slot: same transactions,
 // another timestamp, hence another hash.
 func altBlock(b *types.Block) *types.Block {
-	alt := &types.Block{Header: b.Header, Txs: b.Txs}
+	alt := &types.Block{Header: b.Header, Txs: b.Txs, LastCommit: b.LastCommit}
 	alt.Header.Time++
 	return alt
 }
@@ -172,7 +172,7 @@ func altBlock(b *types.Block) *types.Block {
 // transaction, or a wrong state root.
 func (a *adversary) invalidBlock(nd *replica, b *types.Block) *types.Block {
 	s := a.s
-	bad := &types.Block{Header: b.Header, Txs: append([]*types.Tx(nil), b.Txs...)}
+	bad := &types.Block{Header: b.Header, Txs: append([]*types.Tx(nil), b.Txs...), LastCommit: b.LastCommit}
 	kind := s.rng.IntN(3)
 	if kind == 1 && len(nd.chain) == 0 {
 		kind = 0
@@ -217,7 +217,7 @@ func (a *adversary) fork(nd *replica, targets []int, m consensus.Message) bool {
 		// Our engines' own votes in an attacked slot would spoil it.
 		return a.forks[slot{m.Vote.Height, m.Vote.Round}] && int(m.Vote.Validator) == nd.id
 	case *consensus.Proposal:
-		if s.vs.Proposer(m.Height, m.Round) != nd.id {
+		if s.setAt(m.Height).Proposer(m.Height, m.Round) != nd.id {
 			return false
 		}
 		sl := slot{m.Height, m.Round}

@@ -134,7 +134,7 @@ func (a *adversary) sendBadBlock(nd *replica, to int, h uint64) {
 			// The wire decoder itself refuses a tx list that does not
 			// match its header's root: send the bytes as they are.
 			s.transmitRaw(nd.id, to, consensus.Encode(&consensus.BlockResponse{
-				Block: &types.Block{Header: blk.Header, Txs: txs}, Cert: cert}))
+				Block: &types.Block{Header: blk.Header, Txs: txs, LastCommit: blk.LastCommit}, Cert: cert}))
 			return
 		} else {
 			blk, cert = a.fabricate(nd, h)

@@ -56,7 +56,7 @@ func (nd *replica) height() uint64 { return uint64(len(nd.chain)) }
 
 func (nd *replica) config() consensus.Config {
 	s := nd.s
-	return consensus.Config{ChainID: ChainID, Validators: s.vs, Key: nd.key, App: &app{nd: nd},
+	return consensus.Config{ChainID: ChainID, Validators: s.setAt(nd.height() + 1), Key: nd.key, App: &app{nd: nd},
 		Cut: s.cfg.Cut, Timeouts: s.cfg.Timeouts, Verify: s.sigs.verify}
 }
 
@@ -224,7 +224,7 @@ func (nd *replica) apply(rd consensus.Ready) {
 			continue
 		}
 		k := ev.Key()
-		if err := ev.Verify(ChainID, s.vs); err != nil {
+		if err := ev.Verify(ChainID, s.setAt(k.Height)); err != nil {
 			s.violate("evidence", nd.id, k.Height, "evidence does not verify: %v", err)
 		}
 		if s.nodes[k.Validator].role != byzantine {
@@ -235,6 +235,10 @@ func (nd *replica) apply(rd consensus.Ready) {
 		}
 	}
 	if len(rd.Commits) > 0 {
+		// The engine entered a new height: its set, as a node gives it.
+		if err := nd.eng.SetValidators(s.setAt(nd.height() + 1)); err != nil && nd.role != byzantine {
+			s.violate("validator-set", nd.id, nd.height()+1, "set change refused: %v", err)
+		}
 		nd.markTxs()
 	}
 }
@@ -259,7 +263,7 @@ func (nd *replica) commit(c consensus.Commit) {
 		}
 		if c.Cert.BlockHash != b.Hash() || c.Cert.Height != h {
 			s.violate("certificate", nd.id, h, "certificate is for another block")
-		} else if err := consensus.VerifyCertificate(ChainID, s.vs, c.Cert, s.sigs.verify); err != nil {
+		} else if err := consensus.VerifyCertificate(ChainID, s.setAt(h), c.Cert, s.sigs.verify); err != nil {
 			s.violate("certificate", nd.id, h, "certificate does not verify: %v", err)
 		}
 		if first, ok := s.decided[h]; !ok {

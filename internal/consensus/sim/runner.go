@@ -14,6 +14,7 @@ type Summary struct {
 	Validators int      `json:"validators"`
 	Powers     []uint64 `json:"powers,omitempty"`
 	Ledger     bool     `json:"ledger,omitempty"`
+	Churn      bool     `json:"churn,omitempty"`
 	Byzantine  int      `json:"byzantine"`
 	Crash      int      `json:"crash"`
 	Faults     string   `json:"faults"`
@@ -97,7 +98,7 @@ func RunMany(base Config, firstSeed uint64, runs, workers int) Summary {
 	close(next)
 	wg.Wait()
 
-	s := Summary{Validators: base.Validators, Powers: base.Powers, Ledger: base.Ledger, Byzantine: base.Byzantine, Crash: base.Crash,
+	s := Summary{Validators: base.Validators, Powers: base.Powers, Ledger: base.Ledger, Churn: base.Churn && !base.Ledger, Byzantine: base.Byzantine, Crash: base.Crash,
 		Faults: base.Faults.String(), FirstSeed: firstSeed, Runs: runs}
 	if base.Byzantine > 0 {
 		s.Behaviour = base.Behaviour

@@ -153,7 +153,13 @@ type Config struct {
 	// Ledger runs every replica's application on a real internal/ledger
 	// (in-memory Pebble): blocks are built, executed and committed as a
 	// node does, and replicas must agree on state and receipts.
-	Ledger  bool
+	Ledger bool
+	// Churn changes the validator set during the run (churn.go): one more
+	// validator, honest, follows from the start without voting, joins at
+	// height ChurnJoin, an honest validator's power doubles at ChurnPower, and the
+	// joiner leaves at ChurnLeave; engines get each height's set as a node
+	// gives it (SetValidators after a commit). Not with Ledger.
+	Churn   bool
 	Heights int // every live honest validator must reach this height
 	Faults  Faults
 	// Behaviour of the Byzantine validators: one of Behaviours, or a
@@ -361,7 +367,8 @@ func (q *queue) pop() event {
 type sim struct {
 	cfg   Config
 	rng   *rand.Rand
-	vs    *types.ValidatorSet
+	vs    *types.ValidatorSet   // the genesis set
+	churn []*types.ValidatorSet // the sets of Config.Churn's schedule (churn.go)
 	keys  []*crypto.PrivateKey
 	nodes []*replica
 	q     queue
@@ -419,6 +426,9 @@ func newSim(cfg Config) *sim {
 		signed:    map[signKey]crypto.Hash{},
 	}
 	s.res.Seed = cfg.Seed
+	if cfg.Ledger {
+		s.cfg.Churn = false // a ledger's set comes from its state, not a schedule
+	}
 	w := cfg.Workload
 	if w == nil {
 		w = newWorkload(0, cfg.Ledger)
@@ -461,7 +471,11 @@ func newSim(cfg Config) *sim {
 		}
 	}
 	s.adv = newAdversary(s, roles)
-	for i := 0; i < n; i++ {
+	if cfg.Churn {
+		s.initChurn(roles)
+		roles = append(roles, honest)
+	}
+	for i := 0; i < len(roles); i++ {
 		nd := &replica{s: s, id: i, role: roles[i], key: s.keys[i], pool: map[int]bool{}, committed: map[int]bool{}}
 		if roles[i] == byzantine {
 			nd.behaviour = s.adv.behaviourFor(i)
@@ -502,9 +516,10 @@ func (s *sim) scheduleFaults() {
 	if c.Faults.Partition {
 		for t := s.rng.Int64N(500_000); t < s.faultEnd; {
 			d := 100_000 + s.rng.Int64N(1_400_000)
-			side := make([]int8, c.Validators)
-			k := 1 + s.rng.IntN(c.Validators-1) // size of the minority side
-			for _, i := range s.rng.Perm(c.Validators)[:k] {
+			n := len(s.nodes) // the validators, and a joiner (Churn)
+			side := make([]int8, n)
+			k := 1 + s.rng.IntN(n-1) // size of the minority side
+			for _, i := range s.rng.Perm(n)[:k] {
 				side[i] = 1
 			}
 			s.push(event{at: t, kind: evPartition, side: side})
@@ -580,7 +595,7 @@ func (s *sim) run() {
 func (s *sim) livenessRequired() bool {
 	var bad uint64
 	for _, nd := range s.nodes {
-		if nd.role == byzantine || (nd.role == crashy && nd.crashStop) {
+		if (nd.role == byzantine || (nd.role == crashy && nd.crashStop)) && nd.id < s.vs.Len() {
 			bad += s.vs.Validators[nd.id].Power
 		}
 	}
@@ -689,6 +704,15 @@ func (s *sim) dispatch(ev event) {
 			// Its engine would ignore a request above its height; the
 			// liar answers it, as if the false height were true.
 			s.adv.sendBadBlock(nd, ev.from, r.Height)
+		}
+		if r, ok := m.(*consensus.BlockRequest); ok && s.cfg.Churn && nd.role != byzantine && ev.from >= nd.eng.Validators().Len() {
+			// From a validator outside this height's set (the joiner
+			// before it joins or after it left): served as a node serves
+			// a follower; its engine hears nothing else of it.
+			if r.Height >= 1 && r.Height <= nd.height() {
+				s.transmit(nd.id, []int{ev.from}, &consensus.BlockResponse{Block: nd.chain[r.Height-1], Cert: nd.certs[r.Height-1]})
+			}
+			return
 		}
 		nd.step(consensus.Receive{From: ev.from, Msg: m})
 		nd.checkHeld()
@@ -858,7 +882,7 @@ func (s *sim) checkSigned(nd *replica, m consensus.Message) {
 		k = signKey{nd.id, m.Vote.Height, m.Vote.Round, uint8(m.Vote.Type)}
 		h = m.Vote.BlockHash
 	case *consensus.Proposal:
-		if s.vs.Proposer(m.Height, m.Round) != nd.id {
+		if s.setAt(m.Height).Proposer(m.Height, m.Round) != nd.id {
 			return
 		}
 		k = signKey{nd.id, m.Height, m.Round, 0}

@@ -48,6 +48,12 @@ var mixes = []mix{
 	{"powers-10111/n4", Config{Powers: []uint64{10, 1, 1, 1}, Byzantine: 1, Crash: 1, Faults: allFault}, 10},
 	{"powers-liar/n7", Config{Powers: []uint64{5, 1, 1, 2, 3, 1, 2}, Byzantine: 2, Crash: 1, Behaviour: Liar, Faults: allFault}, 10},
 	{"liar/n7", Config{Validators: 7, Byzantine: 2, Crash: 1, Behaviour: Liar, Faults: allFault}, 10},
+	// The validator set changes during the run (a join, a power change,
+	// a leave: churn.go), with faults around the changes.
+	{"churn/n4", Config{Validators: 4, Churn: true, Faults: net}, 10},
+	{"churn-crash/n4", Config{Validators: 4, Crash: 1, Churn: true, Faults: Faults{Drop: true, Partition: true, Crash: true}}, 10},
+	{"churn-equivocate/n4", Config{Validators: 4, Byzantine: 1, Behaviour: Equivocate, Churn: true, Faults: net}, 10},
+	{"churn-everything/n7", Config{Validators: 7, Byzantine: 2, Crash: 1, Churn: true, Faults: allFault}, 10},
 }
 
 func TestSeedsAcrossFaultMixes(t *testing.T) {

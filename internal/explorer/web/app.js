@@ -4,7 +4,7 @@
 
 import { h, s, dl, table, short, time, marked } from './dom.js';
 import { get, escapeKey, loadTrust, forgetTrust, trustFromGenesis, trustWarning, ApiError } from './api.js';
-import { verifyBlock, verifyParentLink, verifyTxProof, verifyKey, verifyAccount, verifyField, verifySearch, SEARCH_LIMITS, ed25519Verify, cryptoUnavailable, sha256, Report } from './verify.js';
+import { verifyBlock, verifyParentLink, verifyTxProof, verifyKey, verifyAccount, verifyField, verifySearch, SEARCH_LIMITS, walkTrust, ed25519Verify, cryptoUnavailable, sha256, Report } from './verify.js';
 import { hex, unhex, stringifyJSON, parseJSON, voteSignBytes } from './codec.js';
 
 const main = document.getElementById('main');
@@ -60,7 +60,18 @@ function drawTrust() {
 
 async function ensureTrust() {
   if (!trustState) await initTrust(await get('/v1/status'));
-  return trustState.trust;
+  const t = trustState.trust;
+  if (!t.walk) {
+    // Headers of heights under another validator set are checked against
+    // that set, walked from the trusted one (verify.js walkTrust).
+    const walked = new Map();
+    t.walk = (height) => {
+      const k = String(height);
+      if (!walked.has(k)) walked.set(k, walkTrust(get, t, height));
+      return walked.get(k);
+    };
+  }
+  return t;
 }
 
 // ---- verify UI ----------------------------------------------------------

@@ -183,6 +183,16 @@ export async function certifiedHeader(report, { headerHex, hash, certificate }, 
     report.fail('header bytes decode (encoding.md 4.1)', e.message);
     return null;
   }
+  if (trust.walk && h.validators_hash !== trust.hash) {
+    // Another height's set: walked from the trusted one through every set
+    // change, each checked (walkTrust; docs/consensus.md).
+    try {
+      trust = await trust.walk(h.height);
+      report.pass(`validator set of height ${h.height} walked from the trusted set`, trust.source);
+    } catch (e) {
+      report.fail(`validator set of height ${h.height} walked from the trusted set`, e.message);
+    }
+  }
   const bh = hex(await sha256(hb));
   if (hash !== undefined) report.eq('block hash = SHA-256(header)', hash, bh);
   const cert = certificate || {};
@@ -223,7 +233,37 @@ function fieldsMatch(report, what, shown, decoded, names) {
   return report.add(shown && bad.length === 0, `${what} shown = ${what} in the certified bytes`, bad.length ? `differ: ${bad.join(', ')}` : names.join(', '));
 }
 
-const HEADER_FIELDS = ['chain_id', 'height', 'round', 'time', 'proposer', 'parent_hash', 'tx_count', 'tx_root', 'results_root', 'state_root', 'validators_hash'];
+const HEADER_FIELDS = ['chain_id', 'height', 'round', 'time', 'proposer', 'parent_hash', 'tx_count', 'tx_root', 'results_root', 'state_root', 'validators_hash', 'next_validators_hash', 'last_commit_hash'];
+
+/**
+ * walkTrust returns the validator set of height, walked from base (a set
+ * trusted for height 1: genesis) through every set change the node lists
+ * (GET /v1/validators): for each change from height F, the certified
+ * header of F-1 must verify against the set already walked and name the
+ * new set as its next_validators_hash. Throws naming the first problem.
+ */
+export async function walkTrust(getJSON, base, height) {
+  const v = await getJSON(`/v1/validators?height=${height}`);
+  let cur = base;
+  for (const ch of v.changes || []) {
+    const from = BigInt(ch.from);
+    if (from <= 1n) {
+      if (ch.validators_hash !== base.hash) throw new Error(`the node's set of height 1 is ${short(ch.validators_hash)}, the trusted one ${short(base.hash)}`);
+      continue;
+    }
+    const step = from === BigInt(v.height) ? v : await getJSON(`/v1/validators?height=${from}`);
+    const next = await trustFrom(base.chain_id, step.validators, `${base.source}, walked through the set changes to height ${height}`);
+    const cb = step.certified_by;
+    if (!cb) throw new Error(`no certified header of height ${from - 1n} for the set change at ${from}`);
+    const r = new Report(`set change at height ${from}`);
+    const hd = await certifiedHeader(r, { headerHex: cb.header_hex, hash: cb.hash, certificate: cb.certificate }, { ...cur, walk: undefined });
+    if (!hd || !r.ok) throw new Error(`header ${from - 1n} does not verify against the set of its height: ${r.failures.map((f) => f.what + (f.detail ? ': ' + f.detail : '')).join('; ')}`);
+    if (hd.next_validators_hash !== next.hash) throw new Error(`header ${from - 1n} names next set ${short(hd.next_validators_hash)}, the node's set of ${from} is ${short(next.hash)}`);
+    cur = next;
+  }
+  if (cur.hash !== v.validators_hash) throw new Error(`walking gives set ${short(cur.hash)} at height ${height}, the node says ${short(v.validators_hash)}`);
+  return cur;
+}
 
 /** verifyBlock audits one block (GET /v1/blocks/{height}), steps 1-5. */
 export async function verifyBlock(block, trust, report = new Report(`Block ${block.height}`)) {

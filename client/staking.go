@@ -222,6 +222,14 @@ func (v *StakingValidator) verify(ps *provenState, k crypto.PublicKey, target []
 	return nil
 }
 
+// ValidatorStake is a candidate's staking record (stake, votes, jail,
+// rewards, slashed) and its delegators, as GET /v1/validators/{key} adds
+// them to a validator's standing.
+type ValidatorStake struct {
+	types.Candidate
+	Delegators []Delegation `json:"delegators"`
+}
+
 // Delegation is one account's bonded stake on a candidate.
 type Delegation struct {
 	Delegator crypto.Address   `json:"delegator"`

@@ -359,6 +359,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "validators future height", method: "GET", url: "/v1/validators?height=" + h(head+100), status: 404},
 		{name: "validator", method: "GET", url: "/v1/validators/" + c.Ledger.Validators().Validators[0].PublicKey.String(), status: 200},
 		{name: "validator unknown", method: "GET", url: "/v1/validators/" + bob.Public().String(), status: 404},
+		{name: "validator with stake", method: "GET", url: "/v1/validators/" + candidate.Public().String(), status: 200},
 		{name: "validator bad key", method: "GET", url: "/v1/validators/xyz", status: 400, req: reqInvalid},
 
 		{name: "evidence", method: "GET", url: "/v1/evidence", status: 200},

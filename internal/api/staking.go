@@ -352,3 +352,34 @@ func (s *Server) stakingReward(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
+
+// validatorStake is a candidate's record and delegators at the latest
+// height for GET /v1/validators/{key}; nil when pub is no candidate.
+func validatorStake(l *ledger.Ledger, pub crypto.PublicKey) (*client.ValidatorStake, error) {
+	sr := &stateReads{l: l, h: l.Head().Height}
+	raw, ok, err := sr.get(types.CandidateKey(pub))
+	if err != nil || !ok {
+		return nil, err
+	}
+	c, err := types.DecodeCandidate(raw)
+	if err != nil {
+		return nil, fmt.Errorf("candidate %s: %w", pub, err)
+	}
+	out := &client.ValidatorStake{Candidate: *c, Delegators: []client.Delegation{}}
+	raw, ok, err = sr.get(types.DelegatorsKey(pub))
+	if err != nil || !ok || len(raw) == 0 {
+		return out, err
+	}
+	ds, err := types.DecodeAddresses(raw)
+	if err != nil {
+		return nil, fmt.Errorf("delegators of %s: %w", pub, err)
+	}
+	for _, d := range ds {
+		amt, err := sr.u64(types.DelegationKey(pub, d))
+		if err != nil {
+			return nil, err
+		}
+		out.Delegators = append(out.Delegators, client.Delegation{Delegator: d, Validator: pub, Amount: amt})
+	}
+	return out, nil
+}

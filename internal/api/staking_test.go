@@ -120,6 +120,15 @@ func TestStakingReadsProve(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// GET /v1/validators/{key} carries the same stake and delegators.
+	standing, err := cl.Validator(ctx, cand.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if standing.Stake == nil || standing.Stake.Stake != 500 || standing.Stake.Votes != 500 || len(standing.Stake.Delegators) != 1 ||
+		standing.Stake.Delegators[0].Amount != 500 || standing.Name != "cand" || standing.InSet {
+		t.Errorf("validator standing %+v (stake %+v)", standing, standing.Stake)
+	}
 	if _, err := cl.StakingValidator(ctx, apitest.Key('c', 9).Public(), 0, false); !client.IsNotFound(err) {
 		t.Errorf("unknown candidate: %v", err)
 	}

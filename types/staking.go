@@ -686,10 +686,12 @@ type ValidatorUnjail struct {
 }
 
 // EvidenceSubmit carries evidence that Validator signed two different votes
-// of one type for one height and round: the consensus encoding
-// (internal/consensus.DuplicateVote.Encode: the vote type, then the two
-// votes). The votes name the validator by its index in the set of their
-// height; on a DPoS chain that index must be Validator's.
+// of one type for one height and round (the consensus encoding,
+// internal/consensus.DuplicateVote.Encode: the vote type, then the two
+// votes), or, as the proposer of a height and round, two proposals of
+// different blocks (ConflictingProposal.Encode: kind 3, the index, the two
+// signed proposals). The evidence names the validator by its index in the
+// set of its height; on a DPoS chain that index must be Validator's.
 type EvidenceSubmit struct {
 	Validator crypto.PublicKey `json:"validator"`
 	Evidence  HexBytes         `json:"evidence"`
@@ -786,10 +788,78 @@ func (p *StakeVote) wellFormed() error {
 }
 func (p *ValidatorUnjail) wellFormed() error { return nil }
 func (p *EvidenceSubmit) wellFormed() error {
-	if _, _, err := ParseVoteEvidence(p.Evidence); err != nil {
+	var err error
+	if len(p.Evidence) > 0 && p.Evidence[0] == EvidenceKindProposal {
+		_, err = ParseProposalEvidence(p.Evidence)
+	} else {
+		_, _, err = ParseVoteEvidence(p.Evidence)
+	}
+	if err != nil {
 		return Errf(CodeMalformed, "%v", err)
 	}
 	return nil
+}
+
+// EvidenceKindProposal is the kind byte of conflicting-proposal evidence
+// (internal/consensus.EvidenceProposal); 1 and 2 are double prevotes and
+// precommits.
+const EvidenceKindProposal = 3
+
+// SignedProposal is what a proposer signed of one proposal.
+type SignedProposal struct {
+	Height    uint64
+	Round     uint32
+	POLRound  int32
+	BlockHash crypto.Hash
+	Signature [crypto.SignatureSize]byte
+}
+
+// ProposalEvidence is evidence that the proposer of (height, round),
+// validator index Validator of that height's set, signed two proposals of
+// different blocks.
+type ProposalEvidence struct {
+	Validator uint16
+	A, B      SignedProposal
+}
+
+// ParseProposalEvidence parses conflicting-proposal evidence in the
+// consensus encoding (internal/consensus.ConflictingProposal.Encode): the
+// kind 3, the validator index, then both signed proposals (height, round,
+// POL round, block hash, signature). It checks the shape only.
+func ParseProposalEvidence(b []byte) (*ProposalEvidence, error) {
+	if len(b) == 0 || b[0] != EvidenceKindProposal {
+		return nil, fmt.Errorf("evidence: not conflicting proposals")
+	}
+	d := canon.NewDecoder(b[1:], "proposal evidence", ErrNonCanonical)
+	e := &ProposalEvidence{Validator: d.U16("validator")}
+	for _, p := range []*SignedProposal{&e.A, &e.B} {
+		p.Height = d.U64("height")
+		p.Round = d.U32("round")
+		p.POLRound = int32(d.U32("pol_round"))
+		d.Fixed(p.BlockHash[:], "block_hash")
+		d.Fixed(p.Signature[:], "signature")
+	}
+	if err := d.Finish(); err != nil {
+		return nil, err
+	}
+	if e.A.Height != e.B.Height || e.A.Round != e.B.Round || e.A.BlockHash == e.B.BlockHash || e.A.Height == 0 {
+		return nil, fmt.Errorf("evidence: the proposals do not conflict")
+	}
+	return e, nil
+}
+
+// ProposalSignBytes is what a proposer signs for a proposal: the same
+// bytes as internal/consensus.ProposalSignBytes (a test keeps them equal),
+// here so that the chain can judge proposal evidence.
+func ProposalSignBytes(chainID string, height uint64, round uint32, polRound int32, block crypto.Hash) []byte {
+	e := canon.Encoder{B: make([]byte, 0, 2+len(chainID)+48)}
+	e.B = append(e.B, byte(len(chainID)>>8), byte(len(chainID)))
+	e.Fixed([]byte(chainID))
+	e.U64(height)
+	e.U32(round)
+	e.U32(uint32(polRound))
+	e.Fixed(block[:])
+	return crypto.SignBytes(crypto.DomainProposal, e.B)
 }
 
 // ParseVoteEvidence parses double-vote evidence in the consensus encoding:

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cairn-db/cairn/canon"
 	"github.com/cairn-db/cairn/crypto"
 )
 
@@ -194,5 +195,35 @@ func TestProposerSlots(t *testing.T) {
 	}
 	if vs.WithSlots(0) != vs {
 		t.Error("WithSlots(0) is not the set itself")
+	}
+}
+
+func TestProposalEvidenceShape(t *testing.T) {
+	k := testKey(4)
+	enc := func(h2 uint64, same bool) []byte {
+		e := canon.Encoder{}
+		e.U8(EvidenceKindProposal)
+		e.U16(2)
+		for i, h := range []uint64{5, h2} {
+			b := crypto.Sum([]byte{byte(i)})
+			if same {
+				b = crypto.Sum(nil)
+			}
+			e.U64(h)
+			e.U32(1)
+			e.U32(^uint32(0))
+			e.Fixed(b[:])
+			sig := k.SignRaw(ProposalSignBytes(testChain, h, 1, -1, b))
+			e.Fixed(sig[:])
+		}
+		return e.B
+	}
+	if e, err := ParseProposalEvidence(enc(5, false)); err != nil || e.Validator != 2 || e.A.POLRound != -1 {
+		t.Fatalf("%+v %v", e, err)
+	}
+	for name, b := range map[string][]byte{"two heights": enc(6, false), "one block": enc(5, true), "truncated": enc(5, false)[:40]} {
+		if err := CheckPayload(&EvidenceSubmit{Validator: k.Public(), Evidence: b}); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

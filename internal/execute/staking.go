@@ -504,28 +504,54 @@ func (o *overlay) unjail(a crypto.Address, pub crypto.PublicKey, height uint64) 
 // jail_blocks is refused (it stays in the set a few heights after being
 // jailed, and a double-voter keeps double-voting there).
 func (o *overlay) evidence(p *types.EvidenceSubmit, chainID string, height uint64, sp types.StakingParams) error {
-	a, b, err := types.ParseVoteEvidence(p.Evidence)
-	if err != nil {
-		return types.Errf(types.CodeBadEvidence, "%v", err)
+	h, index, round, pub := uint64(0), uint16(0), uint32(0), p.Validator
+	var proposal *types.ProposalEvidence
+	if len(p.Evidence) > 0 && p.Evidence[0] == types.EvidenceKindProposal {
+		e, err := types.ParseProposalEvidence(p.Evidence)
+		if err != nil {
+			return types.Errf(types.CodeBadEvidence, "%v", err)
+		}
+		for _, pr := range []types.SignedProposal{e.A, e.B} {
+			if !crypto.VerifyRaw(pub, types.ProposalSignBytes(chainID, pr.Height, pr.Round, pr.POLRound, pr.BlockHash), pr.Signature[:]) {
+				return types.Errf(types.CodeBadEvidence, "the proposal of block %s is not signed by %s", pr.BlockHash, pub)
+			}
+		}
+		h, index, round, proposal = e.A.Height, e.Validator, e.A.Round, e
+	} else {
+		a, b, err := types.ParseVoteEvidence(p.Evidence)
+		if err != nil {
+			return types.Errf(types.CodeBadEvidence, "%v", err)
+		}
+		for _, v := range []types.Vote{a, b} {
+			if !crypto.VerifyRaw(pub, types.VoteSignBytes(chainID, v.Type, v.Height, v.Round, v.BlockHash), v.Signature[:]) {
+				return types.Errf(types.CodeBadEvidence, "the %s for block %s is not signed by %s", v.Type, v.BlockHash, pub)
+			}
+		}
+		h, index = a.Height, a.Validator
 	}
-	h, pub := a.Height, p.Validator
 	if h > height {
 		return types.Errf(types.CodeBadEvidence, "evidence about height %d in block %d: a future height", h, height)
 	}
 	if height-h > sp.EvidenceMaxAge {
 		return types.Errf(types.CodeBadEvidence, "evidence about height %d is older than evidence_max_age (%d) at height %d", h, sp.EvidenceMaxAge, height)
 	}
-	for _, v := range []types.Vote{a, b} {
-		if !crypto.VerifyRaw(pub, types.VoteSignBytes(chainID, v.Type, v.Height, v.Round, v.BlockHash), v.Signature[:]) {
-			return types.Errf(types.CodeBadEvidence, "the %s for block %s is not signed by %s", v.Type, v.BlockHash, pub)
-		}
-	}
 	set, known, err := o.setAt(h)
 	if err != nil {
 		return err
 	}
-	if known && (int(a.Validator) >= len(set) || set[a.Validator].PublicKey != pub) {
-		return types.Errf(types.CodeBadEvidence, "%s is not validator %d of height %d", pub, a.Validator, h)
+	if known && (int(index) >= len(set) || set[index].PublicKey != pub) {
+		return types.Errf(types.CodeBadEvidence, "%s is not validator %d of height %d", pub, index, h)
+	}
+	if known && proposal != nil {
+		// Only the proposer of (height, round) proposes: two proposals of
+		// anyone else are no proposer's equivocation.
+		vs, err := o.x.params.ValidatorSet(set)
+		if err != nil { // a recorded set is always valid
+			return types.Errf(types.CodeBadEvidence, "set of height %d: %v", h, err)
+		}
+		if vs.Proposer(h, round) != int(index) {
+			return types.Errf(types.CodeBadEvidence, "%s is not the proposer of height %d round %d", pub, h, round)
+		}
 	}
 	c, err := o.candidate(pub)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/consensus"
 	"github.com/cairn-db/cairn/internal/txfixtures"
 	"github.com/cairn-db/cairn/types"
 )
@@ -693,5 +694,38 @@ func TestPermissionedChainHasNoStakingSteps(t *testing.T) {
 	}
 	if fmt.Sprint(d.state) != before {
 		t.Error("state changed")
+	}
+}
+
+// Conflicting proposals: the proposer of (height, round) that signed two
+// proposals is slashed and jailed like a double voter; two proposals of a
+// validator that was not the proposer are no evidence. The evidence is the
+// engine's own encoding (consensus.ConflictingProposal).
+func TestConflictingProposalEvidence(t *testing.T) {
+	d := newDPoS(t, 4, 1, 1000, 1000, types.StakingParams{SlashFractionBP: 1000})
+	bob := d.users[0]
+	d.proposed(0)
+	d.proposed(0)
+	proposals := func(k *crypto.PrivateKey, index uint16, height uint64, round uint32) []byte {
+		cp := &consensus.ConflictingProposal{Validator: index}
+		for i, p := range []*consensus.SignedProposal{&cp.A, &cp.B} {
+			p.Height, p.Round, p.POLRound = height, round, -1
+			p.BlockHash = crypto.Sum([]byte{byte(i)})
+			p.Signature = k.SignRaw(consensus.ProposalSignBytes(dposChain, height, round, -1, p.BlockHash))
+			if !bytes.Equal(types.ProposalSignBytes(dposChain, height, round, -1, p.BlockHash), consensus.ProposalSignBytes(dposChain, height, round, -1, p.BlockHash)) {
+				t.Fatal("types.ProposalSignBytes differs from the engine's")
+			}
+		}
+		return cp.Encode()
+	}
+	// Slots of 6 (the default): height 2, round 1 is validator 1's.
+	notProposer := &types.EvidenceSubmit{Validator: d.vals[2].Public(), Evidence: proposals(d.vals[2], 2, 2, 1)}
+	if res := d.proposed(0, d.tx(bob, notProposer)); code(res, 0) != types.CodeBadEvidence {
+		t.Fatalf("proposals of a non-proposer: %q", code(res, 0))
+	}
+	ev := &types.EvidenceSubmit{Validator: d.vals[1].Public(), Evidence: proposals(d.vals[1], 1, 2, 1)}
+	d.mustOK(d.proposed(0, d.tx(bob, ev)))
+	if c := d.candidate(d.vals[1].Public()); !c.Jailed || c.Slashed != 100 || c.Stake != 900 {
+		t.Errorf("after proposal evidence: %+v", c)
 	}
 }

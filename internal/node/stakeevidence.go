@@ -14,8 +14,8 @@ import (
 // so the key needs no balance; it goes through this node's mempool and
 // gossip like any transaction. Several validators may submit the same
 // piece; the chain punishes it once and the later ones fail with code
-// bad_evidence, changing nothing. Conflicting-proposal evidence has no
-// transaction (the chain judges double votes only) and stays in the store.
+// bad_evidence, changing nothing. Both kinds are submitted: double votes
+// and conflicting proposals.
 //
 // The nonce is the key's committed nonce plus one; when another of its
 // transactions already holds that nonce in the mempool, the next few
@@ -25,11 +25,15 @@ const evidenceNonceTries = 8
 // submitEvidence submits ev as an evidence.submit, off the caller's
 // goroutine.
 func (n *Node) submitEvidence(ev consensus.Evidence) {
-	dv, ok := ev.(*consensus.DuplicateVote)
-	if !ok || !n.genesis.Params.DPoS() || n.pool == nil || n.key == nil {
+	switch ev.(type) {
+	case *consensus.DuplicateVote, *consensus.ConflictingProposal:
+	default:
 		return
 	}
-	k := dv.Key()
+	if !n.genesis.Params.DPoS() || n.pool == nil || n.key == nil {
+		return
+	}
+	k := ev.Key()
 	if int(k.Validator) >= n.vals.Len() {
 		return
 	}

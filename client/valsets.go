@@ -73,6 +73,9 @@ type ValidatorStanding struct {
 	Power       uint64           `json:"power"`
 	InTarget    bool             `json:"in_target"`
 	TargetPower uint64           `json:"target_power"`
+	// Stake is its staking record and delegators when it is a registered
+	// candidate (docs/staking.md; /v1/staking/validators/{key} proves them).
+	Stake *ValidatorStake `json:"stake,omitempty"`
 }
 
 // Validators returns the validator set of height (0: the next height).

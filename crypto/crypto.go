@@ -53,6 +53,9 @@ const (
 	// DomainGovernance signs a governor's approval of a governance
 	// transaction (types.ApprovalSignBytes).
 	DomainGovernance = "cairn/gov/v1"
+	// DomainStake signs a consensus key's consent to its registration as
+	// a staking candidate by an operator (types.RegisterSignBytes).
+	DomainStake = "cairn/stake/register/v1"
 )
 
 // PublicKey is an Ed25519 public key.

@@ -165,8 +165,11 @@ func (f *Fees) check() error {
 
 // FeeOf is the fee a transaction pays if it succeeds under fees f (0 when f
 // is nil). Sizes are bounded by MaxTxBytesHard, so it cannot overflow.
+// evidence.submit is free (docs/staking.md): the validator whose node
+// submits it signs with its consensus key, which need hold no balance, and
+// each piece of evidence is accepted once.
 func FeeOf(f *Fees, tx *Tx) uint64 {
-	if f == nil {
+	if f == nil || tx.Type() == TxEvidenceSubmit {
 		return 0
 	}
 	kib := uint64(tx.Size()+1023) / 1024

@@ -25,7 +25,7 @@ import (
 //	go test -run='^$' -fuzz=FuzzDecodeTx -fuzztime=15s ./types/
 
 func FuzzDecodeTx(f *testing.F) {
-	for _, n := range append(append(sampleTxs(), sampleContractTxs()...), sampleGovernanceTxs()...) {
+	for _, n := range append(append(append(sampleTxs(), sampleContractTxs()...), sampleGovernanceTxs()...), sampleStakingTxs()...) {
 		f.Add(n.tx.Bytes())
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -60,7 +60,7 @@ func FuzzDecodeTx(f *testing.F) {
 }
 
 func FuzzTxJSON(f *testing.F) {
-	for _, n := range append(append(sampleTxs(), sampleContractTxs()...), sampleGovernanceTxs()...) {
+	for _, n := range append(append(append(sampleTxs(), sampleContractTxs()...), sampleGovernanceTxs()...), sampleStakingTxs()...) {
 		j, _ := json.Marshal(n.tx)
 		f.Add(j)
 	}
@@ -274,7 +274,7 @@ func generatedSeeds() map[string]map[string][]byte {
 		}
 		seeds[target]["seed-"+strings.ReplaceAll(name, ".", "-")] = fuzzSeedFile(b)
 	}
-	for _, n := range append(append(sampleTxs(), sampleContractTxs()...), sampleGovernanceTxs()...) {
+	for _, n := range append(append(append(sampleTxs(), sampleContractTxs()...), sampleGovernanceTxs()...), sampleStakingTxs()...) {
 		add("FuzzDecodeTx", n.name, n.tx.Bytes())
 		j, _ := json.Marshal(n.tx)
 		add("FuzzTxJSON", n.name, j)
@@ -311,7 +311,7 @@ func TestFuzzSeeds(t *testing.T) {
 		fuzzseed.Check(t, target, seeds, *writeSeeds)
 	}
 	// The seeds are valid inputs, so fuzzing starts from the accepted side.
-	for _, n := range append(append(sampleTxs(), sampleContractTxs()...), sampleGovernanceTxs()...) {
+	for _, n := range append(append(append(sampleTxs(), sampleContractTxs()...), sampleGovernanceTxs()...), sampleStakingTxs()...) {
 		if _, err := DecodeTx(n.tx.Bytes()); err != nil {
 			t.Fatal(err)
 		}

@@ -41,6 +41,10 @@ type Params struct {
 	// role.grant) or "dpos" (the staking epoch step; validator.update is
 	// refused).
 	ValidatorGovernance string `json:"validator_governance,omitempty"`
+
+	// Delegated proof of stake (staking.go, docs/staking.md): its members
+	// appear in "params" directly, each omitted when zero (the default).
+	StakingParams
 }
 
 // Contract parameter defaults (Params.MaxCodeBytes, Params.MaxTxGas).
@@ -98,6 +102,9 @@ func (p Params) Check() error {
 	if err := p.Permissions.check(); err != nil {
 		return err
 	}
+	if err := p.checkStaking(); err != nil {
+		return err
+	}
 	return p.Fees.check()
 }
 
@@ -117,10 +124,13 @@ type Genesis struct {
 	// Roles are the roles' first members (access.go); governance
 	// transactions change them.
 	Roles []Role `json:"roles,omitempty"`
+	// Stakes are the stake bonded at genesis on a DPoS chain (staking.go).
+	Stakes []GenesisStake `json:"stakes,omitempty"`
 }
 
 // ValidatorSet builds the genesis validator set.
-func (g *Genesis) ValidatorSet() (*ValidatorSet, error) { return NewValidatorSet(g.Validators) }
+// On a DPoS chain its proposers take turns in slots (Params.ValidatorSet).
+func (g *Genesis) ValidatorSet() (*ValidatorSet, error) { return g.Params.ValidatorSet(g.Validators) }
 
 // Check validates the genesis document.
 func (g *Genesis) Check() error {
@@ -143,6 +153,9 @@ func (g *Genesis) Check() error {
 		seen[b.Address] = true
 	}
 	if err := g.checkRoles(); err != nil {
+		return err
+	}
+	if err := g.checkStakes(); err != nil {
 		return err
 	}
 	return g.Params.Check()

@@ -37,6 +37,13 @@ var txTypes = []TxTypeInfo{
 	{TxBlobRecord, "blob.record", func() Payload { return &BlobRecord{} }},
 	// The validator set (valset_tx.go).
 	{TxValidatorUpdate, "validator.update", func() Payload { return &ValidatorUpdate{} }},
+	// Delegated proof of stake (staking.go).
+	{TxValidatorRegister, "validator.register", func() Payload { return &ValidatorRegister{} }},
+	{TxStakeDelegate, "stake.delegate", func() Payload { return &StakeDelegate{} }},
+	{TxStakeUndelegate, "stake.undelegate", func() Payload { return &StakeUndelegate{} }},
+	{TxStakeVote, "stake.vote", func() Payload { return &StakeVote{} }},
+	{TxValidatorUnjail, "validator.unjail", func() Payload { return &ValidatorUnjail{} }},
+	{TxEvidenceSubmit, "evidence.submit", func() Payload { return &EvidenceSubmit{} }},
 }
 
 // ParsePayloadJSON parses the strict JSON form of a payload of the named

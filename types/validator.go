@@ -37,7 +37,29 @@ type ValidatorSet struct {
 	// proposers[s] is the validator the proposer-priority procedure picks
 	// at step s+1 of its cycle (see Proposer).
 	proposers []uint16
+	// slotBlocks, when set (WithSlots), replaces the proposer-priority
+	// procedure by ALZA's fixed slots.
+	slotBlocks uint64
 }
+
+// WithSlots returns a copy of vs whose proposers take turns in fixed slots
+// (ALZA, docs/staking.md): each validator in set order proposes slotBlocks
+// consecutive heights, then the next; a round change passes the turn on
+// to the next validator, so the proposer of (height, round) is index
+// ((height-1)/slotBlocks + round) mod n, whatever the powers. A chain
+// whose params say "validator_governance": "dpos" builds every set with
+// WithSlots(Params.Staking().SlotBlocks). slotBlocks 0 returns vs.
+func (vs *ValidatorSet) WithSlots(slotBlocks uint64) *ValidatorSet {
+	if slotBlocks == 0 {
+		return vs
+	}
+	c := *vs
+	c.slotBlocks = slotBlocks
+	return &c
+}
+
+// SlotBlocks is the slot length of a set built WithSlots, 0 otherwise.
+func (vs *ValidatorSet) SlotBlocks() uint64 { return vs.slotBlocks }
 
 // NewValidatorSet checks and indexes vals: at least one, distinct keys,
 // positive power, total power without overflow.
@@ -120,6 +142,14 @@ func (vs *ValidatorSet) IndexOf(pub crypto.PublicKey) int {
 // order. Every validator computes the same answer from the set alone, for
 // any height and round, in constant time: see proposerCycle.
 func (vs *ValidatorSet) Proposer(height uint64, round uint32) int {
+	if vs.slotBlocks > 0 {
+		n := uint64(len(vs.Validators))
+		slot := uint64(0)
+		if height > 0 {
+			slot = (height - 1) / vs.slotBlocks
+		}
+		return int((slot%n + uint64(round)%n) % n)
+	}
 	c := uint64(len(vs.proposers))
 	// step-1 modulo the cycle; each term is reduced first so nothing
 	// overflows (c <= MaxProposerCycle).

@@ -46,6 +46,9 @@ const txAbout = `Forms:
   cairn tx blob.record PAYLOAD|@FILE|- --key FILE [flags]
       PAYLOAD is {"document": JSON, "blobs": [{"hash": HEX, "size": N}]},
       each blob uploaded first (PUT /v1/blobs; docs/scale-out.md)
+  cairn tx validator.TYPE|stake.TYPE|evidence.submit PAYLOAD|@FILE|- --key FILE [flags]
+      staking (docs/staking.md): the type's JSON payload; cairn validator
+      and cairn stake build it for you
   cairn tx status HASH                 [--node URL]
 
 Signs with --key, takes the nonce from the node's account endpoint (unless
@@ -305,7 +308,8 @@ func buildPayload(kind string, pos []string, expect *uint64, stderr io.Writer) (
 		}
 		return &types.RoleRevoke{RoleChange: c}, 0
 	case "field.open", "field.close", "field.close_unilateral", "field.challenge", "field.dispute",
-		"contract.deploy", "contract.instantiate", "contract.invoke", "contract.upgrade", "blob.record", "validator.update":
+		"contract.deploy", "contract.instantiate", "contract.invoke", "contract.upgrade", "blob.record", "validator.update",
+		"validator.register", "stake.delegate", "stake.undelegate", "stake.vote", "validator.unjail", "evidence.submit":
 		if len(pos) != 1 {
 			return bad("want one JSON payload (inline, @FILE, or - for stdin)")
 		}

@@ -45,6 +45,14 @@ var txArgs = map[types.TxType]func(p types.Payload) []string{
 	},
 	types.TxBlobRecord:      fieldArgs("blob.record"),
 	types.TxValidatorUpdate: fieldArgs("validator.update"),
+	// Staking: the generic JSON form (cairn validator and cairn stake
+	// build the same payloads; stake_test.go).
+	types.TxValidatorRegister: fieldArgs("validator.register"),
+	types.TxStakeDelegate:     fieldArgs("stake.delegate"),
+	types.TxStakeUndelegate:   fieldArgs("stake.undelegate"),
+	types.TxStakeVote:         fieldArgs("stake.vote"),
+	types.TxValidatorUnjail:   fieldArgs("validator.unjail"),
+	types.TxEvidenceSubmit:    fieldArgs("evidence.submit"),
 }
 
 // txWithoutCLI lists the types deliberately left out of `cairn tx`, each

@@ -305,6 +305,7 @@ func New(cfg Config) *Server {
 	}
 	s.routes = append(s.routes, s.snapshotRoutes()...)
 	s.routes = append(s.routes, s.validatorRoutes()...)
+	s.routes = append(s.routes, s.stakingRoutes()...) // staking.go
 	if cfg.MetricsElsewhere {
 		s.routes = slices.DeleteFunc(s.routes, func(rt route) bool { return rt.pattern == "/metrics" })
 	}

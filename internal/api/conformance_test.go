@@ -195,6 +195,13 @@ func template(u string) string {
 			if len(seg) >= 5 && seg[3] == "keys" {
 				seg[4] = "{key}"
 			}
+		case "staking":
+			if len(seg) >= 4 && seg[2] == "validators" {
+				seg[3] = "{key}"
+			}
+			if len(seg) >= 4 && seg[2] == "delegators" {
+				seg[3] = "{address}"
+			}
 		}
 	}
 	return "/" + strings.Join(seg, "/")
@@ -248,6 +255,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	alice, bob := u[0], u[1]
 	fieldOpen, _ := txfixtures.Payload(types.TxFieldOpen, apitest.ChainID, alice)
 	fieldID := fieldOpen.(*types.FieldOpen).FieldID
+	candidate := apitest.Key('c', 0)
 	first := apitest.Tx(alice, 1, &types.KVPut{Key: "fruit/apple", Value: "red apples"})
 	conflict := apitest.Tx(alice, 5, &types.KVPut{Key: "fruit/apple", Value: "lost", ExpectVersion: u64p(1)}) // fails: version conflict
 	for i, tx := range []*types.Tx{
@@ -260,6 +268,8 @@ func TestOpenAPIConformance(t *testing.T) {
 		apitest.Tx(alice, 6, fieldOpen),
 		apitest.Tx(alice, 7, &types.ContractDeploy{Code: txfixtures.ContractModule}),
 		apitest.Tx(alice, 8, &types.ContractInstantiate{Name: txfixtures.ContractName, CodeHash: txfixtures.ContractCodeHash(), Owner: alice.Public().Address(), GasLimit: txfixtures.ContractGas}),
+		apitest.Tx(alice, 9, stakingRegister(alice, candidate)),
+		apitest.Tx(alice, 10, &types.StakeDelegate{Validator: candidate.Public(), Amount: 50}),
 	} {
 		if r, err := cl.SubmitWait(ctx, tx, 5*time.Second); err != nil || (r.Status != client.StatusCommitted && r.Status != client.StatusFailed) {
 			t.Fatalf("setup tx %d: %+v %v", i, r, err)
@@ -349,6 +359,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "validators future height", method: "GET", url: "/v1/validators?height=" + h(head+100), status: 404},
 		{name: "validator", method: "GET", url: "/v1/validators/" + c.Ledger.Validators().Validators[0].PublicKey.String(), status: 200},
 		{name: "validator unknown", method: "GET", url: "/v1/validators/" + bob.Public().String(), status: 404},
+		{name: "validator with stake", method: "GET", url: "/v1/validators/" + candidate.Public().String(), status: 200},
 		{name: "validator bad key", method: "GET", url: "/v1/validators/xyz", status: 400, req: reqInvalid},
 
 		{name: "evidence", method: "GET", url: "/v1/evidence", status: 200},
@@ -386,6 +397,20 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "put blob over the limit", method: "PUT", url: "/v1/blobs", header: octets, body: make([]byte, 1<<20+1), status: 413},
 		{name: "get blob", method: "GET", url: "/v1/blobs/" + crypto.Sum([]byte("bulk payload")).String(), status: 200},
 		{name: "get absent blob", method: "GET", url: "/v1/blobs/" + crypto.Sum([]byte("absent")).String(), status: 404},
+
+		{name: "staking params", method: "GET", url: "/v1/staking/params", status: 200},
+		{name: "staking params proof", method: "GET", url: "/v1/staking/params?prove=true&height=2", status: 200},
+		{name: "staking params bad height", method: "GET", url: "/v1/staking/params?height=x", status: 400, req: reqInvalid},
+		{name: "staking validators", method: "GET", url: "/v1/staking/validators", status: 200},
+		{name: "staking validators proof", method: "GET", url: "/v1/staking/validators?prove=true", status: 200},
+		{name: "staking validators future height", method: "GET", url: "/v1/staking/validators?height=" + h(head+100), status: 404},
+		{name: "staking validator", method: "GET", url: "/v1/staking/validators/" + candidate.Public().String() + "?prove=true", status: 200},
+		{name: "staking validator unknown", method: "GET", url: "/v1/staking/validators/" + bob.Public().String(), status: 404},
+		{name: "staking validator bad key", method: "GET", url: "/v1/staking/validators/xyz", status: 400, req: reqInvalid},
+		{name: "staking delegator", method: "GET", url: "/v1/staking/delegators/" + addr + "?prove=true", status: 200},
+		{name: "staking delegator bad address", method: "GET", url: "/v1/staking/delegators/xyz", status: 400, req: reqInvalid},
+		{name: "staking reward", method: "GET", url: "/v1/staking/rewards?prove=true&height=1", status: 200},
+		{name: "staking reward future height", method: "GET", url: "/v1/staking/rewards?height=" + h(head+100), status: 404},
 
 		{name: "openapi", method: "GET", url: "/v1/openapi.json", status: 200},
 		{name: "metrics", method: "GET", url: "/metrics", status: 200},
@@ -432,6 +457,13 @@ func TestOpenAPIConformance(t *testing.T) {
 	if len(cf.covered) > 0 {
 		t.Errorf("cases for operations openapi.json does not list: %v", cf.covered)
 	}
+}
+
+// stakingRegister registers candidate's key, operated by from.
+func stakingRegister(from, candidate *crypto.PrivateKey) *types.ValidatorRegister {
+	p := &types.ValidatorRegister{Name: "candidate", P2PAddr: "127.0.0.1:19901", CommissionBP: 100}
+	types.SignRegistration(p, apitest.ChainID, from.Public().Address(), candidate)
+	return p
 }
 
 func itoa(n uint64) string { b, _ := json.Marshal(n); return string(b) }

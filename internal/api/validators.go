@@ -108,6 +108,9 @@ func (s *Server) getValidator(w http.ResponseWriter, r *http.Request) error {
 	if !out.InSet && !out.InTarget && out.Name == "" {
 		return notFound("%s is not a validator and never was one", pub)
 	}
+	if out.Stake, err = validatorStake(l, pub); err != nil { // staking.go
+		return err
+	}
 	return writeJSON(w, http.StatusOK, out)
 }
 

@@ -188,6 +188,12 @@ func run(r Reader, chainID string, p types.Params, env Env, txs []*types.Tx, opt
 		return nil, nil, nil, fmt.Errorf("execute height %d: %w", height, err)
 	}
 	res.Writes = append(res.Writes, due...)
+	// Then staking's: the set history and downtime (staking.go).
+	begin, err := x.stakingBegin()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("execute height %d: %w", height, err)
+	}
+	res.Writes = append(res.Writes, begin...)
 	for i, tx := range txs {
 		h := tx.Hash()
 		rc := &types.Receipt{TxHash: h}
@@ -232,6 +238,12 @@ func run(r Reader, chainID string, p types.Params, env Env, txs []*types.Tx, opt
 		res.Receipts = append(res.Receipts, rc)
 		res.Accounts = append(res.Accounts, involved(tx))
 	}
+	// Staking's end of block: reward, matured unbonding, epoch (staking.go).
+	end, err := x.stakingEnd()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("execute height %d: %w", height, err)
+	}
+	res.Writes = append(res.Writes, end...)
 	burn, err := x.burnWrite()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("execute height %d: %w", height, err)
@@ -483,6 +495,12 @@ func (x *executor) applyNative(tx *types.Tx, h crypto.Hash, from crypto.Address,
 			return nil, 0, err
 		}
 		writes = w
+	case *types.ValidatorRegister, *types.StakeDelegate, *types.StakeUndelegate, *types.StakeVote, *types.ValidatorUnjail, *types.EvidenceSubmit:
+		w, err := x.stakingTx(tx, &sender)
+		if err != nil {
+			return nil, 0, err
+		}
+		writes = w
 	default:
 		return nil, 0, types.Errf(types.CodeUnknownType, "unknown payload %T", p)
 	}
@@ -537,7 +555,9 @@ func Genesis(g *types.Genesis) []Write {
 	for i := range keys {
 		ws = append(ws, Write{Key: keys[i], Value: values[i]})
 	}
-	return append(ws, genesisValidators(g)...)
+	ws = append(ws, genesisValidators(g)...)
+	// A DPoS chain's candidates and genesis stakes (staking.go).
+	return append(ws, stakingGenesis(g)...)
 }
 
 // satAdd adds without wrapping: a total that would pass 2^64-1 stays there.

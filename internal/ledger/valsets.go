@@ -50,7 +50,7 @@ func (l *Ledger) loadValidators() error {
 		if err != nil {
 			return fmt.Errorf("validator set written at height %d: %w", v.Height, err)
 		}
-		vs, err := types.NewValidatorSet(vals)
+		vs, err := l.genesis.Params.ValidatorSet(vals) // slotted on a DPoS chain
 		if err != nil {
 			return fmt.Errorf("validator set written at height %d: %w", v.Height, err)
 		}
@@ -152,7 +152,7 @@ func (l *Ledger) noteValidators(h uint64, ws []execute.Write) {
 	if err != nil {
 		return // execute wrote it from a valid set; cannot happen
 	}
-	vs, err := types.NewValidatorSet(vals)
+	vs, err := l.genesis.Params.ValidatorSet(vals) // slotted on a DPoS chain
 	if err != nil {
 		return
 	}
@@ -235,7 +235,11 @@ func (l *Ledger) SetSyncedValidators(changes []SetChange) error {
 		if c.Set == nil {
 			return fmt.Errorf("synced validators: no set from height %d", c.From)
 		}
-		cs = addChange(cs, setChange{from: c.From, vs: c.Set})
+		vs := c.Set
+		if p := l.genesis.Params; p.DPoS() {
+			vs = vs.WithSlots(p.Staking().SlotBlocks) // as every set of a DPoS chain
+		}
+		cs = addChange(cs, setChange{from: c.From, vs: vs})
 	}
 	if len(cs) == 0 || cs[0].from != 1 {
 		return fmt.Errorf("synced validators: the list must start at height 1")

@@ -629,6 +629,10 @@ func debit(p types.Payload) (uint64, error) {
 		return p.Funds, nil
 	case *types.ContractDeploy, *types.ContractInstantiate, *types.ContractUpgrade:
 		return 0, nil // they move no funds
+	case *types.StakeDelegate:
+		return p.Amount, nil // bonded from the balance
+	case *types.ValidatorRegister, *types.StakeUndelegate, *types.StakeVote, *types.ValidatorUnjail, *types.EvidenceSubmit:
+		return 0, nil // undelegated stake returns to the balance later; the rest move no funds
 	case nil:
 		return 0, types.Errf(types.CodeMalformed, "missing payload")
 	default:

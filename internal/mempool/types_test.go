@@ -42,6 +42,8 @@ func TestEveryTypeAdmitted(t *testing.T) {
 			want = p.Members[p.Index(p.Leader)].Deposit // the leader's own deposit
 		case *types.ContractInvoke:
 			want = p.Funds
+		case *types.StakeDelegate:
+			want = p.Amount
 		}
 		if spend != want {
 			t.Errorf("%s: debit %d", tx.Type(), spend)

@@ -71,6 +71,9 @@ func (n *Node) recordEvidence(ev consensus.Evidence) {
 	if stored && n.net != nil {
 		n.net.Broadcast(chEvidence, ev.Encode())
 	}
+	if stored {
+		n.submitEvidence(ev) // a DPoS chain punishes it (stakeevidence.go)
+	}
 }
 
 // storeEvidence keeps ev unless it is outside the height window, already

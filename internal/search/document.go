@@ -56,6 +56,11 @@ const (
 	fEvent     = "event"
 	fEventData = "event_data"
 	fGasUsed   = "gas_used"
+	// Staking (docs/staking.md): the candidate a staking transaction names
+	// (public key, hex), and on a block, the reward it issued (numeric);
+	// the accounts a block's reward paid are under "to".
+	fValidator = "validator"
+	fReward    = "reward"
 	// fUnindexed marks a tx whose payload type has no indexing rule.
 	fUnindexed = "unindexed_payload"
 
@@ -179,6 +184,19 @@ func (b *builder) blockDoc(h *types.Header, steps []ledger.FieldStep) *document.
 	return d
 }
 
+// coinbase adds a block's reward receipt to its document: the amount
+// issued (reward) and every account it credited (to), so that
+// "to:ADDRESS type:block" finds the blocks that paid an account.
+func (b *builder) coinbase(d *document.Document, cb *types.Coinbase) {
+	if cb == nil {
+		return
+	}
+	b.uint(d, fReward, cb.Reward, optNumSort)
+	for _, p := range cb.Payments {
+		b.kw(d, fTo, p.Address.String(), optID)
+	}
+}
+
 // txDoc is the document of one committed transaction and its receipt.
 func (b *builder) txDoc(height uint64, idx uint32, tx *types.Tx, r *types.Receipt) *document.Document {
 	th := tx.Hash()
@@ -258,6 +276,23 @@ func (b *builder) txDoc(height uint64, idx uint32, tx *types.Tx, r *types.Receip
 	case *types.ContractUpgrade:
 		b.kw(d, fContract, p.Name, optIDMarked)
 		b.kw(d, fCodeHash, p.CodeHash.String(), optID)
+	case *types.ValidatorRegister:
+		b.kw(d, fValidator, p.PublicKey.String(), optID)
+		b.text(d, fValue, nil, p.Name, &all)
+	case *types.StakeDelegate:
+		b.kw(d, fValidator, p.Validator.String(), optID)
+		b.uint(d, fAmount, p.Amount, optNumSort)
+	case *types.StakeUndelegate:
+		b.kw(d, fValidator, p.Validator.String(), optID)
+		b.uint(d, fAmount, p.Amount, optNumSort)
+	case *types.StakeVote:
+		for _, c := range p.Candidates {
+			b.kw(d, fValidator, c.String(), optID)
+		}
+	case *types.ValidatorUnjail:
+		b.kw(d, fValidator, p.Validator.String(), optID)
+	case *types.EvidenceSubmit:
+		b.kw(d, fValidator, p.Validator.String(), optID)
 	default:
 		// A registered type this builder has no case for (a bug that
 		// TestEveryTypeIndexed catches): the tx stays findable by its

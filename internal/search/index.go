@@ -622,7 +622,13 @@ func (ix *Index) addBlock(add func(*document.Document) error, blk *types.Block, 
 	if err != nil {
 		return fmt.Errorf("search: block %d: %w", h, err)
 	}
-	if err := add(ix.b.blockDoc(&blk.Header, steps)); err != nil {
+	cb, err := ix.l.Coinbase(h)
+	if err != nil {
+		return fmt.Errorf("search: block %d: %w", h, err)
+	}
+	d := ix.b.blockDoc(&blk.Header, steps)
+	ix.b.coinbase(d, cb)
+	if err := add(d); err != nil {
 		return fmt.Errorf("search: block %d: %w", h, err)
 	}
 	for i, tx := range blk.Txs {

@@ -112,6 +112,8 @@ var fieldSpecs = map[string]fieldSpec{
 	"event":          {name: fEvent, kind: kExact},
 	"event_data":     {name: fEventData, kind: kText},
 	"gas_used":       {name: fGasUsed, kind: kUint},
+	"validator":      {name: fValidator, kind: kHex, hexLen: 64},
+	"reward":         {name: fReward, kind: kUint},
 }
 
 // compiler turns a parsed tree into a Bleve query.

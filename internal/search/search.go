@@ -449,6 +449,9 @@ func describe(h client.SearchHit, f map[string]any) string {
 		if ev := str(f, fFieldEvent); ev != "" {
 			s += fmt.Sprintf("; field %s %s", short(str(f, fField)), ev)
 		}
+		if r := str(f, fReward); r != "" {
+			s += fmt.Sprintf("; reward %s", r)
+		}
 	case "transfer":
 		s = fmt.Sprintf("transfer of %s from %s to %s", str(f, fAmount), short(str(f, fFrom)), short(str(f, fTo)))
 	case "kv.put", "kv.delete":
@@ -483,6 +486,14 @@ func describe(h client.SearchHit, f map[string]any) string {
 		s = fmt.Sprintf("contract.deploy of %s bytes of code by %s", str(f, fAmount), short(str(f, fFrom)))
 	case "contract.instantiate", "contract.upgrade":
 		s = fmt.Sprintf("%s of contract %s to code %s by %s", h.Type, str(f, fContract), short(str(f, fCodeHash)), short(str(f, fFrom)))
+	case "validator.register":
+		s = fmt.Sprintf("validator.register of %s (%s) by %s", short(str(f, fValidator)), truncate(str(f, fValue), 40), short(str(f, fFrom)))
+	case "stake.delegate", "stake.undelegate":
+		s = fmt.Sprintf("%s of %s to %s by %s", h.Type, str(f, fAmount), short(str(f, fValidator)), short(str(f, fFrom)))
+	case "stake.vote":
+		s = fmt.Sprintf("stake.vote for %s by %s", short(str(f, fValidator)), short(str(f, fFrom)))
+	case "validator.unjail", "evidence.submit":
+		s = fmt.Sprintf("%s of %s by %s", h.Type, short(str(f, fValidator)), short(str(f, fFrom)))
 	case "contract.invoke":
 		s = fmt.Sprintf("contract.invoke of %s.%s by %s", str(f, fContract), str(f, fFunction), short(str(f, fFrom)))
 		if g := str(f, fGasUsed); g != "" {

@@ -127,6 +127,9 @@ func Payload(t types.TxType, chainID string, k *crypto.PrivateKey) (types.Payloa
 		mk, ok = contractSamples()[t]
 	}
 	if !ok {
+		mk, ok = stakingSamples()[t]
+	}
+	if !ok {
 		return nil, false
 	}
 	return mk(chainID, k), true

@@ -99,10 +99,18 @@ export const TX_TYPES = {
   25: 'role.grant', 26: 'role.revoke',
   29: 'blob.record',
   30: 'validator.update',
+  31: 'validator.register', 32: 'stake.delegate', 33: 'stake.undelegate', 34: 'stake.vote',
+  35: 'validator.unjail', 36: 'evidence.submit',
 };
 
 // validator.update's operations (types/valset_tx.go).
 const VALIDATOR_OPS = { 1: 'add', 2: 'remove', 3: 'set_power' };
+
+// Limits of the staking payloads, as the Go decoder enforces them (types/staking.go).
+const MAX_VOTES = 64;
+const MAX_VALIDATOR_NAME_BYTES = 64;
+const MAX_VALIDATOR_ADDR_BYTES = 255;
+const MAX_EVIDENCE_BYTES = 1024;
 
 // MAX_TX_BLOBS bounds a blob.record's references (types.MaxTxBlobs).
 const MAX_TX_BLOBS = 64;
@@ -268,6 +276,30 @@ export function decodeTx(b) {
     case 'contract.upgrade': p.name = r.text16(); p.code_hash = r.hash(); break;
     case 'role.grant': case 'role.revoke': roleChange(r, p); break;
     case 'validator.update': validatorUpdate(r, p); break;
+    case 'validator.register': {
+      p.public_key = r.hash();
+      const name = r.bytes16(); if (name.length > MAX_VALIDATOR_NAME_BYTES) throw new Error(`name: ${name.length} bytes`);
+      p.name = dec.decode(name);
+      const addr = r.bytes16(); if (addr.length > MAX_VALIDATOR_ADDR_BYTES) throw new Error(`p2p_addr: ${addr.length} bytes`);
+      p.p2p_addr = dec.decode(addr);
+      p.commission_bp = r.u16();
+      p.key_signature = hex(r.raw(64));
+      break;
+    }
+    case 'stake.delegate': case 'stake.undelegate': p.validator = r.hash(); p.amount = r.u64(); break;
+    case 'stake.vote': {
+      const n = count(r, 'candidates', MAX_VOTES);
+      p.candidates = [];
+      for (let i = 0; i < n; i++) p.candidates.push(r.hash());
+      break;
+    }
+    case 'validator.unjail': p.validator = r.hash(); break;
+    case 'evidence.submit': {
+      p.validator = r.hash();
+      const ev = r.bytes16(); if (ev.length > MAX_EVIDENCE_BYTES) throw new Error(`evidence: ${ev.length} bytes`);
+      p.evidence = hex(ev);
+      break;
+    }
   }
   t.payload = p;
   t.unsigned = b.subarray(0, r.o);

@@ -255,6 +255,15 @@ func TestValidatorJoinsUnderLoadAndOneLeaves(t *testing.T) {
 	eventually(t, 60*time.Second, "the four keep committing after the removal", func() bool {
 		return tn.height(0) >= after+3
 	})
+	// The removed validator comes back: its former peers still admit it,
+	// and it follows the chain without voting.
+	if err := tn.cluster.Start(3); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "the removed validator follows the chain", func() bool {
+		st, err := statusOf(tn.clients[3])
+		return err == nil && st.Height >= after+3
+	})
 
 	close(stop)
 	<-done

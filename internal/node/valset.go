@@ -104,6 +104,12 @@ func (n *Node) peerSets() (allowed []crypto.PublicKey, dial []p2p.Peer) {
 			dial = append(dial, p2p.Peer{PublicKey: k, Addr: addr})
 		}
 	}
+	// Validators of earlier sets are still admitted, though no longer
+	// dialled: one that left the set keeps following the chain as a
+	// replica that does not vote, rather than being cut off mid-height.
+	for _, c := range n.ledger.ValidatorChanges() {
+		add(c.Set.Validators)
+	}
 	return allowed, dial
 }
 

@@ -31,10 +31,11 @@ func (s *Server) stakingRoutes() []route {
 // stateReads reads state values at one height, collecting their proofs
 // when asked to.
 type stateReads struct {
-	l      *ledger.Ledger
-	h      uint64
-	prove  bool
-	proofs *client.StateProofs
+	types.StakingReader // over get
+	l                   *ledger.Ledger
+	h                   uint64
+	prove               bool
+	proofs              *client.StateProofs
 }
 
 // newStateReads resolves ?height and ?prove for a staking read.
@@ -54,6 +55,7 @@ func newStateReads(r *http.Request, l *ledger.Ledger) (*stateReads, error) {
 		return nil, notFound("no block has been committed yet, so there is no certified state root to prove against")
 	}
 	sr := &stateReads{l: l, h: h, prove: prove}
+	sr.StakingReader = types.StakingReader{Get: sr.get}
 	if prove {
 		sr.proofs = &client.StateProofs{Entries: []client.ProvenValue{}}
 	}
@@ -87,51 +89,16 @@ func (sr *stateReads) get(key []byte) ([]byte, bool, error) {
 	return sp.Value, sp.Found, nil
 }
 
-func (sr *stateReads) u64(key []byte) (uint64, error) {
-	v, ok, err := sr.get(key)
-	if err != nil || !ok || len(v) == 0 {
-		return 0, err
-	}
-	n, err := types.DecodeU64(v)
-	if err != nil {
-		return 0, fmt.Errorf("state key %x: %w", key, err)
-	}
-	return n, nil
-}
-
-func (sr *stateReads) keys(key []byte) ([]crypto.PublicKey, error) {
-	v, ok, err := sr.get(key)
-	if err != nil || !ok || len(v) == 0 {
-		return nil, err
-	}
-	ks, err := types.DecodeKeys(v)
-	if err != nil {
-		return nil, fmt.Errorf("state key %x: %w", key, err)
-	}
-	return ks, nil
-}
-
 func (sr *stateReads) target() ([]types.Validator, error) {
-	v, ok, err := sr.get(types.TargetValidatorsKey())
-	if err != nil || !ok {
-		return nil, err
-	}
-	t, err := types.DecodeValidators(v)
-	if err != nil {
-		return nil, fmt.Errorf("target validators: %w", err)
-	}
-	return t, nil
+	t, _, err := sr.Validators(types.TargetValidatorsKey())
+	return t, err
 }
 
 // validator reads one candidate (nil when k is none) with its info.
 func (sr *stateReads) validator(k crypto.PublicKey, target []types.Validator) (*client.StakingValidator, error) {
-	v, ok, err := sr.get(types.CandidateKey(k))
-	if err != nil || !ok {
+	c, err := sr.Candidate(k)
+	if err != nil || c == nil {
 		return nil, err
-	}
-	c, err := types.DecodeCandidate(v)
-	if err != nil {
-		return nil, fmt.Errorf("candidate %s: %w", k, err)
 	}
 	out := &client.StakingValidator{Candidate: *c}
 	// The info is not proven: it is not part of what Verify checks (names
@@ -149,18 +116,6 @@ func (sr *stateReads) validator(k crypto.PublicKey, target []types.Validator) (*
 		}
 	}
 	return out, nil
-}
-
-func (sr *stateReads) unbondings(k crypto.PublicKey) ([]types.Unbonding, error) {
-	v, ok, err := sr.get(types.UnbondingKey(k))
-	if err != nil || !ok || len(v) == 0 {
-		return nil, err
-	}
-	us, err := types.DecodeUnbondings(v)
-	if err != nil {
-		return nil, fmt.Errorf("unbonding from %s: %w", k, err)
-	}
-	return us, nil
 }
 
 // stakingParams is GET /v1/staking/params.
@@ -184,7 +139,7 @@ func (s *Server) stakingParams(w http.ResponseWriter, r *http.Request) error {
 			return fmt.Errorf("staking totals at %d: %w", sr.h, err)
 		}
 	}
-	if out.Burned, err = sr.u64(types.BurnedKey()); err != nil {
+	if out.Burned, err = sr.U64(types.BurnedKey()); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, out)
@@ -196,7 +151,7 @@ func (s *Server) stakingValidators(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	keys, err := sr.keys(types.CandidatesKey())
+	keys, err := sr.Keys(types.CandidatesKey())
 	if err != nil {
 		return err
 	}
@@ -263,13 +218,13 @@ func (s *Server) stakingValidator(w http.ResponseWriter, r *http.Request) error 
 		}
 	}
 	for _, d := range ds {
-		amt, err := sr.u64(types.DelegationKey(k, d))
+		amt, err := sr.U64(types.DelegationKey(k, d))
 		if err != nil {
 			return err
 		}
 		out.Delegators = append(out.Delegators, client.Delegation{Delegator: d, Validator: k, Amount: amt})
 	}
-	us, err := sr.unbondings(k)
+	us, err := sr.Unbondings(k)
 	if err != nil {
 		return err
 	}
@@ -309,14 +264,14 @@ func (s *Server) stakingDelegator(w http.ResponseWriter, r *http.Request) error 
 	out := client.StakingDelegator{Height: sr.h, Address: a, Bonded: st.Bonded, Unbonding: st.Unbonding,
 		Delegations: []client.Delegation{}, Entries: []client.UnbondingEntry{}, Votes: append([]crypto.PublicKey{}, st.Votes...), Proofs: sr.proofs}
 	for _, k := range st.Delegations {
-		amt, err := sr.u64(types.DelegationKey(k, a))
+		amt, err := sr.U64(types.DelegationKey(k, a))
 		if err != nil {
 			return err
 		}
 		out.Delegations = append(out.Delegations, client.Delegation{Delegator: a, Validator: k, Amount: amt})
 	}
 	for _, k := range st.UnbondingFrom {
-		us, err := sr.unbondings(k)
+		us, err := sr.Unbondings(k)
 		if err != nil {
 			return err
 		}
@@ -357,6 +312,7 @@ func (s *Server) stakingReward(w http.ResponseWriter, r *http.Request) error {
 // height for GET /v1/validators/{key}; nil when pub is no candidate.
 func validatorStake(l *ledger.Ledger, pub crypto.PublicKey) (*client.ValidatorStake, error) {
 	sr := &stateReads{l: l, h: l.Head().Height}
+	sr.StakingReader = types.StakingReader{Get: sr.get}
 	raw, ok, err := sr.get(types.CandidateKey(pub))
 	if err != nil || !ok {
 		return nil, err
@@ -375,7 +331,7 @@ func validatorStake(l *ledger.Ledger, pub crypto.PublicKey) (*client.ValidatorSt
 		return nil, fmt.Errorf("delegators of %s: %w", pub, err)
 	}
 	for _, d := range ds {
-		amt, err := sr.u64(types.DelegationKey(pub, d))
+		amt, err := sr.U64(types.DelegationKey(pub, d))
 		if err != nil {
 			return nil, err
 		}

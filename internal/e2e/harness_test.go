@@ -80,13 +80,7 @@ func startNetRoles(t *testing.T, n, f int, p *types.Params, roles []types.Role, 
 	all := n + f
 	ports := freePorts(t, 2*all)
 	nw, err := devnet.InitNetwork(dir, devnet.Options{Validators: n, Followers: f, ChainID: "e2e", Params: p, Roles: roles, Tune: func(i int, c *node.Config) {
-		c.APIAddr = fmt.Sprintf("127.0.0.1:%d", ports[i])
-		c.P2PAddr = fmt.Sprintf("127.0.0.1:%d", ports[all+i])
-		c.Consensus.TimeoutPropose = node.Duration{Duration: 800 * time.Millisecond}
-		c.Consensus.TimeoutVote = node.Duration{Duration: 400 * time.Millisecond}
-		c.Consensus.TimeoutDelta = node.Duration{Duration: 200 * time.Millisecond}
-		c.Consensus.MaxBlockDelay = node.Duration{Duration: 20 * time.Millisecond}
-		c.LogLevel = "debug"
+		testConfig(c, ports, all, i)
 		if tune != nil {
 			tune(i, c)
 		}
@@ -94,6 +88,14 @@ func startNetRoles(t *testing.T, n, f int, p *types.Params, roles []types.Role, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return launch(t, dir, nw)
+}
+
+// launch starts every member of the network written in dir and waits until
+// each is ready; the nodes are stopped (and their log tails printed on
+// failure) when the test ends.
+func launch(t *testing.T, dir string, nw *client.Network) *testnet {
+	t.Helper()
 	tn := &testnet{t: t, dir: dir, net: nw, cluster: devnet.NewCluster(bin, nw)}
 	for _, m := range nw.Members() {
 		c, err := client.New(m.API)
@@ -102,6 +104,7 @@ func startNetRoles(t *testing.T, n, f int, p *types.Params, roles []types.Role, 
 		}
 		tn.clients = append(tn.clients, c)
 	}
+	var err error
 	if tn.faucet, err = crypto.LoadKey(nw.FaucetKey); err != nil {
 		t.Fatal(err)
 	}
@@ -245,4 +248,16 @@ func (tn *testnet) metric(i int, name string) float64 {
 		}
 	}
 	return 0
+}
+
+// testConfig gives node i of all its ports (API ports[i], p2p
+// ports[all+i]) and the short timeouts and debug logs of these tests.
+func testConfig(c *node.Config, ports []int, all, i int) {
+	c.APIAddr = fmt.Sprintf("127.0.0.1:%d", ports[i])
+	c.P2PAddr = fmt.Sprintf("127.0.0.1:%d", ports[all+i])
+	c.Consensus.TimeoutPropose = node.Duration{Duration: 800 * time.Millisecond}
+	c.Consensus.TimeoutVote = node.Duration{Duration: 400 * time.Millisecond}
+	c.Consensus.TimeoutDelta = node.Duration{Duration: 200 * time.Millisecond}
+	c.Consensus.MaxBlockDelay = node.Duration{Duration: 20 * time.Millisecond}
+	c.LogLevel = "debug"
 }

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -28,13 +27,7 @@ func startDPoS(t *testing.T, sp types.StakingParams, delegator crypto.Address) *
 	params.ValidatorGovernance = types.GovernanceDPoS
 	params.StakingParams = sp
 	nw, err := devnet.InitNetwork(dir, devnet.Options{Validators: all, ChainID: "e2e-dpos", Params: &params, Tune: func(i int, c *node.Config) {
-		c.APIAddr = fmt.Sprintf("127.0.0.1:%d", ports[i])
-		c.P2PAddr = fmt.Sprintf("127.0.0.1:%d", ports[all+i])
-		c.Consensus.TimeoutPropose = node.Duration{Duration: 800 * time.Millisecond}
-		c.Consensus.TimeoutVote = node.Duration{Duration: 400 * time.Millisecond}
-		c.Consensus.TimeoutDelta = node.Duration{Duration: 200 * time.Millisecond}
-		c.Consensus.MaxBlockDelay = node.Duration{Duration: 20 * time.Millisecond}
-		c.LogLevel = "debug"
+		testConfig(c, ports, all, i)
 		c.Join = i == 4
 	}})
 	if err != nil {
@@ -61,38 +54,7 @@ func startDPoS(t *testing.T, sp types.StakingParams, delegator crypto.Address) *
 	if err := g.Save(gpath); err != nil {
 		t.Fatal(err)
 	}
-	tn := &testnet{t: t, dir: dir, net: nw, cluster: devnet.NewCluster(bin, nw)}
-	for _, m := range nw.Members() {
-		c, err := client.New(m.API)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tn.clients = append(tn.clients, c)
-	}
-	if tn.faucet, err = crypto.LoadKey(nw.FaucetKey); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		tn.cluster.StopAll(10 * time.Second)
-		if t.Failed() {
-			for _, nd := range nw.Members() {
-				b, _ := os.ReadFile(filepath.Join(nd.Home, "node.log"))
-				if len(b) > 6000 {
-					b = b[len(b)-6000:]
-				}
-				t.Logf("---- %s log tail ----\n%s", nd.Name, b)
-			}
-		}
-	})
-	if err := tn.cluster.StartAll(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := tn.cluster.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return tn
+	return launch(t, dir, nw)
 }
 
 // fundFrom gives each of keys amount from the faucet through node 0 and

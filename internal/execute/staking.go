@@ -42,12 +42,17 @@ import (
 // cache until the caller commits (a failed transaction changes nothing).
 // Writes come out in the order keys were first written.
 type overlay struct {
-	x     *executor
-	vals  map[string][]byte
-	order []string
+	types.StakingReader // over get: staged values first
+	x                   *executor
+	vals                map[string][]byte
+	order               []string
 }
 
-func newOverlay(x *executor) *overlay { return &overlay{x: x, vals: map[string][]byte{}} }
+func newOverlay(x *executor) *overlay {
+	o := &overlay{x: x, vals: map[string][]byte{}}
+	o.StakingReader = types.StakingReader{Get: o.get}
+	return o
+}
 
 func (o *overlay) get(key []byte) ([]byte, bool, error) {
 	if v, ok := o.vals[string(key)]; ok {
@@ -85,92 +90,8 @@ func (o *overlay) commit() []Write {
 	return ws
 }
 
-func (o *overlay) candidate(pub crypto.PublicKey) (*types.Candidate, error) {
-	v, ok, err := o.get(types.CandidateKey(pub))
-	if err != nil || !ok {
-		return nil, err
-	}
-	c, err := types.DecodeCandidate(v)
-	if err != nil {
-		return nil, fmt.Errorf("candidate %s: %w", pub, err)
-	}
-	return c, nil
-}
-
 func (o *overlay) putCandidate(c *types.Candidate) {
 	o.put(types.CandidateKey(c.PublicKey), c.Encode())
-}
-
-func (o *overlay) keys(key []byte) ([]crypto.PublicKey, error) {
-	v, ok, err := o.get(key)
-	if err != nil || !ok || len(v) == 0 {
-		return nil, err
-	}
-	ks, err := types.DecodeKeys(v)
-	if err != nil {
-		return nil, fmt.Errorf("state key %x: %w", key, err)
-	}
-	return ks, nil
-}
-
-func (o *overlay) u64(key []byte) (uint64, error) {
-	v, ok, err := o.get(key)
-	if err != nil || !ok || len(v) == 0 {
-		return 0, err
-	}
-	n, err := types.DecodeU64(v)
-	if err != nil {
-		return 0, fmt.Errorf("state key %x: %w", key, err)
-	}
-	return n, nil
-}
-
-func (o *overlay) delegators(pub crypto.PublicKey) ([]crypto.Address, error) {
-	v, ok, err := o.get(types.DelegatorsKey(pub))
-	if err != nil || !ok || len(v) == 0 {
-		return nil, err
-	}
-	as, err := types.DecodeAddresses(v)
-	if err != nil {
-		return nil, fmt.Errorf("delegators of %s: %w", pub, err)
-	}
-	return as, nil
-}
-
-func (o *overlay) staker(a crypto.Address) (*types.Staker, error) {
-	v, ok, err := o.get(types.StakerKey(a))
-	if err != nil || !ok {
-		return &types.Staker{}, err
-	}
-	s, err := types.DecodeStaker(v)
-	if err != nil {
-		return nil, fmt.Errorf("staker %s: %w", a, err)
-	}
-	return s, nil
-}
-
-func (o *overlay) unbondings(pub crypto.PublicKey) ([]types.Unbonding, error) {
-	v, ok, err := o.get(types.UnbondingKey(pub))
-	if err != nil || !ok || len(v) == 0 {
-		return nil, err
-	}
-	us, err := types.DecodeUnbondings(v)
-	if err != nil {
-		return nil, fmt.Errorf("unbonding from %s: %w", pub, err)
-	}
-	return us, nil
-}
-
-func (o *overlay) totals() (types.StakingTotals, error) {
-	v, ok, err := o.get(types.StakingTotalsKey())
-	if err != nil || !ok {
-		return types.StakingTotals{}, err
-	}
-	t, err := types.DecodeStakingTotals(v)
-	if err != nil {
-		return t, fmt.Errorf("staking totals: %w", err)
-	}
-	return t, nil
 }
 
 func (o *overlay) account(a crypto.Address) (types.Account, error) {
@@ -199,18 +120,6 @@ func (o *overlay) credit(a crypto.Address, amount uint64) error {
 	return nil
 }
 
-func (o *overlay) validators(key []byte) ([]types.Validator, bool, error) {
-	v, ok, err := o.get(key)
-	if err != nil || !ok {
-		return nil, false, err
-	}
-	vals, err := types.DecodeValidators(v)
-	if err != nil {
-		return nil, false, fmt.Errorf("validator list %x: %w", key, err)
-	}
-	return vals, true, nil
-}
-
 // addBonded changes an account's bonded total by +amount (or -amount when
 // neg) and the votes of every candidate it votes for with it.
 func (o *overlay) addBonded(a crypto.Address, s *types.Staker, amount uint64, neg bool) error {
@@ -220,7 +129,7 @@ func (o *overlay) addBonded(a crypto.Address, s *types.Staker, amount uint64, ne
 		s.Bonded += amount
 	}
 	for _, k := range s.Votes {
-		c, err := o.candidate(k)
+		c, err := o.Candidate(k)
 		if err != nil {
 			return err
 		}
@@ -304,7 +213,7 @@ func (o *overlay) register(p *types.ValidatorRegister, from crypto.Address, chai
 	if !crypto.Verify(p.PublicKey, crypto.DomainStake, types.RegisterSignBytes(chainID, from), p.KeySignature[:]) {
 		return types.Errf(types.CodeInvalid, "key_signature is not %s's signature of the registration by %s", p.PublicKey, from)
 	}
-	c, err := o.candidate(p.PublicKey)
+	c, err := o.Candidate(p.PublicKey)
 	if err != nil {
 		return err
 	}
@@ -320,7 +229,7 @@ func (o *overlay) register(p *types.ValidatorRegister, from crypto.Address, chai
 		return types.Errf(types.CodeKeyInUse, "key %s belongs to a validator", p.PublicKey)
 	}
 	for _, key := range [][]byte{types.NextValidatorsKey(), types.TargetValidatorsKey()} {
-		vals, _, err := o.validators(key)
+		vals, _, err := o.Validators(key)
 		if err != nil {
 			return err
 		}
@@ -330,7 +239,7 @@ func (o *overlay) register(p *types.ValidatorRegister, from crypto.Address, chai
 			}
 		}
 	}
-	list, err := o.keys(types.CandidatesKey())
+	list, err := o.Keys(types.CandidatesKey())
 	if err != nil {
 		return err
 	}
@@ -345,14 +254,14 @@ func (o *overlay) register(p *types.ValidatorRegister, from crypto.Address, chai
 
 // delegate bonds amount from a's balance (which the caller debits) to pub.
 func (o *overlay) delegate(a crypto.Address, pub crypto.PublicKey, amount uint64, sp types.StakingParams) error {
-	c, err := o.candidate(pub)
+	c, err := o.Candidate(pub)
 	if err != nil {
 		return err
 	}
 	if c == nil {
 		return types.Errf(types.CodeNotCandidate, "%s is not a registered candidate", pub)
 	}
-	ds, err := o.delegators(pub)
+	ds, err := o.Delegators(pub)
 	if err != nil {
 		return err
 	}
@@ -362,7 +271,7 @@ func (o *overlay) delegate(a crypto.Address, pub crypto.PublicKey, amount uint64
 		}
 		o.put(types.DelegatorsKey(pub), types.EncodeAddresses(append(ds, a)))
 	}
-	cur, err := o.u64(types.DelegationKey(pub, a))
+	cur, err := o.U64(types.DelegationKey(pub, a))
 	if err != nil {
 		return err
 	}
@@ -372,7 +281,7 @@ func (o *overlay) delegate(a crypto.Address, pub crypto.PublicKey, amount uint64
 	o.put(types.DelegationKey(pub, a), types.EncodeU64(cur+amount))
 	c.Stake += amount
 	o.putCandidate(c)
-	s, err := o.staker(a)
+	s, err := o.Staker(a)
 	if err != nil {
 		return err
 	}
@@ -380,7 +289,7 @@ func (o *overlay) delegate(a crypto.Address, pub crypto.PublicKey, amount uint64
 	if err := o.addBonded(a, s, amount, false); err != nil {
 		return err
 	}
-	t, err := o.totals()
+	t, err := o.Totals()
 	if err != nil {
 		return err
 	}
@@ -390,14 +299,14 @@ func (o *overlay) delegate(a crypto.Address, pub crypto.PublicKey, amount uint64
 }
 
 func (o *overlay) undelegate(a crypto.Address, pub crypto.PublicKey, amount, height uint64, sp types.StakingParams) error {
-	cur, err := o.u64(types.DelegationKey(pub, a))
+	cur, err := o.U64(types.DelegationKey(pub, a))
 	if err != nil {
 		return err
 	}
 	if amount > cur {
 		return types.Errf(types.CodeInsufficientStake, "%s has %d delegated to %s, undelegating %d", a, cur, pub, amount)
 	}
-	c, err := o.candidate(pub)
+	c, err := o.Candidate(pub)
 	if err != nil {
 		return err
 	}
@@ -405,12 +314,12 @@ func (o *overlay) undelegate(a crypto.Address, pub crypto.PublicKey, amount, hei
 		return types.Errf(types.CodeNotCandidate, "%s is not a registered candidate", pub)
 	}
 	o.put(types.DelegationKey(pub, a), types.EncodeU64(cur-amount))
-	s, err := o.staker(a)
+	s, err := o.Staker(a)
 	if err != nil {
 		return err
 	}
 	if cur == amount {
-		ds, err := o.delegators(pub)
+		ds, err := o.Delegators(pub)
 		if err != nil {
 			return err
 		}
@@ -420,12 +329,12 @@ func (o *overlay) undelegate(a crypto.Address, pub crypto.PublicKey, amount, hei
 	c.Stake -= amount
 	o.putCandidate(c)
 	release := height + sp.UnbondingBlocks
-	us, err := o.unbondings(pub)
+	us, err := o.Unbondings(pub)
 	if err != nil {
 		return err
 	}
 	o.put(types.UnbondingKey(pub), types.EncodeUnbondings(append(us, types.Unbonding{Delegator: a, Amount: amount, ReleaseHeight: release})))
-	q, err := o.keys(types.UnbondingQueueKey(release))
+	q, err := o.Keys(types.UnbondingQueueKey(release))
 	if err != nil {
 		return err
 	}
@@ -437,7 +346,7 @@ func (o *overlay) undelegate(a crypto.Address, pub crypto.PublicKey, amount, hei
 	if err := o.addBonded(a, s, amount, true); err != nil {
 		return err
 	}
-	t, err := o.totals()
+	t, err := o.Totals()
 	if err != nil {
 		return err
 	}
@@ -452,7 +361,7 @@ func (o *overlay) vote(a crypto.Address, cands []crypto.PublicKey, sp types.Stak
 		return types.Errf(types.CodeInvalid, "%d candidates, max_votes is %d", len(cands), sp.MaxVotes)
 	}
 	for _, k := range cands {
-		c, err := o.candidate(k)
+		c, err := o.Candidate(k)
 		if err != nil {
 			return err
 		}
@@ -460,7 +369,7 @@ func (o *overlay) vote(a crypto.Address, cands []crypto.PublicKey, sp types.Stak
 			return types.Errf(types.CodeNotCandidate, "%s is not a registered candidate", k)
 		}
 	}
-	s, err := o.staker(a)
+	s, err := o.Staker(a)
 	if err != nil {
 		return err
 	}
@@ -474,7 +383,7 @@ func (o *overlay) vote(a crypto.Address, cands []crypto.PublicKey, sp types.Stak
 }
 
 func (o *overlay) unjail(a crypto.Address, pub crypto.PublicKey, height uint64) error {
-	c, err := o.candidate(pub)
+	c, err := o.Candidate(pub)
 	if err != nil {
 		return err
 	}
@@ -553,7 +462,7 @@ func (o *overlay) evidence(p *types.EvidenceSubmit, chainID string, height uint6
 			return types.Errf(types.CodeBadEvidence, "%s is not the proposer of height %d round %d", pub, h, round)
 		}
 	}
-	c, err := o.candidate(pub)
+	c, err := o.Candidate(pub)
 	if err != nil {
 		return err
 	}
@@ -573,13 +482,13 @@ func (o *overlay) evidence(p *types.EvidenceSubmit, chainID string, height uint6
 // unbonding entry from it (each rounded down, so a delegator never loses
 // more than the fraction).
 func (o *overlay) slash(pub crypto.PublicKey, bp, height uint64) error {
-	ds, err := o.delegators(pub)
+	ds, err := o.Delegators(pub)
 	if err != nil {
 		return err
 	}
 	var bondedCut, unbondingCut uint64
 	for _, d := range ds {
-		amt, err := o.u64(types.DelegationKey(pub, d))
+		amt, err := o.U64(types.DelegationKey(pub, d))
 		if err != nil {
 			return err
 		}
@@ -588,7 +497,7 @@ func (o *overlay) slash(pub crypto.PublicKey, bp, height uint64) error {
 			continue
 		}
 		o.put(types.DelegationKey(pub, d), types.EncodeU64(amt-cut))
-		s, err := o.staker(d)
+		s, err := o.Staker(d)
 		if err != nil {
 			return err
 		}
@@ -597,7 +506,7 @@ func (o *overlay) slash(pub crypto.PublicKey, bp, height uint64) error {
 		}
 		bondedCut += cut
 	}
-	us, err := o.unbondings(pub)
+	us, err := o.Unbondings(pub)
 	if err != nil {
 		return err
 	}
@@ -607,7 +516,7 @@ func (o *overlay) slash(pub crypto.PublicKey, bp, height uint64) error {
 			continue
 		}
 		us[i].Amount -= cut
-		s, err := o.staker(us[i].Delegator)
+		s, err := o.Staker(us[i].Delegator)
 		if err != nil {
 			return err
 		}
@@ -618,7 +527,7 @@ func (o *overlay) slash(pub crypto.PublicKey, bp, height uint64) error {
 	if unbondingCut > 0 {
 		o.put(types.UnbondingKey(pub), types.EncodeUnbondings(us))
 	}
-	c, err := o.candidate(pub)
+	c, err := o.Candidate(pub)
 	if err != nil {
 		return err
 	}
@@ -626,7 +535,7 @@ func (o *overlay) slash(pub crypto.PublicKey, bp, height uint64) error {
 	c.Slashed += bondedCut + unbondingCut
 	c.SlashedAt = height
 	o.putCandidate(c)
-	t, err := o.totals()
+	t, err := o.Totals()
 	if err != nil {
 		return err
 	}
@@ -642,14 +551,14 @@ func (o *overlay) slash(pub crypto.PublicKey, bp, height uint64) error {
 // in force, at most a third of the power per height). A target of one
 // validator keeps it: the set is never empty.
 func (o *overlay) jail(pub crypto.PublicKey, height uint64, sp types.StakingParams) error {
-	c, err := o.candidate(pub)
+	c, err := o.Candidate(pub)
 	if err != nil {
 		return err
 	}
 	c.Jailed, c.JailedUntil = true, height+sp.JailBlocks
 	o.putCandidate(c)
 	o.put(types.MissedKey(pub), types.EncodeHeights(nil))
-	target, ok, err := o.validators(types.TargetValidatorsKey())
+	target, ok, err := o.Validators(types.TargetValidatorsKey())
 	if err != nil || !ok {
 		return err
 	}
@@ -664,7 +573,7 @@ func (o *overlay) jail(pub crypto.PublicKey, height uint64, sp types.StakingPara
 // valset.go asks of every writer of the target); otherwise the target
 // stays and the next epoch tries again.
 func (o *overlay) setTarget(target []types.Validator) error {
-	next, ok, err := o.validators(types.NextValidatorsKey())
+	next, ok, err := o.Validators(types.NextValidatorsKey())
 	if err != nil {
 		return err
 	}
@@ -704,7 +613,7 @@ func (o *overlay) setAt(h uint64) ([]types.Validator, bool, error) {
 	if i < 0 {
 		return nil, false, nil
 	}
-	vals, ok, err := o.validators(types.SetByHashKey(es[i].Hash))
+	vals, ok, err := o.Validators(types.SetByHashKey(es[i].Hash))
 	if err != nil || !ok {
 		return nil, false, err
 	}
@@ -750,7 +659,7 @@ func (x *executor) stakingBegin() ([]Write, error) {
 	}
 	sp := x.params.Staking()
 	o := newOverlay(x)
-	next, ok, err := o.validators(types.NextValidatorsKey())
+	next, ok, err := o.Validators(types.NextValidatorsKey())
 	if err != nil {
 		return nil, err
 	}
@@ -780,7 +689,7 @@ func (o *overlay) downtime(env Env, sp types.StakingParams) error {
 		if signed[v.PublicKey] {
 			continue
 		}
-		c, err := o.candidate(v.PublicKey)
+		c, err := o.Candidate(v.PublicKey)
 		if err != nil {
 			return err
 		}
@@ -843,7 +752,7 @@ func (o *overlay) rewardBlock(height uint64, pub crypto.PublicKey, sp types.Stak
 	if sp.BlockReward == 0 || pub == (crypto.PublicKey{}) {
 		return nil
 	}
-	c, err := o.candidate(pub)
+	c, err := o.Candidate(pub)
 	if err != nil || c == nil || c.Jailed {
 		return err
 	}
@@ -853,12 +762,12 @@ func (o *overlay) rewardBlock(height uint64, pub crypto.PublicKey, sp types.Stak
 	cb.Payments = []types.Payment{{Address: c.Operator}}
 	var paid uint64
 	if c.Stake > 0 {
-		ds, err := o.delegators(pub)
+		ds, err := o.Delegators(pub)
 		if err != nil {
 			return err
 		}
 		for _, d := range ds {
-			amt, err := o.u64(types.DelegationKey(pub, d))
+			amt, err := o.U64(types.DelegationKey(pub, d))
 			if err != nil {
 				return err
 			}
@@ -882,7 +791,7 @@ func (o *overlay) rewardBlock(height uint64, pub crypto.PublicKey, sp types.Stak
 	}
 	c.Rewards += r
 	o.putCandidate(c)
-	t, err := o.totals()
+	t, err := o.Totals()
 	if err != nil {
 		return err
 	}
@@ -895,13 +804,13 @@ func (o *overlay) rewardBlock(height uint64, pub crypto.PublicKey, sp types.Stak
 // matureUnbonding credits the unbonding entries whose release height is
 // this one.
 func (o *overlay) matureUnbonding(height uint64) error {
-	q, err := o.keys(types.UnbondingQueueKey(height))
+	q, err := o.Keys(types.UnbondingQueueKey(height))
 	if err != nil || len(q) == 0 {
 		return err
 	}
 	var released uint64
 	for _, pub := range q {
-		us, err := o.unbondings(pub)
+		us, err := o.Unbondings(pub)
 		if err != nil {
 			return err
 		}
@@ -922,7 +831,7 @@ func (o *overlay) matureUnbonding(height uint64) error {
 			if err := o.credit(u.Delegator, u.Amount); err != nil {
 				return err
 			}
-			s, err := o.staker(u.Delegator)
+			s, err := o.Staker(u.Delegator)
 			if err != nil {
 				return err
 			}
@@ -934,7 +843,7 @@ func (o *overlay) matureUnbonding(height uint64) error {
 			released += u.Amount
 		}
 	}
-	t, err := o.totals()
+	t, err := o.Totals()
 	if err != nil {
 		return err
 	}
@@ -995,14 +904,14 @@ func gcdU64(a, b uint64) uint64 {
 // electTarget makes the elected candidates the target set, when any is
 // electable and the set can move there.
 func (o *overlay) electTarget(sp types.StakingParams) error {
-	keys, err := o.keys(types.CandidatesKey())
+	keys, err := o.Keys(types.CandidatesKey())
 	if err != nil {
 		return err
 	}
 	cands := make([]*types.Candidate, 0, len(keys))
 	names := make(map[crypto.PublicKey]string, len(keys))
 	for _, k := range keys {
-		c, err := o.candidate(k)
+		c, err := o.Candidate(k)
 		if err != nil {
 			return err
 		}
@@ -1022,7 +931,7 @@ func (o *overlay) electTarget(sp types.StakingParams) error {
 	if len(target) == 0 {
 		return nil
 	}
-	cur, _, err := o.validators(types.TargetValidatorsKey())
+	cur, _, err := o.Validators(types.TargetValidatorsKey())
 	if err != nil {
 		return err
 	}
@@ -1062,7 +971,7 @@ func stakingGenesis(g *types.Genesis) []Write {
 		// Genesis.Check refused what could fail here (a non-validator, a
 		// zero amount, too many delegators); reads are of the overlay.
 		_ = o.delegate(st.Delegator, st.Validator, st.Amount, sp)
-		s, _ := o.staker(st.Delegator)
+		s, _ := o.Staker(st.Delegator)
 		if !slices.Contains(s.Votes, st.Validator) && len(s.Votes) < sp.MaxVotes {
 			_ = o.vote(st.Delegator, append(slices.Clone(s.Votes), st.Validator), sp)
 		}

@@ -814,6 +814,11 @@ type SignedProposal struct {
 	Signature [crypto.SignatureSize]byte
 }
 
+// SignBytes returns the bytes the proposer signed.
+func (s *SignedProposal) SignBytes(chainID string) []byte {
+	return ProposalSignBytes(chainID, s.Height, s.Round, s.POLRound, s.BlockHash)
+}
+
 // ProposalEvidence is evidence that the proposer of (height, round),
 // validator index Validator of that height's set, signed two proposals of
 // different blocks.
@@ -848,9 +853,9 @@ func ParseProposalEvidence(b []byte) (*ProposalEvidence, error) {
 	return e, nil
 }
 
-// ProposalSignBytes is what a proposer signs for a proposal: the same
-// bytes as internal/consensus.ProposalSignBytes (a test keeps them equal),
-// here so that the chain can judge proposal evidence.
+// ProposalSignBytes is what a proposer signs for a proposal (the consensus
+// engine's internal/consensus.ProposalSignBytes is this function), here so
+// that the chain can judge proposal evidence.
 func ProposalSignBytes(chainID string, height uint64, round uint32, polRound int32, block crypto.Hash) []byte {
 	e := canon.Encoder{B: make([]byte, 0, 2+len(chainID)+48)}
 	e.B = append(e.B, byte(len(chainID)>>8), byte(len(chainID)))

@@ -99,24 +99,13 @@ func (d *DuplicateVote) Encode() []byte {
 
 // SignedProposal is what a proposer signs of a proposal (see
 // ProposalSignBytes) with its signature: the block is named by its hash.
-type SignedProposal struct {
-	Height    uint64
-	Round     uint32
-	POLRound  int32
-	BlockHash crypto.Hash
-	Signature [crypto.SignatureSize]byte
-}
+type SignedProposal = types.SignedProposal
 
 const signedProposalSize = 8 + 4 + 4 + crypto.HashSize + crypto.SignatureSize
 
 // Signed returns the signed part of p.
 func (p *Proposal) Signed() SignedProposal {
 	return SignedProposal{Height: p.Height, Round: p.Round, POLRound: p.POLRound, BlockHash: p.BlockHash(), Signature: p.Signature}
-}
-
-// SignBytes returns the bytes the proposer signed.
-func (s *SignedProposal) SignBytes(chainID string) []byte {
-	return ProposalSignBytes(chainID, s.Height, s.Round, s.POLRound, s.BlockHash)
 }
 
 // ConflictingProposal is evidence that the proposer of (height, round)
@@ -194,22 +183,11 @@ func DecodeEvidence(b []byte) (Evidence, error) {
 		}
 		return &DuplicateVote{A: a, B: c}, nil
 	case EvidenceProposal:
-		d := canon.NewDecoder(b[1:], "proposal evidence", ErrMalformed)
-		c := &ConflictingProposal{Validator: d.U16("validator")}
-		for _, p := range []*SignedProposal{&c.A, &c.B} {
-			p.Height = d.U64("height")
-			p.Round = d.U32("round")
-			p.POLRound = int32(d.U32("pol_round"))
-			d.Fixed(p.BlockHash[:], "block_hash")
-			d.Fixed(p.Signature[:], "signature")
+		e, err := types.ParseProposalEvidence(b)
+		if err != nil {
+			return nil, fmt.Errorf("proposal evidence: %w: %w", ErrMalformed, err)
 		}
-		if err := d.Finish(); err != nil {
-			return nil, err
-		}
-		if c.A.Height != c.B.Height || c.A.Round != c.B.Round || c.A.BlockHash == c.B.BlockHash {
-			return nil, fmt.Errorf("proposal evidence: %w: the proposals do not conflict", ErrMalformed)
-		}
-		return c, nil
+		return &ConflictingProposal{Validator: e.Validator, A: e.A, B: e.B}, nil
 	}
 	return nil, fmt.Errorf("evidence: %w: unknown kind %d", ErrMalformed, b[0])
 }

@@ -108,14 +108,7 @@ func (*BlockResponse) Type() MsgType { return MsgBlockResponse }
 // bound through its hash, which commits to the header and (via the tx root)
 // to every transaction.
 func ProposalSignBytes(chainID string, height uint64, round uint32, polRound int32, block crypto.Hash) []byte {
-	e := canon.Encoder{B: make([]byte, 0, 2+len(chainID)+48)}
-	e.B = append(e.B, byte(len(chainID)>>8), byte(len(chainID)))
-	e.Fixed([]byte(chainID))
-	e.U64(height)
-	e.U32(round)
-	e.U32(uint32(polRound))
-	e.Fixed(block[:])
-	return crypto.SignBytes(crypto.DomainProposal, e.B)
+	return types.ProposalSignBytes(chainID, height, round, polRound, block)
 }
 
 // SignProposal builds and signs a proposal of block for (height, round).

@@ -245,3 +245,40 @@ func TestStakingRewardsProvableAndSearchable(t *testing.T) {
 		t.Errorf("search reward:77: %+v %v", res, err)
 	}
 }
+
+// Stake released at the end of its unbonding is a step of the chain, not a
+// transaction: the block that paid it back is found by the delegator's
+// address, like a block that paid a reward.
+func TestUnbondedStakeSearchable(t *testing.T) {
+	c := apitest.New(t, apitest.Options{Search: true, Genesis: func(g *types.Genesis) {
+		g.Params.ValidatorGovernance = types.GovernanceDPoS
+		g.Params.StakingParams = types.StakingParams{EpochBlocks: 100_000, UnbondingBlocks: 2}
+		v := g.Validators[0].PublicKey
+		g.Stakes = []types.GenesisStake{{Delegator: v.Address(), Validator: v, Amount: 1000}}
+	}})
+	cl := c.Client()
+	ctx := context.Background()
+	s := cl.NewSigner(c.Users[0], "")
+	me := c.Users[0].Public().Address()
+	tx, err := s.Delegate(ctx, c.ValKey.Public(), 10)
+	commitOK(t, cl, tx, err)
+	tx, err = s.Undelegate(ctx, c.ValKey.Public(), 10)
+	u := commitOK(t, cl, tx, err)
+	var last uint64
+	for range 4 { // blocks past the release height
+		tx, err := s.Transfer(ctx, c.Users[1].Public().Address(), 1)
+		last = commitOK(t, cl, tx, err).Height
+	}
+	c.WaitIndexed()
+	res, err := cl.Search(ctx, client.SearchRequest{Query: "type:block to:" + me.String(), Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total != 1 || len(res.Hits) != 1 || res.Hits[0].Height <= u.Height || res.Hits[0].Height > last {
+		t.Fatalf("blocks that paid back %s's stake (undelegated at %d, chain at %d): %+v", me, u.Height, last, res)
+	}
+	released, err := c.Ledger.Unbonded(res.Hits[0].Height)
+	if err != nil || len(released) != 1 || released[0] != (types.Payment{Address: me, Amount: 10}) {
+		t.Fatalf("released at %d: %+v %v", res.Hits[0].Height, released, err)
+	}
+}

@@ -27,3 +27,32 @@ func (l *Ledger) Coinbase(height uint64) (*types.Coinbase, error) {
 	}
 	return cb, nil
 }
+
+// Unbonded returns the stake the block at height released to its
+// delegators' balances (unbonding entries that matured there, in the order
+// the block paid them), nil when none did. Like the reward, the release is
+// a step of the chain, not a transaction; the search index reads it here,
+// from the state before the block, with the rule the block applied.
+func (l *Ledger) Unbonded(height uint64) ([]types.Payment, error) {
+	if height == 0 || !l.genesis.Params.DPoS() {
+		return nil, nil
+	}
+	r := types.StakingReader{Get: func(key []byte) ([]byte, bool, error) { return l.state.GetAt(key, height-1) }}
+	queue, err := r.Keys(types.UnbondingQueueKey(height))
+	if err != nil {
+		return nil, fmt.Errorf("unbonded at %d: %w", height, err)
+	}
+	var out []types.Payment
+	for _, pub := range queue {
+		us, err := r.Unbondings(pub)
+		if err != nil {
+			return nil, fmt.Errorf("unbonded at %d: %w", height, err)
+		}
+		for _, u := range us {
+			if u.ReleaseHeight <= height {
+				out = append(out, types.Payment{Address: u.Delegator, Amount: u.Amount})
+			}
+		}
+	}
+	return out, nil
+}

@@ -197,6 +197,14 @@ func (b *builder) coinbase(d *document.Document, cb *types.Coinbase) {
 	}
 }
 
+// paid adds the accounts a block's own steps credited besides the reward
+// (stake released at the end of its unbonding) to its document's to.
+func (b *builder) paid(d *document.Document, ps []types.Payment) {
+	for _, p := range ps {
+		b.kw(d, fTo, p.Address.String(), optID)
+	}
+}
+
 // txDoc is the document of one committed transaction and its receipt.
 func (b *builder) txDoc(height uint64, idx uint32, tx *types.Tx, r *types.Receipt) *document.Document {
 	th := tx.Hash()

@@ -626,8 +626,13 @@ func (ix *Index) addBlock(add func(*document.Document) error, blk *types.Block, 
 	if err != nil {
 		return fmt.Errorf("search: block %d: %w", h, err)
 	}
+	released, err := ix.l.Unbonded(h)
+	if err != nil {
+		return fmt.Errorf("search: block %d: %w", h, err)
+	}
 	d := ix.b.blockDoc(&blk.Header, steps)
 	ix.b.coinbase(d, cb)
+	ix.b.paid(d, released)
 	if err := add(d); err != nil {
 		return fmt.Errorf("search: block %d: %w", h, err)
 	}

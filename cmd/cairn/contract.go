@@ -189,11 +189,8 @@ func runContractTx(sub string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cairn %s: %s\n\n%s", cmd, fmt.Sprintf(format, a...), contractUsage)
 		return 2
 	}
-	if *f.keyFile == "" {
-		return bad("--key FILE is required")
-	}
-	if *f.timeout <= 0 || *f.timeout > 60*time.Second {
-		return bad("--timeout must be in (0, 60s]")
+	if msg := f.check(); msg != "" {
+		return bad("%s", msg)
 	}
 	var payload types.Payload
 	var wrap func(client.TxResult) any

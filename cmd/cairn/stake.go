@@ -7,7 +7,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/types"
@@ -121,11 +120,8 @@ func runStakeTx(group, usage, sub string, args []string, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "cairn %s: %s\n\n%s", cmd, fmt.Sprintf(format, a...), usage)
 		return 2
 	}
-	if *f.keyFile == "" {
-		return bad("--key FILE is required")
-	}
-	if *f.timeout <= 0 || *f.timeout > 60*time.Second {
-		return bad("--timeout must be in (0, 60s]")
+	if msg := f.check(); msg != "" {
+		return bad("%s", msg)
 	}
 	var payload types.Payload
 	switch sub {

@@ -123,6 +123,18 @@ func txFlags(name string, stderr io.Writer) (*flag.FlagSet, *txOptions) {
 	return fs, f
 }
 
+// check names what is wrong with the flags every transaction command
+// needs: a key, and a wait of at most a minute; "" when nothing is.
+func (f *txOptions) check() string {
+	if *f.keyFile == "" {
+		return "--key FILE is required"
+	}
+	if *f.timeout <= 0 || *f.timeout > 60*time.Second {
+		return "--timeout must be in (0, 60s]"
+	}
+	return ""
+}
+
 func runTx(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
 		fs, _ := txFlags("tx", stderr)
@@ -137,7 +149,7 @@ func runTx(args []string, stdout, stderr io.Writer) int {
 		return runTxStatus(args[1:], stdout, stderr)
 	}
 	fs, f := txFlags("tx "+kind, stderr)
-	keyFile, timeout, expect := f.keyFile, f.timeout, &f.expect
+	expect := &f.expect
 	pos, err := parseInterleaved(fs, args[1:])
 	if err != nil {
 		return 2
@@ -146,11 +158,8 @@ func runTx(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cairn tx %s: %s\n", kind, fmt.Sprintf(format, a...))
 		return 2
 	}
-	if *keyFile == "" {
-		return usageErr("--key FILE is required")
-	}
-	if *timeout <= 0 || *timeout > 60*time.Second {
-		return usageErr("--timeout must be in (0, 60s]")
+	if msg := f.check(); msg != "" {
+		return usageErr("%s", msg)
 	}
 	payload, code := buildPayload(kind, pos, expect.ptr(), stderr)
 	if code != 0 {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -100,7 +101,14 @@ func (c *Cluster) Resume(i int) {
 }
 
 // FreePorts returns n distinct loopback ports that were free a moment ago.
+//
+// They are drawn at random from below Linux's ephemeral range (32768 and
+// up), not asked of the kernel with port 0: a port the kernel hands out is
+// an ephemeral one, which the outgoing connections of everything else on
+// the machine (other tests' clients and peers) may take as their source
+// port before the node that was meant to bind it starts.
 func FreePorts(n int) ([]int, error) {
+	const low, high = 20000, 32768
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
@@ -108,10 +116,13 @@ func FreePorts(n int) ([]int, error) {
 		}
 	}()
 	var ports []int
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(ports) < n; tries++ {
+		if tries >= 100*n {
+			return nil, fmt.Errorf("free ports: found %d of %d free ports in %d..%d after %d tries", len(ports), n, low, high-1, tries)
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", low+rand.IntN(high-low)))
 		if err != nil {
-			return nil, fmt.Errorf("free ports: %w", err)
+			continue // taken: try another
 		}
 		ls = append(ls, l)
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)

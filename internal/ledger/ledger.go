@@ -113,6 +113,12 @@ type Ledger struct {
 	// synced are the sets a state-synced ledger learned for heights below
 	// its snapshot's (statesync.go).
 	synced []setChange
+
+	// stopFilter ends the tx filter's load (internal/store txfilter.go);
+	// filterDone closes when it has returned.
+	stopFilter chan struct{}
+	filterDone chan struct{}
+	stopOnce   sync.Once
 }
 
 // Open opens (or creates) the ledger in opts.Dir for genesis g. A ledger
@@ -163,6 +169,15 @@ func Open(opts Options, g *types.Genesis) (*Ledger, error) {
 		cache.Unref()
 		return nil, err
 	}
+	// Replay checks read Pebble until the tx index is in memory; loading
+	// it reads every committed hash, so it runs beside whatever comes next.
+	l.stopFilter, l.filterDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(l.filterDone)
+		if err := l.store.LoadTxFilter(l.stopFilter); err != nil && opts.Logger != nil {
+			opts.Logger.Error("replay checks keep reading the tx index from disk", "err", err)
+		}
+	}()
 	return l, nil
 }
 
@@ -264,6 +279,8 @@ func toStateWrites(ws []execute.Write) []state.Write {
 
 // Close closes the database.
 func (l *Ledger) Close() error {
+	l.stopOnce.Do(func() { close(l.stopFilter) })
+	<-l.filterDone
 	l.commitMu.Lock()
 	defer l.commitMu.Unlock()
 	err := l.db.Close()
@@ -508,7 +525,7 @@ func (l *Ledger) Commit(b *types.Block, cert *types.Certificate, p *Prepared) er
 	defer l.writeMu.Unlock()
 	batch := l.db.NewBatch()
 	defer batch.Close()
-	if err := store.StageBlock(batch, b, cert, p.Result.Receipts, p.Result.Accounts); err != nil {
+	if err := l.store.StageBlock(batch, b, cert, p.Result.Receipts, p.Result.Accounts); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	if err := l.stageReplayBodies(batch, b, p.Result.Receipts); err != nil {

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -56,5 +57,41 @@ func TestReplaysInLargeBlocks(t *testing.T) {
 	}
 	if p.StateRoot != blk.Header.StateRoot {
 		t.Fatal("state roots differ")
+	}
+}
+
+// After a restart, once the tx index is in memory, replay checks still
+// find every committed transaction: one that succeeded and, the case a
+// nonce check would miss, one that failed and so left its nonce unspent.
+func TestReplaysAfterReopenWithTheTxFilter(t *testing.T) {
+	n := newNet(3, 100)
+	fs := vfs.NewMem()
+	l := n.open(t, fs, "a")
+	a, b := n.users[0], n.users[1]
+	ok := n.tx(a, &types.Transfer{To: b.Public().Address(), Amount: 1})
+	tooMuch := n.tx(b, &types.Transfer{To: a.Public().Address(), Amount: 150})
+	_, rs := n.commit(t, l, ok, tooMuch)
+	wantReceipt(t, rs[0], true, "")
+	wantReceipt(t, rs[1], false, types.CodeInsufficientBalance)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	l = n.open(t, fs, "a")
+	defer l.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for !l.store.TxFilterReady() {
+		if time.Now().After(deadline) {
+			t.Fatal("tx filter not loaded after 30 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Fund b so that its failed transfer would now succeed if replayed.
+	fund := n.tx(n.users[2], &types.Transfer{To: b.Public().Address(), Amount: 99})
+	_, rs = n.commit(t, l, fund)
+	wantReceipt(t, rs[0], true, "")
+	_, rs = n.commit(t, l, ok, tooMuch, fund)
+	for _, r := range rs {
+		wantReceipt(t, r, false, types.CodeReplay)
 	}
 }

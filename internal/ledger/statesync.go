@@ -211,7 +211,7 @@ func (r *Restorer) AddHeight(headerBytes []byte, txs []crypto.Hash) error {
 		return fmt.Errorf("restore: %w", err)
 	}
 	for i, h := range txs {
-		if err := store.StageSyncedTx(r.b, h, hdr.Height, uint32(i)); err != nil {
+		if err := r.l.store.StageSyncedTx(r.b, h, hdr.Height, uint32(i)); err != nil {
 			return fmt.Errorf("restore: %w", err)
 		}
 	}
@@ -304,7 +304,7 @@ func (l *Ledger) stageReplayBodies(b *pebble.Batch, blk *types.Block, receipts [
 			return err
 		}
 		if !stored {
-			if err := store.StageTxBody(b, tx, blk.Header.Height, uint32(i)); err != nil {
+			if err := l.store.StageTxBody(b, tx, blk.Header.Height, uint32(i)); err != nil {
 				return err
 			}
 		}

@@ -79,6 +79,7 @@ var ErrNotFound = errors.New("not found")
 type Store struct {
 	db     *pebble.DB
 	oldest atomic.Uint64 // the oldest height with a body (LoadRetention, PruneBodies)
+	txs    txFilter      // the tx index's hashes in memory (txfilter.go)
 }
 
 // New wraps an open database. Call LoadRetention before reading a store
@@ -158,7 +159,7 @@ func StageGenesis(b *pebble.Batch, h crypto.Hash) error {
 // StageBlock puts a block, its certificate and receipts, the tx index and
 // the account index into b, and sets the committed height. It does not
 // commit b.
-func StageBlock(b *pebble.Batch, blk *types.Block, cert *types.Certificate, receipts []*types.Receipt, accounts [][]crypto.Address) error {
+func (s *Store) StageBlock(b *pebble.Batch, blk *types.Block, cert *types.Certificate, receipts []*types.Receipt, accounts [][]crypto.Address) error {
 	h := blk.Header.Height
 	if len(receipts) != len(blk.Txs) || len(accounts) != len(blk.Txs) {
 		return fmt.Errorf("stage block %d: %d txs, %d receipts, %d account lists", h, len(blk.Txs), len(receipts), len(accounts))
@@ -189,6 +190,7 @@ func StageBlock(b *pebble.Batch, blk *types.Block, cert *types.Certificate, rece
 		// inclusion: the later copy stays reachable through its block.
 		// Every copy's bytes are kept under its own location.
 		if receipts[i].Code != types.CodeReplay {
+			s.txs.add(th)
 			if err := b.Set(key(pTx, th[:]), idx, nil); err != nil {
 				return fmt.Errorf("stage block %d: %w", h, err)
 			}
@@ -308,6 +310,9 @@ func (s *Store) body(v []byte) ([]byte, error) {
 
 // HasTx reports whether a transaction hash is committed.
 func (s *Store) HasTx(h crypto.Hash) (bool, error) {
+	if s.txs.absent(&h) {
+		return false, nil
+	}
 	_, c, err := s.db.Get(key(pTx, h[:]))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil

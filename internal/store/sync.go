@@ -89,7 +89,8 @@ func StageSyncedHeader(b *pebble.Batch, height uint64, headerBytes []byte, hash 
 
 // StageSyncedTx records that tx hash h was committed at (height, index),
 // without its body.
-func StageSyncedTx(b *pebble.Batch, h crypto.Hash, height uint64, index uint32) error {
+func (s *Store) StageSyncedTx(b *pebble.Batch, h crypto.Hash, height uint64, index uint32) error {
+	s.txs.add(h)
 	loc := hi(height, index)
 	if err := b.Set(key(pTxList, loc), h[:], nil); err != nil {
 		return fmt.Errorf("stage tx %s: %w", h, err)
@@ -208,8 +209,9 @@ func (s *Store) BodyStored(h crypto.Hash) (bool, error) {
 // StageTxBody puts tx's entry with its body at (height, index). A joined
 // store uses it for a replayed copy of a tx whose first inclusion it holds
 // without a body, so that the block holding the copy can be read whole.
-func StageTxBody(b *pebble.Batch, tx *types.Tx, height uint64, index uint32) error {
+func (s *Store) StageTxBody(b *pebble.Batch, tx *types.Tx, height uint64, index uint32) error {
 	th := tx.Hash()
+	s.txs.add(th)
 	loc := hi(height, index)
 	if err := b.Set(key(pTx, th[:]), loc, nil); err != nil {
 		return fmt.Errorf("stage tx %s: %w", th, err)

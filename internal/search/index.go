@@ -618,17 +618,22 @@ func (ix *Index) addBlock(add func(*document.Document) error, blk *types.Block, 
 	if len(receipts) != len(blk.Txs) {
 		return fmt.Errorf("search: block %d has %d txs and %d receipts", h, len(blk.Txs), len(receipts))
 	}
-	steps, err := ix.l.FieldSteps(h)
-	if err != nil {
-		return fmt.Errorf("search: block %d: %w", h, err)
-	}
-	cb, err := ix.l.Coinbase(h)
-	if err != nil {
-		return fmt.Errorf("search: block %d: %w", h, err)
-	}
-	released, err := ix.l.Unbonded(h)
-	if err != nil {
-		return fmt.Errorf("search: block %d: %w", h, err)
+	var steps []ledger.FieldStep
+	var cb *types.Coinbase
+	var released []types.Payment
+	// Without a ledger (the indexing benchmarks), blocks have no steps of
+	// their own.
+	if ix.l != nil {
+		var err error
+		if steps, err = ix.l.FieldSteps(h); err != nil {
+			return fmt.Errorf("search: block %d: %w", h, err)
+		}
+		if cb, err = ix.l.Coinbase(h); err != nil {
+			return fmt.Errorf("search: block %d: %w", h, err)
+		}
+		if released, err = ix.l.Unbonded(h); err != nil {
+			return fmt.Errorf("search: block %d: %w", h, err)
+		}
 	}
 	d := ix.b.blockDoc(&blk.Header, steps)
 	ix.b.coinbase(d, cb)

@@ -68,6 +68,42 @@ func (f *uintField) NumPlainTextBytes() uint64                        { return u
 func (f *uintField) Size() int                                        { return 96 + len(f.name) + len(f.text) }
 
 func (f *uintField) Analyze() {
+	if f.opt.IncludeTermVectors() {
+		f.freq = analysis.TokenFrequency(f.tokens(), nil, f.opt)
+		return
+	}
+	// What analysis.TokenFrequency makes of f.tokens(), in three
+	// allocations instead of one per term and token: the terms share one
+	// buffer, and the map keys are substrings of one string of it.
+	var buf [64 / uintStep * 11]byte
+	var ends [64 / uintStep]int
+	rest, n, end := buf[:], 0, 0
+	for shift := uint(0); shift < 64 && (shift == 0 || f.v>>(shift-uintStep) != 0); shift += uintStep {
+		// uintTerm, written into buf.
+		t, r, err := numeric.NewPrefixCodedInt64Prealloc(int64(f.v^(1<<63)), shift, rest)
+		if err != nil {
+			panic(err) // shift < 64
+		}
+		end += len(t)
+		ends[n], rest, n = end, r, n+1
+	}
+	keys := string(buf[:end])
+	tfs := make([]index.TokenFreq, n)
+	f.freq = make(index.TokenFrequencies, n)
+	start := 0
+	for i := range n {
+		key := keys[start:ends[i]]
+		tfs[i].Term = []byte(key)
+		if !f.opt.SkipFreqNorm() {
+			tfs[i].SetFrequency(1)
+		}
+		f.freq[key] = &tfs[i]
+		start = ends[i]
+	}
+}
+
+// tokens are the field's terms, one per trie level.
+func (f *uintField) tokens() analysis.TokenStream {
 	ts := make(analysis.TokenStream, 0, 64/uintStep)
 	// One allocation for every level's term (at most 11 bytes each).
 	buf := make([]byte, 0, 64/uintStep*11)
@@ -77,7 +113,7 @@ func (f *uintField) Analyze() {
 		term := buf[start:len(buf):len(buf)]
 		ts = append(ts, &analysis.Token{Term: term, Start: 0, End: len(term), Position: 1, Type: analysis.Numeric})
 	}
-	f.freq = analysis.TokenFrequency(ts, nil, f.opt)
+	return ts
 }
 
 // uintRangeTerms lists the trie terms that together match exactly the

@@ -5,7 +5,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/numeric"
+	index "github.com/blevesearch/bleve_index_api"
 )
 
 // uintTermValue decodes a level-0 term back to its value, as Bleve's
@@ -139,6 +141,28 @@ func TestUintBounds(t *testing.T) {
 		l, h, ok := uintBounds(c.lo, c.hi, c.loIn, c.hiIn)
 		if ok != c.ok || ok && (l != c.l || h != c.h) {
 			t.Errorf("%s: [%d, %d] %v, want [%d, %d] %v", c.name, l, h, ok, c.l, c.h, c.ok)
+		}
+	}
+}
+
+// uintField's analysis must yield what Bleve's token frequencies of its
+// trie terms yield (the index is the same whichever builds it).
+func TestUintFieldAnalyzeMatchesTokenFrequency(t *testing.T) {
+	for _, opt := range []index.FieldIndexingOptions{optNum, optNumSort, optNum | index.SkipFreqNorm} {
+		for _, v := range []uint64{0, 1, 15, 16, 255, 4096, 616_190, 1<<40 + 3, math.MaxUint64} {
+			f := newUintField("amount", v, opt)
+			f.Analyze()
+			want := analysis.TokenFrequency(f.tokens(), nil, opt)
+			got := f.AnalyzedTokenFrequencies()
+			if len(got) != len(want) || f.AnalyzedLength() != len(want) {
+				t.Fatalf("%d: %d terms, want %d", v, len(got), len(want))
+			}
+			for term, w := range want {
+				g := got[term]
+				if g == nil || string(g.Term) != string(w.Term) || g.Frequency() != w.Frequency() || len(g.Locations) != 0 {
+					t.Fatalf("%d opt %v: term %x = %+v, want %+v", v, opt, term, g, w)
+				}
+			}
 		}
 	}
 }

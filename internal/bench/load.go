@@ -486,8 +486,6 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	}
 	defer func() { stopLag(); <-lagDone }()
 
-	sendCtx, stopSend := context.WithTimeout(ctx, r.o.Duration)
-	defer stopSend()
 	type signed struct {
 		txs    []*types.Tx
 		owners []*account
@@ -502,6 +500,10 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		presigned = append(presigned, signed{txs, owners, k})
 		n += len(txs)
 	}
+	// The sending window starts once pre-signing is done: signing half a
+	// million transactions takes the client longer than ten seconds.
+	sendCtx, stopSend := context.WithTimeout(ctx, r.o.Duration)
+	defer stopSend()
 	var presignMu sync.Mutex
 	var nodeTurn atomic.Uint64
 	// batch returns the next transactions to send and the node (its

@@ -56,6 +56,10 @@ type Options struct {
 	// ContractCacheDir, if set, keeps contracts' compiled code on disk, so
 	// a restarted node need not compile its chain's code again.
 	ContractCacheDir string
+
+	// tunePebble, if set, adjusts the Pebble options before the database
+	// opens (benchmarks scale the LSM down with it).
+	tunePebble func(*pebble.Options)
 }
 
 // pebbleLogger adapts slog to Pebble's logger. Fatalf must not return, as
@@ -141,6 +145,9 @@ func Open(opts Options, g *types.Genesis) (*Ledger, error) {
 	// Almost everything stored is hashes, keys and signatures, which do not
 	// compress: compressing them only costs compaction CPU.
 	po.Levels[0].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+	if opts.tunePebble != nil {
+		opts.tunePebble(po)
+	}
 	db, err := pebble.Open(opts.Dir, po)
 	if err != nil {
 		cache.Unref()

@@ -137,7 +137,15 @@ func Open(opts Options, g *types.Genesis) (*Ledger, error) {
 		opts.CacheBytes = 256 << 20
 	}
 	cache := pebble.NewCache(opts.CacheBytes)
-	po := &pebble.Options{Cache: cache, FS: opts.FS, Logger: pebbleLogger{opts.Logger}, MemTableSize: 64 << 20}
+	// Most of what a block writes is keyed by random hashes (hash index,
+	// account index, latest state values), so each compaction out of L0
+	// rewrites about all of the base level it overlaps: a 128 MiB
+	// memtable, flushed half as often as 64 MiB, cut the bytes compacted
+	// per transfer by about 30% and the read amplification by one in
+	// BenchmarkLedgerWriteAmp (docs/operations.md, "Pebble options"). It
+	// costs memory: Pebble holds up to two. Compacting L0 later (at 16
+	// sublevels) saved nothing more there, so Pebble's thresholds stay.
+	po := &pebble.Options{Cache: cache, FS: opts.FS, Logger: pebbleLogger{opts.Logger}, MemTableSize: 128 << 20}
 	// Tree nodes and tx hashes are keyed by random hashes, and most lookups
 	// (replay checks, new accounts, cache misses) are for keys that are
 	// not there: without filters each one searches every level.

@@ -56,6 +56,10 @@ type Options struct {
 	// ContractCacheDir, if set, keeps contracts' compiled code on disk, so
 	// a restarted node need not compile its chain's code again.
 	ContractCacheDir string
+
+	// tunePebble, if set, adjusts the Pebble options before the database
+	// opens (benchmarks scale the LSM down with it).
+	tunePebble func(*pebble.Options)
 }
 
 // pebbleLogger adapts slog to Pebble's logger. Fatalf must not return, as
@@ -139,7 +143,15 @@ func Open(opts Options, g *types.Genesis) (*Ledger, error) {
 		opts.CacheBytes = 256 << 20
 	}
 	cache := pebble.NewCache(opts.CacheBytes)
-	po := &pebble.Options{Cache: cache, FS: opts.FS, Logger: pebbleLogger{opts.Logger}, MemTableSize: 64 << 20}
+	// Most of what a block writes is keyed by random hashes (hash index,
+	// account index, latest state values), so each compaction out of L0
+	// rewrites about all of the base level it overlaps: a 128 MiB
+	// memtable, flushed half as often as 64 MiB, cut the bytes compacted
+	// per transfer by about 30% and the read amplification by one in
+	// BenchmarkLedgerWriteAmp (docs/operations.md, "Pebble options"). It
+	// costs memory: Pebble holds up to two. Compacting L0 later (at 16
+	// sublevels) saved nothing more there, so Pebble's thresholds stay.
+	po := &pebble.Options{Cache: cache, FS: opts.FS, Logger: pebbleLogger{opts.Logger}, MemTableSize: 128 << 20}
 	// Tree nodes and tx hashes are keyed by random hashes, and most lookups
 	// (replay checks, new accounts, cache misses) are for keys that are
 	// not there: without filters each one searches every level.
@@ -147,6 +159,9 @@ func Open(opts Options, g *types.Genesis) (*Ledger, error) {
 	// Almost everything stored is hashes, keys and signatures, which do not
 	// compress: compressing them only costs compaction CPU.
 	po.Levels[0].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+	if opts.tunePebble != nil {
+		opts.tunePebble(po)
+	}
 	db, err := pebble.Open(opts.Dir, po)
 	if err != nil {
 		cache.Unref()

@@ -21,7 +21,7 @@
 //	's' 'r' height(8, big-endian)           -> root hash (32 bytes) of the tree after that height, and its node's version (8)
 //	's' 'l' key                             -> latest value of key
 //	's' 'h' len(key)(4, BE) key height(8, BE) seq(4, BE) -> value written by the seq-th write of the block
-//	's' 'm' "format"                        -> storage format (8, BE): 2 (format.go)
+//	's' 'm' "format"                        -> storage format (8, BE): 3 (format.go)
 //
 // A node is stored under the height that wrote it (its version) and its
 // position: its depth and the first depth bits of its path, the rest of

@@ -17,7 +17,7 @@ import (
 // reports Pebble's write amplification, (flushed + compacted bytes) / WAL
 // bytes, over the first and the last quarter of the heights: a layout
 // whose compaction cost grows with the chain shows last-wa well above
-// first-wa. The LSM is the node's (internal/ledger: 64 MiB memtable,
+// first-wa. The LSM is the node's of storage format 2 (internal/ledger: 64 MiB memtable,
 // Pebble's 64 MiB base level and 2 MiB L0 files, bloom filters, no
 // compression) scaled down 16 times, so that a few hundred megabytes
 // written build the levels a long run builds. b.N is ignored: one run is

@@ -51,10 +51,10 @@ func (s *Store) checkBody(height uint64) error {
 
 // PruneBodies raises the oldest body height to oldest (never lowers it;
 // reads below it answer *PrunedError from then on) and deletes up to
-// maxTxs transactions' tx list entries and receipts below it, cutting each
-// transaction's record to its location. It returns whether more remain.
-// Its batch is not synced: Pebble's next synced commit makes it durable,
-// and a lost one is done again.
+// maxTxs transactions' records (hash, receipt and bytes) below it; their
+// hash index records stay. It returns whether more remain. Its batch is not
+// synced: Pebble's next synced commit makes it durable, and a lost one is
+// done again.
 func (s *Store) PruneBodies(oldest uint64, maxTxs int) (deleted int, more bool, err error) {
 	if maxTxs <= 0 {
 		return 0, false, fmt.Errorf("prune bodies: batch size %d must be positive", maxTxs)
@@ -68,7 +68,7 @@ func (s *Store) PruneBodies(oldest uint64, maxTxs int) (deleted int, more bool, 
 		}
 	}
 	oldest = s.oldest.Load()
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pTxList}, UpperBound: key(pTxList, u64(oldest))})
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pTxRecord}, UpperBound: key(pTxRecord, u64(oldest))})
 	if err != nil {
 		return 0, false, fmt.Errorf("prune bodies: %w", err)
 	}
@@ -79,28 +79,8 @@ func (s *Store) PruneBodies(oldest uint64, maxTxs int) (deleted int, more bool, 
 			break
 		}
 		k := it.Key()
-		if len(k) != 1+12 || len(it.Value()) != 32 {
-			return deleted, false, fmt.Errorf("prune bodies: malformed tx list entry %x", k)
-		}
-		loc := k[1:]
-		tk := key(pTx, it.Value())
-		v, err := s.get(tk)
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return deleted, false, fmt.Errorf("prune bodies: %w", err)
-		}
-		// In the older layout the hash index record holds the bytes too
-		// (store.go): the first inclusion cuts it to its location (a
-		// replayed copy's record points at the first inclusion).
-		if err == nil && len(v) > 12 && string(v[:12]) == string(loc) {
-			if err := b.Set(tk, loc, nil); err != nil {
-				return deleted, false, fmt.Errorf("prune bodies: %w", err)
-			}
-		}
-		if err := b.Delete(key(pTxBytes, loc), nil); err != nil {
-			return deleted, false, fmt.Errorf("prune bodies: %w", err)
-		}
-		if err := b.Delete(key(pReceipt, loc), nil); err != nil {
-			return deleted, false, fmt.Errorf("prune bodies: %w", err)
+		if len(k) != 1+12 {
+			return deleted, false, fmt.Errorf("prune bodies: malformed tx record key %x", k)
 		}
 		if err := b.Delete(k, nil); err != nil {
 			return deleted, false, fmt.Errorf("prune bodies: %w", err)
@@ -142,15 +122,13 @@ func (s *Store) StageRemoveBlock(b *pebble.Batch, height uint64) error {
 			return fmt.Errorf("remove block %d: %w", height, err)
 		}
 		// Only the first inclusion owns the hash index record.
-		if err == nil && len(v) >= 12 && string(v[:12]) == string(loc) {
+		if err == nil && string(v) == string(loc) {
 			if err := b.Delete(key(pTx, th[:]), nil); err != nil {
 				return fmt.Errorf("remove block %d: %w", height, err)
 			}
 		}
-		for _, k := range [][]byte{key(pTxList, loc), key(pReceipt, loc), key(pTxBytes, loc)} {
-			if err := b.Delete(k, nil); err != nil {
-				return fmt.Errorf("remove block %d: %w", height, err)
-			}
+		if err := b.Delete(key(pTxRecord, loc), nil); err != nil {
+			return fmt.Errorf("remove block %d: %w", height, err)
 		}
 	}
 	return nil

@@ -10,26 +10,31 @@
 //	'M' "bodies"                      -> oldest height whose body is kept (absent: 0)
 //	'H' height                        -> canonical header bytes
 //	'B' block hash                    -> height
-//	'X' height index(4)               -> tx hash
 //	'T' tx hash                       -> height(8) index(4): where it was first committed
-//	'Y' height index(4)               -> canonical tx bytes
-//	'R' height index(4)               -> canonical receipt bytes
+//	'Y' height index(4)               -> the tx's record: tx hash(32) receipt length(4)
+//	                                     canonical receipt bytes, canonical tx bytes
 //	'C' height                        -> canonical certificate bytes
 //	'L' height                        -> the last commit the block carries (certificate of height-1)
 //	'A' address height index(4)       -> (empty) account tx index
 //	'E' height round(4) kind(1) validator(2) -> evidence bytes (one per slot)
 //
-// A transaction's bytes are keyed by where they are in the chain, not by
-// their hash, so each block's land after every earlier block's and
-// Pebble's compactions move them instead of merging them into (and
-// rewriting) older data; only the small 'T' record is keyed by a random
-// hash. (Stores written before this layout hold the bytes in the 'T'
-// record after the location; reads still accept that.)
+// A transaction's hash, receipt and bytes are one record keyed by where it
+// is in the chain, not by its hash: each block's records land after every
+// earlier block's, so Pebble's compactions move them instead of merging
+// them into (and rewriting) older data, and one key per transaction (not
+// three, as in storage format 2's 'X' hash, 'R' receipt and 'Y' bytes)
+// goes through the memtable and compactions. Reading a block's hashes, txs
+// or receipts is one scan of its records, reading one tx or receipt one Get.
+// Only the small 'T' record is keyed by a random hash. A record holding
+// only the hash (32 bytes) names a tx whose body the store does not keep
+// (sync.go). Stores of an older layout are refused when the ledger opens
+// (internal/state format.go, storage format 3).
 //
 // Pruned bodies (prune.go): below the oldest body height, a block's tx
-// list, receipts and transaction bytes are gone; its header, certificate,
-// hash index and evidence stay, and so does each 'T' record, because
-// execution's replay check asks whether a tx hash was ever committed.
+// records (hashes, receipts and transaction bytes) are gone; its header,
+// certificate, hash index and evidence stay, and so does each 'T' record,
+// because execution's replay check asks whether a tx hash was ever
+// committed.
 //
 // Invariant: everything about one height is written by one batch (StageBlock
 // plus the state's writes), committed with sync by the ledger; 'M' "height"
@@ -54,13 +59,12 @@ const (
 	pMeta     = 'M'
 	pHeader   = 'H'
 	pByHash   = 'B'
-	pTxList   = 'X'
 	pTx       = 'T'
-	pReceipt  = 'R'
 	pCert     = 'C'
 	pAccount  = 'A'
 	pEvidence = 'E'
-	pTxBytes  = 'Y'
+	// pTxRecord keys a tx's record (txRecord) by its location.
+	pTxRecord = 'Y'
 	// pLastCommit holds the certificate of height-1 a block carries
 	// (types.Block.LastCommit); absent at height 1.
 	pLastCommit = 'L'
@@ -183,22 +187,16 @@ func (s *Store) StageBlock(b *pebble.Batch, blk *types.Block, cert *types.Certif
 	for i, tx := range blk.Txs {
 		idx := hi(h, uint32(i))
 		th := tx.Hash()
-		if err := b.Set(key(pTxList, idx), th[:], nil); err != nil {
-			return fmt.Errorf("stage block %d: %w", h, err)
-		}
 		// A replayed tx (failed receipt) keeps the index of its first, real
 		// inclusion: the later copy stays reachable through its block.
-		// Every copy's bytes are kept under its own location.
+		// Every copy's record is kept under its own location.
 		if receipts[i].Code != types.CodeReplay {
 			s.txs.add(th)
 			if err := b.Set(key(pTx, th[:]), idx, nil); err != nil {
 				return fmt.Errorf("stage block %d: %w", h, err)
 			}
 		}
-		if err := b.Set(key(pTxBytes, idx), tx.Bytes(), nil); err != nil {
-			return fmt.Errorf("stage block %d: %w", h, err)
-		}
-		if err := b.Set(key(pReceipt, idx), receipts[i].Encode(), nil); err != nil {
+		if err := b.Set(key(pTxRecord, idx), encodeTxRecord(th, receipts[i].Encode(), tx.Bytes()), nil); err != nil {
 			return fmt.Errorf("stage block %d: %w", h, err)
 		}
 		for _, a := range accounts[i] {
@@ -244,28 +242,85 @@ func (s *Store) HeightOf(hash crypto.Hash) (uint64, error) {
 	return binary.BigEndian.Uint64(v), nil
 }
 
+// txRecord is a transaction's record under its location: its hash, and,
+// when the store keeps the body, its receipt and bytes.
+type txRecord struct {
+	hash    crypto.Hash
+	body    bool
+	receipt []byte
+	tx      []byte
+}
+
+const txRecordHead = len(crypto.Hash{}) + 4
+
+func encodeTxRecord(th crypto.Hash, receipt, tx []byte) []byte {
+	v := make([]byte, 0, txRecordHead+len(receipt)+len(tx))
+	v = append(v, th[:]...)
+	v = binary.BigEndian.AppendUint32(v, uint32(len(receipt)))
+	v = append(v, receipt...)
+	return append(v, tx...)
+}
+
+// decodeTxRecord splits v without copying: the parts alias v.
+func decodeTxRecord(v []byte) (txRecord, error) {
+	var r txRecord
+	if len(v) != len(r.hash) && len(v) < txRecordHead {
+		return r, fmt.Errorf("corrupt tx record of %d bytes", len(v))
+	}
+	copy(r.hash[:], v)
+	if len(v) == len(r.hash) {
+		return r, nil
+	}
+	n := uint64(binary.BigEndian.Uint32(v[len(r.hash):]))
+	if n > uint64(len(v)-txRecordHead) {
+		return r, fmt.Errorf("corrupt tx record: receipt of %d bytes in %d", n, len(v))
+	}
+	r.body = true
+	r.receipt = v[txRecordHead : txRecordHead+int(n)]
+	r.tx = v[txRecordHead+int(n):]
+	return r, nil
+}
+
+// scanTxRecords calls fn with each tx record of the block at height, in
+// order, as r sees them. The record aliases the iterator's buffer.
+func scanTxRecords(r pebble.Reader, height uint64, fn func(index uint32, rec txRecord) error) error {
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: key(pTxRecord, hi(height, 0)), UpperBound: key(pTxRecord, u64(height+1))})
+	if err != nil {
+		return err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) != 1+12 {
+			it.Close()
+			return fmt.Errorf("corrupt tx record key %x", k)
+		}
+		rec, err := decodeTxRecord(it.Value())
+		if err == nil {
+			err = fn(binary.BigEndian.Uint32(k[9:]), rec)
+		}
+		if err != nil {
+			it.Close()
+			return err
+		}
+	}
+	return it.Close()
+}
+
+// getTxRecord returns the record at (height, index), a copy.
+func (s *Store) getTxRecord(height uint64, index uint32) (txRecord, error) {
+	v, err := s.get(key(pTxRecord, hi(height, index)))
+	if err != nil {
+		return txRecord{}, err
+	}
+	return decodeTxRecord(v)
+}
+
 // TxHashes returns the transaction hashes of the block at height, in order.
 func (s *Store) TxHashes(height uint64) ([]crypto.Hash, error) {
 	if err := s.checkBody(height); err != nil {
 		return nil, err
 	}
-	lo := key(pTxList, hi(height, 0))
-	up := key(pTxList, u64(height+1))
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: up})
-	if err != nil {
-		return nil, fmt.Errorf("tx list %d: %w", height, err)
-	}
-	defer it.Close()
-	var out []crypto.Hash
-	for it.First(); it.Valid(); it.Next() {
-		var h crypto.Hash
-		if len(it.Value()) != len(h) {
-			return nil, fmt.Errorf("tx list %d: corrupt entry", height)
-		}
-		copy(h[:], it.Value())
-		out = append(out, h)
-	}
-	return out, it.Error()
+	return TxHashesIn(s.db, height)
 }
 
 // TxLocation is where a transaction was committed.
@@ -274,38 +329,43 @@ type TxLocation struct {
 	Index  uint32
 }
 
-// Tx returns a committed transaction and where it is.
-func (s *Store) Tx(h crypto.Hash) (*types.Tx, TxLocation, error) {
+// location returns where the hash index says tx h was committed.
+func (s *Store) location(h crypto.Hash) (TxLocation, error) {
 	v, err := s.get(key(pTx, h[:]))
 	if err != nil {
-		return nil, TxLocation{}, fmt.Errorf("tx %s: %w", h, err)
+		return TxLocation{}, fmt.Errorf("tx %s: %w", h, err)
 	}
-	if len(v) < 12 {
-		return nil, TxLocation{}, fmt.Errorf("tx %s: corrupt entry", h)
+	if len(v) != 12 {
+		return TxLocation{}, fmt.Errorf("tx %s: corrupt entry", h)
 	}
-	loc := TxLocation{Height: binary.BigEndian.Uint64(v), Index: binary.BigEndian.Uint32(v[8:])}
-	body, err := s.body(v)
-	if errors.Is(err, ErrNotFound) {
-		return nil, loc, fmt.Errorf("tx %s: %w", h, &PrunedError{What: "block body", Height: loc.Height, Oldest: s.OldestBody()})
-	}
+	return TxLocation{Height: binary.BigEndian.Uint64(v), Index: binary.BigEndian.Uint32(v[8:])}, nil
+}
+
+// Tx returns a committed transaction and where it is.
+func (s *Store) Tx(h crypto.Hash) (*types.Tx, TxLocation, error) {
+	loc, err := s.location(h)
 	if err != nil {
-		return nil, loc, fmt.Errorf("tx %s: %w", h, err)
+		return nil, TxLocation{}, err
 	}
-	tx, err := types.DecodeTx(body)
+	tx, err := s.txAt(loc.Height, loc.Index)
 	if err != nil {
 		return nil, loc, fmt.Errorf("tx %s: %w", h, err)
 	}
 	return tx, loc, nil
 }
 
-// body returns the bytes of the tx whose 'T' record is v: from the record
-// itself in the older layout, else from its location (ErrNotFound: not
-// stored, pruned or never held by a store that joined later).
-func (s *Store) body(v []byte) ([]byte, error) {
-	if len(v) > 12 {
-		return v[12:], nil
+// txAt decodes the tx whose record is at (height, index); a record not
+// stored, pruned or without its body (never held by a store that joined
+// later) answers *PrunedError.
+func (s *Store) txAt(height uint64, index uint32) (*types.Tx, error) {
+	rec, err := s.getTxRecord(height, index)
+	if errors.Is(err, ErrNotFound) || err == nil && !rec.body {
+		return nil, &PrunedError{What: "block body", Height: height, Oldest: s.OldestBody()}
 	}
-	return s.get(key(pTxBytes, v[:12]))
+	if err != nil {
+		return nil, err
+	}
+	return types.DecodeTx(rec.tx)
 }
 
 // HasTx reports whether a transaction hash is committed.
@@ -329,22 +389,28 @@ func (s *Store) Block(height uint64) (*types.Block, error) {
 	if err != nil {
 		return nil, err
 	}
-	hs, err := s.TxHashes(height)
-	if err != nil {
+	if err := s.checkBody(height); err != nil {
 		return nil, err
 	}
-	blk := &types.Block{Header: *hdr, Txs: make([]*types.Tx, len(hs))}
+	blk := &types.Block{Header: *hdr, Txs: []*types.Tx{}}
 	if !hdr.LastCommitHash.IsZero() {
 		if blk.LastCommit, err = s.LastCommit(height); err != nil {
 			return nil, err
 		}
 	}
-	for i, th := range hs {
-		tx, _, err := s.BlockTx(height, uint32(i), th)
-		if err != nil {
-			return nil, fmt.Errorf("block %d: %w", height, err)
+	err = scanTxRecords(s.db, height, func(index uint32, rec txRecord) error {
+		if !rec.body {
+			return fmt.Errorf("tx %s: %w", rec.hash, &PrunedError{What: "block body", Height: height, Oldest: s.OldestBody()})
 		}
-		blk.Txs[i] = tx
+		tx, err := types.DecodeTx(rec.tx)
+		if err != nil {
+			return fmt.Errorf("tx %s at %d/%d: %w", rec.hash, height, index, err)
+		}
+		blk.Txs = append(blk.Txs, tx)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("block %d: %w", height, err)
 	}
 	return blk, nil
 }
@@ -367,33 +433,13 @@ func (s *Store) LastCommit(height uint64) (*types.Certificate, error) {
 // location its hash index names (its first inclusion; another one for a
 // replayed copy).
 func (s *Store) BlockTx(height uint64, index uint32, th crypto.Hash) (*types.Tx, TxLocation, error) {
-	v, err := s.get(key(pTx, th[:]))
+	loc, err := s.location(th)
 	if err != nil {
-		return nil, TxLocation{}, fmt.Errorf("tx %s: %w", th, err)
+		return nil, TxLocation{}, err
 	}
-	if len(v) < 12 {
-		return nil, TxLocation{}, fmt.Errorf("tx %s: corrupt entry", th)
-	}
-	loc := TxLocation{Height: binary.BigEndian.Uint64(v), Index: binary.BigEndian.Uint32(v[8:])}
-	// The bytes under this location (a replayed copy's own, too), if this
-	// store kept them.
-	c, err := s.get(key(pTxBytes, hi(height, index)))
-	if err == nil {
-		tx, err := types.DecodeTx(c)
-		if err != nil {
-			return nil, loc, fmt.Errorf("tx %s at %d/%d: %w", th, height, index, err)
-		}
-		return tx, loc, nil
-	}
-	if !errors.Is(err, ErrNotFound) {
+	tx, err := s.txAt(height, index)
+	if err != nil {
 		return nil, loc, fmt.Errorf("tx %s at %d/%d: %w", th, height, index, err)
-	}
-	if len(v) == 12 {
-		return nil, loc, fmt.Errorf("tx %s: %w", th, &PrunedError{What: "block body", Height: loc.Height, Oldest: s.OldestBody()})
-	}
-	tx, err := types.DecodeTx(v[12:])
-	if err != nil {
-		return nil, loc, fmt.Errorf("tx %s: %w", th, err)
 	}
 	return tx, loc, nil
 }
@@ -403,20 +449,22 @@ func (s *Store) Receipts(height uint64) ([]*types.Receipt, error) {
 	if err := s.checkBody(height); err != nil {
 		return nil, err
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: key(pReceipt, hi(height, 0)), UpperBound: key(pReceipt, u64(height+1))})
+	var out []*types.Receipt
+	err := scanTxRecords(s.db, height, func(index uint32, rec txRecord) error {
+		if !rec.body {
+			return fmt.Errorf("receipt %d/%d: %w", height, index, ErrNotFound)
+		}
+		r, err := types.DecodeReceipt(rec.receipt)
+		if err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("receipts %d: %w", height, err)
 	}
-	defer it.Close()
-	var out []*types.Receipt
-	for it.First(); it.Valid(); it.Next() {
-		r, err := types.DecodeReceipt(it.Value())
-		if err != nil {
-			return nil, fmt.Errorf("receipts %d: %w", height, err)
-		}
-		out = append(out, r)
-	}
-	return out, it.Error()
+	return out, nil
 }
 
 // Receipt returns one receipt.
@@ -424,11 +472,14 @@ func (s *Store) Receipt(loc TxLocation) (*types.Receipt, error) {
 	if err := s.checkBody(loc.Height); err != nil {
 		return nil, err
 	}
-	v, err := s.get(key(pReceipt, hi(loc.Height, loc.Index)))
+	rec, err := s.getTxRecord(loc.Height, loc.Index)
+	if err == nil && !rec.body {
+		err = ErrNotFound
+	}
 	if err != nil {
 		return nil, fmt.Errorf("receipt %d/%d: %w", loc.Height, loc.Index, err)
 	}
-	return types.DecodeReceipt(v)
+	return types.DecodeReceipt(rec.receipt)
 }
 
 // Certificate returns the certificate of the block at height.

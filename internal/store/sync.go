@@ -16,8 +16,8 @@ import (
 //
 //	'H' height                  -> header bytes        (every height)
 //	'B' block hash              -> height              (every height)
-//	'X' height index(4)         -> tx hash             (every height)
-//	'T' tx hash                 -> height(8) index(4)  (no tx bytes: the body is not stored)
+//	'Y' height index(4)         -> tx hash             (every height; no receipt or tx bytes)
+//	'T' tx hash                 -> height(8) index(4)
 //	'C' snapshot height         -> its certificate
 //	'M' "statesync"             -> snapshot height (8 bytes)
 //
@@ -92,7 +92,7 @@ func StageSyncedHeader(b *pebble.Batch, height uint64, headerBytes []byte, hash 
 func (s *Store) StageSyncedTx(b *pebble.Batch, h crypto.Hash, height uint64, index uint32) error {
 	s.txs.add(h)
 	loc := hi(height, index)
-	if err := b.Set(key(pTxList, loc), h[:], nil); err != nil {
+	if err := b.Set(key(pTxRecord, loc), h[:], nil); err != nil {
 		return fmt.Errorf("stage tx %s: %w", h, err)
 	}
 	if err := b.Set(key(pTx, h[:]), loc, nil); err != nil {
@@ -135,21 +135,12 @@ func CertificateIn(r pebble.Reader, height uint64) (*types.Certificate, error) {
 
 // TxHashesIn returns the tx hashes of the block at height as r sees them.
 func TxHashesIn(r pebble.Reader, height uint64) ([]crypto.Hash, error) {
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: key(pTxList, hi(height, 0)), UpperBound: key(pTxList, u64(height+1))})
-	if err != nil {
-		return nil, fmt.Errorf("tx list %d: %w", height, err)
-	}
 	var out []crypto.Hash
-	for it.First(); it.Valid(); it.Next() {
-		var h crypto.Hash
-		if len(it.Value()) != len(h) {
-			it.Close()
-			return nil, fmt.Errorf("tx list %d: corrupt entry", height)
-		}
-		copy(h[:], it.Value())
-		out = append(out, h)
-	}
-	if err := it.Close(); err != nil {
+	err := scanTxRecords(r, height, func(_ uint32, rec txRecord) error {
+		out = append(out, rec.hash)
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("tx list %d: %w", height, err)
 	}
 	return out, nil
@@ -182,41 +173,32 @@ func getIn(r pebble.Reader, k []byte) ([]byte, error) {
 // BodyStored reports whether the store holds tx h's body (false for a tx
 // committed before the snapshot this store joined from, or never).
 func (s *Store) BodyStored(h crypto.Hash) (bool, error) {
-	v, c, err := s.db.Get(key(pTx, h[:]))
-	if errors.Is(err, pebble.ErrNotFound) {
+	loc, err := s.location(h)
+	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("tx %s: %w", h, err)
-	}
-	if len(v) > 12 {
-		return true, c.Close() // the older layout: the bytes are in the record
-	}
-	loc := key(pTxBytes, v[:min(len(v), 12)])
-	if err := c.Close(); err != nil {
 		return false, err
 	}
-	_, c, err = s.db.Get(loc)
-	if errors.Is(err, pebble.ErrNotFound) {
+	rec, err := s.getTxRecord(loc.Height, loc.Index)
+	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("tx %s: %w", h, err)
 	}
-	return true, c.Close()
+	return rec.body, nil
 }
 
-// StageTxBody puts tx's entry with its body at (height, index). A joined
-// store uses it for a replayed copy of a tx whose first inclusion it holds
-// without a body, so that the block holding the copy can be read whole.
+// StageTxBody makes tx's hash index name (height, index). A joined store
+// uses it for a replayed copy of a tx whose first inclusion it holds
+// without a body, so that a lookup by hash finds this copy's body and
+// receipt: StageBlock puts the copy's record under (height, index) in the
+// same batch.
 func (s *Store) StageTxBody(b *pebble.Batch, tx *types.Tx, height uint64, index uint32) error {
 	th := tx.Hash()
 	s.txs.add(th)
-	loc := hi(height, index)
-	if err := b.Set(key(pTx, th[:]), loc, nil); err != nil {
-		return fmt.Errorf("stage tx %s: %w", th, err)
-	}
-	if err := b.Set(key(pTxBytes, loc), tx.Bytes(), nil); err != nil {
+	if err := b.Set(key(pTx, th[:]), hi(height, index), nil); err != nil {
 		return fmt.Errorf("stage tx %s: %w", th, err)
 	}
 	return nil

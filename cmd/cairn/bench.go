@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -32,6 +33,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	presign := fs.Int("presign", 0, "sign this many transactions before starting and send only those (keeps signing off the measured window)")
 	drain := fs.Duration("drain", 20*time.Second, "how long to wait for in-flight txs after sending stops")
 	quiet := fs.Bool("quiet", false, "no progress line")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the client (the whole run) to this `FILE`")
 	indexPoll := fs.Duration("index-poll", 200*time.Millisecond, "how often to poll every node's status to measure its search index lag (0: do not)")
 	fs.Usage = usageFunc(fs, stderr, "cairn bench [--network FILE] [flags]",
 		"Funds accounts from the faucet and drives signed transactions at every node of a running\nnetwork (start it first: cairn devnet); prints throughput and latency as JSON.")
@@ -68,6 +70,19 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	if !*quiet {
 		o.Progress = stderr
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "cairn bench:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "cairn bench: cpu profile:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	res, err := bench.Run(ctx, o)
 	if err != nil {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"sync"
@@ -227,4 +228,39 @@ func (quietLogger) Infof(string, ...any)  {}
 func (quietLogger) Errorf(string, ...any) {}
 func (quietLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf(format, args...))
+}
+
+// BenchmarkLoadTxFilter reports how fast the index is scanned into the
+// filter after open (docs/operations.md, "Memory").
+func BenchmarkLoadTxFilter(b *testing.B) {
+	const n = 1_000_000
+	db, err := pebble.Open(b.TempDir(), &pebble.Options{Logger: quietLogger{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	w := New(db)
+	hs := randomHashes(b, n)
+	for lo := 0; lo < n; lo += 10000 {
+		batch := db.NewBatch()
+		for i, h := range hs[lo : lo+10000] {
+			if err := w.StageSyncedTx(batch, h, 1+uint64(lo/10000), uint32(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := batch.Commit(pebble.NoSync); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := db.Compact(context.Background(), []byte{pTx}, []byte{pTx + 1}, true); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s := New(db)
+		if err := s.LoadTxFilter(make(chan struct{})); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mhashes/s")
 }

@@ -22,6 +22,8 @@ type chain struct {
 	nonce map[crypto.PublicKey]uint64
 	dir   string
 	l     *ledger.Ledger
+	// prunable opens the ledger keeping the records state pruning needs.
+	prunable bool
 }
 
 func testKey(tag byte, i int) *crypto.PrivateKey {
@@ -37,9 +39,12 @@ func newChain(t testing.TB, users int, balance uint64) *chain {
 	return newChainID(t, "search-test", users, balance)
 }
 
-func newChainID(t testing.TB, chainID string, users int, balance uint64) *chain {
+func newChainID(t testing.TB, chainID string, users int, balance uint64, opts ...func(*chain)) *chain {
 	t.Helper()
 	c := &chain{t: t, vkey: testKey('v', 0), nonce: map[crypto.PublicKey]uint64{}, dir: t.TempDir()}
+	for _, o := range opts {
+		o(c)
+	}
 	g := &types.Genesis{ChainID: chainID, GenesisTime: genesisTime.UnixMilli(), Params: types.DefaultParams()}
 	g.Validators = []types.Validator{{Name: "v0", PublicKey: c.vkey.Public(), Power: 1}}
 	for i := 0; i < users; i++ {
@@ -59,7 +64,7 @@ func newChainID(t testing.TB, chainID string, users int, balance uint64) *chain 
 
 func (c *chain) open() {
 	c.t.Helper()
-	l, err := ledger.Open(ledger.Options{Dir: filepath.Join(c.dir, "ledger"), CacheBytes: 8 << 20}, c.g)
+	l, err := ledger.Open(ledger.Options{Dir: filepath.Join(c.dir, "ledger"), CacheBytes: 8 << 20, Prunable: c.prunable}, c.g)
 	if err != nil {
 		c.t.Fatalf("open ledger: %v", err)
 	}

@@ -191,7 +191,9 @@ type Index struct {
 	sem    chan struct{}
 
 	blocks, txs atomic.Uint64 // indexed since Open
-	lastErr     atomic.Pointer[string]
+	// stateGoneLogged: blocks whose state is pruned were met (chainSteps).
+	stateGoneLogged atomic.Bool
+	lastErr         atomic.Pointer[string]
 
 	// blockTime returns the time (Unix ms) of a committed block; time
 	// queries binary-search it (block time never decreases with height).
@@ -612,6 +614,26 @@ func (ix *Index) docsIn(blks []*types.Block) int {
 	return n
 }
 
+// chainSteps reads what the chain did by itself at height h (payment-field
+// steps, the block reward, stake paid back), which lives in the state at
+// that height. A ledger that keeps block bodies longer than state
+// (pruning.state_heights < body_heights) no longer has it for its older
+// blocks: those are indexed without it rather than not at all.
+func (ix *Index) chainSteps(h uint64) (steps []ledger.FieldStep, cb *types.Coinbase, released []types.Payment, err error) {
+	if steps, err = ix.l.FieldSteps(h); err == nil {
+		if cb, err = ix.l.Coinbase(h); err == nil {
+			released, err = ix.l.Unbonded(h)
+		}
+	}
+	if oldest, pruned := ledger.HeightPruned(err); pruned {
+		if !ix.stateGoneLogged.Swap(true) {
+			ix.log.Warn("search: the state of older blocks is pruned; they are indexed without the chain's own steps (field steps, rewards, stake paid back)", "from", h, "state_from", oldest)
+		}
+		return nil, nil, nil, nil
+	}
+	return steps, cb, released, err
+}
+
 // addBlock passes the documents of one block to add.
 func (ix *Index) addBlock(add func(*document.Document) error, blk *types.Block, receipts []*types.Receipt) error {
 	h := blk.Header.Height
@@ -625,13 +647,7 @@ func (ix *Index) addBlock(add func(*document.Document) error, blk *types.Block, 
 	// their own.
 	if ix.l != nil {
 		var err error
-		if steps, err = ix.l.FieldSteps(h); err != nil {
-			return fmt.Errorf("search: block %d: %w", h, err)
-		}
-		if cb, err = ix.l.Coinbase(h); err != nil {
-			return fmt.Errorf("search: block %d: %w", h, err)
-		}
-		if released, err = ix.l.Unbonded(h); err != nil {
+		if steps, cb, released, err = ix.chainSteps(h); err != nil {
 			return fmt.Errorf("search: block %d: %w", h, err)
 		}
 	}

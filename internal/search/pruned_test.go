@@ -33,3 +33,31 @@ func TestIndexStartsAtTheOldestKeptBody(t *testing.T) {
 		t.Fatalf("index of a pruned ledger: %+v, want heights 21-30 indexed (10 blocks, 10 txs)", st)
 	}
 }
+
+// A ledger that keeps block bodies longer than state (state_heights <
+// body_heights) is indexed whole: the blocks whose state is gone are
+// indexed without the steps the chain took by itself (read from the state
+// at that height), instead of stopping the index there.
+func TestIndexBlocksWhoseStateIsPruned(t *testing.T) {
+	c := newChainID(t, "search-test", 2, 1_000_000, func(c *chain) { c.prunable = true })
+	for i := 0; i < 30; i++ {
+		c.commit(c.tx(0, &types.Transfer{To: c.addr(1), Amount: 1}))
+	}
+	for {
+		st, err := c.l.PruneStep(ledger.Retention{StateHeights: 5}, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.More {
+			break
+		}
+	}
+	if got := c.l.Retained(); got.StateFrom <= 2 || got.BodiesFrom > 1 {
+		t.Fatalf("retained %+v, want state pruned and every body kept", got)
+	}
+	ix := openIndex(t, c, filepath.Join(t.TempDir(), "search"), Options{})
+	st := ix.Status()
+	if st.IndexedHeight != 30 || st.TxsIndexed != 30 {
+		t.Fatalf("index of a ledger with pruned state: %+v, want heights 1-30 and 30 txs indexed", st)
+	}
+}

@@ -152,9 +152,9 @@ func Open(opts Options, g *types.Genesis) (*Ledger, error) {
 	// costs memory: Pebble holds up to two. Compacting L0 later (at 16
 	// sublevels) saved nothing more there, so Pebble's thresholds stay.
 	po := &pebble.Options{Cache: cache, FS: opts.FS, Logger: pebbleLogger{opts.Logger}, MemTableSize: 128 << 20}
-	// Tree nodes and tx hashes are keyed by random hashes, and most lookups
-	// (replay checks, new accounts, cache misses) are for keys that are
-	// not there: without filters each one searches every level.
+	// Many lookups are for keys that are not there (new accounts, replay
+	// checks the in-memory tx filter passes on): without filters each one
+	// searches every level.
 	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	// Almost everything stored is hashes, keys and signatures, which do not
 	// compress: compressing them only costs compaction CPU.

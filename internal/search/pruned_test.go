@@ -12,18 +12,7 @@ import (
 // the oldest body it can read instead of failing on height 1.
 func TestIndexStartsAtTheOldestKeptBody(t *testing.T) {
 	c := newChain(t, 2, 1_000_000)
-	for i := 0; i < 30; i++ {
-		c.commit(c.tx(0, &types.Transfer{To: c.addr(1), Amount: 1}))
-	}
-	for {
-		st, err := c.l.PruneStep(ledger.Retention{BodyHeights: 10}, 7)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !st.More {
-			break
-		}
-	}
+	c.transfersThenPrune(30, ledger.Retention{BodyHeights: 10})
 	if got := c.l.Retained().BodiesFrom; got != 21 {
 		t.Fatalf("bodies from %d, want 21", got)
 	}
@@ -40,18 +29,7 @@ func TestIndexStartsAtTheOldestKeptBody(t *testing.T) {
 // at that height), instead of stopping the index there.
 func TestIndexBlocksWhoseStateIsPruned(t *testing.T) {
 	c := newChainID(t, "search-test", 2, 1_000_000, func(c *chain) { c.prunable = true })
-	for i := 0; i < 30; i++ {
-		c.commit(c.tx(0, &types.Transfer{To: c.addr(1), Amount: 1}))
-	}
-	for {
-		st, err := c.l.PruneStep(ledger.Retention{StateHeights: 5}, 7)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !st.More {
-			break
-		}
-	}
+	c.transfersThenPrune(30, ledger.Retention{StateHeights: 5})
 	if got := c.l.Retained(); got.StateFrom <= 2 || got.BodiesFrom > 1 {
 		t.Fatalf("retained %+v, want state pruned and every body kept", got)
 	}
@@ -59,5 +37,23 @@ func TestIndexBlocksWhoseStateIsPruned(t *testing.T) {
 	st := ix.Status()
 	if st.IndexedHeight != 30 || st.TxsIndexed != 30 {
 		t.Fatalf("index of a ledger with pruned state: %+v, want heights 1-30 and 30 txs indexed", st)
+	}
+}
+
+// transfersThenPrune commits n one-transfer blocks, then prunes the ledger
+// to r in small batches until nothing is left to prune.
+func (c *chain) transfersThenPrune(n int, r ledger.Retention) {
+	c.t.Helper()
+	for i := 0; i < n; i++ {
+		c.commit(c.tx(0, &types.Transfer{To: c.addr(1), Amount: 1}))
+	}
+	for {
+		st, err := c.l.PruneStep(r, 7)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if !st.More {
+			return
+		}
 	}
 }

@@ -272,6 +272,8 @@ func (r *Restorer) Finish() error {
 	if err := r.b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
+	// The loader wrote the latest values behind the tree's back.
+	r.l.state.DropLatestCache()
 	return nil
 }
 

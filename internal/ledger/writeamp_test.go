@@ -7,9 +7,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"github.com/cairn-db/cairn/internal/cputime"
 	"github.com/cairn-db/cairn/internal/execute"
 )
 
@@ -19,7 +21,10 @@ import (
 // wal-B/tx and write amplification wa = (flushed + compacted) / WAL, plus
 // last-wa over the last quarter of the blocks and the read amplification
 // (L0 sublevels + non-empty levels) averaged over the commits, for the
-// read cost of a point Get that misses its filters. The LSM is the node's
+// read cost of a point Get that misses its filters, and cpu-µs/tx, the
+// process's CPU time per transfer (executing and committing the blocks,
+// and the flushes and compactions, waited for at the end), which, unlike
+// the byte counts, depends on the machine and its load. The LSM is the node's
 // (Open) scaled down 16 times, like state's BenchmarkWriteAmp, so a run of
 // a few hundred thousand transfers builds the levels a long run builds.
 // Byte counts do not depend on the machine's speed or load.
@@ -32,7 +37,8 @@ import (
 // (L0CompactionThreshold), l0files=N (L0CompactionFileThreshold),
 // l0stop=N (L0StopWritesThreshold), lbase=MiB (LBaseMaxBytes), l0file=MiB
 // (TargetFileSizes[0]; the other levels double from it unless lfile=MiB sets
-// TargetFileSizes[1], doubling from there), e.g.
+// TargetFileSizes[1], doubling from there), block=KiB (every level's
+// BlockSize), e.g.
 //
 //	CAIRN_LEDGER_WA_OPTS=l0c=8,lbase=256 go test ./internal/ledger -run '^$' -bench LedgerWriteAmp -benchtime 1x
 func BenchmarkLedgerWriteAmp(b *testing.B) {
@@ -70,6 +76,7 @@ func BenchmarkLedgerWriteAmp(b *testing.B) {
 	}
 	rng := rand.New(rand.NewSource(1))
 	marks := []sample{take()}
+	cpu0 := cputime.Process()
 	readAmp := 0
 	b.ResetTimer()
 	for h := 0; h < blocks; h++ {
@@ -93,6 +100,11 @@ func BenchmarkLedgerWriteAmp(b *testing.B) {
 			marks = append(marks, take())
 		}
 	}
+	// Compactions still running count against the run.
+	for l.db.Metrics().Compact.NumInProgress > 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cpu := cputime.Process() - cpu0
 	b.StopTimer()
 	wa := func(a, z sample) float64 {
 		if z.wal == a.wal {
@@ -108,6 +120,9 @@ func BenchmarkLedgerWriteAmp(b *testing.B) {
 	b.ReportMetric(float64(end.flushed-first.flushed)/txs, "flushed-B/tx")
 	b.ReportMetric(float64(end.wal-first.wal)/txs, "wal-B/tx")
 	b.ReportMetric(float64(readAmp)/float64(blocks), "read-amp")
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/txs, "cpu-µs/tx")
+	}
 	m := l.db.Metrics()
 	fmt.Fprintf(os.Stderr, "options %q: disk %d MB\n%s\n", os.Getenv("CAIRN_LEDGER_WA_OPTS"), m.DiskSpaceUsage()>>20, m)
 }
@@ -127,7 +142,7 @@ func waOptions(spec string) (func(*pebble.Options), error) {
 			return nil, fmt.Errorf("option %q: want name=positive integer", kv)
 		}
 		switch k {
-		case "mem", "memstop", "l0c", "l0files", "l0stop", "lbase", "l0file", "lfile":
+		case "mem", "memstop", "l0c", "l0files", "l0stop", "lbase", "l0file", "lfile", "block":
 			set[k] = n
 		default:
 			return nil, fmt.Errorf("unknown option %q", k)
@@ -153,6 +168,10 @@ func waOptions(spec string) (func(*pebble.Options), error) {
 				o.LBaseMaxBytes = n << 20 / scale
 			case "l0file":
 				o.TargetFileSizes[0] = n << 20 / scale
+			case "block":
+				for i := range o.Levels {
+					o.Levels[i].BlockSize = int(n) << 10
+				}
 			}
 		}
 		// Pebble doubles each level's target from the one before when it is

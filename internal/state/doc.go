@@ -82,6 +82,18 @@
 // of 160,000 per 20,000-write block). Proofs at old heights read what the
 // cache lacks from Pebble and do not fill the cache.
 //
+// # Latest-value cache
+//
+// Get answers from a bounded cache of the latest values it has read
+// (Options.LatestCacheBytes, latest.go): every transaction reads its
+// accounts at admission, at each recheck of the mempool and in execution,
+// and a Pebble read costs more as the database grows. Committed replaces
+// the cached values of the keys a block wrote before the new height is
+// visible, and a read that started before a commit never fills the cache,
+// so Get answers exactly what Pebble holds for the heights a reader can
+// see. Whatever rewrites latest values outside Committed reopens the Tree
+// (a rollback) or calls DropLatestCache (a state-sync restore).
+//
 // # Pebble configuration
 //
 // A lookup of a node the cache lacks names an exact key that may sit in

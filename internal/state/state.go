@@ -51,6 +51,10 @@ type Options struct {
 	// bytes each). Zero means DefaultNodeCacheSize; negative disables the
 	// cache.
 	NodeCacheSize int
+	// LatestCacheBytes bounds the cache of latest values that Get answers
+	// from (latest.go). Zero means DefaultLatestCacheBytes; negative
+	// disables the cache.
+	LatestCacheBytes int
 	// Track keeps the records pruning needs (prune.go) from the next
 	// height on. Once started, tracking stays on for this database.
 	Track bool
@@ -62,8 +66,9 @@ type Options struct {
 // concurrently with each other and with one writer goroutine that calls
 // Prepare, Stage and Committed.
 type Tree struct {
-	db    *pebble.DB
-	cache *nodeCache
+	db     *pebble.DB
+	cache  *nodeCache
+	latest *latestCache
 
 	mu          sync.RWMutex // guards the fields below
 	initialized bool
@@ -94,7 +99,11 @@ func Open(db *pebble.DB, opts Options) (*Tree, error) {
 	if size < 0 {
 		size = 0
 	}
-	s := &Tree{db: db, cache: newNodeCache(size), keepHistory: opts.KeepHistory}
+	latest := opts.LatestCacheBytes
+	if latest == 0 {
+		latest = DefaultLatestCacheBytes
+	}
+	s := &Tree{db: db, cache: newNodeCache(size), latest: newLatestCache(latest), keepHistory: opts.KeepHistory}
 	if err := checkFormat(db); err != nil {
 		return nil, err
 	}
@@ -196,16 +205,27 @@ func (s *Tree) rootRefAt(h uint64) (crypto.Hash, uint64, error) {
 
 // Get returns the latest committed value of key.
 func (s *Tree) Get(key []byte) ([]byte, bool, error) {
+	if v, ok, hit := s.latest.get(key); hit {
+		return v, ok, nil
+	}
+	gen := s.latest.generation()
 	v, closer, err := s.db.Get(latestKey(key))
 	if errors.Is(err, pebble.ErrNotFound) {
+		s.latest.fill(key, nil, false, gen)
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("state: get %x: %w", key, err)
 	}
 	defer closer.Close()
+	s.latest.fill(key, v, true, gen)
 	return cloneValue(v), true, nil
 }
+
+// DropLatestCache forgets every cached latest value. Whoever rewrites
+// latest values in the database other than through Stage and Committed
+// (a state-sync restore) calls it before the Tree is read again.
+func (s *Tree) DropLatestCache() { s.latest.drop() }
 
 // GetAt returns the value of key as of the end of height h.
 func (s *Tree) GetAt(key []byte, h uint64) ([]byte, bool, error) {
@@ -878,15 +898,32 @@ func (s *Tree) Committed(u *Update) {
 	if u == nil {
 		return
 	}
-	s.mu.Lock()
+	// Only the writer goroutine changes the fields checked here.
+	s.mu.RLock()
 	next := uint64(0)
 	if s.initialized {
 		next = s.height + 1
 	}
-	if u.height != next || u.baseInit != s.initialized || u.base != s.root {
-		s.mu.Unlock()
+	stale := u.height != next || u.baseInit != s.initialized || u.base != s.root
+	again := s.initialized && u.height == s.height && u.root == s.root
+	s.mu.RUnlock()
+	if again {
 		return
 	}
+	if stale {
+		// The batch may have been committed all the same: the cached
+		// latest values are no longer known to be current.
+		s.latest.drop()
+		return
+	}
+	// The cached values change before the new height is visible, as the
+	// database's did when the batch committed; and the generation moves
+	// before any of them does (latest.go).
+	s.latest.begin()
+	for _, i := range u.last {
+		s.latest.update(u.writes[i].Key, u.writes[i].Value)
+	}
+	s.mu.Lock()
 	s.initialized, s.height, s.root, s.rootVer = true, u.height, u.root, u.rootVer
 	s.mu.Unlock()
 	s.cache.apply(u.removed, u.nodes)

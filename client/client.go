@@ -344,11 +344,37 @@ func (c *Client) SubmitBatchWait(ctx context.Context, txs []*types.Tx, timeout t
 	return c.submitBatch(ctx, txs, waitQuery(timeout))
 }
 
-func (c *Client) submitBatch(ctx context.Context, txs []*types.Tx, q url.Values) (*BatchResult, error) {
+// EncodedBatch is a batch of transactions in the form SubmitBatch sends
+// them, made once by EncodeBatch so that a caller who prepares batches
+// ahead (a load generator) does not pay for the encoding while sending.
+type EncodedBatch struct{ body []byte }
+
+// EncodeBatch encodes txs for SubmitEncodedBatch.
+func EncodeBatch(txs []*types.Tx) (EncodedBatch, error) {
 	body, err := json.Marshal(txs)
 	if err != nil {
-		return nil, fmt.Errorf("encode txs: %w", err)
+		return EncodedBatch{}, fmt.Errorf("encode txs: %w", err)
 	}
+	return EncodedBatch{body: body}, nil
+}
+
+// SubmitEncodedBatch is SubmitBatch of the transactions b was encoded from.
+func (c *Client) SubmitEncodedBatch(ctx context.Context, b EncodedBatch) (*BatchResult, error) {
+	if b.body == nil {
+		return nil, errors.New("submit batch: empty encoded batch (use EncodeBatch)")
+	}
+	return c.postBatch(ctx, b.body, nil)
+}
+
+func (c *Client) submitBatch(ctx context.Context, txs []*types.Tx, q url.Values) (*BatchResult, error) {
+	b, err := EncodeBatch(txs)
+	if err != nil {
+		return nil, err
+	}
+	return c.postBatch(ctx, b.body, q)
+}
+
+func (c *Client) postBatch(ctx context.Context, body []byte, q url.Values) (*BatchResult, error) {
 	var r BatchResult
 	if _, err := c.do(ctx, http.MethodPost, "/v1/txs", q, body, &r); err != nil {
 		return nil, err

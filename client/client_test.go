@@ -162,3 +162,51 @@ func TestLoadNetwork(t *testing.T) {
 		t.Fatal("missing file loaded")
 	}
 }
+
+// A batch encoded ahead of time is submitted as SubmitBatch would submit
+// it: every transaction admitted and committed, and a second submission of
+// the same bytes refused as a replay.
+func TestSubmitEncodedBatch(t *testing.T) {
+	c := apitest.New(t, apitest.Options{})
+	cl := c.Client()
+	ctx := context.Background()
+	if _, err := cl.SubmitEncodedBatch(ctx, client.EncodedBatch{}); err == nil {
+		t.Fatal("an empty encoded batch was submitted")
+	}
+	s := cl.NewSigner(c.Users[0], "")
+	var txs []*types.Tx
+	for i := 0; i < 3; i++ {
+		tx, err := s.Transfer(ctx, c.Users[1].Public().Address(), 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		txs = append(txs, tx)
+	}
+	enc, err := client.EncodeBatch(txs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := cl.SubmitEncodedBatch(ctx, enc)
+	if err != nil || res.Accepted != len(txs) {
+		t.Fatalf("encoded batch: %+v %v", res, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, tx := range txs {
+		for {
+			st, err := cl.Tx(ctx, tx.Hash())
+			if err != nil {
+				t.Fatalf("tx %s: %v", tx.Hash(), err)
+			}
+			if st.Status == client.StatusCommitted {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("tx %s not committed in 10 s: %+v", tx.Hash(), st)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if again, err := cl.SubmitEncodedBatch(ctx, enc); client.ErrorCode(err) != "replay" {
+		t.Fatalf("the same batch again: %+v, error %v, want code replay", again, err)
+	}
+}

@@ -30,7 +30,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	typ := fs.String("type", "transfer", "transaction type: transfer, put, record, contract (voucher issue invokes; needs --contract)")
 	contractFile := fs.String("contract", "", "with --type contract: the voucher sample's module `FILE` (cairn contract build examples/contracts/voucher)")
 	accounts := fs.Int("accounts", 2000, "funded sender accounts")
-	presign := fs.Int("presign", 0, "sign this many transactions before starting and send only those (keeps signing off the measured window)")
+	presign := fs.Int("presign", 0, "sign and encode this many transactions before starting and send only those (keeps signing and encoding off the measured window)")
 	drain := fs.Duration("drain", 20*time.Second, "how long to wait for in-flight txs after sending stops")
 	quiet := fs.Bool("quiet", false, "no progress line")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the client (the whole run) to this `FILE`")

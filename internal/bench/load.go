@@ -55,7 +55,7 @@ type Options struct {
 	// OnTick, if set, is called once a second with the time since start
 	// and the committed count so far (scenarios inject faults from it).
 	OnTick func(elapsed time.Duration, committed int64)
-	// Presign, when positive, signs this many transactions before the run
+	// Presign, when positive, signs (and encodes, in batches) this many transactions before the run
 	// starts and sends only those (sending stops early when they run out),
 	// so that the client's signing does not compete with validators that
 	// share its CPU.
@@ -330,7 +330,9 @@ func (r *runner) errorKind(k string) {
 // send submits one batch to node nd and records the outcome. It returns
 // how many transactions the node did not take for now (full mempool, not
 // ready, or the request failed), so that a closed-loop worker backs off.
-func (r *runner) send(ctx context.Context, nd int, txs []*types.Tx, owners []*account) (busy int) {
+// send submits txs to node nd; enc, when set, is txs already encoded
+// (pre-signed batches are encoded before the window, like their signing).
+func (r *runner) send(ctx context.Context, nd int, txs []*types.Tx, enc *client.EncodedBatch, owners []*account) (busy int) {
 	if len(txs) == 0 {
 		return 0
 	}
@@ -340,7 +342,13 @@ func (r *runner) send(ctx context.Context, nd int, txs []*types.Tx, owners []*ac
 	}
 	r.offered.Add(int64(len(txs)))
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	res, err := r.clients[nd].SubmitBatch(cctx, txs)
+	var res *client.BatchResult
+	var err error
+	if enc != nil {
+		res, err = r.clients[nd].SubmitEncodedBatch(cctx, *enc)
+	} else {
+		res, err = r.clients[nd].SubmitBatch(cctx, txs)
+	}
 	cancel()
 	if err != nil {
 		code := client.ErrorCode(err)
@@ -488,6 +496,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 
 	type signed struct {
 		txs    []*types.Tx
+		enc    client.EncodedBatch
 		owners []*account
 		node   int // position in o.Nodes
 	}
@@ -497,7 +506,11 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		if len(txs) == 0 {
 			return nil, errors.New("bench: no account to pre-sign for")
 		}
-		presigned = append(presigned, signed{txs, owners, k})
+		enc, err := client.EncodeBatch(txs)
+		if err != nil {
+			return nil, fmt.Errorf("bench: pre-signing: %w", err)
+		}
+		presigned = append(presigned, signed{txs, enc, owners, k})
 		n += len(txs)
 	}
 	// The sending window starts once pre-signing is done: signing half a
@@ -511,20 +524,20 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	// (pre-signed all sent, or every account stopped). An empty batch that
 	// is not done means every live account of the node has a transaction
 	// in flight: try again shortly.
-	batch := func() (txs []*types.Tx, owners []*account, node int, done bool) {
+	batch := func() (txs []*types.Tx, enc *client.EncodedBatch, owners []*account, node int, done bool) {
 		if r.o.Presign > 0 {
 			presignMu.Lock()
 			defer presignMu.Unlock()
 			if len(presigned) == 0 {
-				return nil, nil, 0, true
+				return nil, nil, nil, 0, true
 			}
 			b := presigned[0]
 			presigned = presigned[1:]
-			return b.txs, b.owners, r.o.Nodes[b.node], false
+			return b.txs, &b.enc, b.owners, r.o.Nodes[b.node], false
 		}
 		k := int(nodeTurn.Add(1)) % len(r.o.Nodes)
 		txs, owners = r.makeBatch(r.o.Batch, k, true)
-		return txs, owners, r.o.Nodes[k], len(txs) == 0 && r.exhausted()
+		return txs, nil, owners, r.o.Nodes[k], len(txs) == 0 && r.exhausted()
 	}
 	pause := func(d time.Duration) {
 		select {
@@ -564,7 +577,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 						r.errorKind("client_backlog")
 						continue
 					}
-					txs, owners, node, done := batch()
+					txs, enc, owners, node, done := batch()
 					if done {
 						<-sem
 						return
@@ -578,7 +591,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 					go func() {
 						defer wg.Done()
 						defer func() { <-sem }()
-						r.send(ctx, node, txs, owners)
+						r.send(ctx, node, txs, enc, owners)
 					}()
 				}
 			}
@@ -589,7 +602,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			go func() {
 				defer wg.Done()
 				for sendCtx.Err() == nil {
-					txs, owners, node, done := batch()
+					txs, enc, owners, node, done := batch()
 					if done {
 						return
 					}
@@ -597,7 +610,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 						pause(10 * time.Millisecond)
 						continue
 					}
-					if r.send(ctx, node, txs, owners) > 0 {
+					if r.send(ctx, node, txs, enc, owners) > 0 {
 						// The node is full: give it a moment rather than
 						// spin on refusals.
 						pause(50 * time.Millisecond)

@@ -55,10 +55,10 @@ type Options struct {
 	// OnTick, if set, is called once a second with the time since start
 	// and the committed count so far (scenarios inject faults from it).
 	OnTick func(elapsed time.Duration, committed int64)
-	// Presign, when positive, signs (and encodes, in batches) this many transactions before the run
-	// starts and sends only those (sending stops early when they run out),
-	// so that the client's signing does not compete with validators that
-	// share its CPU.
+	// Presign, when positive, signs this many transactions (and encodes
+	// them, in batches) before the run starts and sends only those
+	// (sending stops early when they run out), so that the client's
+	// signing does not compete with validators that share its CPU.
 	Presign int
 	// IndexPoll is how often every node's /v1/status is polled to measure
 	// how far its search index trails its chain (200 ms; negative: not
@@ -330,8 +330,8 @@ func (r *runner) errorKind(k string) {
 // send submits one batch to node nd and records the outcome. It returns
 // how many transactions the node did not take for now (full mempool, not
 // ready, or the request failed), so that a closed-loop worker backs off.
-// send submits txs to node nd; enc, when set, is txs already encoded
-// (pre-signed batches are encoded before the window, like their signing).
+// enc, when set, is txs already encoded (pre-signed batches are encoded
+// before the window, like their signing).
 func (r *runner) send(ctx context.Context, nd int, txs []*types.Tx, enc *client.EncodedBatch, owners []*account) (busy int) {
 	if len(txs) == 0 {
 		return 0

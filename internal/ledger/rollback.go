@@ -55,5 +55,8 @@ func (l *Ledger) Rollback(to uint64) (from uint64, err error) {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return head.Height, fmt.Errorf("rollback: %w", err)
 	}
+	// Latest values were rewritten behind the tree; the ledger is to be
+	// reopened, but nothing read before then may come from the cache.
+	l.state.DropLatestCache()
 	return head.Height, nil // the ledger is reopened after a rollback, which reloads the sets
 }

@@ -43,9 +43,19 @@ func TestRollback(t *testing.T) {
 	if _, err := a.Rollback(head.Height); err == nil {
 		t.Fatal("rolled back to the head")
 	}
+	// Read the latest account (it is cached now); after the rollback the
+	// same ledger answers the rolled-back value, before it is reopened.
+	before, err := a.Account(w.Public().Address())
+	if err != nil {
+		t.Fatal(err)
+	}
 	from, err := a.Rollback(6)
 	if err != nil || from != 10 {
 		t.Fatalf("rollback: from %d, %v", from, err)
+	}
+	after, err := a.Account(w.Public().Address())
+	if err != nil || after.Balance != before.Balance-4*5 {
+		t.Fatalf("balance after the rollback: %d (%v), want %d", after.Balance, err, before.Balance-4*5)
 	}
 	a.Close()
 

@@ -91,8 +91,8 @@
 // the cached values of the keys a block wrote before the new height is
 // visible, and a read that started before a commit never fills the cache,
 // so Get answers exactly what Pebble holds for the heights a reader can
-// see. Whatever rewrites latest values outside Committed reopens the Tree
-// (a rollback) or calls DropLatestCache (a state-sync restore).
+// see. Whatever rewrites latest values outside Committed (a rollback, a
+// state-sync restore) calls DropLatestCache.
 //
 // # Pebble configuration
 //

@@ -29,7 +29,7 @@ const DefaultLatestCacheBytes = 64 << 20
 //
 // Absence is cached too (a transfer to a new account reads it first).
 // Everything else that rewrites latest values outside Committed (a
-// rollback, a state-sync restore) reopens the Tree or calls dropLatest.
+// rollback, a state-sync restore) calls Tree.DropLatestCache.
 type latestCache struct {
 	gen    atomic.Uint64
 	seed   maphash.Seed

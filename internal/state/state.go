@@ -224,7 +224,8 @@ func (s *Tree) Get(key []byte) ([]byte, bool, error) {
 
 // DropLatestCache forgets every cached latest value. Whoever rewrites
 // latest values in the database other than through Stage and Committed
-// (a state-sync restore) calls it before the Tree is read again.
+// (a state-sync restore, a rollback) calls it before the Tree is read
+// again.
 func (s *Tree) DropLatestCache() { s.latest.drop() }
 
 // GetAt returns the value of key as of the end of height h.

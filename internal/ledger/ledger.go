@@ -551,7 +551,7 @@ func (l *Ledger) Commit(b *types.Block, cert *types.Certificate, p *Prepared) er
 	if err := l.store.StageBlock(batch, b, cert, p.Result.Receipts, p.Result.Accounts); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	if err := l.stageReplayBodies(batch, b, p.Result.Receipts); err != nil {
+	if err := l.stageReplayLocations(batch, b, p.Result.Receipts); err != nil {
 		return fmt.Errorf("commit block %d: %w", h, err)
 	}
 	if err := l.state.Stage(batch, p.update); err != nil {

@@ -288,11 +288,12 @@ func (r *Restorer) Abort() {
 // Next is the height the next AddHeight must carry.
 func (r *Restorer) Next() uint64 { return r.next }
 
-// stageReplayBodies, on a joined ledger, stores the body of each replayed
-// copy in blk of a tx committed before the snapshot (whose body the
-// ledger lacks), so every block from the snapshot on reads whole. Such a
-// tx's lookup by hash then finds this copy, with its replay receipt.
-func (l *Ledger) stageReplayBodies(b *pebble.Batch, blk *types.Block, receipts []*types.Receipt) error {
+// stageReplayLocations, on a joined ledger, points the hash index of each
+// replayed copy in blk of a tx committed before the snapshot (whose body
+// the ledger lacks) at that copy, whose record StageBlock stores with its
+// body: such a tx's lookup by hash then finds a body, with the copy's
+// replay receipt.
+func (l *Ledger) stageReplayLocations(b *pebble.Batch, blk *types.Block, receipts []*types.Receipt) error {
 	if l.base.Load() == 0 {
 		return nil
 	}
@@ -306,7 +307,7 @@ func (l *Ledger) stageReplayBodies(b *pebble.Batch, blk *types.Block, receipts [
 			return err
 		}
 		if !stored {
-			if err := l.store.StageTxBody(b, tx, blk.Header.Height, uint32(i)); err != nil {
+			if err := l.store.StageTxLocation(b, tx, blk.Header.Height, uint32(i)); err != nil {
 				return err
 			}
 		}

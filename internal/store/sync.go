@@ -190,12 +190,12 @@ func (s *Store) BodyStored(h crypto.Hash) (bool, error) {
 	return rec.body, nil
 }
 
-// StageTxBody makes tx's hash index name (height, index). A joined store
+// StageTxLocation makes tx's hash index name (height, index). A joined store
 // uses it for a replayed copy of a tx whose first inclusion it holds
 // without a body, so that a lookup by hash finds this copy's body and
 // receipt: StageBlock puts the copy's record under (height, index) in the
 // same batch.
-func (s *Store) StageTxBody(b *pebble.Batch, tx *types.Tx, height uint64, index uint32) error {
+func (s *Store) StageTxLocation(b *pebble.Batch, tx *types.Tx, height uint64, index uint32) error {
 	th := tx.Hash()
 	s.txs.add(th)
 	if err := b.Set(key(pTx, th[:]), hi(height, index), nil); err != nil {

@@ -328,6 +328,15 @@ func runAccount(args []string, stdout, stderr io.Writer) int {
 		return printJSON(stdout, a)
 	}
 	list, err := c.AccountTxs(ctx, addr, "", *txs)
+	if ask := client.WrongNode(err); len(ask) > 0 {
+		// The node does not keep the account index (a validator); ask
+		// the node it names (a follower), once, and say so.
+		fmt.Fprintf(stderr, "cairn account: %s does not index accounts; asking %s for --txs\n", nodeURL(*node), ask[0])
+		if c, ok = newClient(ask[0], stderr, "account"); !ok {
+			return 2
+		}
+		list, err = c.AccountTxs(ctx, addr, "", *txs)
+	}
 	if err != nil {
 		return fail(stderr, "account", err)
 	}

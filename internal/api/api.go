@@ -97,13 +97,13 @@ type Config struct {
 	// ?wait=commit). Nil: /v1/events answers 503 and waits poll the ledger.
 	Events *events.Hub
 	// Search answers GET /v1/search (nil: 503 "search is not enabled", or
-	// 421 wrong_node naming SearchElsewhere when that is set).
+	// 421 wrong_node naming IndexElsewhere when that is set).
 	Search Searcher
 	// Snapshots serves GET /v1/snapshots (nil: the list is empty).
 	Snapshots SnapshotSource
-	// SearchElsewhere are API base URLs of nodes that index, for a node
+	// IndexElsewhere are API base URLs of nodes that index, for a node
 	// that does not (a validator; see WrongNodeError).
-	SearchElsewhere []string
+	IndexElsewhere []string
 	// Gatherer is served at /metrics (nil: an empty registry).
 	Gatherer prometheus.Gatherer
 	// Registerer, when set, receives the API's own metrics (requests by

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -294,15 +295,37 @@ func (s *Server) accountTxs(w http.ResponseWriter, r *http.Request) error {
 	if cursored {
 		before = &store.TxLocation{Height: ch, Index: uint32(ci)}
 	}
-	st := s.cfg.Backend.Ledger().Store()
+	l := s.cfg.Backend.Ledger()
+	from, building := l.AccountIndex()
+	if from == store.AccountIndexOff {
+		if len(s.cfg.IndexElsewhere) > 0 {
+			return &WrongNodeError{What: "account listings are not indexed on this node (validators leave them to followers)", Ask: s.cfg.IndexElsewhere}
+		}
+		return errf(http.StatusServiceUnavailable, "unavailable", "account listings are not indexed on this node (account_index is off)")
+	}
+	st := l.Store()
 	locs, err := st.AccountTxs(a, before, limit+1)
 	if err != nil {
 		return err
 	}
+	// While the node builds the index for its older blocks, a page ends
+	// where the complete part does; the next one is refused until then.
+	partial := false
+	if building {
+		if i := slices.IndexFunc(locs, func(loc store.TxLocation) bool { return loc.Height < from }); i >= 0 {
+			locs, partial = locs[:i], true
+		}
+		if partial && len(locs) == 0 {
+			return errf(http.StatusServiceUnavailable, "unavailable",
+				"the account index is being built for this node's older blocks (it is complete from height %d on); retry later", from)
+		}
+	}
 	out := client.AccountTxs{Address: a, Txs: []client.TxSummary{}}
 	if len(locs) > limit {
-		locs = locs[:limit]
-		last := locs[limit-1]
+		locs, partial = locs[:limit], true
+	}
+	if partial { // more may follow
+		last := locs[len(locs)-1]
 		out.NextCursor = fmt.Sprintf("%d.%d", last.Height, last.Index)
 	}
 	// Tx hashes by height, loaded once per block this page touches.

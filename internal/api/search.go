@@ -21,8 +21,8 @@ type Searcher interface {
 // range and cursor by the Searcher; with prove, every hit gets its proof
 // material from the ledger (proveSearch).
 func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
-	if s.cfg.Search == nil && len(s.cfg.SearchElsewhere) > 0 {
-		return &WrongNodeError{What: "search is not indexed on this node (validators leave it to followers)", Ask: s.cfg.SearchElsewhere}
+	if s.cfg.Search == nil && len(s.cfg.IndexElsewhere) > 0 {
+		return &WrongNodeError{What: "search is not indexed on this node (validators leave it to followers)", Ask: s.cfg.IndexElsewhere}
 	}
 	if s.cfg.Search == nil {
 		return errf(http.StatusServiceUnavailable, "unavailable", "search is not enabled on this node")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cairn-db/cairn/client"
 	"github.com/cairn-db/cairn/crypto"
+	"github.com/cairn-db/cairn/internal/node"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -94,10 +95,21 @@ func TestFollowerServesReadsAndSearch(t *testing.T) {
 		t.Fatalf("event stream from the follower: %+v %v", ev, err)
 	}
 
-	// Validators do not index: they name the follower.
+	// The follower lists alice's transactions: her funding, then the put.
+	at, err := fc.AccountTxs(ctx, alice.Public().Address(), "", 10)
+	if err != nil || len(at.Txs) != 2 || at.Txs[0].Hash != put.Hash() || at.Txs[1].Type != "transfer" {
+		t.Fatalf("alice's transactions from the follower: %+v %v", at, err)
+	}
+
+	// Validators do not index: they name the follower, for search and
+	// for account listings.
 	_, err = tn.clients[0].Search(ctx, client.SearchRequest{Query: "city"})
 	if ask := client.WrongNode(err); !slices.Equal(ask, []string{tn.net.Followers[0].API}) {
 		t.Fatalf("search on a validator: %v (ask %v)", err, ask)
+	}
+	_, err = tn.clients[2].AccountTxs(ctx, alice.Public().Address(), "", 10)
+	if ask := client.WrongNode(err); !slices.Equal(ask, []string{tn.net.Followers[0].API}) {
+		t.Fatalf("account listing on a validator: %v (ask %v)", err, ask)
 	}
 	// The follower takes no writes: it names the validators, and the
 	// transaction goes nowhere.
@@ -157,6 +169,35 @@ func TestFollowerRecoversAfterKillAndCatchesUp(t *testing.T) {
 		r, err := tn.clients[f].Search(ctx, client.SearchRequest{Query: "type:transfer AND sender_address:" + senders[3].Public().Address().String()})
 		return err == nil && r.Total == 60
 	})
+
+	// A validator restarted with the account index on builds it for the
+	// blocks it already holds: its listings become the follower's.
+	tn.cluster.Stop(1, 10*time.Second)
+	cfg, err := node.LoadConfig(tn.net.Nodes[1].Home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.AccountIndex = "on"
+	if err := cfg.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tn.cluster.Start(1); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []*crypto.PrivateKey{senders[3], senders[6]} {
+		want, err := tn.clients[f].AccountTxs(ctx, k.Public().Address(), "", 1000)
+		if err != nil || len(want.Txs) != 121 { // funded, 60 transfers sent and 60 received
+			t.Fatalf("the follower lists %+v, %v", want, err)
+		}
+		var got *client.AccountTxs
+		eventually(t, 60*time.Second, "validator 1 built its account index", func() bool {
+			got, err = tn.clients[1].AccountTxs(ctx, k.Public().Address(), "", 1000)
+			return err == nil && len(got.Txs) == len(want.Txs)
+		})
+		if !slices.Equal(got.Txs, want.Txs) {
+			t.Fatalf("validator 1 lists %+v, the follower %+v", got.Txs, want.Txs)
+		}
+	}
 }
 
 // A follower never votes: it refuses a Byzantine mode and a validator's key,

@@ -236,7 +236,7 @@ func run(r Reader, chainID string, p types.Params, env Env, txs []*types.Tx, opt
 			kept = append(kept, tx)
 		}
 		res.Receipts = append(res.Receipts, rc)
-		res.Accounts = append(res.Accounts, involved(tx))
+		res.Accounts = append(res.Accounts, Involved(tx))
 	}
 	// Staking's end of block: reward, matured unbonding, epoch (staking.go).
 	end, err := x.stakingEnd()
@@ -258,7 +258,10 @@ func run(r Reader, chainID string, p types.Params, env Env, txs []*types.Tx, opt
 	return res, kept, dropped, nil
 }
 
-func involved(tx *types.Tx) []crypto.Address {
+// Involved lists the addresses tx involves, the sender first, as the
+// account index records them (Result.Accounts). It depends on tx alone, so
+// a node that turns the index on later can build it from stored blocks.
+func Involved(tx *types.Tx) []crypto.Address {
 	from := tx.Sender.Address()
 	if t, ok := tx.Payload.(*types.Transfer); ok && t.To != from {
 		return []crypto.Address{from, t.To}

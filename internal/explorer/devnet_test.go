@@ -138,6 +138,8 @@ func TestExplorerOnDevnet(t *testing.T) {
 	if verdict, report := b.verify(); verdict != "pass" || !strings.Contains(report, "passed: proves balance ") {
 		t.Fatalf("verify the faucet's account on node 3: %s\n%s", verdict, report)
 	}
+	// Validators keep no account index: the page says so instead of a list.
+	get(b, "no account index on a validator", chromedp.Poll[bool](`document.querySelector('main').textContent.includes('account listings are not indexed on this node')`))
 	b.shot("devnet-account-verified.png")
 
 	// Evidence against node3, as node 0 holds it: listed, and both signed

@@ -56,10 +56,17 @@ type Options struct {
 	// ContractCacheDir, if set, keeps contracts' compiled code on disk, so
 	// a restarted node need not compile its chain's code again.
 	ContractCacheDir string
+	// AccountIndex says whether the ledger keeps the per-account
+	// transaction index (accounts.go); the zero value keeps what the store
+	// did.
+	AccountIndex AccountIndexMode
 
 	// tunePebble, if set, adjusts the Pebble options before the database
 	// opens (benchmarks scale the LSM down with it).
 	tunePebble func(*pebble.Options)
+	// stepBackfill leaves the account index's backfill to the caller
+	// (tests step it with backfillAccounts).
+	stepBackfill bool
 }
 
 // pebbleLogger adapts slog to Pebble's logger. Fatalf must not return, as
@@ -118,11 +125,15 @@ type Ledger struct {
 	// its snapshot's (statesync.go).
 	synced []setChange
 
-	// stopFilter ends the tx filter's load (internal/store txfilter.go);
-	// filterDone closes when it has returned.
+	// stopFilter ends the ledger's background work: the tx filter's load
+	// (internal/store txfilter.go) and the account index's backfill
+	// (accounts.go). filterDone and acctDone close when each has returned.
 	stopFilter chan struct{}
 	filterDone chan struct{}
+	acctDone   chan struct{}
 	stopOnce   sync.Once
+	// acctBuilding is set while the account index's backfill runs.
+	acctBuilding atomic.Bool
 }
 
 // Open opens (or creates) the ledger in opts.Dir for genesis g. A ledger
@@ -195,6 +206,12 @@ func Open(opts Options, g *types.Genesis) (*Ledger, error) {
 	// Replay checks read Pebble until the tx index is in memory; loading
 	// it reads every committed hash, so it runs beside whatever comes next.
 	l.stopFilter, l.filterDone = make(chan struct{}), make(chan struct{})
+	if err := l.openAccountIndex(opts.AccountIndex, opts.stepBackfill, opts.Logger); err != nil {
+		_ = eng.Close(context.Background())
+		_ = db.Close()
+		cache.Unref()
+		return nil, err
+	}
 	go func() {
 		defer close(l.filterDone)
 		if err := l.store.LoadTxFilter(l.stopFilter); err != nil && opts.Logger != nil {
@@ -304,6 +321,7 @@ func toStateWrites(ws []execute.Write) []state.Write {
 func (l *Ledger) Close() error {
 	l.stopOnce.Do(func() { close(l.stopFilter) })
 	<-l.filterDone
+	<-l.acctDone
 	l.commitMu.Lock()
 	defer l.commitMu.Unlock()
 	err := l.db.Close()
@@ -548,7 +566,11 @@ func (l *Ledger) Commit(b *types.Block, cert *types.Certificate, p *Prepared) er
 	defer l.writeMu.Unlock()
 	batch := l.db.NewBatch()
 	defer batch.Close()
-	if err := l.store.StageBlock(batch, b, cert, p.Result.Receipts, p.Result.Accounts); err != nil {
+	accounts := p.Result.Accounts
+	if l.store.AccountIndexFrom() == store.AccountIndexOff {
+		accounts = nil
+	}
+	if err := l.store.StageBlock(batch, b, cert, p.Result.Receipts, accounts); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	if err := l.stageReplayLocations(batch, b, p.Result.Receipts); err != nil {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/cairn-db/cairn/internal/store"
 )
 
 // Checkpoint writes a consistent copy of the ledger's database into dir
@@ -49,12 +51,22 @@ func (l *Ledger) Rollback(to uint64) (from uint64, err error) {
 	if err := l.store.StageHeight(b, to); err != nil {
 		return head.Height, fmt.Errorf("rollback: %w", err)
 	}
+	// An account index still being built below its mark is complete from
+	// the rolled-back head's next block at most.
+	acctFrom := l.store.AccountIndexFrom()
+	if acctFrom != store.AccountIndexOff && acctFrom > to+1 {
+		acctFrom = to + 1
+		if err := store.StageAccountIndexFrom(b, acctFrom); err != nil {
+			return head.Height, fmt.Errorf("rollback: %w", err)
+		}
+	}
 	if err := l.state.StageRollback(b, to); err != nil {
 		return head.Height, fmt.Errorf("rollback: %w", err)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return head.Height, fmt.Errorf("rollback: %w", err)
 	}
+	l.store.AccountIndexMarked(acctFrom)
 	// Latest values were rewritten behind the tree; the ledger is to be
 	// reopened, but nothing read before then may come from the cache.
 	l.state.DropLatestCache()

@@ -40,7 +40,7 @@ func (n *Node) startAPI() error {
 		cfg.Snapshots = n.snapshots.API()
 	}
 	cfg.Blobs, cfg.MaxBlobBytes = n.blobs.Store(), n.maxBlobBytes
-	cfg.SearchElsewhere = n.cfg.Search.Elsewhere
+	cfg.IndexElsewhere = n.cfg.Search.Elsewhere
 	h := api.New(cfg)
 	n.http = api.NewHTTPServer(n.cfg.APIAddr, h, n.log)
 	if err := n.startMetrics(h); err != nil {

@@ -213,6 +213,12 @@ type Config struct {
 	// Search indexes committed transactions for GET /v1/search (default:
 	// on for followers, off for validators; CAIRN_SEARCH=on|off overrides).
 	Search SearchConfig `json:"search"`
+	// AccountIndex keeps the per-account transaction index for GET
+	// /v1/accounts/{address}/txs: "on", "off", or "" to do as search does
+	// (CAIRN_ACCOUNT_INDEX=on|off overrides). A node without it answers
+	// those listings 421 wrong_node naming Search.Elsewhere. Turned on
+	// later, the node indexes its older blocks in the background.
+	AccountIndex string `json:"account_index,omitempty"`
 	// TLS, Auth and MetricsAddr secure the API (security.go,
 	// docs/security.md). MetricsAddr, when set, serves /metrics (and the
 	// probes) on a listener of its own and takes /metrics off the API's;
@@ -329,6 +335,14 @@ func LoadConfig(home string) (Config, error) {
 			return c, fmt.Errorf("CAIRN_SEARCH: want on or off, got %q", v)
 		}
 	}
+	if v, ok := os.LookupEnv("CAIRN_ACCOUNT_INDEX"); ok {
+		switch v {
+		case "on", "off":
+			c.AccountIndex = v
+		default:
+			return c, fmt.Errorf("CAIRN_ACCOUNT_INDEX: want on or off, got %q", v)
+		}
+	}
 	if err := c.snapshotEnv(); err != nil {
 		return c, err
 	}
@@ -393,6 +407,11 @@ func (c Config) Check() error {
 	default:
 		errs = append(errs, fmt.Sprintf("search must be on or off, got %q", c.Search.Index))
 	}
+	switch c.AccountIndex {
+	case "", "on", "off":
+	default:
+		errs = append(errs, fmt.Sprintf("account_index must be on or off, got %q", c.AccountIndex))
+	}
 	switch c.Role {
 	case "", RoleValidator:
 	case RoleFollower:
@@ -448,6 +467,19 @@ func (c Config) SearchOn() bool {
 		return false
 	}
 	return c.IsFollower()
+}
+
+// AccountIndexOn reports whether the node keeps the per-account
+// transaction index: as configured, else as it does search (an indexing
+// node keeps both; a validator, by default, neither).
+func (c Config) AccountIndexOn() bool {
+	switch c.AccountIndex {
+	case "on":
+		return true
+	case "off":
+		return false
+	}
+	return c.SearchOn()
 }
 
 // Path resolves p relative to the node's home.

@@ -157,8 +157,12 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 			n.closeAll()
 		}
 	}()
+	acct := ledger.AccountIndexOff
+	if cfg.AccountIndexOn() {
+		acct = ledger.AccountIndexOn
+	}
 	if n.ledger, err = ledger.Open(ledger.Options{Dir: LedgerDir(cfg), Logger: log, Prunable: cfg.Pruning.StateHeights > 0,
-		ContractCacheDir: filepath.Join(filepath.Dir(LedgerDir(cfg)), "contract-cache")}, g); err != nil {
+		ContractCacheDir: filepath.Join(filepath.Dir(LedgerDir(cfg)), "contract-cache"), AccountIndex: acct}, g); err != nil {
 		return nil, err
 	}
 	// The set of the next height, which may have changed since genesis.

@@ -15,7 +15,8 @@
 //	                                     canonical receipt bytes, canonical tx bytes
 //	'C' height                        -> canonical certificate bytes
 //	'L' height                        -> the last commit the block carries (certificate of height-1)
-//	'A' address height index(4)       -> (empty) account tx index
+//	'A' address height index(4)       -> (empty) account tx index, if kept (accounts.go)
+//	'M' "accounts"                    -> lowest height from which the account index is complete (absent: 1)
 //	'E' height round(4) kind(1) validator(2) -> evidence bytes (one per slot)
 //
 // A transaction's hash, receipt and bytes are one record keyed by where it
@@ -86,6 +87,8 @@ type Store struct {
 	db     *pebble.DB
 	oldest atomic.Uint64 // the oldest height with a body (LoadRetention, PruneBodies)
 	txs    txFilter      // the tx index's hashes in memory (txfilter.go)
+	// acctFrom is the account index's mark (accounts.go).
+	acctFrom atomic.Uint64
 }
 
 // New wraps an open database. Call LoadRetention before reading a store
@@ -163,11 +166,12 @@ func StageGenesis(b *pebble.Batch, h crypto.Hash) error {
 }
 
 // StageBlock puts a block, its certificate and receipts, the tx index and
-// the account index into b, and sets the committed height. It does not
-// commit b.
+// (unless accounts is nil: a node that does not keep it, accounts.go) the
+// account index into b, and sets the committed height. It does not commit
+// b.
 func (s *Store) StageBlock(b *pebble.Batch, blk *types.Block, cert *types.Certificate, receipts []*types.Receipt, accounts [][]crypto.Address) error {
 	h := blk.Header.Height
-	if len(receipts) != len(blk.Txs) || len(accounts) != len(blk.Txs) {
+	if len(receipts) != len(blk.Txs) || (accounts != nil && len(accounts) != len(blk.Txs)) {
 		return fmt.Errorf("stage block %d: %d txs, %d receipts, %d account lists", h, len(blk.Txs), len(receipts), len(accounts))
 	}
 	hb := u64(h)
@@ -177,26 +181,20 @@ func (s *Store) StageBlock(b *pebble.Batch, blk *types.Block, cert *types.Certif
 	// in batch order, starting each search where the previous key went, so
 	// keys in order cost a short walk each instead of a search from the top
 	// of the skiplist with a cache miss at every level.
-	accts := make([][]byte, 0, 2*len(blk.Txs))
 	hashes := make([][2][]byte, 0, len(blk.Txs))
 	for i, tx := range blk.Txs {
-		idx := hi(h, uint32(i))
 		// A replayed tx (failed receipt) keeps the index of its first, real
 		// inclusion: the later copy stays reachable through its block.
 		// Every copy's record is kept under its own location.
 		if receipts[i].Code != types.CodeReplay {
 			th := tx.Hash()
 			s.txs.add(th)
-			hashes = append(hashes, [2][]byte{key(pTx, th[:]), idx})
-		}
-		for _, a := range accounts[i] {
-			accts = append(accts, key(pAccount, a[:], idx))
+			hashes = append(hashes, [2][]byte{key(pTx, th[:]), hi(h, uint32(i))})
 		}
 	}
-	slices.SortFunc(accts, bytes.Compare)
 	slices.SortFunc(hashes, func(x, y [2][]byte) int { return bytes.Compare(x[0], y[0]) })
-	for _, k := range accts {
-		if err := b.Set(k, nil, nil); err != nil {
+	if accounts != nil {
+		if err := StageAccountIndex(b, h, accounts); err != nil {
 			return fmt.Errorf("stage block %d: %w", h, err)
 		}
 	}

@@ -66,6 +66,9 @@ type Options struct {
 	// Genesis, if set, edits the genesis (permissions, roles, fees) before
 	// the chain starts.
 	Genesis func(g *types.Genesis)
+	// AccountIndex says whether the ledger keeps the account index (the
+	// zero value: a new ledger does).
+	AccountIndex ledger.AccountIndexMode
 }
 
 // Chain is a running test chain.
@@ -171,7 +174,7 @@ func New(t testing.TB, opt Options) *Chain {
 		}
 	}
 	c.LedgerDir = t.TempDir()
-	l, err := ledger.Open(ledger.Options{Dir: c.LedgerDir, CacheBytes: 8 << 20}, g)
+	l, err := ledger.Open(ledger.Options{Dir: c.LedgerDir, CacheBytes: 8 << 20, AccountIndex: opt.AccountIndex}, g)
 	if err != nil {
 		t.Fatalf("apitest: open ledger: %v", err)
 	}

@@ -6,7 +6,8 @@ import { trustFrom } from './verify.js';
 
 /** ApiError is an error answer of the API: {error: {code, message}}. */
 export class ApiError extends Error {
-  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+  /** ask: for wrong_node, the API base URLs of the nodes that serve the request. */
+  constructor(status, code, message, ask) { super(message); this.status = status; this.code = code; this.ask = ask || []; }
 }
 
 /** get fetches an API path and parses its JSON (64-bit integers kept exact). */
@@ -22,7 +23,7 @@ export async function get(path) {
   try { body = parseJSON(text); } catch { throw new ApiError(res.status, 'bad_json', `${path} answered ${res.status} with something that is not JSON`); }
   if (!res.ok) {
     const e = (body && body.error) || {};
-    throw new ApiError(res.status, e.code || String(res.status), e.message || `${path} answered ${res.status}`);
+    throw new ApiError(res.status, e.code || String(res.status), e.message || `${path} answered ${res.status}`, Array.isArray(body.ask) ? body.ask : []);
   }
   return body;
 }

@@ -395,7 +395,17 @@ async function accountPage(addr) {
   const more = h('p');
   const list = [];
   const load = async (cursor) => {
-    const page = await get(`/v1/accounts/${encodeURIComponent(addr)}/txs?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    let page;
+    try {
+      page = await get(`/v1/accounts/${encodeURIComponent(addr)}/txs?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    } catch (e) {
+      // A validator keeps no account index: link to the same page on the
+      // nodes it names (every node serves the explorer).
+      const ask = e instanceof ApiError && e.code === 'wrong_node' ? e.ask.filter((u) => /^https?:\/\//.test(u)) : [];
+      more.replaceChildren(ask.length ? h('span', { id: 'ask' }, 'This node does not index accounts; their transactions are listed on ',
+        ask.map((u, i) => [i ? ' or ' : '', h('a', { href: `${u.replace(/\/+$/, '')}/accounts/${addr}` }, u)]), '.') : errorBox(e));
+      return;
+    }
     list.push(...page.txs);
     rows.replaceChildren(table('Transactions, newest first', ['Height', '#', 'Hash', 'Type', 'Sender', 'Nonce', 'Outcome'],
       list.map((x) => [h('a', { href: `/blocks/${x.height}` }, String(x.height)), String(x.index), h('a', { href: `/txs/${x.hash}` }, short(x.hash)), x.type,

@@ -80,6 +80,12 @@ type Status struct {
 	IndexedHeight uint64 `json:"indexed_height"`
 	// IndexLag is how many committed heights search has not indexed yet.
 	IndexLag uint64 `json:"index_lag"`
+	// AccountsIndexed says whether this node keeps the account index
+	// (GET /v1/accounts/{address}/txs); AccountsIndexedFrom is the height
+	// from which its listings are complete: 1, or higher while the node
+	// indexes the blocks it held before the index was turned on.
+	AccountsIndexed     bool   `json:"accounts_indexed"`
+	AccountsIndexedFrom uint64 `json:"accounts_indexed_from,omitempty"`
 	// Fees is the chain's price of a transaction (absent: free);
 	// types.FeeOf computes one. Permissions is who may submit what
 	// (docs/security.md).

@@ -208,6 +208,11 @@ func TestDevnetSupervisesValidators(t *testing.T) {
 		!strings.Contains(stderr, "asking http://127.0.0.1:22104") || !strings.Contains(stdout, `"total"`) {
 		t.Fatalf("search via a validator: %d %s %s", code, stdout, stderr)
 	}
+	// So is an account listing: validators keep no account index.
+	if code, stdout, stderr := runBin(t, bin, "account", "--key", nw.FaucetKey, "--txs", "5", "--node", nw.Nodes[1].API); code != 0 ||
+		!strings.Contains(stderr, "does not index accounts; asking http://127.0.0.1:22104") || !strings.Contains(stdout, `"txs"`) || !strings.Contains(stdout, `"balance"`) {
+		t.Fatalf("account --txs via a validator: %d %s %s", code, stdout, stderr)
+	}
 	// The follower stops and starts like a validator; the chain does not care.
 	if code, _, stderr := runBin(t, bin, "devnet", "stop-node", "4", "--home", home); code != 0 {
 		t.Fatalf("stop-node 4: %d %s", code, stderr)

@@ -52,6 +52,19 @@ func TestAccountTxsWithoutTheIndex(t *testing.T) {
 			if got := client.WrongNode(err); !slices.Equal(got, tc.elsewhere) || client.ErrorCode(err) != tc.code {
 				t.Fatalf("client: %v (ask %v), want %s asking %v", err, got, tc.code, tc.elsewhere)
 			}
+			if st, err := cl.Status(ctx); err != nil || st.AccountsIndexed || st.AccountsIndexedFrom != 0 {
+				t.Fatalf("status: accounts indexed %v from %d, %v", st.AccountsIndexed, st.AccountsIndexedFrom, err)
+			}
 		})
+	}
+}
+
+// A node that keeps the index says so in its status, complete from the
+// first block.
+func TestStatusSaysAccountsAreIndexed(t *testing.T) {
+	c := apitest.New(t, apitest.Options{})
+	st, err := c.Client().Status(context.Background())
+	if err != nil || !st.AccountsIndexed || st.AccountsIndexedFrom != 1 {
+		t.Fatalf("status: accounts indexed %v from %d, %v", st.AccountsIndexed, st.AccountsIndexedFrom, err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/events"
 	"github.com/cairn-db/cairn/internal/ledger"
+	"github.com/cairn-db/cairn/internal/store"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -42,6 +43,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 	st.Retained = client.Retained{StateFrom: kept.StateFrom, BodiesFrom: kept.BodiesFrom}
 	st.P2PCertificate = info.P2PCertificate
 	st.SearchEnabled = s.cfg.Search != nil
+	if from, _ := l.AccountIndex(); from != store.AccountIndexOff {
+		st.AccountsIndexed, st.AccountsIndexedFrom = true, from
+	}
 	if st.SearchEnabled && head.Height > st.IndexedHeight {
 		st.IndexLag = head.Height - st.IndexedHeight
 	}

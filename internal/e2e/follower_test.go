@@ -123,11 +123,11 @@ func TestFollowerServesReadsAndSearch(t *testing.T) {
 		t.Fatalf("a transaction refused by the follower reached a validator: %+v", st)
 	}
 	st, err := fc.Status(ctx)
-	if err != nil || !st.SearchEnabled || st.Height < res.Height {
+	if err != nil || !st.SearchEnabled || !st.AccountsIndexed || st.AccountsIndexedFrom != 1 || st.Height < res.Height {
 		t.Fatalf("follower status: %+v %v", st, err)
 	}
 	vst, err := tn.clients[0].Status(ctx)
-	if err != nil || vst.SearchEnabled {
+	if err != nil || vst.SearchEnabled || vst.AccountsIndexed {
 		t.Fatalf("validator status: %+v %v", vst, err)
 	}
 	if !slices.ContainsFunc(vst.Peers, func(p client.Peer) bool { return p.Name == "follower0" && p.Connected }) {

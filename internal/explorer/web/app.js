@@ -172,6 +172,8 @@ async function overview() {
     ['Consensus', `deciding height ${status.consensus.height}, round ${status.consensus.round}`],
     ['Peers', `${status.connected_peers} of ${status.peers.length} connected`],
     ['Search', status.search_enabled ? `indexed to height ${status.indexed_height} (lag ${status.index_lag})` : 'not enabled on this node'],
+    ['Account listings', !status.accounts_indexed ? 'not indexed on this node' : BigInt(status.accounts_indexed_from) > 1n
+      ? `complete from height ${status.accounts_indexed_from} (older blocks being indexed)` : 'indexed'],
   ]));
   const drawVals = () => valsBox.replaceChildren(table('Validators (genesis order) and their last signatures',
     ['#', 'Name', 'Public key', 'Power', 'Signed the latest block', 'Last signature seen'],

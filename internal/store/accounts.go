@@ -2,8 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -40,17 +38,11 @@ var keyAccounts = []byte{pMeta, 'a', 'c', 'c', 'o', 'u', 'n', 't', 's'}
 
 // LoadAccountIndexMark reads the account index's mark from the database.
 func (s *Store) LoadAccountIndexMark() error {
-	v, err := s.get(keyAccounts)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		s.acctFrom.Store(1)
-		return nil
-	case err != nil:
-		return fmt.Errorf("read account index mark: %w", err)
-	case len(v) != 8:
-		return fmt.Errorf("read account index mark: corrupt value of %d bytes", len(v))
+	v, _, err := s.getHeight(keyAccounts, "account index mark")
+	if err != nil {
+		return err
 	}
-	s.acctFrom.Store(max(1, binary.BigEndian.Uint64(v)))
+	s.acctFrom.Store(max(1, v)) // absent: complete from the first block
 	return nil
 }
 

@@ -24,18 +24,27 @@ func (e *PrunedError) Error() string {
 
 // LoadRetention reads the oldest body height (PruneBodies) from the database.
 func (s *Store) LoadRetention() error {
-	v, err := s.get(keyBodies)
+	v, _, err := s.getHeight(keyBodies, "body retention")
+	if err != nil {
+		return err
+	}
+	s.oldest.Store(v)
+	return nil
+}
+
+// getHeight reads the 8-byte big-endian number at k; found is false (and
+// the number 0) when k is absent.
+func (s *Store) getHeight(k []byte, what string) (v uint64, found bool, err error) {
+	b, err := s.get(k)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		s.oldest.Store(0)
-		return nil
+		return 0, false, nil
 	case err != nil:
-		return fmt.Errorf("read body retention: %w", err)
-	case len(v) != 8:
-		return fmt.Errorf("read body retention: corrupt value of %d bytes", len(v))
+		return 0, false, fmt.Errorf("read %s: %w", what, err)
+	case len(b) != 8:
+		return 0, false, fmt.Errorf("read %s: corrupt value of %d bytes", what, len(b))
 	}
-	s.oldest.Store(binary.BigEndian.Uint64(v))
-	return nil
+	return binary.BigEndian.Uint64(b), true, nil
 }
 
 // OldestBody returns the oldest height whose body (transactions, receipts)

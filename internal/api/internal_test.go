@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/ledger"
+	"github.com/cairn-db/cairn/internal/store"
 	"github.com/cairn-db/cairn/types"
 )
 
@@ -207,6 +209,47 @@ func TestInternalErrorsHideTheDetail(t *testing.T) {
 			if !found {
 				t.Errorf("%s: no log line with id %s and the detail: %s", tc.name, er.Error.ID, logs.String())
 			}
+		}
+	}
+}
+
+// While the account index is built below height 5, a page ends at the
+// complete part with a cursor, and the page after it is refused; built,
+// or without a build, pages run as the index holds them.
+func TestAccountPageWhileTheIndexIsBuilt(t *testing.T) {
+	at := func(hs ...uint64) []store.TxLocation {
+		var out []store.TxLocation
+		for _, h := range hs {
+			out = append(out, store.TxLocation{Height: h})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name     string
+		locs     []store.TxLocation
+		limit    int
+		building bool
+		want     []store.TxLocation
+		more     bool
+		refused  bool
+	}{
+		{"ends at the built part", at(9, 7, 5, 4, 2), 10, true, at(9, 7, 5), true, false},
+		{"a full page first", at(9, 7, 5, 4), 2, true, at(9, 7), true, false},
+		{"below the built part", at(4, 2), 10, true, nil, false, true},
+		{"all above it", at(9, 7), 10, true, at(9, 7), false, false},
+		{"built", at(9, 7, 5, 4, 2), 10, false, at(9, 7, 5, 4, 2), false, false},
+		{"built, paged", at(9, 7, 5), 2, false, at(9, 7), true, false},
+	} {
+		page, more, err := accountPage(tc.locs, tc.limit, 5, tc.building)
+		var ae *apiError
+		if tc.refused {
+			if !errors.As(err, &ae) || ae.status != http.StatusServiceUnavailable || ae.code != "unavailable" || !strings.Contains(ae.msg, "complete from height 5") {
+				t.Errorf("%s: %v, want 503 unavailable naming height 5", tc.name, err)
+			}
+			continue
+		}
+		if err != nil || more != tc.more || !slices.Equal(page, tc.want) {
+			t.Errorf("%s: %v more=%v (%v), want %v more=%v", tc.name, page, more, err, tc.want, tc.more)
 		}
 	}
 }

@@ -308,23 +308,12 @@ func (s *Server) accountTxs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// While the node builds the index for its older blocks, a page ends
-	// where the complete part does; the next one is refused until then.
-	partial := false
-	if building {
-		if i := slices.IndexFunc(locs, func(loc store.TxLocation) bool { return loc.Height < from }); i >= 0 {
-			locs, partial = locs[:i], true
-		}
-		if partial && len(locs) == 0 {
-			return errf(http.StatusServiceUnavailable, "unavailable",
-				"the account index is being built for this node's older blocks (it is complete from height %d on); retry later", from)
-		}
+	locs, more, err := accountPage(locs, limit, from, building)
+	if err != nil {
+		return err
 	}
 	out := client.AccountTxs{Address: a, Txs: []client.TxSummary{}}
-	if len(locs) > limit {
-		locs, partial = locs[:limit], true
-	}
-	if partial { // more may follow
+	if more {
 		last := locs[len(locs)-1]
 		out.NextCursor = fmt.Sprintf("%d.%d", last.Height, last.Index)
 	}
@@ -362,6 +351,27 @@ func (s *Server) accountTxs(w http.ResponseWriter, r *http.Request) error {
 		out.Txs = append(out.Txs, txSummary(tx, loc.Height, loc.Index, rc))
 	}
 	return writeJSON(w, http.StatusOK, out)
+}
+
+// accountPage cuts the index entries read for a page (up to limit+1,
+// newest first) to the page, and says whether more may follow. While the
+// node builds the index for its older blocks (building, below height
+// from), a page ends where the complete part does, and a page that would
+// start below it is refused until the build gets there.
+func accountPage(locs []store.TxLocation, limit int, from uint64, building bool) (page []store.TxLocation, more bool, err error) {
+	if building {
+		if i := slices.IndexFunc(locs, func(loc store.TxLocation) bool { return loc.Height < from }); i >= 0 {
+			if i == 0 {
+				return nil, false, errf(http.StatusServiceUnavailable, "unavailable",
+					"the account index is being built for this node's older blocks (it is complete from height %d on); retry later", from)
+			}
+			locs, more = locs[:i], true
+		}
+	}
+	if len(locs) > limit {
+		locs, more = locs[:limit], true
+	}
+	return locs, more, nil
 }
 
 func txSummary(tx *types.Tx, height uint64, index uint32, rc *types.Receipt) client.TxSummary {

@@ -34,7 +34,8 @@ const backfillTxs = 20_000
 
 // AccountIndex reports the lowest height from which the account index is
 // complete (1: every block; store.AccountIndexOff: not kept) and whether
-// the ledger is building it below that height now.
+// entries below it are still to come: the backfill runs, or it stopped on
+// an error and resumes when the ledger is opened again.
 func (l *Ledger) AccountIndex() (from uint64, building bool) {
 	return l.store.AccountIndexFrom(), l.acctBuilding.Load()
 }
@@ -75,7 +76,6 @@ func (l *Ledger) openAccountIndex(mode AccountIndexMode, step bool, log *slog.Lo
 	l.acctBuilding.Store(true)
 	go func() {
 		defer close(l.acctDone)
-		defer l.acctBuilding.Store(false)
 		for {
 			select {
 			case <-l.stopFilter:
@@ -84,12 +84,15 @@ func (l *Ledger) openAccountIndex(mode AccountIndexMode, step bool, log *slog.Lo
 			}
 			done, err := l.backfillAccounts(backfillTxs)
 			if err != nil {
+				// Still incomplete below the mark: listings keep ending
+				// there until a restart resumes the build.
 				if log != nil {
-					log.Error("account index: building it for older blocks stopped; listings below its height answer unavailable", "complete_from", l.store.AccountIndexFrom(), "err", err)
+					log.Error("account index: indexing older blocks stopped until the node restarts", "complete_from", l.store.AccountIndexFrom(), "err", err)
 				}
 				return
 			}
 			if done {
+				l.acctBuilding.Store(false)
 				return
 			}
 		}

@@ -132,7 +132,8 @@ type Ledger struct {
 	filterDone chan struct{}
 	acctDone   chan struct{}
 	stopOnce   sync.Once
-	// acctBuilding is set while the account index's backfill runs.
+	// acctBuilding is set while the account index lacks entries below its
+	// mark that its backfill is to write (accounts.go).
 	acctBuilding atomic.Bool
 }
 

@@ -83,9 +83,6 @@ type Result struct {
 	// Writes in execution order; a key may appear several times (every
 	// version is history), the last write is its new value.
 	Writes []Write
-	// Accounts lists, per transaction, the addresses it involves (sender and,
-	// for transfers, recipient) for the account transaction index.
-	Accounts [][]crypto.Address
 }
 
 // Options tune execution without changing its result.
@@ -175,7 +172,7 @@ func run(r Reader, chainID string, p types.Params, env Env, txs []*types.Tx, opt
 	x := &executor{r: r, chainID: chainID, params: p, height: height, timeMs: env.TimeMs, env: env, engine: opt.Contracts,
 		cache: make(map[string]*entry, 2*len(txs)), seen: make(map[crypto.Hash]bool, len(txs))}
 	defer x.closeContracts()
-	res := &Result{Receipts: make([]*types.Receipt, 0, len(txs)), Accounts: make([][]crypto.Address, 0, len(txs)), Writes: make([]Write, 0, 2*len(txs))}
+	res := &Result{Receipts: make([]*types.Receipt, 0, len(txs)), Writes: make([]Write, 0, 2*len(txs))}
 	kept := txs
 	if drop {
 		kept = make([]*types.Tx, 0, len(txs))
@@ -236,7 +233,6 @@ func run(r Reader, chainID string, p types.Params, env Env, txs []*types.Tx, opt
 			kept = append(kept, tx)
 		}
 		res.Receipts = append(res.Receipts, rc)
-		res.Accounts = append(res.Accounts, Involved(tx))
 	}
 	// Staking's end of block: reward, matured unbonding, epoch (staking.go).
 	end, err := x.stakingEnd()
@@ -259,8 +255,9 @@ func run(r Reader, chainID string, p types.Params, env Env, txs []*types.Tx, opt
 }
 
 // Involved lists the addresses tx involves, the sender first, as the
-// account index records them (Result.Accounts). It depends on tx alone, so
-// a node that turns the index on later can build it from stored blocks.
+// account index records them. It depends on tx alone, so a node lists them
+// when it commits a block only if it keeps the index, and one that turns
+// the index on later builds it from its stored blocks.
 func Involved(tx *types.Tx) []crypto.Address {
 	from := tx.Sender.Address()
 	if t, ok := tx.Payload.(*types.Transfer); ok && t.To != from {

@@ -10,6 +10,7 @@ import (
 	"github.com/cairn-db/cairn/crypto"
 	"github.com/cairn-db/cairn/internal/execute"
 	"github.com/cairn-db/cairn/internal/store"
+	"github.com/cairn-db/cairn/types"
 )
 
 // AccountIndexMode says whether a ledger keeps the account index
@@ -100,6 +101,16 @@ func (l *Ledger) openAccountIndex(mode AccountIndexMode, step bool, log *slog.Lo
 	return nil
 }
 
+// involvedAccounts lists, per transaction, the addresses the account index
+// records for it.
+func involvedAccounts(txs []*types.Tx) [][]crypto.Address {
+	out := make([][]crypto.Address, len(txs))
+	for i, tx := range txs {
+		out[i] = execute.Involved(tx)
+	}
+	return out
+}
+
 // backfillAccounts indexes the blocks just below the account index's mark,
 // newest first, up to about maxTxs transactions, and lowers the mark to
 // the lowest block indexed, in one batch. It reports done when nothing is
@@ -127,11 +138,7 @@ func (l *Ledger) backfillAccounts(maxTxs int) (done bool, err error) {
 		if err != nil {
 			return false, fmt.Errorf("account index of height %d: %w", h, err)
 		}
-		accounts := make([][]crypto.Address, len(blk.Txs))
-		for i, tx := range blk.Txs {
-			accounts[i] = execute.Involved(tx)
-		}
-		if err := store.StageAccountIndex(b, h, accounts); err != nil {
+		if err := store.StageAccountIndex(b, h, involvedAccounts(blk.Txs)); err != nil {
 			return false, err
 		}
 		n += len(blk.Txs)

@@ -567,9 +567,9 @@ func (l *Ledger) Commit(b *types.Block, cert *types.Certificate, p *Prepared) er
 	defer l.writeMu.Unlock()
 	batch := l.db.NewBatch()
 	defer batch.Close()
-	accounts := p.Result.Accounts
-	if l.store.AccountIndexFrom() == store.AccountIndexOff {
-		accounts = nil
+	var accounts [][]crypto.Address // nil: the account index is not kept
+	if l.store.AccountIndexFrom() != store.AccountIndexOff {
+		accounts = involvedAccounts(b.Txs)
 	}
 	if err := l.store.StageBlock(batch, b, cert, p.Result.Receipts, accounts); err != nil {
 		return fmt.Errorf("commit: %w", err)

@@ -162,6 +162,10 @@ func TestContractsOnFourValidators(t *testing.T) {
 	if len(hist.Versions) != 2 || !strings.Contains(string(hist.Versions[0].Value), `"redeemed":true`) || strings.Contains(string(hist.Versions[1].Value), `"redeemed":true`) {
 		t.Fatalf("history of v/v1: %+v", hist)
 	}
+	// Node 2 may still be compiling the deployed code or catching up
+	// (each node compiles it, seconds on a loaded machine): read it once it
+	// holds the redeems.
+	eventually(t, 60*time.Second, "node 2 has the redeems", func() bool { return tn.height(2) >= again.Height })
 	ck, err := tn.clients[2].ContractKey(ctx, "voucher", []byte("v/v1"), 0)
 	if err != nil {
 		t.Fatal(err)

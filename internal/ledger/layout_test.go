@@ -231,3 +231,60 @@ func TestRefusesStorageFormat2(t *testing.T) {
 	}
 	c.Close()
 }
+
+// keyFamily is the family splitByFamily keeps tables within.
+func keyFamily(k []byte) string {
+	if len(k) > 1 && k[0] == 's' {
+		return string(k[:2])
+	}
+	return string(k[:min(len(k), 1)])
+}
+
+// TestTablesHoldOneKeyFamily: whatever a flush or compaction writes, no
+// table holds keys of two families, so a table of a family keyed by height
+// (tx records, tree nodes) never overlaps the spread-out families' older
+// tables, and compactions move it instead of rewriting it.
+func TestTablesHoldOneKeyFamily(t *testing.T) {
+	n := newNet(20, 1000)
+	l := n.open(t, vfs.NewMem(), "db")
+	defer l.Close()
+	for i := range 30 {
+		var txs []*types.Tx
+		for j := range 10 {
+			txs = append(txs, n.tx(n.users[(i+j)%20], &types.Transfer{To: n.users[(i+j+1)%20].Public().Address(), Amount: 1}))
+		}
+		n.commit(t, l, txs...)
+		if i%10 == 9 {
+			if err := l.db.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	check := func(after string) {
+		t.Helper()
+		levels, err := l.db.SSTables()
+		if err != nil {
+			t.Fatal(err)
+		}
+		families := map[string]bool{}
+		for lvl, tables := range levels {
+			for _, tb := range tables {
+				a, z := keyFamily(tb.Smallest.UserKey), keyFamily(tb.Largest.UserKey)
+				if a != z {
+					t.Errorf("after %s: level %d table %s holds keys from %q to %q", after, lvl, tb.FileNum, tb.Smallest.UserKey, tb.Largest.UserKey)
+				}
+				families[a] = true
+			}
+		}
+		for _, f := range []string{"H", "T", "Y", "sh", "sl", "sn", "sr"} {
+			if !families[f] {
+				t.Errorf("after %s: no table holds family %q (tables of %v): the test wrote less than it should", after, f, families)
+			}
+		}
+	}
+	check("flushes")
+	if err := l.db.Compact(t.Context(), []byte{0}, []byte{0xff}, true); err != nil {
+		t.Fatal(err)
+	}
+	check("a compaction")
+}

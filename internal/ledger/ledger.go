@@ -155,14 +155,15 @@ func Open(opts Options, g *types.Genesis) (*Ledger, error) {
 		opts.CacheBytes = 256 << 20
 	}
 	cache := pebble.NewCache(opts.CacheBytes)
-	// Most of what a block writes is keyed by random hashes (hash index,
-	// account index, latest state values), so each compaction out of L0
-	// rewrites about all of the base level it overlaps: a 128 MiB
-	// memtable, flushed half as often as 64 MiB, cut the bytes compacted
-	// per transfer by about 30% and the read amplification by one in
-	// BenchmarkLedgerWriteAmp (docs/operations.md, "Pebble options"). It
-	// costs memory: Pebble holds up to two. Compacting L0 later (at 16
-	// sublevels) saved nothing more there, so Pebble's thresholds stay.
+	// Some of what a block writes is keyed at random (the hash index, the
+	// latest state values, the history within its epoch), so each
+	// compaction out of L0 rewrites about all of those families' base
+	// level tables: a 128 MiB memtable, flushed half as often as 64 MiB,
+	// cut the bytes compacted per transfer by about 30% and the read
+	// amplification by one in BenchmarkLedgerWriteAmp (docs/operations.md,
+	// "Pebble options"). It costs memory: Pebble holds up to two.
+	// Compacting L0 later (at 16 sublevels) saved nothing more there, so
+	// Pebble's thresholds stay.
 	po := &pebble.Options{Cache: cache, FS: opts.FS, Logger: pebbleLogger{opts.Logger}, MemTableSize: 128 << 20}
 	// Many lookups are for keys that are not there (new accounts, replay
 	// checks the in-memory tx filter passes on): without filters each one
@@ -179,6 +180,7 @@ func Open(opts Options, g *types.Genesis) (*Ledger, error) {
 	// more are the few that miss the latest-value cache, the replay filter
 	// and the block cache. Later levels take L0's options.
 	po.Levels[0].BlockSize = 32 << 10
+	po.Experimental.SpanPolicyFunc = splitByFamily
 	if opts.tunePebble != nil {
 		opts.tunePebble(po)
 	}
@@ -220,6 +222,31 @@ func Open(opts Options, g *types.Genesis) (*Ledger, error) {
 		}
 	}()
 	return l, nil
+}
+
+// splitByFamily ends every table a flush or compaction writes where a key
+// family ends: the first byte of a key names its family ('Y' tx records,
+// 'T' the hash index, ...), and the first two name the state's ('s' 'n'
+// tree nodes, 's' 'h' history, ...). Most of the bytes a block writes go to
+// families keyed by height or version (tree nodes, tx records, headers),
+// which land after everything older; the rest (hash index, history, latest
+// values) are spread over their families. A table that held both would
+// overlap every older table of the spread families below it, so each
+// compaction out of L0 merged, and rewrote, the height-ordered bytes along
+// with them. Cut at the families, a height-ordered table overlaps nothing
+// older and compactions move it down a level instead of rewriting it
+// (BenchmarkLedgerWriteAmp: about half the bytes compacted per transfer,
+// docs/operations.md "Pebble options").
+func splitByFamily(start []byte) (pebble.SpanPolicy, []byte, error) {
+	switch {
+	case len(start) == 0:
+		return pebble.SpanPolicy{}, []byte{0}, nil
+	case start[0] == 's' && len(start) > 1 && start[1] < 0xff:
+		return pebble.SpanPolicy{}, []byte{'s', start[1] + 1}, nil
+	case start[0] == 0xff:
+		return pebble.SpanPolicy{}, nil, nil
+	}
+	return pebble.SpanPolicy{}, []byte{start[0] + 1}, nil
 }
 
 // warmContracts compiles every deployed code (and runs its start-up) now,

@@ -43,6 +43,7 @@ type BulkLoader struct {
 	last   []byte
 	keys   uint64
 	key    []byte
+	val    []byte
 }
 
 // NewBulkLoader starts a bulk load of the state after height.
@@ -63,12 +64,16 @@ func (l *BulkLoader) Add(key, value []byte) error {
 	l.keys++
 	// The latest value, and the value as of the load's height (so GetAt
 	// answers at this height and later).
+	// The load's height starts an epoch of its own, and no entry has a
+	// write before it.
 	l.key = append(append(l.key[:0], prefixState, prefixLatest), key...)
-	if err := l.b.Set(l.key, value, nil); err != nil {
+	l.val = appendLatestRecord(l.val[:0], l.height, value)
+	if err := l.b.Set(l.key, l.val, nil); err != nil {
 		return fmt.Errorf("state: bulk load: %w", err)
 	}
-	l.key = appendHistoryKey(l.key[:0], key, l.height, 0)
-	if err := l.b.Set(l.key, value, nil); err != nil {
+	l.key = appendHistoryKey(l.key[:0], l.height, key, l.height, 0)
+	l.val = append(binary.BigEndian.AppendUint64(l.val[:0], 0), value...)
+	if err := l.b.Set(l.key, l.val, nil); err != nil {
 		return fmt.Errorf("state: bulk load: %w", err)
 	}
 	path := smt.Path(key)
@@ -299,7 +304,11 @@ func ExportLatest(r pebble.Reader, fn func(key, value []byte) error) error {
 		return fmt.Errorf("state: export: %w", err)
 	}
 	for ok := it.First(); ok; ok = it.Next() {
-		if err := fn(it.Key()[2:], it.Value()); err != nil {
+		_, v, err := splitLatestRecord(it.Key()[2:], it.Value())
+		if err == nil {
+			err = fn(it.Key()[2:], v)
+		}
+		if err != nil {
 			it.Close()
 			return err
 		}

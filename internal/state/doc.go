@@ -19,9 +19,9 @@
 //	's' 'n' version(8, BE) depth(2, BE) path[:ceil(depth/8)]
 //	                                        -> node: 0x00 keyHash valueHash | 0x01 leftHash rightHash leftVersion(8) rightVersion(8)
 //	's' 'r' height(8, big-endian)           -> root hash (32 bytes) of the tree after that height, and its node's version (8)
-//	's' 'l' key                             -> latest value of key
-//	's' 'h' len(key)(4, BE) key height(8, BE) seq(4, BE) -> value written by the seq-th write of the block
-//	's' 'm' "format"                        -> storage format (8, BE): 3 (format.go)
+//	's' 'l' key                             -> height(8) of its last write, latest value of key
+//	's' 'h' epoch(8) len(key)(4) key height(8) seq(4) -> prev(8), value written by the seq-th write of the block
+//	's' 'm' "format"                        -> storage format (8, BE): 4 (format.go)
 //
 // A node is stored under the height that wrote it (its version) and its
 // position: its depth and the first depth bits of its path, the rest of
@@ -48,9 +48,10 @@
 // Unless the tree is pruned, nothing is ever deleted: every height's tree
 // stays readable. A pruned tree (Options.Track, Prune) keeps every height
 // from Oldest() on and deletes what only older heights needed; prune.go
-// explains the records. The history key orders one key's versions by
-// (height, seq), so a reverse seek finds the value as of the end of any
-// height.
+// explains the records. The history (history.go) is kept in epochs, each
+// a run of heights whose entries land after every older epoch's; each key's
+// versions are chained, newest to oldest, so the value as of the end of any
+// height is found from the latest record in a seek or two.
 //
 // # Writing a block
 //

@@ -18,10 +18,12 @@ import (
 // nodes and the root's version in root records. Format 3 keeps the state
 // of format 2 and changes the block store: a transaction's hash, receipt
 // and bytes are one record under its location ('Y'), where format 2 had
-// three ('X', 'R', 'Y'). The tree's hashes, roots and proofs, and every
+// three ('X', 'R', 'Y'). Format 4 keys the history by epoch first and
+// chains each key's versions, and a latest value carries the height of
+// its write (history.go). The tree's hashes, roots and proofs, and every
 // byte the store answers, are the same in all of them: only the storage
 // differs.
-const storageFormat = 3
+const storageFormat = 4
 
 var keyFormat = []byte{prefixState, prefixMeta, 'f', 'o', 'r', 'm', 'a', 't'}
 

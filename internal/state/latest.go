@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
@@ -10,7 +11,8 @@ import (
 // Options.LatestCacheBytes is zero.
 const DefaultLatestCacheBytes = 64 << 20
 
-// latestCache keeps the latest values of keys that were read, so that the
+// latestCache keeps the latest records (latest values with the height of
+// their write, history.go) of keys that were read, so that the
 // reads every transaction makes (its accounts, at admission to the mempool,
 // again when the mempool is rechecked after a block, and in execution) are
 // a map lookup instead of a Pebble read through the memtables and every
@@ -68,7 +70,7 @@ func (c *latestCache) shard(key []byte) *latestShard {
 	return &c.shards[maphash.Bytes(c.seed, key)%latestShards]
 }
 
-// get returns a copy of the cached value of key, whether the key has a
+// get returns a copy of the cached record of key, whether the key has a
 // value, and whether it was cached at all.
 func (c *latestCache) get(key []byte) (v []byte, ok, hit bool) {
 	if c.max == 0 {
@@ -82,6 +84,26 @@ func (c *latestCache) get(key []byte) (v []byte, ok, hit bool) {
 	}
 	sh.mu.Unlock()
 	return v, e.ok, hit
+}
+
+// writeHeight returns the height of the write of key's cached record,
+// without copying it.
+func (c *latestCache) writeHeight(key []byte) (h uint64, ok, hit bool) {
+	if c.max == 0 {
+		return 0, false, false
+	}
+	sh := c.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, hit := sh.m[string(key)]
+	if !hit || e.ok && len(e.v) < latestHeaderSize {
+		// A malformed record is for the caller's own read to report.
+		return 0, false, false
+	}
+	if e.ok {
+		h = binary.BigEndian.Uint64(e.v)
+	}
+	return h, e.ok, true
 }
 
 // generation is read by a reader before it reads Pebble, and given back to
@@ -130,17 +152,18 @@ func (sh *latestShard) evict(target int) {
 // started earlier is taken.
 func (c *latestCache) begin() { c.gen.Add(1) }
 
-// update replaces key's cached value, if it is cached. v is not nil (the
-// map has no deletions) and is copied.
-func (c *latestCache) update(key, v []byte) {
+// update replaces key's cached record, if it is cached, with the value v
+// written at height. v is not nil (the map has no deletions) and is copied.
+func (c *latestCache) update(key []byte, height uint64, v []byte) {
 	if c.max == 0 {
 		return
 	}
 	sh := c.shard(key)
 	sh.mu.Lock()
 	if e, ok := sh.m[string(key)]; ok {
-		sh.bytes += len(v) - len(e.v)
-		sh.m[string(key)] = latestEntry{v: cloneValue(v), ok: true}
+		rec := appendLatestRecord(make([]byte, 0, latestHeaderSize+len(v)), height, v)
+		sh.bytes += len(rec) - len(e.v)
+		sh.m[string(key)] = latestEntry{v: rec, ok: true}
 		if sh.bytes > c.max {
 			sh.evict(c.max * 7 / 8)
 		}

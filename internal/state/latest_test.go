@@ -67,13 +67,13 @@ func TestLatestCacheRefusesAFillFromBeforeACommit(t *testing.T) {
 	commitWrites(t, s, db, []Write{{Key: []byte("a"), Value: []byte("old")}})
 	gen := s.latest.generation() // a reader starts here and reads "old"
 	commitWrites(t, s, db, []Write{{Key: []byte("a"), Value: []byte("new")}})
-	s.latest.fill([]byte("a"), []byte("old"), true, gen)
+	s.latest.fill([]byte("a"), appendLatestRecord(nil, 1, []byte("old")), true, gen)
 	wantValue(t, s, "a", "new")
 
 	// The same fill with a current generation is taken (and the test above
 	// is not passing for another reason).
 	s.latest.drop()
-	s.latest.fill([]byte("a"), []byte("planted"), true, s.latest.generation())
+	s.latest.fill([]byte("a"), appendLatestRecord(nil, 1, []byte("planted")), true, s.latest.generation())
 	wantValue(t, s, "a", "planted")
 }
 
@@ -84,7 +84,7 @@ func TestLatestCacheDrop(t *testing.T) {
 	s := openState(t, db, Options{})
 	commitWrites(t, s, db, []Write{{Key: []byte("a"), Value: []byte("1")}})
 	wantValue(t, s, "a", "1")
-	if err := db.Set(latestKey([]byte("a")), []byte("restored"), nil); err != nil {
+	if err := db.Set(latestKey([]byte("a")), appendLatestRecord(nil, 0, []byte("restored")), nil); err != nil {
 		t.Fatal(err)
 	}
 	wantValue(t, s, "a", "1")

@@ -53,10 +53,10 @@ func (s *Tree) prove(key []byte, h uint64, root crypto.Hash, ver uint64, cached 
 			if err != nil {
 				return nil, false, nil, s.prunedAt(h, fmt.Errorf("state: prove %x at %d: %w", key, h, err))
 			}
-			if !ok || crypto.Hash(sha256.Sum256(v)) != n.b {
+			if !ok || crypto.Hash(sha256.Sum256(v.Value)) != n.b {
 				return nil, false, nil, s.prunedAt(h, fmt.Errorf("state: prove %x at %d: stored value does not match the tree's leaf", key, h))
 			}
-			return v, true, p, nil
+			return v.Value, true, p, nil
 		}
 		if depth >= smt.MaxDepth {
 			return nil, false, nil, fmt.Errorf("state: prove %x at %d: internal node below depth %d", key, h, smt.MaxDepth)

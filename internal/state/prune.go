@@ -315,17 +315,7 @@ func (s *Tree) planHistory(plan *prunePlan, oldest uint64, budget *int) (bool, e
 			}
 			key := v[off+4 : off+4+int(binary.BigEndian.Uint32(v[off:]))]
 			off += 4 + len(key)
-			kp := historyKeyPrefix(key)
-			vs, err := s.db.NewIter(&pebble.IterOptions{LowerBound: kp, UpperBound: binary.BigEndian.AppendUint64(kp, h)})
-			if err != nil {
-				return false, fmt.Errorf("state: prune history: %w", err)
-			}
-			for ok := vs.First(); ok; ok = vs.Next() {
-				plan.keys = append(plan.keys, bytes.Clone(vs.Key()))
-				plan.versions++
-				*budget--
-			}
-			if err := vs.Close(); err != nil {
+			if err := s.planVersionsBelow(plan, key, h, budget); err != nil {
 				return false, fmt.Errorf("state: prune history of %x: %w", key, err)
 			}
 		}
@@ -375,7 +365,7 @@ func (s *Tree) prunedAt(h uint64, err error) error {
 // Tree no writer is using: every history version above it, the roots and
 // the pruning records above it are deleted, and each key written above it
 // gets back its value at `to` as its latest value (or none). It scans the
-// whole history (rollbacks are rare and offline). The nodes stored above
+// history from the epoch of `to` on (rollbacks are rare and offline). The nodes stored above
 // `to` are deleted too: they are one key range, since node keys start with
 // the version. Nodes that left the tree above `to` are part of it again;
 // their orphan records go with the heights above `to`.
@@ -384,51 +374,7 @@ func (s *Tree) StageRollback(b *pebble.Batch, to uint64) error {
 	if err := s.checkHeight(to); err != nil {
 		return fmt.Errorf("state: rollback: %w", err)
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixState, prefixHistory}, UpperBound: []byte{prefixState, prefixHistory + 1}})
-	if err != nil {
-		return fmt.Errorf("state: rollback: %w", err)
-	}
-	defer it.Close()
-	var curKey, keep []byte // the key being scanned, and its last value at or below `to`
-	hasKeep, touched := false, false
-	flush := func() error {
-		if curKey == nil || !touched {
-			return nil
-		}
-		if hasKeep {
-			return b.Set(latestKey(curKey), keep, nil)
-		}
-		return b.Delete(latestKey(curKey), nil)
-	}
-	for ok := it.First(); ok; ok = it.Next() {
-		k := it.Key()
-		if len(k) < 2+4+12 {
-			return fmt.Errorf("state: rollback: malformed history key %x", k)
-		}
-		n := binary.BigEndian.Uint32(k[2:])
-		if uint64(len(k)) != 2+4+uint64(n)+12 {
-			return fmt.Errorf("state: rollback: malformed history key %x", k)
-		}
-		key := k[6 : 6+n]
-		if curKey == nil || string(key) != string(curKey) {
-			if err := flush(); err != nil {
-				return fmt.Errorf("state: rollback: %w", err)
-			}
-			curKey, keep, hasKeep, touched = append([]byte(nil), key...), nil, false, false
-		}
-		if binary.BigEndian.Uint64(k[6+n:]) <= to {
-			keep, hasKeep = append(keep[:0], it.Value()...), true
-			continue
-		}
-		touched = true
-		if err := b.Delete(k, nil); err != nil {
-			return fmt.Errorf("state: rollback: %w", err)
-		}
-	}
-	if err := it.Error(); err != nil {
-		return fmt.Errorf("state: rollback: %w", err)
-	}
-	if err := flush(); err != nil {
+	if err := s.stageRollbackHistory(b, to); err != nil {
 		return fmt.Errorf("state: rollback: %w", err)
 	}
 	for _, p := range [][2][]byte{

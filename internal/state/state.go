@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -60,6 +61,9 @@ type Options struct {
 	Track bool
 	// KeepHistory, if set, names keys whose history is never pruned.
 	KeepHistory func(key []byte) bool
+	// HistoryEpochBytes is the size of the history kept under one epoch
+	// (history.go); zero means DefaultHistoryEpochBytes.
+	HistoryEpochBytes int
 }
 
 // Tree is the authenticated map stored in a Pebble database. Reads may run
@@ -79,6 +83,13 @@ type Tree struct {
 	oldest      uint64 // the oldest height whose state is kept
 
 	keepHistory func(key []byte) bool
+
+	// epochs holds the history's epochs, ascending (history.go).
+	epochs atomic.Pointer[[]uint64]
+	// epochBytes is the history written under the current epoch since the
+	// Tree opened, and epochLimit the size at which Stage starts the next.
+	// Writer goroutine only.
+	epochBytes, epochLimit int
 
 	// nodesPerUp is the number of nodes per distinct key the last Prepare
 	// created, in 1/16ths: the next one sizes its slices by it. Writer
@@ -103,8 +114,14 @@ func Open(db *pebble.DB, opts Options) (*Tree, error) {
 	if latest == 0 {
 		latest = DefaultLatestCacheBytes
 	}
-	s := &Tree{db: db, cache: newNodeCache(size), latest: newLatestCache(latest), keepHistory: opts.KeepHistory}
+	s := &Tree{db: db, cache: newNodeCache(size), latest: newLatestCache(latest), keepHistory: opts.KeepHistory, epochLimit: opts.HistoryEpochBytes}
+	if s.epochLimit <= 0 {
+		s.epochLimit = DefaultHistoryEpochBytes
+	}
 	if err := checkFormat(db); err != nil {
+		return nil, err
+	}
+	if err := s.loadEpochs(); err != nil {
 		return nil, err
 	}
 	lower := []byte{prefixState, prefixRoot}
@@ -205,21 +222,15 @@ func (s *Tree) rootRefAt(h uint64) (crypto.Hash, uint64, error) {
 
 // Get returns the latest committed value of key.
 func (s *Tree) Get(key []byte) ([]byte, bool, error) {
-	if v, ok, hit := s.latest.get(key); hit {
-		return v, ok, nil
+	rec, ok, err := s.latestRecord(key, true)
+	if err != nil || !ok {
+		return nil, false, err
 	}
-	gen := s.latest.generation()
-	v, closer, err := s.db.Get(latestKey(key))
-	if errors.Is(err, pebble.ErrNotFound) {
-		s.latest.fill(key, nil, false, gen)
-		return nil, false, nil
-	}
+	_, v, err := splitLatestRecord(key, rec)
 	if err != nil {
-		return nil, false, fmt.Errorf("state: get %x: %w", key, err)
+		return nil, false, err
 	}
-	defer closer.Close()
-	s.latest.fill(key, v, true, gen)
-	return cloneValue(v), true, nil
+	return v, true, nil
 }
 
 // DropLatestCache forgets every cached latest value. Whoever rewrites
@@ -238,30 +249,10 @@ func (s *Tree) GetAt(key []byte, h uint64) ([]byte, bool, error) {
 		// Pruned while it ran: the version found may not be the one.
 		err = errors.New("pruned during the read")
 	}
-	return v, ok, s.prunedAt(h, err)
-}
-
-func (s *Tree) valueAt(key []byte, h uint64) ([]byte, bool, error) {
-	kp := historyKeyPrefix(key)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: kp, UpperBound: prefixEnd(kp)})
-	if err != nil {
-		return nil, false, fmt.Errorf("state: get %x at %d: %w", key, h, err)
+	if err != nil || !ok {
+		return nil, false, s.prunedAt(h, err)
 	}
-	defer it.Close()
-	// The last version at or below (h, MaxUint32) is the value at the end of h.
-	seek := binary.BigEndian.AppendUint64(slices.Clip(kp), h)
-	seek = binary.BigEndian.AppendUint32(seek, math.MaxUint32)
-	seek = append(seek, 0)
-	if !it.SeekLT(seek) {
-		if err := it.Error(); err != nil {
-			return nil, false, fmt.Errorf("state: get %x at %d: %w", key, h, err)
-		}
-		return nil, false, nil
-	}
-	if len(it.Key()) != len(kp)+12 {
-		return nil, false, fmt.Errorf("state: get %x at %d: malformed history key %x", key, h, it.Key())
-	}
-	return cloneValue(it.Value()), true, nil
+	return v.Value, true, nil
 }
 
 // History returns up to limit versions of key written at heights at or
@@ -287,48 +278,7 @@ func (s *Tree) HistoryFrom(key []byte, fromHeight uint64, fromSeq uint32, limit 
 	if !init || fromHeight > height {
 		return nil, nil
 	}
-	from := binary.BigEndian.AppendUint64(nil, fromHeight)
-	from = binary.BigEndian.AppendUint32(from, fromSeq)
-	return s.versions(key, from, height, false, limit)
-}
-
-// versions reads up to limit versions of key from its history, from the
-// version (height, seq) encoded in from (nil: the first) up to height,
-// oldest first or newest first.
-func (s *Tree) versions(key, from []byte, height uint64, newestFirst bool, limit int) ([]Version, error) {
-	kp := historyKeyPrefix(key)
-	lower := append(slices.Clip(kp), from...)
-	var upper []byte
-	if height == math.MaxUint64 {
-		upper = prefixEnd(kp)
-	} else {
-		upper = binary.BigEndian.AppendUint64(slices.Clip(kp), height+1)
-	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-	if err != nil {
-		return nil, fmt.Errorf("state: history of %x: %w", key, err)
-	}
-	defer it.Close()
-	first, next := it.First, it.Next
-	if newestFirst {
-		first, next = it.Last, it.Prev
-	}
-	var out []Version
-	for ok := first(); ok && len(out) < limit; ok = next() {
-		k := it.Key()
-		if len(k) != len(kp)+12 {
-			return nil, fmt.Errorf("state: history of %x: malformed history key %x", key, k)
-		}
-		out = append(out, Version{
-			Height: binary.BigEndian.Uint64(k[len(kp):]),
-			Seq:    binary.BigEndian.Uint32(k[len(kp)+8:]),
-			Value:  cloneValue(it.Value()),
-		})
-	}
-	if err := it.Error(); err != nil {
-		return nil, fmt.Errorf("state: history of %x: %w", key, err)
-	}
-	return out, nil
+	return s.versionsFrom(key, fromHeight, fromSeq, height, limit)
 }
 
 // Scan calls fn with the latest committed value of every key k with
@@ -349,7 +299,11 @@ func (s *Tree) Scan(start, end []byte, fn func(key, value []byte) (bool, error))
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
-		more, err := fn(bytes.Clone(it.Key()[2:]), cloneValue(it.Value()))
+		_, v, err := splitLatestRecord(it.Key()[2:], it.Value())
+		if err != nil {
+			return err
+		}
+		more, err := fn(bytes.Clone(it.Key()[2:]), cloneValue(v))
 		if err != nil {
 			return err
 		}
@@ -373,7 +327,7 @@ func (s *Tree) HistoryNewest(key []byte, limit int) ([]Version, error) {
 	if !init {
 		return nil, nil
 	}
-	return s.versions(key, nil, height, true, limit)
+	return s.versionsNewest(key, height, limit)
 }
 
 // HistoryNewestAt returns up to limit versions of key written at or below
@@ -385,7 +339,7 @@ func (s *Tree) HistoryNewestAt(key []byte, h uint64, limit int) ([]Version, erro
 	if err := s.checkHeight(h); err != nil {
 		return nil, err
 	}
-	return s.versions(key, nil, h, true, limit)
+	return s.versionsNewest(key, h, limit)
 }
 
 // Update is the result of Prepare: the root after one block's writes and
@@ -399,6 +353,7 @@ type Update struct {
 	nodes    []newNode   // nodes the new tree stores at this height
 	removed  []staleNode // stored nodes of the old tree that the new one drops
 	writes   []Write     // copies, in execution order
+	prev     []uint64    // for each write, its key's prev (history.go)
 	last     []int32     // index in writes of the last write of each distinct key
 	loads    int         // nodes Prepare read
 	misses   int         // of which not in the node cache
@@ -483,13 +438,24 @@ func (s *Tree) Prepare(height uint64, writes []Write) (*Update, error) {
 		return sorted[i].idx < sorted[j].idx
 	})
 	ups := make([]leafUp, 0, len(sorted))
-	for i := range sorted {
-		if i+1 < len(sorted) && sorted[i+1].path == sorted[i].path {
-			continue
+	u.prev = make([]uint64, len(writes))
+	for i := 0; i < len(sorted); {
+		j := i
+		for j+1 < len(sorted) && sorted[j+1].path == sorted[i].path {
+			j++
 		}
-		w := u.writes[sorted[i].idx]
-		ups = append(ups, leafUp{path: sorted[i].path, vh: sha256.Sum256(w.Value)})
-		u.last = append(u.last, sorted[i].idx)
+		w := u.writes[sorted[j].idx]
+		ups = append(ups, leafUp{path: sorted[j].path, vh: sha256.Sum256(w.Value)})
+		u.last = append(u.last, sorted[j].idx)
+		// Each history entry names the key's write before this height.
+		prev, err := s.prevWrite(w.Key)
+		if err != nil {
+			return nil, fmt.Errorf("state: prepare height %d: %w", height, err)
+		}
+		for k := i; k <= j; k++ {
+			u.prev[sorted[k].idx] = prev
+		}
+		i = j + 1
 	}
 
 	// A block of k writes on a tree of n keys creates about k*(log2(n/k)+2)
@@ -794,9 +760,17 @@ func (s *Tree) Stage(b *pebble.Batch, u *Update) error {
 		hist[i] = sortEntry{pfx: uint64(len(w.Key))<<32 | keyPrefix(w.Key)>>32, key: w.Key, idx: int32(i)}
 	}
 	slices.SortFunc(hist, compareSortEntries)
+	histBytes := 0
+	for _, w := range u.writes {
+		histBytes += 2 + 8 + 4 + len(w.Key) + 12 + 8 + len(w.Value)
+	}
+	epoch := s.stageEpoch(u.height, histBytes)
+	val := make([]byte, 0, 64)
 	for _, e := range hist {
-		key = appendHistoryKey(key[:0], e.key, u.height, uint32(e.idx))
-		if err := b.Set(key, u.writes[e.idx].Value, nil); err != nil {
+		key = appendHistoryKey(key[:0], epoch, e.key, u.height, uint32(e.idx))
+		val = binary.BigEndian.AppendUint64(val[:0], u.prev[e.idx])
+		val = append(val, u.writes[e.idx].Value...)
+		if err := b.Set(key, val, nil); err != nil {
 			return fmt.Errorf("state: stage height %d: history: %w", u.height, err)
 		}
 	}
@@ -808,11 +782,11 @@ func (s *Tree) Stage(b *pebble.Batch, u *Update) error {
 	for _, e := range latest {
 		key = append(key[:0], prefixState, prefixLatest)
 		key = append(key, e.key...)
-		if err := b.Set(key, u.writes[e.idx].Value, nil); err != nil {
+		val = appendLatestRecord(val[:0], u.height, u.writes[e.idx].Value)
+		if err := b.Set(key, val, nil); err != nil {
 			return fmt.Errorf("state: stage height %d: latest value: %w", u.height, err)
 		}
 	}
-	val := make([]byte, 0, internalStoredSize)
 	for _, i := range sortNodesByPos(u.nodes) {
 		nn := &u.nodes[i]
 		key = appendNodeKey(key[:0], u.height, nn.pos)
@@ -922,7 +896,7 @@ func (s *Tree) Committed(u *Update) {
 	// before any of them does (latest.go).
 	s.latest.begin()
 	for _, i := range u.last {
-		s.latest.update(u.writes[i].Key, u.writes[i].Value)
+		s.latest.update(u.writes[i].Key, u.height, u.writes[i].Value)
 	}
 	s.mu.Lock()
 	s.initialized, s.height, s.root, s.rootVer = true, u.height, u.root, u.rootVer
@@ -948,27 +922,28 @@ func decodeRootValue(v []byte) (crypto.Hash, uint64) {
 	return r, binary.BigEndian.Uint64(v[crypto.HashSize:])
 }
 
+// prevWrite returns one more than the height of key's latest write, or 0
+// for a key never written: what a history entry of the next height names
+// as its prev.
+func (s *Tree) prevWrite(key []byte) (uint64, error) {
+	if h, ok, hit := s.latest.writeHeight(key); hit {
+		if !ok {
+			return 0, nil
+		}
+		return h + 1, nil
+	}
+	rec, ok, err := s.latestRecord(key, false)
+	if err != nil || !ok {
+		return 0, err
+	}
+	h, _, err := splitLatestRecord(key, rec)
+	return h + 1, err
+}
+
 func latestKey(key []byte) []byte {
 	k := make([]byte, 0, 2+len(key))
 	k = append(k, prefixState, prefixLatest)
 	return append(k, key...)
-}
-
-// historyKeyPrefix is 's' 'h' len(key) key: the prefix of all of key's
-// versions. The length makes one key's prefix never a prefix of another's.
-func historyKeyPrefix(key []byte) []byte {
-	k := make([]byte, 0, 2+4+len(key)+12)
-	k = append(k, prefixState, prefixHistory)
-	k = binary.BigEndian.AppendUint32(k, uint32(len(key)))
-	return append(k, key...)
-}
-
-func appendHistoryKey(dst, key []byte, height uint64, seq uint32) []byte {
-	dst = append(dst, prefixState, prefixHistory)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(key)))
-	dst = append(dst, key...)
-	dst = binary.BigEndian.AppendUint64(dst, height)
-	return binary.BigEndian.AppendUint32(dst, seq)
 }
 
 // cloneValue copies a stored value. A present value is never nil, even

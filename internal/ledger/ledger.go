@@ -64,6 +64,9 @@ type Options struct {
 	// tunePebble, if set, adjusts the Pebble options before the database
 	// opens (benchmarks scale the LSM down with it).
 	tunePebble func(*pebble.Options)
+	// historyEpochBytes, if set, is the state's HistoryEpochBytes (for
+	// benchmarks that scale the node's sizes down).
+	historyEpochBytes int
 	// stepBackfill leaves the account index's backfill to the caller
 	// (tests step it with backfillAccounts).
 	stepBackfill bool
@@ -269,7 +272,7 @@ func (l *Ledger) Contracts() *vm.Engine { return l.contracts }
 func (l *Ledger) init(gh crypto.Hash, opts Options) error {
 	// Contracts read their keys' history during execution, so every node
 	// keeps all of it, pruned or not.
-	st, err := state.Open(l.db, state.Options{NodeCacheSize: opts.NodeCacheSize, Track: opts.Prunable, KeepHistory: keepHistory})
+	st, err := state.Open(l.db, state.Options{NodeCacheSize: opts.NodeCacheSize, Track: opts.Prunable, KeepHistory: keepHistory, HistoryEpochBytes: opts.historyEpochBytes})
 	if err != nil {
 		return fmt.Errorf("open state: %w", err)
 	}

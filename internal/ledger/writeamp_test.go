@@ -2,10 +2,13 @@ package ledger
 
 import (
 	"fmt"
+	"maps"
 	"math/rand"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 
 	"github.com/cairn-db/cairn/internal/cputime"
 	"github.com/cairn-db/cairn/internal/execute"
+	"github.com/cairn-db/cairn/internal/state"
 )
 
 // BenchmarkLedgerWriteAmp commits blocks of signed transfers through the
@@ -27,7 +31,9 @@ import (
 // the byte counts, depends on the machine and its load. The LSM is the node's
 // (Open) scaled down 16 times, like state's BenchmarkWriteAmp, so a run of
 // a few hundred thousand transfers builds the levels a long run builds.
-// Byte counts do not depend on the machine's speed or load.
+// Byte counts do not depend on the machine's speed or load. The ledger is a
+// validator's (no account index); the bytes each family's tables took in
+// compactions (and in moves, which copy nothing) go to stderr.
 //
 // b.N is ignored: one run is CAIRN_LEDGER_WA_BLOCKS blocks (default 400) of
 // CAIRN_LEDGER_WA_TXS transfers (default 500) among CAIRN_LEDGER_WA_KEYS
@@ -35,7 +41,8 @@ import (
 // the node's, with sizes at full scale in MiB (divided by 16 here):
 // mem=MiB, memstop=N (MemTableStopWritesThreshold), l0c=N
 // (L0CompactionThreshold), l0files=N (L0CompactionFileThreshold),
-// l0stop=N (L0StopWritesThreshold), lbase=MiB (LBaseMaxBytes), l0file=MiB
+// l0stop=N (L0StopWritesThreshold), lbase=MiB (LBaseMaxBytes), epoch=MiB
+// (the state's HistoryEpochBytes), l0file=MiB
 // (TargetFileSizes[0]; the other levels double from it unless lfile=MiB sets
 // TargetFileSizes[1], doubling from there), block=KiB (every level's
 // BlockSize), e.g.
@@ -51,12 +58,32 @@ func BenchmarkLedgerWriteAmp(b *testing.B) {
 	blocks := env("CAIRN_LEDGER_WA_BLOCKS", 400)
 	perBlock := env("CAIRN_LEDGER_WA_TXS", 500)
 	accounts := env("CAIRN_LEDGER_WA_KEYS", 20_000)
-	tune, err := waOptions(os.Getenv("CAIRN_LEDGER_WA_OPTS"))
+	tune, epochBytes, err := waOptions(os.Getenv("CAIRN_LEDGER_WA_OPTS"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	n := benchNet(accounts)
-	l, err := Open(Options{Dir: b.TempDir(), CacheBytes: 64 << 20, tunePebble: tune}, n.g)
+	// Bytes each compaction wrote, by the key family of its tables (moves
+	// apart), for the breakdown printed at the end.
+	var mu sync.Mutex
+	byFamily := map[string]uint64{}
+	withListener := func(po *pebble.Options) {
+		if tune != nil {
+			tune(po)
+		}
+		po.EventListener = &pebble.EventListener{CompactionEnd: func(ci pebble.CompactionInfo) {
+			if ci.Err != nil {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, t := range ci.Output.Tables {
+				byFamily[ci.Reason+" "+keyFamily(t.Smallest.UserKey)] += t.Size
+			}
+		}}
+	}
+	// A validator's ledger: no account index.
+	l, err := Open(Options{Dir: b.TempDir(), CacheBytes: 64 << 20, AccountIndex: AccountIndexOff, tunePebble: withListener, historyEpochBytes: epochBytes}, n.g)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -123,15 +150,21 @@ func BenchmarkLedgerWriteAmp(b *testing.B) {
 	if cpu > 0 {
 		b.ReportMetric(float64(cpu.Microseconds())/txs, "cpu-µs/tx")
 	}
+	mu.Lock()
+	for _, k := range slices.Sorted(maps.Keys(byFamily)) {
+		fmt.Fprintf(os.Stderr, "compaction %-10q %6d B/tx\n", k, byFamily[k]/uint64(blocks*perBlock))
+	}
+	mu.Unlock()
 	m := l.db.Metrics()
 	fmt.Fprintf(os.Stderr, "options %q: disk %d MB\n%s\n", os.Getenv("CAIRN_LEDGER_WA_OPTS"), m.DiskSpaceUsage()>>20, m)
 }
 
 // waOptions parses BenchmarkLedgerWriteAmp's option changes into a function
 // that scales the node's options down 16 times and applies them.
-func waOptions(spec string) (func(*pebble.Options), error) {
+func waOptions(spec string) (func(*pebble.Options), int, error) {
 	const scale = 16
 	set := map[string]int64{}
+	epochBytes := state.DefaultHistoryEpochBytes / scale
 	for _, kv := range strings.Split(spec, ",") {
 		if kv == "" {
 			continue
@@ -139,13 +172,15 @@ func waOptions(spec string) (func(*pebble.Options), error) {
 		k, v, ok := strings.Cut(kv, "=")
 		n, err := strconv.ParseInt(v, 10, 64)
 		if !ok || err != nil || n <= 0 {
-			return nil, fmt.Errorf("option %q: want name=positive integer", kv)
+			return nil, 0, fmt.Errorf("option %q: want name=positive integer", kv)
 		}
 		switch k {
+		case "epoch":
+			epochBytes = int(n << 20 / scale)
 		case "mem", "memstop", "l0c", "l0files", "l0stop", "lbase", "l0file", "lfile", "block":
 			set[k] = n
 		default:
-			return nil, fmt.Errorf("unknown option %q", k)
+			return nil, 0, fmt.Errorf("unknown option %q", k)
 		}
 	}
 	return func(o *pebble.Options) {
@@ -182,5 +217,5 @@ func waOptions(spec string) (func(*pebble.Options), error) {
 		if n, ok := set["lfile"]; ok {
 			o.TargetFileSizes[1] = n << 20 / scale
 		}
-	}, nil
+	}, epochBytes, nil
 }

@@ -149,6 +149,9 @@ func runDevnet(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "stopped.")
 			return 0
 		}
+		if strings.Contains(err.Error(), "unsupported storage format") {
+			return failf("%v\nThis network's data was written by another version of cairn: run it with that version, or start a new chain with --reset.", err)
+		}
 		return failf("%v", err)
 	}
 	printReady(stdout, nw, bin)

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -188,7 +190,11 @@ func (c *Cluster) WaitReady(ctx context.Context) error {
 	for i, n := range c.Net.Members() {
 		for {
 			if !c.Running(i) {
-				return fmt.Errorf("%s exited; see %s", n.Name, filepath.Join(n.Home, "node.log"))
+				log := filepath.Join(n.Home, "node.log")
+				if why := startError(log); why != "" {
+					return fmt.Errorf("%s exited: %s (see %s)", n.Name, why, log)
+				}
+				return fmt.Errorf("%s exited; see %s", n.Name, log)
 			}
 			resp, err := client.Get(n.API + "/readyz")
 			if err == nil {
@@ -206,4 +212,28 @@ func (c *Cluster) WaitReady(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// startError returns the reason a node gave for not starting: the err of
+// the last "cannot start" line of its log, or "" when there is none.
+func startError(log string) string {
+	b, err := os.ReadFile(log)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if !strings.Contains(lines[i], `msg="cannot start"`) {
+			continue
+		}
+		_, why, ok := strings.Cut(lines[i], " err=")
+		if !ok {
+			return ""
+		}
+		if u, err := strconv.Unquote(why); err == nil {
+			return u
+		}
+		return why
+	}
+	return ""
 }

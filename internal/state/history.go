@@ -213,6 +213,20 @@ func (s *Tree) latestRecord(key []byte, fill bool) ([]byte, bool, error) {
 	return cloneValue(v), true, nil
 }
 
+// latestWriteHeight returns the height of key's latest write, if it has
+// one, without filling the latest-value cache.
+func (s *Tree) latestWriteHeight(key []byte) (uint64, bool, error) {
+	if h, ok, hit := s.latest.writeHeight(key); hit {
+		return h, ok, nil
+	}
+	rec, ok, err := s.latestRecord(key, false)
+	if err != nil || !ok {
+		return 0, false, err
+	}
+	h, _, err := splitLatestRecord(key, rec)
+	return h, err == nil, err
+}
+
 // valueAt returns key's version as of the end of height h (at most the
 // last committed height).
 func (s *Tree) valueAt(key []byte, h uint64) (Version, bool, error) {
@@ -340,12 +354,8 @@ func (s *Tree) scanEpoch(out []Version, epoch uint64, key, lower []byte, height 
 // fromSeq) up to height, oldest first: the epochs from fromHeight's up to
 // the one of the key's latest write, in order.
 func (s *Tree) versionsFrom(key []byte, fromHeight uint64, fromSeq uint32, height uint64, limit int) ([]Version, error) {
-	rec, ok, err := s.latestRecord(key, false)
+	wh, ok, err := s.latestWriteHeight(key)
 	if err != nil || !ok {
-		return nil, err
-	}
-	wh, _, err := splitLatestRecord(key, rec)
-	if err != nil {
 		return nil, err
 	}
 	top := min(wh, height)
@@ -375,12 +385,8 @@ func (s *Tree) versionsFrom(key []byte, fromHeight uint64, fromSeq uint32, heigh
 // versionsNewest reads up to limit versions of key written at or below h,
 // newest first, following the chain from one epoch to the one before.
 func (s *Tree) versionsNewest(key []byte, h uint64, limit int) ([]Version, error) {
-	rec, ok, err := s.latestRecord(key, false)
+	wh, ok, err := s.latestWriteHeight(key)
 	if err != nil || !ok {
-		return nil, err
-	}
-	wh, _, err := splitLatestRecord(key, rec)
-	if err != nil {
 		return nil, err
 	}
 	top := wh

@@ -926,18 +926,11 @@ func decodeRootValue(v []byte) (crypto.Hash, uint64) {
 // for a key never written: what a history entry of the next height names
 // as its prev.
 func (s *Tree) prevWrite(key []byte) (uint64, error) {
-	if h, ok, hit := s.latest.writeHeight(key); hit {
-		if !ok {
-			return 0, nil
-		}
-		return h + 1, nil
-	}
-	rec, ok, err := s.latestRecord(key, false)
+	h, ok, err := s.latestWriteHeight(key)
 	if err != nil || !ok {
 		return 0, err
 	}
-	h, _, err := splitLatestRecord(key, rec)
-	return h + 1, err
+	return h + 1, nil
 }
 
 func latestKey(key []byte) []byte {

@@ -63,16 +63,15 @@ func (l *BulkLoader) Add(key, value []byte) error {
 	l.last = append(l.last[:0], key...)
 	l.keys++
 	// The latest value, and the value as of the load's height (so GetAt
-	// answers at this height and later).
-	// The load's height starts an epoch of its own, and no entry has a
-	// write before it.
+	// answers at this height and later), in an epoch of the load's height
+	// and with no write before it.
 	l.key = append(append(l.key[:0], prefixState, prefixLatest), key...)
 	l.val = appendLatestRecord(l.val[:0], l.height, value)
 	if err := l.b.Set(l.key, l.val, nil); err != nil {
 		return fmt.Errorf("state: bulk load: %w", err)
 	}
 	l.key = appendHistoryKey(l.key[:0], l.height, key, l.height, 0)
-	l.val = append(binary.BigEndian.AppendUint64(l.val[:0], 0), value...)
+	l.val = appendHistoryValue(l.val[:0], 0, value)
 	if err := l.b.Set(l.key, l.val, nil); err != nil {
 		return fmt.Errorf("state: bulk load: %w", err)
 	}

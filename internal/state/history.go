@@ -62,6 +62,13 @@ func appendLatestRecord(dst []byte, height uint64, value []byte) []byte {
 	return append(binary.BigEndian.AppendUint64(dst, height), value...)
 }
 
+// appendHistoryValue appends a history entry's stored value: prev (one
+// more than the height of the key's write before this height, 0: none) and
+// the value.
+func appendHistoryValue(dst []byte, prev uint64, value []byte) []byte {
+	return append(binary.BigEndian.AppendUint64(dst, prev), value...)
+}
+
 // splitLatestRecord returns the write height and value of a latest record.
 func splitLatestRecord(key, rec []byte) (uint64, []byte, error) {
 	if len(rec) < latestHeaderSize {

@@ -768,8 +768,7 @@ func (s *Tree) Stage(b *pebble.Batch, u *Update) error {
 	val := make([]byte, 0, 64)
 	for _, e := range hist {
 		key = appendHistoryKey(key[:0], epoch, e.key, u.height, uint32(e.idx))
-		val = binary.BigEndian.AppendUint64(val[:0], u.prev[e.idx])
-		val = append(val, u.writes[e.idx].Value...)
+		val = appendHistoryValue(val[:0], u.prev[e.idx], u.writes[e.idx].Value)
 		if err := b.Set(key, val, nil); err != nil {
 			return fmt.Errorf("state: stage height %d: history: %w", u.height, err)
 		}
